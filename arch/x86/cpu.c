@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+/* CPU feature detection: what the page tables, the timer and (later) VMX may rely on. */
+#include <arch/x86/asm.h>
+#include <arch/x86/cpu.h>
+#include <dyad/printf.h>
+#include <dyad/string.h>
+
+struct cpu_features cpu_features;
+
+#define CPUID1_ECX_VMX BIT(5)
+#define CPUID1_ECX_X2APIC BIT(21)
+#define CPUID1_EDX_PGE BIT(13)
+#define CPUID_EXT1_EDX_NX BIT(20)
+#define CPUID_EXT1_EDX_PAGE1G BIT(26)
+#define CPUID_EXT7_EDX_INVTSC BIT(8)
+#define FEATURE_CONTROL_LOCKED BIT(0)
+#define FEATURE_CONTROL_VMXON_OUTSIDE_SMX BIT(2)
+#define PROCBASED_SECONDARY BIT(63) /* allowed-1 half of IA32_VMX_PROCBASED_CTLS bit 31 */
+#define PROCBASED2_EPT BIT(32 + 1)
+
+/*
+ * EPT capabilities are meaningful only when VMX may be enabled and the secondary controls allow
+ * EPT; otherwise ept_vpid_cap stays 0 and guest-visible mappings are never made jumbo on its
+ * account.
+ */
+static u64 detect_ept_caps(void)
+{
+	u64 fc = rdmsr(MSR_FEATURE_CONTROL);
+
+	if ((fc & FEATURE_CONTROL_LOCKED) && !(fc & FEATURE_CONTROL_VMXON_OUTSIDE_SMX))
+		return 0; /* firmware locked VMX off */
+	if (!(rdmsr(MSR_VMX_PROCBASED_CTLS) & PROCBASED_SECONDARY))
+		return 0;
+	if (!(rdmsr(MSR_VMX_PROCBASED_CTLS2) & PROCBASED2_EPT))
+		return 0;
+	return rdmsr(MSR_VMX_EPT_VPID_CAP);
+}
+
+void cpu_detect(void)
+{
+	u32 a, b, c, d, max_ext;
+	struct cpu_features *f = &cpu_features;
+
+	cpuid(0, 0, &a, &b, &c, &d);
+	f->max_leaf = a;
+	memcpy(f->vendor + 0, &b, 4);
+	memcpy(f->vendor + 4, &d, 4);
+	memcpy(f->vendor + 8, &c, 4);
+	f->vendor[12] = '\0';
+
+	cpuid(1, 0, &a, &b, &c, &d);
+	f->pge = d & CPUID1_EDX_PGE;
+	f->x2apic = c & CPUID1_ECX_X2APIC;
+	f->vmx = c & CPUID1_ECX_VMX;
+
+	cpuid(0x80000000, 0, &max_ext, &b, &c, &d);
+	if (max_ext >= 0x80000001) {
+		cpuid(0x80000001, 0, &a, &b, &c, &d);
+		f->nx = d & CPUID_EXT1_EDX_NX;
+		f->page_1g = d & CPUID_EXT1_EDX_PAGE1G;
+	}
+	if (max_ext >= 0x80000007) {
+		cpuid(0x80000007, 0, &a, &b, &c, &d);
+		f->invariant_tsc = d & CPUID_EXT7_EDX_INVTSC;
+	}
+	f->ept_vpid_cap = f->vmx ? detect_ept_caps() : 0;
+}
+
+void cpu_print(void)
+{
+	const struct cpu_features *f = &cpu_features;
+
+	printf("cpu: %s nx=%d pge=%d 1g-pages=%d x2apic=%d vmx=%d", f->vendor, f->nx, f->pge,
+	       f->page_1g, f->x2apic, f->vmx);
+	if (f->vmx)
+		printf(" ept-2m=%d ept-1g=%d ept-ad=%d", !!(f->ept_vpid_cap & EPT_CAP_2M),
+		       !!(f->ept_vpid_cap & EPT_CAP_1G), !!(f->ept_vpid_cap & EPT_CAP_AD));
+	else
+		printf(" (no VMX on this CPU: guests cannot run here)");
+	printf("\n");
+}

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Time: the TSC frequency and the periodic LAPIC timer, both measured against PIT channel 2,
+ * whose 1.193182 MHz input is the one rate every PC (and every emulator) gets right. Emulators
+ * make CPUID's TSC claims unreliable (Bochs claims 3.5 GHz and ticks at its ips rate).
+ */
+#include <arch/x86/asm.h>
+#include <arch/x86/cpu.h>
+#include <arch/x86/kmap.h>
+#include <arch/x86/trap.h>
+#include <dyad/printf.h>
+#include <dyad/time.h>
+
+#define PIT_HZ 1193182ULL
+#define PIT_CH2 0x42
+#define PIT_CMD 0x43
+#define PIT_GATE 0x61 /* bit 0: channel 2 gate, bit 1: speaker, bit 5: channel 2 output */
+#define CALIBRATE_MS 20
+
+#define LAPIC_MMIO_PA 0xfee00000ULL
+#define APIC_BASE_ENABLE BIT(11)
+#define APIC_BASE_X2APIC BIT(10)
+#define LAPIC_EOI 0x0b0
+#define LAPIC_SVR 0x0f0
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_TIMER_INIT 0x380
+#define LAPIC_TIMER_CUR 0x390
+#define LAPIC_TIMER_DIV 0x3e0
+#define LVT_MASKED BIT(16)
+#define LVT_PERIODIC BIT(17)
+#define TIMER_DIV_16 0x3
+
+u64 tsc_hz;
+volatile u64 timer_ticks;
+static u64 lapic_timer_hz;
+static volatile u32 *lapic_mmio;
+
+/* Register access: MSR 0x800 + reg/16 in x2APIC mode, MMIO otherwise. */
+static u32 lapic_read(u32 reg)
+{
+	if (!lapic_mmio)
+		return (u32)rdmsr(0x800 + (reg >> 4));
+	return lapic_mmio[reg / 4];
+}
+
+static void lapic_write(u32 reg, u32 v)
+{
+	if (!lapic_mmio)
+		wrmsr(0x800 + (reg >> 4), v);
+	else
+		lapic_mmio[reg / 4] = v;
+}
+
+static void lapic_enable(void)
+{
+	u64 base = rdmsr(MSR_APIC_BASE) | APIC_BASE_ENABLE;
+
+	if (cpu_features.x2apic) {
+		wrmsr(MSR_APIC_BASE, base | APIC_BASE_X2APIC);
+	} else {
+		wrmsr(MSR_APIC_BASE, base);
+		lapic_mmio = kmap_mmio(base & 0xfffff000ULL, 4096);
+	}
+	lapic_write(LAPIC_SVR, 0x100 | IRQ_SPURIOUS); /* software enable */
+}
+
+/* Masks the 8259 pair after moving it off the exception vectors. */
+static void pic_disable(void)
+{
+	static const u8 init[][2] = {
+		{ 0x20, 0x11 }, { 0xa0, 0x11 }, /* ICW1: init, ICW4 follows */
+		{ 0x21, 0x20 }, { 0xa1, 0x28 }, /* ICW2: vectors 0x20 / 0x28 */
+		{ 0x21, 0x04 }, { 0xa1, 0x02 }, /* ICW3: cascade on IRQ2 */
+		{ 0x21, 0x01 }, { 0xa1, 0x01 }, /* ICW4: 8086 mode */
+		{ 0x21, 0xff }, { 0xa1, 0xff }, /* mask everything */
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(init); i++)
+		outb(init[i][0], init[i][1]);
+}
+
+/*
+ * Runs PIT channel 2 one-shot for CALIBRATE_MS and counts TSC ticks and LAPIC timer decrements
+ * over the same interval.
+ */
+static void calibrate(void)
+{
+	u32 pit_count = PIT_HZ * CALIBRATE_MS / 1000;
+
+	outb(PIT_GATE, (inb(PIT_GATE) & ~0x02) | 0x01); /* gate on, speaker off */
+	outb(PIT_CMD, 0xb0); /* channel 2, lobyte/hibyte, mode 0 */
+	outb(PIT_CH2, pit_count & 0xff);
+	outb(PIT_CH2, pit_count >> 8);
+
+	lapic_write(LAPIC_TIMER_DIV, TIMER_DIV_16);
+	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED);
+	lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
+	u64 tsc0 = rdtsc();
+
+	/* Restart the count (mode 0 starts on the gate's rising edge), then wait for OUT. */
+	outb(PIT_GATE, inb(PIT_GATE) & ~0x01);
+	outb(PIT_GATE, inb(PIT_GATE) | 0x01);
+	while (!(inb(PIT_GATE) & 0x20))
+		cpu_relax();
+
+	u64 tsc1 = rdtsc();
+	u32 lapic_elapsed = 0xffffffff - lapic_read(LAPIC_TIMER_CUR);
+
+	tsc_hz = (tsc1 - tsc0) * 1000 / CALIBRATE_MS;
+	lapic_timer_hz = (u64)lapic_elapsed * 1000 / CALIBRATE_MS;
+}
+
+static void timer_irq(struct trap_frame *tf)
+{
+	timer_ticks++;
+	lapic_write(LAPIC_EOI, 0);
+}
+
+static void spurious_irq(struct trap_frame *tf)
+{
+	/* No EOI for a spurious interrupt. */
+}
+
+void timer_init(void)
+{
+	pic_disable();
+	lapic_enable();
+	calibrate();
+	trap_set_irq_handler(IRQ_TIMER, timer_irq);
+	trap_set_irq_handler(IRQ_SPURIOUS, spurious_irq);
+	lapic_write(LAPIC_TIMER_DIV, TIMER_DIV_16);
+	lapic_write(LAPIC_LVT_TIMER, LVT_PERIODIC | IRQ_TIMER);
+	lapic_write(LAPIC_TIMER_INIT, (u32)(lapic_timer_hz / TIMER_HZ));
+	printf("time: TSC %lu.%03lu MHz (measured), LAPIC timer %lu kHz, %s mode, %d Hz tick\n",
+	       tsc_hz / 1000000, tsc_hz / 1000 % 1000, lapic_timer_hz / 1000,
+	       lapic_mmio ? "xAPIC" : "x2APIC", TIMER_HZ);
+}
+
+u64 time_ns(void)
+{
+	if (!tsc_hz)
+		return 0;
+	u64 t = rdtsc();
+
+	/* Split so the product cannot overflow: (t % hz) * 1e9 < 2^64 for any hz below 18 GHz. */
+	return t / tsc_hz * 1000000000ULL + t % tsc_hz * 1000000000ULL / tsc_hz;
+}
+
+void time_udelay(u64 us)
+{
+	u64 end = rdtsc() + tsc_hz * us / 1000000;
+
+	while (rdtsc() < end)
+		cpu_relax();
+}

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The IDT and the C side of every trap. CPU exceptions in the kernel are fatal unless a
+ * trap_catch() is armed; interrupts go to the handler registered for their vector.
+ */
+#include <arch/x86/asm.h>
+#include <arch/x86/gdt.h>
+#include <arch/x86/trap.h>
+#include <dyad/panic.h>
+#include <dyad/printf.h>
+
+struct idt_gate {
+	u16 offset_low;
+	u16 selector;
+	u8 ist;
+	u8 type_attr;
+	u16 offset_mid;
+	u32 offset_high;
+	u32 reserved;
+} __packed;
+
+struct kjmp {
+	u64 rbx, rbp, r12, r13, r14, r15, rsp, rip, rflags;
+};
+
+int kjmp_save(struct kjmp *j) __attribute__((returns_twice));
+__noreturn void kjmp_restore(struct kjmp *j);
+
+extern const u64 trap_stubs[256];
+
+static struct idt_gate idt[256] __aligned(16);
+static irq_handler_t irq_handlers[256];
+
+/* The one armed trap_catch(), if any. Catches do not nest. */
+static struct {
+	bool armed;
+	struct kjmp jmp;
+	struct fault_info *fi;
+} catcher;
+
+static const char *const exception_names[32] = {
+	"divide error", "debug", "NMI", "breakpoint", "overflow", "bound range",
+	"invalid opcode", "device not available", "double fault", "coprocessor overrun",
+	"invalid TSS", "segment not present", "stack fault", "general protection",
+	"page fault", "reserved", "x87 error", "alignment check", "machine check",
+	"SIMD error", "virtualization", "control protection",
+};
+
+static void idt_set(unsigned vector, u64 handler, u8 ist)
+{
+	idt[vector] = (struct idt_gate){
+		.offset_low = handler & 0xffff,
+		.selector = GDT_KERNEL_CS,
+		.ist = ist,
+		.type_attr = 0x8e, /* present, DPL 0, 64-bit interrupt gate */
+		.offset_mid = (handler >> 16) & 0xffff,
+		.offset_high = handler >> 32,
+	};
+}
+
+void trap_init(void)
+{
+	struct {
+		u16 limit;
+		u64 base;
+	} __packed ptr = { sizeof(idt) - 1, (u64)idt };
+
+	for (unsigned v = 0; v < 256; v++)
+		idt_set(v, trap_stubs[v], 0);
+	idt[T_DF].ist = IST_DOUBLE_FAULT;
+	idt[T_NMI].ist = IST_NMI;
+	__asm__ volatile("lidt %0" : : "m"(ptr));
+}
+
+void trap_set_irq_handler(unsigned vector, irq_handler_t fn)
+{
+	BUG_ON(vector < 32 || vector > 255);
+	irq_handlers[vector] = fn;
+}
+
+bool trap_catch(void (*fn)(void *arg), void *arg, struct fault_info *fi)
+{
+	BUG_ON(catcher.armed);
+	if (kjmp_save(&catcher.jmp))
+		return true; /* back from trap_dispatch: *fi is filled in */
+	catcher.fi = fi;
+	catcher.armed = true;
+	fn(arg);
+	catcher.armed = false;
+	return false;
+}
+
+static const char *exception_name(u64 vector)
+{
+	const char *name = vector < 32 ? exception_names[vector] : NULL;
+
+	return name ? name : "reserved exception";
+}
+
+static void exception(struct trap_frame *tf)
+{
+	if (catcher.armed && (tf->cs & 3) == 0) {
+		*catcher.fi = (struct fault_info){
+			.vector = tf->vector,
+			.error = tf->error,
+			.rip = tf->rip,
+			.cr2 = read_cr2(),
+		};
+		catcher.armed = false;
+		kjmp_restore(&catcher.jmp);
+	}
+	if (irq_handlers[tf->vector]) {
+		irq_handlers[tf->vector](tf);
+		return;
+	}
+	panic_trap(tf, exception_name(tf->vector));
+}
+
+void trap_dispatch(struct trap_frame *tf);
+void trap_dispatch(struct trap_frame *tf)
+{
+	if (tf->vector < 32) {
+		exception(tf);
+		return;
+	}
+	if (irq_handlers[tf->vector]) {
+		irq_handlers[tf->vector](tf);
+		return;
+	}
+	if (tf->vector != IRQ_SPURIOUS)
+		printf("trap: unexpected interrupt, vector %lu\n", tf->vector);
+}

@@ -1,0 +1,111 @@
+; Trap entry: 256 stubs that push a uniform (vector, error) pair, then one common path that
+; saves the general registers as a struct trap_frame (include/arch/x86/trap.h) and calls
+; trap_dispatch(frame).
+
+bits 64
+section .text
+extern trap_dispatch
+
+; Vectors where the CPU pushes an error code itself.
+%define HAS_ERROR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
+
+%macro TRAP_STUB 1
+align 16
+trap_stub_%1:
+%if !HAS_ERROR(%1)
+	push 0
+%endif
+	push %1
+	jmp trap_common
+%endmacro
+
+%assign v 0
+%rep 256
+	TRAP_STUB v
+%assign v v + 1
+%endrep
+
+trap_common:
+	push rax
+	push rbx
+	push rcx
+	push rdx
+	push rsi
+	push rdi
+	push rbp
+	push r8
+	push r9
+	push r10
+	push r11
+	push r12
+	push r13
+	push r14
+	push r15
+	cld
+	mov rdi, rsp
+	; Frame pointer chain for backtraces: link through the interrupted RIP/RBP.
+	mov rbp, [rsp + 8 * 8]
+	call trap_dispatch
+global trap_return
+trap_return:
+	pop r15
+	pop r14
+	pop r13
+	pop r12
+	pop r11
+	pop r10
+	pop r9
+	pop r8
+	pop rbp
+	pop rdi
+	pop rsi
+	pop rdx
+	pop rcx
+	pop rbx
+	pop rax
+	add rsp, 16			; vector, error
+	iretq
+
+section .rodata
+align 8
+global trap_stubs
+trap_stubs:
+%assign v 0
+%rep 256
+	dq trap_stub_ %+ v
+%assign v v + 1
+%endrep
+
+; Context save/restore for trap_catch (a setjmp/longjmp pair kept to callee-saved state).
+section .text
+global kjmp_save, kjmp_restore
+; int kjmp_save(struct kjmp *j): returns 0 now, and 1 when kjmp_restore(j) is called later.
+kjmp_save:
+	mov [rdi + 0], rbx
+	mov [rdi + 8], rbp
+	mov [rdi + 16], r12
+	mov [rdi + 24], r13
+	mov [rdi + 32], r14
+	mov [rdi + 40], r15
+	lea rax, [rsp + 8]
+	mov [rdi + 48], rax		; rsp after return
+	mov rax, [rsp]
+	mov [rdi + 56], rax		; return address
+	pushfq
+	pop qword [rdi + 64]
+	xor eax, eax
+	ret
+
+; void kjmp_restore(struct kjmp *j): resumes at the matching kjmp_save, which returns 1.
+kjmp_restore:
+	mov rbx, [rdi + 0]
+	mov rbp, [rdi + 8]
+	mov r12, [rdi + 16]
+	mov r13, [rdi + 24]
+	mov r14, [rdi + 32]
+	mov r15, [rdi + 40]
+	mov rsp, [rdi + 48]
+	push qword [rdi + 64]
+	popfq
+	mov eax, 1
+	jmp [rdi + 56]

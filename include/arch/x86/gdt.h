@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ARCH_X86_GDT_H
+#define ARCH_X86_GDT_H
+
+#include <dyad/types.h>
+
+/*
+ * Segment selectors. The order is fixed by SYSCALL/SYSRET: kernel code, kernel data, then user
+ * data and user code (STAR[63:48] + 8 and + 16).
+ */
+#define GDT_KERNEL_CS 0x08
+#define GDT_KERNEL_DS 0x10
+#define GDT_USER_DS (0x18 | 3)
+#define GDT_USER_CS (0x20 | 3)
+#define GDT_TSS 0x28
+
+/* Interrupt stack table slots. */
+#define IST_DOUBLE_FAULT 1
+#define IST_NMI 2
+
+void gdt_init(void);
+
+/* The stack the CPU switches to on an interrupt or exception from ring 3. */
+void tss_set_kernel_stack(u64 rsp0);
+
+#endif

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ARCH_X86_UART_H
+#define ARCH_X86_UART_H
+
+#include <dyad/types.h>
+
+/* The COM1 16550, polled. 115200 8N1: Bochs paces the line in emulated time. */
+void uart_init(void);
+void uart_putc(char c);
+/* Returns the next received byte, or -1 when none is waiting. */
+int uart_getc(void);
+
+#endif

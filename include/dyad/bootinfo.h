@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DYAD_BOOTINFO_H
+#define DYAD_BOOTINFO_H
+
+#include <dyad/types.h>
+
+/*
+ * What the boot loader told us, copied out of the multiboot2 information into fixed arrays so
+ * that nothing later depends on the loader's memory.
+ */
+#define BOOT_MAX_RANGES 64
+#define BOOT_MAX_MODULES 16
+#define BOOT_NAME_MAX 64
+#define BOOT_CMDLINE_MAX 256
+
+struct phys_range {
+	paddr_t start, end; /* [start, end) */
+};
+
+struct boot_module {
+	paddr_t start, end; /* [start, end) */
+	char name[BOOT_NAME_MAX]; /* the module's command line, e.g. "/boot/vmlinuz" */
+};
+
+struct boot_info {
+	struct phys_range ram[BOOT_MAX_RANGES]; /* usable RAM, sorted, page-aligned inward */
+	unsigned nr_ram;
+	struct boot_module modules[BOOT_MAX_MODULES];
+	unsigned nr_modules;
+	char cmdline[BOOT_CMDLINE_MAX];
+	paddr_t mbi_start, mbi_end; /* the information structure itself */
+};
+
+#define MULTIBOOT2_BOOTLOADER_MAGIC 0x36d76289
+
+/*
+ * Parses the multiboot2 information at @mbi (@mbi_pa is its physical address) into @bi.
+ * Returns NULL, or a sentence saying what is wrong: no memory map, a module that is truncated
+ * or lies outside RAM, a malformed tag. The kernel panics with that sentence.
+ */
+const char *bootinfo_parse(const void *mbi, paddr_t mbi_pa, struct boot_info *bi);
+
+/* The module whose name is @name, or NULL. */
+const struct boot_module *bootinfo_module(const struct boot_info *bi, const char *name);
+
+/* True if the kernel command line has the word @flag (e.g. "ktest"). */
+bool bootinfo_has_flag(const struct boot_info *bi, const char *flag);
+
+/* The total bytes of RAM. */
+u64 bootinfo_ram_bytes(const struct boot_info *bi);
+
+#endif

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DYAD_CONSOLE_H
+#define DYAD_CONSOLE_H
+
+#include <dyad/types.h>
+
+/* The kernel console: serial output with \n -> \r\n, serial input. */
+void console_write(const char *s, size_t n);
+/* Blocks (polling) until a byte arrives. */
+int console_getc(void);
+
+#endif

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kmain: the boot sequence, in the order each layer needs the one before it:
+ * console -> traps -> CPU features -> boot information -> physical memory -> direct map ->
+ * time -> (self-tests | monitor).
+ */
+#include <arch/x86/asm.h>
+#include <arch/x86/cpu.h>
+#include <arch/x86/emu.h>
+#include <arch/x86/gdt.h>
+#include <arch/x86/kmap.h>
+#include <arch/x86/memlayout.h>
+#include <arch/x86/trap.h>
+#include <arch/x86/uart.h>
+#include <dyad/bootinfo.h>
+#include <dyad/ktest.h>
+#include <dyad/monitor.h>
+#include <dyad/panic.h>
+#include <dyad/pmem.h>
+#include <dyad/printf.h>
+#include <dyad/time.h>
+
+static struct boot_info boot_info;
+
+const struct boot_info *kernel_boot_info(void)
+{
+	return &boot_info;
+}
+
+static void print_memory(const struct boot_info *bi)
+{
+	u64 ram = bootinfo_ram_bytes(bi);
+	u64 meta = pmem_metadata_bytes();
+
+	for (unsigned i = 0; i < bi->nr_ram; i++)
+		printf("mem: RAM [0x%011lx, 0x%011lx) %lu MiB\n", bi->ram[i].start, bi->ram[i].end,
+		       (bi->ram[i].end - bi->ram[i].start) >> 20);
+	for (unsigned i = 0; i < bi->nr_modules; i++)
+		printf("mem: module %s [%#lx, %#lx) %lu bytes\n", bi->modules[i].name,
+		       bi->modules[i].start, bi->modules[i].end,
+		       bi->modules[i].end - bi->modules[i].start);
+	printf("mem: %lu MiB RAM, %lu MiB free, direct map in %s pages\n", ram >> 20,
+	       pmem_free_frames() >> 8, kmap_direct_page_size() == SZ_1G ? "1 GiB" : "2 MiB");
+	/* Metadata scales with the highest frame, holes included: report it per GiB of RAM. */
+	printf("mem: frame metadata %lu KiB = %lu bytes per GiB of RAM\n", meta >> 10,
+	       ram ? (u64)(meta * SZ_1G / ram) : 0);
+}
+
+void kmain(u32 magic, paddr_t mbi_pa);
+void kmain(u32 magic, paddr_t mbi_pa)
+{
+	uart_init();
+	printf("\nDyad: booting\n");
+	gdt_init();
+	trap_init();
+	if (magic != MULTIBOOT2_BOOTLOADER_MAGIC)
+		panic("not started by a multiboot2 loader (magic %#x)", magic);
+	cpu_detect();
+
+	/* The boot tables reach the first GiB through the direct map; the information is there. */
+	if (mbi_pa + PAGE_SIZE > SZ_1G)
+		panic("multiboot2 information at %#lx lies above 1 GiB", mbi_pa);
+	const char *err = bootinfo_parse(pmem_va(mbi_pa), mbi_pa, &boot_info);
+	panic_exits_emulator = bootinfo_has_flag(&boot_info, "ktest");
+	if (err)
+		panic("boot: %s", err);
+	printf("boot: command line '%s'\n", boot_info.cmdline);
+
+	pmem_init(&boot_info, SZ_1G);
+	kmap_init(&boot_info);
+	pmem_init_rest(&boot_info);
+	cpu_print();
+	print_memory(&boot_info);
+
+	timer_init();
+	irq_enable();
+
+	if (bootinfo_has_flag(&boot_info, "ktest"))
+		emu_exit(ktest_run_all() == 0);
+	monitor_run();
+}
