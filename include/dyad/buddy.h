@@ -47,18 +47,42 @@ void buddy_init(struct buddy *b, struct buddy_frame *frames, u64 nframes, uintpt
 
 /*
  * Gives the frames of [start, end) to the allocator; start is rounded up and end down to 4 KiB.
- * Frames beyond nframes are ignored. Each frame may be added once.
+ * Frame 0 and frames beyond nframes are ignored. Each frame may be added once: a range that
+ * holds an already added frame is refused whole, through buddy_bug. Adjacent ranges merge.
  */
 void buddy_add_range(struct buddy *b, paddr_t start, paddr_t end);
 
-/* Returns a block of 4 KiB << order, aligned to its size, or 0 when none is free. */
+/*
+ * Returns a block of 4 KiB << order, aligned to its size, or 0 when none is free (or when
+ * order > BUDDY_MAX_ORDER). Never returns frame 0. The contents are stale: the first 16 bytes
+ * held free-list links.
+ */
 paddr_t buddy_alloc(struct buddy *b, unsigned order);
 
-/* Returns a block obtained from buddy_alloc with the same order; merges with free buddies. */
+/*
+ * Returns a block obtained from buddy_alloc with the same order; merges with free buddies.
+ * Anything else (a misaligned or reserved address, another order, a block already free) is
+ * reported through buddy_bug and changes nothing.
+ */
 void buddy_free(struct buddy *b, paddr_t pa, unsigned order);
 
 /* Free frames (4 KiB units). */
 u64 buddy_free_frames(const struct buddy *b);
+
+/*
+ * Walks every free list and every frame and checks the invariants stated at the top of
+ * kern/buddy.c. Returns NULL when they hold, else a description of the first broken one and,
+ * in *@where, the physical address concerned. Takes b->lock. O(nframes): meant for tests.
+ */
+const char *buddy_check(struct buddy *b, paddr_t *where);
+
+/*
+ * Called when a caller breaks the allocator's contract (freeing a misaligned address, a block
+ * with the wrong order, a free block, a reserved frame; adding a frame twice) or the free lists
+ * are found corrupt. The kernel's (kern/buddy_bug.c) panics; host tests define one that records the
+ * call and returns. If it returns, the offending request is dropped and the state is unchanged.
+ */
+void buddy_bug(const char *msg, paddr_t pa);
 
 /* Bytes of per-frame metadata the allocator needs to manage @nframes frames. */
 static inline u64 buddy_metadata_bytes(u64 nframes)

@@ -5,6 +5,12 @@
 #include <stdarg.h>
 #include <dyad/types.h>
 
+#ifdef HOST_BUILD
+/* Host builds keep the C library's functions and test the kernel's under other names. */
+#define vsnprintf kern_vsnprintf
+#define snprintf kern_snprintf
+#endif
+
 /*
  * Formatting: %d %i %u %x %X %o %c %s %p %% with flags '-', '0', '+', ' ', '#', a width and
  * precision (or '*'), and length modifiers hh h l ll z t j. Returns the length the full output

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+/* Multiboot2 parsing: good information is copied out, broken information is named, not trusted. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <dyad/bootinfo.h>
+
+/* Builds a multiboot2 information structure tag by tag. */
+struct mbi_builder {
+	uint8_t buf[4096] __attribute__((aligned(8)));
+	uint32_t len;
+};
+
+static void mbi_begin(struct mbi_builder *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->len = 8;
+}
+
+static void *mbi_tag(struct mbi_builder *b, uint32_t type, uint32_t size)
+{
+	uint8_t *t = b->buf + b->len;
+
+	memcpy(t, &type, 4);
+	memcpy(t + 4, &size, 4);
+	b->len = (b->len + size + 7) & ~7u;
+	return t;
+}
+
+static void mbi_cmdline(struct mbi_builder *b, const char *s)
+{
+	char *t = mbi_tag(b, 1, 8 + strlen(s) + 1);
+	strcpy(t + 8, s);
+}
+
+static void mbi_module(struct mbi_builder *b, uint32_t start, uint32_t end, const char *name)
+{
+	uint8_t *t = mbi_tag(b, 3, 16 + strlen(name) + 1);
+	memcpy(t + 8, &start, 4);
+	memcpy(t + 12, &end, 4);
+	strcpy((char *)t + 16, name);
+}
+
+struct mmap_entry {
+	uint64_t addr, len;
+	uint32_t type, reserved;
+};
+
+static void mbi_mmap(struct mbi_builder *b, const struct mmap_entry *e, unsigned n)
+{
+	uint8_t *t = mbi_tag(b, 6, 16 + n * sizeof(*e));
+	uint32_t esize = sizeof(*e), version = 0;
+	memcpy(t + 8, &esize, 4);
+	memcpy(t + 12, &version, 4);
+	memcpy(t + 16, e, n * sizeof(*e));
+}
+
+static const char *mbi_finish_and_parse(struct mbi_builder *b, struct boot_info *bi)
+{
+	mbi_tag(b, 0, 8);
+	memcpy(b->buf, &b->len, 4);
+	return bootinfo_parse(b->buf, 0x10000, bi);
+}
+
+static const struct mmap_entry qemu_map[] = {
+	{ 0x0, 0x9fc00, 1, 0 },
+	{ 0x9fc00, 0x400, 2, 0 },
+	{ 0xf0000, 0x10000, 2, 0 },
+	{ 0x100000, 0xbfee0000, 1, 0 },
+	{ 0xbffe0000, 0x20000, 2, 0 },
+	{ 0xfffc0000, 0x40000, 2, 0 },
+};
+
+static void good_information_is_copied_out(void **state)
+{
+	struct mbi_builder b;
+	struct boot_info bi;
+
+	(void)state;
+	mbi_begin(&b);
+	mbi_cmdline(&b, "ktest init=/bin/init");
+	mbi_module(&b, 0x400000, 0x401234, "/bin/init");
+	mbi_mmap(&b, qemu_map, 6);
+	assert_null(mbi_finish_and_parse(&b, &bi));
+	assert_string_equal(bi.cmdline, "ktest init=/bin/init");
+	assert_int_equal(bi.nr_ram, 2);
+	assert_int_equal(bi.ram[0].start, 0);
+	assert_int_equal(bi.ram[0].end, 0x9f000); /* trimmed inward to 4 KiB */
+	assert_int_equal(bi.ram[1].start, 0x100000);
+	assert_int_equal(bi.ram[1].end, 0xbffe0000);
+	assert_int_equal(bi.nr_modules, 1);
+	assert_string_equal(bi.modules[0].name, "/bin/init");
+	assert_int_equal(bi.modules[0].end - bi.modules[0].start, 0x1234);
+	assert_non_null(bootinfo_module(&bi, "/bin/init"));
+	assert_null(bootinfo_module(&bi, "/bin/ini"));
+	assert_true(bootinfo_has_flag(&bi, "ktest"));
+	assert_false(bootinfo_has_flag(&bi, "ktes"));
+	assert_false(bootinfo_has_flag(&bi, "init"));
+	assert_int_equal(bootinfo_ram_bytes(&bi), 0x9f000 + 0xbfee0000);
+}
+
+static void overlapping_and_unsorted_ram_is_merged(void **state)
+{
+	struct mbi_builder b;
+	struct boot_info bi;
+	const struct mmap_entry map[] = {
+		{ 0x200000, 0x100000, 1, 0 },
+		{ 0x100000, 0x180000, 1, 0 },
+		{ 0x1000000, 0x1000, 1, 0 },
+	};
+
+	(void)state;
+	mbi_begin(&b);
+	mbi_mmap(&b, map, 3);
+	assert_null(mbi_finish_and_parse(&b, &bi));
+	assert_int_equal(bi.nr_ram, 2);
+	assert_int_equal(bi.ram[0].start, 0x100000);
+	assert_int_equal(bi.ram[0].end, 0x300000);
+	assert_int_equal(bi.ram[1].start, 0x1000000);
+}
+
+static void missing_memory_map_is_named(void **state)
+{
+	struct mbi_builder b;
+	struct boot_info bi;
+
+	(void)state;
+	mbi_begin(&b);
+	mbi_cmdline(&b, "ktest");
+	const char *err = mbi_finish_and_parse(&b, &bi);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "no memory map"));
+	assert_true(bootinfo_has_flag(&bi, "ktest")); /* so the panic can end a test run */
+}
+
+static void truncated_module_is_named(void **state)
+{
+	struct mbi_builder b;
+	struct boot_info bi;
+
+	(void)state;
+	mbi_begin(&b);
+	mbi_module(&b, 0xbffd0000, 0xc0100000, "/boot/vmlinuz"); /* runs past the end of RAM */
+	mbi_mmap(&b, qemu_map, 6);
+	const char *err = mbi_finish_and_parse(&b, &bi);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "truncated"));
+
+	mbi_begin(&b);
+	mbi_mmap(&b, qemu_map, 6);
+	mbi_module(&b, 0x500000, 0x400000, "/boot/initrd"); /* end before start */
+	err = mbi_finish_and_parse(&b, &bi);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "truncated"));
+}
+
+static void tag_running_past_the_end_is_rejected(void **state)
+{
+	struct mbi_builder b;
+	struct boot_info bi;
+
+	(void)state;
+	mbi_begin(&b);
+	mbi_mmap(&b, qemu_map, 6);
+	uint8_t *t = mbi_tag(&b, 1, 16);
+	uint32_t huge = 4000;
+	memcpy(t + 4, &huge, 4);
+	const char *err = mbi_finish_and_parse(&b, &bi);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "runs past"));
+}
+
+static void memory_map_without_ram_is_rejected(void **state)
+{
+	struct mbi_builder b;
+	struct boot_info bi;
+	const struct mmap_entry map[] = { { 0x0, 0x800, 1, 0 }, { 0x100000, 0x100000, 2, 0 } };
+
+	(void)state;
+	mbi_begin(&b);
+	mbi_mmap(&b, map, 2);
+	const char *err = mbi_finish_and_parse(&b, &bi);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "no usable RAM"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(good_information_is_copied_out),
+		cmocka_unit_test(overlapping_and_unsorted_ram_is_merged),
+		cmocka_unit_test(missing_memory_map_is_named),
+		cmocka_unit_test(truncated_module_is_named),
+		cmocka_unit_test(tag_running_past_the_end_is_rejected),
+		cmocka_unit_test(memory_map_without_ram_is_rejected),
+	};
+	return cmocka_run_group_tests_name("bootinfo", tests, NULL, NULL);
+}
