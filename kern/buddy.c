@@ -235,6 +235,52 @@ void buddy_free(struct buddy *b, paddr_t pa, unsigned order)
 		buddy_bug(err, pa);
 }
 
+/* The head of the allocated block containing @pfn, or nframes if there is none. */
+static u64 alloc_head_of(const struct buddy *b, u64 pfn)
+{
+	for (unsigned o = 0; o <= BUDDY_MAX_ORDER; o++) {
+		u64 h = pfn & ~((1ULL << o) - 1);
+		const struct buddy_frame *f = &b->frames[h];
+
+		if (f->flags == BUDDY_FRAME_ALLOC_HEAD && pfn < h + (1ULL << f->order))
+			return h;
+		if (f->flags != 0)
+			return b->nframes; /* a free or reserved head covers pfn */
+	}
+	return b->nframes;
+}
+
+void buddy_free_part(struct buddy *b, paddr_t pa, unsigned order)
+{
+	u64 pfn = pfn_of(pa), head;
+	const char *err = NULL;
+
+	spin_lock(&b->lock);
+	if (order > BUDDY_MAX_ORDER || !pa || !IS_ALIGNED(pa, PAGE_SIZE << order) ||
+	    pfn + (1ULL << order) > b->nframes)
+		err = "buddy_free_part: bad address or order";
+	else if ((head = alloc_head_of(b, pfn)) == b->nframes ||
+		 b->frames[head].order < order)
+		err = "buddy_free_part: not inside an allocated block of at least this order";
+	if (!err) {
+		/* Halve the enclosing block, keeping both halves allocated, until the piece is one. */
+		for (unsigned n = b->frames[head].order; n > order; n--) {
+			u64 upper = head + (1ULL << (n - 1));
+
+			b->frames[head].order = n - 1;
+			b->frames[upper] = (struct buddy_frame){ .order = n - 1,
+								 .flags = BUDDY_FRAME_ALLOC_HEAD };
+			if (pfn >= upper)
+				head = upper;
+		}
+		b->frames[pfn].flags = 0;
+		free_block(b, pfn, order);
+	}
+	spin_unlock(&b->lock);
+	if (err)
+		buddy_bug(err, pa);
+}
+
 u64 buddy_free_frames(const struct buddy *b)
 {
 	return __atomic_load_n(&b->free_frames, __ATOMIC_RELAXED);

@@ -54,6 +54,11 @@ void pmem_free(paddr_t pa, unsigned order)
 	buddy_free(&kernel_buddy, pa, order);
 }
 
+void pmem_free_part(paddr_t pa, unsigned order)
+{
+	buddy_free_part(&kernel_buddy, pa, order);
+}
+
 u64 pmem_free_frames(void)
 {
 	return buddy_free_frames(&kernel_buddy);

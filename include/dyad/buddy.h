@@ -66,6 +66,14 @@ paddr_t buddy_alloc(struct buddy *b, unsigned order);
  */
 void buddy_free(struct buddy *b, paddr_t pa, unsigned order);
 
+/*
+ * Frees the aligned piece of 4 KiB << order at @pa that lies inside a larger allocated block,
+ * which is split into allocated halves around it (the rest stays allocated and can be freed
+ * piece by piece later). With a whole block it is buddy_free. Lets a 2 MiB or 1 GiB page that
+ * was partly unmapped give back just the part that went away.
+ */
+void buddy_free_part(struct buddy *b, paddr_t pa, unsigned order);
+
 /* Free frames (4 KiB units). */
 u64 buddy_free_frames(const struct buddy *b);
 

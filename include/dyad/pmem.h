@@ -17,6 +17,9 @@ paddr_t pmem_alloc_zeroed(unsigned order);
 
 void pmem_free(paddr_t pa, unsigned order);
 
+/* Frees [pa, pa + 4 KiB << order) out of a larger allocated block (see buddy_free_part). */
+void pmem_free_part(paddr_t pa, unsigned order);
+
 /* Free 4 KiB frames right now. */
 u64 pmem_free_frames(void);
 

@@ -388,6 +388,40 @@ static void bad_frees_are_reported_and_change_nothing(void **state)
 	arena_destroy(a);
 }
 
+/* A 2 MiB block freed in pieces (a partly unmapped huge page) comes back whole. */
+static void free_part_splits_a_block_and_pieces_merge_back(void **state)
+{
+	struct arena *a = arena_new_full(SZ_1G, SZ_64M);
+	struct shape before = shape_of(a), after;
+	paddr_t blk = buddy_alloc(&a->b, 9);
+	u64 free0 = buddy_free_frames(&a->b);
+
+	assert_block_in_arena(a, blk, 9);
+	buddy_free_part(&a->b, blk + 5 * PAGE_SIZE, 0);
+	assert_int_equal(buddy_free_frames(&a->b), free0 + 1);
+	assert_buddy_ok(a);
+	buddy_free_part(&a->b, blk + 256 * PAGE_SIZE, 8); /* the upper half at once */
+	assert_int_equal(buddy_free_frames(&a->b), free0 + 257);
+	assert_buddy_ok(a);
+
+	bug_expected = true;
+	bug_calls = 0;
+	buddy_free_part(&a->b, blk + 5 * PAGE_SIZE, 0); /* already free */
+	buddy_free_part(&a->b, blk + 300 * PAGE_SIZE, 0); /* inside the freed half */
+	buddy_free_part(&a->b, blk + PAGE_SIZE, 1); /* misaligned for order 1 */
+	bug_expected = false;
+	assert_int_equal(bug_calls, 3);
+	assert_int_equal(buddy_free_frames(&a->b), free0 + 257);
+
+	for (u64 i = 0; i < 256; i++)
+		if (i != 5)
+			buddy_free_part(&a->b, blk + i * PAGE_SIZE, 0);
+	after = shape_of(a);
+	assert_shape_eq(&before, &after);
+	assert_buddy_ok(a);
+	arena_destroy(a);
+}
+
 static void adding_a_frame_twice_is_reported_and_changes_nothing(void **state)
 {
 	struct arena *a = arena_new(SZ_1G, SZ_64M);
@@ -560,6 +594,7 @@ int main(void)
 		TEST(frame_zero_is_never_returned),
 		TEST(double_free_is_reported_and_changes_nothing),
 		TEST(bad_frees_are_reported_and_change_nothing),
+		TEST(free_part_splits_a_block_and_pieces_merge_back),
 		TEST(adding_a_frame_twice_is_reported_and_changes_nothing),
 		TEST(random_alloc_free_keeps_invariants),
 		TEST(checker_detects_each_broken_invariant),
