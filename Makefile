@@ -58,10 +58,10 @@ $(KERNEL): $(KOBJS) arch/x86/kernel.ld
 
 # Extra multiboot2 modules (user programs, guest images) are listed by later build steps.
 ISO_MODULES ?=
-$(ISO): $(KERNEL) tools/mkiso.sh $(ISO_MODULES)
+$(ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(ISO_MODULES)
 	tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE)" $(ISO_MODULES)
 
-$(TEST_ISO): $(KERNEL) tools/mkiso.sh $(ISO_MODULES)
+$(TEST_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(ISO_MODULES)
 	tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE_TEST)" $(ISO_MODULES)
 
 test-iso: $(TEST_ISO)

@@ -5,6 +5,7 @@
  */
 #include <arch/x86/asm.h>
 #include <arch/x86/gdt.h>
+#include <arch/x86/kjmp.h>
 #include <arch/x86/trap.h>
 #include <dyad/panic.h>
 #include <dyad/printf.h>
@@ -19,17 +20,12 @@ struct idt_gate {
 	u32 reserved;
 } __packed;
 
-struct kjmp {
-	u64 rbx, rbp, r12, r13, r14, r15, rsp, rip, rflags;
-};
-
-int kjmp_save(struct kjmp *j) __attribute__((returns_twice));
-__noreturn void kjmp_restore(struct kjmp *j);
-
 extern const u64 trap_stubs[256];
 
 static struct idt_gate idt[256] __aligned(16);
 static irq_handler_t irq_handlers[256];
+static trap_fault_fn page_fault_handler;
+static trap_fault_fn user_fault_handler;
 
 /* The one armed trap_catch(), if any. Catches do not nest. */
 static struct {
@@ -90,15 +86,28 @@ bool trap_catch(void (*fn)(void *arg), void *arg, struct fault_info *fi)
 	return false;
 }
 
-static const char *exception_name(u64 vector)
+const char *trap_exception_name(u64 vector)
 {
 	const char *name = vector < 32 ? exception_names[vector] : NULL;
 
 	return name ? name : "reserved exception";
 }
 
+void trap_set_fault_handlers(trap_fault_fn page_fault, trap_fault_fn user_fault)
+{
+	page_fault_handler = page_fault;
+	user_fault_handler = user_fault;
+}
+
+/*
+ * An exception: first a page fault that the process layer can serve (demand paging, in user
+ * mode or in a kernel access to user memory), then an armed trap_catch(), then a fault of user
+ * code (the process dies), and otherwise the kernel itself is broken.
+ */
 static void exception(struct trap_frame *tf)
 {
+	if (tf->vector == T_PF && page_fault_handler && page_fault_handler(tf))
+		return;
 	if (catcher.armed && (tf->cs & 3) == 0) {
 		*catcher.fi = (struct fault_info){
 			.vector = tf->vector,
@@ -109,11 +118,9 @@ static void exception(struct trap_frame *tf)
 		catcher.armed = false;
 		kjmp_restore(&catcher.jmp);
 	}
-	if (irq_handlers[tf->vector]) {
-		irq_handlers[tf->vector](tf);
+	if ((tf->cs & 3) && user_fault_handler && user_fault_handler(tf))
 		return;
-	}
-	panic_trap(tf, exception_name(tf->vector));
+	panic_trap(tf, trap_exception_name(tf->vector));
 }
 
 void trap_dispatch(struct trap_frame *tf);

@@ -50,4 +50,15 @@ bool trap_catch(void (*fn)(void *arg), void *arg, struct fault_info *fi);
 typedef void (*irq_handler_t)(struct trap_frame *tf);
 void trap_set_irq_handler(unsigned vector, irq_handler_t fn);
 
+/*
+ * Fault handlers of the process layer. @page_fault sees every #PF first and returns true if it
+ * served it (the instruction is retried). @user_fault sees any other exception from ring 3 (and
+ * page faults it did not serve); it does not return when it kills the process.
+ */
+typedef bool (*trap_fault_fn)(struct trap_frame *tf);
+void trap_set_fault_handlers(trap_fault_fn page_fault, trap_fault_fn user_fault);
+
+/* "page fault", "general protection", ... */
+const char *trap_exception_name(u64 vector);
+
 #endif

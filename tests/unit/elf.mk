@@ -1,0 +1,2 @@
+UNIT_TESTS += elf
+UNIT_SRCS_elf := tests/unit/test_elf.c kern/elf.c

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Boots an ISO once without a user and judges the kernel's self-test verdict.
+# Usage: tools/boot-test.sh {qemu|bochs} ISO
+# Env: BOOT_TEST_TIMEOUT (wall seconds; default 120 for QEMU, 600 for Bochs).
+# The kernel prints TAP lines and `ktest: N passed, M failed` on COM1, then ends the run: QEMU exits with
+# status 1 (pass, outb 0xf4 <- 0) or 3 (fail); Bochs exits 0 (pass, magic break + `quit`) or 1 (fail,
+# "Shutdown" to port 0x8900). A run passes only if the status says pass AND the log has `ktest: N passed,
+# 0 failed` with N >= 1 AND no `not ok` line AND no panic line: neither signal alone is trusted.
+set -euo pipefail
+# shellcheck source=tools/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[[ $# -eq 2 && ($1 == qemu || $1 == bochs) ]] || die "usage: $0 {qemu|bochs} ISO"
+emu=$1 iso=$2
+[[ -f $iso ]] || die "ISO '$iso' not found"
+case $emu in
+qemu) limit=${BOOT_TEST_TIMEOUT:-120} pass_status=1 ;;
+bochs) limit=${BOOT_TEST_TIMEOUT:-600} pass_status=0 ;;
+esac
+
+mkdir -p "$BUILD_DIR"
+log=$BUILD_DIR/boot-test-$emu.log
+emu_out=$BUILD_DIR/boot-test-$emu.emu.log # the emulator's own messages, for post-mortems
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+: >"$log"
+
+# Copies serial lines to the log and the terminal as they come, and notes when the ktest line arrived.
+serial_reader() {
+	local line
+	while IFS= read -r line || [[ -n $line ]]; do
+		line=${line%$'\r'}
+		printf '%s\n' "$line" >>"$log"
+		printf '%s\n' "$line"
+		if [[ $line == ktest:* && ! -e $tmp/ktest_at ]]; then
+			echo "$EPOCHREALTIME" >"$tmp/ktest_at"
+		fi
+	done
+}
+
+echo "boot-test $emu: booting $iso (timeout ${limit} s, serial log $log)"
+start=$EPOCHREALTIME
+case $emu in
+qemu)
+	# TCG unless nested-VMX KVM is usable (see lib.sh). stdin is /dev/null: nothing waits for a user.
+	# shellcheck disable=SC2046
+	{
+		status=0
+		timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
+			-display none -monitor none -serial stdio -cdrom "$iso" </dev/null 2>"$emu_out" || status=$?
+		echo "$status" >"$tmp/status"
+	} | serial_reader
+	;;
+bochs)
+	# COM1 writes into a FIFO read line by line, so the ktest line is timed when it is printed.
+	mkfifo "$tmp/serial"
+	bochs_write_rc "$tmp/bochsrc" "$iso" "com1: enabled=1, mode=file, dev=\"$tmp/serial\""
+	bochs_write_cmds "$tmp/cmds"
+	{
+		status=0
+		timeout -k 10 "$limit" bochs -q -f "$tmp/bochsrc" -rc "$tmp/cmds" </dev/null >"$emu_out" 2>&1 ||
+			status=$?
+		echo "$status" >"$tmp/status"
+		# If Bochs died before opening the FIFO the reader still waits in open(): a read-write open
+		# (which never blocks) releases it.
+		: 1<>"$tmp/serial"
+	} &
+	serial_reader <"$tmp/serial"
+	wait
+	;;
+esac
+
+status=$(<"$tmp/status")
+summary=$(grep -E '^ktest: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
+passed=$(sed -nE 's/^ktest: ([0-9]+) passed.*/\1/p' <<<"$summary")
+failed=$(sed -nE 's/^ktest: [0-9]+ passed, ([0-9]+) failed.*/\1/p' <<<"$summary")
+
+# Collect every reason to fail; the verdict is PASS only if there is none.
+why=()
+if [[ $status == 124 || $status == 137 ]]; then
+	why+=("timeout after ${limit} s")
+elif [[ $emu == qemu && $status == 0 ]]; then
+	why+=("exit status 0: triple fault or reset (pass is 1)")
+elif [[ $status != "$pass_status" ]]; then
+	why+=("exit status $status (pass is $pass_status)")
+fi
+[[ -n $summary ]] || why+=("no ktest line")
+[[ -z $summary || $passed -ge 1 ]] || why+=("no test ran")
+[[ -z $summary || $failed -eq 0 ]] || why+=("$failed failed")
+if grep -qE '^not ok' "$log"; then why+=("a 'not ok' line"); fi
+# A panic line is any non-TAP line mentioning panic (a test may carry "panic" in its name).
+if awk 'tolower($0) ~ /panic/ && !/^(not )?ok [0-9]/ { f = 1 } END { exit !f }' "$log"; then
+	why+=("a panic line")
+fi
+
+counts=
+[[ -z $summary ]] || counts=", $passed passed, $failed failed"
+timing=
+if [[ -e $tmp/ktest_at ]]; then
+	timing=$(awk -v a="$start" -v b="$(<"$tmp/ktest_at")" 'BEGIN { printf ", ktest line after %.1f s wall", b - a }')
+fi
+# Bochs prints `IPS: x average = y (Ns)` each second: y*N is the emulated instruction count to then (time
+# the guest spends halted counts too). Runs shorter than a second print no such line.
+insns=
+if [[ $emu == bochs ]]; then
+	insns=$(awk '/IPS:.*average/ { n = $0; gsub(/.*\(|s\).*/, "", n); sub(/.*average = /, ""); v = $1 * n }
+		END { if (v) printf ", ~%.0fM instructions emulated by the last whole second", v / 1e6 }' "$emu_out")
+fi
+
+if [[ ${#why[@]} -eq 0 ]]; then
+	echo "boot-test $emu: PASS$counts$timing$insns"
+	exit 0
+fi
+reasons=$(printf '%s; ' "${why[@]}")
+echo "boot-test $emu: FAIL (${reasons%; })$counts$timing$insns (emulator output: $emu_out)"
+exit 1

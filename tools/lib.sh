@@ -1,0 +1,90 @@
+# Shared helpers for Dyad's tools/*.sh. Source it; it defines functions and ROOT, and runs nothing else.
+# shellcheck shell=bash disable=SC2034  # its variables are used by the scripts that source it
+
+# The repo root is the parent of this file's directory, wherever the caller runs from.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+die() {
+	echo "${0##*/}: $*" >&2
+	exit 1
+}
+
+# Succeeds when QEMU can give the guest VMX: KVM on Intel with nested virtualisation, and a /dev/kvm we may
+# open read-write. The mere existence of /dev/kvm proves nothing (some hosts have a paravirtual /dev/kvm and
+# no kvm_intel), and AMD's kvm_amd nesting gives SVM, which Dyad does not use. Sets KVM_WHY to the reason.
+kvm_nested_usable() {
+	local nested=/sys/module/kvm_intel/parameters/nested v
+	if [[ ! -r $nested ]]; then
+		KVM_WHY="kvm_intel is not loaded"
+		return 1
+	fi
+	v=$(<"$nested")
+	if [[ $v != Y && $v != 1 ]]; then
+		KVM_WHY="kvm_intel nested=$v (need Y or 1)"
+		return 1
+	fi
+	if ! (exec 3<>/dev/kvm) 2>/dev/null; then
+		KVM_WHY="/dev/kvm cannot be opened read-write"
+		return 1
+	fi
+	KVM_WHY="kvm_intel nested=$v and /dev/kvm is usable"
+	return 0
+}
+
+# Prints the QEMU accelerator and CPU arguments: KVM with the host CPU (VMX passed through) when possible,
+# else TCG with `-cpu max`, which has no VMX; Dyad then reports that VMX is missing.
+qemu_accel_args() {
+	if kvm_nested_usable; then
+		echo "-enable-kvm -cpu host"
+	else
+		echo "-accel tcg -cpu max"
+	fi
+}
+
+# QEMU arguments common to every run: 3 GiB, the exit device the kernel writes its verdict to, and no
+# reboot so that a triple fault ends the run (status 0) instead of looping through GRUB again.
+# shellcheck disable=SC2054  # the commas belong to -device
+QEMU_COMMON=(-m 3G -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot)
+
+# Build output directory, relative to the repo root like the Makefile's BUILD.
+BUILD_DIR=$ROOT/${BUILD:-build}
+
+# Guest memory for Bochs in MiB. Bochs 2.7 accepts guest=3072 but caps `host` at 2048: guest pages beyond
+# the first 2 GiB it touches are kept in a swap file, which works (measured: a guest writing all 3 GiB
+# passes) but is slow. Each GiB of guest memory also adds about 1 s of wall time to every boot.
+BOCHS_MEM=${BOCHS_MEM:-3072}
+
+# Writes a bochsrc to FILE booting ISO, with COM1 described by the bochsrc line COM1 (see the callers).
+# corei7_skylake_x has the most VMX features that still boot Linux; ips between 5e7 and 2e8 are equally fast
+# and sync=none runs the emulated clock as fast as it can. The rfb display with timeout=0 listens on TCP
+# 5900 (or the next free port) and never waits for a viewer, so Bochs runs headless. magic_break makes
+# `xchg bx,bx` stop in the debugger (the test pass signal); print_timestamps prints an IPS line a second.
+bochs_write_rc() {
+	local file=$1 iso=$2 com1=$3
+	cat >"$file" <<-EOF
+	display_library: rfb, options="timeout=0"
+	memory: guest=$BOCHS_MEM, host=$((BOCHS_MEM < 2048 ? BOCHS_MEM : 2048))
+	romimage: file=/usr/share/bochs/BIOS-bochs-latest, options=fastboot
+	vgaromimage: file=/usr/share/vgabios/vgabios.bin
+	cpu: model=corei7_skylake_x, count=1, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
+	pci: enabled=1, chipset=i440fx
+	ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14
+	ata0-master: type=cdrom, path="$iso", status=inserted
+	boot: cdrom
+	clock: sync=none, time0=local
+	$com1
+	mouse: enabled=0
+	speaker: enabled=0
+	sound: driver=dummy
+	magic_break: enabled=1
+	port_e9_hack: enabled=1
+	print_timestamps: enabled=1
+	panic: action=fatal
+	EOF
+}
+
+# Writes the debugger script Bochs runs at start: continue, and quit (status 0) when the guest stops at a
+# magic break.
+bochs_write_cmds() {
+	printf 'c\nquit\n' >"$1"
+}
