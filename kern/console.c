@@ -25,6 +25,11 @@ int console_getc(void)
 	return c;
 }
 
+int console_trygetc(void)
+{
+	return uart_getc();
+}
+
 int vprintf(const char *fmt, va_list ap)
 {
 	char buf[512];

@@ -66,6 +66,19 @@ void cpu_detect(void)
 	f->ept_vpid_cap = f->vmx ? detect_ept_caps() : 0;
 }
 
+/*
+ * Lets ring 3 use x87 and SSE (every x86-64 program does; musl's printf uses SSE). The kernel
+ * itself is built without them, so only processes own this state.
+ */
+void cpu_enable_fpu(void)
+{
+	u32 mxcsr = 0x1f80; /* all exceptions masked, round to nearest */
+
+	write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP);
+	write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
+	__asm__ volatile("fninit; ldmxcsr %0" : : "m"(mxcsr));
+}
+
 void cpu_print(void)
 {
 	const struct cpu_features *f = &cpu_features;

@@ -6,7 +6,9 @@
 
 /* The kernel console: serial output with \n -> \r\n, serial input. */
 void console_write(const char *s, size_t n);
-/* Blocks (polling) until a byte arrives. */
+/* Blocks until a byte arrives. */
 int console_getc(void);
+/* The next received byte, or -1 if none is waiting. */
+int console_trygetc(void);
 
 #endif

@@ -84,6 +84,17 @@ static inline void irq_disable(void)
 	__asm__ volatile("cli" : : : "memory");
 }
 
+/* x87/SSE state of ring 3, 512 bytes, 16-byte aligned. */
+static inline void fpu_save(void *area)
+{
+	__asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory");
+}
+
+static inline void fpu_restore(const void *area)
+{
+	__asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
+}
+
 static inline void cpu_relax(void)
 {
 	__asm__ volatile("pause");
@@ -108,7 +119,12 @@ static inline void halt(void)
 #define MSR_VMX_PROCBASED_CTLS2 0x48b
 #define MSR_VMX_EPT_VPID_CAP 0x48c
 
+#define CR0_MP BIT(1)
+#define CR0_EM BIT(2)
+#define CR0_TS BIT(3)
 #define CR0_WP BIT(16)
+#define CR4_OSFXSR BIT(9)
+#define CR4_OSXMMEXCPT BIT(10)
 #define CR4_PGE BIT(7)
 #define EFER_SCE BIT(0)
 #define EFER_NXE BIT(11)

@@ -31,5 +31,6 @@ extern struct cpu_features cpu_features;
 
 void cpu_detect(void);
 void cpu_print(void);
+void cpu_enable_fpu(void);
 
 #endif
