@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+/*
+ * In-kernel tests of the page-table pair, where the real MMU walks the tables the module
+ * builds: accesses through user addresses land in the right frames (checked through the
+ * direct map) at 4K, 2M and 1G, the CPU's A/D bits reach the API, and the TLB work of protect
+ * and unmap really takes effect. The checker runs at the end of every test.
+ */
+#include <arch/x86/cpu.h>
+#include <arch/x86/kmap.h>
+#include <arch/x86/memlayout.h>
+#include <arch/x86/pmap.h>
+#include <arch/x86/trap.h>
+#include <dyad/errno.h>
+#include <dyad/ktest.h>
+#include <dyad/pmem.h>
+
+#define KT_VA 0x40000000ULL /* 1 GiB: aligned for every page size */
+
+/* Creates @pm with the kernel half (boot registered the kernel's master PML4). */
+static bool kt_pmap_create(struct ktest_ctx *kt, struct pmap *pm)
+{
+	kpte_t *root;
+
+	if (pmap_create(pm)) {
+		ktest_fail(kt, __FILE__, __LINE__, "pmap_create: out of memory");
+		return false;
+	}
+	root = pmem_va(pm->root);
+	if (!root[pmap_index(KERNEL_VMA, PMAP_LEVELS)]) {
+		ktest_fail(kt, __FILE__, __LINE__, "root has no kernel image slot");
+		pmap_destroy(pm, NULL, NULL);
+		return false;
+	}
+	return true;
+}
+
+/* Back to the master tables; check; destroy. */
+static void kt_pmap_finish(struct ktest_ctx *kt, struct pmap *pm)
+{
+	struct pmap_check_err e = { 0 };
+
+	pmap_activate(NULL);
+	if (pmap_check(pm, &e))
+		ktest_fail(kt, __FILE__, __LINE__, "pmap_check: %s at va %#llx level %u", e.what,
+			   (unsigned long long)e.va, e.lvl);
+	pmap_destroy(pm, NULL, NULL);
+}
+
+static void write_u64(void *arg)
+{
+	*(volatile u64 *)arg = 0x1234;
+}
+
+static void read_u64(void *arg)
+{
+	(void)*(volatile u64 *)arg;
+}
+
+/*
+ * Maps a block of @order at KT_VA, expects a leaf of @size, then writes through the user
+ * address and reads through the direct map (and back) at the first, a middle and the last page.
+ */
+static void kt_map_and_access(struct ktest_ctx *kt, unsigned order, u64 size)
+{
+	u64 bytes = PAGE_SIZE << order;
+	u64 offs[3] = { 0, bytes / 2 + 8, bytes - 8 };
+	struct pmap pm;
+	struct pmap_leaf leaf;
+	paddr_t pa = pmem_alloc(order);
+
+	KT_ASSERT(kt, pa, "no free block of order %u", order);
+	if (!kt_pmap_create(kt, &pm)) {
+		pmem_free(pa, order);
+		return;
+	}
+	KT_EXPECT(kt, pmap_map(&pm, KT_VA, pa, bytes, PMAP_W | PMAP_VISIBLE) == 0, "map");
+	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA + bytes - 1, &leaf) == 0, "lookup");
+	KT_EXPECT(kt, leaf.size == size, "leaf of %#llx bytes, expected %#llx",
+		  (unsigned long long)leaf.size, (unsigned long long)size);
+	pmap_activate(&pm);
+	for (unsigned i = 0; i < 3; i++) {
+		volatile u64 *user = (volatile u64 *)(KT_VA + offs[i]);
+		volatile u64 *direct = (volatile u64 *)((u8 *)pmem_va(pa) + offs[i]);
+
+		*user = 0xd1ad0000ULL + i;
+		KT_EXPECT(kt, *direct == 0xd1ad0000ULL + i, "direct map sees %#llx at +%#llx",
+			  (unsigned long long)*direct, (unsigned long long)offs[i]);
+		*direct = 0x5a5a0000ULL + i;
+		KT_EXPECT(kt, *user == 0x5a5a0000ULL + i, "user address sees %#llx at +%#llx",
+			  (unsigned long long)*user, (unsigned long long)offs[i]);
+	}
+	kt_pmap_finish(kt, &pm);
+	pmem_free(pa, order);
+}
+
+KTEST(pmap_4k_access_reaches_the_frame)
+{
+	kt_map_and_access(kt, 0, SZ_4K);
+}
+
+KTEST(pmap_2m_access_reaches_the_frame)
+{
+	kt_map_and_access(kt, 9, SZ_2M);
+}
+
+KTEST(pmap_1g_access_reaches_the_frame)
+{
+	/* without CPU 1 GiB pages the format falls back to 2M leaves */
+	kt_map_and_access(kt, 18, cpu_features.page_1g ? SZ_1G : SZ_2M);
+}
+
+KTEST(pmap_cpu_sets_accessed_then_dirty)
+{
+	struct pmap pm;
+	struct pmap_leaf leaf;
+	paddr_t pa = pmem_alloc_zeroed(0);
+	volatile u64 *user = (volatile u64 *)KT_VA;
+
+	KT_ASSERT(kt, pa, "no frame");
+	if (!kt_pmap_create(kt, &pm)) {
+		pmem_free(pa, 0);
+		return;
+	}
+	KT_EXPECT(kt, pmap_map(&pm, KT_VA, pa, SZ_4K, PMAP_W) == 0, "map");
+	pmap_activate(&pm);
+	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA, &leaf) == 0 && !(leaf.flags & PMAP_AD),
+		  "fresh leaf has A/D %#x", (unsigned)(leaf.flags & PMAP_AD));
+	(void)*user;
+	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA, &leaf) == 0 &&
+			      (leaf.flags & PMAP_AD) == PMAP_ACCESSED,
+		  "after a read: A/D %#x", (unsigned)(leaf.flags & PMAP_AD));
+	*user = 1;
+	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA, &leaf) == 0 && (leaf.flags & PMAP_AD) == PMAP_AD,
+		  "after a write: A/D %#x", (unsigned)(leaf.flags & PMAP_AD));
+	/* cleared while active: the flush makes the CPU set D again on the next write */
+	KT_EXPECT(kt, pmap_clear_ad(&pm, KT_VA, SZ_4K, PMAP_AD, NULL, NULL) == 0, "clear_ad");
+	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA, &leaf) == 0 && !(leaf.flags & PMAP_AD),
+		  "after clear: A/D %#x", (unsigned)(leaf.flags & PMAP_AD));
+	*user = 2;
+	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA, &leaf) == 0 && (leaf.flags & PMAP_DIRTY),
+		  "write after clear: A/D %#x", (unsigned)(leaf.flags & PMAP_AD));
+	kt_pmap_finish(kt, &pm);
+	pmem_free(pa, 0);
+}
+
+KTEST(pmap_write_to_read_only_faults)
+{
+	struct pmap pm;
+	struct fault_info fi = { 0 };
+	paddr_t pa = pmem_alloc_zeroed(9);
+	u64 va = KT_VA + SZ_2M + 3 * SZ_4K;
+
+	KT_ASSERT(kt, pa, "no 2M block");
+	if (!kt_pmap_create(kt, &pm)) {
+		pmem_free(pa, 9);
+		return;
+	}
+	KT_EXPECT(kt, pmap_map(&pm, KT_VA + SZ_2M, pa, SZ_2M, 0) == 0, "map");
+	pmap_activate(&pm);
+	KT_EXPECT(kt, !trap_catch(read_u64, (void *)va, &fi), "read of a read-only page faulted");
+	KT_EXPECT(kt, trap_catch(write_u64, (void *)va, &fi), "write to a read-only page passed");
+	KT_EXPECT(kt, fi.vector == T_PF && (fi.error & (PF_P | PF_W)) == (PF_P | PF_W) &&
+			      fi.cr2 == va,
+		  "fault vector %llu error %#llx cr2 %#llx", (unsigned long long)fi.vector,
+		  (unsigned long long)fi.error, (unsigned long long)fi.cr2);
+	KT_EXPECT(kt, *(u64 *)((u8 *)pmem_va(pa) + 3 * SZ_4K) == 0, "the write landed");
+	kt_pmap_finish(kt, &pm);
+	pmem_free(pa, 9);
+}
+
+KTEST(pmap_protect_and_unmap_take_effect_while_active)
+{
+	struct pmap pm;
+	struct fault_info fi = { 0 };
+	paddr_t pa = pmem_alloc_zeroed(9);
+	u64 va = KT_VA + 5 * SZ_4K;
+
+	KT_ASSERT(kt, pa, "no 2M block");
+	if (!kt_pmap_create(kt, &pm)) {
+		pmem_free(pa, 9);
+		return;
+	}
+	KT_EXPECT(kt, pmap_map(&pm, KT_VA, pa, SZ_2M, PMAP_W) == 0, "map");
+	pmap_activate(&pm);
+	/* the TLB now caches the writable 2M translation */
+	KT_EXPECT(kt, !trap_catch(write_u64, (void *)va, &fi), "write to a writable page");
+	/* protecting one 4K page splits the 2M leaf and must flush the cached one */
+	KT_EXPECT(kt, pmap_protect(&pm, va, SZ_4K, 0) == 0, "protect");
+	KT_EXPECT(kt, trap_catch(write_u64, (void *)va, &fi), "write after protect passed");
+	KT_EXPECT(kt, !trap_catch(write_u64, (void *)(va + SZ_4K), &fi), "neighbour lost W");
+	KT_EXPECT(kt, pmap_unmap(&pm, va + SZ_4K, SZ_4K, NULL, NULL) == 0, "unmap");
+	KT_EXPECT(kt, trap_catch(read_u64, (void *)(va + SZ_4K), &fi) && !(fi.error & PF_P),
+		  "read after unmap: error %#llx", (unsigned long long)fi.error);
+	kt_pmap_finish(kt, &pm);
+	pmem_free(pa, 9);
+}

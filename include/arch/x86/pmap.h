@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ARCH_X86_PMAP_H
+#define ARCH_X86_PMAP_H
+
+#include <arch/x86/cpu.h>
+#include <dyad/spinlock.h>
+#include <dyad/types.h>
+
+/*
+ * The page-table pair: one address space, two page-table formats, one tree.
+ *
+ * Every page-table page is an order-1 block (8 KiB, 8 KiB aligned). Its even 4 KiB half is a
+ * KPT page (the x86-64 format CR3 walks) and its odd half is the EPT page for the same
+ * addresses (the format an EPTP walks). The KPT maps a process's user addresses to host
+ * frames; the EPT maps the same addresses, read as guest-physical, to the same frames.
+ *
+ * THE PAIR INVARIANT. For every entry slot of every pair, at every level:
+ *
+ *	*kpte_to_epte(p) == epte_from_kpte(*p, level)	(A/D bits aside)
+ *
+ * so the EPT is a pure function of the KPT plus one software bit of the KPTE, KPTE_VIS
+ * ("guest-visible", bit 9, available to software in every x86-64 entry format):
+ *   - a KPTE that is not present, or kernel-only (U clear), gives EPTE 0;
+ *   - an intermediate KPTE (it points at the even half of the next pair) gives an RWX EPTE
+ *     that points at the odd half of the same pair;
+ *   - a leaf KPTE without KPTE_VIS gives 0: the guest sees nothing the VMM keeps for itself;
+ *   - a guest-visible leaf gives R, W from the KPTE's W, X from the absence of NX, memory
+ *     type WB with IPAT clear (the guest's PAT still applies), and PS mirrored.
+ * Accessed/dirty bits are set by two different walkers (the CPU in the KPT, the EPT walker
+ * in the EPT); they are the only bits allowed to differ from f, and every query ORs them over
+ * both halves.
+ *
+ * Consequences the rest of the module relies on:
+ *   - both halves always map an address at the same level: a guest-visible mapping only uses
+ *     a page size the EPT supports (IA32_VMX_EPT_VPID_CAP bits 16/17) as well as the CPU
+ *     (1 GiB pages), so a KPT jumbo never has to be mirrored by smaller EPT pages;
+ *   - the kernel half of the root (PML4 slots 256..511) is copied into the KPT from the
+ *     kernel's master PML4 and never linked into the EPT (its EPTEs are 0: U is clear);
+ *   - epte_from_kpte() is the only function that computes an EPTE, and pair_write() in
+ *     pmap.c is the only function that stores entries: it writes both halves;
+ *   - every non-root table has at least one present entry: unmap frees the pairs it empties;
+ *   - a non-present KPTE is 0 in its entirety.
+ * pmap_check() is the executable form of this comment.
+ */
+
+typedef u64 kpte_t;
+typedef u64 epte_t;
+
+#define PMAP_LEVELS 4 /* level 4 = PML4 ... level 1 = page table */
+#define PMAP_ENTRIES 512
+#define PMAP_PAIR_ORDER 1 /* a pair is pmem_alloc(1): 8 KiB */
+#define PMAP_PAIR_SIZE (2 * PAGE_SIZE)
+
+/* KPTE: the x86-64 4-level format (Intel SDM vol. 3, 4.5). */
+#define KPTE_P BIT(0)
+#define KPTE_W BIT(1)
+#define KPTE_U BIT(2)
+#define KPTE_A BIT(5)
+#define KPTE_D BIT(6)
+#define KPTE_PS BIT(7) /* level 2 and 3 only: this entry is a leaf */
+#define KPTE_VIS BIT(9) /* software: the leaf is guest-visible */
+#define KPTE_NX BIT(63)
+#define KPTE_AD (KPTE_A | KPTE_D)
+#define KPTE_TABLE (KPTE_P | KPTE_W | KPTE_U) /* an intermediate entry: pa | KPTE_TABLE */
+
+/* EPTE: the EPT format (Intel SDM vol. 3, 29.3.2). */
+#define EPTE_R BIT(0)
+#define EPTE_W BIT(1)
+#define EPTE_X BIT(2)
+#define EPTE_RWX (EPTE_R | EPTE_W | EPTE_X)
+#define EPTE_MT_WB (6ULL << 3) /* bits 5:3, leaves only */
+#define EPTE_IPAT BIT(6)
+#define EPTE_PS BIT(7)
+#define EPTE_A BIT(8)
+#define EPTE_D BIT(9)
+#define EPTE_AD (EPTE_A | EPTE_D)
+
+/* Physical-address bits of an entry (MAXPHYADDR 52); leaves above level 1 drop the low bits. */
+#define PTE_ADDR_4K 0x000ffffffffff000ULL
+#define PTE_ADDR_2M 0x000fffffffe00000ULL
+#define PTE_ADDR_1G 0x000fffffc0000000ULL
+#define PMAP_PA_LIMIT BIT(52)
+
+/* EPTP: memory type WB, 4-level walk, A/D enable (SDM vol. 3, 25.6.11). */
+#define EPTP_MT_WB 6ULL
+#define EPTP_WALK_4 (3ULL << 3)
+#define EPTP_AD BIT(6)
+
+/*
+ * THE FORMAT, described once: what one entry spans at each level, and which levels may hold a
+ * leaf. One generic walker (pmap.c) serves map, unmap, protect, split, iterate and check from
+ * this table. Capabilities do not add branches: pmap_create() copies the sizes into the pmap,
+ * setting to 0 those that the CPU (cpu_1g) or, for guest-visible leaves, the EPT (ept_cap)
+ * cannot walk.
+ */
+struct pmap_level {
+	unsigned shift; /* log2 of the bytes one entry spans */
+	u64 leaf_addr; /* address bits of a leaf at this level; 0: no leaf here */
+	kpte_t leaf_ps; /* KPTE_PS for a jumbo leaf, 0 at level 1 */
+	u64 ept_cap; /* IA32_VMX_EPT_VPID_CAP bit a guest-visible leaf here needs, 0: none */
+	bool cpu_1g; /* a leaf here needs CPUID 1 GiB pages */
+};
+
+static const struct pmap_level pmap_levels[PMAP_LEVELS + 1] = {
+	[1] = { .shift = 12, .leaf_addr = PTE_ADDR_4K },
+	[2] = { .shift = 21, .leaf_addr = PTE_ADDR_2M, .leaf_ps = KPTE_PS, .ept_cap = EPT_CAP_2M },
+	[3] = { .shift = 30, .leaf_addr = PTE_ADDR_1G, .leaf_ps = KPTE_PS, .ept_cap = EPT_CAP_1G,
+		.cpu_1g = true },
+	[4] = { .shift = 39 },
+};
+
+/* Bytes one entry at @lvl spans. */
+static inline u64 pmap_level_size(unsigned lvl)
+{
+	return 1ULL << pmap_levels[lvl].shift;
+}
+
+/* The index of @va's entry in a table at @lvl. */
+static inline unsigned pmap_index(u64 va, unsigned lvl)
+{
+	return (va >> pmap_levels[lvl].shift) & (PMAP_ENTRIES - 1);
+}
+
+/* ---- kpte_*: the KPT family ----------------------------------------------------------- */
+
+static inline bool kpte_present(kpte_t k)
+{
+	return k & KPTE_P;
+}
+
+/* A present entry at @lvl is a leaf when it is at level 1 or has PS set. */
+static inline bool kpte_is_leaf(kpte_t k, unsigned lvl)
+{
+	return lvl == 1 || (k & KPTE_PS);
+}
+
+static inline u64 kpte_leaf_addr_mask(unsigned lvl)
+{
+	return pmap_levels[lvl].leaf_addr;
+}
+
+/* The pair an intermediate KPTE points at (its even, KPT half). */
+static inline paddr_t kpte_table(kpte_t k)
+{
+	return k & PTE_ADDR_4K;
+}
+
+/* The physical address a leaf KPTE at @lvl maps. */
+static inline paddr_t kpte_leaf_pa(kpte_t k, unsigned lvl)
+{
+	return k & kpte_leaf_addr_mask(lvl);
+}
+
+/* The EPTE that shadows the KPTE at @p: the same slot in the odd half of the pair. */
+static inline epte_t *kpte_to_epte(kpte_t *p)
+{
+	return (epte_t *)((uintptr_t)p + PAGE_SIZE);
+}
+
+/* ---- epte_*: the EPT family ----------------------------------------------------------- */
+
+static inline bool epte_present(epte_t e)
+{
+	return e & EPTE_RWX;
+}
+
+/* KPTE A/D bits moved to their EPTE positions. */
+static inline epte_t kpte_ad_as_epte(kpte_t k)
+{
+	return ((k & KPTE_A) ? EPTE_A : 0) | ((k & KPTE_D) ? EPTE_D : 0);
+}
+
+/* The accessed/dirty bits of an EPTE, moved to their KPTE positions. */
+static inline kpte_t epte_ad_as_kpte(epte_t e)
+{
+	return ((e & EPTE_A) ? KPTE_A : 0) | ((e & EPTE_D) ? KPTE_D : 0);
+}
+
+/*
+ * THE derivation: the EPTE that must shadow KPTE @k at level @lvl (see the invariant above).
+ * Pure; it ignores the KPTE's own A/D bits. Nothing else in Dyad computes an EPTE.
+ * KPTE_W and EPTE_W are both bit 1, KPTE_PS and EPTE_PS both bit 7: they are copied as is.
+ */
+static inline epte_t epte_from_kpte(kpte_t k, unsigned lvl)
+{
+	if (!(k & KPTE_P) || !(k & KPTE_U))
+		return 0;
+	if (!kpte_is_leaf(k, lvl))
+		return (kpte_table(k) + PAGE_SIZE) | EPTE_RWX;
+	if (!(k & KPTE_VIS))
+		return 0;
+	return kpte_leaf_pa(k, lvl) | EPTE_R | (k & (KPTE_W | KPTE_PS)) |
+	       ((k & KPTE_NX) ? 0 : EPTE_X) | EPTE_MT_WB;
+}
+
+/* ---- the address space ---------------------------------------------------------------- */
+
+/* Flags of pmap_map() and bits of struct pmap_leaf.flags. Readable is implied. */
+#define PMAP_W BIT(0) /* writable */
+#define PMAP_X BIT(1) /* executable */
+#define PMAP_VISIBLE BIT(2) /* guest-visible: also mapped in the EPT */
+#define PMAP_MAX_2M BIT(3) /* policy: no 1 GiB page for this mapping */
+#define PMAP_MAX_4K BIT(4) /* policy: 4 KiB pages only */
+#define PMAP_ACCESSED BIT(8) /* reported: A set in either half */
+#define PMAP_DIRTY BIT(9) /* reported: D set in either half */
+#define PMAP_PROT (PMAP_W | PMAP_X)
+#define PMAP_AD (PMAP_ACCESSED | PMAP_DIRTY)
+#define PMAP_POLICIES 3 /* page-size policies: none, PMAP_MAX_2M, PMAP_MAX_4K */
+
+struct pmap {
+	struct spinlock lock; /* guards both halves of every pair of this pmap, and the fields */
+	paddr_t root; /* root pair: KPT PML4 at root, EPT PML4 at root + 4096 */
+	bool served_as_eptp; /* set by pmap_eptp(): from then on changes need INVEPT */
+	kpte_t nx; /* KPTE_NX, or 0 when the CPU has no NX */
+	/*
+	 * The format trimmed by capabilities and policy: the bytes a leaf maps at
+	 * [guest-visible][policy: none, PMAP_MAX_2M, PMAP_MAX_4K][level]; 0 = no leaf there.
+	 */
+	u64 page_size[2][PMAP_POLICIES][PMAP_LEVELS + 1];
+	/* Counters. nr_pairs includes the root; pair_sum/pair_sq fingerprint the set of pairs. */
+	u64 nr_pairs;
+	u64 pair_sum, pair_sq;
+	u64 nr_leaves[PMAP_LEVELS + 1]; /* present leaves per level */
+	u64 nr_splits; /* jumbos split so far */
+};
+
+/* A leaf, as reported by lookup, iterate, unmap and clear_ad. */
+struct pmap_leaf {
+	u64 va; /* first address the leaf maps (aligned to size) */
+	paddr_t pa; /* first frame it maps */
+	u64 size; /* SZ_4K, SZ_2M or SZ_1G */
+	u32 flags; /* PMAP_W, PMAP_X, PMAP_VISIBLE, PMAP_ACCESSED, PMAP_DIRTY */
+};
+
+/* Called under the pmap's lock: it must not call into the same pmap. Non-zero stops a walk. */
+typedef int (*pmap_leaf_fn)(void *arg, const struct pmap_leaf *leaf);
+
+/* The first broken invariant pmap_check() found. */
+struct pmap_check_err {
+	const char *what;
+	u64 va; /* first address of the offending slot */
+	unsigned lvl;
+	kpte_t kpte;
+	epte_t epte;
+};
+
+/* The pmap whose KPT is in CR3, NULL for the kernel's master tables. */
+extern struct pmap *pmap_current;
+
+/*
+ * Records the kernel's master PML4 (@master at a kernel address, @master_pa its physical
+ * address). Every pmap created afterwards copies slots 256..511 into its KPT root; the kernel
+ * must have populated all of those slots it will ever use before the first pmap_create().
+ */
+void pmap_kernel_half_init(const kpte_t *master, paddr_t master_pa);
+
+/*
+ * Makes @pm an empty address space: one root pair with the kernel half. The page sizes it will
+ * use are fixed now from cpu_features. Returns 0 or -ENOMEM.
+ */
+int pmap_create(struct pmap *pm);
+
+/*
+ * Frees every pair of @pm. @fn (may be NULL) sees each leaf still mapped, so the caller can
+ * release the frames. @pm must not be the active pmap.
+ */
+void pmap_destroy(struct pmap *pm, pmap_leaf_fn fn, void *arg);
+
+/*
+ * Maps [va, va + len) to [pa, pa + len) with @flags (PMAP_W, PMAP_X, PMAP_VISIBLE, and a page
+ * size cap). Each piece gets the largest page that the alignment of va, pa and the remaining
+ * length, the CPU, the EPT (for guest-visible mappings) and the cap allow. All of va, pa and
+ * len are 4 KiB aligned, len > 0, the range lies below USER_TOP. Returns 0, -EINVAL, -EEXIST
+ * if any page of the range is already mapped, or -ENOMEM; on error nothing changed.
+ * No TLB flush: x86 caches no not-present translation (an EPT walk may take one spurious EPT
+ * violation, which invalidates it).
+ */
+int pmap_map(struct pmap *pm, u64 va, paddr_t pa, u64 len, u32 flags);
+
+/*
+ * Unmaps whatever is mapped in [va, va + len); holes are fine. A jumbo the range cuts is first
+ * split into smaller pages; pairs left empty are freed. The frames stay the caller's: @fn
+ * (may be NULL, its return value ignored) sees each leaf removed, with A/D OR'd over both
+ * halves, BEFORE the TLB flush: it must not let a frame be reused before pmap_unmap returns.
+ * Returns 0, -EINVAL, or -ENOMEM (a split found no pair; nothing changed).
+ */
+int pmap_unmap(struct pmap *pm, u64 va, u64 len, pmap_leaf_fn fn, void *arg);
+
+/*
+ * Sets the protection of every page mapped in [va, va + len) to @prot (PMAP_W, PMAP_X;
+ * readable is implied; guest visibility does not change). Holes are skipped, cut jumbos are
+ * split, A/D bits are kept. Returns 0, -EINVAL, or -ENOMEM (nothing changed).
+ */
+int pmap_protect(struct pmap *pm, u64 va, u64 len, u32 prot);
+
+/* Describes the leaf mapping @va in *@out (A/D OR'd over both halves). Returns 0 or -ENOENT. */
+int pmap_lookup(struct pmap *pm, u64 va, struct pmap_leaf *out);
+
+/*
+ * Calls @fn for every leaf overlapping [va, va + len), in address order. Returns 0, -EINVAL,
+ * or the first non-zero value @fn returned.
+ */
+int pmap_iterate(struct pmap *pm, u64 va, u64 len, pmap_leaf_fn fn, void *arg);
+
+/*
+ * Atomically clears the A/D bits in @which (PMAP_ACCESSED, PMAP_DIRTY) of every leaf
+ * overlapping [va, va + len), in both halves, and calls @fn (may be NULL) for each leaf that
+ * had any of them set, with the bits as they were. A bit set by hardware is never lost: it is
+ * either reported or still set. Whole leaves, no split. Returns 0 or -EINVAL.
+ */
+int pmap_clear_ad(struct pmap *pm, u64 va, u64 len, u32 which, pmap_leaf_fn fn, void *arg);
+
+/*
+ * Verifies every invariant of @pm (the comment at the top of this file, the counters, and that
+ * the set of pairs reachable from the root is exactly the set allocated: no leaked or shared
+ * pair). Returns 0, or -EIO with the first violation in *@err (which may be NULL).
+ */
+int pmap_check(struct pmap *pm, struct pmap_check_err *err);
+
+/*
+ * The EPTP that makes the EPT of @pm the guest-physical map: root + 4096, WB, 4-level walk,
+ * A/D enabled when the CPU has EPT A/D. From this call on every change to @pm that removes
+ * or reduces a mapping ends with INVEPT single-context.
+ */
+u64 pmap_eptp(struct pmap *pm);
+
+/* Loads the KPT of @pm into CR3 (NULL: the kernel's master PML4) and makes it pmap_current. */
+void pmap_activate(struct pmap *pm);
+
+#ifdef PMAP_DEBUG
+/* Debug builds run pmap_check() after every pmap_debug_interval-th operation (default 1). */
+extern unsigned pmap_debug_interval;
+#endif
+
+/* Writes CR3. Out of line: the host test shim counts it instead. */
+void pmap_arch_load_cr3(paddr_t pa);
+
+#endif

@@ -1,0 +1,809 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The page-table pair, API by API: what each call maps, at which page size, what it refuses,
+ * what it leaves behind when memory runs out, and that the checker catches broken invariants.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <arch/x86/memlayout.h>
+#include <arch/x86/pmap.h>
+#include <dyad/errno.h>
+#include <dyad/pmem.h>
+
+#include "pmap_testlib.h"
+#include "pmem_shim.h"
+
+#define G1 SZ_1G
+#define M2 SZ_2M
+#define K4 SZ_4K
+#define PA0 0x4000000000ULL /* a 1 GiB-aligned fake frame range; pmap never touches frames */
+#define RWXV (PMAP_W | PMAP_X | PMAP_VISIBLE)
+
+static struct pmap pm;
+
+static int setup(void **state)
+{
+	shim_reset();
+	shim_cpu_full();
+	pmap_kernel_half_init(NULL, 0);
+	assert_int_equal(pmap_create(&pm), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	tl_check(&pm);
+	pmap_destroy(&pm, NULL, NULL);
+	assert_int_equal(shim.live_blocks, 0);
+	pmap_current = NULL;
+	return 0;
+}
+
+/* Expects the leaf at @va to be @size bytes mapping @pa with @flags (A/D aside). */
+static void expect_leaf(u64 va, paddr_t pa, u64 size, u32 flags)
+{
+	struct pmap_leaf l;
+
+	assert_int_equal(pmap_lookup(&pm, va, &l), 0);
+	assert_int_equal(l.va, ALIGN_DOWN(va, size));
+	assert_int_equal(l.size, size);
+	assert_int_equal(l.pa, ALIGN_DOWN(pa, size));
+	assert_int_equal(l.flags & ~PMAP_AD, flags);
+}
+
+/* The EPTE of the leaf at @va must be exactly the hardware encoding of the mapping. */
+static void expect_epte(u64 va, paddr_t pa, unsigned lvl, u32 flags)
+{
+	unsigned l;
+	kpte_t *kp = tl_find(&pm, va, &l);
+	epte_t want = 0;
+
+	assert_int_equal(l, lvl);
+	if (flags & PMAP_VISIBLE)
+		want = pa | EPTE_R | ((flags & PMAP_W) ? EPTE_W : 0) |
+		       ((flags & PMAP_X) ? EPTE_X : 0) | (6ULL << 3) | (lvl > 1 ? EPTE_PS : 0);
+	assert_int_equal(*kpte_to_epte(kp), want);
+}
+
+/* ---- map at each size --------------------------------------------------------------------- */
+
+static void test_map_4k_sets_both_halves(void **state)
+{
+	u64 va = 0x400000;
+
+	assert_int_equal(pmap_map(&pm, va, PA0 + 0x5000, K4, PMAP_W | PMAP_VISIBLE), 0);
+	expect_leaf(va, PA0 + 0x5000, K4, PMAP_W | PMAP_VISIBLE);
+	expect_epte(va, PA0 + 0x5000, 1, PMAP_W | PMAP_VISIBLE);
+	assert_int_equal(pm.nr_pairs, 4);
+	assert_int_equal(pm.nr_leaves[1], 1);
+	/* intermediate EPTEs are RWX and point at the odd half of the next pair */
+	kpte_t *root = pmem_va(pm.root);
+	kpte_t k = root[0];
+	assert_int_equal(k & ~PTE_ADDR_4K, KPTE_TABLE);
+	assert_int_equal(*kpte_to_epte(&root[0]), (kpte_table(k) + 4096) | EPTE_RWX);
+	assert_true(IS_ALIGNED(kpte_table(k), 8192));
+}
+
+static void test_map_2m_uses_one_pd_leaf(void **state)
+{
+	assert_int_equal(pmap_map(&pm, 3 * M2, PA0 + M2, M2, PMAP_VISIBLE), 0);
+	expect_leaf(3 * M2 + 0x1234, PA0 + M2, M2, PMAP_VISIBLE);
+	expect_epte(3 * M2, PA0 + M2, 2, PMAP_VISIBLE);
+	assert_int_equal(pm.nr_pairs, 3);
+	assert_int_equal(pm.nr_leaves[2], 1);
+}
+
+static void test_map_1g_uses_one_pdpt_leaf(void **state)
+{
+	assert_int_equal(pmap_map(&pm, 5 * G1, PA0, G1, RWXV), 0);
+	expect_leaf(5 * G1 + 12345 * K4, PA0, G1, RWXV);
+	expect_epte(5 * G1, PA0, 3, RWXV);
+	assert_int_equal(pm.nr_pairs, 2);
+	assert_int_equal(pm.nr_leaves[3], 1);
+}
+
+static void test_map_invisible_leaf_has_zero_epte(void **state)
+{
+	assert_int_equal(pmap_map(&pm, G1, PA0, G1, PMAP_W), 0);
+	assert_int_equal(pmap_map(&pm, 2 * G1, PA0, M2, PMAP_W), 0);
+	assert_int_equal(pmap_map(&pm, 3 * G1, PA0, K4, PMAP_W), 0);
+	expect_epte(G1, PA0, 3, PMAP_W);
+	expect_epte(2 * G1, PA0, 2, PMAP_W);
+	expect_epte(3 * G1, PA0, 1, PMAP_W);
+}
+
+static void test_map_picks_largest_page_per_piece(void **state)
+{
+	/* [1G - 2M - 4K, 3G + 2M + 4K): 4K, 2M, 1G, 1G, 2M, 4K */
+	u64 va = G1 - M2 - K4, len = 2 * G1 + 2 * M2 + 2 * K4;
+
+	assert_int_equal(pmap_map(&pm, va, PA0 + va, len, PMAP_W), 0);
+	struct tl_sizes s = tl_count(&pm, 0, 4 * G1);
+	assert_int_equal(s.n4k, 2);
+	assert_int_equal(s.n2m, 2);
+	assert_int_equal(s.n1g, 2);
+	expect_leaf(va, PA0 + va, K4, PMAP_W);
+	expect_leaf(G1, PA0 + G1, G1, PMAP_W);
+	expect_leaf(3 * G1 + M2, PA0 + 3 * G1 + M2, K4, PMAP_W);
+}
+
+static void test_map_pa_alignment_limits_page_size(void **state)
+{
+	/* va 1G-aligned, pa only 2M-aligned: 2M pages; pa only 4K-aligned: 4K pages */
+	assert_int_equal(pmap_map(&pm, G1, PA0 + M2, G1, 0), 0);
+	assert_int_equal(tl_count(&pm, G1, G1).n2m, 512);
+	assert_int_equal(pmap_map(&pm, 4 * G1, PA0 + K4, M2, 0), 0);
+	assert_int_equal(tl_count(&pm, 4 * G1, M2).n4k, 512);
+}
+
+static void test_map_policy_caps_page_size(void **state)
+{
+	assert_int_equal(pmap_map(&pm, G1, PA0, G1, PMAP_MAX_2M), 0);
+	assert_int_equal(tl_count(&pm, G1, G1).n2m, 512);
+	assert_int_equal(pmap_map(&pm, 2 * G1, PA0, 2 * M2, PMAP_MAX_4K), 0);
+	assert_int_equal(tl_count(&pm, 2 * G1, 2 * M2).n4k, 1024);
+}
+
+/* ---- capabilities trim the format --------------------------------------------------------- */
+
+static void recreate(void)
+{
+	pmap_destroy(&pm, NULL, NULL);
+	assert_int_equal(pmap_create(&pm), 0);
+}
+
+static void test_caps_no_cpu_1g_means_2m(void **state)
+{
+	cpu_features.page_1g = false;
+	recreate();
+	assert_int_equal(pmap_map(&pm, G1, PA0, G1, PMAP_VISIBLE), 0);
+	assert_int_equal(pmap_map(&pm, 2 * G1, PA0, G1, 0), 0);
+	assert_int_equal(tl_count(&pm, G1, 2 * G1).n2m, 1024);
+}
+
+static void test_caps_ept_without_1g_limits_visible_only(void **state)
+{
+	cpu_features.ept_vpid_cap &= ~EPT_CAP_1G;
+	recreate();
+	assert_int_equal(pmap_map(&pm, G1, PA0, G1, PMAP_VISIBLE), 0);
+	assert_int_equal(pmap_map(&pm, 2 * G1, PA0, G1, 0), 0);
+	struct tl_sizes vis = tl_count(&pm, G1, G1), host = tl_count(&pm, 2 * G1, G1);
+	assert_int_equal(vis.n2m, 512);
+	assert_int_equal(host.n1g, 1);
+	expect_epte(G1, PA0, 2, PMAP_VISIBLE);
+}
+
+static void test_caps_ept_without_2m_1g_visible_is_4k(void **state)
+{
+	cpu_features.ept_vpid_cap &= ~(EPT_CAP_1G | EPT_CAP_2M);
+	recreate();
+	assert_int_equal(pmap_map(&pm, G1, PA0, 2 * M2, PMAP_VISIBLE), 0);
+	assert_int_equal(pmap_map(&pm, 2 * G1, PA0, 2 * M2, 0), 0);
+	assert_int_equal(tl_count(&pm, G1, 2 * M2).n4k, 1024);
+	assert_int_equal(tl_count(&pm, 2 * G1, 2 * M2).n2m, 2);
+}
+
+static void test_caps_without_vmx_only_cpu_limits(void **state)
+{
+	cpu_features.vmx = false;
+	cpu_features.ept_vpid_cap = 0;
+	recreate();
+	assert_int_equal(pmap_map(&pm, G1, PA0, G1, PMAP_VISIBLE), 0);
+	assert_int_equal(tl_count(&pm, G1, G1).n1g, 1);
+}
+
+static void test_caps_without_nx_everything_executes(void **state)
+{
+	cpu_features.nx = false;
+	recreate();
+	assert_int_equal(pmap_map(&pm, G1, PA0, K4, PMAP_VISIBLE), 0);
+	unsigned l;
+	assert_int_equal(*tl_find(&pm, G1, &l) & KPTE_NX, 0);
+	expect_leaf(G1, PA0, K4, PMAP_VISIBLE | PMAP_X);
+}
+
+/* ---- unmap, splits, pruning ----------------------------------------------------------------- */
+
+struct collected {
+	u64 n, bytes, dirty;
+	struct pmap_leaf last;
+};
+
+static int collect(void *arg, const struct pmap_leaf *leaf)
+{
+	struct collected *c = arg;
+
+	c->n++;
+	c->bytes += leaf->size;
+	c->dirty += !!(leaf->flags & PMAP_DIRTY);
+	c->last = *leaf;
+	return 0;
+}
+
+static void test_unmap_whole_leaves_frees_all_pairs(void **state)
+{
+	u64 frames = pmem_free_frames();
+	struct collected c = { 0 };
+
+	assert_int_equal(pmap_map(&pm, G1 - K4, PA0 + G1 - K4, G1 + M2 + 2 * K4, RWXV), 0);
+	assert_int_equal(pmap_unmap(&pm, G1 - K4, G1 + M2 + 2 * K4, collect, &c), 0);
+	assert_int_equal(c.bytes, G1 + M2 + 2 * K4);
+	assert_int_equal(c.n, 4);
+	assert_int_equal(pm.nr_pairs, 1);
+	assert_int_equal(pmem_free_frames(), frames);
+}
+
+static void test_unmap_4k_in_1g_splits_two_levels(void **state)
+{
+	struct collected c = { 0 };
+
+	assert_int_equal(pmap_map(&pm, G1, PA0, G1, RWXV), 0);
+	assert_int_equal(pmap_unmap(&pm, G1 + 5 * M2 + 7 * K4, K4, collect, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.last.pa, PA0 + 5 * M2 + 7 * K4);
+	assert_int_equal(c.last.size, K4);
+	struct tl_sizes s = tl_count(&pm, G1, G1);
+	assert_int_equal(s.n1g, 0);
+	assert_int_equal(s.n2m, 511);
+	assert_int_equal(s.n4k, 511);
+	assert_int_equal(pm.nr_pairs, 4);
+	assert_int_equal(pm.nr_splits, 2);
+	expect_leaf(G1 + 5 * M2 + 8 * K4, PA0 + 5 * M2 + 8 * K4, K4, RWXV);
+	expect_leaf(G1 + 6 * M2, PA0 + 6 * M2, M2, RWXV);
+	expect_epte(G1 + 5 * M2 + 8 * K4, PA0 + 5 * M2 + 8 * K4, 1, RWXV);
+	expect_epte(G1 + 6 * M2, PA0 + 6 * M2, 2, RWXV);
+	assert_int_equal(pmap_lookup(&pm, G1 + 5 * M2 + 7 * K4, &c.last), -ENOENT);
+}
+
+static void test_unmap_2m_in_1g_splits_one_level(void **state)
+{
+	assert_int_equal(pmap_map(&pm, G1, PA0, G1, 0), 0);
+	assert_int_equal(pmap_unmap(&pm, G1 + M2, M2, NULL, NULL), 0);
+	assert_int_equal(tl_count(&pm, G1, G1).n2m, 511);
+	assert_int_equal(pm.nr_splits, 1);
+	assert_int_equal(pm.nr_pairs, 3);
+}
+
+static void test_unmap_4k_in_2m_splits_one_level(void **state)
+{
+	assert_int_equal(pmap_map(&pm, M2, PA0, M2, PMAP_W), 0);
+	assert_int_equal(pmap_unmap(&pm, M2 + M2 - K4, K4, NULL, NULL), 0);
+	assert_int_equal(tl_count(&pm, M2, M2).n4k, 511);
+	assert_int_equal(pm.nr_splits, 1);
+}
+
+static void test_unmap_range_cutting_both_ends(void **state)
+{
+	/* both ends of the range cut 2M leaves inside one 1G leaf: 1 + 2 splits */
+	assert_int_equal(pmap_map(&pm, G1, PA0, G1, 0), 0);
+	assert_int_equal(pmap_unmap(&pm, G1 + K4, G1 - 2 * K4, NULL, NULL), 0);
+	struct tl_sizes s = tl_count(&pm, G1, G1);
+	assert_int_equal(s.n4k, 2);
+	assert_int_equal(s.n2m + s.n1g, 0);
+	assert_int_equal(pm.nr_splits, 3);
+	assert_int_equal(pm.nr_pairs, 5);
+}
+
+static void test_unmap_holes_are_fine(void **state)
+{
+	assert_int_equal(pmap_unmap(&pm, 0, USER_TOP, NULL, NULL), 0);
+	assert_int_equal(pmap_map(&pm, 7 * G1, PA0, K4, 0), 0);
+	assert_int_equal(pmap_unmap(&pm, 0, USER_TOP, NULL, NULL), 0);
+	assert_int_equal(pm.nr_pairs, 1);
+}
+
+static void test_unmap_reports_dirty_from_either_half(void **state)
+{
+	struct collected c = { 0 };
+	unsigned l;
+
+	assert_int_equal(pmap_map(&pm, G1, PA0, 3 * K4, RWXV), 0);
+	*kpte_to_epte(tl_find(&pm, G1, &l)) |= EPTE_D | EPTE_A; /* the guest wrote */
+	*tl_find(&pm, G1 + K4, &l) |= KPTE_D | KPTE_A; /* the host wrote */
+	assert_int_equal(pmap_unmap(&pm, G1, 3 * K4, collect, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.dirty, 2);
+}
+
+/* ---- protect ----------------------------------------------------------------------------- */
+
+static void test_protect_whole_leaf_keeps_size(void **state)
+{
+	assert_int_equal(pmap_map(&pm, G1, PA0, G1, RWXV), 0);
+	assert_int_equal(pmap_protect(&pm, G1, G1, 0), 0);
+	expect_leaf(G1, PA0, G1, PMAP_VISIBLE);
+	expect_epte(G1, PA0, 3, PMAP_VISIBLE);
+	assert_int_equal(pm.nr_splits, 0);
+}
+
+static void test_protect_splits_at_each_level(void **state)
+{
+	assert_int_equal(pmap_map(&pm, G1, PA0, G1, RWXV), 0);
+	assert_int_equal(pmap_protect(&pm, G1 + M2, M2, PMAP_X), 0); /* 1G -> 2M */
+	assert_int_equal(pm.nr_splits, 1);
+	expect_leaf(G1 + M2, PA0 + M2, M2, PMAP_X | PMAP_VISIBLE);
+	expect_leaf(G1, PA0, M2, RWXV);
+	assert_int_equal(pmap_protect(&pm, G1 + 4 * M2 + K4, K4, PMAP_W), 0); /* 2M -> 4K */
+	assert_int_equal(pm.nr_splits, 2);
+	expect_leaf(G1 + 4 * M2 + K4, PA0 + 4 * M2 + K4, K4, PMAP_W | PMAP_VISIBLE);
+	expect_epte(G1 + 4 * M2 + K4, PA0 + 4 * M2 + K4, 1, PMAP_W | PMAP_VISIBLE);
+	expect_leaf(G1 + 4 * M2, PA0 + 4 * M2, K4, RWXV);
+}
+
+static void test_protect_same_prot_does_not_split(void **state)
+{
+	assert_int_equal(pmap_map(&pm, G1, PA0, G1, PMAP_W), 0);
+	assert_int_equal(pmap_protect(&pm, G1 + K4, K4, PMAP_W), 0);
+	assert_int_equal(pm.nr_splits, 0);
+	assert_int_equal(pm.nr_pairs, 2);
+}
+
+static void test_protect_keeps_ad_bits(void **state)
+{
+	unsigned l;
+	struct pmap_leaf leaf;
+
+	assert_int_equal(pmap_map(&pm, G1, PA0, K4, RWXV), 0);
+	*kpte_to_epte(tl_find(&pm, G1, &l)) |= EPTE_D | EPTE_A;
+	assert_int_equal(pmap_protect(&pm, G1, K4, 0), 0);
+	assert_int_equal(pmap_lookup(&pm, G1, &leaf), 0);
+	assert_int_equal(leaf.flags, PMAP_VISIBLE | PMAP_ACCESSED | PMAP_DIRTY);
+}
+
+/* ---- A/D ---------------------------------------------------------------------------------- */
+
+static void test_clear_ad_ors_halves_and_clears_both(void **state)
+{
+	unsigned l;
+	struct collected c = { 0 };
+	struct pmap_leaf leaf;
+
+	assert_int_equal(pmap_map(&pm, G1, PA0, M2, RWXV), 0);
+	kpte_t *kp = tl_find(&pm, G1, &l);
+	*kp |= KPTE_A;
+	*kpte_to_epte(kp) |= EPTE_A | EPTE_D;
+	assert_int_equal(pmap_clear_ad(&pm, G1, M2, PMAP_DIRTY, collect, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.dirty, 1);
+	assert_int_equal(pmap_lookup(&pm, G1, &leaf), 0);
+	assert_int_equal(leaf.flags & PMAP_AD, PMAP_ACCESSED); /* A kept, D cleared */
+	assert_int_equal(*kpte_to_epte(kp) & EPTE_D, 0);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(pmap_clear_ad(&pm, G1, M2, PMAP_AD, collect, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(*kp & KPTE_AD, 0);
+	assert_int_equal(*kpte_to_epte(kp) & EPTE_AD, 0);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(pmap_clear_ad(&pm, G1, M2, PMAP_AD, collect, &c), 0);
+	assert_int_equal(c.n, 0);
+}
+
+static void test_split_copies_ad_to_children(void **state)
+{
+	unsigned l;
+	struct pmap_leaf leaf;
+
+	assert_int_equal(pmap_map(&pm, G1, PA0, M2, RWXV), 0);
+	*kpte_to_epte(tl_find(&pm, G1, &l)) |= EPTE_A | EPTE_D;
+	assert_int_equal(pmap_unmap(&pm, G1, K4, NULL, NULL), 0);
+	assert_int_equal(pmap_lookup(&pm, G1 + 100 * K4, &leaf), 0);
+	assert_int_equal(leaf.flags & PMAP_AD, PMAP_AD);
+}
+
+/* ---- lookup, iterate ---------------------------------------------------------------------- */
+
+static int stop_at_third(void *arg, const struct pmap_leaf *leaf)
+{
+	return ++*(int *)arg == 3 ? 42 : 0;
+}
+
+static void test_iterate_in_order_and_stops(void **state)
+{
+	int n = 0;
+	struct collected c = { 0 };
+
+	assert_int_equal(pmap_map(&pm, 0, PA0, 8 * K4, 0), 0);
+	assert_int_equal(pmap_iterate(&pm, 0, USER_TOP, stop_at_third, &n), 42);
+	assert_int_equal(n, 3);
+	assert_int_equal(pmap_iterate(&pm, 3 * K4, 2 * K4, collect, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.last.va, 4 * K4);
+}
+
+static void test_lookup_unmapped_is_enoent(void **state)
+{
+	struct pmap_leaf l;
+
+	assert_int_equal(pmap_lookup(&pm, 0, &l), -ENOENT);
+	assert_int_equal(pmap_lookup(&pm, USER_TOP, &l), -ENOENT);
+	assert_int_equal(pmap_lookup(&pm, 0xffffffff80000000ULL, &l), -ENOENT);
+}
+
+/* ---- boundaries and rejected arguments ---------------------------------------------------- */
+
+static void test_boundary_zero_and_last_user_page(void **state)
+{
+	assert_int_equal(pmap_map(&pm, 0, PA0, K4, PMAP_W), 0);
+	assert_int_equal(pmap_map(&pm, USER_TOP - K4, PA0 + K4, K4, PMAP_W), 0);
+	expect_leaf(0, PA0, K4, PMAP_W);
+	expect_leaf(USER_TOP - 1, PA0 + K4, K4, PMAP_W);
+	assert_int_equal(pmap_map(&pm, USER_TOP - G1, PA0, G1 - K4, 0), 0);
+	assert_int_equal(pmap_unmap(&pm, USER_TOP - G1, G1, NULL, NULL), 0);
+	assert_int_equal(pmap_unmap(&pm, 0, K4, NULL, NULL), 0);
+	assert_int_equal(pm.nr_pairs, 1);
+}
+
+static void test_rejects_canonical_hole_and_out_of_range(void **state)
+{
+	assert_int_equal(pmap_map(&pm, USER_TOP, PA0, K4, 0), -EINVAL);
+	assert_int_equal(pmap_map(&pm, USER_TOP - K4, PA0, 2 * K4, 0), -EINVAL);
+	assert_int_equal(pmap_map(&pm, 0xffff800000000000ULL, PA0, K4, 0), -EINVAL);
+	assert_int_equal(pmap_map(&pm, 0x0000900000000000ULL, PA0, K4, 0), -EINVAL);
+	assert_int_equal(pmap_map(&pm, K4, PA0, ~0ULL - K4 + 1, 0), -EINVAL); /* wraps */
+	assert_int_equal(pmap_unmap(&pm, USER_TOP, K4, NULL, NULL), -EINVAL);
+	assert_int_equal(pmap_unmap(&pm, K4, ~0ULL & PAGE_MASK, NULL, NULL), -EINVAL);
+	assert_int_equal(pmap_protect(&pm, USER_TOP - K4, 2 * K4, 0), -EINVAL);
+	assert_int_equal(pmap_map(&pm, 0, BIT(52) - K4, 2 * K4, 0), -EINVAL);
+	assert_int_equal(pmap_map(&pm, 0, BIT(52), K4, 0), -EINVAL);
+	assert_int_equal(pm.nr_pairs, 1);
+}
+
+static void test_rejects_misaligned_and_empty(void **state)
+{
+	assert_int_equal(pmap_map(&pm, 1, PA0, K4, 0), -EINVAL);
+	assert_int_equal(pmap_map(&pm, 0, PA0 + 8, K4, 0), -EINVAL);
+	assert_int_equal(pmap_map(&pm, 0, PA0, K4 + 1, 0), -EINVAL);
+	assert_int_equal(pmap_map(&pm, 0, PA0, 0, 0), -EINVAL);
+	assert_int_equal(pmap_map(&pm, 0, PA0, K4, BIT(20)), -EINVAL);
+	assert_int_equal(pmap_unmap(&pm, 0x800, K4, NULL, NULL), -EINVAL);
+	assert_int_equal(pmap_unmap(&pm, 0, 0, NULL, NULL), -EINVAL);
+	assert_int_equal(pmap_protect(&pm, 0, K4, PMAP_VISIBLE), -EINVAL);
+	assert_int_equal(pmap_clear_ad(&pm, 0, K4, 0, NULL, NULL), -EINVAL);
+	assert_int_equal(pmap_iterate(&pm, 3, K4, collect, NULL), -EINVAL);
+	assert_int_equal(pm.nr_pairs, 1);
+}
+
+static void test_overlap_is_eexist_and_changes_nothing(void **state)
+{
+	struct tl_dump before, after;
+
+	assert_int_equal(pmap_map(&pm, G1, PA0, M2, 0), 0); /* a 2M leaf */
+	assert_int_equal(pmap_map(&pm, 2 * G1 + K4, PA0, K4, 0), 0); /* a 4K leaf */
+	tl_dump(&pm, &before);
+	assert_int_equal(pmap_map(&pm, G1 + K4, PA0, K4, 0), -EEXIST); /* inside the 2M */
+	assert_int_equal(pmap_map(&pm, G1 - M2, PA0, 2 * M2, 0), -EEXIST); /* tail overlaps */
+	assert_int_equal(pmap_map(&pm, 2 * G1, PA0, G1, 0), -EEXIST); /* over the 4K's table */
+	assert_int_equal(pmap_map(&pm, 2 * G1, PA0, M2, 0), -EEXIST);
+	/* a 1G leaf at 0 is written, then [1G, 1G + 4K) collides with the 2M: all undone */
+	assert_int_equal(pmap_map(&pm, 0, PA0, G1 + K4, PMAP_W), -EEXIST);
+	tl_dump(&pm, &after);
+	assert_true(tl_dump_equal(&before, &after));
+	tl_dump_free(&before);
+	tl_dump_free(&after);
+}
+
+/* ---- out of memory at every allocation point ----------------------------------------------- */
+
+/* Runs @op with the n-th allocation failing, n = 1, 2, ... until it succeeds. */
+static void oom_every_point(int (*op)(void), unsigned min_points)
+{
+	unsigned n;
+	int r;
+
+	for (n = 1;; n++) {
+		struct tl_dump before, after;
+
+		tl_dump(&pm, &before);
+		shim_fail_nth(n);
+		r = op();
+		shim_fail_nth(0);
+		if (r == 0) {
+			tl_dump_free(&before);
+			break;
+		}
+		assert_int_equal(r, -ENOMEM);
+		tl_dump(&pm, &after);
+		if (!tl_dump_equal(&before, &after))
+			fail_msg("allocation %u failed: tables changed", n);
+		tl_dump_free(&before);
+		tl_dump_free(&after);
+		tl_check(&pm);
+	}
+	assert_true(n - 1 >= min_points);
+}
+
+static int big_map(void)
+{
+	/* crosses a PML4 slot; needs PDPTs, PDs and PTs at both ends */
+	u64 va = (1ULL << 39) - G1 - M2 - 3 * K4;
+
+	return pmap_map(&pm, va, PA0 + va, 2 * G1 + 2 * M2 + 6 * K4, PMAP_W | PMAP_VISIBLE);
+}
+
+static void test_oom_map_leaves_tables_unchanged(void **state)
+{
+	assert_int_equal(pmap_map(&pm, (1ULL << 39) - 3 * G1, PA0, K4, 0), 0); /* shared PDPT */
+	oom_every_point(big_map, 5);
+	tl_check(&pm);
+}
+
+static int cut_unmap(void)
+{
+	return pmap_unmap(&pm, G1 + M2 + K4, G1 - 2 * M2, NULL, NULL);
+}
+
+static int cut_protect(void)
+{
+	return pmap_protect(&pm, G1 + M2 + K4, G1 - 2 * M2, PMAP_X);
+}
+
+static void test_oom_unmap_split_leaves_tables_unchanged(void **state)
+{
+	assert_int_equal(pmap_map(&pm, G1, PA0, 2 * G1, PMAP_W), 0);
+	oom_every_point(cut_unmap, 3);
+}
+
+static void test_oom_protect_split_leaves_tables_unchanged(void **state)
+{
+	assert_int_equal(pmap_map(&pm, G1, PA0, 2 * G1, PMAP_W), 0);
+	oom_every_point(cut_protect, 3);
+}
+
+static void test_oom_create(void **state)
+{
+	struct pmap p2;
+
+	shim_fail_nth(1);
+	assert_int_equal(pmap_create(&p2), -ENOMEM);
+	shim_fail_nth(0);
+}
+
+/* ---- TLB ---------------------------------------------------------------------------------- */
+
+static void test_tlb_flush_once_per_operation(void **state)
+{
+	pmap_activate(&pm);
+	assert_int_equal(shim.last_cr3, pm.root);
+	shim_tlb_reset();
+	assert_int_equal(pmap_map(&pm, G1, PA0, 64 * K4, 0), 0);
+	assert_int_equal(shim.invlpg + shim.flush_all + shim.invept, 0); /* map: none */
+	assert_int_equal(pmap_unmap(&pm, G1, 4 * K4, NULL, NULL), 0);
+	assert_int_equal(shim.invlpg, 4);
+	assert_int_equal(shim.flush_all, 0);
+	shim_tlb_reset();
+	assert_int_equal(pmap_unmap(&pm, G1, 64 * K4, NULL, NULL), 0); /* many: one full flush */
+	assert_int_equal(shim.flush_all, 1);
+	assert_int_equal(shim.invept, 0);
+	pmap_activate(NULL);
+	shim_tlb_reset();
+	assert_int_equal(pmap_map(&pm, G1, PA0, K4, 0), 0);
+	assert_int_equal(pmap_protect(&pm, G1, K4, PMAP_W), 0);
+	assert_int_equal(shim.invlpg + shim.flush_all, 0); /* not in CR3: nothing */
+}
+
+static void test_tlb_invept_after_serving_as_eptp(void **state)
+{
+	u64 eptp = pmap_eptp(&pm);
+
+	assert_int_equal(eptp, (pm.root + 4096) | 6 | (3 << 3) | BIT(6));
+	shim_tlb_reset();
+	assert_int_equal(pmap_map(&pm, G1, PA0, 64 * K4, PMAP_VISIBLE), 0);
+	assert_int_equal(shim.invept, 0);
+	assert_int_equal(pmap_protect(&pm, G1, 64 * K4, PMAP_W), 0);
+	assert_int_equal(shim.invept, 1);
+	assert_int_equal(shim.last_eptp, eptp);
+	assert_int_equal(pmap_unmap(&pm, G1, 64 * K4, NULL, NULL), 0);
+	assert_int_equal(shim.invept, 2);
+	cpu_features.ept_vpid_cap &= ~EPT_CAP_AD;
+	assert_int_equal(pmap_eptp(&pm) & BIT(6), 0);
+}
+
+/* ---- the kernel half -------------------------------------------------------------------- */
+
+static void test_kernel_half_copied_never_in_ept(void **state)
+{
+	static kpte_t master[512] __attribute__((aligned(4096)));
+	struct pmap p2;
+	struct pmap_check_err e;
+
+	for (unsigned i = 256; i < 512; i++)
+		master[i] = (0x100000ULL + i * 0x2000) | KPTE_P | KPTE_W;
+	master[511] |= KPTE_U; /* even a (wrongly) user-marked kernel slot stays out of the EPT */
+	pmap_kernel_half_init(master, 0x1000);
+	assert_int_equal(pmap_create(&p2), 0);
+	kpte_t *root = pmem_va(p2.root);
+	for (unsigned i = 0; i < 512; i++)
+		assert_int_equal(*kpte_to_epte(&root[i]), 0);
+	assert_memory_equal(root + 256, master + 256, 256 * sizeof(kpte_t));
+	assert_int_equal(pmap_check(&p2, &e), 0);
+	root[300] = 0;
+	assert_int_equal(pmap_check(&p2, &e), -EIO);
+	assert_string_equal(e.what, "kernel half differs from the master PML4");
+	root[300] = master[300];
+	*kpte_to_epte(&root[400]) = 0x5000 | EPTE_RWX;
+	assert_int_equal(pmap_check(&p2, &e), -EIO);
+	assert_string_equal(e.what, "kernel half linked in the EPT");
+	*kpte_to_epte(&root[400]) = 0;
+	pmap_activate(&p2);
+	pmap_activate(NULL);
+	assert_int_equal(shim.last_cr3, 0x1000);
+	pmap_destroy(&p2, NULL, NULL);
+	pmap_kernel_half_init(NULL, 0);
+}
+
+/* ---- the checker catches what it must ------------------------------------------------------ */
+
+static void expect_caught(const char *what)
+{
+	struct pmap_check_err e = { 0 };
+
+	assert_int_equal(pmap_check(&pm, &e), -EIO);
+	assert_string_equal(e.what, what);
+}
+
+static void test_checker_catches_broken_epte(void **state)
+{
+	unsigned l;
+
+	assert_int_equal(pmap_map(&pm, G1, PA0, M2, PMAP_VISIBLE), 0);
+	epte_t *ep = kpte_to_epte(tl_find(&pm, G1, &l));
+	*ep |= EPTE_W; /* the guest could write what the host maps read-only */
+	expect_caught("EPTE is not f(KPTE)");
+	*ep &= ~EPTE_W;
+	kpte_t *root = pmem_va(pm.root);
+	*kpte_to_epte(&root[0]) -= 4096; /* EPT link into the KPT half */
+	expect_caught("EPTE is not f(KPTE)");
+	*kpte_to_epte(&root[0]) += 4096;
+	tl_check(&pm);
+}
+
+static void test_checker_catches_bad_kptes(void **state)
+{
+	unsigned l;
+
+	assert_int_equal(pmap_map(&pm, G1, PA0, K4, 0), 0);
+	kpte_t *kp = tl_find(&pm, G1, &l);
+	kp[1] = 0x1000; /* not present, not zero */
+	expect_caught("non-present KPTE is not zero");
+	kp[1] = 0;
+	*kp |= BIT(8); /* global */
+	expect_caught("stray bits in a leaf KPTE");
+	*kp &= ~BIT(8);
+	kpte_t *root = pmem_va(pm.root);
+	kpte_t saved = root[0];
+	root[0] |= KPTE_NX;
+	expect_caught("intermediate KPTE is not pa|P|W|U");
+	root[0] = saved;
+	tl_check(&pm);
+}
+
+static void test_checker_catches_disallowed_leaf_level(void **state)
+{
+	kpte_t *root = pmem_va(pm.root);
+
+	/* a 512 GiB "leaf" at the root (f gives 0 for it: invisible) */
+	assert_int_equal(pmap_map(&pm, G1, PA0, G1, 0), 0);
+	kpte_t saved = root[0];
+	root[0] = KPTE_P | KPTE_U | KPTE_PS;
+	*kpte_to_epte(&root[0]) = 0;
+	pm.nr_leaves[4]++;
+	expect_caught("leaf at a level its format lacks");
+	pm.nr_leaves[4]--;
+	root[0] = saved;
+	*kpte_to_epte(&root[0]) = epte_from_kpte(saved, 4);
+	tl_check(&pm);
+}
+
+static void test_checker_catches_empty_table_and_leaks(void **state)
+{
+	unsigned l;
+
+	assert_int_equal(pmap_map(&pm, G1, PA0, K4, 0), 0);
+	kpte_t *kp = tl_find(&pm, G1, &l);
+	kpte_t saved = *kp;
+	*kp = 0; /* the PT is now empty but linked */
+	pm.nr_leaves[1]--;
+	expect_caught("empty table left linked");
+	*kp = saved;
+	pm.nr_leaves[1]++;
+	pm.nr_pairs++; /* a pair counted but unreachable */
+	pm.pair_sum += 0x10000;
+	expect_caught("reachable pairs differ from allocated ones (leak or share)");
+	pm.nr_pairs--;
+	pm.pair_sum -= 0x10000;
+	pm.nr_leaves[2]++;
+	expect_caught("leaf count differs from the counters");
+	pm.nr_leaves[2]--;
+	tl_check(&pm);
+}
+
+static void test_checker_catches_shared_pair(void **state)
+{
+	/* Two PDPT slots pointing at the same PD: one pair reachable twice, one leaked. */
+	assert_int_equal(pmap_map(&pm, G1, PA0, K4, 0), 0);
+	assert_int_equal(pmap_map(&pm, 2 * G1, PA0, K4, 0), 0);
+	kpte_t *pdpt = pmem_va(kpte_table(((kpte_t *)pmem_va(pm.root))[0]));
+	kpte_t saved = pdpt[2];
+	pdpt[2] = pdpt[1];
+	*kpte_to_epte(&pdpt[2]) = *kpte_to_epte(&pdpt[1]);
+	expect_caught("reachable pairs differ from allocated ones (leak or share)");
+	pdpt[2] = saved;
+	*kpte_to_epte(&pdpt[2]) = epte_from_kpte(saved, 3);
+	tl_check(&pm);
+}
+
+static void test_checker_catches_unpaired_table(void **state)
+{
+	unsigned l;
+
+	assert_int_equal(pmap_map(&pm, G1, PA0, K4, 0), 0);
+	tl_find(&pm, G1, &l);
+	kpte_t *root = pmem_va(pm.root);
+	kpte_t saved = root[0];
+	root[0] += 4096; /* points at an odd half */
+	*kpte_to_epte(&root[0]) = epte_from_kpte(root[0], 4);
+	expect_caught("table is not an 8 KiB-aligned pair");
+	root[0] = saved;
+	*kpte_to_epte(&root[0]) = epte_from_kpte(saved, 4);
+	tl_check(&pm);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_map_4k_sets_both_halves),
+		T(test_map_2m_uses_one_pd_leaf),
+		T(test_map_1g_uses_one_pdpt_leaf),
+		T(test_map_invisible_leaf_has_zero_epte),
+		T(test_map_picks_largest_page_per_piece),
+		T(test_map_pa_alignment_limits_page_size),
+		T(test_map_policy_caps_page_size),
+		T(test_caps_no_cpu_1g_means_2m),
+		T(test_caps_ept_without_1g_limits_visible_only),
+		T(test_caps_ept_without_2m_1g_visible_is_4k),
+		T(test_caps_without_vmx_only_cpu_limits),
+		T(test_caps_without_nx_everything_executes),
+		T(test_unmap_whole_leaves_frees_all_pairs),
+		T(test_unmap_4k_in_1g_splits_two_levels),
+		T(test_unmap_2m_in_1g_splits_one_level),
+		T(test_unmap_4k_in_2m_splits_one_level),
+		T(test_unmap_range_cutting_both_ends),
+		T(test_unmap_holes_are_fine),
+		T(test_unmap_reports_dirty_from_either_half),
+		T(test_protect_whole_leaf_keeps_size),
+		T(test_protect_splits_at_each_level),
+		T(test_protect_same_prot_does_not_split),
+		T(test_protect_keeps_ad_bits),
+		T(test_clear_ad_ors_halves_and_clears_both),
+		T(test_split_copies_ad_to_children),
+		T(test_iterate_in_order_and_stops),
+		T(test_lookup_unmapped_is_enoent),
+		T(test_boundary_zero_and_last_user_page),
+		T(test_rejects_canonical_hole_and_out_of_range),
+		T(test_rejects_misaligned_and_empty),
+		T(test_overlap_is_eexist_and_changes_nothing),
+		T(test_oom_map_leaves_tables_unchanged),
+		T(test_oom_unmap_split_leaves_tables_unchanged),
+		T(test_oom_protect_split_leaves_tables_unchanged),
+		T(test_oom_create),
+		T(test_tlb_flush_once_per_operation),
+		T(test_tlb_invept_after_serving_as_eptp),
+		T(test_kernel_half_copied_never_in_ept),
+		T(test_checker_catches_broken_epte),
+		T(test_checker_catches_bad_kptes),
+		T(test_checker_catches_disallowed_leaf_level),
+		T(test_checker_catches_empty_table_and_leaks),
+		T(test_checker_catches_shared_pair),
+		T(test_checker_catches_unpaired_table),
+	};
+
+	return cmocka_run_group_tests_name("pmap", tests, NULL, NULL);
+}

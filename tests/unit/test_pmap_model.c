@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The page-table pair against a reference model: random map/unmap/protect (and, now and then,
+ * an injected allocation failure) on a pmap and on a flat per-page array, compared leaf by
+ * leaf after every batch, with the checker. PMAP_SEED=<n> replays a run; the seed is printed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include <arch/x86/memlayout.h>
+#include <arch/x86/pmap.h>
+#include <dyad/errno.h>
+
+#include "pmap_testlib.h"
+#include "pmem_shim.h"
+
+#define BATCH 1000
+#define PA_BASE 0x100000000000ULL
+
+/*
+ * The address windows the operations use: the bottom 2 GiB (address 0 included) and the top
+ * 2 GiB of the user half (the last user page included). Each holds 1 GiB-aligned gigabytes so
+ * every page size occurs.
+ */
+#define WIN_SIZE (2 * SZ_1G)
+#define WIN_PAGES (WIN_SIZE >> PAGE_SHIFT)
+static const u64 win_base[2] = { 0, USER_TOP - WIN_SIZE };
+
+/* The model: per page, 0 or pa | M_P | flags. */
+#define M_P 1ULL
+#define M_W 2ULL
+#define M_X 4ULL
+#define M_V 8ULL
+static u64 *model[2];
+
+static u64 rng;
+
+static u64 rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545f4914f6cdd1dULL;
+}
+
+static u64 rnd_below(u64 n)
+{
+	return rnd() % n;
+}
+
+static u64 mflags(u32 f)
+{
+	return ((f & PMAP_W) ? M_W : 0) | ((f & PMAP_X) ? M_X : 0) | ((f & PMAP_VISIBLE) ? M_V : 0);
+}
+
+struct op {
+	unsigned win;
+	u64 first, npages; /* page index in the window */
+};
+
+/* A random range: mostly small, sometimes 2M- or 1G-aligned and long. */
+static struct op rnd_range(void)
+{
+	struct op o = { .win = rnd_below(4) == 0 };
+	u64 kind = rnd_below(100), align, len;
+
+	if (kind < 55) {
+		align = 1;
+		len = 1 + rnd_below(16);
+	} else if (kind < 85) {
+		align = rnd_below(2) ? 512 : 1;
+		len = 1 + rnd_below(3 * 512);
+	} else if (kind < 98) {
+		align = 512;
+		len = 512 * (1 + rnd_below(40)) + (rnd_below(3) ? 0 : rnd_below(512));
+	} else {
+		align = rnd_below(3) ? 512 * 512 : 512;
+		len = rnd_below(2) ? 512 * 512 : 512 * 512 + 512 * rnd_below(600);
+	}
+	/* small ranges stay in the lower gigabyte of a window, so the upper one holds 1G leaves */
+	o.first = ALIGN_DOWN(rnd_below(kind < 85 ? WIN_PAGES / 2 : WIN_PAGES), align);
+	if (rnd_below(8) == 0) /* hug a window edge: address 0 or the last user page */
+		o.first = o.win ? WIN_PAGES - MIN(len, WIN_PAGES) : 0;
+	o.npages = MIN(len, WIN_PAGES - o.first);
+	return o;
+}
+
+static u64 va_of(const struct op *o)
+{
+	return win_base[o->win] + (o->first << PAGE_SHIFT);
+}
+
+static bool any_mapped(const struct op *o)
+{
+	for (u64 i = 0; i < o->npages; i++)
+		if (model[o->win][o->first + i])
+			return true;
+	return false;
+}
+
+struct unmap_seen {
+	const struct op *o;
+	u64 pages;
+};
+
+/* Each reported leaf must be what the model holds there. */
+static int unmap_cb(void *arg, const struct pmap_leaf *leaf)
+{
+	struct unmap_seen *s = arg;
+	u64 first = (leaf->va - win_base[s->o->win]) >> PAGE_SHIFT;
+
+	assert_true(first >= s->o->first && first + (leaf->size >> PAGE_SHIFT) <=
+						       s->o->first + s->o->npages);
+	for (u64 i = 0; i < leaf->size >> PAGE_SHIFT; i++) {
+		u64 m = model[s->o->win][first + i];
+
+		assert_int_equal(m & PAGE_MASK, leaf->pa + (i << PAGE_SHIFT));
+		assert_int_equal(m & 15, M_P | mflags(leaf->flags));
+		s->pages++;
+	}
+	return 0;
+}
+
+struct cmp_state {
+	unsigned win;
+	u64 pages;
+};
+
+static int compare_cb(void *arg, const struct pmap_leaf *leaf)
+{
+	struct cmp_state *c = arg;
+	u64 first = (leaf->va - win_base[c->win]) >> PAGE_SHIFT;
+
+	for (u64 i = 0; i < leaf->size >> PAGE_SHIFT; i++) {
+		u64 m = model[c->win][first + i];
+
+		if ((m & PAGE_MASK) != leaf->pa + (i << PAGE_SHIFT) ||
+		    (m & 15) != (M_P | mflags(leaf->flags)))
+			fail_msg("va %#llx: pmap has pa %#llx flags %#x, model has %#llx",
+				 (unsigned long long)(leaf->va + (i << PAGE_SHIFT)),
+				 (unsigned long long)(leaf->pa + (i << PAGE_SHIFT)), leaf->flags,
+				 (unsigned long long)m);
+		c->pages++;
+	}
+	return 0;
+}
+
+static void compare_all(struct pmap *pm)
+{
+	tl_check(pm);
+	for (unsigned w = 0; w < 2; w++) {
+		struct cmp_state c = { .win = w };
+		u64 want = 0;
+
+		assert_int_equal(pmap_iterate(pm, win_base[w], WIN_SIZE, compare_cb, &c), 0);
+		for (u64 i = 0; i < WIN_PAGES; i++)
+			want += !!model[w][i];
+		if (c.pages != want)
+			fail_msg("window %u: pmap maps %llu pages, model %llu", w,
+				 (unsigned long long)c.pages, (unsigned long long)want);
+	}
+}
+
+static void one_op(struct pmap *pm, u64 *counts)
+{
+	struct op o = rnd_range();
+	u64 va = va_of(&o), len = o.npages << PAGE_SHIFT;
+	bool inject = rnd_below(100) == 0;
+	u64 kind = rnd_below(100);
+	int r;
+
+	if (inject)
+		shim_fail_nth(1 + rnd_below(3));
+	if (kind < 45) {
+		u32 flags = rnd_below(16) & (PMAP_W | PMAP_X | PMAP_VISIBLE);
+		u64 pa = rnd_below(3) ? PA_BASE + rnd_below(64) * SZ_1G + (va & (SZ_1G - 1)) :
+					PA_BASE + (rnd_below(1ULL << 24) << PAGE_SHIFT);
+		bool busy = any_mapped(&o);
+
+		if (rnd_below(10) == 0)
+			flags |= rnd_below(2) ? PMAP_MAX_2M : PMAP_MAX_4K;
+		r = pmap_map(pm, va, pa, len, flags);
+		if (r == 0) {
+			assert_false(busy);
+			for (u64 i = 0; i < o.npages; i++)
+				model[o.win][o.first + i] =
+					(pa + (i << PAGE_SHIFT)) | M_P | mflags(flags);
+		} else if (r != -ENOMEM || !inject) {
+			assert_int_equal(r, busy ? -EEXIST : 0);
+		}
+		counts[0]++;
+	} else if (kind < 75) {
+		struct unmap_seen s = { .o = &o };
+		u64 want = 0;
+
+		for (u64 i = 0; i < o.npages; i++)
+			want += !!model[o.win][o.first + i];
+		r = pmap_unmap(pm, va, len, unmap_cb, &s);
+		if (r == 0) {
+			assert_int_equal(s.pages, want);
+			memset(&model[o.win][o.first], 0, o.npages * sizeof(u64));
+		} else {
+			assert_true(inject && r == -ENOMEM && s.pages == 0);
+		}
+		counts[1]++;
+	} else if (kind < 95) {
+		u32 prot = rnd_below(4) & PMAP_PROT;
+
+		r = pmap_protect(pm, va, len, prot);
+		if (r == 0) {
+			for (u64 i = 0; i < o.npages; i++) {
+				u64 *m = &model[o.win][o.first + i];
+
+				if (*m)
+					*m = (*m & ~(M_W | M_X)) | mflags(prot);
+			}
+		} else {
+			assert_true(inject && r == -ENOMEM);
+		}
+		counts[2]++;
+	} else {
+		struct pmap_leaf leaf;
+		u64 m = model[o.win][o.first];
+
+		r = pmap_lookup(pm, va, &leaf);
+		assert_int_equal(r, m ? 0 : -ENOENT);
+		if (m)
+			assert_int_equal(leaf.pa + (va - leaf.va), m & PAGE_MASK);
+		counts[3]++;
+	}
+	shim_fail_nth(0);
+}
+
+/* Runs @nops random operations under the current cpu_features. */
+static void run_model(u64 nops, bool expect_1g)
+{
+	struct pmap pm;
+	u64 counts[4] = { 0 };
+	struct tl_sizes sizes = { 0 };
+
+	shim_reset();
+	for (unsigned w = 0; w < 2; w++) {
+		model[w] = calloc(WIN_PAGES, sizeof(u64));
+		assert_non_null(model[w]);
+	}
+	assert_int_equal(pmap_create(&pm), 0);
+	for (u64 n = 1; n <= nops; n++) {
+		/* the debug check runs after every operation at first, then every 97th */
+		pmap_debug_interval = n < 2000 ? 1 : 97;
+		one_op(&pm, counts);
+		sizes.n1g += pm.nr_leaves[3];
+		if (n % BATCH == 0) {
+			struct tl_sizes s = tl_count(&pm, 0, USER_TOP);
+
+			compare_all(&pm);
+			sizes.n4k += s.n4k;
+			sizes.n2m += s.n2m;
+		}
+	}
+	compare_all(&pm);
+	print_message("%llu ops (map %llu, unmap %llu, protect %llu, lookup %llu), %llu splits; "
+		      "leaves at batch ends: 4K %llu, 2M %llu; 1G leaves after each op: %llu\n",
+		      (unsigned long long)nops, (unsigned long long)counts[0],
+		      (unsigned long long)counts[1], (unsigned long long)counts[2],
+		      (unsigned long long)counts[3], (unsigned long long)pm.nr_splits,
+		      (unsigned long long)sizes.n4k, (unsigned long long)sizes.n2m,
+		      (unsigned long long)sizes.n1g);
+	assert_true(sizes.n4k && sizes.n2m && pm.nr_splits);
+	if (expect_1g)
+		assert_true(sizes.n1g > 0);
+	if (!cpu_features.page_1g)
+		assert_int_equal(sizes.n1g, 0);
+	pmap_destroy(&pm, NULL, NULL);
+	assert_int_equal(shim.live_blocks, 0);
+	pmap_debug_interval = 1;
+	free(model[0]);
+	free(model[1]);
+}
+
+static void test_model_full_caps_100k(void **state)
+{
+	shim_cpu_full();
+	run_model(100000, true);
+}
+
+static void test_model_no_cpu_1g(void **state)
+{
+	shim_cpu_full();
+	cpu_features.page_1g = false;
+	run_model(20000, false);
+}
+
+static void test_model_ept_without_large_pages(void **state)
+{
+	shim_cpu_full();
+	cpu_features.ept_vpid_cap &= ~(EPT_CAP_2M | EPT_CAP_1G);
+	run_model(20000, false);
+}
+
+int main(void)
+{
+	const char *env = getenv("PMAP_SEED");
+	u64 seed = env ? strtoull(env, NULL, 0) : 0x5eed0000ULL + (u64)time(NULL);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_model_full_caps_100k),
+		cmocka_unit_test(test_model_no_cpu_1g),
+		cmocka_unit_test(test_model_ept_without_large_pages),
+	};
+
+	printf("pmap model: PMAP_SEED=%#llx\n", (unsigned long long)seed);
+	rng = seed | 1;
+	return cmocka_run_group_tests_name("pmap_model", tests, NULL, NULL);
+}
