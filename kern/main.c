@@ -10,6 +10,7 @@
 #include <arch/x86/gdt.h>
 #include <arch/x86/kmap.h>
 #include <arch/x86/memlayout.h>
+#include <arch/x86/pmap.h>
 #include <arch/x86/trap.h>
 #include <arch/x86/uart.h>
 #include <dyad/bootinfo.h>
@@ -18,6 +19,8 @@
 #include <dyad/panic.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
+#include <dyad/proc.h>
+#include <dyad/string.h>
 #include <dyad/time.h>
 
 static struct boot_info boot_info;
@@ -44,6 +47,54 @@ static void print_memory(const struct boot_info *bi)
 	/* Metadata scales with the highest frame, holes included: report it per GiB of RAM. */
 	printf("mem: frame metadata %lu KiB = %lu bytes per GiB of RAM\n", meta >> 10,
 	       ram ? (u64)(meta * SZ_1G / ram) : 0);
+}
+
+#define INIT_MAX_ARGS 16
+
+/*
+ * Finds `init=PATH` on the command line and fills @argv with PATH and the words after `--`.
+ * Returns PATH, or NULL when there is no init=.
+ */
+static const char *parse_init(const struct boot_info *bi, const char *argv[INIT_MAX_ARGS + 2])
+{
+	static char words[BOOT_CMDLINE_MAX];
+	const char *path = NULL;
+	unsigned argc = 1;
+	bool after_dashes = false;
+
+	memcpy(words, bi->cmdline, sizeof(words));
+	for (char *w = words; *w;) {
+		char *end = w;
+		while (*end && *end != ' ')
+			end++;
+		bool last = !*end;
+		*end = '\0';
+		if (after_dashes && *w && argc <= INIT_MAX_ARGS)
+			argv[argc++] = w;
+		else if (strcmp(w, "--") == 0)
+			after_dashes = true;
+		else if (strncmp(w, "init=", 5) == 0)
+			path = w + 5;
+		w = last ? end : end + 1;
+	}
+	argv[0] = path;
+	argv[argc] = NULL;
+	return path;
+}
+
+/* Runs the first process to its end; true if it exited with status 0. */
+static bool run_init(const char *path, const char *const argv[])
+{
+	static const char *const envp[] = { "PATH=/bin", "TERM=dumb", NULL };
+	long status;
+
+	printf("init: starting %s\n", path);
+	status = proc_spawn(path, argv, envp);
+	if (status < 0)
+		printf("init: %s could not start (error %ld)\n", path, -status);
+	else
+		printf("init: %s exited with status %ld\n", path, status);
+	return status == 0;
 }
 
 void kmain(u32 magic, paddr_t mbi_pa);
@@ -74,9 +125,21 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	print_memory(&boot_info);
 
 	timer_init();
+	pmap_kernel_half_init(kmap_kernel_pml4(), KERNEL_IMAGE_PA(kmap_kernel_pml4()));
+	proc_init();
 	irq_enable();
 
-	if (bootinfo_has_flag(&boot_info, "ktest"))
-		emu_exit(ktest_run_all() == 0);
+	/* A test run (ktest), a first process (init=), or both, end the emulator with a verdict. */
+	const char *init_argv[INIT_MAX_ARGS + 2];
+	const char *init = parse_init(&boot_info, init_argv);
+	bool ktest = bootinfo_has_flag(&boot_info, "ktest");
+	bool pass = true;
+
+	if (ktest)
+		pass = ktest_run_all() == 0;
+	if (init)
+		pass = run_init(init, init_argv) && pass;
+	if (ktest || init)
+		emu_exit(pass);
 	monitor_run();
 }

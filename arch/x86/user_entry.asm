@@ -1,0 +1,99 @@
+; The two ways between ring 0 and ring 3: SYSCALL/SYSRET for system calls, IRETQ to enter a new
+; process. There is one CPU and the kernel stack of the running process is in
+; syscall_kernel_rsp (and TSS.rsp0, for interrupts from ring 3).
+
+bits 64
+%define USER_DS (0x18 | 3)
+%define USER_CS (0x20 | 3)
+%define SYSCALL_VECTOR 0x80		; marks a syscall frame in struct trap_frame.vector
+
+section .bss
+global syscall_kernel_rsp
+syscall_kernel_rsp:	resq 1
+syscall_user_rsp:	resq 1
+
+section .text
+extern syscall_dispatch
+
+; Entered by SYSCALL: RCX = user RIP, R11 = user RFLAGS, interrupts masked by SFMASK.
+; Builds a struct trap_frame on the kernel stack so a system call looks like any other trap.
+global syscall_entry
+syscall_entry:
+	mov [rel syscall_user_rsp], rsp
+	mov rsp, [rel syscall_kernel_rsp]
+	push USER_DS			; ss
+	push qword [rel syscall_user_rsp] ; rsp
+	push r11			; rflags
+	push USER_CS			; cs
+	push rcx			; rip
+	push 0				; error
+	push SYSCALL_VECTOR		; vector
+	push rax
+	push rbx
+	push rcx
+	push rdx
+	push rsi
+	push rdi
+	push rbp
+	push r8
+	push r9
+	push r10
+	push r11
+	push r12
+	push r13
+	push r14
+	push r15
+	mov rdi, rsp
+	xor ebp, ebp
+	sti
+	call syscall_dispatch		; the result is in the frame's rax
+	cli
+	pop r15
+	pop r14
+	pop r13
+	pop r12
+	pop r11
+	pop r10
+	pop r9
+	pop r8
+	pop rbp
+	pop rdi
+	pop rsi
+	pop rdx
+	pop rcx
+	pop rbx
+	pop rax
+	add rsp, 16			; vector, error
+	pop rcx				; rip
+	add rsp, 8			; cs
+	pop r11				; rflags
+	pop rsp				; user rsp; interrupts stay off until SYSRET loads RFLAGS
+	o64 sysret
+
+; void user_enter(u64 rip, u64 rsp): starts ring-3 code with every register zero.
+global user_enter
+user_enter:
+	cli
+	push USER_DS
+	push rsi
+	push 0x202			; IF
+	push USER_CS
+	push rdi
+	xor eax, eax
+	xor ebx, ebx
+	xor ecx, ecx
+	xor edx, edx
+	xor esi, esi
+	xor edi, edi
+	xor ebp, ebp
+	xor r8d, r8d
+	xor r9d, r9d
+	xor r10d, r10d
+	xor r11d, r11d
+	xor r12d, r12d
+	xor r13d, r13d
+	xor r14d, r14d
+	xor r15d, r15d
+	iretq
+
+section .note.GNU-stack noalloc noexec nowrite progbits

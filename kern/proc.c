@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Processes: build an address space from an ELF module, run it in ring 3 until it exits, give
+ * every page back. See include/dyad/proc.h for the synchronous model.
+ */
+#include <linux/mman.h>
+
+#include <arch/x86/asm.h>
+#include <arch/x86/cpu.h>
+#include <arch/x86/memlayout.h>
+#include <arch/x86/trap.h>
+#include <arch/x86/user.h>
+#include <dyad/elf.h>
+#include <dyad/errno.h>
+#include <dyad/pmem.h>
+#include <dyad/printf.h>
+#include <dyad/proc.h>
+#include <dyad/string.h>
+#include <dyad/ustack.h>
+#include <dyad/vm.h>
+#include <uapi/dyad/abi.h>
+
+#define PROC_ORDER 1 /* struct proc lives in an 8 KiB block */
+#define PROC_MAX_DEPTH 16 /* nested spawns: each holds a kernel stack */
+#define USTACK_IMAGE_ORDER 1 /* argv, envp and auxv must fit in 8 KiB */
+
+_Static_assert(sizeof(struct proc) <= (PAGE_SIZE << PROC_ORDER), "struct proc too large");
+
+struct proc *proc_current;
+static int next_pid = 1;
+static unsigned depth;
+
+static u64 kstack_top(const struct proc *p)
+{
+	return (u64)pmem_va(p->kstack) + (PAGE_SIZE << PROC_KSTACK_ORDER);
+}
+
+/* Maps the program's segments as file-backed regions; the heap starts after the last one. */
+static int load_segments(struct proc *p, const struct boot_module *m, const struct elf_image *img)
+{
+	u64 end = 0;
+
+	for (unsigned i = 0; i < img->nr_segments; i++) {
+		const struct elf_segment *s = &img->seg[i];
+		u64 start = ALIGN_DOWN(s->vaddr, PAGE_SIZE);
+		struct vm_region r = {
+			.start = start,
+			.end = ALIGN_UP(s->vaddr + s->memsz, PAGE_SIZE),
+			.prot = s->prot,
+			.flags = VM_FILE,
+			.file = m,
+			.file_off = s->offset - (s->vaddr - start),
+			.file_len = s->filesz + (s->vaddr - start),
+		};
+		int err = vm_region_add(p, &r);
+		if (err)
+			return err;
+		end = MAX(end, r.end);
+	}
+	p->brk_start = p->brk = end;
+	return 0;
+}
+
+/*
+ * Creates the stack region and writes the initial stack (argv, envp, auxv) into its top pages,
+ * faulting them in the ordinary way. Returns the user rsp or -errno.
+ */
+static long setup_stack(struct proc *p, const struct elf_image *img, const char *path,
+			const char *const argv[], const char *const envp[])
+{
+	const u64 image_size = PAGE_SIZE << USTACK_IMAGE_ORDER;
+	struct vm_region r = { .start = VM_STACK_TOP - VM_STACK_SIZE, .end = VM_STACK_TOP,
+			       .prot = PROT_READ | PROT_WRITE, .flags = VM_STACK };
+	struct ustack_aux aux = { .phdr = img->phdr_vaddr, .phent = img->phentsize,
+				  .phnum = img->phnum, .entry = img->entry, .execfn = path };
+	long rsp = vm_region_add(p, &r);
+
+	if (rsp)
+		return rsp;
+	u64 seed = rdtsc() * 0x9e3779b97f4a7c15ULL;
+	for (unsigned i = 0; i < USTACK_RANDOM_BYTES; i++)
+		aux.random[i] = (u8)(seed >> ((i % 8) * 8)) ^ (u8)(i * 37);
+
+	paddr_t buf = pmem_alloc(USTACK_IMAGE_ORDER);
+	if (!buf)
+		return -ENOMEM;
+	rsp = ustack_build(pmem_va(buf), image_size, VM_STACK_TOP, argv, envp, &aux);
+	for (u64 va = ALIGN_DOWN((u64)rsp, PAGE_SIZE); rsp > 0 && va < VM_STACK_TOP; va += PAGE_SIZE) {
+		struct pmap_leaf leaf;
+		if (!vm_fault(p, va, PF_U | PF_W) || pmap_lookup(&p->pmap, va, &leaf)) {
+			rsp = -ENOMEM;
+			break;
+		}
+		u64 from = MAX(va, (u64)rsp), off = from - (VM_STACK_TOP - image_size);
+		memcpy((u8 *)pmem_va(leaf.pa) + (from - leaf.va), (u8 *)pmem_va(buf) + off,
+		       va + PAGE_SIZE - from);
+	}
+	pmem_free(buf, USTACK_IMAGE_ORDER);
+	return rsp;
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *base = path;
+
+	for (const char *c = path; *c; c++)
+		if (*c == '/')
+			base = c + 1;
+	return base;
+}
+
+static void proc_free(struct proc *p)
+{
+	vm_teardown(p);
+	if (p->kstack)
+		pmem_free(p->kstack, PROC_KSTACK_ORDER);
+	pmem_free(pmem_pa(p), PROC_ORDER);
+}
+
+/* Enters @p and returns its exit status when it ends (proc_exit resumes here). */
+static int proc_run(struct proc *p, u64 entry, u64 rsp)
+{
+	struct proc *parent = proc_current;
+
+	p->parent = parent;
+	if (parent)
+		fpu_save(parent->fpu); /* the spawn call must not clobber the parent's SSE state */
+	cpu_enable_fpu(); /* a clean x87/SSE state for the child */
+	proc_current = p;
+	depth++;
+	pmap_activate(&p->pmap);
+	user_set_kernel_stack(kstack_top(p));
+	user_set_fs_base(0);
+	if (kjmp_save(&p->exit_ctx) == 0)
+		user_enter(entry, rsp);
+
+	/* Back on the parent's stack: the child's kernel stack is no longer in use. */
+	depth--;
+	proc_current = parent;
+	pmap_activate(parent ? &parent->pmap : NULL);
+	if (parent) {
+		user_set_kernel_stack(kstack_top(parent));
+		user_set_fs_base(parent->fs_base);
+		fpu_restore(parent->fpu);
+	}
+	return p->exit_status;
+}
+
+long proc_spawn(const char *path, const char *const argv[], const char *const envp[])
+{
+	const struct boot_module *m = bootinfo_module(kernel_boot_info(), path);
+	struct elf_image img;
+	long err;
+
+	if (!m)
+		return -ENOENT;
+	if (depth >= PROC_MAX_DEPTH)
+		return -EAGAIN;
+	err = elf_parse(pmem_va(m->start), m->end - m->start, &img);
+	if (err) {
+		printf("proc: cannot run %s: %s\n", path, img.why);
+		return err;
+	}
+	paddr_t pa = pmem_alloc_zeroed(PROC_ORDER);
+	if (!pa)
+		return -ENOMEM;
+	struct proc *p = pmem_va(pa);
+	p->kstack = pmem_alloc(PROC_KSTACK_ORDER);
+	if (!p->kstack || pmap_create(&p->pmap)) {
+		if (p->kstack)
+			pmem_free(p->kstack, PROC_KSTACK_ORDER);
+		pmem_free(pa, PROC_ORDER);
+		return -ENOMEM;
+	}
+	p->pid = next_pid++;
+	const char *base = basename_of(path);
+	memcpy(p->name, base, MIN(strlen(base), sizeof(p->name) - 1));
+	for (int fd = 0; fd < 3; fd++)
+		p->fds[fd].kind = FD_CONSOLE;
+
+	err = load_segments(p, m, &img);
+	long rsp = err ? err : setup_stack(p, &img, path, argv, envp);
+	if (rsp < 0) {
+		proc_free(p);
+		return rsp;
+	}
+	int status = proc_run(p, img.entry, (u64)rsp);
+	proc_free(p);
+	return status;
+}
+
+void proc_exit(int status)
+{
+	struct proc *p = proc_current;
+
+	BUG_ON(!p);
+	p->exit_status = status & 0xff;
+	kjmp_restore(&p->exit_ctx);
+}
+
+static bool proc_page_fault(struct trap_frame *tf)
+{
+	u64 addr = read_cr2();
+
+	return proc_current && addr < USER_TOP && vm_fault(proc_current, addr, tf->error);
+}
+
+/* An exception in ring 3 that nothing could serve: the process dies, the kernel goes on. */
+static bool proc_user_fault(struct trap_frame *tf)
+{
+	struct proc *p = proc_current;
+
+	BUG_ON(!p);
+	printf("proc: %s (pid %d) killed: %s at rip %#lx", p->name, p->pid,
+	       trap_exception_name(tf->vector), tf->rip);
+	if (tf->vector == T_PF)
+		printf(", address %#lx, error %#lx", read_cr2(), tf->error);
+	printf("\n");
+	proc_exit(DYAD_KILLED_STATUS);
+}
+
+void proc_init(void)
+{
+	user_init();
+	trap_set_fault_handlers(proc_page_fault, proc_user_fault);
+}

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: MIT
+/*
+ * System calls: Linux x86-64 numbers and semantics for the subset static musl programs use,
+ * and Dyad's own calls from DYAD_SYS_BASE. Arguments are untrusted: every pointer goes through
+ * uaccess, every length and flag is checked, and errors come back as -errno.
+ */
+#include <asm/prctl.h>
+#include <asm/stat.h>
+#include <asm/unistd_64.h>
+#include <asm-generic/ioctls.h>
+#include <asm-generic/termios.h>
+#include <linux/fcntl.h>
+#include <linux/fs.h>
+#include <linux/stat.h>
+#include <linux/mman.h>
+#include <linux/time.h>
+#include <linux/time_types.h>
+#include <linux/utsname.h>
+
+#include <arch/x86/asm.h>
+#include <arch/x86/memlayout.h>
+#include <arch/x86/trap.h>
+#include <arch/x86/user.h>
+#include <dyad/console.h>
+#include <dyad/errno.h>
+#include <dyad/pmem.h>
+#include <dyad/printf.h>
+#include <dyad/proc.h>
+#include <dyad/string.h>
+#include <dyad/time.h>
+#include <dyad/uaccess.h>
+#include <dyad/vm.h>
+#include <uapi/dyad/abi.h>
+
+#define PATH_MAX_LEN 256
+#define IOV_MAX_COUNT 1024
+#define SPAWN_MAX_ARGS 32
+#define SPAWN_ARG_MAX 256
+#define IO_CHUNK 512
+
+struct user_iovec {
+	u64 base;
+	u64 len;
+};
+
+typedef long (*syscall_fn)(u64 a0, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);
+
+static struct fd *fd_get(int fd)
+{
+	struct proc *p = proc_current;
+
+	if (fd < 0 || fd >= PROC_MAX_FDS || p->fds[fd].kind == FD_NONE)
+		return NULL;
+	return &p->fds[fd];
+}
+
+static long sys_read(u64 fd, u64 buf, u64 len, u64 a3, u64 a4, u64 a5)
+{
+	struct fd *f = fd_get((int)fd);
+	char chunk[IO_CHUNK];
+
+	if (!f)
+		return -EBADF;
+	if ((s64)len < 0)
+		return -EINVAL;
+	if (f->kind == FD_CONSOLE) {
+		/* Blocks for the first byte, then takes what is waiting. */
+		u64 n = 0;
+		while (n < MIN(len, sizeof(chunk))) {
+			int c = n ? console_trygetc() : console_getc();
+			if (c < 0)
+				break;
+			chunk[n++] = (char)c;
+		}
+		return copy_to_user(buf, chunk, n) ? -EFAULT : (long)n;
+	}
+	u64 size = f->mod->end - f->mod->start;
+	u64 n = f->pos < size ? MIN(len, size - f->pos) : 0;
+	if (copy_to_user(buf, (u8 *)pmem_va(f->mod->start) + f->pos, n))
+		return -EFAULT;
+	f->pos += n;
+	return (long)n;
+}
+
+/* Writes @len bytes at user @buf to the console; returns bytes written or -EFAULT. */
+static long console_write_user(u64 buf, u64 len)
+{
+	char chunk[IO_CHUNK];
+	u64 done = 0;
+
+	while (done < len) {
+		u64 n = MIN(len - done, sizeof(chunk));
+		if (copy_from_user(chunk, buf + done, n))
+			return done ? (long)done : -EFAULT;
+		console_write(chunk, n);
+		done += n;
+	}
+	return (long)done;
+}
+
+static long sys_write(u64 fd, u64 buf, u64 len, u64 a3, u64 a4, u64 a5)
+{
+	struct fd *f = fd_get((int)fd);
+
+	if (!f || f->kind != FD_CONSOLE)
+		return -EBADF; /* modules are read-only */
+	if ((s64)len < 0)
+		return -EINVAL;
+	return console_write_user(buf, len);
+}
+
+static long sys_writev(u64 fd, u64 iov, u64 cnt, u64 a3, u64 a4, u64 a5)
+{
+	struct fd *f = fd_get((int)fd);
+	long total = 0;
+
+	if (!f || f->kind != FD_CONSOLE)
+		return -EBADF;
+	if ((s64)cnt < 0 || cnt > IOV_MAX_COUNT)
+		return -EINVAL;
+	for (u64 i = 0; i < cnt; i++) {
+		struct user_iovec v;
+		if (copy_from_user(&v, iov + i * sizeof(v), sizeof(v)))
+			return total ? total : -EFAULT;
+		if ((s64)v.len < 0)
+			return -EINVAL;
+		long n = console_write_user(v.base, v.len);
+		if (n < 0)
+			return total ? total : n;
+		total += n;
+	}
+	return total;
+}
+
+static long sys_openat(u64 dirfd, u64 upath, u64 flags, u64 mode, u64 a4, u64 a5)
+{
+	struct proc *p = proc_current;
+	char path[PATH_MAX_LEN];
+	long n = strncpy_from_user(path, upath, sizeof(path));
+
+	if (n < 0)
+		return n;
+	if (n == 0)
+		return -ENOENT;
+	const struct boot_module *m = bootinfo_module(kernel_boot_info(), path);
+	if (!m)
+		return (flags & O_CREAT) ? -EROFS : -ENOENT;
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+		return -EROFS;
+	for (int fd = 0; fd < PROC_MAX_FDS; fd++) {
+		if (p->fds[fd].kind == FD_NONE) {
+			p->fds[fd] = (struct fd){ .kind = FD_MODULE, .mod = m };
+			return fd;
+		}
+	}
+	return -EMFILE;
+}
+
+static long sys_open(u64 upath, u64 flags, u64 mode, u64 a3, u64 a4, u64 a5)
+{
+	return sys_openat((u64)AT_FDCWD, upath, flags, mode, 0, 0);
+}
+
+static long sys_close(u64 fd, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	struct fd *f = fd_get((int)fd);
+
+	if (!f)
+		return -EBADF;
+	*f = (struct fd){ .kind = FD_NONE };
+	return 0;
+}
+
+static long sys_lseek(u64 fd, u64 off, u64 whence, u64 a3, u64 a4, u64 a5)
+{
+	struct fd *f = fd_get((int)fd);
+	s64 base;
+
+	if (!f)
+		return -EBADF;
+	if (f->kind != FD_MODULE)
+		return -ESPIPE;
+	switch (whence) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = (s64)f->pos;
+		break;
+	case SEEK_END:
+		base = (s64)(f->mod->end - f->mod->start);
+		break;
+	default:
+		return -EINVAL;
+	}
+	s64 pos = base + (s64)off;
+	if (pos < 0 || (off > 0 && pos < base))
+		return -EINVAL;
+	f->pos = (u64)pos;
+	return pos;
+}
+
+static long sys_fstat(u64 fd, u64 ustat, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	struct fd *f = fd_get((int)fd);
+	struct stat st = { 0 };
+
+	if (!f)
+		return -EBADF;
+	st.st_blksize = PAGE_SIZE;
+	st.st_nlink = 1;
+	st.st_ino = (u64)fd + 1;
+	if (f->kind == FD_CONSOLE) {
+		st.st_mode = S_IFCHR | 0620;
+		st.st_rdev = (4 << 8) | 64; /* ttyS0 */
+	} else {
+		st.st_mode = S_IFREG | 0444;
+		st.st_size = (s64)(f->mod->end - f->mod->start);
+		st.st_blocks = (st.st_size + 511) / 512;
+		st.st_ino = f->mod - kernel_boot_info()->modules + 100;
+	}
+	return copy_to_user(ustat, &st, sizeof(st));
+}
+
+static long sys_ioctl(u64 fd, u64 req, u64 arg, u64 a3, u64 a4, u64 a5)
+{
+	struct fd *f = fd_get((int)fd);
+
+	if (!f)
+		return -EBADF;
+	if (f->kind == FD_CONSOLE && req == TIOCGWINSZ) {
+		/* The console is a terminal: musl line-buffers stdout when this succeeds. */
+		struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+		return copy_to_user(arg, &ws, sizeof(ws));
+	}
+	return -ENOTTY;
+}
+
+static long sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off)
+{
+	return vm_mmap(proc_current, addr, len, (u32)prot, (u32)flags, (int)fd, off);
+}
+
+static long sys_munmap(u64 addr, u64 len, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	return vm_munmap(proc_current, addr, len);
+}
+
+static long sys_mprotect(u64 addr, u64 len, u64 prot, u64 a3, u64 a4, u64 a5)
+{
+	return vm_mprotect(proc_current, addr, len, (u32)prot);
+}
+
+static long sys_brk(u64 new_brk, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	return (long)vm_brk(proc_current, new_brk);
+}
+
+static long sys_exit(u64 status, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	proc_exit((int)status);
+}
+
+static long sys_arch_prctl(u64 code, u64 addr, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	struct proc *p = proc_current;
+
+	switch (code) {
+	case ARCH_SET_FS:
+		if (addr >= USER_TOP)
+			return -EPERM; /* a kernel or non-canonical base would #GP on load */
+		p->fs_base = addr;
+		user_set_fs_base(addr);
+		return 0;
+	case ARCH_GET_FS:
+		return copy_to_user(addr, &p->fs_base, sizeof(p->fs_base));
+	default:
+		return -EINVAL;
+	}
+}
+
+static long sys_set_tid_address(u64 ptr, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	proc_current->tid_address = ptr;
+	return proc_current->pid;
+}
+
+static long sys_getpid(u64 a0, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	return proc_current->pid;
+}
+
+static long sys_getppid(u64 a0, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	return proc_current->parent ? proc_current->parent->pid : 0;
+}
+
+static long sys_zero(u64 a0, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	return 0; /* getuid and friends: everything runs as root */
+}
+
+static long sys_clock_gettime(u64 clock, u64 uts, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	struct __kernel_timespec ts;
+	u64 ns = time_ns();
+
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_MONOTONIC_RAW &&
+	    clock != CLOCK_BOOTTIME && clock != CLOCK_PROCESS_CPUTIME_ID &&
+	    clock != CLOCK_THREAD_CPUTIME_ID)
+		return -EINVAL;
+	ts.tv_sec = (s64)(ns / 1000000000);
+	ts.tv_nsec = (s64)(ns % 1000000000);
+	return copy_to_user(uts, &ts, sizeof(ts));
+}
+
+static long sys_nanosleep(u64 ureq, u64 urem, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	struct __kernel_timespec req;
+
+	if (copy_from_user(&req, ureq, sizeof(req)))
+		return -EFAULT;
+	if (req.tv_sec < 0 || req.tv_nsec < 0 || req.tv_nsec >= 1000000000)
+		return -EINVAL;
+	u64 end = time_ns() + (u64)req.tv_sec * 1000000000 + (u64)req.tv_nsec;
+	if ((u64)req.tv_sec > 1000000000ULL)
+		end = ~0ULL;
+	while (time_ns() < end)
+		halt(); /* the timer interrupt wakes us every tick */
+	return 0;
+}
+
+static void copy_field(char *dst, const char *src, size_t cap)
+{
+	size_t n = MIN(strlen(src), cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static long sys_uname(u64 ubuf, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	struct new_utsname u = { 0 };
+
+	copy_field(u.sysname, "Dyad", sizeof(u.sysname));
+	copy_field(u.nodename, "dyad", sizeof(u.nodename));
+	copy_field(u.release, "0.1", sizeof(u.release));
+	copy_field(u.version, "Dyad page-table pair kernel", sizeof(u.version));
+	copy_field(u.machine, "x86_64", sizeof(u.machine));
+	return copy_to_user(ubuf, &u, sizeof(u));
+}
+
+static long sys_rt_sigprocmask(u64 how, u64 set, u64 oldset, u64 size, u64 a4, u64 a5)
+{
+	/* No signals are ever delivered; an empty old mask is the truth. */
+	if (size != 8)
+		return -EINVAL;
+	u64 zero = 0;
+	return oldset ? copy_to_user(oldset, &zero, sizeof(zero)) : 0;
+}
+
+/* ---- Dyad's own calls ---------------------------------------------------------------- */
+
+/* Copies a user argv (at most SPAWN_MAX_ARGS strings) into @page. */
+static long copy_argv(u64 uargv, char *page, const char **argv)
+{
+	char *pos = page;
+	unsigned n = 0;
+
+	for (; uargv && n < SPAWN_MAX_ARGS; n++) {
+		u64 ptr;
+		if (copy_from_user(&ptr, uargv + n * sizeof(ptr), sizeof(ptr)))
+			return -EFAULT;
+		if (!ptr)
+			break;
+		long len = strncpy_from_user(pos, ptr, SPAWN_ARG_MAX);
+		if (len < 0)
+			return len == -ENAMETOOLONG ? -E2BIG : len;
+		argv[n] = pos;
+		pos += len + 1;
+	}
+	if (n == SPAWN_MAX_ARGS)
+		return -E2BIG;
+	argv[n] = NULL;
+	return 0;
+}
+
+static long sys_dyad_spawn(u64 upath, u64 uargv, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	static const char *const envp[] = { "PATH=/bin", NULL };
+	const char *argv[SPAWN_MAX_ARGS + 1];
+	char path[PATH_MAX_LEN];
+	long err = strncpy_from_user(path, upath, sizeof(path));
+
+	if (err < 0)
+		return err;
+	_Static_assert(SPAWN_MAX_ARGS * SPAWN_ARG_MAX <= 2 * PAGE_SIZE, "argv page too small");
+	paddr_t page = pmem_alloc(1);
+	if (!page)
+		return -ENOMEM;
+	err = copy_argv(uargv, pmem_va(page), argv);
+	if (!err)
+		err = proc_spawn(path, argv, envp);
+	pmem_free(page, 1);
+	return err;
+}
+
+static long sys_dyad_stats(u64 ustats, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	struct dyad_stats s = {
+		.page_faults = proc_current->page_faults,
+		.free_frames = pmem_free_frames(),
+		.pairs_in_use = proc_current->pmap.nr_pairs,
+	};
+
+	return copy_to_user(ustats, &s, sizeof(s));
+}
+
+static long sys_dyad_vm_query(u64 addr, u64 uinfo, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	struct dyad_vm_info info = { 0 };
+	struct pmap_leaf leaf;
+
+	if (addr >= USER_TOP)
+		return -EINVAL;
+	if (pmap_lookup(&proc_current->pmap, addr & PAGE_MASK, &leaf) == 0) {
+		info.pa = leaf.pa + (addr - leaf.va);
+		info.page_size = leaf.size;
+		info.prot = PROT_READ | ((leaf.flags & PMAP_W) ? PROT_WRITE : 0) |
+			    ((leaf.flags & PMAP_X) ? PROT_EXEC : 0);
+		info.guest_visible = !!(leaf.flags & PMAP_VISIBLE);
+	}
+	return copy_to_user(uinfo, &info, sizeof(info));
+}
+
+static const syscall_fn linux_calls[] = {
+	[__NR_read] = sys_read,
+	[__NR_write] = sys_write,
+	[__NR_open] = sys_open,
+	[__NR_close] = sys_close,
+	[__NR_fstat] = sys_fstat,
+	[__NR_lseek] = sys_lseek,
+	[__NR_mmap] = sys_mmap,
+	[__NR_mprotect] = sys_mprotect,
+	[__NR_munmap] = sys_munmap,
+	[__NR_brk] = sys_brk,
+	[__NR_rt_sigprocmask] = sys_rt_sigprocmask,
+	[__NR_ioctl] = sys_ioctl,
+	[__NR_writev] = sys_writev,
+	[__NR_nanosleep] = sys_nanosleep,
+	[__NR_getpid] = sys_getpid,
+	[__NR_exit] = sys_exit,
+	[__NR_uname] = sys_uname,
+	[__NR_getuid] = sys_zero,
+	[__NR_getgid] = sys_zero,
+	[__NR_geteuid] = sys_zero,
+	[__NR_getegid] = sys_zero,
+	[__NR_getppid] = sys_getppid,
+	[__NR_arch_prctl] = sys_arch_prctl,
+	[__NR_gettid] = sys_getpid,
+	[__NR_set_tid_address] = sys_set_tid_address,
+	[__NR_clock_gettime] = sys_clock_gettime,
+	[__NR_exit_group] = sys_exit,
+	[__NR_openat] = sys_openat,
+};
+
+static const syscall_fn dyad_calls[] = {
+	[DYAD_SYS_SPAWN - DYAD_SYS_BASE] = sys_dyad_spawn,
+	[DYAD_SYS_STATS - DYAD_SYS_BASE] = sys_dyad_stats,
+	[DYAD_SYS_VM_QUERY - DYAD_SYS_BASE] = sys_dyad_vm_query,
+};
+
+void syscall_dispatch(struct trap_frame *tf);
+void syscall_dispatch(struct trap_frame *tf)
+{
+	u64 nr = tf->rax;
+	syscall_fn fn = NULL;
+
+	if (nr < ARRAY_SIZE(linux_calls))
+		fn = linux_calls[nr];
+	else if (nr >= DYAD_SYS_BASE && nr - DYAD_SYS_BASE < ARRAY_SIZE(dyad_calls))
+		fn = dyad_calls[nr - DYAD_SYS_BASE];
+	tf->rax = fn ? (u64)fn(tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9) : (u64)-ENOSYS;
+}
