@@ -317,16 +317,21 @@ bool vm_fault(struct proc *p, u64 addr, u64 err)
 	if (((err & PF_W) && !(r->prot & PROT_WRITE)) || ((err & PF_I) && !(r->prot & PROT_EXEC)))
 		return false;
 
-	/* Huge regions try the largest block that fits the region, then smaller ones. */
+	/*
+	 * Huge regions try the largest block that fits the region and that the pmap can map as
+	 * one page (CPU and EPT capabilities), then smaller ones. One fault maps one page.
+	 */
+	u32 flags = region_pmap_flags(r);
 	for (unsigned i = (r->flags & VM_HUGE) ? 0 : 2; i < ARRAY_SIZE(huge_sizes); i++) {
 		u64 size = huge_sizes[i], base = ALIGN_DOWN(addr, size);
-		if (base < r->start || base + size > r->end)
+		if (base < r->start || base + size > r->end ||
+		    !pmap_page_size_ok(&p->pmap, size, flags))
 			continue;
 		paddr_t pa = pmem_alloc(order_of(size));
 		if (!pa)
 			continue;
 		fill_frame(r, base, pa, size);
-		int e = pmap_map(&p->pmap, base, pa, size, region_pmap_flags(r));
+		int e = pmap_map_page(&p->pmap, base, pa, size, flags);
 		if (e == 0) {
 			p->page_faults++;
 			return true;

@@ -310,6 +310,19 @@ static int walk_split(struct walk *w, kpte_t *kp, unsigned lvl, u64 va)
 	return WALK_DESCEND;
 }
 
+/* The page-size policy index of pmap_map() @flags: none, PMAP_MAX_2M, PMAP_MAX_4K. */
+static unsigned flags_policy(u32 flags)
+{
+	return (flags & PMAP_MAX_4K) ? 2 : (flags & PMAP_MAX_2M) ? 1 : 0;
+}
+
+/* The KPTE of a new leaf at level @lvl mapping @pa with @flags (PMAP_W, PMAP_X, PMAP_VISIBLE). */
+static kpte_t leaf_kpte(const struct pmap *pm, paddr_t pa, unsigned lvl, u32 flags)
+{
+	return pa | KPTE_P | KPTE_U | pmap_levels[lvl].leaf_ps | ((flags & PMAP_W) ? KPTE_W : 0) |
+	       ((flags & PMAP_X) ? 0 : pm->nx) | ((flags & PMAP_VISIBLE) ? KPTE_VIS : 0);
+}
+
 /* ---- slot functions --------------------------------------------------------------------- */
 
 /*
@@ -327,12 +340,7 @@ static int map_slot(struct walk *w, kpte_t *kp, unsigned lvl, u64 va, u64 end)
 	if (size && end - va >= size && IS_ALIGNED(va | pa, size)) {
 		if (k)
 			return -EEXIST;
-		pair_write(kp, lvl,
-			   pa | KPTE_P | KPTE_U | pmap_levels[lvl].leaf_ps |
-				   ((w->flags & PMAP_W) ? KPTE_W : 0) |
-				   ((w->flags & PMAP_X) ? 0 : pm->nx) |
-				   ((w->flags & PMAP_VISIBLE) ? KPTE_VIS : 0),
-			   0);
+		pair_write(kp, lvl, leaf_kpte(pm, pa, lvl, w->flags), 0);
 		pm->nr_leaves[lvl]++;
 		w->done = end;
 		return WALK_NEXT;
@@ -682,15 +690,13 @@ int pmap_map(struct pmap *pm, u64 va, paddr_t pa, u64 len, u32 flags)
 	struct flush f;
 	struct walk w = { .pm = pm, .slot = map_slot, .undo = true, .flush = &f, .va0 = va,
 			  .pa0 = pa, .flags = flags, .done = va };
-	unsigned policy = (flags & PMAP_MAX_4K) ? 2 : (flags & PMAP_MAX_2M) ? 1 : 0;
 	int r;
 
 	flush_init(&f);
 	if (!range_ok(va, len) || !IS_ALIGNED(pa, PAGE_SIZE) || pa >= PMAP_PA_LIMIT ||
-	    len > PMAP_PA_LIMIT - pa ||
-	    (flags & ~(PMAP_PROT | PMAP_VISIBLE | PMAP_MAX_2M | PMAP_MAX_4K)))
+	    len > PMAP_PA_LIMIT - pa || (flags & ~PMAP_MAP_FLAGS))
 		return -EINVAL;
-	w.leaf_size = pm->page_size[!!(flags & PMAP_VISIBLE)][policy];
+	w.leaf_size = pm->page_size[!!(flags & PMAP_VISIBLE)][flags_policy(flags)];
 	spin_lock(&pm->lock);
 	r = walk_range(&w, va, va + len);
 	if (r < 0 && w.done > va) {
@@ -700,6 +706,85 @@ int pmap_map(struct pmap *pm, u64 va, paddr_t pa, u64 len, u32 flags)
 		walk_range(&w, va, w.done);
 	}
 	op_end(pm, &f, "map");
+	return r;
+}
+
+/*
+ * The level whose leaves are exactly @size bytes in the format of a mapping with @flags, or 0
+ * when that format has none: @size is no page size, or a capability or the policy trimmed it.
+ */
+static unsigned page_level(const struct pmap *pm, u64 size, u32 flags)
+{
+	const u64 *leaf_size = pm->page_size[!!(flags & PMAP_VISIBLE)][flags_policy(flags)];
+
+	for (unsigned lvl = 1; lvl < PMAP_LEVELS; lvl++)
+		if (leaf_size[lvl] && leaf_size[lvl] == size)
+			return lvl;
+	return 0;
+}
+
+/* True when pmap_map_page() can map a @size page with @flags in @pm's format. */
+bool pmap_page_size_ok(const struct pmap *pm, u64 size, u32 flags)
+{
+	return page_level(pm, size, flags) != 0;
+}
+
+/*
+ * Maps one naturally aligned page by a straight descent from the root, without the walker:
+ * the fault path. The descent stops at the leaf's level or at the first empty slot above it.
+ * Below an empty slot nothing exists, so every table from there down is missing: they are all
+ * allocated before anything is written (on failure the ones allocated are freed, the tables
+ * are untouched), then filled bottom-up (leaf first) and published by one last pair_write()
+ * into the existing table, so a concurrent hardware walker sees either nothing or the whole
+ * chain. 0, -EINVAL, -EEXIST or -ENOMEM; on error nothing changed.
+ */
+int pmap_map_page(struct pmap *pm, u64 va, paddr_t pa, u64 size, u32 flags)
+{
+	unsigned lvl = page_level(pm, size, flags);
+	paddr_t fresh[PMAP_LEVELS - 1]; /* fresh[i]: the new table at level lvl + i */
+	unsigned l = PMAP_LEVELS, n;
+	kpte_t *kp, val;
+	int r = 0;
+
+	/* Aligned to size, below USER_TOP and PMAP_PA_LIMIT (both 1G aligned): the page fits. */
+	if (!lvl || !IS_ALIGNED(va | pa, size) || va >= USER_TOP || pa >= PMAP_PA_LIMIT ||
+	    (flags & ~PMAP_MAP_FLAGS))
+		return -EINVAL;
+	spin_lock(&pm->lock);
+	kp = (kpte_t *)pmem_va(pm->root) + pmap_index(va, l);
+	for (; l > lvl && *kp && !kpte_is_leaf(*kp, l); l--)
+		kp = (kpte_t *)pmem_va(kpte_table(*kp)) + pmap_index(va, l - 1);
+	/*
+	 * Present here is a larger page covering va, or, at the leaf's level, a leaf or a table
+	 * (never empty, see pmap.h): something in the range is mapped.
+	 */
+	if (*kp) {
+		r = -EEXIST;
+		goto out;
+	}
+	n = l - lvl;
+	for (unsigned i = 0; i < n; i++) {
+		fresh[i] = pair_alloc(pm);
+		if (!fresh[i]) {
+			while (i)
+				pair_free(pm, fresh[--i]);
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	val = leaf_kpte(pm, pa, lvl, flags);
+	for (unsigned i = 0; i < n; i++) {
+		kpte_t *t = pmem_va(fresh[i]);
+
+		pair_write(&t[pmap_index(va, lvl + i)], lvl + i, val, 0);
+		val = fresh[i] | KPTE_TABLE;
+	}
+	pair_write(kp, l, val, 0);
+	pm->nr_leaves[lvl]++;
+out:
+	/* No TLB flush, as for pmap_map(): nothing that was present changed. */
+	debug_check(pm, "map_page");
+	spin_unlock(&pm->lock);
 	return r;
 }
 

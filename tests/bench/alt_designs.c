@@ -18,6 +18,11 @@
  * count and fingerprint, the end of the last leaf mapped for a rollback, and the probe of
  * both ends of an unmap/protect range for jumbos to split). They do not carry out splits or
  * rollbacks, which the trace never triggers: that only makes them cheaper.
+ *
+ * The fault path (map_page) of each is, like pmap_map_page(), a straight descent without the
+ * walker: (b) descends the KPT, then the EPT, allocates the missing tables of both, and writes
+ * the two chains; (c) descends the KPT once and finds the EPT page of each table it writes
+ * through paired[]. Both check, allocate all or nothing, and count leaves as pmap.c does.
  */
 #include <stdlib.h>
 
@@ -113,40 +118,40 @@ static void aw_write(struct aw *w, u64 *p, unsigned lvl, u64 v)
 	}
 }
 
-static paddr_t aw_table_alloc(struct aw *w)
+static paddr_t alt_table_alloc(struct alt *a)
 {
 	paddr_t t = pmem_alloc_zeroed(0);
 
 	if (!t)
 		return 0;
-	w->a->tables++;
-	w->a->table_sum += t;
-	w->a->table_sq += t * t;
-	if (w->a->pfn) {
+	a->tables++;
+	a->table_sum += t;
+	a->table_sq += t * t;
+	if (a->pfn) {
 		paddr_t e = pmem_alloc_zeroed(0);
 
 		if (!e) {
 			pmem_free(t, 0);
-			w->a->tables--;
+			a->tables--;
 			return 0;
 		}
 		*paired_slot(t) = e;
-		w->a->tables++;
+		a->tables++;
 	}
 	return t;
 }
 
-static void aw_table_free(struct aw *w, paddr_t t)
+static void alt_table_free(struct alt *a, paddr_t t)
 {
-	if (w->a->pfn) {
+	if (a->pfn) {
 		pmem_free(*paired_slot(t), 0);
 		*paired_slot(t) = 0;
-		w->a->tables--;
+		a->tables--;
 	}
 	pmem_free(t, 0);
-	w->a->tables--;
-	w->a->table_sum -= t;
-	w->a->table_sq -= t * t;
+	a->tables--;
+	a->table_sum -= t;
+	a->table_sq -= t * t;
 }
 
 static bool aw_empty(paddr_t t)
@@ -177,7 +182,7 @@ static int aw_table(struct aw *w, paddr_t t, unsigned lvl, u64 va, u64 end)
 			r = aw_table(w, child, lvl - 1, va, next);
 			if (w->prune && aw_empty(child)) {
 				aw_write(w, p, lvl, 0);
-				aw_table_free(w, child);
+				alt_table_free(w->a, child);
 				aw_flush_add(w, va);
 			}
 		}
@@ -191,6 +196,13 @@ static int aw_table(struct aw *w, paddr_t t, unsigned lvl, u64 va, u64 end)
 static bool aw_leaf(u64 e, unsigned lvl)
 {
 	return lvl == 1 || (e & KPTE_PS); /* EPTE_PS is bit 7 too */
+}
+
+/* The KPTE of a new leaf, as pmap.c builds it. */
+static kpte_t alt_leaf_kpte(const struct alt *a, paddr_t pa, unsigned lvl, u32 flags)
+{
+	return pa | KPTE_P | KPTE_U | pmap_levels[lvl].leaf_ps | ((flags & PMAP_W) ? KPTE_W : 0) |
+	       ((flags & PMAP_X) ? 0 : a->nx) | ((flags & PMAP_VISIBLE) ? KPTE_VIS : 0);
 }
 
 static int aw_map_slot(struct aw *w, u64 *p, unsigned lvl, u64 va, u64 end)
@@ -214,7 +226,7 @@ static int aw_map_slot(struct aw *w, u64 *p, unsigned lvl, u64 va, u64 end)
 		return NEXT;
 	}
 	if (!e) {
-		paddr_t t = aw_table_alloc(w);
+		paddr_t t = alt_table_alloc(w->a);
 
 		if (!t)
 			return -ENOMEM;
@@ -318,9 +330,7 @@ static int aw_op(struct alt *a, struct aw *w, u64 va, u64 end, bool second, bool
 static void *alt_create(bool pfn)
 {
 	struct alt *a = calloc(1, sizeof(*a));
-	struct aw w;
 
-	aw_init(&w, a, NULL);
 	a->pfn = pfn;
 	if (pfn && !paired) {
 		arena_base = shim_arena_base();
@@ -338,8 +348,8 @@ static void *alt_create(bool pfn)
 				a->page_size[vis][pol][l] = ok ? pmap_level_size(l) : 0;
 			}
 	a->nx = cpu_features.nx ? KPTE_NX : 0;
-	a->kroot = aw_table_alloc(&w);
-	a->eroot = pfn ? *paired_slot(a->kroot) : aw_table_alloc(&w);
+	a->kroot = alt_table_alloc(a);
+	a->eroot = pfn ? *paired_slot(a->kroot) : alt_table_alloc(a);
 	return a;
 }
 
@@ -394,16 +404,164 @@ static int alt_protect(void *as, u64 va, u64 len, u32 prot)
 	return aw_op(a, &w, va, va + len, !a->pfn, true);
 }
 
+/* ---- the fault path: one page, a straight descent, as pmap_map_page() ------------------- */
+
+/* As pmap.c: the level of a leaf of exactly @size for @flags, or 0 when the format has none. */
+static unsigned alt_page_level(const struct alt *a, u64 size, u32 flags)
+{
+	unsigned policy = (flags & PMAP_MAX_4K) ? 2 : (flags & PMAP_MAX_2M) ? 1 : 0;
+	const u64 *leaf_size = a->page_size[!!(flags & PMAP_VISIBLE)][policy];
+
+	for (unsigned lvl = 1; lvl < PMAP_LEVELS; lvl++)
+		if (leaf_size[lvl] && leaf_size[lvl] == size)
+			return lvl;
+	return 0;
+}
+
+static bool alt_page_ok(unsigned lvl, u64 va, paddr_t pa, u64 size, u32 flags)
+{
+	return lvl && IS_ALIGNED(va | pa, size) && va < USER_TOP && pa < PMAP_PA_LIMIT &&
+	       !(flags & ~PMAP_MAP_FLAGS);
+}
+
+/*
+ * Descends the tree at @root towards @va's slot at level @lvl, stopping at the first empty
+ * slot or leaf; the level of the slot returned is in *@l. Entries of both formats keep the
+ * table address and PS in the same bits, so one descent serves the KPT and the EPT.
+ */
+static u64 *alt_descend(paddr_t root, u64 va, unsigned lvl, unsigned *l)
+{
+	unsigned lv = PMAP_LEVELS;
+	u64 *p = (u64 *)pmem_va(root) + pmap_index(va, lv);
+
+	for (; lv > lvl && *p && !aw_leaf(*p, lv); lv--)
+		p = (u64 *)pmem_va(*p & PTE_ADDR_4K) + pmap_index(va, lv - 1);
+	*l = lv;
+	return p;
+}
+
+/* Allocates @n tables into @t, all or none. */
+static bool alt_alloc_n(struct alt *a, paddr_t *t, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		t[i] = alt_table_alloc(a);
+		if (!t[i]) {
+			while (i)
+				alt_table_free(a, t[--i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * (b): fills fresh tables @t[0..n) (t[i] at level lvl + i) of one tree bottom-up with @leaf and
+ * links carrying @link, then publishes the chain into *@p.
+ */
+static void sep_chain(u64 *p, const paddr_t *t, unsigned n, u64 va, unsigned lvl, u64 leaf,
+		      u64 link)
+{
+	for (unsigned i = 0; i < n; i++) {
+		u64 *tab = pmem_va(t[i]);
+
+		__atomic_exchange_n(&tab[pmap_index(va, lvl + i)], leaf, __ATOMIC_SEQ_CST);
+		leaf = t[i] | link;
+	}
+	__atomic_exchange_n(p, leaf, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * (b): descends the KPT (the -EEXIST check; the EPT mirrors it), then the EPT, allocates the
+ * missing tables of both trees at once (all or nothing), and writes each chain.
+ */
+static int sep_map_page(void *as, u64 va, paddr_t pa, u64 size, u32 flags)
+{
+	struct alt *a = as;
+	unsigned lvl = alt_page_level(a, size, flags), kl, el = 0;
+	paddr_t t[2 * (PMAP_LEVELS - 1)];
+	bool vis = flags & PMAP_VISIBLE;
+	u64 *kp, *ep = NULL;
+	kpte_t k;
+	int r = 0;
+
+	if (!alt_page_ok(lvl, va, pa, size, flags))
+		return -EINVAL;
+	spin_lock(&a->lock);
+	kp = alt_descend(a->kroot, va, lvl, &kl);
+	if (*kp) {
+		r = -EEXIST;
+		goto out;
+	}
+	if (vis)
+		ep = alt_descend(a->eroot, va, lvl, &el);
+	if (!alt_alloc_n(a, t, (kl - lvl) + (vis ? el - lvl : 0))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	k = alt_leaf_kpte(a, pa, lvl, flags);
+	sep_chain(kp, t, kl - lvl, va, lvl, k, KPTE_TABLE);
+	if (vis)
+		sep_chain(ep, t + (kl - lvl), el - lvl, va, lvl, epte_from_kpte(k, lvl), EPTE_RWX);
+	a->nr_leaves[lvl]++;
+out:
+	spin_unlock(&a->lock);
+	return r;
+}
+
+/*
+ * (c): one descent of the KPT; each entry written also writes its EPTE, in the EPT page that
+ * paired[] gives for the KPT page holding it (a fresh table's EPT page for the chain, one
+ * lookup for the slot that publishes it).
+ */
+static int pfn_map_page(void *as, u64 va, paddr_t pa, u64 size, u32 flags)
+{
+	struct alt *a = as;
+	unsigned lvl = alt_page_level(a, size, flags), l;
+	paddr_t t[PMAP_LEVELS - 1];
+	u64 *kp;
+	kpte_t k;
+	epte_t e;
+	int r = 0;
+
+	if (!alt_page_ok(lvl, va, pa, size, flags))
+		return -EINVAL;
+	spin_lock(&a->lock);
+	kp = alt_descend(a->kroot, va, lvl, &l);
+	if (*kp) {
+		r = -EEXIST;
+		goto out;
+	}
+	if (!alt_alloc_n(a, t, l - lvl)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	k = alt_leaf_kpte(a, pa, lvl, flags);
+	e = epte_from_kpte(k, lvl);
+	for (unsigned i = 0; i < l - lvl; i++) {
+		unsigned idx = pmap_index(va, lvl + i);
+		paddr_t et = *paired_slot(t[i]);
+
+		__atomic_exchange_n((u64 *)pmem_va(t[i]) + idx, k, __ATOMIC_SEQ_CST);
+		__atomic_exchange_n((epte_t *)pmem_va(et) + idx, e, __ATOMIC_SEQ_CST);
+		k = t[i] | KPTE_TABLE;
+		e = et | EPTE_RWX;
+	}
+	__atomic_exchange_n(kp, k, __ATOMIC_SEQ_CST);
+	__atomic_exchange_n(pfn_epte(kp), e, __ATOMIC_SEQ_CST);
+	a->nr_leaves[lvl]++;
+out:
+	spin_unlock(&a->lock);
+	return r;
+}
+
 static void alt_destroy(void *as)
 {
 	struct alt *a = as;
-	struct aw w;
 
-	aw_init(&w, a, NULL);
 	alt_unmap(a, 0, USER_TOP);
 	if (!a->pfn)
-		aw_table_free(&w, a->eroot);
-	aw_table_free(&w, a->kroot);
+		alt_table_free(a, a->eroot);
+	alt_table_free(a, a->kroot);
 	free(a);
 }
 
@@ -427,6 +585,7 @@ const struct design design_sep = {
 	.create = sep_create,
 	.destroy = alt_destroy,
 	.map = alt_map,
+	.map_page = sep_map_page,
 	.unmap = alt_unmap,
 	.protect = alt_protect,
 	.table_bytes = alt_table_bytes,
@@ -438,6 +597,7 @@ const struct design design_pfn = {
 	.create = pfn_create,
 	.destroy = alt_destroy,
 	.map = alt_map,
+	.map_page = pfn_map_page,
 	.unmap = alt_unmap,
 	.protect = alt_protect,
 	.table_bytes = alt_table_bytes,

@@ -1,7 +1,7 @@
 # Benchmarks: figures, not pass/fail. `make bench` builds them at -O2 without sanitizers and
 # prints markdown tables (instructions under callgrind, ns natively).
 BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror \
-	-Iinclude -Itests/unit -Itests/bench -DHOST_BUILD -MMD -MP
+	-Iinclude -Itests/unit -Itests/bench -DHOST_BUILD -DPMEM_SHIM_NO_FILL -MMD -MP
 BENCH_PMAP_SRCS := tests/bench/bench_pmap.c tests/bench/alt_designs.c tests/unit/pmem_shim.c \
 	arch/x86/pmap.c
 

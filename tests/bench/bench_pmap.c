@@ -9,8 +9,9 @@
  * (counted by the shim, not executed).
  *
  * Phases, at each page size S of 4K, 2M, 1G:
- *   fault    one S page mapped per call, in random order over a region: the demand-paging
- *            path (tables appear as the region fills)
+ *   fault    one S page mapped per call through each design's single-page path
+ *            (pmap_map_page() for the pair), in random order over a region: the
+ *            demand-paging path (tables appear as the region fills)
  *   map      64 S pages per call, consecutive ranges
  *   protect  the same ranges made read-only
  *   unmap    the same ranges removed (emptied tables pruned)
@@ -78,6 +79,11 @@ static int pair_map(void *as, u64 va, paddr_t pa, u64 len, u32 flags)
 	return pmap_map(as, va, pa, len, flags);
 }
 
+static int pair_map_page(void *as, u64 va, paddr_t pa, u64 size, u32 flags)
+{
+	return pmap_map_page(as, va, pa, size, flags);
+}
+
 static int pair_unmap(void *as, u64 va, u64 len)
 {
 	return pmap_unmap(as, va, len, NULL, NULL);
@@ -103,6 +109,7 @@ const struct design design_pair = {
 	.create = pair_create,
 	.destroy = pair_destroy,
 	.map = pair_map,
+	.map_page = pair_map_page,
 	.unmap = pair_unmap,
 	.protect = pair_protect,
 	.table_bytes = pair_table_bytes,
@@ -187,7 +194,7 @@ static void run_design(unsigned d, u64 *perms[NSIZES])
 		for (u64 i = 0; i < fault_ops[s]; i++) {
 			u64 k = perms[s][i];
 
-			must(ds->map(as, VA_BASE + k * S, PA_BASE + k * S, S, fl), "fault-in");
+			must(ds->map_page(as, VA_BASE + k * S, PA_BASE + k * S, S, fl), "fault-in");
 		}
 		phase_end(&ph, d, 0, s, fault_ops[s]);
 		ds->destroy(as);

@@ -70,7 +70,8 @@ void tl_dump(struct pmap *pm, struct tl_dump *d)
 /* pmap_testlib.h: same entries, same pairs, same counters. */
 bool tl_dump_equal(const struct tl_dump *a, const struct tl_dump *b)
 {
-	return a->n == b->n && !memcmp(a->words, b->words, a->n * sizeof(u64)) &&
+	/* an empty dump has no buffer, and memcmp() must not see NULL even for 0 bytes */
+	return a->n == b->n && (!a->n || !memcmp(a->words, b->words, a->n * sizeof(u64))) &&
 	       !memcmp(a->counters, b->counters, sizeof(a->counters));
 }
 

@@ -158,6 +158,135 @@ static void recreate(void)
 	assert_int_equal(pmap_create(&pm), 0);
 }
 
+/* ---- map_page: the single-page fault path ------------------------------------------------ */
+
+static void test_map_page_each_size_is_one_leaf_in_both_halves(void **state)
+{
+	assert_int_equal(pmap_map_page(&pm, G1 + 3 * K4, PA0 + 5 * K4, K4, PMAP_W | PMAP_VISIBLE),
+			 0);
+	expect_leaf(G1 + 3 * K4, PA0 + 5 * K4, K4, PMAP_W | PMAP_VISIBLE);
+	expect_epte(G1 + 3 * K4, PA0 + 5 * K4, 1, PMAP_W | PMAP_VISIBLE);
+	assert_int_equal(pm.nr_pairs, 4); /* root, PDPT, PD, PT */
+	assert_int_equal(pmap_map_page(&pm, G1 + 4 * K4, PA0, K4, 0), 0); /* same PT */
+	assert_int_equal(pm.nr_pairs, 4);
+	assert_int_equal(pmap_map_page(&pm, G1 + 7 * M2, PA0 + M2, M2, RWXV), 0); /* same PD */
+	expect_leaf(G1 + 7 * M2 + 99 * K4, PA0 + M2, M2, RWXV);
+	expect_epte(G1 + 7 * M2, PA0 + M2, 2, RWXV);
+	assert_int_equal(pm.nr_pairs, 4);
+	assert_int_equal(pmap_map_page(&pm, 3 * G1, PA0, G1, PMAP_VISIBLE), 0); /* same PDPT */
+	expect_leaf(3 * G1 + 12345 * K4, PA0, G1, PMAP_VISIBLE);
+	expect_epte(3 * G1, PA0, 3, PMAP_VISIBLE);
+	assert_int_equal(pm.nr_pairs, 4);
+	assert_int_equal(pmap_map_page(&pm, USER_TOP - G1, PA0, G1, 0), 0); /* new PDPT only */
+	assert_int_equal(pm.nr_pairs, 5);
+	assert_int_equal(pm.nr_leaves[1], 2);
+	assert_int_equal(pm.nr_leaves[2], 1);
+	assert_int_equal(pm.nr_leaves[3], 2);
+}
+
+static void test_map_page_matches_map_of_the_same_page(void **state)
+{
+	struct pmap p2;
+	static const u64 sizes[] = { K4, M2, G1 };
+
+	assert_int_equal(pmap_create(&p2), 0);
+	for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
+		u64 va = (i + 1) * G1 + sizes[i] * 3, pa = PA0 + sizes[i] * 5;
+		unsigned l1, l2;
+
+		assert_int_equal(pmap_map_page(&pm, va, pa, sizes[i], RWXV), 0);
+		assert_int_equal(pmap_map(&p2, va, pa, sizes[i], RWXV), 0);
+		kpte_t *a = tl_find(&pm, va, &l1), *b = tl_find(&p2, va, &l2);
+		assert_int_equal(l1, l2);
+		assert_int_equal(*a, *b);
+		assert_int_equal(*kpte_to_epte(a), *kpte_to_epte(b));
+	}
+	assert_int_equal(pm.nr_pairs, p2.nr_pairs);
+	tl_check(&p2);
+	pmap_destroy(&p2, NULL, NULL);
+}
+
+static void test_map_page_over_anything_mapped_is_eexist(void **state)
+{
+	struct tl_dump before, after;
+
+	assert_int_equal(pmap_map(&pm, G1 + 5 * M2 + 7 * K4, PA0, K4, 0), 0); /* a 4K leaf */
+	assert_int_equal(pmap_map(&pm, 3 * G1 + M2, PA0, M2, 0), 0); /* a 2M leaf */
+	assert_int_equal(pmap_map(&pm, 5 * G1, PA0, G1, 0), 0); /* a 1G leaf */
+	tl_dump(&pm, &before);
+	/* a jumbo over a smaller mapping inside it */
+	assert_int_equal(pmap_map_page(&pm, G1, PA0, G1, 0), -EEXIST);
+	assert_int_equal(pmap_map_page(&pm, G1 + 5 * M2, PA0, M2, 0), -EEXIST);
+	assert_int_equal(pmap_map_page(&pm, 3 * G1, PA0, G1, 0), -EEXIST);
+	/* the same page twice */
+	assert_int_equal(pmap_map_page(&pm, G1 + 5 * M2 + 7 * K4, PA0, K4, 0), -EEXIST);
+	assert_int_equal(pmap_map_page(&pm, 3 * G1 + M2, PA0, M2, 0), -EEXIST);
+	assert_int_equal(pmap_map_page(&pm, 5 * G1, PA0, G1, 0), -EEXIST);
+	/* a smaller page inside a jumbo */
+	assert_int_equal(pmap_map_page(&pm, 3 * G1 + M2 + K4, PA0, K4, 0), -EEXIST);
+	assert_int_equal(pmap_map_page(&pm, 5 * G1 + 9 * M2, PA0, M2, 0), -EEXIST);
+	assert_int_equal(pmap_map_page(&pm, 5 * G1 + 9 * M2 + K4, PA0, K4, 0), -EEXIST);
+	tl_dump(&pm, &after);
+	assert_true(tl_dump_equal(&before, &after));
+	tl_dump_free(&before);
+	tl_dump_free(&after);
+	/* the neighbours are free */
+	assert_int_equal(pmap_map_page(&pm, G1 + 5 * M2 + 8 * K4, PA0, K4, 0), 0);
+	assert_int_equal(pmap_map_page(&pm, 3 * G1, PA0, M2, 0), 0);
+	assert_int_equal(pmap_map_page(&pm, 4 * G1, PA0, G1, 0), 0);
+}
+
+static void test_map_page_rejects_bad_arguments(void **state)
+{
+	assert_int_equal(pmap_map_page(&pm, G1 + K4, PA0, M2, 0), -EINVAL); /* va unaligned */
+	assert_int_equal(pmap_map_page(&pm, G1, PA0 + M2, G1, 0), -EINVAL); /* pa unaligned */
+	assert_int_equal(pmap_map_page(&pm, 0x800, PA0, K4, 0), -EINVAL);
+	assert_int_equal(pmap_map_page(&pm, 0, PA0, 0, 0), -EINVAL); /* not a page size */
+	assert_int_equal(pmap_map_page(&pm, 0, PA0, 2 * K4, 0), -EINVAL);
+	assert_int_equal(pmap_map_page(&pm, 0, 0, 1ULL << 39, 0), -EINVAL); /* no leaf at PML4 */
+	assert_int_equal(pmap_map_page(&pm, USER_TOP, PA0, K4, 0), -EINVAL);
+	assert_int_equal(pmap_map_page(&pm, 0xffff800000000000ULL, PA0, K4, 0), -EINVAL);
+	assert_int_equal(pmap_map_page(&pm, 0, BIT(52), K4, 0), -EINVAL);
+	assert_int_equal(pmap_map_page(&pm, 0, PA0, K4, BIT(20)), -EINVAL);
+	assert_int_equal(pmap_map_page(&pm, 0, PA0, G1, PMAP_MAX_2M), -EINVAL); /* policy cap */
+	assert_int_equal(pmap_map_page(&pm, 0, PA0, M2, PMAP_MAX_4K), -EINVAL);
+	assert_int_equal(pm.nr_pairs, 1);
+	/* the last page of each size below USER_TOP is fine */
+	assert_int_equal(pmap_map_page(&pm, USER_TOP - K4, PA0, K4, 0), 0);
+	assert_int_equal(pmap_map_page(&pm, USER_TOP - 2 * M2, PA0, M2, 0), 0);
+	assert_int_equal(pmap_map_page(&pm, USER_TOP - 2 * G1, PA0, G1, 0), 0);
+	assert_int_equal(pmap_map_page(&pm, 0, BIT(52) - G1, G1, 0), 0);
+}
+
+static void test_map_page_1g_without_cpu_1g_is_einval(void **state)
+{
+	cpu_features.page_1g = false;
+	recreate();
+	assert_false(pmap_page_size_ok(&pm, G1, 0));
+	assert_false(pmap_page_size_ok(&pm, G1, PMAP_VISIBLE));
+	assert_true(pmap_page_size_ok(&pm, M2, PMAP_VISIBLE));
+	assert_int_equal(pmap_map_page(&pm, G1, PA0, G1, 0), -EINVAL); /* never 512 x 2M */
+	assert_int_equal(pm.nr_pairs, 1);
+	assert_int_equal(pmap_map_page(&pm, G1, PA0, M2, 0), 0);
+	expect_leaf(G1, PA0, M2, 0);
+}
+
+static void test_map_page_ept_caps_limit_visible_pages_only(void **state)
+{
+	cpu_features.ept_vpid_cap &= ~(EPT_CAP_1G | EPT_CAP_2M);
+	recreate();
+	assert_false(pmap_page_size_ok(&pm, G1, PMAP_VISIBLE));
+	assert_false(pmap_page_size_ok(&pm, M2, PMAP_VISIBLE));
+	assert_true(pmap_page_size_ok(&pm, K4, PMAP_VISIBLE));
+	assert_int_equal(pmap_map_page(&pm, G1, PA0, G1, PMAP_VISIBLE), -EINVAL);
+	assert_int_equal(pmap_map_page(&pm, G1, PA0, M2, PMAP_VISIBLE), -EINVAL);
+	assert_int_equal(pmap_map_page(&pm, G1, PA0, K4, PMAP_VISIBLE), 0);
+	expect_epte(G1, PA0, 1, PMAP_VISIBLE);
+	assert_int_equal(pmap_map_page(&pm, 2 * G1, PA0, G1, 0), 0); /* host-only: any size */
+	assert_int_equal(pmap_map_page(&pm, 3 * G1, PA0, M2, 0), 0);
+	expect_epte(2 * G1, PA0, 3, 0);
+}
+
 static void test_caps_no_cpu_1g_means_2m(void **state)
 {
 	cpu_features.page_1g = false;
@@ -555,6 +684,33 @@ static void test_oom_protect_split_leaves_tables_unchanged(void **state)
 	oom_every_point(cut_protect, 3);
 }
 
+static u64 map_page_va;
+static u64 map_page_size;
+
+static int one_page(void)
+{
+	return pmap_map_page(&pm, map_page_va, PA0, map_page_size, RWXV);
+}
+
+static void test_oom_map_page_leaves_tables_unchanged(void **state)
+{
+	/* a fresh PML4 slot: a 4K page needs 3 pairs, a 2M page 2, a 1G page 1 */
+	static const u64 sizes[] = { K4, M2, G1 };
+	static const u64 pairs_after[] = { 4, 6, 7 };
+
+	for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
+		map_page_va = ALIGN_DOWN(((u64)(i + 1) << 39) + 3 * G1 + 5 * M2 + 7 * K4, sizes[i]);
+		map_page_size = sizes[i];
+		oom_every_point(one_page, 3 - i);
+		assert_int_equal(pm.nr_pairs, pairs_after[i]);
+	}
+	/* an existing PDPT: the 4K page needs a PD and a PT */
+	map_page_va = (1ULL << 39) + 7 * G1;
+	map_page_size = K4;
+	oom_every_point(one_page, 2);
+	tl_check(&pm);
+}
+
 static void test_oom_create(void **state)
 {
 	struct pmap p2;
@@ -766,6 +922,12 @@ int main(void)
 		T(test_map_picks_largest_page_per_piece),
 		T(test_map_pa_alignment_limits_page_size),
 		T(test_map_policy_caps_page_size),
+		T(test_map_page_each_size_is_one_leaf_in_both_halves),
+		T(test_map_page_matches_map_of_the_same_page),
+		T(test_map_page_over_anything_mapped_is_eexist),
+		T(test_map_page_rejects_bad_arguments),
+		T(test_map_page_1g_without_cpu_1g_is_einval),
+		T(test_map_page_ept_caps_limit_visible_pages_only),
 		T(test_caps_no_cpu_1g_means_2m),
 		T(test_caps_ept_without_1g_limits_visible_only),
 		T(test_caps_ept_without_2m_1g_visible_is_4k),
@@ -793,6 +955,7 @@ int main(void)
 		T(test_oom_map_leaves_tables_unchanged),
 		T(test_oom_unmap_split_leaves_tables_unchanged),
 		T(test_oom_protect_split_leaves_tables_unchanged),
+		T(test_oom_map_page_leaves_tables_unchanged),
 		T(test_oom_create),
 		T(test_tlb_flush_once_per_operation),
 		T(test_tlb_invept_after_serving_as_eptp),

@@ -206,6 +206,7 @@ static inline epte_t epte_from_kpte(kpte_t k, unsigned lvl)
 #define PMAP_PROT (PMAP_W | PMAP_X)
 #define PMAP_AD (PMAP_ACCESSED | PMAP_DIRTY)
 #define PMAP_POLICIES 3 /* page-size policies: none, PMAP_MAX_2M, PMAP_MAX_4K */
+#define PMAP_MAP_FLAGS (PMAP_PROT | PMAP_VISIBLE | PMAP_MAX_2M | PMAP_MAX_4K) /* map's flags */
 
 struct pmap {
 	struct spinlock lock; /* guards both halves of every pair of this pmap, and the fields */
@@ -276,6 +277,21 @@ void pmap_destroy(struct pmap *pm, pmap_leaf_fn fn, void *arg);
  * violation, which invalidates it).
  */
 int pmap_map(struct pmap *pm, u64 va, paddr_t pa, u64 len, u32 flags);
+
+/*
+ * Maps the one page [va, va + size) to [pa, pa + size): the single-page path for faults, a
+ * straight descent that costs a fraction of pmap_map(). @size is SZ_4K, SZ_2M or SZ_1G, va and
+ * pa are aligned to it, va + size <= USER_TOP, @flags as for pmap_map(). The page is one leaf
+ * of exactly @size: if @pm's format has no such leaf for @flags (no CPU 1 GiB pages, no EPT
+ * 2M/1G for a guest-visible page, or a PMAP_MAX_* cap), the call is -EINVAL rather than a
+ * mapping by smaller pages; pmap_page_size_ok() says so in advance. Returns 0, -EINVAL,
+ * -EEXIST if anything in the range is already mapped, or -ENOMEM; on error nothing changed.
+ * No TLB flush, as for pmap_map().
+ */
+int pmap_map_page(struct pmap *pm, u64 va, paddr_t pa, u64 size, u32 flags);
+
+/* True when pmap_map_page(@pm, ..., @size, @flags) would not be -EINVAL for the page size. */
+bool pmap_page_size_ok(const struct pmap *pm, u64 size, u32 flags);
 
 /*
  * Unmaps whatever is mapped in [va, va + len); holes are fine. A jumbo the range cuts is first
