@@ -193,8 +193,8 @@ static long sys_lseek(u64 fd, u64 off, u64 whence, u64 a3, u64 a4, u64 a5)
 	default:
 		return -EINVAL;
 	}
-	s64 pos = base + (s64)off;
-	if (pos < 0 || (off > 0 && pos < base))
+	s64 pos;
+	if (__builtin_add_overflow(base, (s64)off, &pos) || pos < 0)
 		return -EINVAL;
 	f->pos = (u64)pos;
 	return pos;
@@ -238,6 +238,8 @@ static long sys_ioctl(u64 fd, u64 req, u64 arg, u64 a3, u64 a4, u64 a5)
 
 static long sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off)
 {
+	if (len > USER_TOP)
+		return -ENOMEM; /* as Linux: larger than any address space */
 	return vm_mmap(proc_current, addr, len, (u32)prot, (u32)flags, (int)fd, off);
 }
 

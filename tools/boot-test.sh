@@ -2,6 +2,8 @@
 # Boots an ISO once without a user and judges the kernel's self-test verdict.
 # Usage: tools/boot-test.sh {qemu|bochs} ISO
 # Env: BOOT_TEST_TIMEOUT (wall seconds; default 120 for QEMU, 600 for Bochs).
+#      BOOT_TEST_EXPECT (an extended regex a serial line must also match, e.g. the closing line of
+#      the user-space tests: '^user: [1-9][0-9]* passed, 0 failed$').
 # The kernel prints TAP lines and `ktest: N passed, M failed` on COM1, then ends the run: QEMU exits with
 # status 1 (pass, outb 0xf4 <- 0) or 3 (fail); Bochs exits 0 (pass, magic break + `quit`) or 1 (fail,
 # "Shutdown" to port 0x8900). A run passes only if the status says pass AND the log has `ktest: N passed,
@@ -88,6 +90,9 @@ fi
 [[ -z $summary || $passed -ge 1 ]] || why+=("no test ran")
 [[ -z $summary || $failed -eq 0 ]] || why+=("$failed failed")
 if grep -qE '^not ok' "$log"; then why+=("a 'not ok' line"); fi
+if [[ -n ${BOOT_TEST_EXPECT:-} ]] && ! grep -qE "$BOOT_TEST_EXPECT" "$log"; then
+	why+=("no line matching '$BOOT_TEST_EXPECT'")
+fi
 # A panic line is any non-TAP line mentioning panic (a test may carry "panic" in its name).
 if awk 'tolower($0) ~ /panic/ && !/^(not )?ok [0-9]/ { f = 1 } END { exit !f }' "$log"; then
 	why+=("a panic line")
