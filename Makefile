@@ -30,8 +30,13 @@ KERNEL := $(BUILD)/dyad.elf
 ISO := $(BUILD)/dyad.iso
 TEST_ISO := $(BUILD)/dyad-ktest.iso
 CMDLINE_TEST ?= ktest
+# Self-tests, then the user-space tests (tests/user) with /bin/init as the first process.
+UTEST_ISO := $(BUILD)/dyad-utest.iso
+CMDLINE_UTEST ?= ktest init=/bin/init
+# The user-space benchmark as the first process.
+UBENCH_ISO := $(BUILD)/dyad-ubench.iso
 
-.PHONY: all iso test-iso kernel check unit boot-test-qemu boot-test-bochs run run-qemu run-bochs debug \
+.PHONY: all iso test-iso utest-iso boot-test-user bench-user kernel check unit boot-test-qemu boot-test-bochs run run-qemu run-bochs debug \
 	deps bench format clean help
 
 all: iso
@@ -66,6 +71,17 @@ $(TEST_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(ISO_MODULES)
 
 test-iso: $(TEST_ISO)
 
+# ---- user programs (static musl) --------------------------------------------------------------
+include $(sort $(wildcard tests/user/*.mk))
+
+$(UTEST_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(USER_BINS)
+	tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE_UTEST)" $(USER_ISO_MODULES)
+
+$(UBENCH_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(USER_BINS)
+	tools/mkiso.sh $@ $(KERNEL) "init=/bin/bench" $(USER_ISO_MODULES)
+
+utest-iso: $(UTEST_ISO)
+
 # ---- host unit tests (cmocka, ASan + UBSan) --------------------------------------------------
 # Each tests/unit/*.mk adds a name to UNIT_TESTS and sets UNIT_SRCS_<name>.
 UNIT_TESTS :=
@@ -97,10 +113,17 @@ boot-test-bochs: deps
 	$(MAKE) test-iso
 	tools/boot-test.sh bochs $(TEST_ISO)
 
+# QEMU runs the self-tests and the user-space tests; Bochs (VMX, slower) the self-tests.
+USER_TEST_EXPECT := ^user: [1-9][0-9]* passed, 0 failed$$
+
+boot-test-user: deps
+	$(MAKE) utest-iso
+	BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' tools/boot-test.sh qemu $(UTEST_ISO)
+
 check: deps
 	$(MAKE) unit
-	$(MAKE) test-iso
-	tools/boot-test.sh qemu $(TEST_ISO)
+	$(MAKE) test-iso utest-iso
+	BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' tools/boot-test.sh qemu $(UTEST_ISO)
 	tools/boot-test.sh bochs $(TEST_ISO)
 	@echo "check: all passed"
 
@@ -122,6 +145,11 @@ debug: deps iso
 
 # ---- benchmarks -------------------------------------------------------------------------------
 include $(sort $(wildcard tests/bench/*.mk))
+
+# System-call and page-fault costs measured by a user program under QEMU (see tools/bench-user.sh).
+bench-user: deps
+	$(MAKE) $(UBENCH_ISO)
+	tools/bench-user.sh $(UBENCH_ISO)
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

@@ -14,3 +14,4 @@ $(BUILD)/bench/bench_pmap: $(BENCH_PMAP_SRCS:%.c=$(BUILD)/bench/%.o)
 
 bench: $(BUILD)/bench/bench_pmap
 	tests/bench/run-bench.sh $(BUILD)/bench/bench_pmap $(BUILD)/bench
+bench: bench-user
