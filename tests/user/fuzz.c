@@ -182,10 +182,15 @@ static enum action action_of(long nr)
 	}
 }
 
-/* A descriptor that is not the console: 3 and up (mostly bad, sometimes an open module). */
+/*
+ * A descriptor that is not the console: 3 and up (mostly bad, sometimes an open module). The
+ * kernel, like Linux, reads a descriptor as a 32-bit int, so 0x100000000 is fd 0 too.
+ */
 static long not_console(long fd)
 {
-	return fd >= 0 && fd <= 2 ? fd + 3 + (long)(next() % 8) : fd;
+	int low = (int)fd;
+
+	return low >= 0 && low <= 2 ? low + 3 + (long)(next() % 8) : fd;
 }
 
 /* Rewrites @a for system call @nr as action_of() and the file comment describe. */
@@ -229,6 +234,15 @@ static void tame(long nr, long a[6])
 	a[1] = next() % (WINDOW + WINDOW_SIZE - a[0] + 1);
 }
 
+/* The calls Dyad implements: half of the fuzzing goes where there is code to break. */
+static const long implemented[] = {
+	SYS_read,	     SYS_write,	      SYS_open,		SYS_close,	SYS_fstat,
+	SYS_lseek,	     SYS_mmap,	      SYS_mprotect,	SYS_munmap,	SYS_brk,
+	SYS_rt_sigprocmask, SYS_ioctl,	      SYS_writev,	SYS_getpid,	SYS_uname,
+	SYS_set_tid_address, SYS_clock_gettime, SYS_openat,	SYS_gettid,	SYS_getppid,
+	DYAD_SYS_STATS,	     DYAD_SYS_VM_QUERY,
+};
+
 static long random_nr(void)
 {
 	unsigned long r = next() % 64;
@@ -237,6 +251,8 @@ static long random_nr(void)
 		return next(); /* now and then, any number at all */
 	if (r < 5)
 		return DYAD_SYS_BASE + next() % DYAD_NRS;
+	if (r < 34)
+		return implemented[next() % (sizeof(implemented) / sizeof(implemented[0]))];
 	return next() % LINUX_NRS;
 }
 
