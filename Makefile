@@ -13,6 +13,10 @@ KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror \
 	-mno-red-zone -mcmodel=kernel -mgeneral-regs-only -mno-sse -mno-mmx -mno-80387 \
 	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
 	-Iinclude -D__KERNEL__ -MMD -MP
+# DEBUG=1: the pair module checks every invariant of a table tree after every operation.
+ifdef DEBUG
+KCFLAGS += -DPMAP_DEBUG
+endif
 KLDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T arch/x86/kernel.ld
 KASFLAGS := -f elf64 -Iinclude/
 
@@ -36,7 +40,7 @@ CMDLINE_UTEST ?= ktest init=/bin/init
 # The user-space benchmark as the first process.
 UBENCH_ISO := $(BUILD)/dyad-ubench.iso
 
-.PHONY: all iso test-iso utest-iso boot-test-user bench-user kernel check unit boot-test-qemu boot-test-bochs run run-qemu run-bochs debug \
+.PHONY: all iso test-iso utest-iso check-debug boot-test-user bench-user kernel check unit boot-test-qemu boot-test-bochs run run-qemu run-bochs debug \
 	deps bench format clean help
 
 all: iso
@@ -125,7 +129,14 @@ check: deps
 	$(MAKE) utest-iso
 	BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' tools/boot-test.sh qemu $(UTEST_ISO)
 	BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' tools/boot-test.sh bochs $(UTEST_ISO)
+	$(MAKE) check-debug
 	@echo "check: all passed"
+
+# The same boot with DEBUG=1 kernel objects in their own build directory.
+check-debug:
+	$(MAKE) BUILD=$(BUILD)/debug DEBUG=1 utest-iso
+	BUILD=$(BUILD)/debug BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' \
+		tools/boot-test.sh qemu $(BUILD)/debug/dyad-utest.iso
 
 deps:
 	tools/install-deps.sh
