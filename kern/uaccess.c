@@ -24,28 +24,27 @@ static void copy_bytes(void *arg)
 	memcpy(j->dst, j->src, j->n);
 }
 
-int copy_from_user(void *dst, u64 src, size_t n)
+/* Copies @n bytes between kernel memory and the user range at @user (one of @dst, @src). */
+static int copy_user(void *dst, const void *src, size_t n, u64 user)
 {
-	struct copy_job job = { dst, (const void *)src, n, false };
+	struct copy_job job = { dst, src, n, false };
 	struct fault_info fi;
 
 	if (!n)
 		return 0;
-	if (!user_range_ok(src, n) || trap_catch(copy_bytes, &job, &fi))
+	if (!user_range_ok(user, n) || trap_catch(copy_bytes, &job, &fi))
 		return -EFAULT;
 	return 0;
 }
 
+int copy_from_user(void *dst, u64 src, size_t n)
+{
+	return copy_user(dst, (const void *)src, n, src);
+}
+
 int copy_to_user(u64 dst, const void *src, size_t n)
 {
-	struct copy_job job = { (void *)dst, src, n, false };
-	struct fault_info fi;
-
-	if (!n)
-		return 0;
-	if (!user_range_ok(dst, n) || trap_catch(copy_bytes, &job, &fi))
-		return -EFAULT;
-	return 0;
+	return copy_user((void *)dst, src, n, dst);
 }
 
 static void copy_string(void *arg)

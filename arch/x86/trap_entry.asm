@@ -3,6 +3,7 @@
 ; trap_dispatch(frame).
 
 bits 64
+%include "arch/x86/trap_frame.inc"
 section .text
 extern trap_dispatch
 
@@ -26,21 +27,7 @@ trap_stub_%1:
 %endrep
 
 trap_common:
-	push rax
-	push rbx
-	push rcx
-	push rdx
-	push rsi
-	push rdi
-	push rbp
-	push r8
-	push r9
-	push r10
-	push r11
-	push r12
-	push r13
-	push r14
-	push r15
+	PUSH_GPRS
 	cld
 	mov rdi, rsp
 	; Frame pointer chain for backtraces: link through the interrupted RIP/RBP.
@@ -48,21 +35,7 @@ trap_common:
 	call trap_dispatch
 global trap_return
 trap_return:
-	pop r15
-	pop r14
-	pop r13
-	pop r12
-	pop r11
-	pop r10
-	pop r9
-	pop r8
-	pop rbp
-	pop rdi
-	pop rsi
-	pop rdx
-	pop rcx
-	pop rbx
-	pop rax
+	POP_GPRS
 	add rsp, 16			; vector, error
 	iretq
 

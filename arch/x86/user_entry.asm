@@ -3,6 +3,7 @@
 ; syscall_kernel_rsp (and TSS.rsp0, for interrupts from ring 3).
 
 bits 64
+%include "arch/x86/trap_frame.inc"
 %define USER_DS (0x18 | 3)
 %define USER_CS (0x20 | 3)
 %define SYSCALL_VECTOR 0x80		; marks a syscall frame in struct trap_frame.vector
@@ -28,41 +29,13 @@ syscall_entry:
 	push rcx			; rip
 	push 0				; error
 	push SYSCALL_VECTOR		; vector
-	push rax
-	push rbx
-	push rcx
-	push rdx
-	push rsi
-	push rdi
-	push rbp
-	push r8
-	push r9
-	push r10
-	push r11
-	push r12
-	push r13
-	push r14
-	push r15
+	PUSH_GPRS
 	mov rdi, rsp
 	xor ebp, ebp
 	sti
 	call syscall_dispatch		; the result is in the frame's rax
 	cli
-	pop r15
-	pop r14
-	pop r13
-	pop r12
-	pop r11
-	pop r10
-	pop r9
-	pop r8
-	pop rbp
-	pop rdi
-	pop rsi
-	pop rdx
-	pop rcx
-	pop rbx
-	pop rax
+	POP_GPRS
 	add rsp, 16			; vector, error
 	pop rcx				; rip
 	add rsp, 8			; cs
