@@ -174,10 +174,13 @@ int vm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot)
 			return -ENOMEM;
 		pos = r->end;
 	}
-	/* Regions first: a failed table update is then undone by restoring the old list. */
-	memcpy(scratch, p->regions, sizeof(scratch));
+	/*
+	 * Regions first: a failed table update is then undone by restoring the old list.
+	 * PROT_NONE unmaps the pages, so their contents do not survive a later mprotect back.
+	 */
+	static struct vm_region saved[PROC_MAX_REGIONS];
 	unsigned old_n = p->nr_regions;
-	struct vm_region saved[PROC_MAX_REGIONS];
+
 	memcpy(saved, p->regions, sizeof(saved));
 	err = regions_rewrite(p, addr, end, prot, NULL);
 	if (err)
