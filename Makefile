@@ -11,7 +11,7 @@ CMDLINE ?=
 KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror \
 	-ffreestanding -fno-stack-protector -fno-pic -fno-pie -fno-common \
 	-mno-red-zone -mcmodel=kernel -mgeneral-regs-only -mno-sse -mno-mmx -mno-80387 \
-	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables -fno-toplevel-reorder \
 	-Iinclude -D__KERNEL__ -MMD -MP
 # DEBUG=1: the pair module checks every invariant of a table tree after every operation.
 ifdef DEBUG
@@ -60,6 +60,9 @@ $(BUILD)/k/%.asm.o: %.asm
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  NASM    $<")
 	$(Q)$(NASM) $(KASFLAGS) -MD $(@:.o=.d) $< -o $@
+
+# Flags live here: objects rebuild when it changes.
+$(KOBJS): Makefile
 
 $(KERNEL): $(KOBJS) arch/x86/kernel.ld
 	@$(if $(Q),echo "  LD      $@")
