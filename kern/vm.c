@@ -130,6 +130,22 @@ static int regions_rewrite(struct proc *p, u64 start, u64 end, u32 new_prot,
 	return 0;
 }
 
+/* How many regions are left once [start, end) is cut out of every region. */
+static unsigned regions_after_cut(const struct proc *p, u64 start, u64 end)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < p->nr_regions; i++) {
+		const struct vm_region *r = &p->regions[i];
+
+		if (r->end <= start || r->start >= end)
+			n++;
+		else
+			n += (r->start < start) + (r->end > end);
+	}
+	return n;
+}
+
 int vm_region_add(struct proc *p, const struct vm_region *r)
 {
 	if (!user_range_valid(r->start, r->end - r->start) || !IS_ALIGNED(r->end, PAGE_SIZE))
@@ -251,6 +267,9 @@ long vm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64
 		if (!range_is_free(p, addr, addr + len)) {
 			if (flags & MAP_FIXED_NOREPLACE)
 				return -EEXIST;
+			/* The new region needs a slot: make sure before anything is unmapped. */
+			if (regions_after_cut(p, addr, addr + len) >= PROC_MAX_REGIONS)
+				return -ENOMEM;
 			int err = vm_munmap(p, addr, len);
 			if (err)
 				return err;

@@ -131,6 +131,51 @@ void pmem_free(paddr_t pa, unsigned order)
 	shim.live_frames -= 1ULL << order;
 }
 
+/*
+ * The head of the allocated block that holds @frame, or ARENA_FRAMES if none does. Blocks are
+ * aligned to their size, so the head is @frame rounded down to some order.
+ */
+static u64 alloc_head_of(u64 frame)
+{
+	for (unsigned order = 0; order <= SHIM_MAX_ORDER; order++) {
+		u64 head = ALIGN_DOWN(frame, 1ULL << order);
+
+		if (state[head] && head + (1ULL << (state[head] - 1)) > frame)
+			return head;
+	}
+	return ARENA_FRAMES;
+}
+
+/*
+ * pmem.h: frees the aligned piece [pa, pa + 4 KiB << order) of a larger allocated block, like
+ * buddy_free_part: the enclosing block is halved, both halves staying allocated, until the
+ * piece is a block of its own, which is then freed. Aborts unless such a block holds it.
+ */
+void pmem_free_part(paddr_t pa, unsigned order)
+{
+	u8 *p = (u8 *)(uintptr_t)pa;
+	u64 frame, head;
+
+	if (!arena || order > SHIM_MAX_ORDER || p < arena || p >= arena + ARENA_SIZE ||
+	    !IS_ALIGNED(pa, PAGE_SIZE << order))
+		shim_die("free_part: bad address or order", pa, order);
+	frame = frame_of(pa);
+	head = alloc_head_of(frame);
+	if (head == ARENA_FRAMES || state[head] < order + 1)
+		shim_die("free_part: not inside an allocated block of at least this order", pa,
+			 order);
+	for (unsigned n = state[head] - 1; n > order; n--) {
+		u64 upper = head + (1ULL << (n - 1));
+
+		state[head] = n; /* order n - 1 */
+		state[upper] = n;
+		shim.live_blocks++;
+		if (frame >= upper)
+			head = upper;
+	}
+	pmem_free(pa, order);
+}
+
 /* pmem.h: arena frames not allocated. */
 u64 pmem_free_frames(void)
 {

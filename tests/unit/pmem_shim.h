@@ -11,7 +11,8 @@
  * Memory: an arena reserved with mmap; a "physical address" is the host address itself, so
  * pmem_va() is the identity. Blocks of 4 KiB << order come from per-order free lists or a
  * bump pointer, aligned to their size. Freed blocks are poisoned for ASan; freeing a block
- * that is not allocated with that order aborts.
+ * that is not allocated with that order aborts. pmem_free_part() splits the enclosing block
+ * as the buddy allocator does: the pieces left stay allocated, each freeable on its own.
  *
  * Out-of-memory injection: shim_fail_nth(n) makes the n-th allocation from now fail (n = 1:
  * the next one); 0 disarms.
