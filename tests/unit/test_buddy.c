@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_rng.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,31 +444,11 @@ static void adding_a_frame_twice_is_reported_and_changes_nothing(void **state)
 	arena_destroy(a);
 }
 
-/* xorshift64*: the same sequence on every host, so a seed reproduces a failure. */
-static u64 rng_state;
-
-static u64 rng_next(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-static u64 stress_seed(void)
-{
-	const char *env = getenv("BUDDY_SEED");
-	u64 seed = env ? strtoull(env, NULL, 0) : (u64)time(NULL);
-
-	print_message("buddy stress seed %llu (set BUDDY_SEED to replay)\n",
-		      (unsigned long long)seed);
-	return seed ? seed : 1;
-}
 
 /* Small orders are common, large ones rare: order k with probability about 2^-(k+1). */
 static unsigned random_order(void)
 {
-	u64 r = rng_next() | BIT(BUDDY_MAX_ORDER);
+	u64 r = rnd() | BIT(BUDDY_MAX_ORDER);
 
 	return MIN((unsigned)__builtin_ctzll(r), 12);
 }
@@ -477,7 +459,7 @@ static unsigned random_order(void)
 /* Each live block carries its own address in its first word: the allocator must not touch it. */
 static void stress_step(struct arena *a, struct block *live, size_t *n)
 {
-	bool do_alloc = *n == 0 || (*n < STRESS_MAX_LIVE && rng_next() % 100 < 55);
+	bool do_alloc = *n == 0 || (*n < STRESS_MAX_LIVE && rnd() % 100 < 55);
 	u64 *tag;
 	size_t i;
 
@@ -492,7 +474,7 @@ static void stress_step(struct arena *a, struct block *live, size_t *n)
 		live[(*n)++] = (struct block){ pa, order };
 		return;
 	}
-	i = rng_next() % *n;
+	i = rnd() % *n;
 	tag = (u64 *)(uintptr_t)(live[i].pa + a->b.va_offset);
 	if (*tag != live[i].pa)
 		fail_msg("allocated block %#llx was overwritten", (unsigned long long)live[i].pa);
@@ -512,7 +494,7 @@ static void random_alloc_free_keeps_invariants(void **state)
 	buddy_add_range(&a->b, SZ_1G + 3 * PAGE_SIZE, SZ_1G + 21 * SZ_2M + 5 * PAGE_SIZE);
 	buddy_add_range(&a->b, SZ_1G + 23 * SZ_2M, SZ_1G + SZ_64M - 7 * PAGE_SIZE);
 	before = shape_of(a);
-	rng_state = stress_seed();
+	rnd_seed_from_env("BUDDY_SEED");
 	for (op = 0; op < STRESS_OPS; op++) {
 		stress_step(a, live, &n);
 		if (op % 1000 == 999)

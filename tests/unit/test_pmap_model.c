@@ -13,6 +13,8 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "test_rng.h"
+
 #include <arch/x86/memlayout.h>
 #include <arch/x86/pmap.h>
 #include <dyad/errno.h>
@@ -39,20 +41,7 @@ static const u64 win_base[2] = { 0, USER_TOP - WIN_SIZE };
 #define M_V 8ULL
 static u64 *model[2];
 
-static u64 rng;
 
-static u64 rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dULL;
-}
-
-static u64 rnd_below(u64 n)
-{
-	return rnd() % n;
-}
 
 static u64 mflags(u32 f)
 {
@@ -305,15 +294,12 @@ static void test_model_ept_without_large_pages(void **state)
 
 int main(void)
 {
-	const char *env = getenv("PMAP_SEED");
-	u64 seed = env ? strtoull(env, NULL, 0) : 0x5eed0000ULL + (u64)time(NULL);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_model_full_caps_100k),
 		cmocka_unit_test(test_model_no_cpu_1g),
 		cmocka_unit_test(test_model_ept_without_large_pages),
 	};
 
-	printf("pmap model: PMAP_SEED=%#llx\n", (unsigned long long)seed);
-	rng = seed | 1;
+	rnd_seed_from_env("PMAP_SEED");
 	return cmocka_run_group_tests_name("pmap_model", tests, NULL, NULL);
 }

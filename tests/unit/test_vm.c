@@ -20,6 +20,8 @@
 
 #include <cmocka.h> /* after the headers it needs */
 
+#include "test_rng.h"
+
 #include <linux/mman.h>
 
 #include <arch/x86/memlayout.h>
@@ -899,20 +901,7 @@ struct mpage {
 static struct mpage model[WIN_PAGES], trial[WIN_PAGES];
 static u32 next_id;
 static u64 faults_2m;
-static u64 rng;
 
-static u64 rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dULL;
-}
-
-static u64 rnd_below(u64 n)
-{
-	return rnd() % n;
-}
 
 static u64 page_va(u64 i)
 {
@@ -1226,8 +1215,6 @@ static void test_random_operations_match_a_page_model(void **state)
 
 int main(void)
 {
-	const char *env = getenv("VM_SEED");
-	u64 seed = env ? strtoull(env, NULL, 0) : 0x5eed0000ULL + (u64)time(NULL);
 	const struct CMUnitTest tests[] = {
 		T(test_shim_free_part_frees_exactly_the_piece_and_keeps_the_rest),
 		T(test_mmap_without_hint_is_page_aligned_below_top_and_disjoint),
@@ -1280,7 +1267,6 @@ int main(void)
 	pmem_free(pmem_alloc(18), 18);
 	shim_reset();
 
-	printf("vm: VM_SEED=%#llx\n", (unsigned long long)seed);
-	rng = seed | 1;
+	rnd_seed_from_env("VM_SEED");
 	return cmocka_run_group_tests_name("vm", tests, NULL, NULL);
 }

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef TEST_RNG_H
+#define TEST_RNG_H
+
+/*
+ * The randomized host tests' generator: xorshift64*, the same sequence on every host, so a
+ * printed seed replays a failing run exactly.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <dyad/types.h>
+
+static u64 test_rng = 1;
+
+static inline u64 rnd(void)
+{
+	test_rng ^= test_rng >> 12;
+	test_rng ^= test_rng << 25;
+	test_rng ^= test_rng >> 27;
+	return test_rng * 0x2545f4914f6cdd1dULL;
+}
+
+static inline u64 rnd_below(u64 n)
+{
+	return rnd() % n;
+}
+
+/*
+ * Seeds the generator from environment variable @env, or from the clock when it is unset (each
+ * run then explores a new sequence), and prints the seed with the way to replay it.
+ */
+static inline void rnd_seed_from_env(const char *env)
+{
+	const char *s = getenv(env);
+	u64 seed = s ? strtoull(s, NULL, 0) : 0x5eed0000ULL + (u64)time(NULL);
+
+	printf("seed: %s=%#llx replays this run\n", env, (unsigned long long)seed);
+	test_rng = seed | 1;
+}
+
+#endif
