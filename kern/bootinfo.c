@@ -87,7 +87,7 @@ static const char *parse_mmap(const struct mb2_tag_mmap *t, struct boot_info *bi
 static bool inside_ram(const struct boot_info *bi, paddr_t start, paddr_t end)
 {
 	for (unsigned i = 0; i < bi->nr_ram; i++)
-		if (start >= ALIGN_DOWN(bi->ram[i].start, PAGE_SIZE) && end <= bi->ram[i].end)
+		if (start >= bi->ram[i].start && end <= bi->ram[i].end)
 			return true;
 	return false;
 }

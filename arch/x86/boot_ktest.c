@@ -16,7 +16,6 @@
 #define PTE_ADDR 0x000ffffffffff000ULL
 
 extern u64 boot_pml4[], boot_pdpt_low[], boot_pdpt_high[], boot_pd[];
-const struct boot_info *kernel_boot_info(void);
 
 static bool odd_half_is_zero(const u64 *table)
 {

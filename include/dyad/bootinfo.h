@@ -49,4 +49,7 @@ bool bootinfo_has_flag(const struct boot_info *bi, const char *flag);
 /* The total bytes of RAM. */
 u64 bootinfo_ram_bytes(const struct boot_info *bi);
 
+/* What the kernel booted with (kern/main.c); its modules are the files processes open. */
+const struct boot_info *kernel_boot_info(void);
+
 #endif

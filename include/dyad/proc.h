@@ -84,7 +84,4 @@ long proc_spawn(const char *path, const char *const argv[], const char *const en
 /* Ends the current process with @status. */
 __attribute__((noreturn)) void proc_exit(int status);
 
-/* The kernel's boot information (modules are files). */
-const struct boot_info *kernel_boot_info(void);
-
 #endif
