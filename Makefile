@@ -81,10 +81,10 @@ test-iso: $(TEST_ISO)
 # ---- user programs (static musl) --------------------------------------------------------------
 include $(sort $(wildcard tests/user/*.mk))
 
-$(UTEST_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(USER_BINS)
+$(UTEST_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(USER_BINS) tests/user/motd.txt
 	tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE_UTEST)" $(USER_ISO_MODULES)
 
-$(UBENCH_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(USER_BINS)
+$(UBENCH_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(USER_BINS) tests/user/motd.txt
 	tools/mkiso.sh $@ $(KERNEL) "init=/bin/bench" $(USER_ISO_MODULES)
 
 utest-iso: $(UTEST_ISO)

@@ -37,6 +37,7 @@ static void crash_is_killed_and_next_runs(void)
 static void spawn_errors(void)
 {
 	ut_eq(spawn("/bin/no-such-program", NULL), -ENOENT, "spawn of a missing path is ENOENT");
+	ut_eq(spawn("/etc/motd", NULL), -ENOEXEC, "spawn of a text file is ENOEXEC");
 	ut_eq(dyad_spawn(NULL, NULL), -EFAULT, "spawn of a NULL path is EFAULT");
 	ut_eq(dyad_spawn((const char *)0xffff800000000000UL, NULL), -EFAULT,
 	      "spawn of a kernel-address path is EFAULT");

@@ -11,7 +11,9 @@ USER_CFLAGS := -std=gnu11 -static -fno-pie -no-pie -O2 -g -Wall -Wextra -Werror 
 
 USER_PROGS := init nop crash sysconf mmap faults fuzz bench
 USER_BINS := $(USER_PROGS:%=$(BUILD)/user/%)
-USER_ISO_MODULES := $(foreach p,$(USER_PROGS),$(BUILD)/user/$(p):/bin/$(p))
+# A plain text file, so that spawning something that is not a program can be tested.
+USER_ISO_MODULES := $(foreach p,$(USER_PROGS),$(BUILD)/user/$(p):/bin/$(p)) \
+	tests/user/motd.txt:/etc/motd
 
 $(BUILD)/user/%: tests/user/%.c
 	@mkdir -p $(dir $@)
