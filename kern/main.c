@@ -108,6 +108,7 @@ void kmain(u32 magic, paddr_t mbi_pa)
 		panic("not started by a multiboot2 loader (magic %#x)", magic);
 	cpu_detect();
 	cpu_enable_fpu();
+	cpu_enable_protection();
 
 	/* The boot tables reach the first GiB through the direct map; the information is there. */
 	if (mbi_pa + PAGE_SIZE > SZ_1G)

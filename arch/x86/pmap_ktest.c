@@ -13,6 +13,7 @@
 #include <dyad/errno.h>
 #include <dyad/ktest.h>
 #include <dyad/pmem.h>
+#include <dyad/printf.h>
 
 #define KT_VA 0x40000000ULL /* 1 GiB: aligned for every page size */
 
@@ -193,4 +194,37 @@ KTEST(pmap_protect_and_unmap_take_effect_while_active)
 		  "read after unmap: error %#llx", (unsigned long long)fi.error);
 	kt_pmap_finish(kt, &pm);
 	pmem_free(pa, 9);
+}
+
+static void call_code(void *arg)
+{
+	((void (*)(void))arg)();
+}
+
+/* With SMEP the kernel cannot be tricked into running user (or guest) memory. */
+KTEST(kernel_cannot_execute_user_page)
+{
+	struct pmap pm;
+	struct fault_info fi = { 0 };
+	paddr_t pa = pmem_alloc_zeroed(0);
+
+	KT_ASSERT(kt, pa, "no page");
+	if (!cpu_features.smep) {
+		printf("# skip: this CPU has no SMEP\n");
+		pmem_free(pa, 0);
+		return;
+	}
+	*(u8 *)pmem_va(pa) = 0xc3; /* ret */
+	if (!kt_pmap_create(kt, &pm)) {
+		pmem_free(pa, 0);
+		return;
+	}
+	KT_EXPECT(kt, pmap_map(&pm, KT_VA, pa, SZ_4K, PMAP_X) == 0, "map");
+	pmap_activate(&pm);
+	KT_EXPECT(kt, trap_catch(call_code, (void *)KT_VA, &fi), "the kernel ran a user page");
+	KT_EXPECT(kt, fi.vector == T_PF && (fi.error & PF_I) && fi.rip == KT_VA,
+		  "fault vector %llu error %#llx rip %#llx", (unsigned long long)fi.vector,
+		  (unsigned long long)fi.error, (unsigned long long)fi.rip);
+	kt_pmap_finish(kt, &pm);
+	pmem_free(pa, 0);
 }

@@ -15,6 +15,7 @@ struct cpu_features {
 	bool x2apic;
 	bool vmx;
 	bool invariant_tsc;
+	bool smep; /* CPUID 7 EBX[7]: the kernel cannot execute user pages once CR4.SMEP is set */
 	u64 ept_vpid_cap; /* IA32_VMX_EPT_VPID_CAP, 0 without VMX */
 	u32 max_leaf;
 	char vendor[13];
@@ -32,5 +33,7 @@ extern struct cpu_features cpu_features;
 void cpu_detect(void);
 void cpu_print(void);
 void cpu_enable_fpu(void);
+/* Turns on the protections the CPU has (SMEP). */
+void cpu_enable_protection(void);
 
 #endif
