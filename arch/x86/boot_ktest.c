@@ -3,6 +3,7 @@
 #include <arch/x86/asm.h>
 #include <arch/x86/kmap.h>
 #include <arch/x86/memlayout.h>
+#include <arch/x86/pmap.h>
 #include <arch/x86/trap.h>
 #include <dyad/bootinfo.h>
 #include <dyad/ktest.h>
@@ -10,10 +11,6 @@
 #include <dyad/string.h>
 #include <dyad/time.h>
 
-#define PAIR_SIZE 8192
-#define PTE_P BIT(0)
-#define PTE_PS BIT(7)
-#define PTE_ADDR 0x000ffffffffff000ULL
 
 extern u64 boot_pml4[], boot_pdpt_low[], boot_pdpt_high[], boot_pd[];
 
@@ -31,7 +28,7 @@ KTEST(boot_tables_are_zeroed_pairs)
 
 	for (unsigned i = 0; i < ARRAY_SIZE(tables); i++) {
 		paddr_t pa = KERNEL_IMAGE_PA(tables[i]);
-		KT_EXPECT(kt, IS_ALIGNED(pa, PAIR_SIZE), "boot table %u at %#lx", i, pa);
+		KT_EXPECT(kt, IS_ALIGNED(pa, PMAP_PAIR_SIZE), "boot table %u at %#lx", i, pa);
 		KT_EXPECT(kt, odd_half_is_zero(tables[i]), "boot table %u has a non-zero odd half",
 			  i);
 	}
@@ -43,14 +40,14 @@ static unsigned check_kernel_tables(const u64 *table, int level, unsigned first,
 	unsigned bad = 0;
 
 	(*seen)++;
-	if (!IS_ALIGNED(pmem_pa(table), PAIR_SIZE) || !odd_half_is_zero(table))
+	if (!IS_ALIGNED(pmem_pa(table), PMAP_PAIR_SIZE) || !odd_half_is_zero(table))
 		bad++;
 	if (level == 1)
 		return bad;
 	for (unsigned i = first; i < 512; i++) {
-		if (!(table[i] & PTE_P) || (level < 4 && (table[i] & PTE_PS)))
+		if (!(table[i] & KPTE_P) || (level < 4 && (table[i] & KPTE_PS)))
 			continue;
-		bad += check_kernel_tables(pmem_va(table[i] & PTE_ADDR), level - 1, 0, seen);
+		bad += check_kernel_tables(pmem_va(table[i] & PTE_ADDR_4K), level - 1, 0, seen);
 	}
 	return bad;
 }

@@ -9,20 +9,12 @@
 #include <arch/x86/cpu.h>
 #include <arch/x86/kmap.h>
 #include <arch/x86/memlayout.h>
+#include <arch/x86/pmap.h>
 #include <arch/x86/tlb.h>
 #include <dyad/bootinfo.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
 
-#define PTE_P BIT(0)
-#define PTE_W BIT(1)
-#define PTE_PWT BIT(3)
-#define PTE_PCD BIT(4)
-#define PTE_PS BIT(7)
-#define PTE_G BIT(8)
-#define PTE_NX BIT(63)
-#define PTE_ADDR 0x000ffffffffff000ULL
-#define ENTRIES 512
 
 /* Boot page tables (arch/x86/boot.asm): each symbol is an 8 KiB pair. */
 extern u64 boot_pml4[], boot_pdpt_low[], boot_pdpt_high[], boot_pd[];
@@ -37,7 +29,7 @@ static u64 mmio_next_va = MMIO_BASE;
 /* A zeroed page-table pair; returns its physical address. Boot cannot go on without it. */
 static paddr_t kmap_alloc_pair(void)
 {
-	paddr_t pa = pmem_alloc_zeroed(1);
+	paddr_t pa = pmem_alloc_zeroed(PMAP_PAIR_ORDER);
 
 	if (!pa)
 		panic("kmap: out of memory for kernel page tables");
@@ -46,7 +38,7 @@ static paddr_t kmap_alloc_pair(void)
 
 static u64 kernel_leaf_flags(void)
 {
-	return PTE_P | PTE_W | PTE_G | (cpu_features.nx ? PTE_NX : 0);
+	return KPTE_P | KPTE_W | KPTE_G | (cpu_features.nx ? KPTE_NX : 0);
 }
 
 /* True if [start, end) is entirely RAM or legacy low memory (below 1 MiB). */
@@ -76,10 +68,10 @@ static paddr_t build_pd(const struct boot_info *bi, paddr_t gib)
 	paddr_t pd_pa = kmap_alloc_pair();
 	u64 *pd = pmem_va(pd_pa);
 
-	for (unsigned i = 0; i < ENTRIES; i++) {
+	for (unsigned i = 0; i < PMAP_ENTRIES; i++) {
 		paddr_t pa = gib + (u64)i * SZ_2M;
 		if (any_ram(bi, pa, pa + SZ_2M))
-			pd[i] = pa | kernel_leaf_flags() | PTE_PS;
+			pd[i] = pa | kernel_leaf_flags() | KPTE_PS;
 	}
 	return pd_pa;
 }
@@ -90,22 +82,22 @@ void kmap_init(const struct boot_info *bi)
 	paddr_t pdpt_pa = kmap_alloc_pair();
 	u64 *pdpt = pmem_va(pdpt_pa);
 
-	if (top > (u64)ENTRIES * SZ_1G) {
+	if (top > (u64)PMAP_ENTRIES * SZ_1G) {
 		printf("kmap: RAM above 512 GiB is ignored\n");
-		top = (u64)ENTRIES * SZ_1G;
+		top = (u64)PMAP_ENTRIES * SZ_1G;
 	}
 	direct_page_size = cpu_features.page_1g ? SZ_1G : SZ_2M;
 	for (paddr_t gib = 0; gib < top; gib += SZ_1G) {
 		if (!any_ram(bi, gib, gib + SZ_1G))
 			continue;
 		if (cpu_features.page_1g && all_ram(bi, gib, gib + SZ_1G))
-			pdpt[gib / SZ_1G] = gib | kernel_leaf_flags() | PTE_PS;
+			pdpt[gib / SZ_1G] = gib | kernel_leaf_flags() | KPTE_PS;
 		else
-			pdpt[gib / SZ_1G] = build_pd(bi, gib) | PTE_P | PTE_W;
+			pdpt[gib / SZ_1G] = build_pd(bi, gib) | KPTE_P | KPTE_W;
 	}
 
 	/* Switch the direct map over and drop the boot identity map; user space owns slot 0. */
-	boot_pml4[DIRECT_MAP_SLOT] = pdpt_pa | PTE_P | PTE_W;
+	boot_pml4[DIRECT_MAP_SLOT] = pdpt_pa | KPTE_P | KPTE_W;
 	boot_pml4[0] = 0;
 	if (cpu_features.pge)
 		write_cr4(read_cr4() | BIT(7));
@@ -119,15 +111,15 @@ void *kmap_mmio(paddr_t pa, size_t size)
 
 	if (!mmio_pt) {
 		paddr_t pd_pa = kmap_alloc_pair(), pt_pa = kmap_alloc_pair();
-		((u64 *)pmem_va(pd_pa))[0] = pt_pa | PTE_P | PTE_W;
-		boot_pdpt_high[KERNEL_PDPT_MMIO_SLOT] = pd_pa | PTE_P | PTE_W;
+		((u64 *)pmem_va(pd_pa))[0] = pt_pa | KPTE_P | KPTE_W;
+		boot_pdpt_high[KERNEL_PDPT_MMIO_SLOT] = pd_pa | KPTE_P | KPTE_W;
 		mmio_pt = pmem_va(pt_pa);
 	}
 	u64 first_va = mmio_next_va;
-	BUG_ON((first_va - MMIO_BASE) / PAGE_SIZE + pages > ENTRIES);
+	BUG_ON((first_va - MMIO_BASE) / PAGE_SIZE + pages > PMAP_ENTRIES);
 	for (u64 i = 0; i < pages; i++) {
 		mmio_pt[(mmio_next_va - MMIO_BASE) / PAGE_SIZE] =
-			(first + i * PAGE_SIZE) | kernel_leaf_flags() | PTE_PCD | PTE_PWT;
+			(first + i * PAGE_SIZE) | kernel_leaf_flags() | KPTE_PCD | KPTE_PWT;
 		tlb_invlpg(mmio_next_va);
 		mmio_next_va += PAGE_SIZE;
 	}

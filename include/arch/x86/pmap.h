@@ -55,9 +55,12 @@ typedef u64 epte_t;
 #define KPTE_P BIT(0)
 #define KPTE_W BIT(1)
 #define KPTE_U BIT(2)
+#define KPTE_PWT BIT(3) /* with PCD: uncached, for device registers (kernel half only) */
+#define KPTE_PCD BIT(4)
 #define KPTE_A BIT(5)
 #define KPTE_D BIT(6)
 #define KPTE_PS BIT(7) /* level 2 and 3 only: this entry is a leaf */
+#define KPTE_G BIT(8) /* global: the kernel half only, never a user leaf */
 #define KPTE_VIS BIT(9) /* software: the leaf is guest-visible */
 #define KPTE_NX BIT(63)
 #define KPTE_AD (KPTE_A | KPTE_D)
