@@ -7,6 +7,7 @@
 
 #include <arch/x86/asm.h>
 #include <arch/x86/cpu.h>
+#include <arch/x86/fpu.h>
 #include <arch/x86/memlayout.h>
 #include <arch/x86/trap.h>
 #include <arch/x86/user.h>
@@ -69,10 +70,15 @@ static long setup_stack(struct proc *p, const struct elf_image *img, const char 
 			const char *const argv[], const char *const envp[])
 {
 	const u64 image_size = PAGE_SIZE << USTACK_IMAGE_ORDER;
-	struct vm_region r = { .start = VM_STACK_TOP - VM_STACK_SIZE, .end = VM_STACK_TOP,
-			       .prot = PROT_READ | PROT_WRITE, .flags = VM_STACK };
-	struct ustack_aux aux = { .phdr = img->phdr_vaddr, .phent = img->phentsize,
-				  .phnum = img->phnum, .entry = img->entry, .execfn = path };
+	struct vm_region r = { .start = VM_STACK_TOP - VM_STACK_SIZE,
+			       .end = VM_STACK_TOP,
+			       .prot = PROT_READ | PROT_WRITE,
+			       .flags = VM_STACK };
+	struct ustack_aux aux = { .phdr = img->phdr_vaddr,
+				  .phent = img->phentsize,
+				  .phnum = img->phnum,
+				  .entry = img->entry,
+				  .execfn = path };
 	long rsp = vm_region_add(p, &r);
 
 	if (rsp)
@@ -85,7 +91,8 @@ static long setup_stack(struct proc *p, const struct elf_image *img, const char 
 	if (!buf)
 		return -ENOMEM;
 	rsp = ustack_build(pmem_va(buf), image_size, VM_STACK_TOP, argv, envp, &aux);
-	for (u64 va = ALIGN_DOWN((u64)rsp, PAGE_SIZE); rsp > 0 && va < VM_STACK_TOP; va += PAGE_SIZE) {
+	for (u64 va = ALIGN_DOWN((u64)rsp, PAGE_SIZE); rsp > 0 && va < VM_STACK_TOP;
+	     va += PAGE_SIZE) {
 		struct pmap_leaf leaf;
 		if (!vm_fault(p, va, PF_U | PF_W) || pmap_lookup(&p->pmap, va, &leaf)) {
 			rsp = -ENOMEM;
@@ -114,6 +121,8 @@ static void proc_free(struct proc *p)
 	vm_teardown(p);
 	if (p->kstack)
 		pmem_free(p->kstack, PROC_KSTACK_ORDER);
+	if (p->fpu)
+		pmem_free(pmem_pa(p->fpu), 0);
 	pmem_free(pmem_pa(p), PROC_ORDER);
 }
 
@@ -124,8 +133,8 @@ static int proc_run(struct proc *p, u64 entry, u64 rsp)
 
 	p->parent = parent;
 	if (parent)
-		fpu_save(parent->fpu); /* the spawn call must not clobber the parent's SSE state */
-	cpu_enable_fpu(); /* a clean x87/SSE state for the child */
+		fpu_save(parent->fpu); /* the spawn call must not clobber the parent's registers */
+	fpu_load_clean(); /* nothing of the parent's (or an earlier process's) registers remains */
 	proc_current = p;
 	depth++;
 	pmap_activate(&p->pmap);
@@ -166,9 +175,14 @@ long proc_spawn(const char *path, const char *const argv[], const char *const en
 		return -ENOMEM;
 	struct proc *p = pmem_va(pa);
 	p->kstack = pmem_alloc(PROC_KSTACK_ORDER);
-	if (!p->kstack || pmap_create(&p->pmap)) {
+	paddr_t fpu =
+		pmem_alloc_zeroed(0); /* fpu_area_size() <= PAGE_SIZE; XRSTOR wants a zero header */
+	p->fpu = fpu ? pmem_va(fpu) : NULL;
+	if (!p->kstack || !p->fpu || pmap_create(&p->pmap)) {
 		if (p->kstack)
 			pmem_free(p->kstack, PROC_KSTACK_ORDER);
+		if (fpu)
+			pmem_free(fpu, 0);
 		pmem_free(pa, PROC_ORDER);
 		return -ENOMEM;
 	}

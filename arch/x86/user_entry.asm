@@ -43,10 +43,13 @@ syscall_entry:
 	pop rsp				; user rsp; interrupts stay off until SYSRET loads RFLAGS
 	o64 sysret
 
-; void user_enter(u64 rip, u64 rsp): starts ring-3 code with every register zero.
+; void user_enter(u64 rip, u64 rsp): starts ring-3 code with every register zero and RFLAGS
+; just IF. The kernel's own flags are cleared first (interrupts off, and NT, which would make
+; IRETQ a task return and fault in ring 0), whatever the path here left in them.
 global user_enter
 user_enter:
-	cli
+	push 2				; bit 1 is always set
+	popfq
 	push USER_DS
 	push rsi
 	push 0x202			; IF
