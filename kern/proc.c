@@ -17,6 +17,7 @@
 #include <dyad/printf.h>
 #include <dyad/proc.h>
 #include <dyad/string.h>
+#include <dyad/uaccess.h>
 #include <dyad/ustack.h>
 #include <dyad/vm.h>
 #include <uapi/dyad/abi.h>
@@ -212,11 +213,20 @@ void proc_exit(int status)
 	kjmp_restore(&p->exit_ctx);
 }
 
+/*
+ * Demand paging: a fault of user code, or of the kernel inside a uaccess helper. A kernel fault
+ * on a user address anywhere else is left to trap_dispatch, which panics (or to an armed
+ * trap_catch, in self-tests).
+ */
 static bool proc_page_fault(struct trap_frame *tf)
 {
 	u64 addr = read_cr2();
 
-	return proc_current && addr < USER_TOP && vm_fault(proc_current, addr, tf->error);
+	if (!proc_current || addr >= USER_TOP)
+		return false;
+	if (!(tf->cs & 3) && !uaccess_active())
+		return false;
+	return vm_fault(proc_current, addr, tf->error);
 }
 
 /* An exception in ring 3 that nothing could serve: the process dies, the kernel goes on. */

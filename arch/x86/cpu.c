@@ -6,6 +6,7 @@
 #include <dyad/string.h>
 
 struct cpu_features cpu_features;
+bool cpu_smap_enabled;
 
 #define CPUID1_ECX_VMX BIT(5)
 #define CPUID1_ECX_X2APIC BIT(21)
@@ -83,6 +84,12 @@ void cpu_enable_protection(void)
 	/* A kernel jump into user memory (a guest's, too) faults instead of running it. */
 	if (cpu_features.smep)
 		write_cr4(read_cr4() | CR4_SMEP);
+	/* ... and a kernel access to user memory outside uaccess faults instead of reading it. */
+	if (cpu_features.smap) {
+		clac();
+		write_cr4(read_cr4() | CR4_SMAP);
+		cpu_smap_enabled = true;
+	}
 }
 
 void cpu_print(void)

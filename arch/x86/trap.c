@@ -4,8 +4,10 @@
  * trap_catch() is armed; interrupts go to the handler registered for their vector.
  */
 #include <arch/x86/asm.h>
+#include <arch/x86/cpu.h>
 #include <arch/x86/gdt.h>
 #include <arch/x86/kjmp.h>
+#include <arch/x86/memlayout.h>
 #include <arch/x86/trap.h>
 #include <dyad/panic.h>
 #include <dyad/printf.h>
@@ -34,12 +36,37 @@ static struct {
 	struct fault_info *fi;
 } catcher;
 
+/*
+ * NMIs seen so far and where the last one landed. Only the NMI handler writes them, and it
+ * takes no lock (it may interrupt any code, printf holding the console lock included); they are
+ * printed later, from a context that may print (trap_nmi_report).
+ */
+static volatile u64 nmi_count, nmi_last_rip;
+static u64 nmi_reported;
+
 static const char *const exception_names[32] = {
-	"divide error", "debug", "NMI", "breakpoint", "overflow", "bound range",
-	"invalid opcode", "device not available", "double fault", "coprocessor overrun",
-	"invalid TSS", "segment not present", "stack fault", "general protection",
-	"page fault", "reserved", "x87 error", "alignment check", "machine check",
-	"SIMD error", "virtualization", "control protection",
+	"divide error",
+	"debug",
+	"NMI",
+	"breakpoint",
+	"overflow",
+	"bound range",
+	"invalid opcode",
+	"device not available",
+	"double fault",
+	"coprocessor overrun",
+	"invalid TSS",
+	"segment not present",
+	"stack fault",
+	"general protection",
+	"page fault",
+	"reserved",
+	"x87 error",
+	"alignment check",
+	"machine check",
+	"SIMD error",
+	"virtualization",
+	"control protection",
 };
 
 static void idt_set(unsigned vector, u64 handler, u8 ist)
@@ -77,8 +104,13 @@ void trap_set_irq_handler(unsigned vector, irq_handler_t fn)
 bool trap_catch(void (*fn)(void *arg), void *arg, struct fault_info *fi)
 {
 	BUG_ON(catcher.armed);
-	if (kjmp_save(&catcher.jmp))
-		return true; /* back from trap_dispatch: *fi is filled in */
+	if (kjmp_save(&catcher.jmp)) {
+		/* Back from trap_dispatch, *fi filled in. The flags kjmp_save kept have AC clear,
+		 * but say so: fn may have been inside user_access_begin() when it faulted. */
+		if (cpu_smap_enabled)
+			clac();
+		return true;
+	}
 	catcher.fi = fi;
 	catcher.armed = true;
 	fn(arg);
@@ -120,12 +152,45 @@ static void exception(struct trap_frame *tf)
 	}
 	if ((tf->cs & 3) && user_fault_handler && user_fault_handler(tf))
 		return;
+	if (tf->vector == T_PF && !(tf->cs & 3) && read_cr2() < USER_TOP)
+		panic_trap(tf, "kernel access to a user address outside uaccess");
 	panic_trap(tf, trap_exception_name(tf->vector));
+}
+
+/*
+ * An NMI is not an exception: it kills no process and no trap_catch() takes it; the interrupted
+ * code resumes. It runs on its own IST stack, so it is safe even on the first instruction of
+ * SYSCALL entry, where rsp is still the user's.
+ */
+static void nmi(struct trap_frame *tf)
+{
+	nmi_last_rip = tf->rip;
+	__atomic_add_fetch(&nmi_count, 1, __ATOMIC_RELAXED);
+}
+
+u64 trap_nmi_count(void)
+{
+	return __atomic_load_n(&nmi_count, __ATOMIC_RELAXED);
+}
+
+void trap_nmi_report(void)
+{
+	u64 n = trap_nmi_count();
+
+	if (n == nmi_reported)
+		return;
+	printf("nmi: %lu NMI%s since the last report, the last at rip %#lx\n", n - nmi_reported,
+	       n - nmi_reported == 1 ? "" : "s", nmi_last_rip);
+	nmi_reported = n;
 }
 
 void trap_dispatch(struct trap_frame *tf);
 void trap_dispatch(struct trap_frame *tf)
 {
+	if (tf->vector == T_NMI) {
+		nmi(tf);
+		return;
+	}
 	if (tf->vector < 32) {
 		exception(tf);
 		return;

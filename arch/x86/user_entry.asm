@@ -14,7 +14,7 @@ syscall_kernel_rsp:	resq 1
 syscall_user_rsp:	resq 1
 
 section .text
-extern syscall_dispatch
+extern syscall_dispatch, trap_nmi_report
 
 ; Entered by SYSCALL: RCX = user RIP, R11 = user RFLAGS, interrupts masked by SFMASK.
 ; Builds a struct trap_frame on the kernel stack so a system call looks like any other trap.
@@ -30,9 +30,10 @@ syscall_entry:
 	push 0				; error
 	push SYSCALL_VECTOR		; vector
 	PUSH_GPRS
-	mov rdi, rsp
 	xor ebp, ebp
 	sti
+	call trap_nmi_report		; a safe place to print what the NMI handler recorded
+	mov rdi, rsp
 	call syscall_dispatch		; the result is in the frame's rax
 	cli
 	POP_GPRS

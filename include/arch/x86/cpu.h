@@ -2,6 +2,7 @@
 #ifndef ARCH_X86_CPU_H
 #define ARCH_X86_CPU_H
 
+#include <arch/x86/asm.h>
 #include <dyad/types.h>
 
 /*
@@ -37,5 +38,24 @@ void cpu_detect(void);
 void cpu_print(void);
 /* Turns on the protections the CPU has (SMEP, SMAP). */
 void cpu_enable_protection(void);
+
+/*
+ * True once CR4.SMAP is on: the kernel then faults on any access to a user page unless
+ * RFLAGS.AC is set. Only the uaccess helpers set it, between user_access_begin() and
+ * user_access_end(); every kernel entry clears it (SFMASK on SYSCALL, CLAC in the trap entry).
+ */
+extern bool cpu_smap_enabled;
+
+static inline void user_access_begin(void)
+{
+	if (cpu_smap_enabled)
+		stac();
+}
+
+static inline void user_access_end(void)
+{
+	if (cpu_smap_enabled)
+		clac();
+}
 
 #endif
