@@ -23,6 +23,7 @@ struct idt_gate {
 } __packed;
 
 extern const u64 trap_stubs[256];
+void syscall_entry(void);
 
 static struct idt_gate idt[256] __aligned(16);
 static irq_handler_t irq_handlers[256];
@@ -92,6 +93,7 @@ void trap_init(void)
 		idt_set(v, trap_stubs[v], 0);
 	idt[T_DF].ist = IST_DOUBLE_FAULT;
 	idt[T_NMI].ist = IST_NMI;
+	idt[T_DB].ist = IST_DEBUG; /* may arrive on syscall_entry's first instruction: see below */
 	__asm__ volatile("lidt %0" : : "m"(ptr));
 }
 
@@ -191,6 +193,14 @@ void trap_dispatch(struct trap_frame *tf)
 		nmi(tf);
 		return;
 	}
+	/*
+	 * SYSCALL executed with TF set: some CPUs (Bochs among them) deliver its single-step trap
+	 * on the first instruction of syscall_entry, in ring 0 with the user's rsp still loaded,
+	 * which is why #DB has its own stack. SFMASK has already cleared TF; the user's TF comes
+	 * back with SYSRET and its trap is then taken in ring 3.
+	 */
+	if (tf->vector == T_DB && !(tf->cs & 3) && tf->rip == (u64)syscall_entry)
+		return;
 	if (tf->vector < 32) {
 		exception(tf);
 		return;
