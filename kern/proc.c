@@ -71,15 +71,10 @@ static long setup_stack(struct proc *p, const struct elf_image *img, const char 
 			const char *const argv[], const char *const envp[])
 {
 	const u64 image_size = PAGE_SIZE << USTACK_IMAGE_ORDER;
-	struct vm_region r = { .start = VM_STACK_TOP - VM_STACK_SIZE,
-			       .end = VM_STACK_TOP,
-			       .prot = PROT_READ | PROT_WRITE,
-			       .flags = VM_STACK };
-	struct ustack_aux aux = { .phdr = img->phdr_vaddr,
-				  .phent = img->phentsize,
-				  .phnum = img->phnum,
-				  .entry = img->entry,
-				  .execfn = path };
+	struct vm_region r = { .start = VM_STACK_TOP - VM_STACK_SIZE, .end = VM_STACK_TOP,
+			       .prot = PROT_READ | PROT_WRITE, .flags = VM_STACK };
+	struct ustack_aux aux = { .phdr = img->phdr_vaddr, .phent = img->phentsize,
+				  .phnum = img->phnum, .entry = img->entry, .execfn = path };
 	long rsp = vm_region_add(p, &r);
 
 	if (rsp)
@@ -92,8 +87,7 @@ static long setup_stack(struct proc *p, const struct elf_image *img, const char 
 	if (!buf)
 		return -ENOMEM;
 	rsp = ustack_build(pmem_va(buf), image_size, VM_STACK_TOP, argv, envp, &aux);
-	for (u64 va = ALIGN_DOWN((u64)rsp, PAGE_SIZE); rsp > 0 && va < VM_STACK_TOP;
-	     va += PAGE_SIZE) {
+	for (u64 va = ALIGN_DOWN((u64)rsp, PAGE_SIZE); rsp > 0 && va < VM_STACK_TOP; va += PAGE_SIZE) {
 		struct pmap_leaf leaf;
 		if (!vm_fault(p, va, PF_U | PF_W) || pmap_lookup(&p->pmap, va, &leaf)) {
 			rsp = -ENOMEM;
@@ -176,8 +170,8 @@ long proc_spawn(const char *path, const char *const argv[], const char *const en
 		return -ENOMEM;
 	struct proc *p = pmem_va(pa);
 	p->kstack = pmem_alloc(PROC_KSTACK_ORDER);
-	paddr_t fpu =
-		pmem_alloc_zeroed(0); /* fpu_area_size() <= PAGE_SIZE; XRSTOR wants a zero header */
+	/* fpu_area_size() <= PAGE_SIZE; XRSTOR wants the zero header a fresh area has. */
+	paddr_t fpu = pmem_alloc_zeroed(0);
 	p->fpu = fpu ? pmem_va(fpu) : NULL;
 	if (!p->kstack || !p->fpu || pmap_create(&p->pmap)) {
 		if (p->kstack)

@@ -46,28 +46,11 @@ static volatile u64 nmi_count, nmi_last_rip;
 static u64 nmi_reported;
 
 static const char *const exception_names[32] = {
-	"divide error",
-	"debug",
-	"NMI",
-	"breakpoint",
-	"overflow",
-	"bound range",
-	"invalid opcode",
-	"device not available",
-	"double fault",
-	"coprocessor overrun",
-	"invalid TSS",
-	"segment not present",
-	"stack fault",
-	"general protection",
-	"page fault",
-	"reserved",
-	"x87 error",
-	"alignment check",
-	"machine check",
-	"SIMD error",
-	"virtualization",
-	"control protection",
+	"divide error", "debug", "NMI", "breakpoint", "overflow", "bound range",
+	"invalid opcode", "device not available", "double fault", "coprocessor overrun",
+	"invalid TSS", "segment not present", "stack fault", "general protection",
+	"page fault", "reserved", "x87 error", "alignment check", "machine check",
+	"SIMD error", "virtualization", "control protection",
 };
 
 static void idt_set(unsigned vector, u64 handler, u8 ist)

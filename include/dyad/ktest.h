@@ -21,32 +21,32 @@ struct ktest {
 	void (*fn)(struct ktest_ctx *kt);
 };
 
-#define KTEST(tname)                                                                               \
-	static void ktest_fn_##tname(struct ktest_ctx *kt);                                        \
-	static const struct ktest ktest_desc_##tname                                               \
-		__attribute__((used, section(".ktests"), aligned(8))) = {                          \
-			.name = #tname,                                                            \
-			.fn = ktest_fn_##tname,                                                    \
-		};                                                                                 \
+#define KTEST(tname)                                                                     \
+	static void ktest_fn_##tname(struct ktest_ctx *kt);                              \
+	static const struct ktest ktest_desc_##tname                                       \
+		__attribute__((used, section(".ktests"), aligned(8))) = {                  \
+			.name = #tname,                                                    \
+			.fn = ktest_fn_##tname,                                            \
+		};                                                                         \
 	static void ktest_fn_##tname(struct ktest_ctx *kt)
 
 void ktest_fail(struct ktest_ctx *kt, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Records a failure and goes on. */
-#define KT_EXPECT(kt, cond, fmt, ...)                                                              \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			ktest_fail(kt, __FILE__, __LINE__, "%s: " fmt, #cond, ##__VA_ARGS__);      \
+#define KT_EXPECT(kt, cond, fmt, ...)                                                      \
+	do {                                                                               \
+		if (!(cond))                                                               \
+			ktest_fail(kt, __FILE__, __LINE__, "%s: " fmt, #cond, ##__VA_ARGS__); \
 	} while (0)
 
 /* Records a failure and leaves the test function. */
-#define KT_ASSERT(kt, cond, fmt, ...)                                                              \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			ktest_fail(kt, __FILE__, __LINE__, "%s: " fmt, #cond, ##__VA_ARGS__);      \
-			return;                                                                    \
-		}                                                                                  \
+#define KT_ASSERT(kt, cond, fmt, ...)                                                      \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
+			ktest_fail(kt, __FILE__, __LINE__, "%s: " fmt, #cond, ##__VA_ARGS__); \
+			return;                                                            \
+		}                                                                          \
 	} while (0)
 
 /* Leaves the test function, reported as TAP `ok N - name # SKIP why`: it could not run here. */
