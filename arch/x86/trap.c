@@ -38,12 +38,15 @@ static struct {
 } catcher;
 
 /*
- * NMIs seen so far and where the last one landed. Only the NMI handler writes them, and it
+ * NMIs seen so far and where the last one landed. Only the NMI handler writes these, and it
  * takes no lock (it may interrupt any code, printf holding the console lock included); they are
- * printed later, from a context that may print (trap_nmi_report).
+ * printed later, from a context that may print (trap_nmi_report), which advances
+ * trap_nmi_reported. Both counters are global for the system-call entry, which compares them
+ * before it calls trap_nmi_report.
  */
-static volatile u64 nmi_count, nmi_last_rip;
-static u64 nmi_reported;
+volatile u64 trap_nmi_seen;
+static volatile u64 nmi_last_rip;
+u64 trap_nmi_reported;
 
 static const char *const exception_names[32] = {
 	"divide error", "debug", "NMI", "breakpoint", "overflow", "bound range",
@@ -150,23 +153,23 @@ static void exception(struct trap_frame *tf)
 static void nmi(struct trap_frame *tf)
 {
 	nmi_last_rip = tf->rip;
-	__atomic_add_fetch(&nmi_count, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&trap_nmi_seen, 1, __ATOMIC_RELAXED);
 }
 
 u64 trap_nmi_count(void)
 {
-	return __atomic_load_n(&nmi_count, __ATOMIC_RELAXED);
+	return __atomic_load_n(&trap_nmi_seen, __ATOMIC_RELAXED);
 }
 
 void trap_nmi_report(void)
 {
 	u64 n = trap_nmi_count();
 
-	if (n == nmi_reported)
+	if (n == trap_nmi_reported)
 		return;
-	printf("nmi: %lu NMI%s since the last report, the last at rip %#lx\n", n - nmi_reported,
-	       n - nmi_reported == 1 ? "" : "s", nmi_last_rip);
-	nmi_reported = n;
+	printf("nmi: %lu NMI%s since the last report, the last at rip %#lx\n",
+	       n - trap_nmi_reported, n - trap_nmi_reported == 1 ? "" : "s", nmi_last_rip);
+	trap_nmi_reported = n;
 }
 
 void trap_dispatch(struct trap_frame *tf);
