@@ -2,6 +2,7 @@
 /* CPU feature detection: what the page tables, the timer and (later) VMX may rely on. */
 #include <arch/x86/asm.h>
 #include <arch/x86/cpu.h>
+#include <arch/x86/fpu.h>
 #include <dyad/printf.h>
 #include <dyad/string.h>
 
@@ -99,6 +100,8 @@ void cpu_print(void)
 	printf("cpu: %s nx=%d pge=%d 1g-pages=%d x2apic=%d smep=%d smap=%d xsave=%d avx=%d vmx=%d",
 	       f->vendor, f->nx, f->pge, f->page_1g, f->x2apic, f->smep, f->smap, f->xsave, f->avx,
 	       f->vmx);
+	if (fpu_xsave_enabled())
+		printf(" xcr0=%#lx (%zu-byte save area)", fpu_xcr0(), fpu_area_size());
 	if (f->vmx)
 		printf(" ept-2m=%d ept-1g=%d ept-ad=%d", !!(f->ept_vpid_cap & EPT_CAP_2M),
 		       !!(f->ept_vpid_cap & EPT_CAP_1G), !!(f->ept_vpid_cap & EPT_CAP_AD));
