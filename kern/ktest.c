@@ -20,7 +20,7 @@ void ktest_fail(struct ktest_ctx *kt, const char *file, int line, const char *fm
 
 unsigned ktest_run_all(void)
 {
-	unsigned total = ktests_end - ktests_start, failed = 0;
+	unsigned total = ktests_end - ktests_start, failed = 0, skipped = 0;
 
 	printf("TAP version 13\n1..%u\n", total);
 	for (unsigned i = 0; i < total; i++) {
@@ -35,8 +35,14 @@ unsigned ktest_run_all(void)
 				   free_before, free_after);
 		if (kt.failures)
 			failed++;
-		printf("%sok %u - %s\n", kt.failures ? "not " : "", i + 1, t->name);
+		else if (kt.skip)
+			skipped++;
+		printf("%sok %u - %s", kt.failures ? "not " : "", i + 1, t->name);
+		if (kt.skip && !kt.failures)
+			printf(" # SKIP %s", kt.skip);
+		printf("\n");
 	}
-	printf("ktest: %u passed, %u failed\n", total - failed, failed);
+	printf("ktest: %u passed, %u failed, %u skipped\n", total - failed - skipped, failed,
+	       skipped);
 	return failed;
 }

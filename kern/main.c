@@ -7,6 +7,7 @@
 #include <arch/x86/asm.h>
 #include <arch/x86/cpu.h>
 #include <arch/x86/emu.h>
+#include <arch/x86/fpu.h>
 #include <arch/x86/gdt.h>
 #include <arch/x86/kmap.h>
 #include <arch/x86/memlayout.h>
@@ -107,7 +108,7 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	if (magic != MULTIBOOT2_BOOTLOADER_MAGIC)
 		panic("not started by a multiboot2 loader (magic %#x)", magic);
 	cpu_detect();
-	cpu_enable_fpu();
+	fpu_init();
 	cpu_enable_protection();
 
 	/* The boot tables reach the first GiB through the direct map; the information is there. */

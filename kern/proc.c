@@ -7,6 +7,7 @@
 
 #include <arch/x86/asm.h>
 #include <arch/x86/cpu.h>
+#include <arch/x86/fpu.h>
 #include <arch/x86/memlayout.h>
 #include <arch/x86/trap.h>
 #include <arch/x86/user.h>
@@ -16,6 +17,7 @@
 #include <dyad/printf.h>
 #include <dyad/proc.h>
 #include <dyad/string.h>
+#include <dyad/uaccess.h>
 #include <dyad/ustack.h>
 #include <dyad/vm.h>
 #include <uapi/dyad/abi.h>
@@ -114,6 +116,8 @@ static void proc_free(struct proc *p)
 	vm_teardown(p);
 	if (p->kstack)
 		pmem_free(p->kstack, PROC_KSTACK_ORDER);
+	if (p->fpu)
+		pmem_free(pmem_pa(p->fpu), 0);
 	pmem_free(pmem_pa(p), PROC_ORDER);
 }
 
@@ -124,8 +128,8 @@ static int proc_run(struct proc *p, u64 entry, u64 rsp)
 
 	p->parent = parent;
 	if (parent)
-		fpu_save(parent->fpu); /* the spawn call must not clobber the parent's SSE state */
-	cpu_enable_fpu(); /* a clean x87/SSE state for the child */
+		fpu_save(parent->fpu); /* the spawn call must not clobber the parent's registers */
+	fpu_load_clean(); /* nothing of the parent's (or an earlier process's) registers remains */
 	proc_current = p;
 	depth++;
 	pmap_activate(&p->pmap);
@@ -166,9 +170,14 @@ long proc_spawn(const char *path, const char *const argv[], const char *const en
 		return -ENOMEM;
 	struct proc *p = pmem_va(pa);
 	p->kstack = pmem_alloc(PROC_KSTACK_ORDER);
-	if (!p->kstack || pmap_create(&p->pmap)) {
+	/* fpu_area_size() <= PAGE_SIZE; XRSTOR wants the zero header a fresh area has. */
+	paddr_t fpu = pmem_alloc_zeroed(0);
+	p->fpu = fpu ? pmem_va(fpu) : NULL;
+	if (!p->kstack || !p->fpu || pmap_create(&p->pmap)) {
 		if (p->kstack)
 			pmem_free(p->kstack, PROC_KSTACK_ORDER);
+		if (fpu)
+			pmem_free(fpu, 0);
 		pmem_free(pa, PROC_ORDER);
 		return -ENOMEM;
 	}
@@ -198,11 +207,20 @@ void proc_exit(int status)
 	kjmp_restore(&p->exit_ctx);
 }
 
+/*
+ * Demand paging: a fault of user code, or of the kernel inside a uaccess helper. A kernel fault
+ * on a user address anywhere else is left to trap_dispatch, which panics (or to an armed
+ * trap_catch, in self-tests).
+ */
 static bool proc_page_fault(struct trap_frame *tf)
 {
 	u64 addr = read_cr2();
 
-	return proc_current && addr < USER_TOP && vm_fault(proc_current, addr, tf->error);
+	if (!proc_current || addr >= USER_TOP)
+		return false;
+	if (!(tf->cs & 3) && !uaccess_active())
+		return false;
+	return vm_fault(proc_current, addr, tf->error);
 }
 
 /* An exception in ring 3 that nothing could serve: the process dies, the kernel goes on. */

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <arch/x86/cpu.h>
 #include <arch/x86/memlayout.h>
 #include <arch/x86/trap.h>
 #include <dyad/errno.h>
@@ -12,6 +13,29 @@ struct copy_job {
 	bool terminated; /* strings: a NUL was copied */
 };
 
+/*
+ * True while a helper below runs its copy: only then may a kernel-mode page fault on a user
+ * address be served by demand paging (see uaccess_active()).
+ */
+static bool in_uaccess;
+
+bool uaccess_active(void)
+{
+	return in_uaccess;
+}
+
+/* Runs @fn under trap_catch with user access open; true if it faulted. */
+static bool run_user_access(void (*fn)(void *arg), void *arg)
+{
+	struct fault_info fi;
+	bool faulted;
+
+	in_uaccess = true;
+	faulted = trap_catch(fn, arg, &fi);
+	in_uaccess = false;
+	return faulted;
+}
+
 static bool user_range_ok(u64 addr, size_t n)
 {
 	return addr + n >= addr && addr + n <= USER_TOP;
@@ -21,18 +45,19 @@ static void copy_bytes(void *arg)
 {
 	struct copy_job *j = arg;
 
+	user_access_begin();
 	memcpy(j->dst, j->src, j->n);
+	user_access_end();
 }
 
 /* Copies @n bytes between kernel memory and the user range at @user (one of @dst, @src). */
 static int copy_user(void *dst, const void *src, size_t n, u64 user)
 {
 	struct copy_job job = { dst, src, n, false };
-	struct fault_info fi;
 
 	if (!n)
 		return 0;
-	if (!user_range_ok(user, n) || trap_catch(copy_bytes, &job, &fi))
+	if (!user_range_ok(user, n) || run_user_access(copy_bytes, &job))
 		return -EFAULT;
 	return 0;
 }
@@ -54,6 +79,7 @@ static void copy_string(void *arg)
 	char *d = j->dst;
 	size_t i;
 
+	user_access_begin();
 	for (i = 0; i < j->n; i++) {
 		if ((u64)&s[i] >= USER_TOP)
 			break; /* not terminated below USER_TOP: -EFAULT */
@@ -63,15 +89,15 @@ static void copy_string(void *arg)
 			break;
 		}
 	}
+	user_access_end();
 	j->n = i;
 }
 
 long strncpy_from_user(char *dst, u64 src, size_t max)
 {
 	struct copy_job job = { dst, (const void *)src, max, false };
-	struct fault_info fi;
 
-	if (src >= USER_TOP || trap_catch(copy_string, &job, &fi))
+	if (src >= USER_TOP || run_user_access(copy_string, &job))
 		return -EFAULT;
 	if (job.terminated)
 		return (long)job.n;

@@ -101,8 +101,9 @@ boot_entry32:
 .no_nx:
 	wrmsr
 
+	; NE: x87 errors raise #MF instead of the legacy FERR# line, and VMXON requires it.
 	mov eax, cr0
-	or eax, (1 << 31) | (1 << 16) | 1	; PG, WP, PE
+	or eax, (1 << 31) | (1 << 16) | (1 << 5) | 1	; PG, WP, NE, PE
 	mov cr0, eax
 
 	lgdt [PHYS(gdt_ptr32)]

@@ -2,18 +2,23 @@
 /* CPU feature detection: what the page tables, the timer and (later) VMX may rely on. */
 #include <arch/x86/asm.h>
 #include <arch/x86/cpu.h>
+#include <arch/x86/fpu.h>
 #include <dyad/printf.h>
 #include <dyad/string.h>
 
 struct cpu_features cpu_features;
+bool cpu_smap_enabled;
 
 #define CPUID1_ECX_VMX BIT(5)
 #define CPUID1_ECX_X2APIC BIT(21)
+#define CPUID1_ECX_XSAVE BIT(26)
+#define CPUID1_ECX_AVX BIT(28)
 #define CPUID1_EDX_PGE BIT(13)
 #define CPUID_EXT1_EDX_NX BIT(20)
 #define CPUID_EXT1_EDX_PAGE1G BIT(26)
 #define CPUID_EXT7_EDX_INVTSC BIT(8)
 #define CPUID7_EBX_SMEP BIT(7)
+#define CPUID7_EBX_SMAP BIT(20)
 #define FEATURE_CONTROL_LOCKED BIT(0)
 #define FEATURE_CONTROL_VMXON_OUTSIDE_SMX BIT(2)
 #define PROCBASED_SECONDARY BIT(63) /* allowed-1 half of IA32_VMX_PROCBASED_CTLS bit 31 */
@@ -53,10 +58,13 @@ void cpu_detect(void)
 	f->pge = d & CPUID1_EDX_PGE;
 	f->x2apic = c & CPUID1_ECX_X2APIC;
 	f->vmx = c & CPUID1_ECX_VMX;
+	f->xsave = c & CPUID1_ECX_XSAVE;
+	f->avx = c & CPUID1_ECX_AVX;
 
 	if (f->max_leaf >= 7) {
 		cpuid(7, 0, &a, &b, &c, &d);
 		f->smep = b & CPUID7_EBX_SMEP;
+		f->smap = b & CPUID7_EBX_SMAP;
 	}
 
 	cpuid(0x80000000, 0, &max_ext, &b, &c, &d);
@@ -72,32 +80,28 @@ void cpu_detect(void)
 	f->ept_vpid_cap = f->vmx ? detect_ept_caps() : 0;
 }
 
-/*
- * Lets ring 3 use x87 and SSE (every x86-64 program does; musl's printf uses SSE). The kernel
- * itself is built without them, so only processes own this state.
- */
 void cpu_enable_protection(void)
 {
 	/* A kernel jump into user memory (a guest's, too) faults instead of running it. */
 	if (cpu_features.smep)
 		write_cr4(read_cr4() | CR4_SMEP);
-}
-
-void cpu_enable_fpu(void)
-{
-	u32 mxcsr = 0x1f80; /* all exceptions masked, round to nearest */
-
-	write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP);
-	write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
-	__asm__ volatile("fninit; ldmxcsr %0" : : "m"(mxcsr));
+	/* ... and a kernel access to user memory outside uaccess faults instead of reading it. */
+	if (cpu_features.smap) {
+		clac();
+		write_cr4(read_cr4() | CR4_SMAP);
+		cpu_smap_enabled = true;
+	}
 }
 
 void cpu_print(void)
 {
 	const struct cpu_features *f = &cpu_features;
 
-	printf("cpu: %s nx=%d pge=%d 1g-pages=%d x2apic=%d smep=%d vmx=%d", f->vendor, f->nx,
-	       f->pge, f->page_1g, f->x2apic, f->smep, f->vmx);
+	printf("cpu: %s nx=%d pge=%d 1g-pages=%d x2apic=%d smep=%d smap=%d xsave=%d avx=%d vmx=%d",
+	       f->vendor, f->nx, f->pge, f->page_1g, f->x2apic, f->smep, f->smap, f->xsave, f->avx,
+	       f->vmx);
+	if (fpu_xsave_enabled())
+		printf(" xcr0=%#lx (%zu-byte save area)", fpu_xcr0(), fpu_area_size());
 	if (f->vmx)
 		printf(" ept-2m=%d ept-1g=%d ept-ad=%d", !!(f->ept_vpid_cap & EPT_CAP_2M),
 		       !!(f->ept_vpid_cap & EPT_CAP_1G), !!(f->ept_vpid_cap & EPT_CAP_AD));

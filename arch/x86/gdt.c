@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The GDT and TSS of the one CPU: flat segments, and known-good stacks for #DF and NMI. */
+/* The GDT and TSS of the one CPU: flat segments, and known-good stacks for #DF, NMI and #DB. */
 #include <arch/x86/gdt.h>
 
 struct tss {
@@ -13,7 +13,7 @@ struct tss {
 } __packed;
 
 static struct tss tss;
-static u8 ist_stacks[2][8192] __aligned(16);
+static u8 ist_stacks[3][8192] __aligned(16);
 
 static u64 gdt_table[7] __aligned(16) = {
 	0,
@@ -36,6 +36,7 @@ void gdt_init(void)
 
 	tss.ist[IST_DOUBLE_FAULT - 1] = (u64)&ist_stacks[0][sizeof(ist_stacks[0])];
 	tss.ist[IST_NMI - 1] = (u64)&ist_stacks[1][sizeof(ist_stacks[1])];
+	tss.ist[IST_DEBUG - 1] = (u64)&ist_stacks[2][sizeof(ist_stacks[2])];
 	tss.iomap_base = sizeof(tss); /* no I/O bitmap: ring 3 gets no ports */
 
 	gdt_table[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) |

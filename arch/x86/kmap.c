@@ -15,11 +15,13 @@
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
 
-
 /* Boot page tables (arch/x86/boot.asm): each symbol is an 8 KiB pair. */
 extern u64 boot_pml4[], boot_pdpt_low[], boot_pdpt_high[], boot_pd[];
+/* Section boundaries of the image (arch/x86/kernel.ld), each page-aligned. */
+extern char kernel_image_start[], kernel_text_end[], kernel_rodata_end[], kernel_image_end[];
 
 #define DIRECT_MAP_SLOT 256
+#define KERNEL_PDPT_IMAGE_SLOT 510
 #define KERNEL_PDPT_MMIO_SLOT 511
 
 static u64 direct_page_size;
@@ -76,6 +78,38 @@ static paddr_t build_pd(const struct boot_info *bi, paddr_t gib)
 	return pd_pa;
 }
 
+/* The rights of the image page at @va: text RX, rodata R, data and bss RW; W^X throughout. */
+static u64 image_leaf_flags(u64 va)
+{
+	u64 nx = cpu_features.nx ? KPTE_NX : 0;
+
+	if (va < (u64)kernel_text_end)
+		return KPTE_P | KPTE_G;
+	if (va < (u64)kernel_rodata_end)
+		return KPTE_P | KPTE_G | nx;
+	return KPTE_P | KPTE_W | KPTE_G | nx;
+}
+
+/*
+ * A PD pair for the 1 GiB image window that maps the kernel image only, in 4 KiB pages with
+ * per-section rights; the rest of the window is not present. Returns the PD's physical address.
+ */
+static paddr_t build_image_window(void)
+{
+	paddr_t pd_pa = kmap_alloc_pair();
+	u64 *pd = pmem_va(pd_pa);
+
+	for (u64 va = (u64)kernel_image_start; va < (u64)kernel_image_end; va += PAGE_SIZE) {
+		unsigned pdi = (va >> 21) & (PMAP_ENTRIES - 1),
+			 pti = (va >> 12) & (PMAP_ENTRIES - 1);
+		if (!pd[pdi])
+			pd[pdi] = kmap_alloc_pair() | KPTE_P | KPTE_W;
+		u64 *pt = pmem_va(pd[pdi] & PTE_ADDR_4K);
+		pt[pti] = KERNEL_IMAGE_PA(va) | image_leaf_flags(va);
+	}
+	return pd_pa;
+}
+
 void kmap_init(const struct boot_info *bi)
 {
 	paddr_t top = bi->ram[bi->nr_ram - 1].end;
@@ -96,9 +130,13 @@ void kmap_init(const struct boot_info *bi)
 			pdpt[gib / SZ_1G] = build_pd(bi, gib) | KPTE_P | KPTE_W;
 	}
 
-	/* Switch the direct map over and drop the boot identity map; user space owns slot 0. */
+	/*
+	 * Switch the direct map over, drop the boot identity map (user space owns slot 0), and
+	 * replace the boot tables' 1 GiB writable, executable image window by the image alone.
+	 */
 	boot_pml4[DIRECT_MAP_SLOT] = pdpt_pa | KPTE_P | KPTE_W;
 	boot_pml4[0] = 0;
+	boot_pdpt_high[KERNEL_PDPT_IMAGE_SLOT] = build_image_window() | KPTE_P | KPTE_W;
 	if (cpu_features.pge)
 		write_cr4(read_cr4() | BIT(7));
 	write_cr3(read_cr3());

@@ -14,6 +14,7 @@
 #include <dyad/ktest.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
+#include <dyad/uaccess.h>
 
 #define KT_VA 0x40000000ULL /* 1 GiB: aligned for every page size */
 
@@ -47,14 +48,33 @@ static void kt_pmap_finish(struct ktest_ctx *kt, struct pmap *pm)
 	pmap_destroy(pm, NULL, NULL);
 }
 
+/*
+ * These tests reach user mappings from the kernel on purpose, to see what the hardware does
+ * with the tables: like uaccess, they open user access (SMAP) around each access.
+ */
+static u64 user_peek(u64 va)
+{
+	user_access_begin();
+	u64 v = *(volatile u64 *)va;
+	user_access_end();
+	return v;
+}
+
+static void user_poke(u64 va, u64 v)
+{
+	user_access_begin();
+	*(volatile u64 *)va = v;
+	user_access_end();
+}
+
 static void write_u64(void *arg)
 {
-	*(volatile u64 *)arg = 0x1234;
+	user_poke((u64)arg, 0x1234);
 }
 
 static void read_u64(void *arg)
 {
-	(void)*(volatile u64 *)arg;
+	user_peek((u64)arg);
 }
 
 /*
@@ -80,15 +100,16 @@ static void kt_map_and_access(struct ktest_ctx *kt, unsigned order, u64 size)
 		  (unsigned long long)leaf.size, (unsigned long long)size);
 	pmap_activate(&pm);
 	for (unsigned i = 0; i < 3; i++) {
-		volatile u64 *user = (volatile u64 *)(KT_VA + offs[i]);
+		u64 user = KT_VA + offs[i];
 		volatile u64 *direct = (volatile u64 *)((u8 *)pmem_va(pa) + offs[i]);
 
-		*user = 0xd1ad0000ULL + i;
+		user_poke(user, 0xd1ad0000ULL + i);
 		KT_EXPECT(kt, *direct == 0xd1ad0000ULL + i, "direct map sees %#llx at +%#llx",
 			  (unsigned long long)*direct, (unsigned long long)offs[i]);
 		*direct = 0x5a5a0000ULL + i;
-		KT_EXPECT(kt, *user == 0x5a5a0000ULL + i, "user address sees %#llx at +%#llx",
-			  (unsigned long long)*user, (unsigned long long)offs[i]);
+		KT_EXPECT(kt, user_peek(user) == 0x5a5a0000ULL + i,
+			  "user address sees %#llx at +%#llx", (unsigned long long)user_peek(user),
+			  (unsigned long long)offs[i]);
 	}
 	kt_pmap_finish(kt, &pm);
 	pmem_free(pa, order);
@@ -115,7 +136,6 @@ KTEST(pmap_cpu_sets_accessed_then_dirty)
 	struct pmap pm;
 	struct pmap_leaf leaf;
 	paddr_t pa = pmem_alloc_zeroed(0);
-	volatile u64 *user = (volatile u64 *)KT_VA;
 
 	KT_ASSERT(kt, pa, "no frame");
 	if (!kt_pmap_create(kt, &pm)) {
@@ -126,18 +146,18 @@ KTEST(pmap_cpu_sets_accessed_then_dirty)
 	pmap_activate(&pm);
 	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA, &leaf) == 0 && !(leaf.flags & PMAP_AD),
 		  "fresh leaf has A/D %#x", (unsigned)(leaf.flags & PMAP_AD));
-	(void)*user;
-	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA, &leaf) == 0 &&
-			      (leaf.flags & PMAP_AD) == PMAP_ACCESSED,
+	user_peek(KT_VA);
+	KT_EXPECT(kt,
+		  pmap_lookup(&pm, KT_VA, &leaf) == 0 && (leaf.flags & PMAP_AD) == PMAP_ACCESSED,
 		  "after a read: A/D %#x", (unsigned)(leaf.flags & PMAP_AD));
-	*user = 1;
+	user_poke(KT_VA, 1);
 	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA, &leaf) == 0 && (leaf.flags & PMAP_AD) == PMAP_AD,
 		  "after a write: A/D %#x", (unsigned)(leaf.flags & PMAP_AD));
 	/* cleared while active: the flush makes the CPU set D again on the next write */
 	KT_EXPECT(kt, pmap_clear_ad(&pm, KT_VA, SZ_4K, PMAP_AD, NULL, NULL) == 0, "clear_ad");
 	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA, &leaf) == 0 && !(leaf.flags & PMAP_AD),
 		  "after clear: A/D %#x", (unsigned)(leaf.flags & PMAP_AD));
-	*user = 2;
+	user_poke(KT_VA, 2);
 	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA, &leaf) == 0 && (leaf.flags & PMAP_DIRTY),
 		  "write after clear: A/D %#x", (unsigned)(leaf.flags & PMAP_AD));
 	kt_pmap_finish(kt, &pm);
@@ -160,8 +180,8 @@ KTEST(pmap_write_to_read_only_faults)
 	pmap_activate(&pm);
 	KT_EXPECT(kt, !trap_catch(read_u64, (void *)va, &fi), "read of a read-only page faulted");
 	KT_EXPECT(kt, trap_catch(write_u64, (void *)va, &fi), "write to a read-only page passed");
-	KT_EXPECT(kt, fi.vector == T_PF && (fi.error & (PF_P | PF_W)) == (PF_P | PF_W) &&
-			      fi.cr2 == va,
+	KT_EXPECT(kt,
+		  fi.vector == T_PF && (fi.error & (PF_P | PF_W)) == (PF_P | PF_W) && fi.cr2 == va,
 		  "fault vector %llu error %#llx cr2 %#llx", (unsigned long long)fi.vector,
 		  (unsigned long long)fi.error, (unsigned long long)fi.cr2);
 	KT_EXPECT(kt, *(u64 *)((u8 *)pmem_va(pa) + 3 * SZ_4K) == 0, "the write landed");
@@ -225,6 +245,47 @@ KTEST(kernel_cannot_execute_user_page)
 	KT_EXPECT(kt, fi.vector == T_PF && (fi.error & PF_I) && fi.rip == KT_VA,
 		  "fault vector %llu error %#llx rip %#llx", (unsigned long long)fi.vector,
 		  (unsigned long long)fi.error, (unsigned long long)fi.rip);
+	kt_pmap_finish(kt, &pm);
+	pmem_free(pa, 0);
+}
+
+static void kernel_read_u64(void *arg)
+{
+	(void)*(volatile u64 *)arg;
+}
+
+/*
+ * With SMAP a kernel access to a user page faults unless it is inside uaccess (AC set), so a
+ * stray kernel pointer into user (or guest) memory is caught, not followed.
+ */
+KTEST(kernel_touching_user_page_outside_uaccess_faults)
+{
+	struct pmap pm;
+	struct fault_info fi = { 0 };
+	paddr_t pa = pmem_alloc_zeroed(0);
+	u64 v = 0;
+
+	KT_ASSERT(kt, pa, "no page");
+	if (!cpu_features.smap) {
+		pmem_free(pa, 0);
+		KT_SKIP(kt, "this CPU has no SMAP");
+	}
+	*(u64 *)pmem_va(pa) = 0x5eed;
+	if (!kt_pmap_create(kt, &pm)) {
+		pmem_free(pa, 0);
+		return;
+	}
+	KT_EXPECT(kt, pmap_map(&pm, KT_VA, pa, SZ_4K, PMAP_W) == 0, "map");
+	pmap_activate(&pm);
+	KT_EXPECT(kt, trap_catch(kernel_read_u64, (void *)KT_VA, &fi),
+		  "the kernel read a user page outside uaccess");
+	KT_EXPECT(kt,
+		  fi.vector == T_PF && (fi.error & PF_P) && !(fi.error & PF_U) && fi.cr2 == KT_VA,
+		  "fault vector %lu error %#lx cr2 %#lx", fi.vector, fi.error, fi.cr2);
+	KT_EXPECT(kt, !(read_rflags() & RFLAGS_AC), "AC left set after the caught fault");
+	KT_EXPECT(kt, copy_from_user(&v, KT_VA, sizeof(v)) == 0 && v == 0x5eed,
+		  "copy_from_user read %#lx", v);
+	KT_EXPECT(kt, !(read_rflags() & RFLAGS_AC), "AC left set after copy_from_user");
 	kt_pmap_finish(kt, &pm);
 	pmem_free(pa, 0);
 }

@@ -7,6 +7,7 @@
 #include <arch/x86/asm.h>
 #include <arch/x86/cpu.h>
 #include <arch/x86/kmap.h>
+#include <arch/x86/lapic.h>
 #include <arch/x86/trap.h>
 #include <dyad/printf.h>
 #include <dyad/time.h>
@@ -20,7 +21,14 @@
 #define LAPIC_MMIO_PA 0xfee00000ULL
 #define APIC_BASE_ENABLE BIT(11)
 #define APIC_BASE_X2APIC BIT(10)
+#define LAPIC_ID 0x020
 #define LAPIC_EOI 0x0b0
+#define LAPIC_ICR_LOW 0x300
+#define LAPIC_ICR_HIGH 0x310
+#define MSR_X2APIC_ID 0x802
+#define MSR_X2APIC_ICR 0x830
+#define ICR_NMI (4u << 8)
+#define ICR_ASSERT BIT(14)
 #define LAPIC_SVR 0x0f0
 #define LAPIC_LVT_TIMER 0x320
 #define LAPIC_TIMER_INIT 0x380
@@ -65,6 +73,17 @@ static void lapic_enable(void)
 }
 
 /* Masks the 8259 pair after moving it off the exception vectors. */
+void lapic_send_self_nmi(void)
+{
+	/* Physical destination = our own APIC ID, no shorthand ("self" allows fixed mode only). */
+	if (!lapic_mmio) {
+		wrmsr(MSR_X2APIC_ICR, (rdmsr(MSR_X2APIC_ID) << 32) | ICR_NMI | ICR_ASSERT);
+		return;
+	}
+	lapic_write(LAPIC_ICR_HIGH, lapic_read(LAPIC_ID) & 0xff000000u);
+	lapic_write(LAPIC_ICR_LOW, ICR_NMI | ICR_ASSERT);
+}
+
 static void pic_disable(void)
 {
 	static const u8 init[][2] = {

@@ -4,8 +4,10 @@
  * trap_catch() is armed; interrupts go to the handler registered for their vector.
  */
 #include <arch/x86/asm.h>
+#include <arch/x86/cpu.h>
 #include <arch/x86/gdt.h>
 #include <arch/x86/kjmp.h>
+#include <arch/x86/memlayout.h>
 #include <arch/x86/trap.h>
 #include <dyad/panic.h>
 #include <dyad/printf.h>
@@ -21,6 +23,7 @@ struct idt_gate {
 } __packed;
 
 extern const u64 trap_stubs[256];
+void syscall_entry(void);
 
 static struct idt_gate idt[256] __aligned(16);
 static irq_handler_t irq_handlers[256];
@@ -33,6 +36,17 @@ static struct {
 	struct kjmp jmp;
 	struct fault_info *fi;
 } catcher;
+
+/*
+ * NMIs seen so far and where the last one landed. Only the NMI handler writes these, and it
+ * takes no lock (it may interrupt any code, printf holding the console lock included); they are
+ * printed later, from a context that may print (trap_nmi_report), which advances
+ * trap_nmi_reported. Both counters are global for the system-call entry, which compares them
+ * before it calls trap_nmi_report.
+ */
+volatile u64 trap_nmi_seen;
+static volatile u64 nmi_last_rip;
+u64 trap_nmi_reported;
 
 static const char *const exception_names[32] = {
 	"divide error", "debug", "NMI", "breakpoint", "overflow", "bound range",
@@ -65,6 +79,7 @@ void trap_init(void)
 		idt_set(v, trap_stubs[v], 0);
 	idt[T_DF].ist = IST_DOUBLE_FAULT;
 	idt[T_NMI].ist = IST_NMI;
+	idt[T_DB].ist = IST_DEBUG; /* may arrive on syscall_entry's first instruction: see below */
 	__asm__ volatile("lidt %0" : : "m"(ptr));
 }
 
@@ -77,8 +92,13 @@ void trap_set_irq_handler(unsigned vector, irq_handler_t fn)
 bool trap_catch(void (*fn)(void *arg), void *arg, struct fault_info *fi)
 {
 	BUG_ON(catcher.armed);
-	if (kjmp_save(&catcher.jmp))
-		return true; /* back from trap_dispatch: *fi is filled in */
+	if (kjmp_save(&catcher.jmp)) {
+		/* Back from trap_dispatch, *fi filled in. The flags kjmp_save kept have AC clear,
+		 * but say so: fn may have been inside user_access_begin() when it faulted. */
+		if (cpu_smap_enabled)
+			clac();
+		return true;
+	}
 	catcher.fi = fi;
 	catcher.armed = true;
 	fn(arg);
@@ -120,12 +140,53 @@ static void exception(struct trap_frame *tf)
 	}
 	if ((tf->cs & 3) && user_fault_handler && user_fault_handler(tf))
 		return;
+	if (tf->vector == T_PF && !(tf->cs & 3) && read_cr2() < USER_TOP)
+		panic_trap(tf, "kernel access to a user address outside uaccess");
 	panic_trap(tf, trap_exception_name(tf->vector));
+}
+
+/*
+ * An NMI is not an exception: it kills no process and no trap_catch() takes it; the interrupted
+ * code resumes. It runs on its own IST stack, so it is safe even on the first instruction of
+ * SYSCALL entry, where rsp is still the user's.
+ */
+static void nmi(struct trap_frame *tf)
+{
+	nmi_last_rip = tf->rip;
+	__atomic_add_fetch(&trap_nmi_seen, 1, __ATOMIC_RELAXED);
+}
+
+u64 trap_nmi_count(void)
+{
+	return __atomic_load_n(&trap_nmi_seen, __ATOMIC_RELAXED);
+}
+
+void trap_nmi_report(void)
+{
+	u64 n = trap_nmi_count();
+
+	if (n == trap_nmi_reported)
+		return;
+	printf("nmi: %lu NMI%s since the last report, the last at rip %#lx\n",
+	       n - trap_nmi_reported, n - trap_nmi_reported == 1 ? "" : "s", nmi_last_rip);
+	trap_nmi_reported = n;
 }
 
 void trap_dispatch(struct trap_frame *tf);
 void trap_dispatch(struct trap_frame *tf)
 {
+	if (tf->vector == T_NMI) {
+		nmi(tf);
+		return;
+	}
+	/*
+	 * SYSCALL executed with TF set: some CPUs (Bochs among them) deliver its single-step trap
+	 * on the first instruction of syscall_entry, in ring 0 with the user's rsp still loaded,
+	 * which is why #DB has its own stack. SFMASK has already cleared TF; the user's TF comes
+	 * back with SYSRET and its trap is then taken in ring 3.
+	 */
+	if (tf->vector == T_DB && !(tf->cs & 3) && tf->rip == (u64)syscall_entry)
+		return;
 	if (tf->vector < 32) {
 		exception(tf);
 		return;

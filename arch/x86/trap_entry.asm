@@ -6,6 +6,7 @@ bits 64
 %include "arch/x86/trap_frame.inc"
 section .text
 extern trap_dispatch
+extern cpu_smap_enabled
 
 ; Vectors where the CPU pushes an error code itself.
 %define HAS_ERROR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
@@ -29,6 +30,12 @@ trap_stub_%1:
 trap_common:
 	PUSH_GPRS
 	cld
+	; Exception delivery keeps RFLAGS.AC: a trap taken inside uaccess (or from ring 3 with AC
+	; set) would otherwise run its handler with SMAP off. IRETQ restores the interrupted AC.
+	cmp byte [rel cpu_smap_enabled], 0
+	je .ac_clear
+	clac
+.ac_clear:
 	mov rdi, rsp
 	; Frame pointer chain for backtraces: link through the interrupted RIP/RBP.
 	mov rbp, [rsp + 8 * 8]

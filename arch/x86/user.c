@@ -6,10 +6,15 @@
 extern u64 syscall_kernel_rsp;
 void syscall_entry(void);
 
-#define RFLAGS_TF BIT(8)
-#define RFLAGS_IF BIT(9)
-#define RFLAGS_DF BIT(10)
-#define RFLAGS_AC BIT(18)
+/*
+ * Flags SYSCALL clears on kernel entry, as Linux does: every flag ring 3 can set, so that no
+ * user value reaches kernel code. NT in particular would make user_enter's IRETQ (a task
+ * return while NT is set) raise #GP in ring 0; AC would switch SMAP off; DF would reverse the
+ * kernel's string instructions. The user's own flags come back from R11 at SYSRET.
+ */
+#define SYSCALL_MASKED_FLAGS                                                                       \
+	(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_TF | RFLAGS_IF |       \
+	 RFLAGS_DF | RFLAGS_OF | RFLAGS_IOPL | RFLAGS_NT | RFLAGS_RF | RFLAGS_AC | RFLAGS_ID)
 
 void user_init(void)
 {
@@ -17,7 +22,7 @@ void user_init(void)
 	 * SS from + 8, which is why user data precedes user code in the GDT. */
 	wrmsr(MSR_STAR, ((u64)(GDT_KERNEL_DS | 3) << 48) | ((u64)GDT_KERNEL_CS << 32));
 	wrmsr(MSR_LSTAR, (u64)syscall_entry);
-	wrmsr(MSR_SFMASK, RFLAGS_TF | RFLAGS_IF | RFLAGS_DF | RFLAGS_AC);
+	wrmsr(MSR_SFMASK, SYSCALL_MASKED_FLAGS);
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 }
 

@@ -14,7 +14,7 @@ syscall_kernel_rsp:	resq 1
 syscall_user_rsp:	resq 1
 
 section .text
-extern syscall_dispatch
+extern syscall_dispatch, trap_nmi_report, trap_nmi_seen, trap_nmi_reported
 
 ; Entered by SYSCALL: RCX = user RIP, R11 = user RFLAGS, interrupts masked by SFMASK.
 ; Builds a struct trap_frame on the kernel stack so a system call looks like any other trap.
@@ -30,9 +30,16 @@ syscall_entry:
 	push 0				; error
 	push SYSCALL_VECTOR		; vector
 	PUSH_GPRS
-	mov rdi, rsp
 	xor ebp, ebp
 	sti
+	; A safe place to print what the NMI handler recorded (trap.c); the test keeps the
+	; common case to three instructions.
+	mov rax, [rel trap_nmi_seen]
+	cmp rax, [rel trap_nmi_reported]
+	je .no_nmi
+	call trap_nmi_report
+.no_nmi:
+	mov rdi, rsp
 	call syscall_dispatch		; the result is in the frame's rax
 	cli
 	POP_GPRS
@@ -43,10 +50,13 @@ syscall_entry:
 	pop rsp				; user rsp; interrupts stay off until SYSRET loads RFLAGS
 	o64 sysret
 
-; void user_enter(u64 rip, u64 rsp): starts ring-3 code with every register zero.
+; void user_enter(u64 rip, u64 rsp): starts ring-3 code with every register zero and RFLAGS
+; just IF. The kernel's own flags are cleared first (interrupts off, and NT, which would make
+; IRETQ a task return and fault in ring 0), whatever the path here left in them.
 global user_enter
 user_enter:
-	cli
+	push 2				; bit 1 is always set
+	popfq
 	push USER_DS
 	push rsi
 	push 0x202			; IF

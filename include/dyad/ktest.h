@@ -13,6 +13,7 @@
 struct ktest_ctx {
 	const char *name;
 	unsigned failures;
+	const char *skip; /* set by KT_SKIP: why the test could not run */
 };
 
 struct ktest {
@@ -46,6 +47,13 @@ void ktest_fail(struct ktest_ctx *kt, const char *file, int line, const char *fm
 			ktest_fail(kt, __FILE__, __LINE__, "%s: " fmt, #cond, ##__VA_ARGS__); \
 			return;                                                            \
 		}                                                                          \
+	} while (0)
+
+/* Leaves the test function, reported as TAP `ok N - name # SKIP why`: it could not run here. */
+#define KT_SKIP(kt, why)                                                                           \
+	do {                                                                                       \
+		(kt)->skip = (why);                                                                \
+		return;                                                                            \
 	} while (0)
 
 /* Runs every registered test; returns the number that failed. */

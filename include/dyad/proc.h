@@ -64,7 +64,7 @@ struct proc {
 	u64 page_faults;
 	paddr_t kstack; /* order PROC_KSTACK_ORDER */
 	struct kjmp exit_ctx; /* where proc_run() resumes when the process ends */
-	u8 fpu[512] __aligned(16); /* x87/SSE registers while a child runs */
+	void *fpu; /* x87/SSE/AVX registers while a child runs: a zeroed fpu_area_size() area */
 	int exit_status;
 };
 

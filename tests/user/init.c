@@ -78,6 +78,7 @@ int main(int argc, char **argv)
 	run_test("/bin/sysconf");
 	run_test("/bin/mmap");
 	run_test("/bin/faults");
+	run_test("/bin/cpustate");
 	crash_is_killed_and_next_runs();
 	spawn_errors();
 	spawn_cycles_return_memory();

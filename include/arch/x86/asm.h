@@ -74,6 +74,17 @@ static inline u64 read_rflags(void)
 	return f;
 }
 
+/* SMAP: AC set lets the kernel touch user pages (uaccess only); clear forbids it. */
+static inline void stac(void)
+{
+	__asm__ volatile("stac" : : : "memory");
+}
+
+static inline void clac(void)
+{
+	__asm__ volatile("clac" : : : "memory");
+}
+
 static inline void irq_enable(void)
 {
 	__asm__ volatile("sti" : : : "memory");
@@ -82,17 +93,6 @@ static inline void irq_enable(void)
 static inline void irq_disable(void)
 {
 	__asm__ volatile("cli" : : : "memory");
-}
-
-/* x87/SSE state of ring 3, 512 bytes, 16-byte aligned. */
-static inline void fpu_save(void *area)
-{
-	__asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory");
-}
-
-static inline void fpu_restore(const void *area)
-{
-	__asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
 }
 
 static inline void cpu_relax(void)
@@ -119,13 +119,31 @@ static inline void halt(void)
 #define MSR_VMX_PROCBASED_CTLS2 0x48b
 #define MSR_VMX_EPT_VPID_CAP 0x48c
 
+#define RFLAGS_CF BIT(0)
+#define RFLAGS_PF BIT(2)
+#define RFLAGS_AF BIT(4)
+#define RFLAGS_ZF BIT(6)
+#define RFLAGS_SF BIT(7)
+#define RFLAGS_TF BIT(8)
+#define RFLAGS_IF BIT(9)
+#define RFLAGS_DF BIT(10)
+#define RFLAGS_OF BIT(11)
+#define RFLAGS_IOPL (3ULL << 12)
+#define RFLAGS_NT BIT(14)
+#define RFLAGS_RF BIT(16)
+#define RFLAGS_AC BIT(18)
+#define RFLAGS_ID BIT(21)
+
 #define CR0_MP BIT(1)
 #define CR0_EM BIT(2)
 #define CR0_TS BIT(3)
+#define CR0_NE BIT(5)
 #define CR0_WP BIT(16)
 #define CR4_OSFXSR BIT(9)
 #define CR4_OSXMMEXCPT BIT(10)
+#define CR4_OSXSAVE BIT(18)
 #define CR4_SMEP BIT(20)
+#define CR4_SMAP BIT(21)
 #define CR4_PGE BIT(7)
 #define EFER_SCE BIT(0)
 #define EFER_NXE BIT(11)

@@ -2,6 +2,7 @@
 #ifndef ARCH_X86_CPU_H
 #define ARCH_X86_CPU_H
 
+#include <arch/x86/asm.h>
 #include <dyad/types.h>
 
 /*
@@ -16,6 +17,9 @@ struct cpu_features {
 	bool vmx;
 	bool invariant_tsc;
 	bool smep; /* CPUID 7 EBX[7]: the kernel cannot execute user pages once CR4.SMEP is set */
+	bool smap; /* CPUID 7 EBX[20]: with CR4.SMAP the kernel touches user pages only with AC set */
+	bool xsave; /* CPUID 1 ECX[26] */
+	bool avx; /* CPUID 1 ECX[28] */
 	u64 ept_vpid_cap; /* IA32_VMX_EPT_VPID_CAP, 0 without VMX */
 	u32 max_leaf;
 	char vendor[13];
@@ -32,8 +36,26 @@ extern struct cpu_features cpu_features;
 
 void cpu_detect(void);
 void cpu_print(void);
-void cpu_enable_fpu(void);
-/* Turns on the protections the CPU has (SMEP). */
+/* Turns on the protections the CPU has (SMEP, SMAP). */
 void cpu_enable_protection(void);
+
+/*
+ * True once CR4.SMAP is on: the kernel then faults on any access to a user page unless
+ * RFLAGS.AC is set. Only the uaccess helpers set it, between user_access_begin() and
+ * user_access_end(); every kernel entry clears it (SFMASK on SYSCALL, CLAC in the trap entry).
+ */
+extern bool cpu_smap_enabled;
+
+static inline void user_access_begin(void)
+{
+	if (cpu_smap_enabled)
+		stac();
+}
+
+static inline void user_access_end(void)
+{
+	if (cpu_smap_enabled)
+		clac();
+}
 
 #endif

@@ -17,6 +17,7 @@
 /* Interrupt stack table slots. */
 #define IST_DOUBLE_FAULT 1
 #define IST_NMI 2
+#define IST_DEBUG 3
 
 void gdt_init(void);
 

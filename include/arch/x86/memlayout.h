@@ -9,7 +9,8 @@
  *
  *   0x0000000000000000 - 0x00007fffffffffff  user / guest-physical (128 TiB)
  *   0xffff800000000000 - 0xffffbfffffffffff  direct map of all physical memory (slot 256+)
- *   0xffffffff80000000 - 0xffffffffbfffffff  kernel image (linked here, loaded at 2 MiB)
+ *   0xffffffff80000000 - 0xffffffffbfffffff  kernel image (linked here, loaded at 2 MiB); after
+ *                                            boot only the image is mapped, W^X per section
  *   0xffffffffc0000000 - 0xffffffffffffffff  device MMIO (LAPIC), uncached
  */
 #define USER_TOP 0x0000800000000000ULL

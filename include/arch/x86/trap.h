@@ -58,6 +58,15 @@ void trap_set_irq_handler(unsigned vector, irq_handler_t fn);
 typedef bool (*trap_fault_fn)(struct trap_frame *tf);
 void trap_set_fault_handlers(trap_fault_fn page_fault, trap_fault_fn user_fault);
 
+/* NMIs taken since boot. The handler only counts them (and keeps the last RIP). */
+u64 trap_nmi_count(void);
+
+/*
+ * Prints the NMIs that arrived since the last call, if any. Call it only where printing is safe
+ * (not in an interrupt handler): system-call entry does.
+ */
+void trap_nmi_report(void);
+
 /* "page fault", "general protection", ... */
 const char *trap_exception_name(u64 vector);
 

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+/* Ring 3's x87/SSE/AVX registers: enabling them, save areas, and the clean start state. */
+#include <arch/x86/asm.h>
+#include <arch/x86/cpu.h>
+#include <arch/x86/fpu.h>
+#include <dyad/printf.h>
+#include <dyad/string.h>
+
+#define XCR0_X87 BIT(0)
+#define XCR0_SSE BIT(1)
+#define XCR0_AVX BIT(2)
+#define FXSAVE_SIZE 512
+#define XSAVE_HEADER_SIZE 64
+#define FCW_RESET 0x037f /* every x87 exception masked, 64-bit precision, round to nearest */
+#define MXCSR_RESET 0x1f80 /* every SIMD exception masked, round to nearest */
+
+static u64 xcr0;
+static size_t area_size = FXSAVE_SIZE;
+
+/*
+ * The start state, as an area fpu_restore takes: the legacy part holds FCW and MXCSR and zero
+ * registers; the XSAVE header is zero, so XSTATE_BV = 0 and XRSTOR puts every component in its
+ * initial state (the upper YMM halves included), whatever the area's other bytes say. A zero
+ * image would not do: FCW 0 unmasks every x87 exception.
+ */
+static u8 clean_area[PAGE_SIZE] __aligned(64);
+
+static inline void xsetbv(u32 index, u64 v)
+{
+	__asm__ volatile("xsetbv" : : "c"(index), "a"((u32)v), "d"((u32)(v >> 32)));
+}
+
+/* Turns XSAVE on with the components the kernel manages; returns the area size they need. */
+static size_t enable_xsave(void)
+{
+	u32 a, b, c, d;
+
+	cpuid(0xd, 0, &a, &b, &c, &d);
+	xcr0 = XCR0_X87 | XCR0_SSE | (cpu_features.avx ? (a & XCR0_AVX) : 0);
+	write_cr4(read_cr4() | CR4_OSXSAVE);
+	xsetbv(0, xcr0);
+	cpuid(0xd, 0, &a, &b, &c, &d); /* EBX: the size XCR0 now needs */
+	size_t size = MAX((size_t)b, (size_t)FXSAVE_SIZE + XSAVE_HEADER_SIZE);
+	if (xcr0 & XCR0_AVX) {
+		/* Some emulators under-report EBX: the AVX component must fit whatever it says. */
+		cpuid(0xd, 2, &a, &b, &c, &d);
+		size = MAX(size, (size_t)b + a);
+	}
+	return size;
+}
+
+void fpu_init(void)
+{
+	u16 *fcw = (u16 *)&clean_area[0];
+	u32 *mxcsr = (u32 *)&clean_area[24];
+
+	/* MP: WAIT honours TS; NE: x87 errors are #MF, not the legacy FERR# line (VMXON wants it). */
+	write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
+	write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
+	if (cpu_features.xsave)
+		area_size = enable_xsave();
+	if (area_size > PAGE_SIZE)
+		panic("fpu: an XSAVE area of %zu bytes is larger than a page", area_size);
+	*fcw = FCW_RESET;
+	*mxcsr = MXCSR_RESET;
+	fpu_load_clean();
+}
+
+size_t fpu_area_size(void)
+{
+	return area_size;
+}
+
+bool fpu_xsave_enabled(void)
+{
+	return xcr0 != 0;
+}
+
+u64 fpu_xcr0(void)
+{
+	return xcr0;
+}
+
+void fpu_save(void *area)
+{
+	if (xcr0)
+		__asm__ volatile("xsave64 (%0)"
+				 :
+				 : "r"(area), "a"((u32)xcr0), "d"((u32)(xcr0 >> 32))
+				 : "memory");
+	else
+		__asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory");
+}
+
+void fpu_restore(const void *area)
+{
+	if (xcr0)
+		__asm__ volatile("xrstor64 (%0)"
+				 :
+				 : "r"(area), "a"((u32)xcr0), "d"((u32)(xcr0 >> 32))
+				 : "memory");
+	else
+		__asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
+}
+
+void fpu_load_clean(void)
+{
+	fpu_restore(clean_area);
+}
