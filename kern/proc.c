@@ -20,7 +20,7 @@
 #include <dyad/vm.h>
 #include <uapi/dyad/abi.h>
 
-#define PROC_ORDER 1 /* struct proc lives in an 8 KiB block */
+#define PROC_ORDER 2 /* struct proc lives in a 16 KiB block (its region table is 12 KiB) */
 #define PROC_MAX_DEPTH 16 /* nested spawns: each holds a kernel stack */
 #define USTACK_IMAGE_ORDER 1 /* argv, envp and auxv must fit in 8 KiB */
 

@@ -252,7 +252,12 @@ static void test_mmap_without_hint_is_page_aligned_below_top_and_disjoint(void *
 			fail_msg("mmap %u at %#lx overlaps the region at %#llx", i, got[i],
 				 VM_MMAP_TOP - 2 * K4);
 	}
-	expect_nr_regions(ARRAY_SIZE(lens) + 2);
+	/* Neighbours with equal attributes merge: each mapping lies inside one region. */
+	for (unsigned i = 0; i < ARRAY_SIZE(lens); i++) {
+		const struct vm_region *r = vm_find(&P, got[i]);
+
+		assert_true(r && r->end >= got[i] + ALIGN_UP(lens[i], K4));
+	}
 	for (unsigned i = 1; i < P.nr_regions; i++)
 		assert_true(P.regions[i - 1].end <= P.regions[i].start);
 }
@@ -881,8 +886,8 @@ static void test_teardown_returns_every_frame(void **state)
 /* ---- mmap flags: Dyad's against Linux's --------------------------------------------------- */
 
 /* Every flag bit Linux x86-64 gives a meaning to, the MAP_HUGE_* size field included. */
-#define LINUX_MAP_BITS                                                                            \
-	(MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_32BIT | 0x80 /* MAP_ABOVE4G, Linux 6.6 */ |   \
+#define LINUX_MAP_BITS                                                                             \
+	(MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_32BIT | 0x80 /* MAP_ABOVE4G, Linux 6.6 */ |    \
 	 MAP_GROWSDOWN | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE |             \
 	 MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_SYNC | MAP_FIXED_NOREPLACE |  \
 	 MAP_UNINITIALIZED | ((u32)MAP_HUGE_MASK << MAP_HUGE_SHIFT))
@@ -941,10 +946,11 @@ static void test_mmap_unknown_flag_bits_are_ignored_unless_validated(void **stat
 {
 	u32 unknown = 0x200; /* no meaning in Linux or Dyad */
 
+	/* Three protections, so that no two of them merge. */
 	assert_true(mmap_anon(0, K4, RW, unknown) > 0);
-	assert_true(vm_mmap(&P, 0, K4, RW, MAP_SHARED | MAP_ANONYMOUS | unknown, -1, 0) > 0);
-	assert_true(vm_mmap(&P, 0, K4, RW, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | DYAD_MAP_GUEST,
-			    -1, 0) > 0);
+	assert_true(vm_mmap(&P, 0, K4, PROT_READ, MAP_SHARED | MAP_ANONYMOUS | unknown, -1, 0) > 0);
+	assert_true(vm_mmap(&P, 0, K4, RW | PROT_EXEC,
+			    MAP_SHARED_VALIDATE | MAP_ANONYMOUS | DYAD_MAP_GUEST, -1, 0) > 0);
 	expect_nr_regions(3);
 	expect_mmap_err(vm_mmap(&P, 0, K4, RW, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | unknown, -1,
 				0),
@@ -1086,6 +1092,8 @@ static void test_alternating_mprotects_fill_the_table_then_enomem_changing_nothi
 	/* Every other page read-only: each one costs two regions. */
 	for (i = 1; P.nr_regions + 2 <= PROC_MAX_REGIONS; i += 2)
 		assert_int_equal(vm_mprotect(&P, a + i * K4, K4, PROT_READ), 0);
+	expect_nr_regions(PROC_MAX_REGIONS - 1);
+	assert_int_equal(vm_mprotect(&P, a + (pages - 1) * K4, K4, PROT_READ), 0);
 	expect_nr_regions(PROC_MAX_REGIONS);
 	memcpy(before, P.regions, sizeof(P.regions));
 	assert_int_equal(vm_mprotect(&P, a + (i + 2) * K4, K4, PROT_READ), -ENOMEM);
@@ -1098,6 +1106,9 @@ static void test_alternating_mprotects_fill_the_table_then_enomem_changing_nothi
 	/* Changes that merge still work: the last read-only page back to read-write. */
 	assert_int_equal(vm_mprotect(&P, a + (i - 2) * K4, K4, RW), 0);
 	expect_nr_regions(PROC_MAX_REGIONS - 2);
+	long extra = mmap_anon(0, K4, RW, 0);
+	assert_true(extra > 0);
+	assert_int_equal(vm_munmap(&P, extra, K4), 0);
 	/* And undoing them all gives one region, with every page's contents kept. */
 	assert_int_equal(vm_mprotect(&P, a, pages * K4, RW), 0);
 	expect_nr_regions(1);
@@ -1109,9 +1120,10 @@ static void test_alternating_mprotects_fill_the_table_then_enomem_changing_nothi
 
 /*
  * The window: 8 MiB from a 1 GiB boundary, so 2 MiB blocks occur and 1 GiB ones cannot.
- * Per page the model keeps its region (an id: a region is a maximal run of one id; vm.c never
- * merges regions, so the runs are exactly its regions), the region's prot and flags, and
- * whether the page is faulted in, with a stamp written into its frame when it was.
+ * Per page the model keeps whether it is in a region (a non-zero id), the region's prot and
+ * flags, and whether the page is faulted in, with a stamp written into its frame when it was.
+ * vm.c merges neighbours with equal attributes, so its regions are the maximal runs of mapped
+ * pages with equal prot and flags (m_joined).
  */
 #define WIN 0x40000000ULL
 #define WIN_PAGES 2048
@@ -1129,10 +1141,16 @@ static struct mpage model[WIN_PAGES], trial[WIN_PAGES];
 static u32 next_id;
 static u64 faults_2m;
 
-
 static u64 page_va(u64 i)
 {
 	return WIN + i * K4;
+}
+
+/* True if page @i is in the same region as page @i - 1. */
+static bool m_joined(const struct mpage *m, u64 i)
+{
+	return i > 0 && i < WIN_PAGES && m[i].id && m[i - 1].id && m[i].prot == m[i - 1].prot &&
+	       m[i].flags == m[i - 1].flags;
 }
 
 /* Starts a new region at page @x if @x is inside one that began before it. */
@@ -1158,7 +1176,7 @@ static unsigned m_regions(const struct mpage *m)
 	unsigned n = 0;
 
 	for (u64 i = 0; i < WIN_PAGES; i++)
-		n += m[i].id && (i == 0 || m[i - 1].id != m[i].id);
+		n += m[i].id && !m_joined(m, i);
 	return n;
 }
 
@@ -1197,10 +1215,10 @@ static void check_against_model(u64 op)
 		struct pmap_leaf l;
 		int got = pmap_lookup(&P.pmap, page_va(i), &l);
 
-		if (m->id && (i == 0 || model[i - 1].id != m->id)) {
-			u64 end = i;
+		if (m->id && !m_joined(model, i)) {
+			u64 end = i + 1;
 
-			while (end < WIN_PAGES && model[end].id == m->id)
+			while (m_joined(model, end))
 				end++;
 			const struct vm_region *v = &P.regions[r];
 			if (r >= P.nr_regions || v->start != page_va(i) || v->end != page_va(end) ||
@@ -1344,8 +1362,8 @@ static bool m_tries_2m(u64 x)
 
 	if (!(model[x].flags & VM_HUGE))
 		return false;
-	for (u64 i = first; i < first + 512; i++)
-		if (model[i].id != model[x].id)
+	for (u64 i = first + 1; i < first + 512; i++)
+		if (!m_joined(model, i))
 			return false;
 	return true;
 }
@@ -1377,11 +1395,11 @@ static void random_fault(u64 op, u64 *counts)
 
 	if (inject) {
 		/*
-		 * The first allocation fails: a 2 MiB block if one is tried (the fault then takes
+		 * The first allocation fails: a 2 MiB block if the fault chose one (it then takes
 		 * 4 KiB), else the 4 KiB frame (the fault is refused).
 		 */
 		shim_fail_nth(1);
-		if (m_tries_2m(x))
+		if (size == M2)
 			size = K4;
 		else
 			want = false;
