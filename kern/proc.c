@@ -81,7 +81,7 @@ static long setup_stack(struct proc *p, const struct elf_image *img, const char 
 	for (unsigned i = 0; i < USTACK_RANDOM_BYTES; i++)
 		aux.random[i] = (u8)(seed >> ((i % 8) * 8)) ^ (u8)(i * 37);
 
-	paddr_t buf = pmem_alloc(USTACK_IMAGE_ORDER);
+	paddr_t buf = pmem_alloc_zeroed(USTACK_IMAGE_ORDER); /* nothing stale can reach the stack */
 	if (!buf)
 		return -ENOMEM;
 	rsp = ustack_build(pmem_va(buf), image_size, VM_STACK_TOP, argv, envp, &aux);
