@@ -12,6 +12,7 @@
 
 #include <arch/x86/memlayout.h>
 #include <arch/x86/trap.h>
+#include <dyad/elf.h>
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
@@ -30,6 +31,8 @@
 static struct vm_region scratch[PROC_MAX_REGIONS];
 static unsigned scratch_n;
 
+_Static_assert(ELF_LOAD_END == VM_STACK_TOP - VM_STACK_SIZE,
+	       "the ELF validator's top must be the bottom of the stack area the loader adds");
 _Static_assert(!((DYAD_MAP_GUEST | DYAD_MAP_HUGE) &
 		 (MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_32BIT | MAP_GROWSDOWN | MAP_DENYWRITE |
 		  MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK |

@@ -284,16 +284,40 @@ static void segments_must_be_in_user_space(void **state)
 	m.ph[2].p_memsz = 0x20000;
 	expect_reject(&m, -EINVAL, "outside user space");
 	img_init(&m);
-	m.ph[2].p_vaddr = 0x7fffffffffd0ULL; /* ends inside the last page, rounds up to it */
-	m.ph[2].p_memsz = 0x30;
-	struct elf_image out;
-	assert_int_equal(img_parse(&m, &out), 0);
-	img_init(&m);
 	m.ph[2].p_memsz = UINT64_MAX - 0x10; /* vaddr + memsz wraps */
 	expect_reject(&m, -EINVAL, "outside user space");
 	img_init(&m);
 	m.ph[0].p_vaddr = 0; /* page zero must stay unmapped so that NULL faults */
 	expect_reject(&m, -EINVAL, "page zero");
+}
+
+/*
+ * The validator and the loader agree on the top: segments end at or below the stack area that
+ * every process gets (vm.h: [VM_STACK_TOP - VM_STACK_SIZE, VM_STACK_TOP)), and one that
+ * reaches into it is refused here, with that reason, not later by the loader.
+ */
+static void segments_must_end_below_the_stack_area(void **state)
+{
+	const uint64_t stack_bottom = 0x7fffff7ff000ULL, last_page = 0x7ffffffff000ULL;
+	struct img m;
+	struct elf_image out;
+
+	(void)state;
+	assert_int_equal(ELF_LOAD_END, stack_bottom);
+	img_init(&m);
+	m.ph[2].p_vaddr = stack_bottom - 0x1000 + 0xfd0; /* bss ends right at the stack */
+	m.ph[2].p_memsz = 0x30;
+	assert_int_equal(img_parse(&m, &out), 0);
+	assert_int_equal(ALIGN_UP(out.seg[2].vaddr + out.seg[2].memsz, PAGE_SIZE), stack_bottom);
+	m.ph[2].p_memsz = 0x31; /* one byte into the stack area */
+	expect_reject(&m, -EINVAL, "stack");
+	img_init(&m);
+	m.ph[2].p_vaddr = last_page + 0xfd0; /* the last user page: above the stack */
+	m.ph[2].p_memsz = 0x30;
+	expect_reject(&m, -EINVAL, "stack");
+	img_init(&m);
+	m.ph[2].p_vaddr = stack_bottom + 0x100fd0; /* inside the stack area */
+	expect_reject(&m, -EINVAL, "stack");
 }
 
 static void loads_and_entry_are_required(void **state)
@@ -348,6 +372,7 @@ int main(void)
 		cmocka_unit_test(segment_file_bytes_must_be_in_file),
 		cmocka_unit_test(segments_must_be_congruent_and_disjoint),
 		cmocka_unit_test(segments_must_be_in_user_space),
+		cmocka_unit_test(segments_must_end_below_the_stack_area),
 		cmocka_unit_test(loads_and_entry_are_required),
 		cmocka_unit_test(too_many_loads_are_refused),
 	};

@@ -27,6 +27,7 @@
 #include <arch/x86/memlayout.h>
 #include <arch/x86/pmap.h>
 #include <arch/x86/trap.h>
+#include <dyad/elf.h>
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
 #include <dyad/vm.h>
@@ -883,6 +884,23 @@ static void test_teardown_returns_every_frame(void **state)
 	free(buf);
 }
 
+/* ---- the top of user space: what the ELF validator accepts, the loader maps ---------------- */
+
+static void test_highest_segment_the_elf_validator_accepts_fits_below_the_stack(void **state)
+{
+	struct vm_region seg = { .start = ELF_LOAD_END - K4, .end = ELF_LOAD_END, .prot = RW };
+	struct vm_region stack = { .start = VM_STACK_TOP - VM_STACK_SIZE,
+				   .end = VM_STACK_TOP,
+				   .prot = RW,
+				   .flags = VM_STACK };
+
+	assert_int_equal(vm_region_add(&P, &seg), 0);
+	assert_int_equal(vm_region_add(&P, &stack), 0);
+	expect_nr_regions(2);
+	assert_true(fault(ELF_LOAD_END - 1, PF_W));
+	assert_true(fault(VM_STACK_TOP - 1, PF_W));
+}
+
 /* ---- mmap flags: Dyad's against Linux's --------------------------------------------------- */
 
 /* Every flag bit Linux x86-64 gives a meaning to, the MAP_HUGE_* size field included. */
@@ -1501,6 +1519,7 @@ int main(void)
 		T(test_file_window_follows_a_cut_region),
 		T(test_file_mmap_shared_writable_or_on_the_console_is_eacces),
 		T(test_teardown_returns_every_frame),
+		T(test_highest_segment_the_elf_validator_accepts_fits_below_the_stack),
 		T(test_dyad_mmap_flags_use_no_bit_linux_uses),
 		T(test_linux_huge_page_flags_give_huge_backing_never_guest_visibility),
 		T(test_mmap_hugetlb_that_linux_would_refuse_is_einval),
