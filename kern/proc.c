@@ -54,8 +54,8 @@ static int load_segments(struct proc *p, const struct boot_module *m, const stru
 		};
 		int err = vm_region_add(p, &r);
 		if (err) {
-			printf("proc: cannot run %s: segment [%#lx, %#lx) cannot be mapped (error %d)\n",
-			       m->name, r.start, r.end, -err);
+			printf("proc: cannot run %s: segment [%#lx, %#lx): error %d\n", m->name,
+			       r.start, r.end, -err);
 			return err;
 		}
 		end = MAX(end, r.end);
@@ -184,8 +184,8 @@ long proc_spawn(const char *path, const char *const argv[], const char *const en
 	err = load_segments(p, m, &img);
 	long rsp = err ? err : setup_stack(p, &img, path, argv, envp);
 	if (rsp < 0 && !err)
-		printf("proc: cannot run %s: cannot build its stack and arguments (error %ld)\n", path,
-		       -rsp);
+		printf("proc: cannot run %s: cannot build its stack and arguments (error %ld)\n",
+		       path, -rsp);
 	if (rsp < 0) {
 		proc_free(p);
 		return rsp;

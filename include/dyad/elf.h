@@ -61,8 +61,8 @@ struct elf_image {
  * Returns 0; -ENOEXEC if the file is not an executable Dyad runs (not ELF, wrong class,
  * byte order or machine, not ET_EXEC, dynamically linked); -EINVAL if it is malformed (headers
  * or segments outside the file, overlapping or misaligned segments, addresses outside user
- * space or reaching into the stack area, no loadable segment, entry outside executable code). On failure out->why names the
- * reason, for the kernel to print.
+ * space or reaching into the stack area, no loadable segment, entry outside executable code). On
+ * failure out->why names the reason, for the kernel to print.
  */
 int elf_parse(const void *image, size_t size, struct elf_image *out);
 

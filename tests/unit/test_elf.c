@@ -47,12 +47,24 @@ static void img_init(struct img *m)
 	m->eh->e_ehsize = sizeof(Elf64_Ehdr);
 	m->eh->e_phentsize = sizeof(Elf64_Phdr);
 	m->eh->e_phnum = 4;
-	m->ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R, .p_offset = 0,
-				 .p_vaddr = 0x400000, .p_filesz = 0x200, .p_memsz = 0x200 };
-	m->ph[1] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_X, .p_offset = 0x1000,
-				 .p_vaddr = 0x401000, .p_filesz = 0x800, .p_memsz = 0x800 };
-	m->ph[2] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_W, .p_offset = 0x2fd0,
-				 .p_vaddr = 0x403fd0, .p_filesz = 0x30, .p_memsz = 0x2a8 };
+	m->ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD,
+				 .p_flags = PF_R,
+				 .p_offset = 0,
+				 .p_vaddr = 0x400000,
+				 .p_filesz = 0x200,
+				 .p_memsz = 0x200 };
+	m->ph[1] = (Elf64_Phdr){ .p_type = PT_LOAD,
+				 .p_flags = PF_R | PF_X,
+				 .p_offset = 0x1000,
+				 .p_vaddr = 0x401000,
+				 .p_filesz = 0x800,
+				 .p_memsz = 0x800 };
+	m->ph[2] = (Elf64_Phdr){ .p_type = PT_LOAD,
+				 .p_flags = PF_R | PF_W,
+				 .p_offset = 0x2fd0,
+				 .p_vaddr = 0x403fd0,
+				 .p_filesz = 0x30,
+				 .p_memsz = 0x2a8 };
 	m->ph[3] = (Elf64_Phdr){ .p_type = PT_GNU_STACK, .p_flags = PF_R | PF_W };
 }
 
@@ -348,9 +360,12 @@ static void too_many_loads_are_refused(void **state)
 	img_init(&m);
 	m.eh->e_phnum = ELF_MAX_SEGMENTS + 1;
 	for (int i = 0; i < ELF_MAX_SEGMENTS + 1; i++)
-		m.ph[i] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_X,
-					.p_offset = 0x1000, .p_vaddr = 0x401000 + 0x10000 * i,
-					.p_filesz = 0x100, .p_memsz = 0x100 };
+		m.ph[i] = (Elf64_Phdr){ .p_type = PT_LOAD,
+					.p_flags = PF_R | PF_X,
+					.p_offset = 0x1000,
+					.p_vaddr = 0x401000 + 0x10000 * i,
+					.p_filesz = 0x100,
+					.p_memsz = 0x100 };
 	expect_reject(&m, -EINVAL, "too many loadable");
 	m.eh->e_phnum = ELF_MAX_SEGMENTS;
 	struct elf_image out;
