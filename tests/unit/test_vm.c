@@ -1278,11 +1278,17 @@ static void check_against_model(u64 op)
 }
 
 /* A random range of pages [*a, *b): mostly short, sometimes 2 MiB-aligned and long. */
+static bool small_ranges; /* the fragmenting run: 1-2 pages, so the table fills up */
+static u64 limit_refusals; /* operations refused because the region table was full */
+
 static void rnd_range(u64 *a, u64 *b)
 {
 	u64 kind = rnd_below(100), len;
 
-	if (kind < 80) {
+	if (small_ranges) {
+		*a = rnd_below(WIN_PAGES);
+		len = 1 + rnd_below(2);
+	} else if (kind < 80) {
 		*a = rnd_below(WIN_PAGES);
 		len = 1 + rnd_below(16);
 	} else if (kind < 92) {
@@ -1328,7 +1334,7 @@ static void random_mmap(u64 op, u64 *counts)
 	if (noreplace && m_any(model, a, b, true))
 		want = -EEXIST;
 	else if (m_regions(trial) > PROC_MAX_REGIONS)
-		want = -ENOMEM;
+		want = -ENOMEM, limit_refusals++;
 	else
 		want = (long)page_va(a);
 	long got = mmap_anon(page_va(a), (b - a) * K4, prot,
@@ -1345,6 +1351,8 @@ static void random_munmap(u64 op, u64 *counts)
 	memcpy(trial, model, sizeof(trial));
 	m_unmap(trial, a, b);
 	long want = m_regions(trial) > PROC_MAX_REGIONS ? -ENOMEM : 0;
+
+	limit_refusals += want < 0;
 
 	commit(vm_munmap(&P, page_va(a), (b - a) * K4), want, "munmap", op);
 	counts[want < 0]++;
@@ -1368,7 +1376,7 @@ static void random_mprotect(u64 op, u64 *counts)
 	if (m_any(model, a, b, false))
 		want = -ENOMEM; /* a hole */
 	else if (m_regions(trial) > PROC_MAX_REGIONS)
-		want = -ENOMEM;
+		want = -ENOMEM, limit_refusals++;
 	commit(vm_mprotect(&P, page_va(a), (b - a) * K4, prot), want, "mprotect", op);
 	counts[want < 0]++;
 }
@@ -1447,12 +1455,15 @@ static void random_fault(u64 op, u64 *counts)
 	}
 }
 
-static void test_random_operations_match_a_page_model(void **state)
+static void random_run(bool small)
 {
 	u64 counts[4][2] = { { 0 } };
 	const char *names[4] = { "mmap", "munmap", "mprotect", "fault" };
 
 	memset(model, 0, sizeof(model));
+	small_ranges = small;
+	limit_refusals = 0;
+	faults_2m = 0;
 	for (u64 op = 0; op < RANDOM_OPS; op++) {
 		u64 kind = rnd_below(100);
 
@@ -1470,8 +1481,24 @@ static void test_random_operations_match_a_page_model(void **state)
 	for (unsigned k = 0; k < 4; k++)
 		printf("  %-8s %5llu accepted %5llu refused\n", names[k],
 		       (unsigned long long)counts[k][0], (unsigned long long)counts[k][1]);
-	printf("  %llu faults served by 2 MiB blocks, %llu jumbo splits\n",
-	       (unsigned long long)faults_2m, (unsigned long long)P.pmap.nr_splits);
+	printf("  %llu faults served by 2 MiB blocks, %llu jumbo splits, %llu refused at the "
+	       "region limit\n",
+	       (unsigned long long)faults_2m, (unsigned long long)P.pmap.nr_splits,
+	       (unsigned long long)limit_refusals);
+}
+
+static void test_random_operations_match_a_page_model(void **state)
+{
+	random_run(false);
+}
+
+/* One- and two-page operations cut the window into hundreds of regions: the limit is hit. */
+static void test_random_small_operations_reach_the_region_limit(void **state)
+{
+	random_run(true);
+	if (!limit_refusals)
+		fail_msg("%d random small operations never reached the %d-region limit", RANDOM_OPS,
+			 PROC_MAX_REGIONS);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1531,6 +1558,7 @@ int main(void)
 		T(test_file_regions_merge_only_where_the_file_runs_on),
 		T(test_alternating_mprotects_fill_the_table_then_enomem_changing_nothing),
 		T(test_random_operations_match_a_page_model),
+		T(test_random_small_operations_reach_the_region_limit),
 	};
 
 	/*
