@@ -284,6 +284,22 @@ static void linux_huge_flags(void)
 	      -EINVAL, "MAP_HUGETLB with a size x86-64 lacks is EINVAL");
 }
 
+/* Memory brk adds is read-write, even after an mprotect of the heap's top page. */
+static void brk_after_mprotect(void)
+{
+	unsigned long cur = sys1(SYS_brk, 0), base = (cur + 4095) & ~4095UL;
+
+	if (!ut_eq(sys1(SYS_brk, base + 2 * 4096), base + 2 * 4096, "brk grows by two pages"))
+		return;
+	ut_eq(sys3(SYS_mprotect, base + 4096, 4096, PROT_READ), 0,
+	      "mprotect the heap's top page read-only");
+	ut_eq(sys1(SYS_brk, base + 4 * 4096), base + 4 * 4096, "brk grows by two more pages");
+	(void)*(volatile char *)(base + 3 * 4096); /* a read fault maps it as its region says */
+	ut_eq(query((void *)(base + 3 * 4096)).prot, PROT_READ | PROT_WRITE,
+	      "vm_query: the new heap page is read-write");
+	sys1(SYS_brk, cur);
+}
+
 /*
  * The stack as the kernel built it: argc at argv - 1, then argv, envp and auxv. The padding
  * between the auxiliary vector and the AT_RANDOM bytes, and between those and the first
@@ -323,5 +339,6 @@ int main(int argc, char **argv)
 	one_gigabyte_page();
 	module_file_maps();
 	linux_huge_flags();
+	brk_after_mprotect();
 	return ut_end("mmap");
 }
