@@ -73,6 +73,8 @@ static const char *check_load(const Elf64_Phdr *ph, size_t size)
 	if (ph->p_vaddr >= ELF_USER_END || ph->p_memsz > ELF_USER_END - ph->p_vaddr ||
 	    ALIGN_UP(ph->p_vaddr + ph->p_memsz, PAGE_SIZE) > ELF_USER_END)
 		return "segment lies outside user space";
+	if (ALIGN_UP(ph->p_vaddr + ph->p_memsz, PAGE_SIZE) > ELF_LOAD_END)
+		return "segment reaches into the stack area at the top of user space";
 	return NULL;
 }
 

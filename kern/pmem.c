@@ -5,7 +5,8 @@
  *
  * RAM arrives in two steps because only the first GiB is reachable through the boot page
  * tables: pmem_init() hands out RAM below that limit, kmap_init() builds the full direct map
- * from it, then pmem_init_rest() adds the remainder.
+ * from it, then pmem_init_rest() adds the remainder. The allocator never holds a frame the
+ * direct map does not reach (PMEM_MAPPED_LIMIT): its frame array stops there too.
  */
 #include <arch/x86/memlayout.h>
 #include <dyad/bootinfo.h>
@@ -118,7 +119,7 @@ static paddr_t place_metadata(const struct boot_info *bi, u64 bytes, paddr_t lim
 
 void pmem_init(const struct boot_info *bi, paddr_t reachable_limit)
 {
-	paddr_t max_pa = bi->ram[bi->nr_ram - 1].end;
+	paddr_t max_pa = MIN(bi->ram[bi->nr_ram - 1].end, PMEM_MAPPED_LIMIT);
 	u64 nframes = max_pa >> PAGE_SHIFT;
 
 	first_limit = reachable_limit;
@@ -138,6 +139,16 @@ void pmem_init(const struct boot_info *bi, paddr_t reachable_limit)
 
 void pmem_init_rest(const struct boot_info *bi)
 {
-	for (unsigned i = 0; i < bi->nr_ram; i++)
-		add_unreserved(MAX(bi->ram[i].start, first_limit), bi->ram[i].end);
+	u64 left_out = 0;
+
+	for (unsigned i = 0; i < bi->nr_ram; i++) {
+		const struct phys_range *r = &bi->ram[i];
+
+		add_unreserved(MAX(r->start, first_limit), MIN(r->end, PMEM_MAPPED_LIMIT));
+		if (r->end > PMEM_MAPPED_LIMIT)
+			left_out += r->end - MAX(r->start, PMEM_MAPPED_LIMIT);
+	}
+	if (left_out)
+		printf("pmem: %lu MiB of RAM above %lu GiB left out: the direct map ends there\n",
+		       left_out >> 20, (u64)(PMEM_MAPPED_LIMIT >> 30));
 }

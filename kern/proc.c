@@ -22,7 +22,7 @@
 #include <dyad/vm.h>
 #include <uapi/dyad/abi.h>
 
-#define PROC_ORDER 1 /* struct proc lives in an 8 KiB block */
+#define PROC_ORDER 2 /* struct proc lives in a 16 KiB block (its region table is 12 KiB) */
 #define PROC_MAX_DEPTH 16 /* nested spawns: each holds a kernel stack */
 #define USTACK_IMAGE_ORDER 1 /* argv, envp and auxv must fit in 8 KiB */
 
@@ -55,8 +55,11 @@ static int load_segments(struct proc *p, const struct boot_module *m, const stru
 			.file_len = s->filesz + (s->vaddr - start),
 		};
 		int err = vm_region_add(p, &r);
-		if (err)
+		if (err) {
+			printf("proc: cannot run %s: segment [%#lx, %#lx): error %d\n", m->name,
+			       r.start, r.end, -err);
 			return err;
+		}
 		end = MAX(end, r.end);
 	}
 	p->brk_start = p->brk = end;
@@ -83,7 +86,7 @@ static long setup_stack(struct proc *p, const struct elf_image *img, const char 
 	for (unsigned i = 0; i < USTACK_RANDOM_BYTES; i++)
 		aux.random[i] = (u8)(seed >> ((i % 8) * 8)) ^ (u8)(i * 37);
 
-	paddr_t buf = pmem_alloc(USTACK_IMAGE_ORDER);
+	paddr_t buf = pmem_alloc_zeroed(USTACK_IMAGE_ORDER); /* nothing stale can reach the stack */
 	if (!buf)
 		return -ENOMEM;
 	rsp = ustack_build(pmem_va(buf), image_size, VM_STACK_TOP, argv, envp, &aux);
@@ -189,6 +192,9 @@ long proc_spawn(const char *path, const char *const argv[], const char *const en
 
 	err = load_segments(p, m, &img);
 	long rsp = err ? err : setup_stack(p, &img, path, argv, envp);
+	if (rsp < 0 && !err)
+		printf("proc: cannot run %s: cannot build its stack and arguments (error %ld)\n",
+		       path, -rsp);
 	if (rsp < 0) {
 		proc_free(p);
 		return rsp;

@@ -23,7 +23,11 @@ static u8 *kaddr(struct cursor *c, u64 uaddr)
 	return c->buf + (uaddr - c->bottom);
 }
 
-/* Moves the cursor down by @len bytes, then to a multiple of @align; false if it won't fit. */
+/*
+ * Moves the cursor down by @len bytes, then to a multiple of @align; false if it won't fit.
+ * The alignment padding above the @len bytes is zeroed here: every byte from rsp up is
+ * written by the builder, whatever the buffer held before.
+ */
 static bool reserve(struct cursor *c, u64 len, u64 align)
 {
 	if (len > c->sp - c->bottom)
@@ -31,6 +35,7 @@ static bool reserve(struct cursor *c, u64 len, u64 align)
 	u64 sp = ALIGN_DOWN(c->sp - len, align);
 	if (sp < c->bottom)
 		return false;
+	memset(kaddr(c, sp + len), 0, c->sp - (sp + len));
 	c->sp = sp;
 	return true;
 }
@@ -120,13 +125,20 @@ long ustack_build(void *buf, size_t size, u64 top, const char *const argv[],
 	slot = put_pointers(&c, slot, env_at, envp, envc);
 
 	const u64 auxv[USTACK_AUXV_ENTRIES][2] = {
-		{ AT_PHDR, aux->phdr },	      { AT_PHENT, aux->phent },
-		{ AT_PHNUM, aux->phnum },     { AT_PAGESZ, PAGE_SIZE },
-		{ AT_ENTRY, aux->entry },     { AT_UID, 0 },
-		{ AT_EUID, 0 },		      { AT_GID, 0 },
-		{ AT_EGID, 0 },		      { AT_SECURE, 0 },
-		{ AT_RANDOM, random_at },     { AT_HWCAP, 0 },
-		{ AT_CLKTCK, USTACK_CLKTCK }, { AT_EXECFN, execfn_at },
+		{ AT_PHDR, aux->phdr },
+		{ AT_PHENT, aux->phent },
+		{ AT_PHNUM, aux->phnum },
+		{ AT_PAGESZ, PAGE_SIZE },
+		{ AT_ENTRY, aux->entry },
+		{ AT_UID, 0 },
+		{ AT_EUID, 0 },
+		{ AT_GID, 0 },
+		{ AT_EGID, 0 },
+		{ AT_SECURE, 0 },
+		{ AT_RANDOM, random_at },
+		{ AT_HWCAP, 0 },
+		{ AT_CLKTCK, USTACK_CLKTCK },
+		{ AT_EXECFN, execfn_at },
 		{ AT_NULL, 0 },
 	};
 	for (size_t i = 0; i < USTACK_AUXV_ENTRIES; i++) {

@@ -12,6 +12,7 @@
 
 #include <arch/x86/memlayout.h>
 #include <arch/x86/trap.h>
+#include <dyad/elf.h>
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
@@ -22,8 +23,22 @@
 #define VM_MMAP_BOTTOM 0x10000ULL /* nothing is placed below 64 KiB: NULL stays unmapped */
 #define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
 
-/* Scratch for rebuilding a region list; vm calls never nest and there is one CPU. */
+/*
+ * Scratch for rebuilding a region list: a change is built here in full, checked, and only
+ * then copied over the process's list, so a refused change leaves the list as it was. vm calls
+ * never nest and there is one CPU.
+ */
 static struct vm_region scratch[PROC_MAX_REGIONS];
+static unsigned scratch_n;
+
+_Static_assert(ELF_LOAD_END == VM_STACK_TOP - VM_STACK_SIZE,
+	       "the ELF validator's top must be the bottom of the stack area the loader adds");
+_Static_assert(!((DYAD_MAP_GUEST | DYAD_MAP_HUGE) &
+		 (MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_32BIT | MAP_GROWSDOWN | MAP_DENYWRITE |
+		  MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK |
+		  MAP_STACK | MAP_HUGETLB | MAP_SYNC | MAP_FIXED_NOREPLACE | MAP_UNINITIALIZED |
+		  ((u32)MAP_HUGE_MASK << MAP_HUGE_SHIFT))),
+	       "Dyad's mmap flags must use bits no Linux mmap flag uses");
 
 static unsigned order_of(u64 size)
 {
@@ -51,7 +66,8 @@ static u32 region_pmap_flags(const struct vm_region *r)
 
 static bool user_range_valid(u64 start, u64 len)
 {
-	return len && IS_ALIGNED(start, PAGE_SIZE) && start + len > start && start + len <= VM_USER_END;
+	return len && IS_ALIGNED(start, PAGE_SIZE) && start + len > start &&
+	       start + len <= VM_USER_END;
 }
 
 const struct vm_region *vm_find(const struct proc *p, u64 addr)
@@ -80,28 +96,59 @@ static struct vm_region region_slice(const struct vm_region *r, u64 start, u64 e
 	s.end = MIN(r->end, end);
 	skip = s.start - r->start;
 	s.file_off = r->file_off + skip;
-	s.file_len = r->file_len > skip ? r->file_len - skip : 0;
+	s.file_len = r->file_len > skip ? MIN(r->file_len - skip, s.end - s.start) : 0;
 	return s;
 }
 
 /*
- * Rebuilds the region list with [start, end) cut out of every region, the cut parts given
- * @new_prot if it is not ~0u (mprotect) or dropped (munmap), then @add inserted (mmap; may be
- * NULL). Returns -ENOMEM, changing nothing, if the result has too many regions.
+ * True if @b, which starts where @a ends, can join @a as one region showing the same memory:
+ * the same protection, flags and file, and for a file the window runs on without a gap.
  */
-static int regions_rewrite(struct proc *p, u64 start, u64 end, u32 new_prot,
-			   const struct vm_region *add)
+static bool regions_mergeable(const struct vm_region *a, const struct vm_region *b)
 {
-	unsigned n = 0;
+	if (a->end != b->start || a->prot != b->prot || a->flags != b->flags || a->file != b->file)
+		return false;
+	if (!(a->flags & VM_FILE))
+		return true;
+	return b->file_off == a->file_off + (a->end - a->start) &&
+	       (a->file_len == a->end - a->start || b->file_len == 0);
+}
 
+/* Appends @r to the scratch list, merged into the last region when it can be. */
+static int scratch_push(const struct vm_region *r)
+{
+	struct vm_region *last = scratch_n ? &scratch[scratch_n - 1] : NULL;
+
+	if (last && regions_mergeable(last, r)) {
+		last->file_len += r->file_len;
+		last->end = r->end;
+		return 0;
+	}
+	if (scratch_n == PROC_MAX_REGIONS)
+		return -ENOMEM;
+	scratch[scratch_n++] = *r;
+	return 0;
+}
+
+/*
+ * Builds in scratch the region list with [start, end) cut out of every region, the cut parts
+ * given @new_prot if it is not ~0u (mprotect) or dropped (munmap), and @add (may be NULL)
+ * inserted in the gap it fills (mmap). Neighbours with equal attributes merge. Returns 0, or
+ * -ENOMEM if the result has more than PROC_MAX_REGIONS regions; the process is not touched
+ * either way (regions_commit() installs the result).
+ *
+ * Regions only ever join the last one built, so the count never exceeds the final count:
+ * running out of slots while building means the result does not fit.
+ */
+static int regions_build(const struct proc *p, u64 start, u64 end, u32 new_prot,
+			 const struct vm_region *add)
+{
+	scratch_n = 0;
 	for (unsigned i = 0; i < p->nr_regions; i++) {
 		const struct vm_region *r = &p->regions[i];
 		struct vm_region parts[3];
 		unsigned np = 0;
 
-		if (add && n < PROC_MAX_REGIONS && add->start < r->start &&
-		    (n == 0 || scratch[n - 1].end <= add->start))
-			scratch[n++] = *add, add = NULL;
 		if (r->end <= start || r->start >= end) {
 			parts[np++] = *r;
 		} else {
@@ -115,35 +162,23 @@ static int regions_rewrite(struct proc *p, u64 start, u64 end, u32 new_prot,
 				parts[np++] = region_slice(r, end, r->end);
 		}
 		for (unsigned j = 0; j < np; j++) {
-			if (n == PROC_MAX_REGIONS)
+			if (add && parts[j].start >= add->end) {
+				if (scratch_push(add))
+					return -ENOMEM;
+				add = NULL;
+			}
+			if (scratch_push(&parts[j]))
 				return -ENOMEM;
-			scratch[n++] = parts[j];
 		}
 	}
-	if (add) {
-		if (n == PROC_MAX_REGIONS)
-			return -ENOMEM;
-		scratch[n++] = *add;
-	}
-	memcpy(p->regions, scratch, n * sizeof(scratch[0]));
-	p->nr_regions = n;
-	return 0;
+	return add ? scratch_push(add) : 0;
 }
 
-/* How many regions are left once [start, end) is cut out of every region. */
-static unsigned regions_after_cut(const struct proc *p, u64 start, u64 end)
+/* Installs the list regions_build() left in scratch. */
+static void regions_commit(struct proc *p)
 {
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < p->nr_regions; i++) {
-		const struct vm_region *r = &p->regions[i];
-
-		if (r->end <= start || r->start >= end)
-			n++;
-		else
-			n += (r->start < start) + (r->end > end);
-	}
-	return n;
+	memcpy(p->regions, scratch, scratch_n * sizeof(scratch[0]));
+	p->nr_regions = scratch_n;
 }
 
 int vm_region_add(struct proc *p, const struct vm_region *r)
@@ -152,7 +187,10 @@ int vm_region_add(struct proc *p, const struct vm_region *r)
 		return -EINVAL;
 	if (!range_is_free(p, r->start, r->end))
 		return -EEXIST;
-	return regions_rewrite(p, r->start, r->start, ~0u, r);
+	int err = regions_build(p, r->start, r->start, ~0u, r);
+	if (!err)
+		regions_commit(p);
+	return err;
 }
 
 int vm_munmap(struct proc *p, u64 addr, u64 len)
@@ -162,16 +200,13 @@ int vm_munmap(struct proc *p, u64 addr, u64 len)
 	len = ALIGN_UP(len, PAGE_SIZE);
 	if (!user_range_valid(addr, len))
 		return -EINVAL;
-	/* Check room for a split before touching the tables, so a failure changes nothing. */
-	if (p->nr_regions == PROC_MAX_REGIONS) {
-		const struct vm_region *r = vm_find(p, addr);
-		if (r && r->start < addr && r->end > addr + len)
-			return -ENOMEM;
-	}
-	err = pmap_unmap(&p->pmap, addr, len, free_leaf, NULL);
-	if (err)
-		return err;
-	return regions_rewrite(p, addr, addr + len, ~0u, NULL);
+	/* The new list first (a split may not fit), the tables next: a failure changes nothing. */
+	err = regions_build(p, addr, addr + len, ~0u, NULL);
+	if (!err)
+		err = pmap_unmap(&p->pmap, addr, len, free_leaf, NULL);
+	if (!err)
+		regions_commit(p);
+	return err;
 }
 
 int vm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot)
@@ -183,33 +218,31 @@ int vm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot)
 	if (!user_range_valid(addr, len) || (prot & ~PROT_ALL))
 		return -EINVAL;
 	end = addr + len;
-	/* Like Linux: the whole range must be mapped. */
+	/*
+	 * Like Linux: the whole range must be mapped (-ENOMEM), and a shared mapping of a
+	 * read-only file never becomes writable (-EACCES). Whichever comes first in the range
+	 * decides; unlike Linux, nothing has changed by then.
+	 */
 	for (pos = addr; pos < end;) {
 		const struct vm_region *r = vm_find(p, pos);
 		if (!r)
 			return -ENOMEM;
+		if ((r->flags & VM_SHARED_RO) && (prot & PROT_WRITE))
+			return -EACCES;
 		pos = r->end;
 	}
-	/*
-	 * Regions first: a failed table update is then undone by restoring the old list.
-	 * PROT_NONE unmaps the pages, so their contents do not survive a later mprotect back.
-	 */
-	static struct vm_region saved[PROC_MAX_REGIONS];
-	unsigned old_n = p->nr_regions;
-
-	memcpy(saved, p->regions, sizeof(saved));
-	err = regions_rewrite(p, addr, end, prot, NULL);
+	err = regions_build(p, addr, end, prot, NULL);
 	if (err)
 		return err;
-	u32 flags = ((prot & PROT_WRITE) ? PMAP_W : 0) | ((prot & PROT_EXEC) ? PMAP_X : 0);
+	/* PROT_NONE unmaps the pages, so their contents do not survive a later mprotect back. */
 	if (!(prot & PROT_ALL))
-		err = pmap_unmap(&p->pmap, addr, len, free_leaf, NULL); /* PROT_NONE: no access */
+		err = pmap_unmap(&p->pmap, addr, len, free_leaf, NULL);
 	else
-		err = pmap_protect(&p->pmap, addr, len, flags);
-	if (err) {
-		memcpy(p->regions, saved, sizeof(saved));
-		p->nr_regions = old_n;
-	}
+		err = pmap_protect(&p->pmap, addr, len,
+				   ((prot & PROT_WRITE) ? PMAP_W : 0) |
+					   ((prot & PROT_EXEC) ? PMAP_X : 0));
+	if (!err)
+		regions_commit(p);
 	return err;
 }
 
@@ -233,27 +266,77 @@ static u64 find_gap(const struct proc *p, u64 len, u64 align)
 	return 0;
 }
 
+/*
+ * Linux flags that change nothing Dyad does: hints (placement, prefaulting, reservation,
+ * locking) and flags Linux itself ignores. Accepted and ignored.
+ */
+#define MAP_IGNORED                                                                                \
+	(MAP_DENYWRITE | MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE |              \
+	 MAP_NONBLOCK | MAP_STACK | MAP_UNINITIALIZED)
+/* Every flag MAP_SHARED_VALIDATE accepts. */
+#define MAP_VALID                                                                                  \
+	(MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_HUGETLB |                \
+	 ((u32)MAP_HUGE_MASK << MAP_HUGE_SHIFT) | MAP_IGNORED | DYAD_MAP_GUEST | DYAD_MAP_HUGE)
+
+/*
+ * The huge page size MAP_HUGETLB asks for (its MAP_HUGE_* field; 0 means the x86-64 default,
+ * 2 MiB), or 0 for a size x86-64 has no pages of.
+ */
+static u64 hugetlb_size(u32 flags)
+{
+	switch ((flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK) {
+	case 0:
+	case MAP_HUGE_2MB >> MAP_HUGE_SHIFT:
+		return SZ_2M;
+	case MAP_HUGE_1GB >> MAP_HUGE_SHIFT:
+		return SZ_1G;
+	default:
+		return 0;
+	}
+}
+
 long vm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64 off)
 {
 	struct vm_region r = { .prot = prot };
 	u64 align = PAGE_SIZE;
-	const u32 share = flags & (MAP_SHARED | MAP_PRIVATE);
+	const u32 type = flags & MAP_TYPE;
+	int err;
 
 	if (!len || len > VM_USER_END || (prot & ~PROT_ALL) || !IS_ALIGNED(off, PAGE_SIZE) ||
-	    (share != MAP_SHARED && share != MAP_PRIVATE))
+	    (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE))
 		return -EINVAL;
+	/* As on Linux: unknown bits are ignored, unless the caller asked for validation. */
+	if (type == MAP_SHARED_VALIDATE && (flags & ~MAP_VALID))
+		return -EOPNOTSUPP;
+	if (flags & (MAP_32BIT | MAP_GROWSDOWN))
+		return -EINVAL; /* Linux placements Dyad does not offer */
 	len = ALIGN_UP(len, PAGE_SIZE);
 	if (!(flags & MAP_ANONYMOUS)) {
 		if (fd < 0 || fd >= PROC_MAX_FDS || p->fds[fd].kind != FD_MODULE)
 			return fd >= 0 && fd < PROC_MAX_FDS && p->fds[fd].kind ? -EACCES : -EBADF;
-		if (share == MAP_SHARED && (prot & PROT_WRITE))
+		if (flags & MAP_HUGETLB)
+			return -EINVAL; /* Linux: only hugetlbfs files have huge pages */
+		if (type != MAP_PRIVATE && (prot & PROT_WRITE))
 			return -EACCES; /* modules are read-only files */
 		const struct boot_module *m = p->fds[fd].mod;
 		u64 size = m->end - m->start;
-		r.flags |= VM_FILE;
+		r.flags |= VM_FILE | (type != MAP_PRIVATE ? VM_SHARED_RO : 0);
 		r.file = m;
 		r.file_off = off;
 		r.file_len = off < size ? MIN(len, size - off) : 0;
+	} else if (flags & MAP_HUGETLB) {
+		/*
+		 * Linux's huge pages: whole pages of the size asked for, at an address aligned to
+		 * it. Dyad serves them like DYAD_MAP_HUGE, capped at that size.
+		 */
+		align = hugetlb_size(flags);
+		if (!align ||
+		    ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && !IS_ALIGNED(addr, align)))
+			return -EINVAL;
+		len = ALIGN_UP(len, align);
+		if (!len || len > VM_USER_END)
+			return -EINVAL;
+		r.flags |= VM_HUGE | (align == SZ_2M ? VM_HUGE_MAX_2M : 0);
 	} else if (flags & DYAD_MAP_HUGE) {
 		r.flags |= VM_HUGE;
 		align = len >= SZ_1G ? SZ_1G : len >= SZ_2M ? SZ_2M : PAGE_SIZE;
@@ -264,16 +347,8 @@ long vm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64
 	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
 		if (!user_range_valid(addr, len))
 			return -EINVAL;
-		if (!range_is_free(p, addr, addr + len)) {
-			if (flags & MAP_FIXED_NOREPLACE)
-				return -EEXIST;
-			/* The new region needs a slot: make sure before anything is unmapped. */
-			if (regions_after_cut(p, addr, addr + len) >= PROC_MAX_REGIONS)
-				return -ENOMEM;
-			int err = vm_munmap(p, addr, len);
-			if (err)
-				return err;
-		}
+		if ((flags & MAP_FIXED_NOREPLACE) && !range_is_free(p, addr, addr + len))
+			return -EEXIST;
 	} else {
 		addr = ALIGN_UP(addr, align);
 		if (!addr || !user_range_valid(addr, len) || addr < VM_MMAP_BOTTOM ||
@@ -284,8 +359,14 @@ long vm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64
 	}
 	r.start = addr;
 	r.end = addr + len;
-	int err = regions_rewrite(p, addr, addr, ~0u, &r);
-	return err ? err : (long)addr;
+	/* MAP_FIXED replaces what was there; the new list must fit before anything goes. */
+	err = regions_build(p, addr, addr + len, ~0u, &r);
+	if (!err && !range_is_free(p, addr, addr + len))
+		err = pmap_unmap(&p->pmap, addr, len, free_leaf, NULL);
+	if (err)
+		return err;
+	regions_commit(p);
+	return (long)addr;
 }
 
 u64 vm_brk(struct proc *p, u64 new_brk)
@@ -295,18 +376,14 @@ u64 vm_brk(struct proc *p, u64 new_brk)
 	if (new_brk < p->brk_start || new_brk > VM_USER_END)
 		return p->brk;
 	if (new_end > old_end) {
-		if (!range_is_free(p, old_end, new_end))
-			return p->brk;
-		struct vm_region heap = { .start = old_end, .end = new_end,
-					  .prot = PROT_READ | PROT_WRITE, .flags = VM_HEAP };
-		/* Grow the heap region in place when there is one ending here. */
-		for (unsigned i = 0; i < p->nr_regions; i++) {
-			if ((p->regions[i].flags & VM_HEAP) && p->regions[i].end == old_end) {
-				p->regions[i].end = new_end;
-				p->brk = new_brk;
-				return new_brk;
-			}
-		}
+		/*
+		 * New heap is read-write whatever mprotect did to the old: a region of its own,
+		 * which merges with a read-write heap region ending here.
+		 */
+		struct vm_region heap = { .start = old_end,
+					  .end = new_end,
+					  .prot = PROT_READ | PROT_WRITE,
+					  .flags = VM_HEAP };
 		if (vm_region_add(p, &heap))
 			return p->brk;
 	} else if (new_end < old_end && vm_munmap(p, new_end, old_end - new_end)) {
@@ -329,9 +406,36 @@ static void fill_frame(const struct vm_region *r, u64 va, paddr_t pa, u64 size)
 	memcpy(dst, (const u8 *)pmem_va(r->file->start) + r->file_off + (va - r->start), n);
 }
 
+/* pmap_leaf_fn for pmap_iterate: any leaf at all stops the walk. */
+static int leaf_found(void *arg, const struct pmap_leaf *leaf)
+{
+	return 1;
+}
+
+/*
+ * The page size a fault at @addr in @r gets, before any memory is allocated: the largest
+ * that the region allows (huge regions, capped by VM_HUGE_MAX_2M), whose aligned slot lies in
+ * the region and has nothing mapped yet, and that the pmap can map as one page with @flags.
+ * Returns the index into @sizes of the first candidate; smaller ones follow.
+ */
+static unsigned fault_first_size(struct proc *p, const struct vm_region *r, u64 addr,
+				 const u64 *sizes, unsigned n, u32 flags)
+{
+	unsigned i = !(r->flags & VM_HUGE) ? n - 1 : (r->flags & VM_HUGE_MAX_2M) ? 1 : 0;
+
+	for (; i + 1 < n; i++) {
+		u64 size = sizes[i], base = ALIGN_DOWN(addr, size);
+		if (base >= r->start && base + size <= r->end &&
+		    pmap_page_size_ok(&p->pmap, size, flags) &&
+		    pmap_iterate(&p->pmap, base, size, leaf_found, NULL) == 0)
+			break;
+	}
+	return i;
+}
+
 bool vm_fault(struct proc *p, u64 addr, u64 err)
 {
-	static const u64 huge_sizes[] = { SZ_1G, SZ_2M, SZ_4K };
+	static const u64 sizes[] = { SZ_1G, SZ_2M, SZ_4K };
 	const struct vm_region *r = vm_find(p, addr);
 
 	if (!r || (err & PF_P) || (err & PF_RSVD) || !(r->prot & PROT_ALL))
@@ -340,25 +444,26 @@ bool vm_fault(struct proc *p, u64 addr, u64 err)
 		return false;
 
 	/*
-	 * Huge regions try the largest block that fits the region and that the pmap can map as
-	 * one page (CPU and EPT capabilities), then smaller ones. One fault maps one page.
+	 * The page size is decided first, so that no block is allocated and zeroed only to find
+	 * its slot partly mapped. Only a failed allocation moves on to a smaller size; a smaller
+	 * slot inside an empty larger one is empty too. One fault maps one page.
 	 */
 	u32 flags = region_pmap_flags(r);
-	for (unsigned i = (r->flags & VM_HUGE) ? 0 : 2; i < ARRAY_SIZE(huge_sizes); i++) {
-		u64 size = huge_sizes[i], base = ALIGN_DOWN(addr, size);
-		if (base < r->start || base + size > r->end ||
-		    !pmap_page_size_ok(&p->pmap, size, flags))
+	for (unsigned i = fault_first_size(p, r, addr, sizes, ARRAY_SIZE(sizes), flags);
+	     i < ARRAY_SIZE(sizes); i++) {
+		u64 size = sizes[i], base = ALIGN_DOWN(addr, size);
+		if (size != SZ_4K && !pmap_page_size_ok(&p->pmap, size, flags))
 			continue;
 		paddr_t pa = pmem_alloc(order_of(size));
 		if (!pa)
 			continue;
 		fill_frame(r, base, pa, size);
-		int e = pmap_map_page(&p->pmap, base, pa, size, flags);
-		if (e == 0) {
+		if (pmap_map_page(&p->pmap, base, pa, size, flags) == 0) {
 			p->page_faults++;
 			return true;
 		}
-		pmem_free(pa, order_of(size)); /* -EEXIST: part of it is mapped already; go smaller */
+		pmem_free(pa, order_of(size)); /* -ENOMEM for a page-table pair */
+		return false;
 	}
 	return false;
 }

@@ -18,6 +18,13 @@
 
 /* The first address above the lower canonical half: user mappings end at or below it. */
 #define ELF_USER_END 0x0000800000000000ULL
+/*
+ * Program segments end at or below this address: the bottom of the stack area every process
+ * gets, [VM_STACK_TOP - VM_STACK_SIZE, VM_STACK_TOP) (kern/vm.c checks that the two agree).
+ * So whatever the validator accepts, the loader can map, and a segment that reaches into the
+ * stack is refused here with that reason.
+ */
+#define ELF_LOAD_END 0x00007fffff7ff000ULL
 
 /*
  * One PT_LOAD segment: bytes [vaddr, vaddr + filesz) come from image[offset, offset + filesz),
@@ -35,7 +42,7 @@ struct elf_segment {
 /*
  * A validated executable. The segments are sorted by vaddr and their page spans
  * [ALIGN_DOWN(vaddr, PAGE_SIZE), ALIGN_UP(vaddr + memsz, PAGE_SIZE)) are disjoint, lie in
- * [PAGE_SIZE, ELF_USER_END), and never share a page: the loader maps each page for exactly one
+ * [PAGE_SIZE, ELF_LOAD_END), and never share a page: the loader maps each page for exactly one
  * segment, with that segment's prot. The entry lies inside an executable segment.
  */
 struct elf_image {
@@ -54,8 +61,8 @@ struct elf_image {
  * Returns 0; -ENOEXEC if the file is not an executable Dyad runs (not ELF, wrong class,
  * byte order or machine, not ET_EXEC, dynamically linked); -EINVAL if it is malformed (headers
  * or segments outside the file, overlapping or misaligned segments, addresses outside user
- * space, no loadable segment, entry outside executable code). On failure out->why names the
- * reason, for the kernel to print.
+ * space or reaching into the stack area, no loadable segment, entry outside executable code). On
+ * failure out->why names the reason, for the kernel to print.
  */
 int elf_parse(const void *image, size_t size, struct elf_image *out);
 

@@ -36,5 +36,6 @@
 #define ENAMETOOLONG 36
 #define ENOSYS 38
 #define EOVERFLOW 75
+#define EOPNOTSUPP 95
 
 #endif

@@ -29,11 +29,18 @@ void *pmem_va(paddr_t pa);
 /* The physical address behind a direct-map address. */
 paddr_t pmem_pa(const void *va);
 
+/*
+ * The direct map reaches physical [0, PMEM_MAPPED_LIMIT): one PML4 slot of 1 GiB pages
+ * (arch/x86/kmap.c). RAM above it is left out of the allocator, and boot says how much.
+ */
+#define PMEM_MAPPED_LIMIT (512ULL << 30)
+
 struct boot_info;
 
 /*
  * Boot-time setup (kernel only). pmem_init() manages the RAM below @reachable_limit (what the
- * boot page tables map); pmem_init_rest() adds the rest once the direct map covers it.
+ * boot page tables map); pmem_init_rest() adds the rest once the direct map covers it, up to
+ * PMEM_MAPPED_LIMIT, and prints how much RAM above that limit it left out.
  */
 void pmem_init(const struct boot_info *bi, paddr_t reachable_limit);
 void pmem_init_rest(const struct boot_info *bi);

@@ -17,7 +17,12 @@
  * dyad_spawn system call. There is one CPU and no preemption, so exactly one process (the
  * innermost spawned) is runnable at a time: proc_current.
  */
-#define PROC_MAX_REGIONS 64
+/*
+ * Regions per process. Adjacent regions with equal attributes are merged, so this bounds the
+ * distinct mappings (a VMM, its libc and its guest memory need a few dozen); a change that
+ * would need more is refused with -ENOMEM and changes nothing.
+ */
+#define PROC_MAX_REGIONS 256
 #define PROC_MAX_FDS 32
 #define PROC_NAME_MAX 32
 #define PROC_KSTACK_ORDER 2 /* 16 KiB */
@@ -28,6 +33,8 @@
 #define VM_FILE 0x4 /* initial contents come from a module (an ELF segment, a file mmap) */
 #define VM_HEAP 0x8 /* the brk region */
 #define VM_STACK 0x10
+#define VM_SHARED_RO 0x20 /* MAP_SHARED of a read-only file: may never become writable */
+#define VM_HUGE_MAX_2M 0x40 /* with VM_HUGE: blocks of at most 2 MiB (MAP_HUGETLB | MAP_HUGE_2MB) */
 
 /*
  * [start, end) mapped with @prot (PROT_*). A file-backed region shows file bytes

@@ -42,8 +42,9 @@ struct ustack_aux {
  * empty). Auxiliary entries: AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ (4096), AT_ENTRY, AT_UID,
  * AT_EUID, AT_GID, AT_EGID (0), AT_SECURE (0), AT_RANDOM, AT_HWCAP (0), AT_CLKTCK (100),
  * AT_EXECFN, AT_NULL. Returns the user rsp, 16-byte aligned and pointing at argc, or -E2BIG
- * if everything does not fit in @size bytes. @buf need not be aligned; bytes of @buf below
- * the returned rsp are left untouched.
+ * if everything does not fit in @size bytes. Every byte from the returned rsp to @top is
+ * written (padding with zeros), so what @buf held before never shows. @buf need not be
+ * aligned; bytes of @buf below the returned rsp are left untouched.
  */
 long ustack_build(void *buf, size_t size, u64 top, const char *const argv[],
 		  const char *const envp[], const struct ustack_aux *aux);

@@ -19,11 +19,20 @@
 /* Adds a region over [start, end), which must be free. */
 int vm_region_add(struct proc *p, const struct vm_region *r);
 
-/* mmap(2): returns the address or -errno. Flags include DYAD_MAP_GUEST and DYAD_MAP_HUGE. */
+/*
+ * mmap(2): returns the address or -errno. Flags: Linux's (MAP_HUGETLB with MAP_HUGE_2MB or
+ * MAP_HUGE_1GB gives huge pages; other sizes are -EINVAL; unknown bits are ignored, or
+ * -EOPNOTSUPP under MAP_SHARED_VALIDATE; MAP_32BIT and MAP_GROWSDOWN are -EINVAL) and Dyad's
+ * DYAD_MAP_GUEST and DYAD_MAP_HUGE. -ENOMEM if the region table would overflow.
+ */
 long vm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64 off);
 int vm_munmap(struct proc *p, u64 addr, u64 len);
+/* mprotect(2): -ENOMEM over a hole, -EACCES to make a shared file mapping writable. */
 int vm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot);
-/* brk(2): moves the end of the heap; returns the (possibly unchanged) current break. */
+/*
+ * brk(2): moves the end of the heap; returns the (possibly unchanged) current break. Memory
+ * it adds is read-write.
+ */
 u64 vm_brk(struct proc *p, u64 new_brk);
 
 /*

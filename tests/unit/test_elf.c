@@ -47,12 +47,24 @@ static void img_init(struct img *m)
 	m->eh->e_ehsize = sizeof(Elf64_Ehdr);
 	m->eh->e_phentsize = sizeof(Elf64_Phdr);
 	m->eh->e_phnum = 4;
-	m->ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R, .p_offset = 0,
-				 .p_vaddr = 0x400000, .p_filesz = 0x200, .p_memsz = 0x200 };
-	m->ph[1] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_X, .p_offset = 0x1000,
-				 .p_vaddr = 0x401000, .p_filesz = 0x800, .p_memsz = 0x800 };
-	m->ph[2] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_W, .p_offset = 0x2fd0,
-				 .p_vaddr = 0x403fd0, .p_filesz = 0x30, .p_memsz = 0x2a8 };
+	m->ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD,
+				 .p_flags = PF_R,
+				 .p_offset = 0,
+				 .p_vaddr = 0x400000,
+				 .p_filesz = 0x200,
+				 .p_memsz = 0x200 };
+	m->ph[1] = (Elf64_Phdr){ .p_type = PT_LOAD,
+				 .p_flags = PF_R | PF_X,
+				 .p_offset = 0x1000,
+				 .p_vaddr = 0x401000,
+				 .p_filesz = 0x800,
+				 .p_memsz = 0x800 };
+	m->ph[2] = (Elf64_Phdr){ .p_type = PT_LOAD,
+				 .p_flags = PF_R | PF_W,
+				 .p_offset = 0x2fd0,
+				 .p_vaddr = 0x403fd0,
+				 .p_filesz = 0x30,
+				 .p_memsz = 0x2a8 };
 	m->ph[3] = (Elf64_Phdr){ .p_type = PT_GNU_STACK, .p_flags = PF_R | PF_W };
 }
 
@@ -284,16 +296,40 @@ static void segments_must_be_in_user_space(void **state)
 	m.ph[2].p_memsz = 0x20000;
 	expect_reject(&m, -EINVAL, "outside user space");
 	img_init(&m);
-	m.ph[2].p_vaddr = 0x7fffffffffd0ULL; /* ends inside the last page, rounds up to it */
-	m.ph[2].p_memsz = 0x30;
-	struct elf_image out;
-	assert_int_equal(img_parse(&m, &out), 0);
-	img_init(&m);
 	m.ph[2].p_memsz = UINT64_MAX - 0x10; /* vaddr + memsz wraps */
 	expect_reject(&m, -EINVAL, "outside user space");
 	img_init(&m);
 	m.ph[0].p_vaddr = 0; /* page zero must stay unmapped so that NULL faults */
 	expect_reject(&m, -EINVAL, "page zero");
+}
+
+/*
+ * The validator and the loader agree on the top: segments end at or below the stack area that
+ * every process gets (vm.h: [VM_STACK_TOP - VM_STACK_SIZE, VM_STACK_TOP)), and one that
+ * reaches into it is refused here, with that reason, not later by the loader.
+ */
+static void segments_must_end_below_the_stack_area(void **state)
+{
+	const uint64_t stack_bottom = 0x7fffff7ff000ULL, last_page = 0x7ffffffff000ULL;
+	struct img m;
+	struct elf_image out;
+
+	(void)state;
+	assert_int_equal(ELF_LOAD_END, stack_bottom);
+	img_init(&m);
+	m.ph[2].p_vaddr = stack_bottom - 0x1000 + 0xfd0; /* bss ends right at the stack */
+	m.ph[2].p_memsz = 0x30;
+	assert_int_equal(img_parse(&m, &out), 0);
+	assert_int_equal(ALIGN_UP(out.seg[2].vaddr + out.seg[2].memsz, PAGE_SIZE), stack_bottom);
+	m.ph[2].p_memsz = 0x31; /* one byte into the stack area */
+	expect_reject(&m, -EINVAL, "stack");
+	img_init(&m);
+	m.ph[2].p_vaddr = last_page + 0xfd0; /* the last user page: above the stack */
+	m.ph[2].p_memsz = 0x30;
+	expect_reject(&m, -EINVAL, "stack");
+	img_init(&m);
+	m.ph[2].p_vaddr = stack_bottom + 0x100fd0; /* inside the stack area */
+	expect_reject(&m, -EINVAL, "stack");
 }
 
 static void loads_and_entry_are_required(void **state)
@@ -324,9 +360,12 @@ static void too_many_loads_are_refused(void **state)
 	img_init(&m);
 	m.eh->e_phnum = ELF_MAX_SEGMENTS + 1;
 	for (int i = 0; i < ELF_MAX_SEGMENTS + 1; i++)
-		m.ph[i] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_X,
-					.p_offset = 0x1000, .p_vaddr = 0x401000 + 0x10000 * i,
-					.p_filesz = 0x100, .p_memsz = 0x100 };
+		m.ph[i] = (Elf64_Phdr){ .p_type = PT_LOAD,
+					.p_flags = PF_R | PF_X,
+					.p_offset = 0x1000,
+					.p_vaddr = 0x401000 + 0x10000 * i,
+					.p_filesz = 0x100,
+					.p_memsz = 0x100 };
 	expect_reject(&m, -EINVAL, "too many loadable");
 	m.eh->e_phnum = ELF_MAX_SEGMENTS;
 	struct elf_image out;
@@ -348,6 +387,7 @@ int main(void)
 		cmocka_unit_test(segment_file_bytes_must_be_in_file),
 		cmocka_unit_test(segments_must_be_congruent_and_disjoint),
 		cmocka_unit_test(segments_must_be_in_user_space),
+		cmocka_unit_test(segments_must_end_below_the_stack_area),
 		cmocka_unit_test(loads_and_entry_are_required),
 		cmocka_unit_test(too_many_loads_are_refused),
 	};

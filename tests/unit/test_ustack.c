@@ -184,6 +184,46 @@ static void rsp_is_aligned_for_every_string_length(void **state)
 	}
 }
 
+/*
+ * Every byte from rsp to the top is defined: built over two different fillings, the stacks
+ * are the same, and the alignment padding (below the random bytes, and between the auxiliary
+ * vector and the random bytes) reads as zero. A process must never see stale kernel memory.
+ */
+static void every_byte_from_rsp_up_is_written_and_padding_is_zero(void **state)
+{
+	static struct stack s, t;
+	char arg[40];
+	const char *const argv[] = { "/bin/init", arg, NULL };
+
+	(void)state;
+	for (int len = 0; len < 39; len++) {
+		memset(arg, 'x', len);
+		arg[len] = '\0';
+		for (int envc = 0; envc < 3; envc++) {
+			const char *envp[] = { "A=1", "B=22", NULL, NULL };
+			envp[envc] = NULL;
+			assert_true(build(&s, argv, envp) > 0);
+			memset(t.buf, 0x5a, sizeof(t.buf));
+			t.rsp = ustack_build(t.buf, sizeof(t.buf), TOP, argv, envp, &test_aux);
+			assert_int_equal(t.rsp, s.rsp);
+			uint64_t n = TOP - s.rsp;
+			if (memcmp(at(&s, s.rsp), at(&t, t.rsp), n) != 0)
+				fail_msg("arg length %d, %d env strings: bytes above rsp depend on "
+					 "what the buffer held",
+					 len, envc);
+
+			uint64_t p = s.rsp + 8 * (1 + 3 + envc + 1); /* argc, argv, envp */
+			while (word(&s, p) != AT_NULL)
+				p += 16;
+			uint64_t random_at = auxv(&s, AT_RANDOM), strings = word(&s, s.rsp + 8);
+			for (uint64_t u = p + 16; u < random_at; u++)
+				assert_int_equal(*(uint8_t *)at(&s, u), 0);
+			for (uint64_t u = random_at + USTACK_RANDOM_BYTES; u < strings; u++)
+				assert_int_equal(*(uint8_t *)at(&s, u), 0);
+		}
+	}
+}
+
 static void overflow_is_e2big_and_writes_inside_buffer(void **state)
 {
 	static uint8_t guard[3 * STACK_SIZE];
@@ -235,6 +275,7 @@ int main(void)
 		cmocka_unit_test(empty_envp_and_argv_are_just_nulls),
 		cmocka_unit_test(execfn_overrides_argv0),
 		cmocka_unit_test(rsp_is_aligned_for_every_string_length),
+		cmocka_unit_test(every_byte_from_rsp_up_is_written_and_padding_is_zero),
 		cmocka_unit_test(overflow_is_e2big_and_writes_inside_buffer),
 		cmocka_unit_test(just_enough_room_fits),
 	};

@@ -27,6 +27,7 @@
 #include <arch/x86/memlayout.h>
 #include <arch/x86/pmap.h>
 #include <arch/x86/trap.h>
+#include <dyad/elf.h>
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
 #include <dyad/vm.h>
@@ -252,7 +253,12 @@ static void test_mmap_without_hint_is_page_aligned_below_top_and_disjoint(void *
 			fail_msg("mmap %u at %#lx overlaps the region at %#llx", i, got[i],
 				 VM_MMAP_TOP - 2 * K4);
 	}
-	expect_nr_regions(ARRAY_SIZE(lens) + 2);
+	/* Neighbours with equal attributes merge: each mapping lies inside one region. */
+	for (unsigned i = 0; i < ARRAY_SIZE(lens); i++) {
+		const struct vm_region *r = vm_find(&P, got[i]);
+
+		assert_true(r && r->end >= got[i] + ALIGN_UP(lens[i], K4));
+	}
 	for (unsigned i = 1; i < P.nr_regions; i++)
 		assert_true(P.regions[i - 1].end <= P.regions[i].start);
 }
@@ -878,13 +884,264 @@ static void test_teardown_returns_every_frame(void **state)
 	free(buf);
 }
 
+/* ---- the top of user space: what the ELF validator accepts, the loader maps ---------------- */
+
+static void test_highest_segment_the_elf_validator_accepts_fits_below_the_stack(void **state)
+{
+	struct vm_region seg = { .start = ELF_LOAD_END - K4, .end = ELF_LOAD_END, .prot = RW };
+	struct vm_region stack = { .start = VM_STACK_TOP - VM_STACK_SIZE,
+				   .end = VM_STACK_TOP,
+				   .prot = RW,
+				   .flags = VM_STACK };
+
+	assert_int_equal(vm_region_add(&P, &seg), 0);
+	assert_int_equal(vm_region_add(&P, &stack), 0);
+	expect_nr_regions(2);
+	assert_true(fault(ELF_LOAD_END - 1, PF_W));
+	assert_true(fault(VM_STACK_TOP - 1, PF_W));
+}
+
+/* ---- mmap flags: Dyad's against Linux's --------------------------------------------------- */
+
+/* Every flag bit Linux x86-64 gives a meaning to, the MAP_HUGE_* size field included. */
+#define LINUX_MAP_BITS                                                                             \
+	(MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_32BIT | 0x80 /* MAP_ABOVE4G, Linux 6.6 */ |    \
+	 MAP_GROWSDOWN | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE |             \
+	 MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_SYNC | MAP_FIXED_NOREPLACE |  \
+	 MAP_UNINITIALIZED | ((u32)MAP_HUGE_MASK << MAP_HUGE_SHIFT))
+
+static void test_dyad_mmap_flags_use_no_bit_linux_uses(void **state)
+{
+	u32 dyad = DYAD_MAP_GUEST | DYAD_MAP_HUGE;
+
+	if (dyad & LINUX_MAP_BITS)
+		fail_msg("Dyad's mmap flags %#x share bits %#x with Linux's", dyad,
+			 dyad & LINUX_MAP_BITS);
+	assert_int_equal(__builtin_popcount(dyad), 2);
+}
+
+/* MAP_HUGETLB | MAP_HUGE_<size>: huge backing, as on Linux, and never guest visibility. */
+static void test_linux_huge_page_flags_give_huge_backing_never_guest_visibility(void **state)
+{
+	long a = mmap_anon(0, 2 * M2, RW, MAP_HUGETLB | MAP_HUGE_2MB);
+	long g = mmap_anon(0, G1, RW, MAP_HUGETLB | MAP_HUGE_1GB);
+	long d = mmap_anon(0, M2 + K4, RW, MAP_HUGETLB); /* the default size, 2 MiB */
+	long s = mmap_anon(0, 2 * M2, RW, MAP_HUGE_2MB); /* no MAP_HUGETLB: Linux ignores it */
+
+	assert_true(a > 0 && g > 0 && d > 0 && s > 0);
+	assert_true(fault(a + M2 + 5 * K4, PF_W));
+	expect_leaf(a + M2, M2, PMAP_W);
+	assert_true(fault(g, PF_W));
+	expect_leaf(g, G1, PMAP_W);
+	/* Linux rounds a hugetlb length up to whole huge pages. */
+	assert_true(IS_ALIGNED(d, M2));
+	assert_true(fault(d + M2 + 7 * K4, PF_W));
+	expect_leaf(d + M2, M2, PMAP_W);
+	assert_true(fault(s, PF_W));
+	expect_leaf(s, K4, PMAP_W);
+	for (unsigned i = 0; i < P.nr_regions; i++)
+		if (P.regions[i].flags & VM_GUEST)
+			fail_msg("region %u [%#llx, %#llx) became guest-visible", i,
+				 (unsigned long long)P.regions[i].start,
+				 (unsigned long long)P.regions[i].end);
+}
+
+static void test_mmap_hugetlb_that_linux_would_refuse_is_einval(void **state)
+{
+	struct boot_module m = { .start = pmem_pa(&m), .end = pmem_pa(&m) + sizeof(m) };
+
+	P.fds[3] = (struct fd){ .kind = FD_MODULE, .mod = &m };
+	expect_mmap_err(mmap_anon(0, M2, RW, MAP_HUGETLB | MAP_HUGE_64KB), -EINVAL,
+			"MAP_HUGETLB with a size x86-64 has no pages of");
+	expect_mmap_err(mmap_anon(0x40000000 + K4, M2, RW, MAP_HUGETLB | MAP_FIXED), -EINVAL,
+			"MAP_HUGETLB | MAP_FIXED at an address that is not 2 MiB aligned");
+	expect_mmap_err(vm_mmap(&P, 0, M2, PROT_READ, MAP_PRIVATE | MAP_HUGETLB, 3, 0), -EINVAL,
+			"MAP_HUGETLB of a file");
+	expect_nr_regions(0);
+}
+
+static void test_mmap_unknown_flag_bits_are_ignored_unless_validated(void **state)
+{
+	u32 unknown = 0x200; /* no meaning in Linux or Dyad */
+
+	/* Three protections, so that no two of them merge. */
+	assert_true(mmap_anon(0, K4, RW, unknown) > 0);
+	assert_true(vm_mmap(&P, 0, K4, PROT_READ, MAP_SHARED | MAP_ANONYMOUS | unknown, -1, 0) > 0);
+	assert_true(vm_mmap(&P, 0, K4, RW | PROT_EXEC,
+			    MAP_SHARED_VALIDATE | MAP_ANONYMOUS | DYAD_MAP_GUEST, -1, 0) > 0);
+	expect_nr_regions(3);
+	expect_mmap_err(vm_mmap(&P, 0, K4, RW, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | unknown, -1,
+				0),
+			-EOPNOTSUPP, "MAP_SHARED_VALIDATE with an unknown bit");
+	expect_mmap_err(vm_mmap(&P, 0, K4, RW, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | MAP_SYNC, -1,
+				0),
+			-EOPNOTSUPP, "MAP_SHARED_VALIDATE | MAP_SYNC");
+	expect_mmap_err(vm_mmap(&P, 0, K4, RW, 0x4 | MAP_ANONYMOUS, -1, 0), -EINVAL,
+			"an unknown mapping type");
+	expect_mmap_err(mmap_anon(0, K4, RW, MAP_32BIT), -EINVAL, "MAP_32BIT, not supported");
+	expect_nr_regions(3);
+}
+
+/* ---- mprotect of shared file mappings ----------------------------------------------------- */
+
+static void test_mprotect_adding_write_to_a_shared_file_mapping_is_eacces(void **state)
+{
+	static u8 file[2 * K4];
+	struct boot_module m = { .start = pmem_pa(file), .end = pmem_pa(file) + sizeof(file) };
+
+	P.fds[3] = (struct fd){ .kind = FD_MODULE, .mod = &m };
+	long s = vm_mmap(&P, 0, 2 * K4, PROT_READ, MAP_SHARED, 3, 0);
+	long p = vm_mmap(&P, 0, 2 * K4, PROT_READ, MAP_PRIVATE, 3, 0);
+
+	assert_true(s > 0 && p > 0);
+	assert_true(fault(s, 0));
+	assert_int_equal(vm_mprotect(&P, s, K4, RW), -EACCES);
+	assert_int_equal(vm_mprotect(&P, s + K4, K4, PROT_READ | PROT_WRITE | PROT_EXEC), -EACCES);
+	assert_false(fault(s, PF_P | PF_W));
+	assert_false(fault(s + K4, PF_W));
+	expect_leaf(s, K4, 0);
+	/* Other changes are fine, and a private file mapping may become writable. */
+	assert_int_equal(vm_mprotect(&P, s, K4, PROT_READ | PROT_EXEC), 0);
+	assert_int_equal(vm_mprotect(&P, p, 2 * K4, RW), 0);
+	assert_true(fault(p, PF_W));
+}
+
+/* ---- brk after mprotect ------------------------------------------------------------------- */
+
+static void test_brk_growth_is_read_write_after_mprotect_of_the_heap(void **state)
+{
+	assert_int_equal(vm_brk(&P, HEAP + 2 * K4), HEAP + 2 * K4);
+	assert_int_equal(vm_mprotect(&P, HEAP + K4, K4, PROT_READ), 0);
+	assert_int_equal(vm_brk(&P, HEAP + 4 * K4), HEAP + 4 * K4);
+	assert_true(fault(HEAP + 3 * K4, PF_W));
+	expect_leaf(HEAP + 3 * K4, K4, PMAP_W);
+	assert_false(fault(HEAP + K4, PF_W)); /* the protected page stays read-only */
+
+	/* The whole heap read-only, then grown: again read-write. */
+	assert_int_equal(vm_mprotect(&P, HEAP, 4 * K4, PROT_READ), 0);
+	assert_int_equal(vm_brk(&P, HEAP + 5 * K4), HEAP + 5 * K4);
+	assert_true(fault(HEAP + 4 * K4, PF_W));
+	expect_leaf(HEAP + 4 * K4, K4, PMAP_W);
+	/* Shrinking goes through both kinds of heap page. */
+	assert_int_equal(vm_brk(&P, HEAP + K4), HEAP + K4);
+	expect_nr_regions(1);
+	expect_data_frames(0, "after shrinking the heap");
+}
+
+/* ---- huge faults decide the page size before they allocate -------------------------------- */
+
+static void test_huge_fault_in_a_partly_mapped_slot_allocates_only_what_it_maps(void **state)
+{
+	long a = mmap_anon(0, G1, RW, DYAD_MAP_HUGE);
+
+	assert_true(a > 0 && IS_ALIGNED(a, G1));
+	shim_fail_nth(1); /* no 1 GiB block: the first fault takes 2 MiB */
+	assert_true(fault(a + M2 + 5 * K4, PF_W));
+	expect_leaf(a + M2, M2, PMAP_W);
+
+	/* The 1 GiB slot is partly mapped now: the next fault must not even allocate 1 GiB. */
+	u64 allocs = shim.allocs, frees = shim.frees;
+	assert_true(fault(a, PF_W));
+	expect_leaf(a, M2, PMAP_W);
+	if (shim.allocs - allocs != 1 || shim.frees != frees)
+		fail_msg("a fault in a partly mapped 1 GiB slot: expected 1 allocation (the 2 MiB "
+			 "block) and no free, saw %llu allocations and %llu frees",
+			 (unsigned long long)(shim.allocs - allocs),
+			 (unsigned long long)(shim.frees - frees));
+	expect_data_frames(2 * (M2 >> PAGE_SHIFT), "two 2 MiB faults");
+}
+
+/* ---- region merging and the region limit --------------------------------------------------- */
+
+static void test_adjacent_regions_with_equal_attributes_merge(void **state)
+{
+	u64 a = 0x40000000;
+
+	assert_int_equal(mmap_anon(a, 2 * K4, RW, MAP_FIXED), a);
+	assert_int_equal(mmap_anon(a + 2 * K4, 2 * K4, RW, MAP_FIXED), a + 2 * K4);
+	expect_nr_regions(1);
+	expect_region(0, a, a + 4 * K4, RW);
+	fault_all(a, 4 * K4);
+	assert_int_equal(vm_mprotect(&P, a + K4, K4, PROT_READ), 0);
+	expect_nr_regions(3);
+	assert_int_equal(vm_mprotect(&P, a + K4, K4, RW), 0);
+	expect_nr_regions(1);
+	expect_region(0, a, a + 4 * K4, RW);
+	/* Different attributes stay apart: guest visibility, huge backing, a file. */
+	assert_int_equal(mmap_anon(a + 4 * K4, K4, RW, MAP_FIXED | DYAD_MAP_GUEST), a + 4 * K4);
+	assert_int_equal(mmap_anon(a + 5 * K4, K4, RW, MAP_FIXED | DYAD_MAP_HUGE), a + 5 * K4);
+	expect_nr_regions(3);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(*frame_of(a + i * K4), (u8)((a >> PAGE_SHIFT) + i));
+}
+
+static void test_file_regions_merge_only_where_the_file_runs_on(void **state)
+{
+	static u8 file[4 * K4];
+	struct boot_module m = { .start = pmem_pa(file), .end = pmem_pa(file) + sizeof(file) };
+	u64 a = 0x40000000;
+
+	for (unsigned i = 0; i < sizeof(file); i++)
+		file[i] = (u8)(i / K4 + 1);
+	P.fds[3] = (struct fd){ .kind = FD_MODULE, .mod = &m };
+	assert_int_equal(vm_mmap(&P, a, K4, PROT_READ, MAP_PRIVATE | MAP_FIXED, 3, 0), a);
+	assert_int_equal(vm_mmap(&P, a + K4, K4, PROT_READ, MAP_PRIVATE | MAP_FIXED, 3, K4),
+			 a + K4);
+	expect_nr_regions(1);
+	assert_int_equal(vm_mmap(&P, a + 2 * K4, K4, PROT_READ, MAP_PRIVATE | MAP_FIXED, 3, 3 * K4),
+			 a + 2 * K4);
+	expect_nr_regions(2);
+	for (unsigned i = 0; i < 3; i++)
+		assert_true(fault(a + i * K4, 0));
+	assert_int_equal(*frame_of(a), 1);
+	assert_int_equal(*frame_of(a + K4), 2);
+	assert_int_equal(*frame_of(a + 2 * K4), 4);
+}
+
+static void test_alternating_mprotects_fill_the_table_then_enomem_changing_nothing(void **state)
+{
+	u64 a = 0x40000000, pages = 2 * PROC_MAX_REGIONS + 8;
+	static struct vm_region before[PROC_MAX_REGIONS];
+	unsigned i;
+
+	assert_true(PROC_MAX_REGIONS >= 256);
+	assert_int_equal(mmap_anon(a, pages * K4, RW, MAP_FIXED), a);
+	fault_all(a, pages * K4);
+	/* Every other page read-only: each one costs two regions. */
+	for (i = 1; P.nr_regions + 2 <= PROC_MAX_REGIONS; i += 2)
+		assert_int_equal(vm_mprotect(&P, a + i * K4, K4, PROT_READ), 0);
+	expect_nr_regions(PROC_MAX_REGIONS - 1);
+	assert_int_equal(vm_mprotect(&P, a + (pages - 1) * K4, K4, PROT_READ), 0);
+	expect_nr_regions(PROC_MAX_REGIONS);
+	memcpy(before, P.regions, sizeof(P.regions));
+	assert_int_equal(vm_mprotect(&P, a + (i + 2) * K4, K4, PROT_READ), -ENOMEM);
+	assert_int_equal(vm_munmap(&P, a + (i + 2) * K4, K4), -ENOMEM);
+	expect_mmap_err(mmap_anon(a + (i + 2) * K4, K4, PROT_READ, MAP_FIXED), -ENOMEM,
+			"MAP_FIXED needing two more regions");
+	expect_mmap_err(mmap_anon(0, K4, RW, 0), -ENOMEM, "a new region");
+	assert_memory_equal(before, P.regions, sizeof(P.regions));
+	expect_leaf(a + (i + 2) * K4, K4, PMAP_W);
+	/* Changes that merge still work: the last read-only page back to read-write. */
+	assert_int_equal(vm_mprotect(&P, a + (i - 2) * K4, K4, RW), 0);
+	expect_nr_regions(PROC_MAX_REGIONS - 2);
+	long extra = mmap_anon(0, K4, RW, 0);
+	assert_true(extra > 0);
+	assert_int_equal(vm_munmap(&P, extra, K4), 0);
+	/* And undoing them all gives one region, with every page's contents kept. */
+	assert_int_equal(vm_mprotect(&P, a, pages * K4, RW), 0);
+	expect_nr_regions(1);
+	for (u64 p = 0; p < pages; p++)
+		assert_int_equal(*frame_of(a + p * K4), (u8)((a >> PAGE_SHIFT) + p));
+}
+
 /* ---- random operations against a model ---------------------------------------------------- */
 
 /*
  * The window: 8 MiB from a 1 GiB boundary, so 2 MiB blocks occur and 1 GiB ones cannot.
- * Per page the model keeps its region (an id: a region is a maximal run of one id; vm.c never
- * merges regions, so the runs are exactly its regions), the region's prot and flags, and
- * whether the page is faulted in, with a stamp written into its frame when it was.
+ * Per page the model keeps whether it is in a region (a non-zero id), the region's prot and
+ * flags, and whether the page is faulted in, with a stamp written into its frame when it was.
+ * vm.c merges neighbours with equal attributes, so its regions are the maximal runs of mapped
+ * pages with equal prot and flags (m_joined).
  */
 #define WIN 0x40000000ULL
 #define WIN_PAGES 2048
@@ -902,10 +1159,16 @@ static struct mpage model[WIN_PAGES], trial[WIN_PAGES];
 static u32 next_id;
 static u64 faults_2m;
 
-
 static u64 page_va(u64 i)
 {
 	return WIN + i * K4;
+}
+
+/* True if page @i is in the same region as page @i - 1. */
+static bool m_joined(const struct mpage *m, u64 i)
+{
+	return i > 0 && i < WIN_PAGES && m[i].id && m[i - 1].id && m[i].prot == m[i - 1].prot &&
+	       m[i].flags == m[i - 1].flags;
 }
 
 /* Starts a new region at page @x if @x is inside one that began before it. */
@@ -931,7 +1194,7 @@ static unsigned m_regions(const struct mpage *m)
 	unsigned n = 0;
 
 	for (u64 i = 0; i < WIN_PAGES; i++)
-		n += m[i].id && (i == 0 || m[i - 1].id != m[i].id);
+		n += m[i].id && !m_joined(m, i);
 	return n;
 }
 
@@ -970,10 +1233,10 @@ static void check_against_model(u64 op)
 		struct pmap_leaf l;
 		int got = pmap_lookup(&P.pmap, page_va(i), &l);
 
-		if (m->id && (i == 0 || model[i - 1].id != m->id)) {
-			u64 end = i;
+		if (m->id && !m_joined(model, i)) {
+			u64 end = i + 1;
 
-			while (end < WIN_PAGES && model[end].id == m->id)
+			while (m_joined(model, end))
 				end++;
 			const struct vm_region *v = &P.regions[r];
 			if (r >= P.nr_regions || v->start != page_va(i) || v->end != page_va(end) ||
@@ -1015,11 +1278,17 @@ static void check_against_model(u64 op)
 }
 
 /* A random range of pages [*a, *b): mostly short, sometimes 2 MiB-aligned and long. */
+static bool small_ranges; /* the fragmenting run: 1-2 pages, so the table fills up */
+static u64 limit_refusals; /* operations refused because the region table was full */
+
 static void rnd_range(u64 *a, u64 *b)
 {
 	u64 kind = rnd_below(100), len;
 
-	if (kind < 80) {
+	if (small_ranges) {
+		*a = rnd_below(WIN_PAGES);
+		len = 1 + rnd_below(2);
+	} else if (kind < 80) {
 		*a = rnd_below(WIN_PAGES);
 		len = 1 + rnd_below(16);
 	} else if (kind < 92) {
@@ -1065,7 +1334,7 @@ static void random_mmap(u64 op, u64 *counts)
 	if (noreplace && m_any(model, a, b, true))
 		want = -EEXIST;
 	else if (m_regions(trial) > PROC_MAX_REGIONS)
-		want = -ENOMEM;
+		want = -ENOMEM, limit_refusals++;
 	else
 		want = (long)page_va(a);
 	long got = mmap_anon(page_va(a), (b - a) * K4, prot,
@@ -1082,6 +1351,8 @@ static void random_munmap(u64 op, u64 *counts)
 	memcpy(trial, model, sizeof(trial));
 	m_unmap(trial, a, b);
 	long want = m_regions(trial) > PROC_MAX_REGIONS ? -ENOMEM : 0;
+
+	limit_refusals += want < 0;
 
 	commit(vm_munmap(&P, page_va(a), (b - a) * K4), want, "munmap", op);
 	counts[want < 0]++;
@@ -1105,7 +1376,7 @@ static void random_mprotect(u64 op, u64 *counts)
 	if (m_any(model, a, b, false))
 		want = -ENOMEM; /* a hole */
 	else if (m_regions(trial) > PROC_MAX_REGIONS)
-		want = -ENOMEM;
+		want = -ENOMEM, limit_refusals++;
 	commit(vm_mprotect(&P, page_va(a), (b - a) * K4, prot), want, "mprotect", op);
 	counts[want < 0]++;
 }
@@ -1117,8 +1388,8 @@ static bool m_tries_2m(u64 x)
 
 	if (!(model[x].flags & VM_HUGE))
 		return false;
-	for (u64 i = first; i < first + 512; i++)
-		if (model[i].id != model[x].id)
+	for (u64 i = first + 1; i < first + 512; i++)
+		if (!m_joined(model, i))
 			return false;
 	return true;
 }
@@ -1150,11 +1421,11 @@ static void random_fault(u64 op, u64 *counts)
 
 	if (inject) {
 		/*
-		 * The first allocation fails: a 2 MiB block if one is tried (the fault then takes
+		 * The first allocation fails: a 2 MiB block if the fault chose one (it then takes
 		 * 4 KiB), else the 4 KiB frame (the fault is refused).
 		 */
 		shim_fail_nth(1);
-		if (m_tries_2m(x))
+		if (size == M2)
 			size = K4;
 		else
 			want = false;
@@ -1184,12 +1455,15 @@ static void random_fault(u64 op, u64 *counts)
 	}
 }
 
-static void test_random_operations_match_a_page_model(void **state)
+static void random_run(bool small)
 {
 	u64 counts[4][2] = { { 0 } };
 	const char *names[4] = { "mmap", "munmap", "mprotect", "fault" };
 
 	memset(model, 0, sizeof(model));
+	small_ranges = small;
+	limit_refusals = 0;
+	faults_2m = 0;
 	for (u64 op = 0; op < RANDOM_OPS; op++) {
 		u64 kind = rnd_below(100);
 
@@ -1207,8 +1481,24 @@ static void test_random_operations_match_a_page_model(void **state)
 	for (unsigned k = 0; k < 4; k++)
 		printf("  %-8s %5llu accepted %5llu refused\n", names[k],
 		       (unsigned long long)counts[k][0], (unsigned long long)counts[k][1]);
-	printf("  %llu faults served by 2 MiB blocks, %llu jumbo splits\n",
-	       (unsigned long long)faults_2m, (unsigned long long)P.pmap.nr_splits);
+	printf("  %llu faults served by 2 MiB blocks, %llu jumbo splits, %llu refused at the "
+	       "region limit\n",
+	       (unsigned long long)faults_2m, (unsigned long long)P.pmap.nr_splits,
+	       (unsigned long long)limit_refusals);
+}
+
+static void test_random_operations_match_a_page_model(void **state)
+{
+	random_run(false);
+}
+
+/* One- and two-page operations cut the window into hundreds of regions: the limit is hit. */
+static void test_random_small_operations_reach_the_region_limit(void **state)
+{
+	random_run(true);
+	if (!limit_refusals)
+		fail_msg("%d random small operations never reached the %d-region limit", RANDOM_OPS,
+			 PROC_MAX_REGIONS);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1256,7 +1546,19 @@ int main(void)
 		T(test_file_window_follows_a_cut_region),
 		T(test_file_mmap_shared_writable_or_on_the_console_is_eacces),
 		T(test_teardown_returns_every_frame),
+		T(test_highest_segment_the_elf_validator_accepts_fits_below_the_stack),
+		T(test_dyad_mmap_flags_use_no_bit_linux_uses),
+		T(test_linux_huge_page_flags_give_huge_backing_never_guest_visibility),
+		T(test_mmap_hugetlb_that_linux_would_refuse_is_einval),
+		T(test_mmap_unknown_flag_bits_are_ignored_unless_validated),
+		T(test_mprotect_adding_write_to_a_shared_file_mapping_is_eacces),
+		T(test_brk_growth_is_read_write_after_mprotect_of_the_heap),
+		T(test_huge_fault_in_a_partly_mapped_slot_allocates_only_what_it_maps),
+		T(test_adjacent_regions_with_equal_attributes_merge),
+		T(test_file_regions_merge_only_where_the_file_runs_on),
+		T(test_alternating_mprotects_fill_the_table_then_enomem_changing_nothing),
 		T(test_random_operations_match_a_page_model),
+		T(test_random_small_operations_reach_the_region_limit),
 	};
 
 	/*

@@ -19,9 +19,14 @@
 /* long dyad_vm_query(unsigned long addr, struct dyad_vm_info *out) */
 #define DYAD_SYS_VM_QUERY (DYAD_SYS_BASE + 2)
 
-/* Extra mmap flags (bits Linux leaves unused on x86-64). */
-#define DYAD_MAP_GUEST 0x10000000 /* also mapped in the EPT: visible to this process's guest */
-#define DYAD_MAP_HUGE 0x20000000 /* physically contiguous 2 MiB / 1 GiB blocks, jumbo mappings */
+/*
+ * Extra mmap flags. They take bits 24 and 25, which no Linux mmap flag uses on x86-64: Linux
+ * flags end at bit 20 (MAP_FIXED_NOREPLACE), MAP_UNINITIALIZED is bit 26 and the MAP_HUGE_*
+ * size field is bits 26-31. Linux's MAP_HUGETLB | MAP_HUGE_2MB / MAP_HUGE_1GB keep their Linux
+ * meaning (huge pages, private to this process); other huge sizes are -EINVAL.
+ */
+#define DYAD_MAP_GUEST 0x01000000 /* also mapped in the EPT: visible to this process's guest */
+#define DYAD_MAP_HUGE 0x02000000 /* physically contiguous 2 MiB / 1 GiB blocks, jumbo mappings */
 
 /* Exit status of a process the kernel killed for a fault it could not serve. */
 #define DYAD_KILLED_STATUS 139 /* as a shell shows SIGSEGV: 128 + 11 */
