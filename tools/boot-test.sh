@@ -141,7 +141,7 @@ fi
 # One line per boot for `make check`'s total: the TAP counts, and a failure if the boot failed.
 record() {
 	[[ -z ${TEST_SUMMARY_FILE:-} ]] ||
-		echo "boot-test $emu $1: $tap_pass passed, $tap_fail failed, $tap_skip skipped" >>"$TEST_SUMMARY_FILE"
+		echo "boot-test $emu ${iso#"$ROOT"/} $1: $tap_pass passed, $tap_fail failed, $tap_skip skipped" >>"$TEST_SUMMARY_FILE"
 }
 
 if [[ ${#why[@]} -eq 0 ]]; then

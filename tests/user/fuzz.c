@@ -9,7 +9,7 @@
  *
  * What is checked:
  *   - each result is a valid result of that call, or an errno that call may return (the table
- *     in result_ok()); a number Dyad does not implement must give exactly -ENOSYS;
+ *     in result_wrong()); a number Dyad does not implement must give exactly -ENOSYS;
  *   - the kernel keeps the Linux register contract: every register but RAX, RCX and R11 comes
  *     back as it went in, vector registers included; RCX is the return address, R11 and RFLAGS
  *     are the flags the call was made with;
@@ -31,8 +31,10 @@
  * closed, read or written; nanosleep mostly gets an invalid or very short request; dyad_spawn
  * only ever runs /bin/nop (or fails on a path that is not a program); after arch_prctl the
  * thread pointer musl keeps in FS is put back. Exit itself runs in every /bin/nop spawned.
- * Only pointers into the window (and argument blocks the fuzzer builds) are valid user
- * pointers it passes, so the kernel can only ever write there.
+ * The only valid user pointers it passes point into the window, into argument blocks it builds
+ * (which the kernel only reads), or, by chance (1 << n), into the heap the run grew with brk
+ * (which nothing else uses) or the program's read-only first page: the kernel can write into
+ * no memory the fuzzer itself relies on.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -56,7 +58,7 @@
 #define MAX_REPORTS 20 /* detailed lines per kind of failure */
 #define MAX_TRACKED 1024 /* regions mmap placed outside the window, unmapped at the end */
 #define USER_TOP 0x0000800000000000UL
-#define PROC_MAX_FDS 16 /* matches kern's fd table; a result beyond it is wrong */
+#define DYAD_MAX_FDS 32 /* the kernel's descriptor table (PROC_MAX_FDS): no fd beyond it */
 /* Newer than musl's list; Linux kills a caller outside its uprobe trampolines with SIGILL. */
 #define SYS_uretprobe 335
 #define SYS_uprobe 336
@@ -622,7 +624,7 @@ static const char *result_wrong(long nr, const long a[6], long r)
 	case S_NONNEG:
 		return r >= 0 ? NULL : "a negative result that is no errno";
 	case S_FD:
-		return r >= 3 && r < PROC_MAX_FDS ? NULL : "not a descriptor above stdio";
+		return r >= 3 && r < DYAD_MAX_FDS ? NULL : "not a descriptor above stdio";
 	case S_ADDR:
 		return r > 0 && (unsigned long)r < USER_TOP && !(r & 4095)
 			       ? NULL
