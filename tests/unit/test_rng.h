@@ -6,6 +6,7 @@
  * The randomized host tests' generator: xorshift64*, the same sequence on every host, so a
  * printed seed replays a failing run exactly.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -37,10 +38,20 @@ static inline void rnd_seed_from_env(const char *env)
 	const char *s = getenv(env);
 	u64 seed = 0x5eed0001ULL;
 
-	if (s)
-		seed = strtoull(s, NULL, 0);
-	else if (!getenv("CI"))
+	if (s) {
+		char *end;
+
+		/* The whole value must be one number (decimal, 0x hex or 0 octal) that fits 64 bits. */
+		errno = 0;
+		seed = strtoull(s, &end, 0);
+		if (*s < '0' || *s > '9' || *end || errno) {
+			fprintf(stderr, "%s='%s' is not a seed: give a number such as %s=0x5eed0001\n",
+				env, s, env);
+			exit(2);
+		}
+	} else if (!getenv("CI")) {
 		seed = 0x5eed0000ULL + (u64)time(NULL);
+	}
 
 	printf("seed: %s=%#llx replays this run\n", env, (unsigned long long)seed);
 	test_rng = seed | 1;
