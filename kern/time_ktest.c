@@ -19,10 +19,12 @@ KTEST(time_timer_ticks_match_time_since_the_timer_started)
 	u64 expected = time_since_timer_ns() / TICK_NS;
 
 	/*
-	 * An emulator on a loaded host may coalesce ticks when it runs late (QEMU's TCG clock is
-	 * host time), never invent them: allow 10% lost, none extra beyond the tick in flight.
+	 * QEMU's TCG clock is host time: on a loaded host it runs the timer late and coalesces
+	 * ticks (12% lost was seen), never invents them. So: none extra beyond the tick in
+	 * flight, and at least half, which still fails a timer calibrated wrong by 2x or counted
+	 * from CPU reset (29 ticks against 182 in QEMU, where boot before the timer took 1.5 s).
 	 */
-	KT_EXPECT(kt, ticks <= expected + 1 && ticks + 2 >= expected * 9 / 10,
+	KT_EXPECT(kt, ticks <= expected + 1 && 2 * ticks + 2 >= expected,
 		  "%lu ticks, %lu expected from the TSC since the timer started", ticks, expected);
 	KT_EXPECT(kt, time_ns() >= time_since_timer_ns(),
 		  "uptime since CPU reset is shorter than the time since the timer started");

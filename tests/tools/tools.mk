@@ -3,7 +3,7 @@
 # Part of `make check`.
 .PHONY: check-tools
 check-tools: $(KERNEL) $(USER_BINS) $(UNIT_BINS)
-	KERNEL=$(KERNEL) USER_ISO_MODULES='$(USER_ISO_MODULES)' UNIT_DIR=$(BUILD)/host \
+	BUILD=$(BUILD) KERNEL=$(KERNEL) USER_ISO_MODULES='$(USER_ISO_MODULES)' UNIT_DIR=$(BUILD)/host \
 		tests/tools/run-tests.sh
 
 check: check-tools
