@@ -41,7 +41,10 @@ CMDLINE_UTEST ?= ktest init=/bin/init
 UBENCH_ISO := $(BUILD)/dyad-ubench.iso
 
 .PHONY: all iso test-iso utest-iso check-debug boot-test-user bench-user kernel check unit boot-test-qemu boot-test-bochs run run-qemu run-bochs debug \
-	deps bench format clean help
+	deps bench format clean help FORCE compile_commands.json compile-all
+
+# A recipe that fails leaves no target behind for the next make to take as up to date.
+.DELETE_ON_ERROR:
 
 all: iso
 
@@ -68,12 +71,12 @@ $(KERNEL): $(KOBJS) arch/x86/kernel.ld
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(LD) $(KLDFLAGS) -o $@ $(KOBJS)
 
-# Extra multiboot2 modules (user programs, guest images) are listed by later build steps.
+# Extra multiboot2 modules (guest images, files) for the run ISO, as mkiso.sh takes them: FILE or
+# FILE:/path/in/dyad. Only the FILE part is a prerequisite (a colon in a prerequisite is a make rule).
 ISO_MODULES ?=
-$(ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(ISO_MODULES)
-	tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE)" $(ISO_MODULES)
+ISO_MODULE_FILES = $(foreach m,$(ISO_MODULES),$(firstword $(subst :, ,$(m))))
 
-$(TEST_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(ISO_MODULES)
+$(TEST_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(ISO_MODULE_FILES)
 	tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE_TEST)" $(ISO_MODULES)
 
 test-iso: $(TEST_ISO)
@@ -88,6 +91,17 @@ $(UBENCH_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(USER_BINS) tests/user/mot
 	tools/mkiso.sh $@ $(KERNEL) "init=/bin/bench" $(USER_ISO_MODULES)
 
 utest-iso: $(UTEST_ISO)
+
+# The run ISO (`make run`) carries the user programs, so `CMDLINE='init=/bin/sysconf'` boots one.
+# Its command line and module list are kept in a file rewritten only when they change: the ISO
+# depends on it, so a new CMDLINE rebuilds the ISO.
+ISO_CONFIG := $(BUILD)/dyad.iso.config
+$(ISO_CONFIG): FORCE
+	@tools/update-if-changed.sh $@ "cmdline=$(CMDLINE)" "modules=$(ISO_MODULES)"
+
+$(ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(ISO_CONFIG) $(USER_BINS) tests/user/motd.txt \
+		$(ISO_MODULE_FILES)
+	tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE)" $(USER_ISO_MODULES) $(ISO_MODULES)
 
 # ---- host unit tests (cmocka, ASan + UBSan) --------------------------------------------------
 # Each tests/unit/*.mk adds a name to UNIT_TESTS and sets UNIT_SRCS_<name>.
@@ -168,6 +182,9 @@ run-bochs: deps iso
 debug: deps iso
 	tools/debug.sh $(ISO) $(KERNEL)
 
+# ---- tests of the tools and of first use (tests/tools) ------------------------------------------
+include $(sort $(wildcard tests/tools/*.mk))
+
 # ---- benchmarks -------------------------------------------------------------------------------
 include $(sort $(wildcard tests/bench/*.mk))
 
@@ -182,12 +199,40 @@ format:
 clean:
 	rm -rf $(BUILD)
 
+# ---- editor support ---------------------------------------------------------------------------
+# clangd's compilation database, from make's own command lines (a dry run of every compile), so the
+# kernel, host-test, benchmark and user builds each get their flags, target-specific ones included.
+compile-all: $(KOBJS) $(foreach t,$(UNIT_TESTS),$(UNIT_SRCS_$(t):%.c=$(BUILD)/host/%.o)) \
+	$(USER_BINS) $(BENCH_PMAP_SRCS:%.c=$(BUILD)/bench/%.o)
+
+compile_commands.json:
+	$(MAKE) --no-print-directory -Bn V=1 compile-all | tools/compile-commands.sh "$(CURDIR)" >$@.tmp
+	mv $@.tmp $@
+
 help:
-	@echo "make run      boot Dyad interactively (Bochs unless nested-VMX KVM is usable)"
-	@echo "make check    unit tests + boot self-tests in QEMU and Bochs"
-	@echo "make iso      build $(ISO)"
-	@echo "make debug    QEMU with a gdb stub and gdb attached"
-	@echo "make bench    benchmarks (figures, not pass/fail)"
-	@echo "make clean    remove $(BUILD)/"
+	@echo "Targets:"
+	@echo "  make run            build the ISO and boot it interactively: QEMU+KVM when nested VMX"
+	@echo "                      is usable, else Bochs (the monitor's 'quit' ends it; see README)"
+	@echo "  make run-qemu       boot in QEMU (TCG, no VMX, unless KVM is usable); Ctrl-A X quits"
+	@echo "  make run-bochs      boot in Bochs (emulated VMX with EPT); Ctrl-] quits"
+	@echo "  make debug          QEMU stopped at kmain with gdb attached; Ctrl-C interrupts the kernel"
+	@echo "  make iso            build $(ISO) (kernel, user programs, CMDLINE)"
+	@echo "  make check          unit tests, tool tests, self-tests and user tests in QEMU and Bochs"
+	@echo "  make unit           the host unit tests only"
+	@echo "  make check-tools    the tests of the build tools and first use"
+	@echo "  make bench          benchmarks (figures, not pass/fail), bench-user included"
+	@echo "  make bench-user     system-call and page-fault costs measured in QEMU"
+	@echo "  make compile_commands.json   compilation database for clangd"
+	@echo "  make format         clang-format every C file"
+	@echo "  make clean          remove $(BUILD)/"
+	@echo "Variables:"
+	@echo "  CMDLINE='...'       kernel command line of the run ISO, e.g. CMDLINE='init=/bin/sysconf'"
+	@echo "                      (options: ktest, init=PATH, then -- ARGS for init)"
+	@echo "  ISO_MODULES='F:/p'  extra files on the run ISO; F is seen by Dyad as /p"
+	@echo "  DEBUG=1             a kernel whose page-table pair checks every invariant after each change"
+	@echo "  BUILD=dir           build directory (default build)"
+	@echo "  V=1                 show full command lines"
+	@echo "  GDB_PORT=n          make debug's gdb port (default 1234)"
+	@echo "  PMAP_SEED, VM_SEED, BUDDY_SEED=n   replay a randomized unit-test run (make unit)"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

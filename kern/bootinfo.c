@@ -181,6 +181,41 @@ bool bootinfo_has_flag(const struct boot_info *bi, const char *flag)
 	return false;
 }
 
+static bool option_is_known(const char *word, size_t len, const char *const known[])
+{
+	for (unsigned i = 0; known[i]; i++) {
+		size_t n = strlen(known[i]);
+		bool prefix = n > 0 && known[i][n - 1] == '=';
+
+		if (prefix ? len >= n && strncmp(word, known[i], n) == 0
+			   : len == n && strncmp(word, known[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
+unsigned bootinfo_check_options(const struct boot_info *bi, const char *const known[],
+				void (*unknown)(const char *word, size_t len))
+{
+	unsigned nr = 0;
+
+	for (const char *p = bi->cmdline; *p;) {
+		while (*p == ' ')
+			p++;
+		const char *word = p;
+		while (*p && *p != ' ')
+			p++;
+		size_t len = (size_t)(p - word);
+		if (len == 2 && strncmp(word, "--", 2) == 0)
+			break;
+		if (len && !option_is_known(word, len, known)) {
+			unknown(word, len);
+			nr++;
+		}
+	}
+	return nr;
+}
+
 u64 bootinfo_ram_bytes(const struct boot_info *bi)
 {
 	u64 sum = 0;

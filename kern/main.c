@@ -15,6 +15,8 @@
 #include <arch/x86/trap.h>
 #include <arch/x86/uart.h>
 #include <dyad/bootinfo.h>
+#include <dyad/errname.h>
+#include <dyad/errno.h>
 #include <dyad/ktest.h>
 #include <dyad/monitor.h>
 #include <dyad/panic.h>
@@ -83,6 +85,28 @@ static const char *parse_init(const struct boot_info *bi, const char *argv[INIT_
 	return path;
 }
 
+/* The words the kernel reads on its command line; everything after `--` goes to init. */
+static const char *const boot_options[] = { "ktest", "init=", NULL };
+
+static void warn_unknown_option(const char *word, size_t len)
+{
+	printf("boot: warning: unknown option '%.*s' ignored (known: ktest init=PATH --)\n",
+	       (int)len, word);
+}
+
+/* Lists the modules the boot loader gave, the files a process can be started from. */
+static void print_modules(const struct boot_info *bi)
+{
+	if (!bi->nr_modules) {
+		printf("init: no modules were loaded: the ISO carries no programs\n");
+		return;
+	}
+	printf("init: the modules are:");
+	for (unsigned i = 0; i < bi->nr_modules; i++)
+		printf(" %s", bi->modules[i].name);
+	printf("\n");
+}
+
 /* Runs the first process to its end; true if it exited with status 0. */
 static bool run_init(const char *path, const char *const argv[])
 {
@@ -91,10 +115,16 @@ static bool run_init(const char *path, const char *const argv[])
 
 	printf("init: starting %s\n", path);
 	status = proc_spawn(path, argv, envp);
-	if (status < 0)
-		printf("init: %s could not start (error %ld)\n", path, -status);
-	else
+	if (status < 0) {
+		const char *name = errno_name(status);
+
+		printf("init: %s could not start: %s (error %ld)\n", path,
+		       name ? name : "unknown error", -status);
+		if (status == -ENOENT)
+			print_modules(&boot_info);
+	} else {
 		printf("init: %s exited with status %ld\n", path, status);
+	}
 	return status == 0;
 }
 
@@ -119,6 +149,7 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	if (err)
 		panic("boot: %s", err);
 	printf("boot: command line '%s'\n", boot_info.cmdline);
+	bootinfo_check_options(&boot_info, boot_options, warn_unknown_option);
 
 	pmem_init(&boot_info, SZ_1G);
 	kmap_init(&boot_info);

@@ -17,12 +17,25 @@ static void cmd_mem(void)
 	printf("%lu MiB free (%lu frames)\n", pmem_free_frames() >> 8, pmem_free_frames());
 }
 
+/*
+ * Uptime counts from CPU reset (the TSC), the ticks from the timer's start: the difference is
+ * the firmware, the boot loader and early boot, which ran before there was a timer. Ticks fall
+ * behind the TSC only where interrupts were off for longer than a period (the LAPIC latches
+ * one pending tick), or where an emulator ran late.
+ */
 static void cmd_time(void)
 {
-	u64 ns = time_ns();
+	u64 ticks = timer_ticks;
+	u64 up = time_ns(), timed = time_since_timer_ns();
+	u64 before = up > timed ? up - timed : 0;
 
-	printf("uptime %lu.%03lu s, %lu timer ticks\n", ns / 1000000000, ns / 1000000 % 1000,
-	       timer_ticks);
+	printf("uptime %lu.%03lu s since CPU reset, of which %lu.%03lu s before the timer started "
+	       "(firmware, boot loader, early boot)\n",
+	       up / 1000000000, up / 1000000 % 1000, before / 1000000000, before / 1000000 % 1000);
+	printf("timer: %lu ticks in %lu.%03lu s at %d Hz (%lu expected, fewer if interrupts "
+	       "were off long)\n",
+	       ticks, timed / 1000000000, timed / 1000000 % 1000, TIMER_HZ,
+	       timed / (1000000000 / TIMER_HZ));
 }
 
 static void cmd_ktest(void)
@@ -42,7 +55,7 @@ static const struct {
 } commands[] = {
 	{ "help", cmd_help, "list commands" },
 	{ "mem", cmd_mem, "free physical memory" },
-	{ "time", cmd_time, "uptime and timer ticks" },
+	{ "time", cmd_time, "uptime, and timer ticks against the time they cover" },
 	{ "ktest", cmd_ktest, "run the self-tests" },
 	{ "quit", cmd_quit, "leave the emulator" },
 };

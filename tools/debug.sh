@@ -2,26 +2,36 @@
 # Boots an ISO in QEMU (TCG) stopped at the first instruction, and attaches gdb with the kernel's symbols;
 # gdb stops at kmain. QEMU is killed when gdb exits.
 # Usage: tools/debug.sh ISO KERNEL.elf
-# COM1 goes to build/debug-serial.log (`tail -f` it elsewhere): the terminal belongs to gdb.
+# Env: GDB_PORT (default 1234), GDB (default gdb).
+# COM1 goes to build/debug-serial.log (`tail -f` it elsewhere): the terminal belongs to gdb, and Ctrl-C
+# interrupts the kernel (gdb stops it), never QEMU, make or this script.
 set -euo pipefail
 # shellcheck source=tools/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 [[ $# -eq 2 ]] || die "usage: $0 ISO KERNEL.elf"
 iso=$1 kernel=$2
+port=${GDB_PORT:-1234}
+gdb=${GDB:-gdb}
 [[ -f $iso ]] || die "ISO '$iso' not found"
 [[ -f $kernel ]] || die "kernel '$kernel' not found"
-command -v gdb >/dev/null || die "gdb is not installed (apt-get install gdb)"
+[[ $port =~ ^[0-9]+$ ]] || die "GDB_PORT '$port' is not a port number"
+command -v "$gdb" >/dev/null || die "$gdb is not installed (apt-get install gdb)"
 
 mkdir -p "$BUILD_DIR"
 serial=$BUILD_DIR/debug-serial.log
-# TCG, not KVM: its gdb stub single-steps and takes hardware breakpoints reliably. -s listens on TCP 1234,
-# -S waits for gdb. -no-shutdown keeps a triple-faulted machine for inspection instead of exiting.
-qemu-system-x86_64 -accel tcg -cpu max "${QEMU_COMMON[@]}" -no-shutdown -display none -monitor none \
-	-serial "file:$serial" -cdrom "$iso" -s -S </dev/null &
+# Ctrl-C sends SIGINT to the terminal's foreground process group. QEMU runs in its own session, so it
+# never gets it (QEMU quits on SIGINT). With job control on, gdb runs in its own process group, which
+# becomes the foreground group: Ctrl-C reaches gdb alone, which stops the kernel and prompts, while
+# make and this script go on waiting.
+[[ ! -t 0 ]] || set -m
+# TCG, not KVM: its gdb stub single-steps and takes hardware breakpoints reliably. -S waits for gdb.
+# -no-shutdown keeps a triple-faulted machine for inspection instead of exiting.
+setsid qemu-system-x86_64 -accel tcg -cpu max "${QEMU_COMMON[@]}" -no-shutdown -display none \
+	-monitor none -serial "file:$serial" -cdrom "$iso" -gdb "tcp:127.0.0.1:$port" -S </dev/null &
 qemu=$!
 trap 'kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true' EXIT
-echo "debug: QEMU waits for gdb on :1234; COM1 is in $serial" >&2
+echo "debug: QEMU (pid $qemu) waits for gdb on :$port; COM1 is in $serial" >&2
 status=0
-gdb -q -x "$ROOT/tools/gdbinit" "$kernel" || status=$?
+"$gdb" -q -iex "set \$dyad_gdb_port = $port" -x "$ROOT/tools/gdbinit" "$kernel" || status=$?
 exit "$status"

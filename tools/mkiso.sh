@@ -12,8 +12,12 @@ out=$1 kernel=$2 cmdline=$3
 shift 3
 [[ -f $kernel ]] || die "kernel '$kernel' not found"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# $work/tree is the directory packed into the ISO; nothing else may be written inside it. The log and
+# the unfinished ISO live beside it, never in it.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+tmp=$work/tree
+log=$work/grub-mkrescue.log
 mkdir -p "$tmp/boot/grub"
 cp "$kernel" "$tmp/boot/dyad.elf"
 
@@ -57,9 +61,14 @@ done
 # No --compress=xz: it saves ~200 KiB but costs Bochs about a second decompressing at every boot.
 modules="multiboot2 normal iso9660 biosdisk part_acorn part_amiga part_apple part_bsd part_dfly part_dvh"
 modules+=" part_gpt part_msdos part_plan part_sun part_sunpc"
+# The ISO is written under a temporary name in $out's directory and renamed only when complete, so a
+# failed or interrupted build never leaves a file that make would take as an up-to-date $out.
 mkdir -p "$(dirname "$out")"
+partial=$out.partial.$$
+trap 'rm -rf "$work" "$partial"' EXIT
 if ! grub-mkrescue --install-modules="$modules" --locales= --fonts= --themes= \
-	-o "$out" "$tmp" >"$tmp/log" 2>&1; then
-	cat "$tmp/log" >&2
-	die "grub-mkrescue failed"
+	-o "$partial" "$tmp" >"$log" 2>&1; then
+	cat "$log" >&2
+	die "grub-mkrescue failed; $out was not written"
 fi
+mv -f "$partial" "$out"

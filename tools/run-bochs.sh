@@ -13,6 +13,23 @@ set -euo pipefail
 iso=$1 serial=${2:-}
 [[ -f $iso ]] || die "ISO '$iso' not found"
 
+# Bochs's status is the verdict in one bit: 0 when Dyad stops at a magic break (a pass, or the monitor's
+# `quit`), 1 for the Shutdown port (a failure), a Bochs panic or an error. Exits 0 or 1 accordingly.
+verdict() {
+	case $1 in
+	0) echo "run-bochs: Dyad ended the run: pass (magic break)" >&2 ;;
+	1)
+		echo "run-bochs: FAIL: Dyad reported a failure, or Bochs stopped with an error (see $emu_out)" >&2
+		exit 1
+		;;
+	*)
+		echo "run-bochs: Bochs failed with status $1 (see $emu_out)" >&2
+		exit 1
+		;;
+	esac
+	exit 0
+}
+
 mkdir -p "$BUILD_DIR"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -23,8 +40,7 @@ if [[ -n $serial ]]; then
 	bochs_write_rc "$tmp/bochsrc" "$iso" "com1: enabled=1, mode=file, dev=\"$serial\""
 	status=0
 	bochs -q -f "$tmp/bochsrc" -rc "$tmp/cmds" </dev/null >"$emu_out" 2>&1 || status=$?
-	echo "run-bochs: Bochs exited with status $status (0: magic break; 1: Shutdown port, panic or error)"
-	exit "$status"
+	verdict "$status"
 fi
 
 [[ -t 0 ]] || die "no terminal for COM1: give a SERIAL-LOG file"
@@ -61,5 +77,4 @@ if [[ $quit -eq 1 ]]; then
 	echo "run-bochs: stopped" >&2
 	exit 0
 fi
-echo "run-bochs: Bochs exited with status $status (0: magic break; 1: Shutdown port, panic or error)" >&2
-exit "$status"
+verdict "$status"

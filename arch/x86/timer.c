@@ -40,6 +40,7 @@
 
 u64 tsc_hz;
 volatile u64 timer_ticks;
+u64 timer_start_tsc;
 static u64 lapic_timer_hz;
 static volatile u32 *lapic_mmio;
 
@@ -149,20 +150,29 @@ void timer_init(void)
 	trap_set_irq_handler(IRQ_SPURIOUS, spurious_irq);
 	lapic_write(LAPIC_TIMER_DIV, TIMER_DIV_16);
 	lapic_write(LAPIC_LVT_TIMER, LVT_PERIODIC | IRQ_TIMER);
+	timer_start_tsc = rdtsc();
 	lapic_write(LAPIC_TIMER_INIT, (u32)(lapic_timer_hz / TIMER_HZ));
 	printf("time: TSC %lu.%03lu MHz (measured), LAPIC timer %lu kHz, %s mode, %d Hz tick\n",
 	       tsc_hz / 1000000, tsc_hz / 1000 % 1000, lapic_timer_hz / 1000,
 	       lapic_mmio ? "xAPIC" : "x2APIC", TIMER_HZ);
 }
 
-u64 time_ns(void)
+static u64 tsc_to_ns(u64 t)
 {
 	if (!tsc_hz)
 		return 0;
-	u64 t = rdtsc();
-
 	/* Split so the product cannot overflow: (t % hz) * 1e9 < 2^64 for any hz below 18 GHz. */
 	return t / tsc_hz * 1000000000ULL + t % tsc_hz * 1000000000ULL / tsc_hz;
+}
+
+u64 time_ns(void)
+{
+	return tsc_to_ns(rdtsc());
+}
+
+u64 time_since_timer_ns(void)
+{
+	return tsc_to_ns(rdtsc() - timer_start_tsc);
 }
 
 void time_udelay(u64 us)

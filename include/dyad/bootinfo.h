@@ -46,6 +46,15 @@ const struct boot_module *bootinfo_module(const struct boot_info *bi, const char
 /* True if the kernel command line has the word @flag (e.g. "ktest"). */
 bool bootinfo_has_flag(const struct boot_info *bi, const char *flag);
 
+/*
+ * Calls @unknown(word, len) for each word before `--` on the command line that @known does not
+ * list; an entry ending in '=' (such as "init=") matches any word that starts with it. @known
+ * ends with NULL. Words after `--` belong to the first process and are not checked.
+ * Returns the number of unknown words.
+ */
+unsigned bootinfo_check_options(const struct boot_info *bi, const char *const known[],
+				void (*unknown)(const char *word, size_t len));
+
 /* The total bytes of RAM. */
 u64 bootinfo_ram_bytes(const struct boot_info *bi);
 

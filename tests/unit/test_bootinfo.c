@@ -189,6 +189,37 @@ static void memory_map_without_ram_is_rejected(void **state)
 	assert_non_null(strstr(err, "no usable RAM"));
 }
 
+/* The unknown words bootinfo_check_options reported, space-separated. */
+static char unknown_seen[256];
+
+static void note_unknown(const char *word, size_t len)
+{
+	size_t used = strlen(unknown_seen);
+
+	assert_true(used + len + 2 < sizeof(unknown_seen));
+	if (used)
+		unknown_seen[used++] = ' ';
+	memcpy(unknown_seen + used, word, len);
+	unknown_seen[used + len] = '\0';
+}
+
+static void unknown_options_are_reported_known_ones_are_not(void **state)
+{
+	static const char *const known[] = { "ktest", "init=", NULL };
+	struct boot_info bi;
+
+	memset(&bi, 0, sizeof(bi));
+	strcpy(bi.cmdline, " ktest  ktests init=/bin/init init colour=blue -- -v colour=red");
+	unknown_seen[0] = '\0';
+	assert_int_equal(bootinfo_check_options(&bi, known, note_unknown), 3);
+	assert_string_equal(unknown_seen, "ktests init colour=blue");
+
+	strcpy(bi.cmdline, "");
+	unknown_seen[0] = '\0';
+	assert_int_equal(bootinfo_check_options(&bi, known, note_unknown), 0);
+	assert_string_equal(unknown_seen, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +229,7 @@ int main(void)
 		cmocka_unit_test(truncated_module_is_named),
 		cmocka_unit_test(tag_running_past_the_end_is_rejected),
 		cmocka_unit_test(memory_map_without_ram_is_rejected),
+		cmocka_unit_test(unknown_options_are_reported_known_ones_are_not),
 	};
 	return cmocka_run_group_tests_name("bootinfo", tests, NULL, NULL);
 }
