@@ -67,13 +67,6 @@
 #define ARCH_GET_FS 0x1003
 #define ARCH_GET_GS 0x1004
 
-/*
- * RFLAGS.NT set on dyad_spawn panics today's kernel (defect #1: SFMASK leaves NT set, and the
- * IRETQ that starts the child raises #GP in ring 0). 0 leaves NT out of the random flags until
- * the fix is in: defect #1 fixed on branch entry -> set this to 1.
- */
-#define FUZZ_RFLAGS_NT 0
-
 #define RFLAGS_CF (1UL << 0)
 #define RFLAGS_FIXED (1UL << 1) /* always 1 */
 #define RFLAGS_PF (1UL << 2)
@@ -92,7 +85,7 @@
 /* What the fuzzer asks POPF for: all ring-3 flags but TF, and IF/IOPL (which POPF ignores). */
 #define RFLAGS_FUZZED                                                                              \
 	(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_IF | RFLAGS_DF |       \
-	 RFLAGS_OF | RFLAGS_IOPL | RFLAGS_AC | RFLAGS_ID | (FUZZ_RFLAGS_NT ? RFLAGS_NT : 0))
+	 RFLAGS_OF | RFLAGS_IOPL | RFLAGS_AC | RFLAGS_ID | RFLAGS_NT)
 
 /* Register state around one call; the layout is fixed by fuzz_enter()'s offsets. */
 enum {
@@ -814,8 +807,8 @@ int main(int argc, char **argv)
 	seed_rng(seed);
 	fuzz_use_ymm = ymm_usable();
 	printf("# fuzz: seed %#lx, %ld calls (run `fuzz SEED CALLS` to repeat); RFLAGS mask %#lx "
-	       "(NT %s), vector registers %s\n",
-	       seed, calls, RFLAGS_FUZZED, FUZZ_RFLAGS_NT ? "on" : "off until defect #1 is fixed",
+	       "vector registers %s\n",
+	       seed, calls, RFLAGS_FUZZED,
 	       fuzz_use_ymm ? "YMM0-15" : "XMM0-15 (no AVX state enabled)");
 	if (!ut_eq(sys2(SYS_arch_prctl, ARCH_GET_FS, &tp), 0, "read musl's thread pointer"))
 		return ut_end("fuzz");
