@@ -64,7 +64,10 @@
  *   - NPT: nothing on the CPU drops nested translations but a new ASID or TLB_CONTROL at the
  *     next VMRUN (INVLPGA drops one guest-virtual page, not a nested one). So the SVM backend
  *     compares pmap_guest_tlb_gen() with the value it last flushed for, with interrupts and
- *     GIF off, immediately before every VMRUN, and flushes when it differs.
+ *     GIF off, immediately before every VMRUN, and flushes when it differs (TLB_CONTROL 3
+ *     with flush-by-ASID, else a new ASID, or TLB_CONTROL 1 when ASIDs wrap).
+ * Dyad runs on one host CPU, so no vCPU is inside the guest while its pmap changes; a second
+ * CPU would also need an IPI that forces such a vCPU out before the operation returns.
  */
 
 typedef u64 kpte_t;
