@@ -419,10 +419,10 @@ int pmap_map(struct pmap *pm, u64 va, paddr_t pa, u64 len, u32 flags);
  * straight descent that costs a fraction of pmap_map(). @size is SZ_4K, SZ_2M or SZ_1G, va and
  * pa are aligned to it, va + size <= USER_TOP, @flags as for pmap_map(). The page is one leaf
  * of exactly @size: if @pm's format has no such leaf for @flags (no CPU 1 GiB pages, no EPT
- * 2M/1G for a guest-visible page in EPT format, or a PMAP_MAX_* cap), the call is -EINVAL rather
- * than a mapping by smaller pages; pmap_page_size_ok() says so in advance. Returns 0, -EINVAL, -EEXIST
- * if anything in the range is already mapped, or -ENOMEM; on error nothing changed. No TLB flush,
- * as for pmap_map().
+ * 2M/1G for a guest-visible page in EPT format, or a PMAP_MAX_* cap), the call is -EINVAL
+ * rather than a mapping by smaller pages; pmap_page_size_ok() says so in advance. Returns 0,
+ * -EINVAL, -EEXIST if anything in the range is already mapped, or -ENOMEM; on error nothing
+ * changed. No TLB flush, as for pmap_map().
  */
 int pmap_map_page(struct pmap *pm, u64 va, paddr_t pa, u64 size, u32 flags);
 
