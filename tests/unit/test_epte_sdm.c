@@ -24,14 +24,6 @@
 
 #include <arch/x86/pmap.h>
 
-/*
- * Issue 8 (section 8) changes the rule to "guest-visible implies guest-executable": a
- * guest-visible leaf's EPTE has X set whatever the KPTE's NX. 0 checks today's rule (X is the
- * absence of NX); set to 1 when that change lands. Only the X bit of guest-visible leaves with
- * NX set depends on it.
- */
-#define GUEST_VISIBLE_IMPLIES_X 0
-
 /* The x86-64 paging entry (SDM vol. 3A, 4.5, tables 4-15 to 4-20). */
 #define SDM_P (1ULL << 0)
 #define SDM_RW (1ULL << 1)
@@ -112,8 +104,7 @@ static uint64_t sdm_expected(const struct shape *s, unsigned lvl)
 	e = leaf_frame[lvl] | SDM_EPT_R | (SDM_EPT_MT_WB << SDM_EPT_MT_SHIFT);
 	if (s->w)
 		e |= SDM_EPT_W;
-	if (GUEST_VISIBLE_IMPLIES_X || !s->nx)
-		e |= SDM_EPT_X;
+	e |= SDM_EPT_X; /* Dyad's rule: guest-visible implies guest-executable, whatever NX */
 	if (lvl >= 2)
 		e |= SDM_EPT_LARGE;
 	return e;
@@ -208,9 +199,8 @@ static void hand_worked_rows(void **state)
 	} rows[] = {
 		/* 4 KiB, P W U VIS: R W X, WB */
 		{ 1, 0x0000000123456207ULL, 0x0000000123456037ULL },
-		/* 4 KiB, P U VIS NX: R, WB (and X under the new rule) */
-		{ 1, 0x8000000123456205ULL,
-		  GUEST_VISIBLE_IMPLIES_X ? 0x123456035ULL : 0x123456031ULL },
+		/* 4 KiB, P U VIS NX: R, X (guest-visible implies guest-executable), WB */
+		{ 1, 0x8000000123456205ULL, 0x123456035ULL },
 		/* 4 KiB, not guest-visible / supervisor / not present: nothing */
 		{ 1, 0x0000000123456007ULL, 0 },
 		{ 1, 0x0000000123456203ULL, 0 },
@@ -218,9 +208,8 @@ static void hand_worked_rows(void **state)
 		/* 2 MiB, P W U PS VIS: R W X, WB, bit 7; with the KPTE's PAT bit 12: the same */
 		{ 2, 0x0000000040200287ULL, 0x00000000402000b7ULL },
 		{ 2, 0x0000000040201287ULL, 0x00000000402000b7ULL },
-		/* 1 GiB, P U PS VIS NX, read-only: R, WB, bit 7 (and X under the new rule) */
-		{ 3, 0x8000000080000285ULL,
-		  GUEST_VISIBLE_IMPLIES_X ? 0x800000b5ULL : 0x800000b1ULL },
+		/* 1 GiB, P U PS VIS NX, read-only: R, X, WB, bit 7 */
+		{ 3, 0x8000000080000285ULL, 0x800000b5ULL },
 		/* tables: the odd half of the pair, RWX, whatever the KPTE's W, NX and VIS */
 		{ 2, 0x0000000007654007ULL, 0x0000000007655007ULL },
 		{ 3, 0x0000000007654207ULL, 0x0000000007655007ULL },
