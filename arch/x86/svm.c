@@ -92,6 +92,14 @@ static inline void xsetbv(u64 v)
 	__asm__ volatile("xsetbv" : : "c"(0), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
 }
 
+static inline u64 xgetbv(void)
+{
+	u32 lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return ((u64)hi << 32) | lo;
+}
+
 static bool svm_detect(void)
 {
 	u32 a, b, c, d, max_ext;
@@ -297,6 +305,12 @@ static void fpu_to_host(struct svm_vcpu *sv)
 	u8 *guest = b->guest_fpu, *host = b->host_fpu;
 
 	if (svm.xsave) {
+		/*
+		 * A CPU without the XSETBV intercept (QEMU TCG) lets the guest set XCR0 itself:
+		 * what is in XCR0 now is the guest's, and its image must be saved and restored
+		 * with it.
+		 */
+		sv->xcr0 = xgetbv();
 		__asm__ volatile("xsave64 (%0)" : : "r"(guest), "a"(~0u), "d"(~0u) : "memory");
 		xsetbv(XCR0_X87 | XCR0_SSE);
 	} else {
