@@ -4,15 +4,15 @@
  * and Dyad's own calls from DYAD_SYS_BASE. Arguments are untrusted: every pointer goes through
  * uaccess, every length and flag is checked, and errors come back as -errno.
  */
-#include <asm-generic/ioctls.h>
-#include <asm-generic/termios.h>
 #include <asm/prctl.h>
 #include <asm/stat.h>
 #include <asm/unistd_64.h>
+#include <asm-generic/ioctls.h>
+#include <asm-generic/termios.h>
 #include <linux/fcntl.h>
 #include <linux/fs.h>
-#include <linux/mman.h>
 #include <linux/stat.h>
+#include <linux/mman.h>
 #include <linux/time.h>
 #include <linux/time_types.h>
 #include <linux/utsname.h>
