@@ -223,13 +223,16 @@ static bool wake_reason(struct dyad_run *run)
 	return false;
 }
 
-static bool access_allowed(u32 leaf_flags, u32 access)
+/* Whether the pair's odd half lets the guest make @access through @leaf. */
+static bool access_allowed(const struct pmap_leaf *leaf, u32 access)
 {
-	if ((access & DYAD_ACCESS_WRITE) && !(leaf_flags & PMAP_W))
+	u32 prot = pmap_leaf_guest_prot(leaf);
+
+	if ((access & DYAD_ACCESS_WRITE) && !(prot & PMAP_W))
 		return false;
-	if ((access & DYAD_ACCESS_EXEC) && !(leaf_flags & PMAP_X))
+	if ((access & DYAD_ACCESS_EXEC) && !(prot & PMAP_X))
 		return false;
-	return leaf_flags & PMAP_VISIBLE;
+	return prot != 0;
 }
 
 /* Leaves per level of @pm: what one vm_fault() added tells its page size without a walk. */
@@ -263,7 +266,7 @@ static bool guest_fault(struct vcpu *v, const struct vcpu_exit *e, unsigned *spu
 		}
 		/* Present and allowing the access: spurious (a rights upgrade takes no flush). */
 		if (pmap_lookup(&p->pmap, e->gpa & PAGE_MASK, &leaf) == 0 &&
-		    (e->entry_allowed || access_allowed(leaf.flags, e->access)) &&
+		    (e->entry_allowed || access_allowed(&leaf, e->access)) &&
 		    ++*spurious <= SPURIOUS_LIMIT) {
 			run->stats.exits[DYAD_STAT_SPURIOUS_FAULT]++;
 			return true;
@@ -314,7 +317,6 @@ static long vcpu_run(struct vcpu *v)
 	if (err)
 		return err;
 	run->exit_reason = DYAD_EXIT_NONE;
-	v->tlb_stale = true;
 	for (;;) {
 		struct vcpu_exit e = { 0 };
 
