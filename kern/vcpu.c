@@ -319,7 +319,7 @@ static bool halt_sleep(struct vcpu *v)
 	return !wake_reason(run);
 }
 
-static long vcpu_run(struct vcpu *v)
+static long vcpu_run_loop(struct vcpu *v)
 {
 	struct dyad_run *run = v->run;
 	struct spurious spurious = { .page = ~0ULL };
@@ -354,6 +354,15 @@ static long vcpu_run(struct vcpu *v)
 		}
 		spurious.count = 0;
 	}
+}
+
+static long vcpu_run(struct vcpu *v)
+{
+	long r = vcpu_run_loop(v);
+
+	if (vcpu_backend->sync)
+		vcpu_backend->sync(v);
+	return r;
 }
 
 /* ---- descriptors --------------------------------------------------------------------------- */

@@ -53,6 +53,7 @@ struct svm_vcpu {
 	struct svm_gprs gprs;
 	u64 xcr0;
 	u64 exit_rip; /* the RIP reported at the last exit */
+	bool loaded; /* the guest's registers are in the VMCB and gprs, not in run->regs */
 	u64 reinject; /* EXITINTINFO to deliver first, 0: none */
 	u64 asid_gen;
 	u64 tlb_gen; /* pmap_guest_tlb_gen() last flushed for */
@@ -398,6 +399,7 @@ static void regs_in(struct svm_vcpu *sv, const struct dyad_regs *r)
 
 static void regs_out(struct svm_vcpu *sv, struct dyad_run *run)
 {
+	sv->loaded = false;
 	const struct vmcb_save *s = &sv->vmcb->save;
 	const struct svm_gprs *g = &sv->gprs;
 
@@ -669,9 +671,13 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 	struct dyad_run *run = v->run;
 	struct vmcb_control *c = &sv->vmcb->control;
 
-	if (run->regs.rip != sv->exit_rip)
-		c->int_state &= ~1ULL; /* the VMM moved past the instruction */
-	regs_in(sv, &run->regs);
+	/* Registers come from the run page once per run call; kernel-handled exits keep them. */
+	if (!sv->loaded) {
+		if (run->regs.rip != sv->exit_rip)
+			c->int_state &= ~1ULL; /* the VMM moved past the instruction */
+		regs_in(sv, &run->regs);
+		sv->loaded = true;
+	}
 	run->exit_reason = DYAD_EXIT_NONE;
 	inject(sv, run);
 
@@ -710,7 +716,6 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 					SVM_EVT_ERR_VALID | SVM_EVT_VALID | (0xffffffffULL << 32));
 	}
 	out->kind = handle_exit(v, out);
-	regs_out(sv, run); /* the exit handler may have moved RIP or set registers */
 	return 0;
 }
 
@@ -957,6 +962,14 @@ static void svm_paging(struct vcpu *v, struct vcpu_paging *out)
 	}
 }
 
+static void svm_sync(struct vcpu *v)
+{
+	struct svm_vcpu *sv = v->hw;
+
+	if (sv->loaded)
+		regs_out(sv, v->run);
+}
+
 const struct vcpu_backend svm_backend = {
 	.name = "svm",
 	.detect = svm_detect,
@@ -970,4 +983,5 @@ const struct vcpu_backend svm_backend = {
 	.get_msr = svm_get_msr,
 	.set_msr = svm_set_msr,
 	.paging = svm_paging,
+	.sync = svm_sync,
 };
