@@ -54,6 +54,7 @@ struct svm_vcpu {
 	u64 xcr0;
 	u64 exit_rip; /* the RIP reported at the last exit */
 	bool loaded; /* the guest's registers are in the VMCB and gprs, not in run->regs */
+	bool fpu_guest; /* the guest's x87/SSE/AVX state and XCR0 are in the CPU */
 	u64 reinject; /* EXITINTINFO to deliver first, 0: none */
 	u64 asid_gen;
 	u64 tlb_gen; /* pmap_guest_tlb_gen() last flushed for */
@@ -697,11 +698,14 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 		sv->flush = false;
 		sv->tlb_gen = gen;
 	}
-	fpu_to_guest(sv);
+	/* The kernel uses no FPU: the guest's stays loaded until RUN returns (svm_sync). */
+	if (!sv->fpu_guest) {
+		fpu_to_guest(sv);
+		sv->fpu_guest = true;
+	}
 	irq_enable(); /* GIF = 0 holds host interrupts until STGI; IF = 1 makes them INTR exits */
 	svm_vmrun(sv->vmcb_pa, &sv->gprs, svm.host_area);
 	irq_disable();
-	fpu_to_host(sv);
 	stgi();
 	irq_enable(); /* a host interrupt that ended the guest is taken here */
 
@@ -968,6 +972,12 @@ static void svm_sync(struct vcpu *v)
 
 	if (sv->loaded)
 		regs_out(sv, v->run);
+	if (sv->fpu_guest) {
+		irq_disable();
+		fpu_to_host(sv);
+		irq_enable();
+		sv->fpu_guest = false;
+	}
 }
 
 const struct vcpu_backend svm_backend = {
