@@ -15,6 +15,7 @@
 #include <arch/x86/trap.h>
 #include <arch/x86/uart.h>
 #include <dyad/bootinfo.h>
+#include <dyad/console.h>
 #include <dyad/errname.h>
 #include <dyad/errno.h>
 #include <dyad/ktest.h>
@@ -25,6 +26,7 @@
 #include <dyad/proc.h>
 #include <dyad/string.h>
 #include <dyad/time.h>
+#include <dyad/vcpu.h>
 
 static struct boot_info boot_info;
 
@@ -158,8 +160,10 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	print_memory(&boot_info);
 
 	timer_init();
+	console_input_init();
 	pmap_kernel_half_init(kmap_kernel_pml4(), KERNEL_IMAGE_PA(kmap_kernel_pml4()));
 	proc_init();
+	vcpu_init();
 	irq_enable();
 
 	/* A test run (ktest), a first process (init=), or both, end the emulator with a verdict. */

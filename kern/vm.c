@@ -45,9 +45,17 @@ static unsigned order_of(u64 size)
 	return size == SZ_1G ? 18 : size == SZ_2M ? 9 : 0;
 }
 
-/* pmap_leaf_fn: gives back the frames of a leaf that was just unmapped. */
+/*
+ * pmap_leaf_fn (@arg: the process, its region list still the one before the change): gives
+ * back the frames of a leaf that was just unmapped, except the kernel-owned frame of a
+ * VM_FRAME region (its owner frees it).
+ */
 static int free_leaf(void *arg, const struct pmap_leaf *leaf)
 {
+	const struct vm_region *r = vm_find(arg, leaf->va);
+
+	if (r && (r->flags & VM_FRAME))
+		return 0;
 	pmem_free_part(leaf->pa, order_of(leaf->size));
 	return 0;
 }
@@ -203,7 +211,7 @@ int vm_munmap(struct proc *p, u64 addr, u64 len)
 	/* The new list first (a split may not fit), the tables next: a failure changes nothing. */
 	err = regions_build(p, addr, addr + len, ~0u, NULL);
 	if (!err)
-		err = pmap_unmap(&p->pmap, addr, len, free_leaf, NULL);
+		err = pmap_unmap(&p->pmap, addr, len, free_leaf, p);
 	if (!err)
 		regions_commit(p);
 	return err;
@@ -236,7 +244,7 @@ int vm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot)
 		return err;
 	/* PROT_NONE unmaps the pages, so their contents do not survive a later mprotect back. */
 	if (!(prot & PROT_ALL))
-		err = pmap_unmap(&p->pmap, addr, len, free_leaf, NULL);
+		err = pmap_unmap(&p->pmap, addr, len, free_leaf, p);
 	else
 		err = pmap_protect(&p->pmap, addr, len,
 				   ((prot & PROT_WRITE) ? PMAP_W : 0) |
@@ -295,9 +303,11 @@ static u64 hugetlb_size(u32 flags)
 	}
 }
 
-long vm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64 off)
+/* vm_mmap() for a region that also carries @region_flags (VM_FRAME), so it merges only with its like. */
+static long mmap_region(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64 off,
+			u32 region_flags)
 {
-	struct vm_region r = { .prot = prot };
+	struct vm_region r = { .prot = prot, .flags = region_flags };
 	u64 align = PAGE_SIZE;
 	const u32 type = flags & MAP_TYPE;
 	int err;
@@ -362,7 +372,7 @@ long vm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64
 	/* MAP_FIXED replaces what was there; the new list must fit before anything goes. */
 	err = regions_build(p, addr, addr + len, ~0u, &r);
 	if (!err && !range_is_free(p, addr, addr + len))
-		err = pmap_unmap(&p->pmap, addr, len, free_leaf, NULL);
+		err = pmap_unmap(&p->pmap, addr, len, free_leaf, p);
 	if (err)
 		return err;
 	regions_commit(p);
@@ -438,7 +448,8 @@ bool vm_fault(struct proc *p, u64 addr, u64 err)
 	static const u64 sizes[] = { SZ_1G, SZ_2M, SZ_4K };
 	const struct vm_region *r = vm_find(p, addr);
 
-	if (!r || (err & PF_P) || (err & PF_RSVD) || !(r->prot & PROT_ALL))
+	if (!r || (err & PF_P) || (err & PF_RSVD) || !(r->prot & PROT_ALL) ||
+	    (r->flags & VM_FRAME))
 		return false;
 	if (((err & PF_W) && !(r->prot & PROT_WRITE)) || ((err & PF_I) && !(r->prot & PROT_EXEC)))
 		return false;
@@ -468,8 +479,30 @@ bool vm_fault(struct proc *p, u64 addr, u64 err)
 	return false;
 }
 
+long vm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64 off)
+{
+	return mmap_region(p, addr, len, prot, flags, fd, off, 0);
+}
+
+long vm_map_frame(struct proc *p, u64 addr, u32 prot, u32 flags, paddr_t pa)
+{
+	const u32 placement = MAP_FIXED | MAP_FIXED_NOREPLACE;
+	long va = mmap_region(p, addr, PAGE_SIZE, prot,
+			      (flags & placement) | MAP_ANONYMOUS | MAP_SHARED, -1, 0, VM_FRAME);
+
+	if (va < 0)
+		return va;
+	int err = pmap_map_page(&p->pmap, (u64)va, pa, PAGE_SIZE,
+				region_pmap_flags(vm_find(p, (u64)va)));
+	if (err) {
+		vm_munmap(p, (u64)va, PAGE_SIZE);
+		return err;
+	}
+	return va;
+}
+
 void vm_teardown(struct proc *p)
 {
-	pmap_destroy(&p->pmap, free_leaf, NULL);
+	pmap_destroy(&p->pmap, free_leaf, p);
 	p->nr_regions = 0;
 }

@@ -35,6 +35,7 @@
 #define VM_STACK 0x10
 #define VM_SHARED_RO 0x20 /* MAP_SHARED of a read-only file: may never become writable */
 #define VM_HUGE_MAX_2M 0x40 /* with VM_HUGE: blocks of at most 2 MiB (MAP_HUGETLB | MAP_HUGE_2MB) */
+#define VM_FRAME 0x80 /* one kernel-owned frame (a vCPU run page): never allocated or freed here */
 
 /*
  * [start, end) mapped with @prot (PROT_*). A file-backed region shows file bytes
@@ -49,12 +50,16 @@ struct vm_region {
 	u64 file_off, file_len;
 };
 
-enum fd_kind { FD_NONE, FD_CONSOLE, FD_MODULE };
+enum fd_kind { FD_NONE, FD_CONSOLE, FD_MODULE, FD_VM, FD_VCPU };
+
+struct vm;
 
 struct fd {
 	enum fd_kind kind;
 	const struct boot_module *mod;
 	u64 pos;
+	struct vm *vm; /* FD_VM, FD_VCPU: holds one of vm->refs */
+	u32 flags; /* O_NONBLOCK */
 };
 
 struct proc {

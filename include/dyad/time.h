@@ -16,6 +16,9 @@ extern u64 timer_start_tsc;
 /* Measures the TSC and starts the periodic LAPIC timer at TIMER_HZ. */
 void timer_init(void);
 
+/* Ends the local APIC's current interrupt (handlers of I/O APIC interrupts call it). */
+void lapic_eoi(void);
+
 /*
  * Nanoseconds since the TSC started counting at CPU reset, from the TSC: this includes the
  * firmware, the boot loader and the kernel's early boot (about 1.5 s under Bochs).

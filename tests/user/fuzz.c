@@ -44,6 +44,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include <dyad/vcpu.h>
+
 #include "utest.h"
 
 #define DEFAULT_SEED 0x5eed0f0dd1ad0001UL
@@ -562,6 +564,7 @@ static const struct call_rule rules[] = {
 	{ SYS_close, "close", S_ZERO, E(EBADF) },
 	{ SYS_fstat, "fstat", S_ZERO, E(EBADF) | E(EFAULT) },
 	{ SYS_lseek, "lseek", S_NONNEG, E(EBADF) | E(ESPIPE) | E(EINVAL) },
+	{ SYS_fcntl, "fcntl", S_NONNEG, E(EBADF) | E(EINVAL) },
 	{ SYS_mmap, "mmap", S_ADDR,
 	  E(EINVAL) | E(ENOMEM) | E(EBADF) | E(EACCES) | E(EEXIST) | E(ENODEV) | E(EOPNOTSUPP) },
 	{ SYS_mprotect, "mprotect", S_ZERO, E(EINVAL) | E(ENOMEM) | E(EACCES) },
@@ -586,6 +589,8 @@ static const struct call_rule rules[] = {
 	  E(ENOENT) | E(ENOEXEC) | E(EFAULT) | E(E2BIG) | E(ENAMETOOLONG) | E(ENOMEM) | E(EAGAIN) },
 	{ DYAD_SYS_STATS, "dyad_stats", S_ZERO, E(EFAULT) },
 	{ DYAD_SYS_VM_QUERY, "dyad_vm_query", S_ZERO, E(EINVAL) | E(EFAULT) },
+	{ DYAD_SYS_VM_CREATE, "dyad_vm_create", S_FD,
+	  E(ENODEV) | E(EINVAL) | E(EBUSY) | E(EMFILE) | E(ENOMEM) },
 };
 
 static const struct call_rule *rule_of(long nr)
