@@ -20,6 +20,7 @@
  */
 #include <arch/x86/asm.h>
 #include <arch/x86/cpu.h>
+#include <arch/x86/fpu.h>
 #include <arch/x86/pmap.h>
 #include <arch/x86/svm.h>
 #include <dyad/errno.h>
@@ -30,8 +31,6 @@
 #include <dyad/vcpu.h>
 
 #define CPUID_EXT1_ECX_SVM BIT(2)
-#define CPUID1_ECX_XSAVE BIT(26)
-#define CR4_OSXSAVE BIT(18)
 #define RFLAGS_IF BIT(9)
 #define RFLAGS_FIXED BIT(1)
 #define EFER_LME BIT(8)
@@ -63,13 +62,14 @@ struct svm_vcpu {
 	paddr_t block_pa; /* the struct svm_block this lives in */
 };
 
-/* One order-1 block per vCPU: the FPU images and the state above. */
+/* One block of SVM_BLOCK_ORDER per vCPU: the FPU images and the state above. */
 struct svm_block {
 	u8 guest_fpu[PAGE_SIZE]; /* XSAVE (or FXSAVE) image, 64-byte aligned */
-	u8 host_fpu[512]; /* the VMM's x87/SSE state while the guest runs */
+	u8 host_fpu[PAGE_SIZE]; /* the VMM's registers while the guest runs (fpu_save's form) */
 	struct svm_vcpu sv;
 };
-_Static_assert(sizeof(struct svm_block) <= 2 * PAGE_SIZE, "svm_block");
+#define SVM_BLOCK_ORDER 2
+_Static_assert(sizeof(struct svm_block) <= (PAGE_SIZE << SVM_BLOCK_ORDER), "svm_block");
 
 static struct {
 	bool nrips, flush_by_asid, xsave;
@@ -131,14 +131,9 @@ static bool svm_detect(void)
 		printf("svm: missing %s\n", missing);
 		return false;
 	}
-	cpuid(1, 0, &a, &b, &c, &d);
-	svm.xsave = c & CPUID1_ECX_XSAVE;
-	svm.xcr0_mask = XCR0_X87 | XCR0_SSE;
-	if (svm.xsave) {
-		cpuid(0xd, 0, &a, &b, &c, &d);
-		/* x87, SSE, AVX: their XSAVE area fits the one page a vCPU keeps. */
-		svm.xcr0_mask = a & (XCR0_X87 | XCR0_SSE | XCR0_AVX);
-	}
+	/* The guest may enable what the host's XCR0 holds (x87, SSE, AVX: fpu_init chose). */
+	svm.xsave = fpu_xsave_enabled();
+	svm.xcr0_mask = svm.xsave ? fpu_xcr0() : XCR0_X87 | XCR0_SSE;
 	printf("svm: SVM with nested paging, %u ASIDs, nrip-save=%d flush-by-asid=%d xsave=%d\n",
 	       svm.nasid, svm.nrips, svm.flush_by_asid, svm.xsave);
 	return true;
@@ -177,10 +172,6 @@ static int svm_enable(void)
 		msrpm_pass(pmem_va(svm.msrpm), pass[i]);
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
 	wrmsr(MSR_VM_HSAVE_PA, svm.hsave);
-	if (svm.xsave) {
-		write_cr4(read_cr4() | CR4_OSXSAVE);
-		xsetbv(XCR0_X87 | XCR0_SSE);
-	}
 	return 0;
 }
 
@@ -189,8 +180,6 @@ static void svm_disable(void)
 	if (rdmsr(MSR_EFER) & EFER_SVME) {
 		wrmsr(MSR_VM_HSAVE_PA, 0);
 		wrmsr(MSR_EFER, rdmsr(MSR_EFER) & ~EFER_SVME);
-		if (svm.xsave)
-			write_cr4(read_cr4() & ~CR4_OSXSAVE);
 	}
 	if (svm.hsave)
 		pmem_free(svm.hsave, 0);
@@ -223,13 +212,13 @@ static struct vmcb_seg seg_flat(u16 sel, u16 attrib)
 static int svm_create(struct vcpu *v)
 {
 	paddr_t pa = pmem_alloc_zeroed(0);
-	paddr_t block_pa = pmem_alloc_zeroed(1);
+	paddr_t block_pa = pmem_alloc_zeroed(SVM_BLOCK_ORDER);
 
 	if (!pa || !block_pa) {
 		if (pa)
 			pmem_free(pa, 0);
 		if (block_pa)
-			pmem_free(block_pa, 1);
+			pmem_free(block_pa, SVM_BLOCK_ORDER);
 		return -ENOMEM;
 	}
 	struct svm_block *block = pmem_va(block_pa);
@@ -286,7 +275,7 @@ static void svm_destroy(struct vcpu *v)
 
 	pmap_guest_detach(&v->vm->proc->pmap);
 	pmem_free(sv->vmcb_pa, 0);
-	pmem_free(sv->block_pa, 1);
+	pmem_free(sv->block_pa, SVM_BLOCK_ORDER);
 	v->hw = NULL;
 }
 
@@ -297,7 +286,7 @@ static void fpu_to_guest(struct svm_vcpu *sv)
 	struct svm_block *b = pmem_va(sv->block_pa);
 	u8 *guest = b->guest_fpu, *host = b->host_fpu;
 
-	__asm__ volatile("fxsave64 (%0)" : : "r"(host) : "memory");
+	fpu_save(host);
 	if (svm.xsave) {
 		xsetbv(sv->xcr0);
 		__asm__ volatile("xrstor64 (%0)" : : "r"(guest), "a"(~0u), "d"(~0u) : "memory");
@@ -319,11 +308,11 @@ static void fpu_to_host(struct svm_vcpu *sv)
 		 */
 		sv->xcr0 = xgetbv();
 		__asm__ volatile("xsave64 (%0)" : : "r"(guest), "a"(~0u), "d"(~0u) : "memory");
-		xsetbv(XCR0_X87 | XCR0_SSE);
+		xsetbv(fpu_xcr0());
 	} else {
 		__asm__ volatile("fxsave64 (%0)" : : "r"(guest) : "memory");
 	}
-	__asm__ volatile("fxrstor64 (%0)" : : "r"(host) : "memory");
+	fpu_restore(host);
 }
 
 static bool guest_interruptible(const struct vmcb *vmcb)
