@@ -123,7 +123,7 @@ static int vmx_enable(void)
 	if (vmx_host_xsave)
 		cr4 |= CR4_OSXSAVE;
 	write_cr4(cr4);
-	if (vmx_host_xsave)
+	if (set_osxsave) /* else the kernel already chose the XCR0 processes run with */
 		__asm__ volatile("xsetbv" : : "c"(0), "a"((u32)VMX_HOST_XCR0), "d"(0));
 	__asm__ volatile("vmxon %1; setna %0" : "=qm"(fail) : "m"(region) : "cc", "memory");
 	if (fail) {
@@ -231,7 +231,8 @@ void vmx_set_efer(struct vmx_vcpu *x, u64 efer, u64 cr0)
 		efer |= EFER_LMA;
 	else if (!(cr0 & CR0_PG))
 		efer &= ~EFER_LMA;
-	x->entry_ctls = (efer & EFER_LMA) ? x->entry_ctls | ENTRY_IA32E : x->entry_ctls & ~ENTRY_IA32E;
+	x->entry_ctls = (efer & EFER_LMA) ? x->entry_ctls | ENTRY_IA32E
+					  : x->entry_ctls & ~ENTRY_IA32E;
 	vmcs_write(VMCS_ENTRY_CTLS, x->entry_ctls);
 	vmcs_write(VMCS_GUEST_EFER, efer);
 }
@@ -240,10 +241,17 @@ void vmx_set_efer(struct vmx_vcpu *x, u64 efer, u64 cr0)
 static void msr_bitmap_init(u8 *bm)
 {
 	static const u32 pass[] = {
-		DYAD_MSR_SYSENTER_CS, DYAD_MSR_SYSENTER_ESP, DYAD_MSR_SYSENTER_EIP, /* VMCS */
-		DYAD_MSR_PAT, DYAD_MSR_EFER, /* VMCS: loaded on entry, saved and reloaded on exit */
-		DYAD_MSR_FS_BASE, DYAD_MSR_GS_BASE, /* VMCS segment bases */
-		DYAD_MSR_STAR, DYAD_MSR_LSTAR, DYAD_MSR_CSTAR, DYAD_MSR_SFMASK, /* vmx_run.c */
+		DYAD_MSR_SYSENTER_CS,
+		DYAD_MSR_SYSENTER_ESP,
+		DYAD_MSR_SYSENTER_EIP, /* VMCS */
+		DYAD_MSR_PAT,
+		DYAD_MSR_EFER, /* VMCS: loaded on entry, saved and reloaded on exit */
+		DYAD_MSR_FS_BASE,
+		DYAD_MSR_GS_BASE, /* VMCS segment bases */
+		DYAD_MSR_STAR,
+		DYAD_MSR_LSTAR,
+		DYAD_MSR_CSTAR,
+		DYAD_MSR_SFMASK, /* vmx_run.c */
 		DYAD_MSR_KERNEL_GS_BASE,
 	};
 
@@ -371,7 +379,7 @@ static void vmcs_init_controls(struct vmx_vcpu *x)
 
 static void vmx_free(struct vmx_vcpu *x)
 {
-	paddr_t pages[] = { x->vmcs, x->msr_bitmap, x->vapic, x->fpu };
+	paddr_t pages[] = { x->vmcs, x->msr_bitmap, x->vapic, x->fpu, x->host_fpu };
 
 	for (unsigned i = 0; i < ARRAY_SIZE(pages); i++)
 		if (pages[i])
@@ -393,9 +401,10 @@ static int vmx_create(struct vcpu *v)
 	x->vmcs = pmem_alloc_zeroed(0);
 	x->msr_bitmap = pmem_alloc(0);
 	x->fpu = pmem_alloc_zeroed(0);
+	x->host_fpu = pmem_alloc_zeroed(0);
 	if (vmx_config.have & VMX_HAVE_TPR_SHADOW)
 		x->vapic = pmem_alloc_zeroed(0);
-	if (!x->vmcs || !x->msr_bitmap || !x->fpu ||
+	if (!x->vmcs || !x->msr_bitmap || !x->fpu || !x->host_fpu ||
 	    (!x->vapic && (vmx_config.have & VMX_HAVE_TPR_SHADOW))) {
 		vmx_free(x);
 		return -ENOMEM;
@@ -479,7 +488,7 @@ static void seg_set(unsigned s, const struct dyad_segment *g)
 static struct dyad_segment *sregs_seg(struct dyad_sregs *s, unsigned i)
 {
 	struct dyad_segment *map[SEG_COUNT] = {
-		[SEG_ES] = &s->es, [SEG_CS] = &s->cs, [SEG_SS] = &s->ss,   [SEG_DS] = &s->ds,
+		[SEG_ES] = &s->es, [SEG_CS] = &s->cs, [SEG_SS] = &s->ss,    [SEG_DS] = &s->ds,
 		[SEG_FS] = &s->fs, [SEG_GS] = &s->gs, [SEG_LDTR] = &s->ldt, [SEG_TR] = &s->tr,
 	};
 	return map[i];
@@ -548,20 +557,47 @@ static int vmx_get_msr(struct vcpu *v, u32 index, u64 *value)
 
 	vmx_load(x);
 	switch (index) {
-	case DYAD_MSR_TSC: *value = rdtsc() + vmcs_read(VMCS_TSC_OFFSET); break;
-	case DYAD_MSR_SYSENTER_CS: *value = vmcs_read(VMCS_GUEST_SYSENTER_CS); break;
-	case DYAD_MSR_SYSENTER_ESP: *value = vmcs_read(VMCS_GUEST_SYSENTER_ESP); break;
-	case DYAD_MSR_SYSENTER_EIP: *value = vmcs_read(VMCS_GUEST_SYSENTER_EIP); break;
-	case DYAD_MSR_PAT: *value = vmcs_read(VMCS_GUEST_PAT); break;
-	case DYAD_MSR_EFER: *value = vmcs_read(VMCS_GUEST_EFER); break;
-	case DYAD_MSR_STAR: *value = x->star; break;
-	case DYAD_MSR_LSTAR: *value = x->lstar; break;
-	case DYAD_MSR_CSTAR: *value = x->cstar; break;
-	case DYAD_MSR_SFMASK: *value = x->sfmask; break;
-	case DYAD_MSR_FS_BASE: *value = vmcs_read(VMCS_GUEST_BASE(SEG_FS)); break;
-	case DYAD_MSR_GS_BASE: *value = vmcs_read(VMCS_GUEST_BASE(SEG_GS)); break;
-	case DYAD_MSR_KERNEL_GS_BASE: *value = x->kernel_gs_base; break;
-	default: return -ENOENT;
+	case DYAD_MSR_TSC:
+		*value = rdtsc() + vmcs_read(VMCS_TSC_OFFSET);
+		break;
+	case DYAD_MSR_SYSENTER_CS:
+		*value = vmcs_read(VMCS_GUEST_SYSENTER_CS);
+		break;
+	case DYAD_MSR_SYSENTER_ESP:
+		*value = vmcs_read(VMCS_GUEST_SYSENTER_ESP);
+		break;
+	case DYAD_MSR_SYSENTER_EIP:
+		*value = vmcs_read(VMCS_GUEST_SYSENTER_EIP);
+		break;
+	case DYAD_MSR_PAT:
+		*value = vmcs_read(VMCS_GUEST_PAT);
+		break;
+	case DYAD_MSR_EFER:
+		*value = vmcs_read(VMCS_GUEST_EFER);
+		break;
+	case DYAD_MSR_STAR:
+		*value = x->star;
+		break;
+	case DYAD_MSR_LSTAR:
+		*value = x->lstar;
+		break;
+	case DYAD_MSR_CSTAR:
+		*value = x->cstar;
+		break;
+	case DYAD_MSR_SFMASK:
+		*value = x->sfmask;
+		break;
+	case DYAD_MSR_FS_BASE:
+		*value = vmcs_read(VMCS_GUEST_BASE(SEG_FS));
+		break;
+	case DYAD_MSR_GS_BASE:
+		*value = vmcs_read(VMCS_GUEST_BASE(SEG_GS));
+		break;
+	case DYAD_MSR_KERNEL_GS_BASE:
+		*value = x->kernel_gs_base;
+		break;
+	default:
+		return -ENOENT;
 	}
 	return 0;
 }
@@ -584,20 +620,47 @@ static int vmx_set_msr(struct vcpu *v, u32 index, u64 value)
 		return -EINVAL;
 	vmx_load(x);
 	switch (index) {
-	case DYAD_MSR_TSC: vmcs_write(VMCS_TSC_OFFSET, value - rdtsc()); break;
-	case DYAD_MSR_SYSENTER_CS: vmcs_write(VMCS_GUEST_SYSENTER_CS, value); break;
-	case DYAD_MSR_SYSENTER_ESP: vmcs_write(VMCS_GUEST_SYSENTER_ESP, value); break;
-	case DYAD_MSR_SYSENTER_EIP: vmcs_write(VMCS_GUEST_SYSENTER_EIP, value); break;
-	case DYAD_MSR_PAT: vmcs_write(VMCS_GUEST_PAT, value); break;
-	case DYAD_MSR_EFER: vmx_set_efer(x, value, vmx_guest_cr0()); break;
-	case DYAD_MSR_STAR: x->star = value; break;
-	case DYAD_MSR_LSTAR: x->lstar = value; break;
-	case DYAD_MSR_CSTAR: x->cstar = value; break;
-	case DYAD_MSR_SFMASK: x->sfmask = value; break;
-	case DYAD_MSR_FS_BASE: vmcs_write(VMCS_GUEST_BASE(SEG_FS), value); break;
-	case DYAD_MSR_GS_BASE: vmcs_write(VMCS_GUEST_BASE(SEG_GS), value); break;
-	case DYAD_MSR_KERNEL_GS_BASE: x->kernel_gs_base = value; break;
-	default: return -ENOENT;
+	case DYAD_MSR_TSC:
+		vmcs_write(VMCS_TSC_OFFSET, value - rdtsc());
+		break;
+	case DYAD_MSR_SYSENTER_CS:
+		vmcs_write(VMCS_GUEST_SYSENTER_CS, value);
+		break;
+	case DYAD_MSR_SYSENTER_ESP:
+		vmcs_write(VMCS_GUEST_SYSENTER_ESP, value);
+		break;
+	case DYAD_MSR_SYSENTER_EIP:
+		vmcs_write(VMCS_GUEST_SYSENTER_EIP, value);
+		break;
+	case DYAD_MSR_PAT:
+		vmcs_write(VMCS_GUEST_PAT, value);
+		break;
+	case DYAD_MSR_EFER:
+		vmx_set_efer(x, value, vmx_guest_cr0());
+		break;
+	case DYAD_MSR_STAR:
+		x->star = value;
+		break;
+	case DYAD_MSR_LSTAR:
+		x->lstar = value;
+		break;
+	case DYAD_MSR_CSTAR:
+		x->cstar = value;
+		break;
+	case DYAD_MSR_SFMASK:
+		x->sfmask = value;
+		break;
+	case DYAD_MSR_FS_BASE:
+		vmcs_write(VMCS_GUEST_BASE(SEG_FS), value);
+		break;
+	case DYAD_MSR_GS_BASE:
+		vmcs_write(VMCS_GUEST_BASE(SEG_GS), value);
+		break;
+	case DYAD_MSR_KERNEL_GS_BASE:
+		x->kernel_gs_base = value;
+		break;
+	default:
+		return -ENOENT;
 	}
 	return 0;
 }

@@ -46,7 +46,8 @@ static const struct vmx_ctl_want vmx_ctl_table[] = {
 	{ VMX_EXIT, NEED_ON, EXIT_SAVE_PAT | EXIT_LOAD_PAT, 0, "PAT switching on exit" },
 	{ VMX_EXIT, NEED_ON, EXIT_SAVE_EFER | EXIT_LOAD_EFER, 0, "EFER switching on exit" },
 	{ VMX_ENTRY, NEED_AVAILABLE, ENTRY_IA32E, 0, "IA-32e mode guest" },
-	{ VMX_ENTRY, NEED_ON, ENTRY_LOAD_PAT | ENTRY_LOAD_EFER, 0, "PAT and EFER loading on entry" },
+	{ VMX_ENTRY, NEED_ON, ENTRY_LOAD_PAT | ENTRY_LOAD_EFER, 0,
+	  "PAT and EFER loading on entry" },
 };
 
 /* EPT capabilities (IA32_VMX_EPT_VPID_CAP): the pair's EPT needs these. */
@@ -127,23 +128,23 @@ int vmx_config_decide(const struct vmx_caps *caps, struct vmx_config *cfg,
 void vmx_caps_read(struct vmx_caps *caps)
 {
 	static const u32 plain[VMX_CLASSES] = {
-		[VMX_PIN] = MSR_VMX_PINBASED_CTLS, [VMX_PROC] = MSR_VMX_PROCBASED_CTLS,
+		[VMX_PIN] = MSR_VMX_PINBASED_CTLS,     [VMX_PROC] = MSR_VMX_PROCBASED_CTLS,
 		[VMX_PROC2] = MSR_VMX_PROCBASED_CTLS2, [VMX_EXIT] = MSR_VMX_EXIT_CTLS,
 		[VMX_ENTRY] = MSR_VMX_ENTRY_CTLS,
 	};
 	static const u32 truectl[VMX_CLASSES] = {
 		[VMX_PIN] = MSR_VMX_TRUE_PINBASED_CTLS, [VMX_PROC] = MSR_VMX_TRUE_PROCBASED_CTLS,
-		[VMX_PROC2] = MSR_VMX_PROCBASED_CTLS2, [VMX_EXIT] = MSR_VMX_TRUE_EXIT_CTLS,
+		[VMX_PROC2] = MSR_VMX_PROCBASED_CTLS2,	[VMX_EXIT] = MSR_VMX_TRUE_EXIT_CTLS,
 		[VMX_ENTRY] = MSR_VMX_TRUE_ENTRY_CTLS,
 	};
 
 	memset(caps, 0, sizeof(*caps));
 	caps->basic = rdmsr(MSR_VMX_BASIC);
 	for (unsigned c = 0; c < VMX_CLASSES; c++) {
-		if (c == VMX_PROC2 && !(rdmsr(MSR_VMX_PROCBASED_CTLS) & ((u64)PROC_SECONDARY << 32)))
+		if (c == VMX_PROC2 &&
+		    !(rdmsr(MSR_VMX_PROCBASED_CTLS) & ((u64)PROC_SECONDARY << 32)))
 			continue; /* the MSR itself may not exist */
-		caps->ctls[c] =
-			rdmsr((caps->basic & VMX_BASIC_TRUE_CTLS) ? truectl[c] : plain[c]);
+		caps->ctls[c] = rdmsr((caps->basic & VMX_BASIC_TRUE_CTLS) ? truectl[c] : plain[c]);
 	}
 	caps->misc = rdmsr(MSR_VMX_MISC);
 	caps->cr0_fixed0 = rdmsr(MSR_VMX_CR0_FIXED0);

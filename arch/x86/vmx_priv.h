@@ -22,12 +22,12 @@
 #define XCR0_SSE BIT(1)
 #define XCR0_AVX BIT(2)
 #define XCR0_AVX512 (BIT(5) | BIT(6) | BIT(7))
-#define VMX_HOST_XCR0 (XCR0_X87 | XCR0_SSE) /* what user processes run with */
+#define VMX_HOST_XCR0 (XCR0_X87 | XCR0_SSE) /* when VMXON turns XSAVE on itself */
 
 /* One vCPU's hardware state: one page holds this, the VMCS and friends are pages of their own. */
 struct vmx_vcpu {
-	u8 host_fpu[512]; /* the VMM's x87/SSE registers while the guest runs (FXSAVE) */
-	paddr_t self, vmcs, msr_bitmap, vapic, fpu; /* vapic: 0 without a TPR shadow */
+	/* Pages: vapic is 0 without a TPR shadow; fpu is the guest's, host_fpu the VMM's. */
+	paddr_t self, vmcs, msr_bitmap, vapic, fpu, host_fpu;
 	u64 eptp;
 	u16 vpid;
 	bool launched; /* VMRESUME, not VMLAUNCH */

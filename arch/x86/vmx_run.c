@@ -61,7 +61,8 @@ static void prepare_events(struct vmx_vcpu *x, struct dyad_run *run)
 	u32 info = 0, proc;
 
 	/* The VMM emulated the exiting instruction: the STI / MOV SS shadow ended with it. */
-	if (run->regs.rip != x->exit_rip && (block & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))) {
+	if (run->regs.rip != x->exit_rip &&
+	    (block & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))) {
 		block &= ~(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS);
 		vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, block);
 	}
@@ -102,15 +103,46 @@ static void prepare_timer(struct dyad_run *run)
 		return;
 	if (run->deadline_tsc) {
 		now = rdtsc();
-		ticks = run->deadline_tsc > now ? (run->deadline_tsc - now) >> vmx_config.preempt_shift
-						: 0;
+		ticks = run->deadline_tsc > now
+				? (run->deadline_tsc - now) >> vmx_config.preempt_shift
+				: 0;
 		if (ticks > PREEMPT_MAX)
 			ticks = PREEMPT_MAX;
 	}
 	vmcs_write(VMCS_PREEMPT_TIMER, ticks);
 }
 
-static void switch_to_guest(struct vmx_vcpu *x, u64 *host_kgs)
+static inline u64 xgetbv0(void)
+{
+	u32 lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (u64)hi << 32 | lo;
+}
+
+static inline void xsave(void *area, u64 mask)
+{
+	__asm__ volatile("xsave64 (%0)"
+			 :
+			 : "r"(area), "a"((u32)mask), "d"((u32)(mask >> 32))
+			 : "memory");
+}
+
+static inline void xrstor(const void *area, u64 mask)
+{
+	__asm__ volatile("xrstor64 (%0)"
+			 :
+			 : "r"(area), "a"((u32)mask), "d"((u32)(mask >> 32))
+			 : "memory");
+}
+
+/*
+ * The VMM's registers are live while it is in the kernel: its FPU state is set aside for the
+ * guest's, and the MSRs VMX does not switch are swapped. The XSAVE state moves with XCR0 set to
+ * the union of host and guest components (x87 and SSE are always in it: a guest that has not
+ * turned XSAVE on still has XMM registers), then XCR0 becomes the guest's own.
+ */
+static void switch_to_guest(struct vmx_vcpu *x, u64 *host_kgs, u64 *host_xcr0)
 {
 	*host_kgs = rdmsr(MSR_KERNEL_GS_BASE);
 	wrmsr(MSR_STAR, x->star);
@@ -118,34 +150,38 @@ static void switch_to_guest(struct vmx_vcpu *x, u64 *host_kgs)
 	wrmsr(MSR_CSTAR, x->cstar);
 	wrmsr(MSR_SFMASK, x->sfmask);
 	wrmsr(MSR_KERNEL_GS_BASE, x->kernel_gs_base);
-	fpu_save(x->host_fpu);
 	if (vmx_host_xsave) {
-		if (x->xcr0 != VMX_HOST_XCR0)
+		u64 all = x->xcr0 | (*host_xcr0 = xgetbv0());
+
+		xsave(pmem_va(x->host_fpu), *host_xcr0);
+		if (all != *host_xcr0)
+			xsetbv0(all);
+		xrstor(pmem_va(x->fpu), all);
+		if (x->xcr0 != all)
 			xsetbv0(x->xcr0);
-		__asm__ volatile("xrstor64 (%0)"
-				 :
-				 : "r"(pmem_va(x->fpu)), "a"((u32)x->xcr0), "d"((u32)(x->xcr0 >> 32))
-				 : "memory");
 	} else {
+		fpu_save(pmem_va(x->host_fpu));
 		fpu_restore(pmem_va(x->fpu));
 	}
 	write_cr2_raw(x->cr2);
 }
 
-static void switch_to_host(struct vmx_vcpu *x, u64 host_kgs)
+static void switch_to_host(struct vmx_vcpu *x, u64 host_kgs, u64 host_xcr0)
 {
 	x->cr2 = read_cr2();
 	if (vmx_host_xsave) {
-		__asm__ volatile("xsave64 (%0)"
-				 :
-				 : "r"(pmem_va(x->fpu)), "a"((u32)x->xcr0), "d"((u32)(x->xcr0 >> 32))
-				 : "memory");
-		if (x->xcr0 != VMX_HOST_XCR0)
-			xsetbv0(VMX_HOST_XCR0);
+		u64 all = x->xcr0 | host_xcr0;
+
+		if (x->xcr0 != all)
+			xsetbv0(all);
+		xsave(pmem_va(x->fpu), all);
+		if (all != host_xcr0)
+			xsetbv0(host_xcr0);
+		xrstor(pmem_va(x->host_fpu), host_xcr0);
 	} else {
 		fpu_save(pmem_va(x->fpu));
+		fpu_restore(pmem_va(x->host_fpu));
 	}
-	fpu_restore(x->host_fpu);
 	x->star = rdmsr(MSR_STAR);
 	x->lstar = rdmsr(MSR_LSTAR);
 	x->cstar = rdmsr(MSR_CSTAR);
@@ -198,8 +234,8 @@ static void exit_io(struct dyad_run *run, struct vcpu_exit *out, u64 q)
 	run->exit.io.rep = !!(q & BIT(5));
 	run->exit.io.value = 0;
 	if (run->exit.io.direction == DYAD_IO_OUT && !run->exit.io.string)
-		run->exit.io.value = run->regs.rax & (size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1);
-	stat(run, DYAD_STAT_IO);
+		run->exit.io.value = run->regs.rax &
+				     (size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1);
 }
 
 static void exit_ept(struct dyad_run *run, struct vcpu_exit *out, u64 q)
@@ -272,7 +308,6 @@ static void exit_cr(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit *
 		to_vmm(run, out, DYAD_EXIT_INTERNAL, 0);
 		run->exit.internal.hw_reason = EXIT_CR_ACCESS;
 		run->exit.internal.info[0] = q;
-		stat(run, DYAD_STAT_INTERNAL);
 		return;
 	}
 	skip_insn(x, run);
@@ -286,14 +321,13 @@ static void exit_exception(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu
 
 	if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI) {
 		stat(run, DYAD_STAT_NMI);
-		((void (*)(void))&vmx_int_stubs[4 * T_NMI])();
+		((void (*)(void)) & vmx_int_stubs[4 * T_NMI])();
 		return;
 	}
 	to_vmm(run, out, DYAD_EXIT_INTERNAL, 0);
 	run->exit.internal.hw_reason = EXIT_EXCEPTION_NMI;
 	run->exit.internal.info[0] = info;
 	run->exit.internal.info[1] = vmcs_read(VMCS_EXIT_INTR_ERROR);
-	stat(run, DYAD_STAT_INTERNAL);
 }
 
 static void exit_msr(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit *out, bool write)
@@ -307,11 +341,9 @@ static void exit_msr(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit 
 		stat(run, DYAD_STAT_MSR_KERNEL);
 		return;
 	}
-	to_vmm(run, out, write ? DYAD_EXIT_WRMSR : DYAD_EXIT_RDMSR,
-	       vmcs_read(VMCS_EXIT_INSN_LEN));
+	to_vmm(run, out, write ? DYAD_EXIT_WRMSR : DYAD_EXIT_RDMSR, vmcs_read(VMCS_EXIT_INSN_LEN));
 	run->exit.msr.index = index;
 	run->exit.msr.value = write ? value : 0;
-	stat(run, write ? DYAD_STAT_WRMSR : DYAD_STAT_RDMSR);
 }
 
 static void exit_failed_entry(struct dyad_run *run, struct vcpu_exit *out, u64 reason, u64 qual)
@@ -319,11 +351,9 @@ static void exit_failed_entry(struct dyad_run *run, struct vcpu_exit *out, u64 r
 	to_vmm(run, out, DYAD_EXIT_FAIL_ENTRY, 0);
 	run->exit.fail.hw_reason = reason;
 	run->exit.fail.qualification = qual;
-	stat(run, DYAD_STAT_FAIL_ENTRY);
 }
 
-static void translate(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit *out,
-		      u32 reason)
+static void translate(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit *out, u32 reason)
 {
 	u64 q = vmcs_read(VMCS_EXIT_QUAL);
 
@@ -338,32 +368,31 @@ static void translate(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit
 	case EXIT_EXTINT:
 		/* Acknowledged on exit; its handler runs through the host's IDT gate. */
 		stat(run, DYAD_STAT_EXTINT);
-		((void (*)(void))&vmx_int_stubs[4 * INTR_INFO_VECTOR(
-			 vmcs_read(VMCS_EXIT_INTR_INFO))])();
+		((void (*)(void)) &
+		 vmx_int_stubs[4 * INTR_INFO_VECTOR(vmcs_read(VMCS_EXIT_INTR_INFO))])();
 		break;
 	case EXIT_TRIPLE_FAULT:
 		to_vmm(run, out, DYAD_EXIT_SHUTDOWN, 0);
-		stat(run, DYAD_STAT_SHUTDOWN);
 		break;
 	case EXIT_INTR_WINDOW:
 		stat(run, DYAD_STAT_INTR_WINDOW); /* the next entry injects */
 		break;
 	case EXIT_CPUID:
 		to_vmm(run, out, DYAD_EXIT_CPUID, vmcs_read(VMCS_EXIT_INSN_LEN));
-		stat(run, DYAD_STAT_CPUID);
 		break;
 	case EXIT_HLT:
 		if (run->regs.rflags & RFLAGS_IF) {
 			skip_insn(x, run);
 			out->kind = VCPU_EXIT_HALT;
 		} else {
-			to_vmm(run, out, DYAD_EXIT_HLT, vmcs_read(VMCS_EXIT_INSN_LEN));
-			stat(run, DYAD_STAT_HLT);
+			/* Past it as well, as when kern/vcpu.c turns a HLT it cannot wake into one.
+			 */
+			skip_insn(x, run);
+			to_vmm(run, out, DYAD_EXIT_HLT, 0);
 		}
 		break;
 	case EXIT_VMCALL:
 		to_vmm(run, out, DYAD_EXIT_HYPERCALL, vmcs_read(VMCS_EXIT_INSN_LEN));
-		stat(run, DYAD_STAT_HYPERCALL);
 		break;
 	case EXIT_GETSEC:
 	case EXIT_INVD:
@@ -410,7 +439,6 @@ static void translate(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit
 		run->exit.internal.hw_reason = reason;
 		run->exit.internal.info[0] = q;
 		run->exit.internal.info[1] = vmcs_read(VMCS_GUEST_PHYS_ADDR);
-		stat(run, DYAD_STAT_INTERNAL);
 	}
 }
 
@@ -418,7 +446,7 @@ int vmx_enter(struct vcpu *v, struct vcpu_exit *out)
 {
 	struct vmx_vcpu *x = v->hw;
 	struct dyad_run *run = v->run;
-	u64 flags, host_kgs;
+	u64 flags, host_kgs, host_xcr0 = 0;
 	u32 reason, vec;
 	int failed;
 
@@ -437,10 +465,9 @@ int vmx_enter(struct vcpu *v, struct vcpu_exit *out)
 	vmcs_write(VMCS_HOST_CR3, read_cr3());
 	vmcs_write(VMCS_HOST_FS_BASE, rdmsr(MSR_FS_BASE));
 
-	switch_to_guest(x, &host_kgs);
+	switch_to_guest(x, &host_kgs, &host_xcr0);
 	failed = vmx_run_guest(&run->regs, x->launched);
-	switch_to_host(x, host_kgs);
-	run->stats.entries++;
+	switch_to_host(x, host_kgs, host_xcr0);
 
 	if (failed) {
 		/* The entry was refused before any guest state was looked at (VMfail). */

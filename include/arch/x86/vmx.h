@@ -27,11 +27,11 @@
 #define MSR_TSC 0x10
 #define MSR_CSTAR 0xc0000083
 
-#define VMX_BASIC_REVISION(b) ((u32)(b) & 0x7fffffff)
+#define VMX_BASIC_REVISION(b) ((u32)(b)&0x7fffffff)
 #define VMX_BASIC_32BIT_ADDR BIT(48) /* VMXON/VMCS addresses limited to 32 bits */
 #define VMX_BASIC_MEMTYPE(b) (((b) >> 50) & 0xf)
 #define VMX_BASIC_TRUE_CTLS BIT(55)
-#define VMX_MISC_PREEMPT_SHIFT(m) ((m) & 0x1f)
+#define VMX_MISC_PREEMPT_SHIFT(m) ((m)&0x1f)
 #define EPT_CAP_WALK_4 BIT(6)
 
 /* ---- VM-execution, exit and entry controls ------------------------------------------- */
@@ -191,7 +191,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR, SEG_COU
 #define VMCS_HOST_RIP 0x6c16
 
 /* Interruption information (exit, IDT vectoring, entry injection). */
-#define INTR_INFO_VECTOR(i) ((i) & 0xff)
+#define INTR_INFO_VECTOR(i) ((i)&0xff)
 #define INTR_INFO_TYPE(i) (((i) >> 8) & 7)
 #define INTR_INFO_HAS_ERROR BIT(11)
 #define INTR_INFO_NMI_UNBLOCK BIT(12)
