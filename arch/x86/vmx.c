@@ -12,6 +12,7 @@
 #include <arch/x86/gdt.h>
 #include <arch/x86/pmap.h>
 #include <arch/x86/tlb.h>
+#include <arch/x86/trap.h>
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
@@ -240,19 +241,15 @@ void vmx_set_efer(struct vmx_vcpu *x, u64 efer, u64 cr0)
 /* MSRs the guest reads and writes without an exit: each is switched around every entry. */
 static void msr_bitmap_init(u8 *bm)
 {
+	/*
+	 * SYSENTER_* and the FS/GS bases are VMCS fields, PAT is loaded on entry and saved and
+	 * reloaded on exit, the SYSCALL MSRs and KERNEL_GS_BASE are swapped by vmx_run.c.
+	 */
 	static const u32 pass[] = {
-		DYAD_MSR_SYSENTER_CS,
-		DYAD_MSR_SYSENTER_ESP,
-		DYAD_MSR_SYSENTER_EIP, /* VMCS */
-		DYAD_MSR_PAT,
-		DYAD_MSR_EFER, /* VMCS: loaded on entry, saved and reloaded on exit */
-		DYAD_MSR_FS_BASE,
-		DYAD_MSR_GS_BASE, /* VMCS segment bases */
-		DYAD_MSR_STAR,
-		DYAD_MSR_LSTAR,
-		DYAD_MSR_CSTAR,
-		DYAD_MSR_SFMASK, /* vmx_run.c */
-		DYAD_MSR_KERNEL_GS_BASE,
+		DYAD_MSR_SYSENTER_CS, DYAD_MSR_SYSENTER_ESP,   DYAD_MSR_SYSENTER_EIP,
+		DYAD_MSR_PAT,	      DYAD_MSR_FS_BASE,	       DYAD_MSR_GS_BASE,
+		DYAD_MSR_STAR,	      DYAD_MSR_LSTAR,	       DYAD_MSR_CSTAR,
+		DYAD_MSR_SFMASK,      DYAD_MSR_KERNEL_GS_BASE,
 	};
 
 	memset(bm, 0xff, PAGE_SIZE);
@@ -262,7 +259,10 @@ static void msr_bitmap_init(u8 *bm)
 		bm[base + bit / 8] &= ~(1 << (bit % 8)); /* read */
 		bm[base + 2048 + bit / 8] &= ~(1 << (bit % 8)); /* write */
 	}
-	/* Reading the TSC is harmless (the offset applies); writing it sets the offset. */
+	/*
+	 * Reading the TSC is harmless (the offset applies); writing it sets the offset. EFER
+	 * exits both ways: the kernel keeps LMA and the IA-32e entry control in step with it.
+	 */
 	bm[DYAD_MSR_TSC / 8] &= ~(1 << (DYAD_MSR_TSC % 8));
 }
 
@@ -360,7 +360,7 @@ static void vmcs_init_controls(struct vmx_vcpu *x)
 	vmcs_write(VMCS_PROC2_CTLS, c->ctls[VMX_PROC2]);
 	vmcs_write(VMCS_EXIT_CTLS, c->ctls[VMX_EXIT]);
 	vmcs_write(VMCS_ENTRY_CTLS, x->entry_ctls);
-	vmcs_write(VMCS_EXCEPTION_BITMAP, 0);
+	vmcs_write(VMCS_EXCEPTION_BITMAP, BIT(T_UD)); /* for VMMCALL, see vmx_run.c */
 	vmcs_write(VMCS_CR3_TARGET_COUNT, 0);
 	vmcs_write(VMCS_EXIT_MSR_STORE_COUNT, 0);
 	vmcs_write(VMCS_EXIT_MSR_LOAD_COUNT, 0);

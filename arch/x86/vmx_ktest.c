@@ -153,12 +153,13 @@ static const u8 tiny_guest[] = {
 	0xe6, 0x80, /* out 0x80, al         -> I/O exit */
 	0x0f, 0xa2, /* cpuid                -> CPUID exit */
 	0x0f, 0x01, 0xc1, /* vmcall         -> hypercall exit */
+	0x0f, 0x01, 0xd9, /* vmmcall        -> hypercall exit too (#UD intercepted) */
 	0xc6, 0x06, 0x00, 0x30, 0xa5, /* mov byte [0x3000], 0xa5 -> EPT violation, write */
 	0xa0, 0x00, 0x30, /* mov al, [0x3000] */
 	0xe6, 0x81, /* out 0x81, al         -> I/O exit with what the guest read back */
 	0xb9, 0x34, 0x12, /* mov cx, 0x1234 */
 	0x0f, 0x30, /* wrmsr (ecx 0x1234)   -> WRMSR exit */
-	0xf4, /* hlt with IF = 0           -> HLT exit */
+	0xf4, /* hlt with IF = 0           -> HLT exit, RIP still at it */
 };
 
 #define GUEST_CODE 0x1000
@@ -249,6 +250,10 @@ static void tiny_run(struct ktest_ctx *kt, struct tiny *t)
 	KT_ASSERT(kt, run->exit_reason == DYAD_EXIT_HYPERCALL && run->insn_len == 3, "exit %u",
 		  run->exit_reason);
 	run->regs.rip += run->insn_len;
+	KT_ASSERT(kt, run_until(v, &e) == VCPU_EXIT_USER, "kind %d", e.kind);
+	KT_ASSERT(kt, run->exit_reason == DYAD_EXIT_HYPERCALL && run->insn_len == 3,
+		  "VMMCALL: exit %u", run->exit_reason);
+	run->regs.rip += run->insn_len;
 
 	/* The guest writes GPA 0x3000, which nothing maps: an EPT violation for a write. */
 	KT_ASSERT(kt, run_until(v, &e) == VCPU_EXIT_GUEST_FAULT, "kind %d", e.kind);
@@ -278,7 +283,8 @@ static void tiny_run(struct ktest_ctx *kt, struct tiny *t)
 
 	KT_ASSERT(kt, run_until(v, &e) == VCPU_EXIT_USER, "kind %d", e.kind);
 	KT_ASSERT(kt, run->exit_reason == DYAD_EXIT_HLT, "exit %u", run->exit_reason);
-	KT_EXPECT(kt, run->regs.rip == GUEST_CODE + sizeof(tiny_guest), "rip %#lx", run->regs.rip);
+	KT_EXPECT(kt, run->regs.rip == GUEST_CODE + sizeof(tiny_guest) - 1 && run->insn_len == 1,
+		  "rip %#lx len %u", run->regs.rip, run->insn_len);
 
 	/* Garbage guest state from the VMM: an entry-failure exit, never a crash. */
 	KT_ASSERT(kt, vmx_backend.get_sregs(v, &s) == 0, "get_sregs");

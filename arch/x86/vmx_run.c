@@ -10,6 +10,7 @@
 #include <arch/x86/trap.h>
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
+#include <dyad/string.h>
 
 #include "vmx_priv.h"
 
@@ -193,6 +194,14 @@ static void switch_to_host(struct vmx_vcpu *x, u64 host_kgs, u64 host_xcr0)
 	wrmsr(MSR_KERNEL_GS_BASE, host_kgs);
 }
 
+/* Hands @vector to the host's handler through its IDT gate, as if it had arrived in the host. */
+static void host_int(unsigned vector)
+{
+	void (*stub)(void) = (void (*)(void))(vmx_int_stubs + 4 * vector);
+
+	stub();
+}
+
 /* ---- exits --------------------------------------------------------------------------------- */
 
 /* Moves RIP past the exiting instruction, which also ends an STI / MOV SS shadow. */
@@ -314,20 +323,50 @@ static void exit_cr(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit *
 	stat(run, DYAD_STAT_CR);
 }
 
-/* An exception or NMI exit: only host NMIs come here (the exception bitmap is empty). */
-static void exit_exception(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit *out)
+/* An exception or NMI exit: host NMIs, and #UD (the only vector the exception bitmap has). */
+static void exit_exception(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
+			   struct vcpu_exit *out)
 {
 	u32 info = vmcs_read(VMCS_EXIT_INTR_INFO);
 
 	if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI) {
 		stat(run, DYAD_STAT_NMI);
-		((void (*)(void)) & vmx_int_stubs[4 * T_NMI])();
+		host_int(T_NMI);
+		return;
+	}
+	if (INTR_INFO_VECTOR(info) == T_UD) {
+		static const u8 vmmcall[3] = { 0x0f, 0x01, 0xd9 };
+		u8 insn[3];
+
+		/* AMD's VMMCALL is a hypercall here too: a VMM need not know the vendor. */
+		if (vcpu_fetch(v, insn, 3) == 3 && !memcmp(insn, vmmcall, 3)) {
+			to_vmm(run, out, DYAD_EXIT_HYPERCALL, 3);
+			return;
+		}
+		raise_exception(x, T_UD, false, 0);
+		stat(run, DYAD_STAT_EXCEPTION);
 		return;
 	}
 	to_vmm(run, out, DYAD_EXIT_INTERNAL, 0);
 	run->exit.internal.hw_reason = EXIT_EXCEPTION_NMI;
 	run->exit.internal.info[0] = info;
 	run->exit.internal.info[1] = vmcs_read(VMCS_EXIT_INTR_ERROR);
+}
+
+/*
+ * A guest WRMSR to EFER: only SCE, LME and NXE are the guest's (LMA follows LME and paging), and
+ * LME cannot change while paging is on. False: the guest gets #GP.
+ */
+static bool efer_write(struct vmx_vcpu *x, u64 v)
+{
+	u64 cr0 = vmcs_read(VMCS_GUEST_CR0), old = vmcs_read(VMCS_GUEST_EFER);
+
+	if (v & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+		return false;
+	if ((cr0 & CR0_PG) && ((v ^ old) & EFER_LME))
+		return false;
+	vmx_set_efer(x, (v & ~EFER_LMA) | (old & EFER_LMA), cr0);
+	return true;
 }
 
 static void exit_msr(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit *out, bool write)
@@ -337,6 +376,20 @@ static void exit_msr(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit 
 
 	if (write && index == DYAD_MSR_TSC) {
 		vmcs_write(VMCS_TSC_OFFSET, value - rdtsc());
+		skip_insn(x, run);
+		stat(run, DYAD_STAT_MSR_KERNEL);
+		return;
+	}
+	if (index == DYAD_MSR_EFER) {
+		if (!write) {
+			value = vmcs_read(VMCS_GUEST_EFER);
+			run->regs.rax = (u32)value;
+			run->regs.rdx = value >> 32;
+		} else if (!efer_write(x, value)) {
+			raise_exception(x, T_GP, true, 0);
+			stat(run, DYAD_STAT_EXCEPTION);
+			return;
+		}
 		skip_insn(x, run);
 		stat(run, DYAD_STAT_MSR_KERNEL);
 		return;
@@ -353,7 +406,8 @@ static void exit_failed_entry(struct dyad_run *run, struct vcpu_exit *out, u64 r
 	run->exit.fail.qualification = qual;
 }
 
-static void translate(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit *out, u32 reason)
+static void translate(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
+		      struct vcpu_exit *out, u32 reason)
 {
 	u64 q = vmcs_read(VMCS_EXIT_QUAL);
 
@@ -363,13 +417,12 @@ static void translate(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit
 	}
 	switch (reason & 0xffff) {
 	case EXIT_EXCEPTION_NMI:
-		exit_exception(x, run, out);
+		exit_exception(v, x, run, out);
 		break;
 	case EXIT_EXTINT:
 		/* Acknowledged on exit; its handler runs through the host's IDT gate. */
 		stat(run, DYAD_STAT_EXTINT);
-		((void (*)(void)) &
-		 vmx_int_stubs[4 * INTR_INFO_VECTOR(vmcs_read(VMCS_EXIT_INTR_INFO))])();
+		host_int(INTR_INFO_VECTOR(vmcs_read(VMCS_EXIT_INTR_INFO)));
 		break;
 	case EXIT_TRIPLE_FAULT:
 		to_vmm(run, out, DYAD_EXIT_SHUTDOWN, 0);
@@ -385,10 +438,7 @@ static void translate(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit
 			skip_insn(x, run);
 			out->kind = VCPU_EXIT_HALT;
 		} else {
-			/* Past it as well, as when kern/vcpu.c turns a HLT it cannot wake into one.
-			 */
-			skip_insn(x, run);
-			to_vmm(run, out, DYAD_EXIT_HLT, 0);
+			to_vmm(run, out, DYAD_EXIT_HLT, vmcs_read(VMCS_EXIT_INSN_LEN));
 		}
 		break;
 	case EXIT_VMCALL:
@@ -492,7 +542,7 @@ int vmx_enter(struct vcpu *v, struct vcpu_exit *out)
 		x->event_error = vmcs_read(VMCS_IDT_VEC_ERROR);
 		x->event_len = vmcs_read(VMCS_EXIT_INSN_LEN);
 	}
-	translate(x, run, out, reason);
+	translate(v, x, run, out, reason);
 	run->if_flag = !!(run->regs.rflags & RFLAGS_IF);
 	run->interrupt_shadow = !!(vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) &
 				   (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
