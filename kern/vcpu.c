@@ -313,6 +313,7 @@ static long vcpu_run(struct vcpu *v)
 	if (err)
 		return err;
 	run->exit_reason = DYAD_EXIT_NONE;
+	v->tlb_stale = true;
 	for (;;) {
 		struct vcpu_exit e = { 0 };
 

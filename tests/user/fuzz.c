@@ -42,6 +42,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include <dyad/vcpu.h>
+
 #include "utest.h"
 
 #define DEFAULT_SEED 0x5eed0f0dd1ad0001UL
@@ -591,6 +593,8 @@ static const struct call_rule rules[] = {
 	  E(ENOENT) | E(ENOEXEC) | E(EFAULT) | E(E2BIG) | E(ENAMETOOLONG) | E(ENOMEM) | E(EAGAIN) },
 	{ DYAD_SYS_STATS, "dyad_stats", S_ZERO, E(EFAULT) },
 	{ DYAD_SYS_VM_QUERY, "dyad_vm_query", S_ZERO, E(EINVAL) | E(EFAULT) },
+	{ DYAD_SYS_VM_CREATE, "dyad_vm_create", S_FD,
+	  E(ENODEV) | E(EINVAL) | E(EBUSY) | E(EMFILE) | E(ENOMEM) },
 };
 
 static const struct call_rule *rule_of(long nr)

@@ -89,6 +89,7 @@ int main(int argc, char **argv)
 	spawn_errors();
 	spawn_cycles_return_memory();
 	run_test("/bin/fuzz");
+	run_test("/bin/vm");
 	ut_summary("user");
 	return ut_failed;
 }
