@@ -95,6 +95,17 @@ static bool vmx_detect(void)
 
 /* ---- VMX on and off ----------------------------------------------------------------------- */
 
+#define INVEPT_ALL 2
+
+static void invept(u64 type, u64 eptp)
+{
+	struct {
+		u64 eptp, reserved;
+	} desc = { eptp, 0 };
+
+	__asm__ volatile("invept %0, %1" : : "m"(desc), "r"(type) : "cc", "memory");
+}
+
 static bool fixed_ok(u64 v, u64 fixed0, u64 fixed1)
 {
 	return (v & fixed0) == fixed0 && (v & ~fixed1) == 0;
@@ -138,7 +149,10 @@ static int vmx_enable(void)
 	vmx_host_sfmask = rdmsr(MSR_SFMASK);
 	vmxon_region = region;
 	vmcs_current = 0;
-	tlb_set_vmx_on(true);
+	pmap_vmx_operation(true);
+	/* EPT translations may survive VMXOFF: none from an earlier VMX session may be used. */
+	if (vmx_caps.ept_vpid & EPT_CAP_INVEPT_ALL)
+		invept(INVEPT_ALL, 0);
 	return 0;
 }
 
@@ -146,7 +160,7 @@ static void vmx_disable(void)
 {
 	if (!vmxon_region)
 		return;
-	tlb_set_vmx_on(false);
+	pmap_vmx_operation(false);
 	__asm__ volatile("vmxoff" : : : "cc", "memory");
 	write_cr4(read_cr4() & ~(CR4_VMXE | (set_osxsave ? CR4_OSXSAVE : 0)));
 	pmem_free(vmxon_region, 0);
@@ -172,15 +186,6 @@ void vmx_load(struct vmx_vcpu *x)
 		return;
 	__asm__ volatile("vmptrld %0" : : "m"(x->vmcs) : "cc", "memory");
 	vmcs_current = x->vmcs;
-}
-
-static void invept_single(u64 eptp)
-{
-	struct {
-		u64 eptp, reserved;
-	} desc = { eptp, 0 };
-
-	__asm__ volatile("invept %0, %1" : : "m"(desc), "r"(1UL) : "cc", "memory");
 }
 
 /* The host bits of CR0/CR4 (fixed by VMX; CR4.VMXE hidden): the guest sees the shadow. */
@@ -417,9 +422,8 @@ static int vmx_create(struct vcpu *v)
 	x->xcr0 = XCR0_X87;
 	if (vmx_config.have & VMX_HAVE_VPID)
 		x->vpid = vpid_next = vpid_next % 0xffff + 1; /* never 0: that is the host's */
+	/* Attaches the pmap: from now on taking a right from the EPT runs INVEPT (and this once). */
 	x->eptp = pmap_eptp(&v->vm->proc->pmap);
-	/* A root pair may have served an earlier VM: drop what the CPU still caches for it. */
-	invept_single(x->eptp);
 
 	if (!vmcs_clear(x->vmcs)) {
 		vmx_free(x);
@@ -436,16 +440,12 @@ static int vmx_create(struct vcpu *v)
 static void vmx_destroy(struct vcpu *v)
 {
 	struct vmx_vcpu *x = v->hw;
-	struct pmap *pm = &v->vm->proc->pmap;
 
 	if (!x)
 		return;
 	vmcs_clear(x->vmcs);
 	/* The last INVEPT for this EPTP: afterwards the pmap needs none (and VMX may go off). */
-	invept_single(x->eptp);
-	spin_lock(&pm->lock);
-	pm->served_as_eptp = false;
-	spin_unlock(&pm->lock);
+	pmap_guest_detach(&v->vm->proc->pmap);
 	vmx_free(x);
 	v->hw = NULL;
 }

@@ -333,7 +333,7 @@ KTEST(vmx_tiny_guest)
 		u64 t2 = rdtsc();
 		vmx_backend.destroy(&t.v);
 		printf("# vmx: VMCS create %lu TSC ticks, destroy %lu\n", t1 - t0, rdtsc() - t2);
-		KT_EXPECT(kt, !tiny_proc.pmap.served_as_eptp, "INVEPT still due after destroy");
+		KT_EXPECT(kt, !tiny_proc.pmap.guest_attached, "still attached after destroy");
 	}
 	vmx_backend.disable();
 	tiny_teardown(&t);

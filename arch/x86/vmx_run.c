@@ -303,11 +303,13 @@ static void exit_cr(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit *
 	if (type == 0 && (cr == 0 || cr == 4)) {
 		if (!emulate_cr_write(x, cr, *reg)) {
 			raise_exception(x, T_GP, true, 0);
+			stat(run, DYAD_STAT_CR);
 			return;
 		}
 	} else if (type == 0 && cr == 8 && !x->vapic) {
 		if (*reg > 15) {
 			raise_exception(x, T_GP, true, 0);
+			stat(run, DYAD_STAT_CR);
 			return;
 		}
 		x->cr8 = *reg;
@@ -387,7 +389,7 @@ static void exit_msr(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit 
 			run->regs.rdx = value >> 32;
 		} else if (!efer_write(x, value)) {
 			raise_exception(x, T_GP, true, 0);
-			stat(run, DYAD_STAT_EXCEPTION);
+			stat(run, DYAD_STAT_MSR_KERNEL);
 			return;
 		}
 		skip_insn(x, run);
@@ -451,7 +453,7 @@ static void translate(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
 	case EXIT_INVVPID:
 		/* No nested VMX, no SMX: the guest gets #UD, as on a CPU without them. */
 		raise_exception(x, T_UD, false, 0);
-		stat(run, DYAD_STAT_EXCEPTION);
+		stat(run, DYAD_STAT_OTHER);
 		break;
 	case EXIT_CR_ACCESS:
 		exit_cr(x, run, out, q);
@@ -477,6 +479,7 @@ static void translate(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
 
 		if (!xsetbv_ok(run->regs.rcx, v)) {
 			raise_exception(x, T_GP, true, 0);
+			stat(run, DYAD_STAT_XSETBV);
 			break;
 		}
 		x->xcr0 = v;

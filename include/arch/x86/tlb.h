@@ -10,7 +10,7 @@
  */
 void tlb_invlpg(u64 va);
 void tlb_flush_all(void); /* reloads CR3: every non-global entry */
-void tlb_invept_single(u64 eptp); /* INVEPT type 1; nothing while VMX is off */
-void tlb_set_vmx_on(bool on); /* the VMX backend says VMXON / VMXOFF happened */
+/* INVEPT type 1 for @eptp. Only in VMX operation: outside it the instruction is #UD. */
+void tlb_invept_single(u64 eptp);
 
 #endif

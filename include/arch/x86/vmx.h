@@ -33,6 +33,7 @@
 #define VMX_BASIC_TRUE_CTLS BIT(55)
 #define VMX_MISC_PREEMPT_SHIFT(m) ((m)&0x1f)
 #define EPT_CAP_WALK_4 BIT(6)
+#define EPT_CAP_INVEPT_ALL BIT(26)
 
 /* ---- VM-execution, exit and entry controls ------------------------------------------- */
 enum vmx_ctl_class { VMX_PIN, VMX_PROC, VMX_PROC2, VMX_EXIT, VMX_ENTRY, VMX_CLASSES };
