@@ -154,11 +154,11 @@ static void svm_disable(void);
 
 static int svm_enable(void)
 {
-	static const u32 pass[] = { DYAD_MSR_SYSENTER_CS, DYAD_MSR_SYSENTER_ESP,
+	static const u32 pass[] = { DYAD_MSR_SYSENTER_CS,  DYAD_MSR_SYSENTER_ESP,
 				    DYAD_MSR_SYSENTER_EIP, DYAD_MSR_STAR,
-				    DYAD_MSR_LSTAR, DYAD_MSR_CSTAR,
-				    DYAD_MSR_SFMASK, DYAD_MSR_FS_BASE,
-				    DYAD_MSR_GS_BASE, DYAD_MSR_KERNEL_GS_BASE };
+				    DYAD_MSR_LSTAR,	   DYAD_MSR_CSTAR,
+				    DYAD_MSR_SFMASK,	   DYAD_MSR_FS_BASE,
+				    DYAD_MSR_GS_BASE,	   DYAD_MSR_KERNEL_GS_BASE };
 
 	svm.hsave = pmem_alloc_zeroed(0);
 	svm.host_area = pmem_alloc_zeroed(0);
@@ -231,8 +231,9 @@ static int svm_create(struct vcpu *v)
 	}
 	struct svm_block *block = pmem_va(block_pa);
 	struct svm_vcpu *sv = &block->sv;
-	*sv = (struct svm_vcpu){ .vmcb = pmem_va(pa), .vmcb_pa = pa, .block_pa = block_pa,
-				 .xcr0 = XCR0_X87 };
+	*sv = (struct svm_vcpu){
+		.vmcb = pmem_va(pa), .vmcb_pa = pa, .block_pa = block_pa, .xcr0 = XCR0_X87
+	};
 	struct vmcb_control *c = &sv->vmcb->control;
 	struct vmcb_save *s = &sv->vmcb->save;
 
@@ -253,8 +254,9 @@ static int svm_create(struct vcpu *v)
 	asid_assign(sv);
 
 	/* The reset state: real mode at f000:fff0, as a CPU leaves INIT. */
-	s->cs = (struct vmcb_seg){ .selector = 0xf000, .attrib = 0x9b, .limit = 0xffff,
-				   .base = 0xffff0000 };
+	s->cs = (struct vmcb_seg){
+		.selector = 0xf000, .attrib = 0x9b, .limit = 0xffff, .base = 0xffff0000
+	};
 	s->ds = s->es = s->fs = s->gs = s->ss = seg_flat(0, 0x93);
 	s->ldtr = seg_flat(0, 0x82);
 	s->tr = seg_flat(0, 0x8b);
@@ -360,7 +362,8 @@ static void inject(struct svm_vcpu *sv, struct dyad_run *run)
 
 static void window_close(struct svm_vcpu *sv)
 {
-	sv->vmcb->control.int_ctl &= ~(SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT));
+	sv->vmcb->control.int_ctl &=
+		~(SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT));
 	sv->vmcb->control.intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
 	sv->window = false;
 }
@@ -374,10 +377,20 @@ static void regs_in(struct svm_vcpu *sv, const struct dyad_regs *r)
 	s->rsp = r->rsp;
 	s->rip = r->rip;
 	s->rflags = r->rflags | RFLAGS_FIXED;
-	*g = (struct svm_gprs){ .rbx = r->rbx, .rcx = r->rcx, .rdx = r->rdx, .rsi = r->rsi,
-				.rdi = r->rdi, .rbp = r->rbp, .r8 = r->r8, .r9 = r->r9,
-				.r10 = r->r10, .r11 = r->r11, .r12 = r->r12, .r13 = r->r13,
-				.r14 = r->r14, .r15 = r->r15 };
+	*g = (struct svm_gprs){ .rbx = r->rbx,
+				.rcx = r->rcx,
+				.rdx = r->rdx,
+				.rsi = r->rsi,
+				.rdi = r->rdi,
+				.rbp = r->rbp,
+				.r8 = r->r8,
+				.r9 = r->r9,
+				.r10 = r->r10,
+				.r11 = r->r11,
+				.r12 = r->r12,
+				.r13 = r->r13,
+				.r14 = r->r14,
+				.r15 = r->r15 };
 }
 
 static void regs_out(struct svm_vcpu *sv, struct dyad_run *run)
@@ -385,12 +398,24 @@ static void regs_out(struct svm_vcpu *sv, struct dyad_run *run)
 	const struct vmcb_save *s = &sv->vmcb->save;
 	const struct svm_gprs *g = &sv->gprs;
 
-	run->regs = (struct dyad_regs){ .rax = s->rax, .rbx = g->rbx, .rcx = g->rcx,
-					.rdx = g->rdx, .rsi = g->rsi, .rdi = g->rdi,
-					.rbp = g->rbp, .rsp = s->rsp, .r8 = g->r8, .r9 = g->r9,
-					.r10 = g->r10, .r11 = g->r11, .r12 = g->r12,
-					.r13 = g->r13, .r14 = g->r14, .r15 = g->r15,
-					.rip = s->rip, .rflags = s->rflags };
+	run->regs = (struct dyad_regs){ .rax = s->rax,
+					.rbx = g->rbx,
+					.rcx = g->rcx,
+					.rdx = g->rdx,
+					.rsi = g->rsi,
+					.rdi = g->rdi,
+					.rbp = g->rbp,
+					.rsp = s->rsp,
+					.r8 = g->r8,
+					.r9 = g->r9,
+					.r10 = g->r10,
+					.r11 = g->r11,
+					.r12 = g->r12,
+					.r13 = g->r13,
+					.r14 = g->r14,
+					.r15 = g->r15,
+					.rip = s->rip,
+					.rflags = s->rflags };
 	run->if_flag = !!(s->rflags & RFLAGS_IF);
 	run->interrupt_shadow = sv->vmcb->control.int_state & 1;
 	sv->exit_rip = s->rip;
@@ -545,9 +570,9 @@ static int exit_npf(struct vcpu *v, struct vcpu_exit *out)
 
 	out->kind = VCPU_EXIT_GUEST_FAULT;
 	out->gpa = sv->vmcb->control.exit_info_2;
-	out->access = (err & SVM_NPF_ID)  ? DYAD_ACCESS_EXEC :
-		      (err & SVM_NPF_W) ? DYAD_ACCESS_WRITE :
-					  DYAD_ACCESS_READ;
+	out->access = (err & SVM_NPF_ID)  ? DYAD_ACCESS_EXEC
+		      : (err & SVM_NPF_W) ? DYAD_ACCESS_WRITE
+					  : DYAD_ACCESS_READ;
 	out->entry_allowed = false; /* kern/vcpu.c judges from the pair */
 	sv->flush = true; /* a spurious fault may come from a stale nested TLB entry */
 	return VCPU_EXIT_GUEST_FAULT;
@@ -560,6 +585,9 @@ static int handle_exit(struct vcpu *v, struct vcpu_exit *out)
 	struct vmcb_control *c = &sv->vmcb->control;
 	u64 *stats = run->stats.exits;
 
+	/* QEMU stores VMEXIT_INVALID (-1) as a 32-bit value. */
+	if ((u32)c->exit_code == (u32)SVM_EXIT_INVALID)
+		c->exit_code = SVM_EXIT_INVALID;
 	switch (c->exit_code) {
 	case SVM_EXIT_INTR:
 		stats[DYAD_STAT_EXTINT]++;
@@ -668,9 +696,9 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 		u64 type = c->exit_int_info & SVM_EVT_TYPE_MASK;
 		/* Hardware exceptions and interrupts are redelivered; anything else restarts. */
 		if (type == SVM_EVT_TYPE_INTR || type == SVM_EVT_TYPE_EXCEPTION)
-			sv->reinject = c->exit_int_info & (SVM_EVT_VECTOR_MASK | SVM_EVT_TYPE_MASK |
-							   SVM_EVT_ERR_VALID | SVM_EVT_VALID |
-							   (0xffffffffULL << 32));
+			sv->reinject = c->exit_int_info &
+				       (SVM_EVT_VECTOR_MASK | SVM_EVT_TYPE_MASK |
+					SVM_EVT_ERR_VALID | SVM_EVT_VALID | (0xffffffffULL << 32));
 	}
 	out->kind = handle_exit(v, out);
 	regs_out(sv, run); /* the exit handler may have moved RIP or set registers */
@@ -683,10 +711,17 @@ static void seg_out(const struct vmcb_seg *s, struct dyad_segment *d)
 {
 	u16 a = s->attrib;
 
-	*d = (struct dyad_segment){ .base = s->base, .limit = s->limit, .selector = s->selector,
-				    .type = a & 0xf, .s = (a >> 4) & 1, .dpl = (a >> 5) & 3,
-				    .present = (a >> 7) & 1, .avl = (a >> 8) & 1,
-				    .l = (a >> 9) & 1, .db = (a >> 10) & 1, .g = (a >> 11) & 1,
+	*d = (struct dyad_segment){ .base = s->base,
+				    .limit = s->limit,
+				    .selector = s->selector,
+				    .type = a & 0xf,
+				    .s = (a >> 4) & 1,
+				    .dpl = (a >> 5) & 3,
+				    .present = (a >> 7) & 1,
+				    .avl = (a >> 8) & 1,
+				    .l = (a >> 9) & 1,
+				    .db = (a >> 10) & 1,
+				    .g = (a >> 11) & 1,
 				    .unusable = !((a >> 7) & 1) };
 }
 
@@ -803,17 +838,38 @@ static int svm_get_msr(struct vcpu *v, u32 index, u64 *value)
 	struct vmcb_save *s = &((struct svm_vcpu *)v->hw)->vmcb->save;
 
 	switch (index) {
-	case DYAD_MSR_SYSENTER_CS: *value = s->sysenter_cs; return 0;
-	case DYAD_MSR_SYSENTER_ESP: *value = s->sysenter_esp; return 0;
-	case DYAD_MSR_SYSENTER_EIP: *value = s->sysenter_eip; return 0;
-	case DYAD_MSR_STAR: *value = s->star; return 0;
-	case DYAD_MSR_LSTAR: *value = s->lstar; return 0;
-	case DYAD_MSR_CSTAR: *value = s->cstar; return 0;
-	case DYAD_MSR_SFMASK: *value = s->sfmask; return 0;
-	case DYAD_MSR_FS_BASE: *value = s->fs.base; return 0;
-	case DYAD_MSR_GS_BASE: *value = s->gs.base; return 0;
-	case DYAD_MSR_KERNEL_GS_BASE: *value = s->kernel_gs_base; return 0;
-	default: return msr_kernel(v, index, false, 0, value);
+	case DYAD_MSR_SYSENTER_CS:
+		*value = s->sysenter_cs;
+		return 0;
+	case DYAD_MSR_SYSENTER_ESP:
+		*value = s->sysenter_esp;
+		return 0;
+	case DYAD_MSR_SYSENTER_EIP:
+		*value = s->sysenter_eip;
+		return 0;
+	case DYAD_MSR_STAR:
+		*value = s->star;
+		return 0;
+	case DYAD_MSR_LSTAR:
+		*value = s->lstar;
+		return 0;
+	case DYAD_MSR_CSTAR:
+		*value = s->cstar;
+		return 0;
+	case DYAD_MSR_SFMASK:
+		*value = s->sfmask;
+		return 0;
+	case DYAD_MSR_FS_BASE:
+		*value = s->fs.base;
+		return 0;
+	case DYAD_MSR_GS_BASE:
+		*value = s->gs.base;
+		return 0;
+	case DYAD_MSR_KERNEL_GS_BASE:
+		*value = s->kernel_gs_base;
+		return 0;
+	default:
+		return msr_kernel(v, index, false, 0, value);
 	}
 }
 
@@ -830,17 +886,38 @@ static int svm_set_msr(struct vcpu *v, u32 index, u64 value)
 	u64 ignored;
 
 	switch (index) {
-	case DYAD_MSR_SYSENTER_CS: slot = &s->sysenter_cs; break;
-	case DYAD_MSR_SYSENTER_ESP: slot = &s->sysenter_esp; break;
-	case DYAD_MSR_SYSENTER_EIP: slot = &s->sysenter_eip; break;
-	case DYAD_MSR_STAR: slot = &s->star; break;
-	case DYAD_MSR_LSTAR: slot = &s->lstar; break;
-	case DYAD_MSR_CSTAR: slot = &s->cstar; break;
-	case DYAD_MSR_SFMASK: slot = &s->sfmask; break;
-	case DYAD_MSR_FS_BASE: slot = &s->fs.base; break;
-	case DYAD_MSR_GS_BASE: slot = &s->gs.base; break;
-	case DYAD_MSR_KERNEL_GS_BASE: slot = &s->kernel_gs_base; break;
-	default: return msr_kernel(v, index, true, value, &ignored);
+	case DYAD_MSR_SYSENTER_CS:
+		slot = &s->sysenter_cs;
+		break;
+	case DYAD_MSR_SYSENTER_ESP:
+		slot = &s->sysenter_esp;
+		break;
+	case DYAD_MSR_SYSENTER_EIP:
+		slot = &s->sysenter_eip;
+		break;
+	case DYAD_MSR_STAR:
+		slot = &s->star;
+		break;
+	case DYAD_MSR_LSTAR:
+		slot = &s->lstar;
+		break;
+	case DYAD_MSR_CSTAR:
+		slot = &s->cstar;
+		break;
+	case DYAD_MSR_SFMASK:
+		slot = &s->sfmask;
+		break;
+	case DYAD_MSR_FS_BASE:
+		slot = &s->fs.base;
+		break;
+	case DYAD_MSR_GS_BASE:
+		slot = &s->gs.base;
+		break;
+	case DYAD_MSR_KERNEL_GS_BASE:
+		slot = &s->kernel_gs_base;
+		break;
+	default:
+		return msr_kernel(v, index, true, value, &ignored);
 	}
 	if (index != DYAD_MSR_STAR && index != DYAD_MSR_SFMASK && index != DYAD_MSR_SYSENTER_CS &&
 	    !canonical(value))
@@ -854,8 +931,11 @@ static void svm_paging(struct vcpu *v, struct vcpu_paging *out)
 	const struct vmcb_save *s = &((struct svm_vcpu *)v->hw)->vmcb->save;
 	bool long_code = (s->efer & EFER_LMA) && (s->cs.attrib & BIT(9));
 
-	*out = (struct vcpu_paging){ .cr0 = s->cr0, .cr3 = s->cr3, .cr4 = s->cr4,
-				     .efer = s->efer, .cs_base = long_code ? 0 : s->cs.base,
+	*out = (struct vcpu_paging){ .cr0 = s->cr0,
+				     .cr3 = s->cr3,
+				     .cr4 = s->cr4,
+				     .efer = s->efer,
+				     .cs_base = long_code ? 0 : s->cs.base,
 				     .rip = s->rip };
 	/* SVM keeps no PDPTE registers: PAE paging reads them from CR3, as the guest's CPU did. */
 	if ((s->cr0 & BIT(31)) && (s->cr4 & BIT(5)) && !(s->efer & EFER_LMA)) {

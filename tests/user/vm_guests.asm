@@ -62,7 +62,7 @@ guest_lm_access:
 	xor eax, eax
 	mov rax, [rdi]			; 48 8b 07
 	out 0x10, al
-	mov [rdi], rsi			; 48 89 37
+	mov [rdi + 8], rsi		; 48 89 77 08: past the RET
 	out 0x11, al
 	call rdi			; ff d7: the VMM put a RET (c3) there
 guest_lm_access_after_call:

@@ -13,8 +13,8 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include <dyad/vcpu.h>
@@ -105,8 +105,12 @@ static inline void vm_shut(struct vmctx *c)
 
 static inline struct dyad_segment seg16(unsigned short sel, unsigned char type)
 {
-	return (struct dyad_segment){ .base = (unsigned long)sel << 4, .limit = 0xffff,
-				      .selector = sel, .type = type, .s = 1, .present = 1 };
+	return (struct dyad_segment){ .base = (unsigned long)sel << 4,
+				      .limit = 0xffff,
+				      .selector = sel,
+				      .type = type,
+				      .s = 1,
+				      .present = 1 };
 }
 
 /* Real mode at @cs:0 with the code copied to cs * 16, IF = 0. */
@@ -167,11 +171,20 @@ static inline long vm_start_long(struct vmctx *c, const unsigned char *code, siz
 		for (unsigned i = 0; i < 512; i++)
 			pd[i] = ((unsigned long)g << 30) + ((unsigned long)i << 21) + 0x87;
 	}
-	s.cs = (struct dyad_segment){ .limit = 0xffffffff, .selector = 0x08, .type = 0xb,
-				      .s = 1, .present = 1, .l = 1, .g = 1 };
-	s.ds = s.es = s.fs = s.gs = s.ss =
-		(struct dyad_segment){ .limit = 0xffffffff, .selector = 0x10, .type = 0x3,
-				       .s = 1, .present = 1, .db = 1, .g = 1 };
+	s.cs = (struct dyad_segment){ .limit = 0xffffffff,
+				      .selector = 0x08,
+				      .type = 0xb,
+				      .s = 1,
+				      .present = 1,
+				      .l = 1,
+				      .g = 1 };
+	s.ds = s.es = s.fs = s.gs = s.ss = (struct dyad_segment){ .limit = 0xffffffff,
+								  .selector = 0x10,
+								  .type = 0x3,
+								  .s = 1,
+								  .present = 1,
+								  .db = 1,
+								  .g = 1 };
 	s.tr = (struct dyad_segment){ .limit = 0x67, .type = 0xb, .present = 1 };
 	s.ldt = (struct dyad_segment){ .type = 0x2, .unusable = 1 };
 	s.gdt = (struct dyad_dtable){ .base = GUEST_GDT, .limit = 3 * 8 - 1 };
@@ -223,8 +236,8 @@ static inline int vm_expect_out(struct vmctx *c, unsigned port, const char *what
 
 static inline const char *exit_name(long r)
 {
-	static const char *const names[] = { "none",	 "io",	     "mmio",	 "cpuid",
-					     "rdmsr",	 "wrmsr",    "hlt",	 "hypercall",
+	static const char *const names[] = { "none",	 "io",	       "mmio",	   "cpuid",
+					     "rdmsr",	 "wrmsr",      "hlt",	   "hypercall",
 					     "shutdown", "fail-entry", "deadline", "console",
 					     "internal" };
 
