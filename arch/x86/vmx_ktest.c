@@ -193,7 +193,7 @@ struct tiny {
 	paddr_t run_pa, code_pa;
 };
 
-static int tiny_setup(struct tiny *t)
+static int tiny_setup(struct tiny *t, const u8 *code, size_t len)
 {
 	memset(&tiny_proc, 0, sizeof(tiny_proc));
 	if (pmap_create(&tiny_proc.pmap))
@@ -202,7 +202,7 @@ static int tiny_setup(struct tiny *t)
 	t->run_pa = pmem_alloc_zeroed(0);
 	if (!t->code_pa || !t->run_pa)
 		return -ENOMEM;
-	memcpy(pmem_va(t->code_pa), tiny_guest, sizeof(tiny_guest));
+	memcpy(pmem_va(t->code_pa), code, len);
 	if (pmap_map(&tiny_proc.pmap, GUEST_CODE, t->code_pa, PAGE_SIZE, PMAP_X | PMAP_VISIBLE))
 		return -ENOMEM;
 	t->code_pa = 0; /* the pmap owns it now */
@@ -318,7 +318,7 @@ KTEST(vmx_tiny_guest)
 
 	if (!have_vmx())
 		KT_SKIP(kt, "no VMX");
-	err = tiny_setup(&t);
+	err = tiny_setup(&t, tiny_guest, sizeof(tiny_guest));
 	if (!err)
 		err = vmx_backend.enable();
 	if (err) {
@@ -338,4 +338,63 @@ KTEST(vmx_tiny_guest)
 	vmx_backend.disable();
 	tiny_teardown(&t);
 	KT_EXPECT(kt, err == 0, "create: %d", err);
+}
+
+/* out 0x80, al; jmp back: one VMM-handled exit per iteration. */
+static const u8 out_loop[] = { 0xe6, 0x80, 0xeb, 0xfc };
+
+#define ROUND_TRIPS 1000
+
+/*
+ * The backend's share of a VMM-handled exit: enter, OUT exit, translation, nothing else (no
+ * system call, no run loop). Under Bochs with one CPU the TSC counts emulated instructions.
+ */
+KTEST(vmx_backend_round_trip)
+{
+	struct tiny t = { 0 };
+	struct vcpu_exit e;
+	unsigned bad = 0, resumes = 0;
+	int err;
+
+	if (!have_vmx())
+		KT_SKIP(kt, "no VMX");
+	err = tiny_setup(&t, out_loop, sizeof(out_loop));
+	if (!err)
+		err = vmx_backend.enable();
+	if (!err)
+		err = vmx_backend.create(&t.v);
+	if (err) {
+		vmx_backend.disable();
+		tiny_teardown(&t);
+		KT_ASSERT(kt, false, "setup: %d", err);
+	}
+	struct dyad_run *run = t.v.run;
+	run->regs.rip = GUEST_CODE;
+	run->regs.rflags = 2;
+	vmx_backend.enter(&t.v, &e); /* the VMLAUNCH, outside the measurement */
+	u64 best = ~0ULL, t0 = rdtsc();
+	for (int i = 0; i < ROUND_TRIPS; i++) {
+		u64 a = rdtsc();
+
+		run->regs.rip = GUEST_CODE;
+		if (vmx_backend.enter(&t.v, &e) || e.kind != VCPU_EXIT_USER ||
+		    run->exit_reason != DYAD_EXIT_IO || run->exit.io.port != 0x80) {
+			if (e.kind == VCPU_EXIT_RESUME)
+				resumes++; /* a host interrupt: not a round trip */
+			else
+				bad++;
+			continue;
+		}
+		u64 d = rdtsc() - a;
+		if (d < best)
+			best = d;
+	}
+	u64 total = rdtsc() - t0;
+	vmx_backend.destroy(&t.v);
+	vmx_backend.disable();
+	tiny_teardown(&t);
+	KT_EXPECT(kt, bad == 0, "%u entries did not end in the OUT exit", bad);
+	printf("# vmx: backend round trip (enter, OUT exit, translation): best %lu TSC ticks, "
+	       "mean %lu over %d (%u host interrupts)\n",
+	       best, total / ROUND_TRIPS, ROUND_TRIPS, resumes);
 }
