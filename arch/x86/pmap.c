@@ -92,9 +92,11 @@ static bool odd_takes_away(const struct pmap_format *f, opte_t old, opte_t new)
  * bit set before the swap: a D bit is either returned or still in the table, never lost.
  * When the odd entry loses something a guest TLB may cache, @f (may be NULL where nothing
  * present is replaced) records that the guest's TLB needs a flush.
+ * Always inlined: each caller's constant @keep and @f fold away (make bench: a 4 KiB fault-in
+ * costs 269 instructions instead of 314 with a call).
  */
-static kpte_t pair_write(struct pmap *pm, kpte_t *kp, unsigned lvl, kpte_t val, kpte_t keep,
-			 struct flush *f)
+static inline __attribute__((always_inline)) kpte_t
+pair_write(struct pmap *pm, kpte_t *kp, unsigned lvl, kpte_t val, kpte_t keep, struct flush *f)
 {
 	const struct pmap_format *fmt = pm->fmt;
 	opte_t *op = kpte_to_odd(kp);

@@ -574,7 +574,9 @@ static int exit_npf(struct vcpu *v, struct vcpu_exit *out)
 		      : (err & SVM_NPF_W) ? DYAD_ACCESS_WRITE
 					  : DYAD_ACCESS_READ;
 	out->entry_allowed = false; /* kern/vcpu.c judges from the pair */
-	sv->flush = true; /* a spurious fault may come from a stale nested TLB entry */
+	/* A fault on a present entry may come from a stale nested TLB entry: flush it. */
+	if (err & SVM_NPF_P)
+		sv->flush = true;
 	return VCPU_EXIT_GUEST_FAULT;
 }
 
@@ -690,7 +692,6 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 	irq_enable(); /* a host interrupt that ended the guest is taken here */
 
 	c->tlb_control = 0;
-	regs_out(sv, run);
 	run->insn_len = 0;
 	if (c->exit_int_info & SVM_EVT_VALID) {
 		u64 type = c->exit_int_info & SVM_EVT_TYPE_MASK;

@@ -64,7 +64,10 @@
  *   - NPT: nothing on the CPU drops nested translations but a new ASID or TLB_CONTROL at the
  *     next VMRUN (INVLPGA drops one guest-virtual page, not a nested one). So the SVM backend
  *     compares pmap_guest_tlb_gen() with the value it last flushed for, with interrupts and
- *     GIF off, immediately before every VMRUN, and flushes when it differs.
+ *     GIF off, immediately before every VMRUN, and flushes when it differs (TLB_CONTROL 3
+ *     with flush-by-ASID, else a new ASID, or TLB_CONTROL 1 when ASIDs wrap).
+ * Dyad runs on one host CPU, so no vCPU is inside the guest while its pmap changes; a second
+ * CPU would also need an IPI that forces such a vCPU out before the operation returns.
  */
 
 typedef u64 kpte_t;
@@ -416,10 +419,10 @@ int pmap_map(struct pmap *pm, u64 va, paddr_t pa, u64 len, u32 flags);
  * straight descent that costs a fraction of pmap_map(). @size is SZ_4K, SZ_2M or SZ_1G, va and
  * pa are aligned to it, va + size <= USER_TOP, @flags as for pmap_map(). The page is one leaf
  * of exactly @size: if @pm's format has no such leaf for @flags (no CPU 1 GiB pages, no EPT
- * 2M/1G for a guest-visible page in EPT format, or a PMAP_MAX_* cap), the call is -EINVAL rather
- * than a mapping by smaller pages; pmap_page_size_ok() says so in advance. Returns 0, -EINVAL, -EEXIST
- * if anything in the range is already mapped, or -ENOMEM; on error nothing changed. No TLB flush,
- * as for pmap_map().
+ * 2M/1G for a guest-visible page in EPT format, or a PMAP_MAX_* cap), the call is -EINVAL
+ * rather than a mapping by smaller pages; pmap_page_size_ok() says so in advance. Returns 0,
+ * -EINVAL, -EEXIST if anything in the range is already mapped, or -ENOMEM; on error nothing
+ * changed. No TLB flush, as for pmap_map().
  */
 int pmap_map_page(struct pmap *pm, u64 va, paddr_t pa, u64 size, u32 flags);
 
