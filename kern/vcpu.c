@@ -305,7 +305,7 @@ static bool halt_sleep(struct vcpu *v)
 	return !wake_reason(run);
 }
 
-static long vcpu_run(struct vcpu *v)
+static long run_loop(struct vcpu *v)
 {
 	struct dyad_run *run = v->run;
 	unsigned spurious = 0;
@@ -341,6 +341,16 @@ static long vcpu_run(struct vcpu *v)
 		}
 		spurious = 0;
 	}
+}
+
+/* The backend may keep guest state loaded between entries: it is put back once, here. */
+static long vcpu_run(struct vcpu *v)
+{
+	long r = run_loop(v);
+
+	if (vcpu_backend->put)
+		vcpu_backend->put(v);
+	return r;
 }
 
 /* ---- descriptors --------------------------------------------------------------------------- */

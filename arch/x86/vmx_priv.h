@@ -32,6 +32,12 @@ struct vmx_vcpu {
 	u16 vpid;
 	bool launched; /* VMRESUME, not VMLAUNCH */
 	bool run_event; /* run->inject went into this entry */
+	/*
+	 * The guest's FPU, XCR0, SYSCALL MSRs and KERNEL_GS_BASE are in the CPU: from the first
+	 * entry of a DYAD_VCPU_RUN until vmx_put(). The kernel uses none of them meanwhile.
+	 */
+	bool guest_loaded;
+	u64 host_kgs, host_xcr0; /* the VMM's, while guest_loaded */
 	u32 proc_ctls, entry_ctls; /* as last written */
 	/* An event to deliver before anything else: cut short by the last exit, or the kernel's. */
 	u32 event_info, event_error, event_len;
@@ -63,5 +69,6 @@ bool vmx_cr4_real(u64 val, u64 *real);
 void vmx_set_efer(struct vmx_vcpu *x, u64 efer, u64 cr0);
 
 int vmx_enter(struct vcpu *v, struct vcpu_exit *out);
+void vmx_put(struct vcpu *v);
 
 #endif

@@ -143,9 +143,11 @@ static inline void xrstor(const void *area, u64 mask)
  * the union of host and guest components (x87 and SSE are always in it: a guest that has not
  * turned XSAVE on still has XMM registers), then XCR0 becomes the guest's own.
  */
-static void switch_to_guest(struct vmx_vcpu *x, u64 *host_kgs, u64 *host_xcr0)
+static void switch_to_guest(struct vmx_vcpu *x)
 {
-	*host_kgs = rdmsr(MSR_KERNEL_GS_BASE);
+	u64 *host_xcr0 = &x->host_xcr0;
+
+	x->host_kgs = rdmsr(MSR_KERNEL_GS_BASE);
 	wrmsr(MSR_STAR, x->star);
 	wrmsr(MSR_LSTAR, x->lstar);
 	wrmsr(MSR_CSTAR, x->cstar);
@@ -164,12 +166,12 @@ static void switch_to_guest(struct vmx_vcpu *x, u64 *host_kgs, u64 *host_xcr0)
 		fpu_save(pmem_va(x->host_fpu));
 		fpu_restore(pmem_va(x->fpu));
 	}
-	write_cr2_raw(x->cr2);
 }
 
-static void switch_to_host(struct vmx_vcpu *x, u64 host_kgs, u64 host_xcr0)
+static void switch_to_host(struct vmx_vcpu *x)
 {
-	x->cr2 = read_cr2();
+	u64 host_xcr0 = x->host_xcr0;
+
 	if (vmx_host_xsave) {
 		u64 all = x->xcr0 | host_xcr0;
 
@@ -191,7 +193,7 @@ static void switch_to_host(struct vmx_vcpu *x, u64 host_kgs, u64 host_xcr0)
 	wrmsr(MSR_STAR, vmx_host_star);
 	wrmsr(MSR_LSTAR, vmx_host_lstar);
 	wrmsr(MSR_SFMASK, vmx_host_sfmask);
-	wrmsr(MSR_KERNEL_GS_BASE, host_kgs);
+	wrmsr(MSR_KERNEL_GS_BASE, x->host_kgs);
 }
 
 /* Hands @vector to the host's handler through its IDT gate, as if it had arrived in the host. */
@@ -482,6 +484,11 @@ static void translate(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
 			stat(run, DYAD_STAT_XSETBV);
 			break;
 		}
+		/* The guest's state moves again, with the components of the new XCR0. */
+		if (x->guest_loaded) {
+			switch_to_host(x);
+			x->guest_loaded = false;
+		}
 		x->xcr0 = v;
 		skip_insn(x, run);
 		stat(run, DYAD_STAT_XSETBV);
@@ -499,7 +506,7 @@ int vmx_enter(struct vcpu *v, struct vcpu_exit *out)
 {
 	struct vmx_vcpu *x = v->hw;
 	struct dyad_run *run = v->run;
-	u64 flags, host_kgs, host_xcr0 = 0;
+	u64 flags;
 	u32 reason, vec;
 	int failed;
 
@@ -515,12 +522,17 @@ int vmx_enter(struct vcpu *v, struct vcpu_exit *out)
 	vmcs_write(VMCS_GUEST_RFLAGS, run->regs.rflags);
 	prepare_events(x, run);
 	prepare_timer(run);
-	vmcs_write(VMCS_HOST_CR3, read_cr3());
-	vmcs_write(VMCS_HOST_FS_BASE, rdmsr(MSR_FS_BASE));
-
-	switch_to_guest(x, &host_kgs, &host_xcr0);
+	if (!x->guest_loaded) {
+		/* The first entry of this DYAD_VCPU_RUN: the VMM's CR3 and FS are the host's. */
+		vmcs_write(VMCS_HOST_CR3, read_cr3());
+		vmcs_write(VMCS_HOST_FS_BASE, rdmsr(MSR_FS_BASE));
+		switch_to_guest(x);
+		x->guest_loaded = true;
+	}
+	/* The kernel's own page faults (serving the guest's) may change CR2 between entries. */
+	write_cr2_raw(x->cr2);
 	failed = vmx_run_guest(&run->regs, x->launched);
-	switch_to_host(x, host_kgs, host_xcr0);
+	x->cr2 = read_cr2();
 
 	if (failed) {
 		/* The entry was refused before any guest state was looked at (VMfail). */
@@ -553,4 +565,18 @@ done:
 	if (flags & RFLAGS_IF)
 		irq_enable();
 	return 0;
+}
+
+void vmx_put(struct vcpu *v)
+{
+	struct vmx_vcpu *x = v->hw;
+	u64 flags = read_rflags();
+
+	if (!x->guest_loaded)
+		return;
+	irq_disable();
+	switch_to_host(x);
+	x->guest_loaded = false;
+	if (flags & RFLAGS_IF)
+		irq_enable();
 }

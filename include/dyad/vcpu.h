@@ -82,6 +82,11 @@ struct vcpu_backend {
 	int (*get_msr)(struct vcpu *v, u32 index, u64 *value);
 	int (*set_msr)(struct vcpu *v, u32 index, u64 value);
 	void (*paging)(struct vcpu *v, struct vcpu_paging *out);
+	/*
+	 * Optional: the run loop returns to the VMM. A backend may leave guest state (FPU, MSRs)
+	 * loaded across the entries of one DYAD_VCPU_RUN and restore the VMM's here.
+	 */
+	void (*put)(struct vcpu *v);
 };
 
 /*
