@@ -465,6 +465,8 @@ static long sys_dyad_vm_query(u64 addr, u64 uinfo, u64 a2, u64 a3, u64 a4, u64 a
 		info.prot = PROT_READ | ((leaf.flags & PMAP_W) ? PROT_WRITE : 0) |
 			    ((leaf.flags & PMAP_X) ? PROT_EXEC : 0);
 		info.guest_visible = !!(leaf.flags & PMAP_VISIBLE);
+		info.ad = ((leaf.flags & PMAP_ACCESSED) ? DYAD_VM_ACCESSED : 0) |
+			  ((leaf.flags & PMAP_DIRTY) ? DYAD_VM_DIRTY : 0);
 	}
 	return copy_to_user(uinfo, &info, sizeof(info));
 }

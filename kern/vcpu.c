@@ -41,7 +41,15 @@ extern const struct vcpu_backend svm_backend __attribute__((weak));
 const struct vcpu_backend *vcpu_backend;
 static unsigned nr_vms; /* the backend is enabled while this is non-zero */
 
-/* Consecutive spurious faults at one address after which the fault is reported instead. */
+/*
+ * Spurious faults in a row at one page after which the fault is reported instead: a walker
+ * that keeps refusing what the pair allows must not hold the kernel in the run loop.
+ */
+struct spurious {
+	u64 page;
+	unsigned count;
+};
+
 #define SPURIOUS_LIMIT 16
 
 #define CR0_PE BIT(0)
@@ -223,13 +231,16 @@ static bool wake_reason(struct dyad_run *run)
 	return false;
 }
 
-static bool access_allowed(u32 leaf_flags, u32 access)
+/* Whether the pair's odd half lets the guest make @access through @leaf. */
+static bool access_allowed(const struct pmap_leaf *leaf, u32 access)
 {
-	if ((access & DYAD_ACCESS_WRITE) && !(leaf_flags & PMAP_W))
+	u32 prot = pmap_leaf_guest_prot(leaf);
+
+	if ((access & DYAD_ACCESS_WRITE) && !(prot & PMAP_W))
 		return false;
-	if ((access & DYAD_ACCESS_EXEC) && !(leaf_flags & PMAP_X))
+	if ((access & DYAD_ACCESS_EXEC) && !(prot & PMAP_X))
 		return false;
-	return leaf_flags & PMAP_VISIBLE;
+	return prot != 0;
 }
 
 /* Leaves per level of @pm: what one vm_fault() added tells its page size without a walk. */
@@ -242,7 +253,7 @@ static u64 leaves(const struct pmap *pm, unsigned lvl)
  * A second-stage fault. Returns true when the guest can go on (served, or spurious); false
  * with an MMIO exit filled in for the VMM.
  */
-static bool guest_fault(struct vcpu *v, const struct vcpu_exit *e, unsigned *spurious)
+static bool guest_fault(struct vcpu *v, const struct vcpu_exit *e, struct spurious *sp)
 {
 	struct proc *p = v->vm->proc;
 	struct dyad_run *run = v->run;
@@ -263,8 +274,11 @@ static bool guest_fault(struct vcpu *v, const struct vcpu_exit *e, unsigned *spu
 		}
 		/* Present and allowing the access: spurious (a rights upgrade takes no flush). */
 		if (pmap_lookup(&p->pmap, e->gpa & PAGE_MASK, &leaf) == 0 &&
-		    (e->entry_allowed || access_allowed(leaf.flags, e->access)) &&
-		    ++*spurious <= SPURIOUS_LIMIT) {
+		    (e->entry_allowed || access_allowed(&leaf, e->access)) &&
+		    (sp->page != (e->gpa & PAGE_MASK) || sp->count < SPURIOUS_LIMIT)) {
+			if (sp->page != (e->gpa & PAGE_MASK))
+				*sp = (struct spurious){ .page = e->gpa & PAGE_MASK };
+			sp->count++;
 			run->stats.exits[DYAD_STAT_SPURIOUS_FAULT]++;
 			return true;
 		}
@@ -308,13 +322,12 @@ static bool halt_sleep(struct vcpu *v)
 static long run_loop(struct vcpu *v)
 {
 	struct dyad_run *run = v->run;
-	unsigned spurious = 0;
+	struct spurious spurious = { .page = ~0ULL };
 	int err = event_check(&run->inject);
 
 	if (err)
 		return err;
 	run->exit_reason = DYAD_EXIT_NONE;
-	v->tlb_stale = true;
 	for (;;) {
 		struct vcpu_exit e = { 0 };
 
@@ -333,13 +346,13 @@ static long run_loop(struct vcpu *v)
 		case VCPU_EXIT_GUEST_FAULT:
 			if (!guest_fault(v, &e, &spurious))
 				return 0;
-			continue; /* keeps the count of consecutive spurious faults */
+			continue;
 		case VCPU_EXIT_HALT:
 			if (!halt_sleep(v))
 				return 0;
 			break;
 		}
-		spurious = 0;
+		spurious.count = 0;
 	}
 }
 

@@ -55,6 +55,7 @@ struct svm_vcpu {
 	u64 exit_rip; /* the RIP reported at the last exit */
 	u64 reinject; /* EXITINTINFO to deliver first, 0: none */
 	u64 asid_gen;
+	u64 tlb_gen; /* pmap_guest_tlb_gen() last flushed for */
 	bool flush; /* flush this ASID's nested TLB before the next VMRUN */
 	bool window; /* V_IRQ armed for the interrupt window */
 	paddr_t block_pa; /* the struct svm_block this lives in */
@@ -250,7 +251,8 @@ static int svm_create(struct vcpu *v)
 	c->msrpm_base_pa = svm.msrpm;
 	c->int_ctl = SVM_V_INTR_MASKING;
 	c->nested_ctl = SVM_NESTED_NP_ENABLE;
-	c->nested_cr3 = v->vm->proc->pmap.root + PAGE_SIZE; /* the odd half of the root pair */
+	c->nested_cr3 = pmap_guest_root(&v->vm->proc->pmap); /* the odd half of the root pair */
+	sv->tlb_gen = pmap_guest_tlb_gen(&v->vm->proc->pmap);
 	asid_assign(sv);
 
 	/* The reset state: real mode at f000:fff0, as a CPU leaves INIT. */
@@ -280,6 +282,7 @@ static void svm_destroy(struct vcpu *v)
 {
 	struct svm_vcpu *sv = v->hw;
 
+	pmap_guest_detach(&v->vm->proc->pmap);
 	pmem_free(sv->vmcb_pa, 0);
 	pmem_free(sv->block_pa, 1);
 	v->hw = NULL;
@@ -669,20 +672,25 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 	if (run->regs.rip != sv->exit_rip)
 		c->int_state &= ~1ULL; /* the VMM moved past the instruction */
 	regs_in(sv, &run->regs);
-	/* The VMM may have reduced rights since the last run call: flush before the guest runs. */
-	if (v->tlb_stale || sv->flush || sv->asid_gen != svm.asid_gen) {
-		if (sv->asid_gen != svm.asid_gen)
-			asid_assign(sv);
-		else
-			c->tlb_control = svm.flush_by_asid ? SVM_TLB_FLUSH_ASID : SVM_TLB_FLUSH_ALL;
-		sv->flush = false;
-		v->tlb_stale = false;
-	}
 	run->exit_reason = DYAD_EXIT_NONE;
 	inject(sv, run);
 
 	irq_disable();
 	clgi();
+	/*
+	 * The pair's rule, checked with interrupts and GIF off right before VMRUN: a right taken
+	 * from the odd half since the last flush (the generation moved), a fault on a present
+	 * entry, or ASIDs that wrapped, and the nested TLB is flushed at this VMRUN.
+	 */
+	u64 gen = pmap_guest_tlb_gen(&v->vm->proc->pmap);
+	if (gen != sv->tlb_gen || sv->flush || sv->asid_gen != svm.asid_gen) {
+		if (sv->asid_gen != svm.asid_gen)
+			asid_assign(sv);
+		else
+			c->tlb_control = svm.flush_by_asid ? SVM_TLB_FLUSH_ASID : SVM_TLB_FLUSH_ALL;
+		sv->flush = false;
+		sv->tlb_gen = gen;
+	}
 	fpu_to_guest(sv);
 	irq_enable(); /* GIF = 0 holds host interrupts until STGI; IF = 1 makes them INTR exits */
 	svm_vmrun(sv->vmcb_pa, &sv->gprs, svm.host_area);

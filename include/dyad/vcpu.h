@@ -21,12 +21,6 @@ struct vcpu {
 	struct dyad_run *run; /* the run page, through the direct map */
 	paddr_t run_pa;
 	void *hw; /* the backend's state: VMCS or VMCB and friends */
-	/*
-	 * Set by kern/vcpu.c at every DYAD_VCPU_RUN call: the VMM may have removed or reduced
-	 * mappings since the last entry. The backend flushes the guest's second-stage TLB before
-	 * its next entry (VPID/ASID, INVEPT or TLB_CONTROL) and clears it.
-	 */
-	bool tlb_stale;
 };
 
 struct vm {

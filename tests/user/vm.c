@@ -16,13 +16,14 @@ DECLARE_GUEST(rm_mmio);
 DECLARE_GUEST(lm_rw);
 DECLARE_GUEST(lm_access);
 DECLARE_GUEST(lm_msr);
+DECLARE_GUEST(lm_probe);
 DECLARE_GUEST(lm_irq);
 DECLARE_GUEST(lm_spin);
 DECLARE_GUEST(lm_sleep);
 DECLARE_GUEST(lm_ud);
 DECLARE_GUEST(lm_xsetbv);
 extern const unsigned char guest_lm_access_after_call[], guest_lm_irq_handler[],
-	guest_lm_xsetbv_gp[];
+	guest_lm_probe_fault[], guest_lm_xsetbv_gp[];
 
 #define LEAK_CYCLES 500
 #define PAGE 4096UL
@@ -208,20 +209,6 @@ static void test_encodings(void)
 		run->regs.rdi = x;
 		run->regs.rsi = 0x11;
 		long r = vm_run(&c);
-		if (r == DYAD_EXIT_MMIO && run->exit.mmio.gpa == x && vendor_amd &&
-		    run->stats.exits[DYAD_STAT_SPURIOUS_FAULT] > 0 &&
-		    !(prots[i].prot & PROT_EXEC)) {
-			/*
-			 * The odd half still in EPT format reads as a nested entry whose U bit is
-			 * EPT's X: without PROT_EXEC the nested walker (a user access) refuses
-			 * every access. The pair's nested format makes this run.
-			 */
-			ut_skip("guest-visible encodings without PROT_EXEC",
-				"the odd half is not in nested-page-table format yet");
-			vm_shut(&c);
-			sys2(__NR_munmap, x, PAGE);
-			continue;
-		}
 		int ok = r == DYAD_EXIT_IO && run->exit.io.port == 0x10 &&
 			 (run->regs.rax & 0xff) == 0xc3;
 		ut_ok(ok, "guest-visible %s: the guest reads it (%s)", prots[i].name, exit_name(r));
@@ -253,6 +240,62 @@ static void test_encodings(void)
 		vm_shut(&c);
 		sys2(__NR_munmap, x, PAGE);
 	}
+}
+
+/*
+ * The kernel half is never linked into the odd half: a guest that maps guest-physical
+ * 0x800000000000 (the first address past the user half, PML4 slot 256) reads nothing there.
+ * Where the CPU's physical-address width reaches it, it is an MMIO exit; below, the guest's
+ * own walk refuses it with a #PF.
+ */
+static void test_kernel_half(void)
+{
+	unsigned long *pml4 = (unsigned long *)GUEST_PML4;
+	unsigned long *pdpt = (unsigned long *)(GUEST_PML4 + 8 * 4096);
+	unsigned long *pd = pdpt + 512;
+	const unsigned long gva = 0x8000000000UL, gpa = 0x800000000000UL;
+	struct vmctx c;
+
+	if (!open_or_fail(&c, "kernel half"))
+		return;
+	vm_start_long(&c, GUEST(lm_probe));
+	memset(pdpt, 0, 2 * 4096);
+	pml4[1] = (unsigned long)pdpt | 0x7;
+	pdpt[0] = (unsigned long)pd | 0x7;
+	pd[0] = gpa | 0x87;
+	guest_idt_set(14, GUEST_ADDR(lm_probe, guest_lm_probe_fault));
+	c.run->regs.rdi = gva;
+	long r = vm_run(&c);
+	int mmio = r == DYAD_EXIT_MMIO && c.run->exit.mmio.gpa == gpa;
+	int pf = r == DYAD_EXIT_IO && c.run->exit.io.port == 0x1e;
+	ut_ok(mmio || pf,
+	      "a guest access to guest-physical %#lx (the kernel half's first slot) is an MMIO "
+	      "exit or a guest #PF, never data (%s, port %#x)",
+	      gpa, exit_name(r), c.run->exit.io.port);
+	vm_shut(&c);
+}
+
+/* The second-stage walker's accessed and dirty bits, as the pair reports them. */
+static void test_accessed_dirty(void)
+{
+	const unsigned long x = 0x50000000UL;
+	struct dyad_vm_info info;
+	struct vmctx c;
+
+	if (!open_or_fail(&c, "A/D"))
+		return;
+	guest_map(x, 2 * PAGE, GUEST_PROT, 0);
+	vm_start_long(&c, GUEST(lm_access));
+	c.run->regs.rdi = x + PAGE - 8; /* the read on page x, the write (+8) on page x + 4096 */
+	c.run->regs.rsi = 0x22;
+	int ok = vm_expect_out(&c, 0x10, "A/D read") && !dyad_vm_query((void *)x, &info) &&
+		 info.ad == DYAD_VM_ACCESSED;
+	ut_ok(ok, "a page the guest only read is accessed, not dirty (ad %#x)", info.ad);
+	ok = vm_expect_out(&c, 0x11, "A/D write") && !dyad_vm_query((void *)(x + PAGE), &info) &&
+	     info.ad == (DYAD_VM_ACCESSED | DYAD_VM_DIRTY);
+	ut_ok(ok, "a page the guest wrote is accessed and dirty (ad %#x)", info.ad);
+	vm_shut(&c);
+	sys2(__NR_munmap, x, 2 * PAGE);
 }
 
 /* ---- 3. isolation: MSRs; 4. MSR exits --------------------------------------------------------- */
@@ -633,6 +676,8 @@ int main(int argc, char **argv)
 	central_claim(0x40000000UL, 2UL << 20, 2UL << 20, "2 MiB");
 	central_claim(0x80000000UL, 1UL << 30, 1UL << 30, "1 GiB");
 	test_encodings();
+	test_accessed_dirty();
+	test_kernel_half();
 	test_msrs();
 	test_xsetbv();
 	test_injection();
