@@ -85,6 +85,7 @@ status=$(<"$tmp/status")
 summary=$(grep -E '^ktest: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
 passed=$(sed -nE 's/^ktest: ([0-9]+) passed.*/\1/p' <<<"$summary")
 failed=$(sed -nE 's/^ktest: [0-9]+ passed, ([0-9]+) failed.*/\1/p' <<<"$summary")
+skipped=$(sed -nE 's/^ktest: [0-9]+ passed, [0-9]+ failed, ([0-9]+) skipped.*/\1/p' <<<"$summary")
 # TAP lines of every layer in the log (ktests and each user program): passes, failures, skips.
 skip_re='^ok [0-9]+ .*# SKIP'
 tap_pass=$(grep -E '^ok [0-9]+' "$log" | grep -cvE "$skip_re" || true)
@@ -123,7 +124,7 @@ if awk 'tolower($0) ~ /panic/ && !/^(not )?ok [0-9]/ { f = 1 } END { exit !f }' 
 fi
 
 counts=", TAP lines: $tap_pass passed, $tap_fail failed, $tap_skip skipped"
-[[ -z $summary ]] || counts=" (ktest: $passed passed, $failed failed)$counts"
+[[ -z $summary ]] || counts=" (ktest: $passed passed, $failed failed, ${skipped:-0} skipped)$counts"
 if [[ $tap_skip -gt 0 ]]; then
 	echo "boot-test $emu: skipped:"
 	grep -E "$skip_re" "$log" | sed 's/^/  /'
@@ -143,7 +144,7 @@ fi
 # One line per boot for `make check`'s total: the TAP counts, and a failure if the boot failed.
 record() {
 	[[ -z ${TEST_SUMMARY_FILE:-} ]] ||
-		echo "boot-test $emu $1: $tap_pass passed, $tap_fail failed, $tap_skip skipped" >>"$TEST_SUMMARY_FILE"
+		echo "boot-test $emu ${iso#"$ROOT"/} $1: $tap_pass passed, $tap_fail failed, $tap_skip skipped" >>"$TEST_SUMMARY_FILE"
 }
 
 if [[ ${#why[@]} -eq 0 ]]; then

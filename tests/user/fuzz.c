@@ -9,7 +9,7 @@
  *
  * What is checked:
  *   - each result is a valid result of that call, or an errno that call may return (the table
- *     in result_ok()); a number Dyad does not implement must give exactly -ENOSYS;
+ *     in result_wrong()); a number Dyad does not implement must give exactly -ENOSYS;
  *   - the kernel keeps the Linux register contract: every register but RAX, RCX and R11 comes
  *     back as it went in, vector registers included; RCX is the return address, R11 and RFLAGS
  *     are the flags the call was made with;
@@ -31,8 +31,10 @@
  * closed, read or written; nanosleep mostly gets an invalid or very short request; dyad_spawn
  * only ever runs /bin/nop (or fails on a path that is not a program); after arch_prctl the
  * thread pointer musl keeps in FS is put back. Exit itself runs in every /bin/nop spawned.
- * Only pointers into the window (and argument blocks the fuzzer builds) are valid user
- * pointers it passes, so the kernel can only ever write there.
+ * The only valid user pointers it passes point into the window, into argument blocks it builds
+ * (which the kernel only reads), or, by chance (1 << n), into the heap the run grew with brk
+ * (which nothing else uses) or the program's read-only first page: the kernel can write into
+ * no memory the fuzzer itself relies on.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -58,7 +60,7 @@
 #define MAX_REPORTS 20 /* detailed lines per kind of failure */
 #define MAX_TRACKED 1024 /* regions mmap placed outside the window, unmapped at the end */
 #define USER_TOP 0x0000800000000000UL
-#define PROC_MAX_FDS 16 /* matches kern's fd table; a result beyond it is wrong */
+#define DYAD_MAX_FDS 32 /* the kernel's descriptor table (PROC_MAX_FDS): no fd beyond it */
 /* Newer than musl's list; Linux kills a caller outside its uprobe trampolines with SIGILL. */
 #define SYS_uretprobe 335
 #define SYS_uprobe 336
@@ -627,7 +629,7 @@ static const char *result_wrong(long nr, const long a[6], long r)
 	case S_NONNEG:
 		return r >= 0 ? NULL : "a negative result that is no errno";
 	case S_FD:
-		return r >= 3 && r < PROC_MAX_FDS ? NULL : "not a descriptor above stdio";
+		return r >= 3 && r < DYAD_MAX_FDS ? NULL : "not a descriptor above stdio";
 	case S_ADDR:
 		return r > 0 && (unsigned long)r < USER_TOP && !(r & 4095)
 			       ? NULL
@@ -762,32 +764,35 @@ static unsigned long free_frames(void)
 	return st.free_frames;
 }
 
-/* Maps a read-only page at @addr holding @pattern; returns its frame (0 on failure). */
-static unsigned long map_canary(unsigned long addr, unsigned char pattern)
+/*
+ * Maps a read-only page at @addr holding @pattern and describes it in *@start; returns 0 or
+ * -1. (Without NX a read-only page is executable too: the check compares with *@start.)
+ */
+static int map_canary(unsigned long addr, unsigned char pattern, struct dyad_vm_info *start)
 {
-	struct dyad_vm_info info = { 0 };
-
 	if (sys6(SYS_mmap, addr, 4096, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (long)addr)
-		return 0;
+		return -1;
 	memset((void *)addr, pattern, 4096);
-	if (sys3(SYS_mprotect, addr, 4096, PROT_READ) || dyad_vm_query((void *)addr, &info))
-		return 0;
-	return info.pa;
+	if (sys3(SYS_mprotect, addr, 4096, PROT_READ) || dyad_vm_query((void *)addr, start) ||
+	    !start->pa || (start->prot & PROT_WRITE))
+		return -1;
+	return 0;
 }
 
-/* The canary at @addr still holds @pattern, read-only, in frame @pa. */
+/* The canary at @addr is still mapped as *@start says, and holds @pattern. */
 static void check_canary(const char *which, unsigned long addr, unsigned char pattern,
-			 unsigned long pa)
+			 const struct dyad_vm_info *start)
 {
-	struct dyad_vm_info info = { 0 };
+	struct dyad_vm_info now = { 0 };
 	const unsigned char *p = (const unsigned char *)addr;
 	int same = 1;
 
-	dyad_vm_query(p, &info);
-	ut_ok(info.pa == pa && info.prot == PROT_READ,
-	      "the canary %s the window is mapped as it was", which);
-	if (info.pa != pa || !info.page_size)
+	dyad_vm_query(p, &now);
+	if (!ut_ok(now.pa == start->pa && now.page_size == start->page_size &&
+			   now.prot == start->prot && now.guest_visible == start->guest_visible,
+		   "the canary %s the window is mapped as it was (frame %#lx, prot %#x)", which,
+		   now.pa, now.prot))
 		return;
 	for (int k = 0; k < 4096; k++)
 		same &= p[k] == pattern;
@@ -819,10 +824,10 @@ int main(int argc, char **argv)
 	       fuzz_use_ymm ? "YMM0-15" : "XMM0-15 (no AVX state enabled)");
 	if (!ut_eq(sys2(SYS_arch_prctl, ARCH_GET_FS, &tp), 0, "read musl's thread pointer"))
 		return ut_end("fuzz");
-	unsigned long pa_below = map_canary(CANARY_BELOW, 0x5a);
-	unsigned long pa_above = map_canary(CANARY_ABOVE, 0xa5);
-	if (!ut_ok(pa_below && pa_above, "map the canaries at %#lx and %#lx", CANARY_BELOW,
-		   CANARY_ABOVE))
+	struct dyad_vm_info below = { 0 }, above = { 0 };
+	if (!ut_ok(!map_canary(CANARY_BELOW, 0x5a, &below) &&
+			   !map_canary(CANARY_ABOVE, 0xa5, &above),
+		   "map the canaries at %#lx and %#lx", CANARY_BELOW, CANARY_ABOVE))
 		return ut_end("fuzz");
 	/* Everything the run itself touches is touched once before the count starts. */
 	memset(by_errno, 0, sizeof(by_errno));
@@ -885,8 +890,8 @@ int main(int argc, char **argv)
 	for (unsigned k = 0; k < n_tracked; k++)
 		sys2(SYS_munmap, tracked[k].addr, tracked[k].len);
 	ut_eq(sys1(SYS_brk, brk_start), brk_start, "put the break back at %#lx", brk_start);
-	check_canary("below", CANARY_BELOW, 0x5a, pa_below);
-	check_canary("above", CANARY_ABOVE, 0xa5, pa_above);
+	check_canary("below", CANARY_BELOW, 0x5a, &below);
+	check_canary("above", CANARY_ABOVE, 0xa5, &above);
 	unsigned long free_end = free_frames();
 	ut_eq(free_end, free_start, "free frames are back at their start value (%lu, now %lu)",
 	      free_start, free_end);

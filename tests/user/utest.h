@@ -59,6 +59,18 @@ static inline uint64_t rdtsc(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
+/* CPUID leaf 0x80000001's EDX: what the CPU can do, so that a test can skip what it cannot. */
+static inline unsigned cpuid_ext_edx(void)
+{
+	unsigned a = 0x80000001, b, c = 0, d;
+
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	return d;
+}
+
+#define CPUID_EXT_NX (1u << 20)
+#define CPUID_EXT_1G_PAGES (1u << 26)
+
 static int ut_n, ut_failed, ut_skipped;
 
 /* Output is line-buffered so that it interleaves correctly with the programs init spawns. */
