@@ -25,12 +25,11 @@
 #include <arch/x86/pmap.h>
 
 /*
- * Issue 8 (section 8) changes the rule to "guest-visible implies guest-executable": a
- * guest-visible leaf's EPTE has X set whatever the KPTE's NX. 0 checks today's rule (X is the
- * absence of NX); set to 1 when that change lands. Only the X bit of guest-visible leaves with
- * NX set depends on it.
+ * The rule is "guest-visible implies guest-executable" (pmap.h): a guest-visible leaf's EPTE
+ * has X set whatever the KPTE's NX. 0 would check the earlier rule (X is the absence of NX).
+ * Only the X bit of guest-visible leaves with NX set depends on it.
  */
-#define GUEST_VISIBLE_IMPLIES_X 0
+#define GUEST_VISIBLE_IMPLIES_X 1
 
 /* The x86-64 paging entry (SDM vol. 3A, 4.5, tables 4-15 to 4-20). */
 #define SDM_P (1ULL << 0)
