@@ -319,7 +319,7 @@ static bool halt_sleep(struct vcpu *v)
 	return !wake_reason(run);
 }
 
-static long run_loop(struct vcpu *v)
+static long vcpu_run_loop(struct vcpu *v)
 {
 	struct dyad_run *run = v->run;
 	struct spurious spurious = { .page = ~0ULL };
@@ -356,13 +356,12 @@ static long run_loop(struct vcpu *v)
 	}
 }
 
-/* The backend may keep guest state loaded between entries: it is put back once, here. */
 static long vcpu_run(struct vcpu *v)
 {
-	long r = run_loop(v);
+	long r = vcpu_run_loop(v);
 
-	if (vcpu_backend->put)
-		vcpu_backend->put(v);
+	if (vcpu_backend->sync)
+		vcpu_backend->sync(v);
 	return r;
 }
 

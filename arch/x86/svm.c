@@ -53,6 +53,8 @@ struct svm_vcpu {
 	struct svm_gprs gprs;
 	u64 xcr0;
 	u64 exit_rip; /* the RIP reported at the last exit */
+	bool loaded; /* the guest's registers are in the VMCB and gprs, not in run->regs */
+	bool fpu_guest; /* the guest's x87/SSE/AVX state and XCR0 are in the CPU */
 	u64 reinject; /* EXITINTINFO to deliver first, 0: none */
 	u64 asid_gen;
 	u64 tlb_gen; /* pmap_guest_tlb_gen() last flushed for */
@@ -398,6 +400,7 @@ static void regs_in(struct svm_vcpu *sv, const struct dyad_regs *r)
 
 static void regs_out(struct svm_vcpu *sv, struct dyad_run *run)
 {
+	sv->loaded = false;
 	const struct vmcb_save *s = &sv->vmcb->save;
 	const struct svm_gprs *g = &sv->gprs;
 
@@ -669,9 +672,13 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 	struct dyad_run *run = v->run;
 	struct vmcb_control *c = &sv->vmcb->control;
 
-	if (run->regs.rip != sv->exit_rip)
-		c->int_state &= ~1ULL; /* the VMM moved past the instruction */
-	regs_in(sv, &run->regs);
+	/* Registers come from the run page once per run call; kernel-handled exits keep them. */
+	if (!sv->loaded) {
+		if (run->regs.rip != sv->exit_rip)
+			c->int_state &= ~1ULL; /* the VMM moved past the instruction */
+		regs_in(sv, &run->regs);
+		sv->loaded = true;
+	}
 	run->exit_reason = DYAD_EXIT_NONE;
 	inject(sv, run);
 
@@ -691,11 +698,14 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 		sv->flush = false;
 		sv->tlb_gen = gen;
 	}
-	fpu_to_guest(sv);
+	/* The kernel uses no FPU: the guest's stays loaded until RUN returns (svm_sync). */
+	if (!sv->fpu_guest) {
+		fpu_to_guest(sv);
+		sv->fpu_guest = true;
+	}
 	irq_enable(); /* GIF = 0 holds host interrupts until STGI; IF = 1 makes them INTR exits */
 	svm_vmrun(sv->vmcb_pa, &sv->gprs, svm.host_area);
 	irq_disable();
-	fpu_to_host(sv);
 	stgi();
 	irq_enable(); /* a host interrupt that ended the guest is taken here */
 
@@ -710,7 +720,6 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 					SVM_EVT_ERR_VALID | SVM_EVT_VALID | (0xffffffffULL << 32));
 	}
 	out->kind = handle_exit(v, out);
-	regs_out(sv, run); /* the exit handler may have moved RIP or set registers */
 	return 0;
 }
 
@@ -957,6 +966,20 @@ static void svm_paging(struct vcpu *v, struct vcpu_paging *out)
 	}
 }
 
+static void svm_sync(struct vcpu *v)
+{
+	struct svm_vcpu *sv = v->hw;
+
+	if (sv->loaded)
+		regs_out(sv, v->run);
+	if (sv->fpu_guest) {
+		irq_disable();
+		fpu_to_host(sv);
+		irq_enable();
+		sv->fpu_guest = false;
+	}
+}
+
 const struct vcpu_backend svm_backend = {
 	.name = "svm",
 	.detect = svm_detect,
@@ -970,4 +993,5 @@ const struct vcpu_backend svm_backend = {
 	.get_msr = svm_get_msr,
 	.set_msr = svm_set_msr,
 	.paging = svm_paging,
+	.sync = svm_sync,
 };

@@ -443,7 +443,7 @@ static void vmx_destroy(struct vcpu *v)
 
 	if (!x)
 		return;
-	vmx_put(v);
+	vmx_sync(v);
 	vmcs_clear(x->vmcs);
 	/* The last INVEPT for this EPTP: afterwards the pmap needs none (and VMX may go off). */
 	pmap_guest_detach(&v->vm->proc->pmap);
@@ -692,5 +692,5 @@ const struct vcpu_backend vmx_backend = {
 	.get_msr = vmx_get_msr,
 	.set_msr = vmx_set_msr,
 	.paging = vmx_paging,
-	.put = vmx_put,
+	.sync = vmx_sync,
 };

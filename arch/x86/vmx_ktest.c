@@ -180,7 +180,7 @@ static int run_until(struct vcpu *v, struct vcpu_exit *e)
 		int err = vmx_backend.enter(v, e);
 
 		if (err || e->kind != VCPU_EXIT_RESUME) {
-			vmx_backend.put(v); /* as kern/vcpu.c does before returning to the VMM */
+			vmx_backend.sync(v); /* as kern/vcpu.c does before returning to the VMM */
 			return err ? err : (int)e->kind;
 		}
 	}
@@ -366,12 +366,12 @@ static u64 round_trips(struct vcpu *v, bool put, unsigned *bad)
 			continue;
 		}
 		if (put)
-			vmx_backend.put(v);
+			vmx_backend.sync(v);
 		u64 d = rdtsc() - a;
 		if (d < best)
 			best = d;
 	}
-	vmx_backend.put(v);
+	vmx_backend.sync(v);
 	return best;
 }
 

@@ -34,7 +34,7 @@ struct vmx_vcpu {
 	bool run_event; /* run->inject went into this entry */
 	/*
 	 * The guest's FPU, XCR0, SYSCALL MSRs and KERNEL_GS_BASE are in the CPU: from the first
-	 * entry of a DYAD_VCPU_RUN until vmx_put(). The kernel uses none of them meanwhile.
+	 * entry of a DYAD_VCPU_RUN until vmx_sync(). The kernel uses none of them meanwhile.
 	 */
 	bool guest_loaded;
 	u64 host_kgs, host_xcr0; /* the VMM's, while guest_loaded */
@@ -69,6 +69,6 @@ bool vmx_cr4_real(u64 val, u64 *real);
 void vmx_set_efer(struct vmx_vcpu *x, u64 efer, u64 cr0);
 
 int vmx_enter(struct vcpu *v, struct vcpu_exit *out);
-void vmx_put(struct vcpu *v);
+void vmx_sync(struct vcpu *v);
 
 #endif

@@ -567,7 +567,7 @@ done:
 	return 0;
 }
 
-void vmx_put(struct vcpu *v)
+void vmx_sync(struct vcpu *v)
 {
 	struct vmx_vcpu *x = v->hw;
 	u64 flags = read_rflags();
