@@ -1,0 +1,696 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The Intel VMX backend: detection, VMXON/VMXOFF, building and tearing down a VMCS, and the
+ * guest state the VMM reads and writes. Entering the guest and translating its exits is
+ * vmx_run.c; which controls a VMCS gets is decided in vmx_caps.c.
+ *
+ * A vCPU's EPTP is its VMM's root pair + 4096 (pmap_eptp): the guest-physical space is the
+ * VMM's address space, and the guest reaches only what the VMM mapped guest-visible.
+ */
+#include <arch/x86/asm.h>
+#include <arch/x86/cpu.h>
+#include <arch/x86/gdt.h>
+#include <arch/x86/pmap.h>
+#include <arch/x86/tlb.h>
+#include <arch/x86/trap.h>
+#include <dyad/errno.h>
+#include <dyad/pmem.h>
+#include <dyad/printf.h>
+#include <dyad/proc.h>
+#include <dyad/string.h>
+
+#include "vmx_priv.h"
+
+#define FEATURE_CONTROL_LOCKED BIT(0)
+#define FEATURE_CONTROL_VMX_OUTSIDE_SMX BIT(2)
+#define CPUID1_ECX_XSAVE BIT(26)
+#define AR_UNUSABLE BIT(16)
+#define PAT_DEFAULT 0x0007040600070406ULL
+
+struct vmx_caps vmx_caps;
+struct vmx_config vmx_config;
+bool vmx_host_xsave;
+u64 vmx_xcr0_supported;
+u64 vmx_host_star, vmx_host_lstar, vmx_host_sfmask;
+
+static paddr_t vmxon_region; /* non-zero while VMX is on */
+static paddr_t vmcs_current;
+static u16 vpid_next;
+static bool set_osxsave; /* enable() turned CR4.OSXSAVE on: disable() turns it off */
+
+extern const u8 vmx_exit[];
+
+/* ---- detection ---------------------------------------------------------------------------- */
+
+/* Which XCR0 bits guests may use: x87, SSE, AVX, AVX-512, as far as one page holds them. */
+static void detect_xsave(void)
+{
+	u32 a, b, c, d;
+
+	cpuid(1, 0, &a, &b, &c, &d);
+	if (!(c & CPUID1_ECX_XSAVE) || cpu_features.max_leaf < 0xd)
+		return;
+	cpuid(0xd, 0, &a, &b, &c, &d);
+	vmx_xcr0_supported = a & (XCR0_X87 | XCR0_SSE | XCR0_AVX | XCR0_AVX512);
+	if ((vmx_xcr0_supported & XCR0_AVX512) != XCR0_AVX512)
+		vmx_xcr0_supported &= ~XCR0_AVX512;
+	if (c > PAGE_SIZE) /* the area for every bit supported: keep to one page */
+		vmx_xcr0_supported &= ~XCR0_AVX512;
+	vmx_host_xsave = (vmx_xcr0_supported & VMX_HOST_XCR0) == VMX_HOST_XCR0;
+}
+
+static bool vmx_detect(void)
+{
+	char missing[VMX_WHY_MAX], dropped[VMX_WHY_MAX];
+	u64 fc;
+
+	if (!cpu_features.vmx) {
+		printf("vmx: no VMX\n");
+		return false;
+	}
+	fc = rdmsr(MSR_FEATURE_CONTROL);
+	if (!(fc & FEATURE_CONTROL_LOCKED)) {
+		fc |= FEATURE_CONTROL_LOCKED | FEATURE_CONTROL_VMX_OUTSIDE_SMX;
+		wrmsr(MSR_FEATURE_CONTROL, fc);
+	}
+	if (!(fc & FEATURE_CONTROL_VMX_OUTSIDE_SMX)) {
+		printf("vmx: no VMX: IA32_FEATURE_CONTROL is locked with VMX off\n");
+		return false;
+	}
+	vmx_caps_read(&vmx_caps);
+	if (vmx_config_decide(&vmx_caps, &vmx_config, missing, dropped)) {
+		printf("vmx: unusable, missing: %s\n", missing);
+		return false;
+	}
+	detect_xsave();
+	printf("vmx: ready, EPT%s%s%s, %s%s%s, guest FPU by %s\n",
+	       vmx_config.have & VMX_HAVE_EPT_2M ? " 2M" : "",
+	       vmx_config.have & VMX_HAVE_EPT_1G ? " 1G" : "",
+	       vmx_config.have & VMX_HAVE_EPT_AD ? " A/D" : "",
+	       dropped[0] ? "without " : "every wanted control", dropped,
+	       vmx_config.have & VMX_HAVE_PREEMPT ? ", preemption timer" : "",
+	       vmx_host_xsave ? "XSAVE" : "FXSAVE");
+	return true;
+}
+
+/* ---- VMX on and off ----------------------------------------------------------------------- */
+
+#define INVEPT_ALL 2
+
+static void invept(u64 type, u64 eptp)
+{
+	struct {
+		u64 eptp, reserved;
+	} desc = { eptp, 0 };
+
+	__asm__ volatile("invept %0, %1" : : "m"(desc), "r"(type) : "cc", "memory");
+}
+
+static bool fixed_ok(u64 v, u64 fixed0, u64 fixed1)
+{
+	return (v & fixed0) == fixed0 && (v & ~fixed1) == 0;
+}
+
+static int vmx_enable(void)
+{
+	u64 cr0 = read_cr0() | CR0_NE, cr4 = read_cr4() | CR4_VMXE, old_cr4 = read_cr4();
+	paddr_t region;
+	bool fail;
+
+	if (vmxon_region)
+		return 0;
+	if (!fixed_ok(cr0, vmx_caps.cr0_fixed0, vmx_caps.cr0_fixed1) ||
+	    !fixed_ok(cr4, vmx_caps.cr4_fixed0, vmx_caps.cr4_fixed1)) {
+		printf("vmx: host CR0 %#lx / CR4 %#lx break the VMX fixed bits\n", cr0, cr4);
+		return -EIO;
+	}
+	region = pmem_alloc_zeroed(0);
+	if (!region)
+		return -ENOMEM;
+	*(u32 *)pmem_va(region) = VMX_BASIC_REVISION(vmx_caps.basic);
+
+	/* NE is a fixed-1 bit of VMX operation: x87 errors are reported natively. */
+	write_cr0(cr0);
+	set_osxsave = vmx_host_xsave && !(old_cr4 & CR4_OSXSAVE);
+	if (vmx_host_xsave)
+		cr4 |= CR4_OSXSAVE;
+	write_cr4(cr4);
+	if (set_osxsave) /* else the kernel already chose the XCR0 processes run with */
+		__asm__ volatile("xsetbv" : : "c"(0), "a"((u32)VMX_HOST_XCR0), "d"(0));
+	__asm__ volatile("vmxon %1; setna %0" : "=qm"(fail) : "m"(region) : "cc", "memory");
+	if (fail) {
+		write_cr4(old_cr4);
+		pmem_free(region, 0);
+		printf("vmx: VMXON failed\n");
+		return -EIO;
+	}
+	vmx_host_star = rdmsr(MSR_STAR);
+	vmx_host_lstar = rdmsr(MSR_LSTAR);
+	vmx_host_sfmask = rdmsr(MSR_SFMASK);
+	vmxon_region = region;
+	vmcs_current = 0;
+	pmap_vmx_operation(true);
+	/* EPT translations may survive VMXOFF: none from an earlier VMX session may be used. */
+	if (vmx_caps.ept_vpid & EPT_CAP_INVEPT_ALL)
+		invept(INVEPT_ALL, 0);
+	return 0;
+}
+
+static void vmx_disable(void)
+{
+	if (!vmxon_region)
+		return;
+	pmap_vmx_operation(false);
+	__asm__ volatile("vmxoff" : : : "cc", "memory");
+	write_cr4(read_cr4() & ~(CR4_VMXE | (set_osxsave ? CR4_OSXSAVE : 0)));
+	pmem_free(vmxon_region, 0);
+	vmxon_region = 0;
+	vmcs_current = 0;
+}
+
+/* ---- the VMCS ------------------------------------------------------------------------------- */
+
+static bool vmcs_clear(paddr_t pa)
+{
+	bool fail;
+
+	__asm__ volatile("vmclear %1; setna %0" : "=qm"(fail) : "m"(pa) : "cc", "memory");
+	if (vmcs_current == pa)
+		vmcs_current = 0;
+	return !fail;
+}
+
+void vmx_load(struct vmx_vcpu *x)
+{
+	if (vmcs_current == x->vmcs)
+		return;
+	__asm__ volatile("vmptrld %0" : : "m"(x->vmcs) : "cc", "memory");
+	vmcs_current = x->vmcs;
+}
+
+/* The host bits of CR0/CR4 (fixed by VMX; CR4.VMXE hidden): the guest sees the shadow. */
+static u64 cr0_owned(void)
+{
+	return (u32)((vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG)) | ~vmx_caps.cr0_fixed1);
+}
+
+static u64 cr4_owned(void)
+{
+	return (u32)(vmx_caps.cr4_fixed0 | ~vmx_caps.cr4_fixed1) | CR4_VMXE;
+}
+
+bool vmx_cr0_real(u64 val, u64 *real)
+{
+	if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)) ||
+	    ((val & CR0_NW) && !(val & CR0_CD)))
+		return false;
+	*real = (val | (vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG))) & vmx_caps.cr0_fixed1;
+	return true;
+}
+
+bool vmx_cr4_real(u64 val, u64 *real)
+{
+	if ((val >> 32) || (val & CR4_VMXE) || (val & ~vmx_caps.cr4_fixed1))
+		return false;
+	*real = val | vmx_caps.cr4_fixed0;
+	return true;
+}
+
+u64 vmx_guest_cr0(void)
+{
+	u64 own = cr0_owned();
+
+	return (vmcs_read(VMCS_GUEST_CR0) & ~own) | (vmcs_read(VMCS_CR0_SHADOW) & own);
+}
+
+u64 vmx_guest_cr4(void)
+{
+	u64 own = cr4_owned();
+
+	return (vmcs_read(VMCS_GUEST_CR4) & ~own) | (vmcs_read(VMCS_CR4_SHADOW) & own);
+}
+
+/* LMA follows LME and paging, and the IA-32e entry control follows LMA (SDM 26.3.1.1). */
+void vmx_set_efer(struct vmx_vcpu *x, u64 efer, u64 cr0)
+{
+	if ((efer & EFER_LME) && (cr0 & CR0_PG))
+		efer |= EFER_LMA;
+	else if (!(cr0 & CR0_PG))
+		efer &= ~EFER_LMA;
+	x->entry_ctls = (efer & EFER_LMA) ? x->entry_ctls | ENTRY_IA32E
+					  : x->entry_ctls & ~ENTRY_IA32E;
+	vmcs_write(VMCS_ENTRY_CTLS, x->entry_ctls);
+	vmcs_write(VMCS_GUEST_EFER, efer);
+}
+
+/* MSRs the guest reads and writes without an exit: each is switched around every entry. */
+static void msr_bitmap_init(u8 *bm)
+{
+	/*
+	 * SYSENTER_* and the FS/GS bases are VMCS fields, PAT is loaded on entry and saved and
+	 * reloaded on exit, the SYSCALL MSRs and KERNEL_GS_BASE are swapped by vmx_run.c.
+	 */
+	static const u32 pass[] = {
+		DYAD_MSR_SYSENTER_CS, DYAD_MSR_SYSENTER_ESP,   DYAD_MSR_SYSENTER_EIP,
+		DYAD_MSR_PAT,	      DYAD_MSR_FS_BASE,	       DYAD_MSR_GS_BASE,
+		DYAD_MSR_STAR,	      DYAD_MSR_LSTAR,	       DYAD_MSR_CSTAR,
+		DYAD_MSR_SFMASK,      DYAD_MSR_KERNEL_GS_BASE,
+	};
+
+	memset(bm, 0xff, PAGE_SIZE);
+	for (unsigned i = 0; i < ARRAY_SIZE(pass); i++) {
+		u32 m = pass[i], base = m >= 0xc0000000 ? 1024 : 0, bit = m & 0x1fff;
+
+		bm[base + bit / 8] &= ~(1 << (bit % 8)); /* read */
+		bm[base + 2048 + bit / 8] &= ~(1 << (bit % 8)); /* write */
+	}
+	/*
+	 * Reading the TSC is harmless (the offset applies); writing it sets the offset. EFER
+	 * exits both ways: the kernel keeps LMA and the IA-32e entry control in step with it.
+	 */
+	bm[DYAD_MSR_TSC / 8] &= ~(1 << (DYAD_MSR_TSC % 8));
+}
+
+/* The base of the TSS the GDT's TR descriptor names (VM exits reload TR from the VMCS). */
+static u64 host_tr_base(void)
+{
+	struct {
+		u16 limit;
+		u64 base;
+	} __packed gdtr;
+
+	__asm__ volatile("sgdt %0" : "=m"(gdtr));
+	const u64 *d = (const u64 *)(gdtr.base + GDT_TSS);
+	return ((d[0] >> 16) & 0xffffff) | (((d[0] >> 56) & 0xff) << 24) | (d[1] << 32);
+}
+
+static void vmcs_init_host(void)
+{
+	struct {
+		u16 limit;
+		u64 base;
+	} __packed dt;
+
+	vmcs_write(VMCS_HOST_CS_SEL, GDT_KERNEL_CS);
+	vmcs_write(VMCS_HOST_SS_SEL, GDT_KERNEL_DS);
+	vmcs_write(VMCS_HOST_DS_SEL, GDT_KERNEL_DS);
+	vmcs_write(VMCS_HOST_ES_SEL, GDT_KERNEL_DS);
+	vmcs_write(VMCS_HOST_FS_SEL, 0);
+	vmcs_write(VMCS_HOST_GS_SEL, 0);
+	vmcs_write(VMCS_HOST_TR_SEL, GDT_TSS);
+	vmcs_write(VMCS_HOST_TR_BASE, host_tr_base());
+	__asm__ volatile("sgdt %0" : "=m"(dt));
+	vmcs_write(VMCS_HOST_GDTR_BASE, dt.base);
+	__asm__ volatile("sidt %0" : "=m"(dt));
+	vmcs_write(VMCS_HOST_IDTR_BASE, dt.base);
+	vmcs_write(VMCS_HOST_GS_BASE, rdmsr(MSR_GS_BASE));
+	vmcs_write(VMCS_HOST_SYSENTER_CS, 0);
+	vmcs_write(VMCS_HOST_SYSENTER_ESP, 0);
+	vmcs_write(VMCS_HOST_SYSENTER_EIP, 0);
+	vmcs_write(VMCS_HOST_PAT, rdmsr(MSR_PAT));
+	vmcs_write(VMCS_HOST_EFER, rdmsr(MSR_EFER));
+	vmcs_write(VMCS_HOST_CR0, read_cr0());
+	vmcs_write(VMCS_HOST_CR4, read_cr4());
+	vmcs_write(VMCS_HOST_RIP, (u64)vmx_exit);
+}
+
+/* The architectural reset state, at CS:IP 0:0 in real mode; the VMM sets what it needs. */
+static void vmcs_init_guest(struct vmx_vcpu *x)
+{
+	u64 cr0, cr4;
+
+	for (unsigned s = 0; s < SEG_COUNT; s++) {
+		u32 ar = s == SEG_CS ? 0x9b : s == SEG_LDTR ? 0x82 : s == SEG_TR ? 0x8b : 0x93;
+
+		vmcs_write(VMCS_GUEST_SEL(s), 0);
+		vmcs_write(VMCS_GUEST_BASE(s), 0);
+		vmcs_write(VMCS_GUEST_LIMIT(s), 0xffff);
+		vmcs_write(VMCS_GUEST_AR(s), ar);
+	}
+	vmcs_write(VMCS_GUEST_GDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_GDTR_LIMIT, 0xffff);
+	vmcs_write(VMCS_GUEST_IDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_IDTR_LIMIT, 0xffff);
+	vmx_cr0_real(0x10, &cr0); /* ET */
+	vmx_cr4_real(0, &cr4);
+	vmcs_write(VMCS_GUEST_CR0, cr0);
+	vmcs_write(VMCS_CR0_SHADOW, 0x10);
+	vmcs_write(VMCS_CR0_MASK, cr0_owned());
+	vmcs_write(VMCS_GUEST_CR4, cr4);
+	vmcs_write(VMCS_CR4_SHADOW, 0);
+	vmcs_write(VMCS_CR4_MASK, cr4_owned());
+	vmcs_write(VMCS_GUEST_CR3, 0);
+	vmcs_write(VMCS_GUEST_DR7, 0x400);
+	vmcs_write(VMCS_GUEST_RFLAGS, 2);
+	vmcs_write(VMCS_GUEST_PAT, PAT_DEFAULT);
+	vmx_set_efer(x, 0, 0);
+	vmcs_write(VMCS_GUEST_DEBUGCTL, 0);
+	vmcs_write(VMCS_LINK_POINTER, ~0ULL);
+	vmcs_write(VMCS_GUEST_ACTIVITY, 0);
+	vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, 0);
+	vmcs_write(VMCS_GUEST_PENDING_DBG, 0);
+	vmcs_write(VMCS_GUEST_SYSENTER_CS, 0);
+	vmcs_write(VMCS_GUEST_SYSENTER_ESP, 0);
+	vmcs_write(VMCS_GUEST_SYSENTER_EIP, 0);
+}
+
+static void vmcs_init_controls(struct vmx_vcpu *x)
+{
+	const struct vmx_config *c = &vmx_config;
+
+	x->proc_ctls = c->ctls[VMX_PROC];
+	x->entry_ctls = c->ctls[VMX_ENTRY];
+	vmcs_write(VMCS_PIN_CTLS, c->ctls[VMX_PIN]);
+	vmcs_write(VMCS_PROC_CTLS, x->proc_ctls);
+	vmcs_write(VMCS_PROC2_CTLS, c->ctls[VMX_PROC2]);
+	vmcs_write(VMCS_EXIT_CTLS, c->ctls[VMX_EXIT]);
+	vmcs_write(VMCS_ENTRY_CTLS, x->entry_ctls);
+	vmcs_write(VMCS_EXCEPTION_BITMAP, BIT(T_UD)); /* for VMMCALL, see vmx_run.c */
+	vmcs_write(VMCS_CR3_TARGET_COUNT, 0);
+	vmcs_write(VMCS_EXIT_MSR_STORE_COUNT, 0);
+	vmcs_write(VMCS_EXIT_MSR_LOAD_COUNT, 0);
+	vmcs_write(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+	vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
+	vmcs_write(VMCS_MSR_BITMAP, x->msr_bitmap);
+	vmcs_write(VMCS_TSC_OFFSET, 0);
+	vmcs_write(VMCS_EPTP, x->eptp);
+	if (c->have & VMX_HAVE_VPID)
+		vmcs_write(VMCS_VPID, x->vpid);
+	if (c->have & VMX_HAVE_TPR_SHADOW) {
+		vmcs_write(VMCS_VAPIC_PAGE, x->vapic);
+		vmcs_write(VMCS_TPR_THRESHOLD, 0);
+	}
+}
+
+static void vmx_free(struct vmx_vcpu *x)
+{
+	paddr_t pages[] = { x->vmcs, x->msr_bitmap, x->vapic, x->fpu, x->host_fpu };
+
+	for (unsigned i = 0; i < ARRAY_SIZE(pages); i++)
+		if (pages[i])
+			pmem_free(pages[i], 0);
+	pmem_free(x->self, 0);
+}
+
+static int vmx_create(struct vcpu *v)
+{
+	paddr_t self = pmem_alloc_zeroed(0);
+	struct vmx_vcpu *x;
+
+	if (!vmxon_region)
+		return -ENODEV;
+	if (!self)
+		return -ENOMEM;
+	x = pmem_va(self);
+	x->self = self;
+	x->vmcs = pmem_alloc_zeroed(0);
+	x->msr_bitmap = pmem_alloc(0);
+	x->fpu = pmem_alloc_zeroed(0);
+	x->host_fpu = pmem_alloc_zeroed(0);
+	if (vmx_config.have & VMX_HAVE_TPR_SHADOW)
+		x->vapic = pmem_alloc_zeroed(0);
+	if (!x->vmcs || !x->msr_bitmap || !x->fpu || !x->host_fpu ||
+	    (!x->vapic && (vmx_config.have & VMX_HAVE_TPR_SHADOW))) {
+		vmx_free(x);
+		return -ENOMEM;
+	}
+	*(u32 *)pmem_va(x->vmcs) = VMX_BASIC_REVISION(vmx_caps.basic);
+	msr_bitmap_init(pmem_va(x->msr_bitmap));
+	/* x87 and SSE at their reset values: FCW 0x37f, MXCSR 0x1f80 (XSTATE_BV 0: init). */
+	*(u16 *)pmem_va(x->fpu) = 0x37f;
+	*(u32 *)((u8 *)pmem_va(x->fpu) + 24) = 0x1f80;
+	x->xcr0 = XCR0_X87;
+	if (vmx_config.have & VMX_HAVE_VPID)
+		x->vpid = vpid_next = vpid_next % 0xffff + 1; /* never 0: that is the host's */
+	/* Attaches the pmap: from now on taking a right from the EPT runs INVEPT (and this once). */
+	x->eptp = pmap_eptp(&v->vm->proc->pmap);
+
+	if (!vmcs_clear(x->vmcs)) {
+		vmx_free(x);
+		return -EIO;
+	}
+	vmx_load(x);
+	vmcs_init_controls(x);
+	vmcs_init_host();
+	vmcs_init_guest(x);
+	v->hw = x;
+	return 0;
+}
+
+static void vmx_destroy(struct vcpu *v)
+{
+	struct vmx_vcpu *x = v->hw;
+
+	if (!x)
+		return;
+	vmx_sync(v);
+	vmcs_clear(x->vmcs);
+	/* The last INVEPT for this EPTP: afterwards the pmap needs none (and VMX may go off). */
+	pmap_guest_detach(&v->vm->proc->pmap);
+	vmx_free(x);
+	v->hw = NULL;
+}
+
+/* ---- guest state for the VMM ------------------------------------------------------------- */
+
+static void seg_get(unsigned s, struct dyad_segment *g)
+{
+	u32 ar = vmcs_read(VMCS_GUEST_AR(s));
+
+	*g = (struct dyad_segment){
+		.base = vmcs_read(VMCS_GUEST_BASE(s)),
+		.limit = vmcs_read(VMCS_GUEST_LIMIT(s)),
+		.selector = vmcs_read(VMCS_GUEST_SEL(s)),
+		.type = ar & 15,
+		.s = (ar >> 4) & 1,
+		.dpl = (ar >> 5) & 3,
+		.present = (ar >> 7) & 1,
+		.avl = (ar >> 12) & 1,
+		.l = (ar >> 13) & 1,
+		.db = (ar >> 14) & 1,
+		.g = (ar >> 15) & 1,
+		.unusable = (ar >> 16) & 1,
+	};
+}
+
+static void seg_set(unsigned s, const struct dyad_segment *g)
+{
+	u32 ar = (g->type & 15) | (g->s & 1) << 4 | (g->dpl & 3) << 5 | (g->present & 1) << 7 |
+		 (g->avl & 1) << 12 | (g->l & 1) << 13 | (g->db & 1) << 14 | (g->g & 1) << 15 |
+		 (g->unusable ? AR_UNUSABLE : 0);
+
+	vmcs_write(VMCS_GUEST_BASE(s), g->base);
+	vmcs_write(VMCS_GUEST_LIMIT(s), g->limit);
+	vmcs_write(VMCS_GUEST_SEL(s), g->selector);
+	vmcs_write(VMCS_GUEST_AR(s), ar);
+}
+
+/* struct dyad_sregs lists cs ds es fs gs ss tr ldt; the VMCS numbers ES CS SS DS FS GS LDTR TR. */
+static struct dyad_segment *sregs_seg(struct dyad_sregs *s, unsigned i)
+{
+	struct dyad_segment *map[SEG_COUNT] = {
+		[SEG_ES] = &s->es, [SEG_CS] = &s->cs, [SEG_SS] = &s->ss,    [SEG_DS] = &s->ds,
+		[SEG_FS] = &s->fs, [SEG_GS] = &s->gs, [SEG_LDTR] = &s->ldt, [SEG_TR] = &s->tr,
+	};
+	return map[i];
+}
+
+static u64 guest_cr8(struct vmx_vcpu *x)
+{
+	if (x->vapic)
+		return ((u8 *)pmem_va(x->vapic))[0x80] >> 4;
+	return x->cr8;
+}
+
+static int vmx_get_sregs(struct vcpu *v, struct dyad_sregs *s)
+{
+	struct vmx_vcpu *x = v->hw;
+
+	vmx_load(x);
+	for (unsigned i = 0; i < SEG_COUNT; i++)
+		seg_get(i, sregs_seg(s, i));
+	s->gdt = (struct dyad_dtable){ .base = vmcs_read(VMCS_GUEST_GDTR_BASE),
+				       .limit = vmcs_read(VMCS_GUEST_GDTR_LIMIT) };
+	s->idt = (struct dyad_dtable){ .base = vmcs_read(VMCS_GUEST_IDTR_BASE),
+				       .limit = vmcs_read(VMCS_GUEST_IDTR_LIMIT) };
+	s->cr0 = vmx_guest_cr0();
+	s->cr2 = x->cr2;
+	s->cr3 = vmcs_read(VMCS_GUEST_CR3);
+	s->cr4 = vmx_guest_cr4();
+	s->cr8 = guest_cr8(x);
+	s->efer = vmcs_read(VMCS_GUEST_EFER);
+	return 0;
+}
+
+static int vmx_set_sregs(struct vcpu *v, const struct dyad_sregs *s)
+{
+	struct vmx_vcpu *x = v->hw;
+	struct dyad_sregs copy = *s;
+	u64 cr0, cr4;
+
+	/* Bits the CPU cannot hold at all are refused; anything else is the entry's to judge. */
+	if (!vmx_cr0_real(s->cr0, &cr0) || !vmx_cr4_real(s->cr4, &cr4) || s->cr8 > 15)
+		return -EINVAL;
+	vmx_load(x);
+	for (unsigned i = 0; i < SEG_COUNT; i++)
+		seg_set(i, sregs_seg(&copy, i));
+	vmcs_write(VMCS_GUEST_GDTR_BASE, s->gdt.base);
+	vmcs_write(VMCS_GUEST_GDTR_LIMIT, s->gdt.limit);
+	vmcs_write(VMCS_GUEST_IDTR_BASE, s->idt.base);
+	vmcs_write(VMCS_GUEST_IDTR_LIMIT, s->idt.limit);
+	vmcs_write(VMCS_GUEST_CR0, cr0);
+	vmcs_write(VMCS_CR0_SHADOW, s->cr0);
+	vmcs_write(VMCS_GUEST_CR4, cr4);
+	vmcs_write(VMCS_CR4_SHADOW, s->cr4);
+	vmcs_write(VMCS_GUEST_CR3, s->cr3);
+	x->cr2 = s->cr2;
+	if (x->vapic)
+		((u8 *)pmem_va(x->vapic))[0x80] = s->cr8 << 4;
+	else
+		x->cr8 = s->cr8;
+	vmx_set_efer(x, s->efer, cr0);
+	return 0;
+}
+
+static int vmx_get_msr(struct vcpu *v, u32 index, u64 *value)
+{
+	struct vmx_vcpu *x = v->hw;
+
+	vmx_load(x);
+	switch (index) {
+	case DYAD_MSR_TSC:
+		*value = rdtsc() + vmcs_read(VMCS_TSC_OFFSET);
+		break;
+	case DYAD_MSR_SYSENTER_CS:
+		*value = vmcs_read(VMCS_GUEST_SYSENTER_CS);
+		break;
+	case DYAD_MSR_SYSENTER_ESP:
+		*value = vmcs_read(VMCS_GUEST_SYSENTER_ESP);
+		break;
+	case DYAD_MSR_SYSENTER_EIP:
+		*value = vmcs_read(VMCS_GUEST_SYSENTER_EIP);
+		break;
+	case DYAD_MSR_PAT:
+		*value = vmcs_read(VMCS_GUEST_PAT);
+		break;
+	case DYAD_MSR_EFER:
+		*value = vmcs_read(VMCS_GUEST_EFER);
+		break;
+	case DYAD_MSR_STAR:
+		*value = x->star;
+		break;
+	case DYAD_MSR_LSTAR:
+		*value = x->lstar;
+		break;
+	case DYAD_MSR_CSTAR:
+		*value = x->cstar;
+		break;
+	case DYAD_MSR_SFMASK:
+		*value = x->sfmask;
+		break;
+	case DYAD_MSR_FS_BASE:
+		*value = vmcs_read(VMCS_GUEST_BASE(SEG_FS));
+		break;
+	case DYAD_MSR_GS_BASE:
+		*value = vmcs_read(VMCS_GUEST_BASE(SEG_GS));
+		break;
+	case DYAD_MSR_KERNEL_GS_BASE:
+		*value = x->kernel_gs_base;
+		break;
+	default:
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* A canonical 48-bit address: the WRMSR would #GP on anything else. */
+static bool canonical(u64 a)
+{
+	return (u64)((s64)(a << 16) >> 16) == a;
+}
+
+static int vmx_set_msr(struct vcpu *v, u32 index, u64 value)
+{
+	struct vmx_vcpu *x = v->hw;
+	bool addr = index == DYAD_MSR_LSTAR || index == DYAD_MSR_CSTAR ||
+		    index == DYAD_MSR_FS_BASE || index == DYAD_MSR_GS_BASE ||
+		    index == DYAD_MSR_KERNEL_GS_BASE || index == DYAD_MSR_SYSENTER_ESP ||
+		    index == DYAD_MSR_SYSENTER_EIP;
+
+	if (addr && !canonical(value))
+		return -EINVAL;
+	vmx_load(x);
+	switch (index) {
+	case DYAD_MSR_TSC:
+		vmcs_write(VMCS_TSC_OFFSET, value - rdtsc());
+		break;
+	case DYAD_MSR_SYSENTER_CS:
+		vmcs_write(VMCS_GUEST_SYSENTER_CS, value);
+		break;
+	case DYAD_MSR_SYSENTER_ESP:
+		vmcs_write(VMCS_GUEST_SYSENTER_ESP, value);
+		break;
+	case DYAD_MSR_SYSENTER_EIP:
+		vmcs_write(VMCS_GUEST_SYSENTER_EIP, value);
+		break;
+	case DYAD_MSR_PAT:
+		vmcs_write(VMCS_GUEST_PAT, value);
+		break;
+	case DYAD_MSR_EFER:
+		vmx_set_efer(x, value, vmx_guest_cr0());
+		break;
+	case DYAD_MSR_STAR:
+		x->star = value;
+		break;
+	case DYAD_MSR_LSTAR:
+		x->lstar = value;
+		break;
+	case DYAD_MSR_CSTAR:
+		x->cstar = value;
+		break;
+	case DYAD_MSR_SFMASK:
+		x->sfmask = value;
+		break;
+	case DYAD_MSR_FS_BASE:
+		vmcs_write(VMCS_GUEST_BASE(SEG_FS), value);
+		break;
+	case DYAD_MSR_GS_BASE:
+		vmcs_write(VMCS_GUEST_BASE(SEG_GS), value);
+		break;
+	case DYAD_MSR_KERNEL_GS_BASE:
+		x->kernel_gs_base = value;
+		break;
+	default:
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void vmx_paging(struct vcpu *v, struct vcpu_paging *out)
+{
+	vmx_load(v->hw);
+	out->cr0 = vmx_guest_cr0();
+	out->cr3 = vmcs_read(VMCS_GUEST_CR3);
+	out->cr4 = vmx_guest_cr4();
+	out->efer = vmcs_read(VMCS_GUEST_EFER);
+	out->cs_base = vmcs_read(VMCS_GUEST_BASE(SEG_CS));
+	out->rip = v->run->regs.rip;
+	for (unsigned i = 0; i < 4; i++)
+		out->pdpte[i] = vmcs_read(VMCS_GUEST_PDPTE(i));
+}
+
+const struct vcpu_backend vmx_backend = {
+	.name = "vmx",
+	.detect = vmx_detect,
+	.enable = vmx_enable,
+	.disable = vmx_disable,
+	.create = vmx_create,
+	.destroy = vmx_destroy,
+	.enter = vmx_enter,
+	.get_sregs = vmx_get_sregs,
+	.set_sregs = vmx_set_sregs,
+	.get_msr = vmx_get_msr,
+	.set_msr = vmx_set_msr,
+	.paging = vmx_paging,
+	.sync = vmx_sync,
+};

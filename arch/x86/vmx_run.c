@@ -1,0 +1,582 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One entry into a VMX guest and the translation of its exit (struct vcpu_exit and the run
+ * page). What the CPU does not switch is switched here, around every entry, with interrupts
+ * off: the FPU (XSAVE or FXSAVE) and XCR0, CR2, the SYSCALL MSRs and KERNEL_GS_BASE.
+ * Exits the backend can finish (host interrupts, the interrupt window, XSETBV, owned CR bits,
+ * the TSC offset) return VCPU_EXIT_RESUME; the rest go to kern/vcpu.c.
+ */
+#include <arch/x86/asm.h>
+#include <arch/x86/trap.h>
+#include <dyad/errno.h>
+#include <dyad/pmem.h>
+#include <dyad/string.h>
+
+#include "vmx_priv.h"
+
+#define PREEMPT_MAX 0xffffffffULL
+
+static inline void xsetbv0(u64 v)
+{
+	__asm__ volatile("xsetbv" : : "c"(0), "a"((u32)v), "d"((u32)(v >> 32)));
+}
+
+static inline void write_cr2_raw(u64 v)
+{
+	__asm__ volatile("mov %0, %%cr2" : : "r"(v));
+}
+
+static void stat(struct dyad_run *run, unsigned which)
+{
+	run->stats.exits[which]++;
+}
+
+/* Valid per the uapi: an external interrupt 32..255, or an exception 0..31 other than NMI. */
+static bool inject_valid(const struct dyad_event *e)
+{
+	static const u32 with_error = BIT(8) | BIT(10) | BIT(11) | BIT(12) | BIT(13) | BIT(14) |
+				      BIT(17);
+
+	if (e->type == DYAD_EVENT_EXTINT)
+		return e->vector >= 32 && !e->has_error_code;
+	if (e->type != DYAD_EVENT_EXCEPTION || e->vector >= 32 || e->vector == T_NMI)
+		return false;
+	return !e->has_error_code || (with_error & BIT(e->vector));
+}
+
+/* Queues an exception that the kernel raises for the guest (it goes before anything else). */
+static void raise_exception(struct vmx_vcpu *x, unsigned vector, bool has_error, u32 error)
+{
+	x->event_info = vector | INTR_TYPE_HW_EXC << 8 | INTR_INFO_VALID;
+	if (has_error && (vmcs_read(VMCS_GUEST_CR0) & CR0_PE))
+		x->event_info |= INTR_INFO_HAS_ERROR;
+	x->event_error = error;
+	x->event_len = 0;
+}
+
+/* Chooses the event of this entry and arms interrupt-window exiting when one must wait. */
+static void prepare_events(struct vmx_vcpu *x, struct dyad_run *run)
+{
+	u32 block = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
+	const struct dyad_event *e = &run->inject;
+	u32 info = 0, proc;
+
+	/* The VMM emulated the exiting instruction: the STI / MOV SS shadow ended with it. */
+	if (run->regs.rip != x->exit_rip &&
+	    (block & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))) {
+		block &= ~(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS);
+		vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, block);
+	}
+	x->run_event = false;
+	if (x->event_info) {
+		info = x->event_info;
+		vmcs_write(VMCS_ENTRY_EXC_ERROR, x->event_error);
+		vmcs_write(VMCS_ENTRY_INSN_LEN, x->event_len);
+		x->event_info = 0;
+	} else if (e->pending && e->type == DYAD_EVENT_EXCEPTION) {
+		info = e->vector | INTR_TYPE_HW_EXC << 8 | INTR_INFO_VALID;
+		if (e->has_error_code && (vmcs_read(VMCS_GUEST_CR0) & CR0_PE)) {
+			info |= INTR_INFO_HAS_ERROR;
+			vmcs_write(VMCS_ENTRY_EXC_ERROR, e->error_code);
+		}
+		x->run_event = true;
+	} else if (e->pending && (run->regs.rflags & RFLAGS_IF) &&
+		   !(block & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))) {
+		info = e->vector | INTR_TYPE_EXTINT << 8 | INTR_INFO_VALID;
+		x->run_event = true;
+	}
+	vmcs_write(VMCS_ENTRY_INTR_INFO, info);
+
+	proc = e->pending && !x->run_event ? x->proc_ctls | PROC_INTR_WINDOW
+					   : x->proc_ctls & ~PROC_INTR_WINDOW;
+	if (proc != x->proc_ctls) {
+		x->proc_ctls = proc;
+		vmcs_write(VMCS_PROC_CTLS, proc);
+	}
+}
+
+/* The preemption timer ends the entry at the VMM's deadline (host interrupts end it anyway). */
+static void prepare_timer(struct dyad_run *run)
+{
+	u64 now, ticks = PREEMPT_MAX;
+
+	if (!(vmx_config.have & VMX_HAVE_PREEMPT))
+		return;
+	if (run->deadline_tsc) {
+		now = rdtsc();
+		ticks = run->deadline_tsc > now
+				? (run->deadline_tsc - now) >> vmx_config.preempt_shift
+				: 0;
+		if (ticks > PREEMPT_MAX)
+			ticks = PREEMPT_MAX;
+	}
+	vmcs_write(VMCS_PREEMPT_TIMER, ticks);
+}
+
+static inline u64 xgetbv0(void)
+{
+	u32 lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (u64)hi << 32 | lo;
+}
+
+static inline void xsave(void *area, u64 mask)
+{
+	__asm__ volatile("xsave64 (%0)"
+			 :
+			 : "r"(area), "a"((u32)mask), "d"((u32)(mask >> 32))
+			 : "memory");
+}
+
+static inline void xrstor(const void *area, u64 mask)
+{
+	__asm__ volatile("xrstor64 (%0)"
+			 :
+			 : "r"(area), "a"((u32)mask), "d"((u32)(mask >> 32))
+			 : "memory");
+}
+
+/*
+ * The VMM's registers are live while it is in the kernel: its FPU state is set aside for the
+ * guest's, and the MSRs VMX does not switch are swapped. The XSAVE state moves with XCR0 set to
+ * the union of host and guest components (x87 and SSE are always in it: a guest that has not
+ * turned XSAVE on still has XMM registers), then XCR0 becomes the guest's own.
+ */
+static void switch_to_guest(struct vmx_vcpu *x)
+{
+	u64 *host_xcr0 = &x->host_xcr0;
+
+	x->host_kgs = rdmsr(MSR_KERNEL_GS_BASE);
+	wrmsr(MSR_STAR, x->star);
+	wrmsr(MSR_LSTAR, x->lstar);
+	wrmsr(MSR_CSTAR, x->cstar);
+	wrmsr(MSR_SFMASK, x->sfmask);
+	wrmsr(MSR_KERNEL_GS_BASE, x->kernel_gs_base);
+	if (vmx_host_xsave) {
+		u64 all = x->xcr0 | (*host_xcr0 = xgetbv0());
+
+		xsave(pmem_va(x->host_fpu), *host_xcr0);
+		if (all != *host_xcr0)
+			xsetbv0(all);
+		xrstor(pmem_va(x->fpu), all);
+		if (x->xcr0 != all)
+			xsetbv0(x->xcr0);
+	} else {
+		fpu_save(pmem_va(x->host_fpu));
+		fpu_restore(pmem_va(x->fpu));
+	}
+}
+
+static void switch_to_host(struct vmx_vcpu *x)
+{
+	u64 host_xcr0 = x->host_xcr0;
+
+	if (vmx_host_xsave) {
+		u64 all = x->xcr0 | host_xcr0;
+
+		if (x->xcr0 != all)
+			xsetbv0(all);
+		xsave(pmem_va(x->fpu), all);
+		if (all != host_xcr0)
+			xsetbv0(host_xcr0);
+		xrstor(pmem_va(x->host_fpu), host_xcr0);
+	} else {
+		fpu_save(pmem_va(x->fpu));
+		fpu_restore(pmem_va(x->host_fpu));
+	}
+	x->star = rdmsr(MSR_STAR);
+	x->lstar = rdmsr(MSR_LSTAR);
+	x->cstar = rdmsr(MSR_CSTAR);
+	x->sfmask = rdmsr(MSR_SFMASK);
+	x->kernel_gs_base = rdmsr(MSR_KERNEL_GS_BASE);
+	wrmsr(MSR_STAR, vmx_host_star);
+	wrmsr(MSR_LSTAR, vmx_host_lstar);
+	wrmsr(MSR_SFMASK, vmx_host_sfmask);
+	wrmsr(MSR_KERNEL_GS_BASE, x->host_kgs);
+}
+
+/* Hands @vector to the host's handler through its IDT gate, as if it had arrived in the host. */
+static void host_int(unsigned vector)
+{
+	void (*stub)(void) = (void (*)(void))(vmx_int_stubs + 4 * vector);
+
+	stub();
+}
+
+/* ---- exits --------------------------------------------------------------------------------- */
+
+/* Moves RIP past the exiting instruction, which also ends an STI / MOV SS shadow. */
+static void skip_insn(struct vmx_vcpu *x, struct dyad_run *run)
+{
+	u32 block = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
+
+	run->regs.rip += vmcs_read(VMCS_EXIT_INSN_LEN);
+	x->exit_rip = run->regs.rip;
+	if (block & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))
+		vmcs_write(VMCS_GUEST_INTERRUPTIBILITY,
+			   block & ~(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+}
+
+static void to_vmm(struct dyad_run *run, struct vcpu_exit *out, unsigned reason, unsigned len)
+{
+	out->kind = VCPU_EXIT_USER;
+	run->exit_reason = reason;
+	run->insn_len = len;
+}
+
+/* The general register a CR-access or similar exit names (SDM table 27-3 numbering). */
+static unsigned long *gpr(struct dyad_run *run, unsigned n)
+{
+	static const u8 slot[16] = { 0, 2, 3, 1, 7, 6, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15 };
+
+	return &((unsigned long *)&run->regs)[slot[n & 15]];
+}
+
+static void exit_io(struct dyad_run *run, struct vcpu_exit *out, u64 q)
+{
+	unsigned size = (q & 7) + 1;
+
+	to_vmm(run, out, DYAD_EXIT_IO, vmcs_read(VMCS_EXIT_INSN_LEN));
+	run->exit.io.port = q >> 16;
+	run->exit.io.size = size;
+	run->exit.io.direction = (q & BIT(3)) ? DYAD_IO_IN : DYAD_IO_OUT;
+	run->exit.io.string = !!(q & BIT(4));
+	run->exit.io.rep = !!(q & BIT(5));
+	run->exit.io.value = 0;
+	if (run->exit.io.direction == DYAD_IO_OUT && !run->exit.io.string)
+		run->exit.io.value = run->regs.rax &
+				     (size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1);
+}
+
+static void exit_ept(struct dyad_run *run, struct vcpu_exit *out, u64 q)
+{
+	u32 access = (q & 7), allowed = (q >> 3) & 7; /* R W X, in the same bit order as DYAD_ */
+
+	out->kind = VCPU_EXIT_GUEST_FAULT;
+	out->gpa = vmcs_read(VMCS_GUEST_PHYS_ADDR);
+	out->access = access;
+	out->entry_allowed = access && (allowed & access) == access;
+	run->insn_len = 0; /* undefined for EPT violations: the VMM decodes */
+}
+
+/* XSETBV: only XCR0, only values the CPU could hold and that the SDM allows (else #GP). */
+static bool xsetbv_ok(u32 index, u64 v)
+{
+	if (index != 0 || !(v & XCR0_X87) || (v & ~vmx_xcr0_supported))
+		return false;
+	if ((v & XCR0_AVX) && !(v & XCR0_SSE))
+		return false;
+	if ((v & XCR0_AVX512) && ((v & XCR0_AVX512) != XCR0_AVX512 || !(v & XCR0_AVX)))
+		return false;
+	return true;
+}
+
+/* MOV to CR0 / CR4 changing a bit the host owns: the shadow takes the guest's value. */
+static bool emulate_cr_write(struct vmx_vcpu *x, unsigned cr, u64 val)
+{
+	u64 real, old;
+
+	if (cr == 4) {
+		if (!vmx_cr4_real(val, &real))
+			return false;
+		vmcs_write(VMCS_GUEST_CR4, real);
+		vmcs_write(VMCS_CR4_SHADOW, val);
+		return true;
+	}
+	if (!vmx_cr0_real(val, &real))
+		return false;
+	old = vmcs_read(VMCS_GUEST_CR0);
+	if (!(old & CR0_PG) && (val & CR0_PG) && (vmcs_read(VMCS_GUEST_EFER) & EFER_LME) &&
+	    !(vmcs_read(VMCS_GUEST_CR4) & CR4_PAE))
+		return false; /* long mode needs PAE */
+	vmcs_write(VMCS_GUEST_CR0, real);
+	vmcs_write(VMCS_CR0_SHADOW, val);
+	if ((old ^ val) & CR0_PG)
+		vmx_set_efer(x, vmcs_read(VMCS_GUEST_EFER), real);
+	return true;
+}
+
+static void exit_cr(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit *out, u64 q)
+{
+	unsigned cr = q & 15, type = (q >> 4) & 3;
+	unsigned long *reg = gpr(run, q >> 8);
+
+	if (type == 0 && (cr == 0 || cr == 4)) {
+		if (!emulate_cr_write(x, cr, *reg)) {
+			raise_exception(x, T_GP, true, 0);
+			stat(run, DYAD_STAT_CR);
+			return;
+		}
+	} else if (type == 0 && cr == 8 && !x->vapic) {
+		if (*reg > 15) {
+			raise_exception(x, T_GP, true, 0);
+			stat(run, DYAD_STAT_CR);
+			return;
+		}
+		x->cr8 = *reg;
+	} else if (type == 1 && cr == 8 && !x->vapic) {
+		*reg = x->cr8;
+	} else {
+		to_vmm(run, out, DYAD_EXIT_INTERNAL, 0);
+		run->exit.internal.hw_reason = EXIT_CR_ACCESS;
+		run->exit.internal.info[0] = q;
+		return;
+	}
+	skip_insn(x, run);
+	stat(run, DYAD_STAT_CR);
+}
+
+/* An exception or NMI exit: host NMIs, and #UD (the only vector the exception bitmap has). */
+static void exit_exception(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
+			   struct vcpu_exit *out)
+{
+	u32 info = vmcs_read(VMCS_EXIT_INTR_INFO);
+
+	if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI) {
+		stat(run, DYAD_STAT_NMI);
+		host_int(T_NMI);
+		return;
+	}
+	if (INTR_INFO_VECTOR(info) == T_UD) {
+		static const u8 vmmcall[3] = { 0x0f, 0x01, 0xd9 };
+		u8 insn[3];
+
+		/* AMD's VMMCALL is a hypercall here too: a VMM need not know the vendor. */
+		if (vcpu_fetch(v, insn, 3) == 3 && !memcmp(insn, vmmcall, 3)) {
+			to_vmm(run, out, DYAD_EXIT_HYPERCALL, 3);
+			return;
+		}
+		raise_exception(x, T_UD, false, 0);
+		stat(run, DYAD_STAT_EXCEPTION);
+		return;
+	}
+	to_vmm(run, out, DYAD_EXIT_INTERNAL, 0);
+	run->exit.internal.hw_reason = EXIT_EXCEPTION_NMI;
+	run->exit.internal.info[0] = info;
+	run->exit.internal.info[1] = vmcs_read(VMCS_EXIT_INTR_ERROR);
+}
+
+/*
+ * A guest WRMSR to EFER: only SCE, LME and NXE are the guest's (LMA follows LME and paging), and
+ * LME cannot change while paging is on. False: the guest gets #GP.
+ */
+static bool efer_write(struct vmx_vcpu *x, u64 v)
+{
+	u64 cr0 = vmcs_read(VMCS_GUEST_CR0), old = vmcs_read(VMCS_GUEST_EFER);
+
+	if (v & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+		return false;
+	if ((cr0 & CR0_PG) && ((v ^ old) & EFER_LME))
+		return false;
+	vmx_set_efer(x, (v & ~EFER_LMA) | (old & EFER_LMA), cr0);
+	return true;
+}
+
+static void exit_msr(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit *out, bool write)
+{
+	u32 index = run->regs.rcx;
+	u64 value = (run->regs.rdx << 32) | (u32)run->regs.rax;
+
+	if (write && index == DYAD_MSR_TSC) {
+		vmcs_write(VMCS_TSC_OFFSET, value - rdtsc());
+		skip_insn(x, run);
+		stat(run, DYAD_STAT_MSR_KERNEL);
+		return;
+	}
+	if (index == DYAD_MSR_EFER) {
+		if (!write) {
+			value = vmcs_read(VMCS_GUEST_EFER);
+			run->regs.rax = (u32)value;
+			run->regs.rdx = value >> 32;
+		} else if (!efer_write(x, value)) {
+			raise_exception(x, T_GP, true, 0);
+			stat(run, DYAD_STAT_MSR_KERNEL);
+			return;
+		}
+		skip_insn(x, run);
+		stat(run, DYAD_STAT_MSR_KERNEL);
+		return;
+	}
+	to_vmm(run, out, write ? DYAD_EXIT_WRMSR : DYAD_EXIT_RDMSR, vmcs_read(VMCS_EXIT_INSN_LEN));
+	run->exit.msr.index = index;
+	run->exit.msr.value = write ? value : 0;
+}
+
+static void exit_failed_entry(struct dyad_run *run, struct vcpu_exit *out, u64 reason, u64 qual)
+{
+	to_vmm(run, out, DYAD_EXIT_FAIL_ENTRY, 0);
+	run->exit.fail.hw_reason = reason;
+	run->exit.fail.qualification = qual;
+}
+
+static void translate(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
+		      struct vcpu_exit *out, u32 reason)
+{
+	u64 q = vmcs_read(VMCS_EXIT_QUAL);
+
+	if (reason & EXIT_REASON_ENTRY_FAILED) {
+		exit_failed_entry(run, out, reason, q);
+		return;
+	}
+	switch (reason & 0xffff) {
+	case EXIT_EXCEPTION_NMI:
+		exit_exception(v, x, run, out);
+		break;
+	case EXIT_EXTINT:
+		/* Acknowledged on exit; its handler runs through the host's IDT gate. */
+		stat(run, DYAD_STAT_EXTINT);
+		host_int(INTR_INFO_VECTOR(vmcs_read(VMCS_EXIT_INTR_INFO)));
+		break;
+	case EXIT_TRIPLE_FAULT:
+		to_vmm(run, out, DYAD_EXIT_SHUTDOWN, 0);
+		break;
+	case EXIT_INTR_WINDOW:
+		stat(run, DYAD_STAT_INTR_WINDOW); /* the next entry injects */
+		break;
+	case EXIT_CPUID:
+		to_vmm(run, out, DYAD_EXIT_CPUID, vmcs_read(VMCS_EXIT_INSN_LEN));
+		break;
+	case EXIT_HLT:
+		if (run->regs.rflags & RFLAGS_IF) {
+			skip_insn(x, run);
+			out->kind = VCPU_EXIT_HALT;
+		} else {
+			to_vmm(run, out, DYAD_EXIT_HLT, vmcs_read(VMCS_EXIT_INSN_LEN));
+		}
+		break;
+	case EXIT_VMCALL:
+		to_vmm(run, out, DYAD_EXIT_HYPERCALL, vmcs_read(VMCS_EXIT_INSN_LEN));
+		break;
+	case EXIT_GETSEC:
+	case EXIT_INVD:
+	case EXIT_VMCLEAR ... EXIT_VMXON:
+	case EXIT_INVEPT:
+	case EXIT_INVVPID:
+		/* No nested VMX, no SMX: the guest gets #UD, as on a CPU without them. */
+		raise_exception(x, T_UD, false, 0);
+		stat(run, DYAD_STAT_OTHER);
+		break;
+	case EXIT_CR_ACCESS:
+		exit_cr(x, run, out, q);
+		break;
+	case EXIT_IO:
+		exit_io(run, out, q);
+		break;
+	case EXIT_RDMSR:
+	case EXIT_WRMSR:
+		exit_msr(x, run, out, (reason & 0xffff) == EXIT_WRMSR);
+		break;
+	case EXIT_TPR_BELOW:
+		stat(run, DYAD_STAT_OTHER);
+		break;
+	case EXIT_EPT_VIOLATION:
+		exit_ept(run, out, q);
+		break;
+	case EXIT_PREEMPT_TIMER:
+		stat(run, DYAD_STAT_PREEMPT);
+		break;
+	case EXIT_XSETBV: {
+		u64 v = (run->regs.rdx << 32) | (u32)run->regs.rax;
+
+		if (!xsetbv_ok(run->regs.rcx, v)) {
+			raise_exception(x, T_GP, true, 0);
+			stat(run, DYAD_STAT_XSETBV);
+			break;
+		}
+		/* The guest's state moves again, with the components of the new XCR0. */
+		if (x->guest_loaded) {
+			switch_to_host(x);
+			x->guest_loaded = false;
+		}
+		x->xcr0 = v;
+		skip_insn(x, run);
+		stat(run, DYAD_STAT_XSETBV);
+		break;
+	}
+	default:
+		to_vmm(run, out, DYAD_EXIT_INTERNAL, 0);
+		run->exit.internal.hw_reason = reason;
+		run->exit.internal.info[0] = q;
+		run->exit.internal.info[1] = vmcs_read(VMCS_GUEST_PHYS_ADDR);
+	}
+}
+
+int vmx_enter(struct vcpu *v, struct vcpu_exit *out)
+{
+	struct vmx_vcpu *x = v->hw;
+	struct dyad_run *run = v->run;
+	u64 flags;
+	u32 reason, vec;
+	int failed;
+
+	if (run->inject.pending && !inject_valid(&run->inject))
+		return -EINVAL;
+	*out = (struct vcpu_exit){ .kind = VCPU_EXIT_RESUME };
+
+	flags = read_rflags();
+	irq_disable();
+	vmx_load(x);
+	vmcs_write(VMCS_GUEST_RIP, run->regs.rip);
+	vmcs_write(VMCS_GUEST_RSP, run->regs.rsp);
+	vmcs_write(VMCS_GUEST_RFLAGS, run->regs.rflags);
+	prepare_events(x, run);
+	prepare_timer(run);
+	if (!x->guest_loaded) {
+		/* The first entry of this DYAD_VCPU_RUN: the VMM's CR3 and FS are the host's. */
+		vmcs_write(VMCS_HOST_CR3, read_cr3());
+		vmcs_write(VMCS_HOST_FS_BASE, rdmsr(MSR_FS_BASE));
+		switch_to_guest(x);
+		x->guest_loaded = true;
+	}
+	/* The kernel's own page faults (serving the guest's) may change CR2 between entries. */
+	write_cr2_raw(x->cr2);
+	failed = vmx_run_guest(&run->regs, x->launched);
+	x->cr2 = read_cr2();
+
+	if (failed) {
+		/* The entry was refused before any guest state was looked at (VMfail). */
+		/* hw_reason is the VM-instruction error; bit 31 clear tells it from an exit. */
+		exit_failed_entry(run, out, vmcs_read(VMCS_INSN_ERROR), 0);
+		goto done;
+	}
+	reason = vmcs_read(VMCS_EXIT_REASON);
+	if (!(reason & EXIT_REASON_ENTRY_FAILED))
+		x->launched = true;
+	run->regs.rip = vmcs_read(VMCS_GUEST_RIP);
+	run->regs.rsp = vmcs_read(VMCS_GUEST_RSP);
+	run->regs.rflags = vmcs_read(VMCS_GUEST_RFLAGS);
+	x->exit_rip = run->regs.rip;
+
+	/* Delivered, or cut short and kept below for re-injection: the VMM's request is done. */
+	if (x->run_event && !(reason & EXIT_REASON_ENTRY_FAILED))
+		run->inject.pending = 0;
+	vec = vmcs_read(VMCS_IDT_VEC_INFO);
+	if ((vec & INTR_INFO_VALID) && !(reason & EXIT_REASON_ENTRY_FAILED)) {
+		x->event_info = vec & ~INTR_INFO_NMI_UNBLOCK;
+		x->event_error = vmcs_read(VMCS_IDT_VEC_ERROR);
+		x->event_len = vmcs_read(VMCS_EXIT_INSN_LEN);
+	}
+	translate(v, x, run, out, reason);
+	run->if_flag = !!(run->regs.rflags & RFLAGS_IF);
+	run->interrupt_shadow = !!(vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) &
+				   (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+done:
+	if (flags & RFLAGS_IF)
+		irq_enable();
+	return 0;
+}
+
+void vmx_sync(struct vcpu *v)
+{
+	struct vmx_vcpu *x = v->hw;
+	u64 flags = read_rflags();
+
+	if (!x->guest_loaded)
+		return;
+	irq_disable();
+	switch_to_host(x);
+	x->guest_loaded = false;
+	if (flags & RFLAGS_IF)
+		irq_enable();
+}
