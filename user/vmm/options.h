@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VMM_OPTIONS_H
+#define VMM_OPTIONS_H
+
+#include <stdint.h>
+
+#include "boot.h"
+
+struct options {
+	const char *kernel; /* bzImage or ELF vmlinux (required) */
+	const char *initrd; /* optional */
+	uint64_t ram; /* bytes */
+	char cmdline[BOOT_CMDLINE_MAX];
+	int quiet; /* no summary */
+};
+
+#define OPTIONS_DEFAULT_RAM (256ULL << 20)
+#define OPTIONS_DEFAULT_CMDLINE                                                                    \
+	"console=ttyS0,115200 earlyprintk=serial nokaslr tsc=reliable acpi=off pci=off "           \
+	"mitigations=off i8042.noaux panic=-1"
+
+/*
+ * Parses the VMM's arguments:
+ *   vmm [-m SIZE] [-i INITRD] [-a APPEND] [-q] KERNEL [CMDLINE...]
+ *   -m SIZE   guest RAM: a number with an optional K, M or G suffix (default 256M)
+ *   -i FILE   the initrd
+ *   -a TEXT   appended to the default command line (the words after KERNEL replace it)
+ *   -q        no summary at the end
+ * Returns 0, or -1 with a sentence in @err (size @errlen).
+ */
+int options_parse(int argc, char **argv, struct options *o, char *err, unsigned errlen);
+
+/* Parses a size with an optional K/M/G suffix; 0 on error. */
+uint64_t options_size(const char *s);
+
+#endif
