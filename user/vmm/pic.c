@@ -36,8 +36,15 @@ static int chip_request(const struct pic_chip *c)
 
 static void cascade(struct pic *p)
 {
-	/* The slave's INT is the master's IR2 input. */
-	pic_set_irq(p, 2, chip_request(&p->chip[1]) < 8);
+	/*
+	 * The slave's INT is the master's IR2 input, followed as a level: a slave request that
+	 * goes away (its line dropped, or masked) withdraws IR2 rather than leaving a latched
+	 * request that would end as a spurious IR7.
+	 */
+	if (chip_request(&p->chip[1]) < 8)
+		p->chip[0].irr |= 1u << 2;
+	else
+		p->chip[0].irr &= ~(1u << 2);
 }
 
 void pic_set_irq(struct pic *p, int irq, int level)
@@ -82,9 +89,12 @@ int pic_ack(struct pic *p)
 
 	if (ir == 8)
 		return m->base | 7; /* the request went away: a spurious IR7 */
-	chip_accept(m, ir);
-	if (ir != 2)
+	if (ir != 2) {
+		chip_accept(m, ir);
 		return m->base | ir;
+	}
+	if (!m->auto_eoi)
+		m->isr |= 1u << 2;
 	int sir = chip_request(s);
 	int vec = sir == 8 ? (s->base | 7) : (s->base | sir);
 	if (sir != 8)
