@@ -70,11 +70,11 @@ static void test_probe_registers(void **state)
 
 static void test_fifo_identifies_16550a(void **state)
 {
-	assert_int_equal(in(UART_IIR) & 0xc0, 0);
+	assert_int_equal(in(UART_IIR)&0xc0, 0);
 	out(UART_FCR, 0xe7);
-	assert_int_equal(in(UART_IIR) & 0xc0, 0xc0);
+	assert_int_equal(in(UART_IIR)&0xc0, 0xc0);
 	out(UART_FCR, 0);
-	assert_int_equal(in(UART_IIR) & 0xc0, 0);
+	assert_int_equal(in(UART_IIR)&0xc0, 0);
 }
 
 static void test_lsr_is_never_all_ones(void **state)
@@ -90,16 +90,16 @@ static void test_loopback_modem_lines(void **state)
 {
 	/* The driver's check: MCR = LOOP | OUT2 | RTS must read back as DCD | CTS. */
 	out(UART_MCR, UART_MCR_LOOP | 0x0a);
-	assert_int_equal(in(UART_MSR) & 0xf0, 0x90);
+	assert_int_equal(in(UART_MSR)&0xf0, 0x90);
 	out(UART_MCR, UART_MCR_LOOP | 0x05); /* DTR, OUT1 -> DSR, RI */
-	assert_int_equal(in(UART_MSR) & 0xf0, 0x60);
+	assert_int_equal(in(UART_MSR)&0xf0, 0x60);
 	/* In loopback, THR comes back on RBR instead of going out. */
 	out(UART_THR, 'x');
 	assert_int_equal(nsent, 0);
-	assert_true(in(UART_LSR) & UART_LSR_DR);
+	assert_true(in(UART_LSR)&UART_LSR_DR);
 	assert_int_equal(in(UART_RBR), 'x');
 	out(UART_MCR, 0);
-	assert_int_equal(in(UART_MSR) & 0xf0, 0xb0);
+	assert_int_equal(in(UART_MSR)&0xf0, 0xb0);
 }
 
 static void test_divisor_latch_is_separate(void **state)
@@ -130,10 +130,10 @@ static void test_thre_interrupt(void **state)
 	/* Enabling ETBEI with THR empty raises the interrupt at once. */
 	out(UART_IER, UART_IER_THRI);
 	assert_int_equal(irq_level, 1);
-	assert_int_equal(in(UART_IIR) & 0x0f, UART_IIR_THRI);
+	assert_int_equal(in(UART_IIR)&0x0f, UART_IIR_THRI);
 	/* That read cleared the condition. */
 	assert_int_equal(irq_level, 0);
-	assert_int_equal(in(UART_IIR) & 0x0f, UART_IIR_NONE);
+	assert_int_equal(in(UART_IIR)&0x0f, UART_IIR_NONE);
 	/* Each character sent empties THR again. */
 	out(UART_THR, 'a');
 	assert_int_equal(irq_level, 1);
@@ -168,14 +168,14 @@ static void test_receive_interrupt_and_fifo(void **state)
 	assert_int_equal(irq_level, 1);
 	/* Received data outranks THR empty. */
 	out(UART_IER, UART_IER_RDI | UART_IER_THRI);
-	assert_int_equal(in(UART_IIR) & 0x0f, UART_IIR_RDI);
+	assert_int_equal(in(UART_IIR)&0x0f, UART_IIR_RDI);
 	for (unsigned i = 0; i < UART_FIFO; i++) {
-		assert_true(in(UART_LSR) & UART_LSR_DR);
+		assert_true(in(UART_LSR)&UART_LSR_DR);
 		assert_int_equal(in(UART_RBR), buf[i]);
 	}
-	assert_false(in(UART_LSR) & UART_LSR_DR);
-	assert_int_equal(in(UART_IIR) & 0x0f, UART_IIR_THRI);
-	assert_int_equal(in(UART_IIR) & 0x0f, UART_IIR_NONE);
+	assert_false(in(UART_LSR)&UART_LSR_DR);
+	assert_int_equal(in(UART_IIR)&0x0f, UART_IIR_THRI);
+	assert_int_equal(in(UART_IIR)&0x0f, UART_IIR_NONE);
 	assert_int_equal(irq_level, 0);
 }
 
@@ -184,7 +184,7 @@ static void test_fifo_reset_drops_input(void **state)
 	out(UART_FCR, 0x01);
 	uart_receive(&u, (const uint8_t *)"abc", 3);
 	out(UART_FCR, 0x03);
-	assert_false(in(UART_LSR) & UART_LSR_DR);
+	assert_false(in(UART_LSR)&UART_LSR_DR);
 	assert_int_equal(uart_rx_room(&u), UART_FIFO);
 }
 
