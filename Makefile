@@ -122,20 +122,28 @@ boot-test-bochs: deps
 	tools/boot-test.sh bochs $(TEST_ISO)
 
 # Both emulators boot the self-tests and then the user-space tests (Bochs: the VMX CPU model).
-USER_TEST_EXPECT := ^user: [1-9][0-9]* passed, 0 failed$$
+USER_TEST_EXPECT := ^user: [1-9][0-9]* passed, 0 failed, [0-9]+ skipped$$
 
 boot-test-user: deps
 	$(MAKE) utest-iso
 	BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' tools/boot-test.sh qemu $(UTEST_ISO)
 
+# Each stage appends its counts (passed, failed, skipped tests) to CHECK_SUMMARY; the last line
+# totals them, skips apart.
+CHECK_SUMMARY = $(abspath $(BUILD))/check-summary.txt
 check: deps
-	$(MAKE) unit
+	@mkdir -p $(BUILD) && rm -f $(CHECK_SUMMARY)
+	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) unit
 	$(MAKE) utest-iso
-	BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' tools/boot-test.sh qemu $(UTEST_ISO)
-	BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' tools/boot-test.sh bochs $(UTEST_ISO)
-	$(MAKE) check-debug
+	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' \
+		tools/boot-test.sh qemu $(UTEST_ISO)
+	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' \
+		tools/boot-test.sh bochs $(UTEST_ISO)
+	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) check-debug
 	@echo "check: the stages were unit tests, QEMU boot, Bochs boot, QEMU boot of a DEBUG=1 kernel"
-	@echo "check: 4 passed, 0 failed"
+	@awk '{ print "check:   " $$0; n++; p += $$(NF-5); f += $$(NF-3); s += $$(NF-1) } \
+		END { printf "check: %d stages passed, 0 failed; tests: %d passed, %d failed, %d skipped\n", \
+			n, p, f, s }' $(CHECK_SUMMARY)
 
 # The same boot with DEBUG=1 kernel objects in their own build directory.
 check-debug:

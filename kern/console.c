@@ -16,18 +16,33 @@ void console_write(const char *s, size_t n)
 	}
 }
 
+static int peeked = -1; /* a byte console_input_waiting() took from the UART */
+
+int console_trygetc(void)
+{
+	int c = peeked;
+
+	if (c >= 0) {
+		peeked = -1;
+		return c;
+	}
+	return uart_getc();
+}
+
 int console_getc(void)
 {
 	int c;
 
-	while ((c = uart_getc()) < 0)
+	while ((c = console_trygetc()) < 0)
 		__builtin_ia32_pause();
 	return c;
 }
 
-int console_trygetc(void)
+bool console_input_waiting(void)
 {
-	return uart_getc();
+	if (peeked < 0)
+		peeked = uart_getc();
+	return peeked >= 0;
 }
 
 int vprintf(const char *fmt, va_list ap)

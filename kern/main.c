@@ -22,6 +22,7 @@
 #include <dyad/proc.h>
 #include <dyad/string.h>
 #include <dyad/time.h>
+#include <dyad/vcpu.h>
 
 static struct boot_info boot_info;
 
@@ -128,6 +129,7 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	timer_init();
 	pmap_kernel_half_init(kmap_kernel_pml4(), KERNEL_IMAGE_PA(kmap_kernel_pml4()));
 	proc_init();
+	vcpu_init();
 	irq_enable();
 
 	/* A test run (ktest), a first process (init=), or both, end the emulator with a verdict. */

@@ -17,6 +17,7 @@
 #include <dyad/proc.h>
 #include <dyad/string.h>
 #include <dyad/ustack.h>
+#include <dyad/vcpu.h>
 #include <dyad/vm.h>
 #include <uapi/dyad/abi.h>
 
@@ -111,6 +112,10 @@ static const char *basename_of(const char *path)
 
 static void proc_free(struct proc *p)
 {
+	/* VMs first: their teardown needs the address space their guest ran in. */
+	for (int fd = 0; fd < PROC_MAX_FDS; fd++)
+		if (p->fds[fd].kind == FD_VM || p->fds[fd].kind == FD_VCPU)
+			vcpu_fd_release(&p->fds[fd]);
 	vm_teardown(p);
 	if (p->kstack)
 		pmem_free(p->kstack, PROC_KSTACK_ORDER);

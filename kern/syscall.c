@@ -29,6 +29,7 @@
 #include <dyad/string.h>
 #include <dyad/time.h>
 #include <dyad/uaccess.h>
+#include <dyad/vcpu.h>
 #include <dyad/vm.h>
 #include <uapi/dyad/abi.h>
 
@@ -74,6 +75,8 @@ static long sys_read(u64 fd, u64 buf, u64 len, u64 a3, u64 a4, u64 a5)
 		}
 		return copy_to_user(buf, chunk, n) ? -EFAULT : (long)n;
 	}
+	if (f->kind != FD_MODULE)
+		return -EINVAL; /* VM and vCPU descriptors are not read */
 	u64 size = f->mod->end - f->mod->start;
 	u64 n = f->pos < size ? MIN(len, size - f->pos) : 0;
 	if (copy_to_user(buf, (u8 *)pmem_va(f->mod->start) + f->pos, n))
@@ -167,6 +170,8 @@ static long sys_close(u64 fd, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 
 	if (!f)
 		return -EBADF;
+	if (f->kind == FD_VM || f->kind == FD_VCPU)
+		vcpu_fd_release(f);
 	*f = (struct fd){ .kind = FD_NONE };
 	return 0;
 }
@@ -213,6 +218,8 @@ static long sys_fstat(u64 fd, u64 ustat, u64 a2, u64 a3, u64 a4, u64 a5)
 	if (f->kind == FD_CONSOLE) {
 		st.st_mode = S_IFCHR | 0620;
 		st.st_rdev = (4 << 8) | 64; /* ttyS0 */
+	} else if (f->kind != FD_MODULE) {
+		st.st_mode = S_IFREG | 0600; /* VM and vCPU: anonymous kernel objects */
 	} else {
 		st.st_mode = S_IFREG | 0444;
 		st.st_size = (s64)(f->mod->end - f->mod->start);
@@ -233,6 +240,8 @@ static long sys_ioctl(u64 fd, u64 req, u64 arg, u64 a3, u64 a4, u64 a5)
 		struct winsize ws = { .ws_row = 24, .ws_col = 80 };
 		return copy_to_user(arg, &ws, sizeof(ws));
 	}
+	if (f->kind == FD_VM || f->kind == FD_VCPU)
+		return vcpu_ioctl(f, req, arg);
 	return -ENOTTY;
 }
 
@@ -240,6 +249,9 @@ static long sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off)
 {
 	if (len > USER_TOP)
 		return -ENOMEM; /* as Linux: larger than any address space */
+	if (!(flags & MAP_ANONYMOUS) && fd < PROC_MAX_FDS &&
+	    (proc_current->fds[fd].kind == FD_VCPU || proc_current->fds[fd].kind == FD_VM))
+		return vcpu_mmap(&proc_current->fds[fd], addr, len, (u32)prot, (u32)flags, off);
 	return vm_mmap(proc_current, addr, len, (u32)prot, (u32)flags, (int)fd, off);
 }
 
@@ -435,6 +447,11 @@ static long sys_dyad_vm_query(u64 addr, u64 uinfo, u64 a2, u64 a3, u64 a4, u64 a
 	return copy_to_user(uinfo, &info, sizeof(info));
 }
 
+static long sys_dyad_vm_create(u64 flags, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	return vcpu_sys_vm_create(flags);
+}
+
 static const syscall_fn linux_calls[] = {
 	[__NR_read] = sys_read,
 	[__NR_write] = sys_write,
@@ -470,6 +487,7 @@ static const syscall_fn dyad_calls[] = {
 	[DYAD_SYS_SPAWN - DYAD_SYS_BASE] = sys_dyad_spawn,
 	[DYAD_SYS_STATS - DYAD_SYS_BASE] = sys_dyad_stats,
 	[DYAD_SYS_VM_QUERY - DYAD_SYS_BASE] = sys_dyad_vm_query,
+	[DYAD_SYS_VM_CREATE - DYAD_SYS_BASE] = sys_dyad_vm_create,
 };
 
 void syscall_dispatch(struct trap_frame *tf);

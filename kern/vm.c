@@ -30,9 +30,16 @@ static unsigned order_of(u64 size)
 	return size == SZ_1G ? 18 : size == SZ_2M ? 9 : 0;
 }
 
-/* pmap_leaf_fn: gives back the frames of a leaf that was just unmapped. */
+/*
+ * pmap_leaf_fn (@arg: the process): gives back the frames of a leaf that was just unmapped,
+ * except the kernel-owned frame of a VM_FRAME region (its owner frees it).
+ */
 static int free_leaf(void *arg, const struct pmap_leaf *leaf)
 {
+	const struct vm_region *r = vm_find(arg, leaf->va);
+
+	if (r && (r->flags & VM_FRAME))
+		return 0;
 	pmem_free_part(leaf->pa, order_of(leaf->size));
 	return 0;
 }
@@ -168,7 +175,7 @@ int vm_munmap(struct proc *p, u64 addr, u64 len)
 		if (r && r->start < addr && r->end > addr + len)
 			return -ENOMEM;
 	}
-	err = pmap_unmap(&p->pmap, addr, len, free_leaf, NULL);
+	err = pmap_unmap(&p->pmap, addr, len, free_leaf, p);
 	if (err)
 		return err;
 	return regions_rewrite(p, addr, addr + len, ~0u, NULL);
@@ -203,7 +210,7 @@ int vm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot)
 		return err;
 	u32 flags = ((prot & PROT_WRITE) ? PMAP_W : 0) | ((prot & PROT_EXEC) ? PMAP_X : 0);
 	if (!(prot & PROT_ALL))
-		err = pmap_unmap(&p->pmap, addr, len, free_leaf, NULL); /* PROT_NONE: no access */
+		err = pmap_unmap(&p->pmap, addr, len, free_leaf, p); /* PROT_NONE: no access */
 	else
 		err = pmap_protect(&p->pmap, addr, len, flags);
 	if (err) {
@@ -334,7 +341,8 @@ bool vm_fault(struct proc *p, u64 addr, u64 err)
 	static const u64 huge_sizes[] = { SZ_1G, SZ_2M, SZ_4K };
 	const struct vm_region *r = vm_find(p, addr);
 
-	if (!r || (err & PF_P) || (err & PF_RSVD) || !(r->prot & PROT_ALL))
+	if (!r || (err & PF_P) || (err & PF_RSVD) || !(r->prot & PROT_ALL) ||
+	    (r->flags & VM_FRAME))
 		return false;
 	if (((err & PF_W) && !(r->prot & PROT_WRITE)) || ((err & PF_I) && !(r->prot & PROT_EXEC)))
 		return false;
@@ -363,8 +371,26 @@ bool vm_fault(struct proc *p, u64 addr, u64 err)
 	return false;
 }
 
+long vm_map_frame(struct proc *p, u64 addr, u32 prot, u32 flags, paddr_t pa)
+{
+	const u32 placement = MAP_FIXED | MAP_FIXED_NOREPLACE;
+	long va = vm_mmap(p, addr, PAGE_SIZE, prot, (flags & placement) | MAP_ANONYMOUS | MAP_SHARED,
+			  -1, 0);
+
+	if (va < 0)
+		return va;
+	struct vm_region *r = (struct vm_region *)vm_find(p, (u64)va);
+	r->flags |= VM_FRAME;
+	int err = pmap_map_page(&p->pmap, (u64)va, pa, PAGE_SIZE, region_pmap_flags(r));
+	if (err) {
+		vm_munmap(p, (u64)va, PAGE_SIZE);
+		return err;
+	}
+	return va;
+}
+
 void vm_teardown(struct proc *p)
 {
-	pmap_destroy(&p->pmap, free_leaf, NULL);
+	pmap_destroy(&p->pmap, free_leaf, p);
 	p->nr_regions = 0;
 }

@@ -3,11 +3,17 @@
 # Usage: tools/boot-test.sh {qemu|bochs} ISO
 # Env: BOOT_TEST_TIMEOUT (wall seconds; default 120 for QEMU, 600 for Bochs).
 #      BOOT_TEST_EXPECT (an extended regex a serial line must also match, e.g. the closing line of
-#      the user-space tests: '^user: [1-9][0-9]* passed, 0 failed$').
-# The kernel prints TAP lines and `ktest: N passed, M failed` on COM1, then ends the run: QEMU exits with
-# status 1 (pass, outb 0xf4 <- 0) or 3 (fail); Bochs exits 0 (pass, magic break + `quit`) or 1 (fail,
-# "Shutdown" to port 0x8900). A run passes only if the status says pass AND the log has `ktest: N passed,
-# 0 failed` with N >= 1 AND no `not ok` line AND no panic line: neither signal alone is trusted.
+#      the user-space tests: '^user: [1-9][0-9]* passed, 0 failed, [0-9]+ skipped$').
+#      BOOT_TEST_NO_SKIP (an extended regex: a TAP SKIP line matching it fails the boot, so that a
+#      run can demand that a group of tests really ran, e.g. 'vmx' on a CPU that must have VMX).
+#      BOOT_TEST_MIN_PASS ('N:REGEX': at least N TAP `ok` lines that are not skips must match REGEX).
+#      TEST_SUMMARY_FILE (a file the one-line verdict is appended to, for `make check`'s total).
+# The kernel prints TAP lines and `ktest: N passed, M failed, K skipped` on COM1, then ends the run:
+# QEMU exits with status 1 (pass, outb 0xf4 <- 0) or 3 (fail); Bochs exits 0 (pass, magic break +
+# `quit`) or 1 (fail, "Shutdown" to port 0x8900). A run passes only if the status says pass AND the
+# log has `ktest: N passed, 0 failed` with N >= 1 AND no `not ok` line AND no panic line: neither
+# signal alone is trusted. A skipped test (`ok N - name # SKIP reason`) is neither a pass nor a
+# failure: the verdict counts and lists skips apart.
 set -euo pipefail
 # shellcheck source=tools/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -76,6 +82,11 @@ status=$(<"$tmp/status")
 summary=$(grep -E '^ktest: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
 passed=$(sed -nE 's/^ktest: ([0-9]+) passed.*/\1/p' <<<"$summary")
 failed=$(sed -nE 's/^ktest: [0-9]+ passed, ([0-9]+) failed.*/\1/p' <<<"$summary")
+# TAP lines of every layer in the log (ktests and each user program): passes, failures, skips.
+skip_re='^ok [0-9]+ .*# SKIP'
+tap_pass=$(grep -E '^ok [0-9]+' "$log" | grep -cvE "$skip_re" || true)
+tap_fail=$(grep -cE '^not ok [0-9]+' "$log" || true)
+tap_skip=$(grep -cE "$skip_re" "$log" || true)
 
 # Collect every reason to fail; the verdict is PASS only if there is none.
 why=()
@@ -93,13 +104,27 @@ if grep -qE '^not ok' "$log"; then why+=("a 'not ok' line"); fi
 if [[ -n ${BOOT_TEST_EXPECT:-} ]] && ! grep -qE "$BOOT_TEST_EXPECT" "$log"; then
 	why+=("no line matching '$BOOT_TEST_EXPECT'")
 fi
+if [[ -n ${BOOT_TEST_NO_SKIP:-} ]]; then
+	n=$(grep -E "$skip_re" "$log" | grep -cE "$BOOT_TEST_NO_SKIP" || true)
+	[[ $n -eq 0 ]] || why+=("$n skipped test(s) matching '$BOOT_TEST_NO_SKIP' (BOOT_TEST_NO_SKIP)")
+fi
+if [[ -n ${BOOT_TEST_MIN_PASS:-} ]]; then
+	[[ $BOOT_TEST_MIN_PASS =~ ^([0-9]+):(.+)$ ]] || die "BOOT_TEST_MIN_PASS must be N:REGEX"
+	want=${BASH_REMATCH[1]} re=${BASH_REMATCH[2]}
+	n=$(grep -E '^ok [0-9]+' "$log" | grep -vE "$skip_re" | grep -cE "$re" || true)
+	[[ $n -ge $want ]] || why+=("$n passed test(s) match '$re', $want required (BOOT_TEST_MIN_PASS)")
+fi
 # A panic line is any non-TAP line mentioning panic (a test may carry "panic" in its name).
 if awk 'tolower($0) ~ /panic/ && !/^(not )?ok [0-9]/ { f = 1 } END { exit !f }' "$log"; then
 	why+=("a panic line")
 fi
 
-counts=
-[[ -z $summary ]] || counts=", $passed passed, $failed failed"
+counts=", TAP lines: $tap_pass passed, $tap_fail failed, $tap_skip skipped"
+[[ -z $summary ]] || counts=" (ktest: $passed passed, $failed failed)$counts"
+if [[ $tap_skip -gt 0 ]]; then
+	echo "boot-test $emu: skipped:"
+	grep -E "$skip_re" "$log" | sed 's/^/  /'
+fi
 timing=
 if [[ -e $tmp/ktest_at ]]; then
 	timing=$(awk -v a="$start" -v b="$(<"$tmp/ktest_at")" 'BEGIN { printf ", ktest line after %.1f s wall", b - a }')
@@ -112,10 +137,18 @@ if [[ $emu == bochs ]]; then
 		END { if (v) printf ", ~%.0fM instructions emulated by the last whole second", v / 1e6 }' "$emu_out")
 fi
 
+# One line per boot for `make check`'s total: the TAP counts, and a failure if the boot failed.
+record() {
+	[[ -z ${TEST_SUMMARY_FILE:-} ]] ||
+		echo "boot-test $emu $1: $tap_pass passed, $tap_fail failed, $tap_skip skipped" >>"$TEST_SUMMARY_FILE"
+}
+
 if [[ ${#why[@]} -eq 0 ]]; then
+	record PASS
 	echo "boot-test $emu: PASS$counts$timing$insns"
 	exit 0
 fi
+record FAIL
 reasons=$(printf '%s; ' "${why[@]}")
 echo "boot-test $emu: FAIL (${reasons%; })$counts$timing$insns (emulator output: $emu_out)"
 exit 1

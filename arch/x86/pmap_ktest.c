@@ -210,9 +210,8 @@ KTEST(kernel_cannot_execute_user_page)
 
 	KT_ASSERT(kt, pa, "no page");
 	if (!cpu_features.smep) {
-		printf("# skip: this CPU has no SMEP\n");
 		pmem_free(pa, 0);
-		return;
+		KT_SKIP(kt, "this CPU has no SMEP");
 	}
 	*(u8 *)pmem_va(pa) = 0xc3; /* ret */
 	if (!kt_pmap_create(kt, &pm)) {

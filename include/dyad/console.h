@@ -10,5 +10,7 @@ void console_write(const char *s, size_t n);
 int console_getc(void);
 /* The next received byte, or -1 if none is waiting. */
 int console_trygetc(void);
+/* True when console_trygetc() would return a byte. */
+bool console_input_waiting(void);
 
 #endif

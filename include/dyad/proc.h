@@ -28,6 +28,7 @@
 #define VM_FILE 0x4 /* initial contents come from a module (an ELF segment, a file mmap) */
 #define VM_HEAP 0x8 /* the brk region */
 #define VM_STACK 0x10
+#define VM_FRAME 0x20 /* one kernel-owned frame (a vCPU run page): never allocated or freed here */
 
 /*
  * [start, end) mapped with @prot (PROT_*). A file-backed region shows file bytes
@@ -42,12 +43,16 @@ struct vm_region {
 	u64 file_off, file_len;
 };
 
-enum fd_kind { FD_NONE, FD_CONSOLE, FD_MODULE };
+enum fd_kind { FD_NONE, FD_CONSOLE, FD_MODULE, FD_VM, FD_VCPU };
+
+struct vm;
 
 struct fd {
 	enum fd_kind kind;
 	const struct boot_module *mod;
 	u64 pos;
+	struct vm *vm; /* FD_VM, FD_VCPU: holds one of vm->refs */
+	u32 flags; /* O_NONBLOCK */
 };
 
 struct proc {

@@ -21,6 +21,12 @@ struct vcpu {
 	struct dyad_run *run; /* the run page, through the direct map */
 	paddr_t run_pa;
 	void *hw; /* the backend's state: VMCS or VMCB and friends */
+	/*
+	 * Set by kern/vcpu.c at every DYAD_VCPU_RUN call: the VMM may have removed or reduced
+	 * mappings since the last entry. The backend flushes the guest's second-stage TLB before
+	 * its next entry (VPID/ASID, INVEPT or TLB_CONTROL) and clears it.
+	 */
+	bool tlb_stale;
 };
 
 struct vm {
@@ -51,6 +57,14 @@ struct vcpu_paging {
 	u64 pdpte[4]; /* PAE paging without long mode: the PDPTEs the CPU loaded */
 };
 
+/*
+ * What every backend does on every exit, whatever the kind: it copies the guest's general
+ * registers into run->regs and sets run->if_flag and run->interrupt_shadow, so kern/vcpu.c
+ * can return any exit to the VMM. On the next entry a run->regs.rip different from the one
+ * it reported means the VMM emulated the instruction: the backend drops STI/MOV-SS blocking.
+ * A backend finishes and counts (run->stats.exits[]) the exits it handles itself
+ * (VCPU_EXIT_RESUME); kern/vcpu.c counts the rest and every entry.
+ */
 struct vcpu_backend {
 	const char *name; /* "vmx", "svm" */
 	/* At boot: true when the CPU has all the backend needs; otherwise prints one line. */
@@ -70,11 +84,40 @@ struct vcpu_backend {
 	void (*paging)(struct vcpu *v, struct vcpu_paging *out);
 };
 
+/*
+ * Copies up to @max (at most 15) bytes of the guest's instruction at CS.base + RIP into @buf,
+ * translated through the guest's own page tables (none, 32-bit, PAE with the loaded PDPTEs,
+ * or 4-level), every table and code byte read from guest-visible memory of the VMM only.
+ * Returns the number of bytes fetched (0 when the first one cannot be). For backends that
+ * must decode instruction lengths themselves and for MMIO exits.
+ */
+unsigned vcpu_fetch(struct vcpu *v, u8 *buf, unsigned max);
+
 /* The backend chosen at boot, or NULL: then dyad_vm_create is -ENODEV. */
 extern const struct vcpu_backend *vcpu_backend;
 extern const struct vcpu_backend vmx_backend, svm_backend;
 
 /* Chooses the backend the CPU supports; prints what it found or what is missing. */
 void vcpu_init(void);
+
+/* ---- the system-call side (kern/syscall.c, kern/proc.c) --------------------------------- */
+
+struct fd;
+
+/* dyad_vm_create(flags): a new FD_VM descriptor of the current process, or -errno. */
+long vcpu_sys_vm_create(u64 flags);
+
+/* ioctl(2) on an FD_VM or FD_VCPU descriptor @f. */
+long vcpu_ioctl(struct fd *f, u64 req, u64 arg);
+
+/* mmap(2) of an FD_VCPU descriptor: maps its run page; returns the address or -errno. */
+long vcpu_mmap(struct fd *f, u64 addr, u64 len, u32 prot, u32 flags, u64 off);
+
+/*
+ * Drops the reference @f holds (close, exit, death) and empties it. The last reference to a
+ * VM destroys its vCPU and frees every page of both; the process's address space must still
+ * exist (the run page is unmapped from it).
+ */
+void vcpu_fd_release(struct fd *f);
 
 #endif

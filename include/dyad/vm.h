@@ -33,6 +33,13 @@ u64 vm_brk(struct proc *p, u64 new_brk);
  */
 bool vm_fault(struct proc *p, u64 addr, u64 err);
 
+/*
+ * Maps the kernel-owned frame @pa, one page, as a VM_FRAME region (@prot, placement by @flags'
+ * MAP_FIXED / MAP_FIXED_NOREPLACE and @addr as for mmap). munmap and exit unmap it without
+ * freeing it; its owner must unmap it before freeing it. Returns the address or -errno.
+ */
+long vm_map_frame(struct proc *p, u64 addr, u32 prot, u32 flags, paddr_t pa);
+
 /* The region containing @addr, or NULL. */
 const struct vm_region *vm_find(const struct proc *p, u64 addr);
 

@@ -3,7 +3,9 @@
  * The test runner: the kernel's first process in test runs. It spawns each test program and
  * judges it by its exit status, checks that a crashing process is killed and the next one
  * runs, and that 1000 spawn/exit cycles give every free frame back. Its exit status is the
- * number of failed checks.
+ * number of failed checks. Its closing line, `user: N passed, M failed, K skipped`, counts its
+ * own checks; each program it runs prints its own summary (tools/boot-test.sh counts the SKIP
+ * lines of all of them).
  *
  * With arguments, it runs just those programs (by path) and expects status 0 from each.
  */
@@ -30,6 +32,11 @@ static void run_test(const char *path)
 static void crash_is_killed_and_next_runs(void)
 {
 	ut_eq(spawn("/bin/crash", NULL), DYAD_KILLED_STATUS, "/bin/crash is killed");
+	ut_eq(spawn("/bin/crash", "ro-write"), DYAD_KILLED_STATUS,
+	      "a write to a PROT_READ page kills the writer");
+	ut_eq(spawn("/bin/crash", "rx-exec"), 0, "a call into a PROT_READ|PROT_EXEC page returns");
+	ut_eq(spawn("/bin/crash", "nx-exec"), DYAD_KILLED_STATUS,
+	      "a call into a PROT_READ|PROT_WRITE page (NX) kills the caller");
 	ut_eq(spawn("/bin/nop", NULL), 0, "a program spawned after the crash runs");
 	ut_eq(spawn("/bin/nop", "42"), 42, "exit status 42 reaches the parent");
 }
@@ -72,7 +79,7 @@ int main(int argc, char **argv)
 	if (argc > 1) {
 		for (int i = 1; i < argc; i++)
 			run_test(argv[i]);
-		printf("user: %d passed, %d failed\n", ut_n - ut_failed, ut_failed);
+		ut_summary("user");
 		return ut_failed;
 	}
 	run_test("/bin/sysconf");
@@ -82,6 +89,8 @@ int main(int argc, char **argv)
 	spawn_errors();
 	spawn_cycles_return_memory();
 	run_test("/bin/fuzz");
-	printf("user: %d passed, %d failed\n", ut_n - ut_failed, ut_failed);
+	run_test("/bin/vm");
+	run_test("/bin/vmfuzz");
+	ut_summary("user");
 	return ut_failed;
 }

@@ -5,7 +5,9 @@
 /*
  * What every user test program shares: raw system calls (the kernel's return value, -errno
  * included, with no libc errno in between, so that purposely bad arguments reach the kernel
- * unchanged), the Dyad calls, and TAP output ending in "<prog>: N passed, M failed".
+ * unchanged), the Dyad calls, and TAP output ending in "<prog>: N passed, M failed, K skipped".
+ * A check that cannot run here is reported with ut_skip() and a reason (TAP `# SKIP`), and
+ * counted apart: never as a pass.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -57,7 +59,7 @@ static inline uint64_t rdtsc(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
-static int ut_n, ut_failed;
+static int ut_n, ut_failed, ut_skipped;
 
 /* Output is line-buffered so that it interleaves correctly with the programs init spawns. */
 static inline void ut_begin(const char *prog)
@@ -81,20 +83,41 @@ static inline __attribute__((format(printf, 2, 3))) int ut_ok(int pass, const ch
 	return pass;
 }
 
+/* Reports one check that could not run, and why: `ok N - what # SKIP reason`. */
+static inline __attribute__((format(printf, 2, 3))) void ut_skip(const char *what,
+								 const char *reason_fmt, ...)
+{
+	va_list ap;
+
+	printf("ok %d - %s # SKIP ", ++ut_n, what);
+	va_start(ap, reason_fmt);
+	vprintf(reason_fmt, ap);
+	va_end(ap);
+	printf("\n");
+	ut_skipped++;
+}
+
 /* Checks that @seen equals @want; on failure a diagnostic line shows both. */
-#define ut_eq(seen, want, ...)                                                                   \
-	({                                                                                       \
-		long __s = (long)(seen), __w = (long)(want);                                     \
-		int __p = ut_ok(__s == __w, __VA_ARGS__);                                        \
-		if (!__p)                                                                        \
-			printf("#   expected %ld (%#lx), saw %ld (%#lx)\n", __w, __w, __s, __s); \
-		__p;                                                                             \
+#define ut_eq(seen, want, ...)                                                                     \
+	({                                                                                         \
+		long __s = (long)(seen), __w = (long)(want);                                       \
+		int __p = ut_ok(__s == __w, __VA_ARGS__);                                          \
+		if (!__p)                                                                          \
+			printf("#   expected %ld (%#lx), saw %ld (%#lx)\n", __w, __w, __s, __s);   \
+		__p;                                                                               \
 	})
 
-/* Prints the closing line and returns the exit status: 0 iff every check passed. */
+/* Prints "<prog>: N passed, M failed, K skipped" (the form every test layer closes with). */
+static inline void ut_summary(const char *prog)
+{
+	printf("%s: %d passed, %d failed, %d skipped\n", prog, ut_n - ut_failed - ut_skipped,
+	       ut_failed, ut_skipped);
+}
+
+/* Prints the closing line and returns the exit status: 0 iff no check failed. */
 static inline int ut_end(const char *prog)
 {
-	printf("%s: %d passed, %d failed\n", prog, ut_n - ut_failed, ut_failed);
+	ut_summary(prog);
 	return ut_failed ? 1 : 0;
 }
 

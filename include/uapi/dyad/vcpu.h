@@ -112,7 +112,8 @@ enum dyad_exit_reason {
 	DYAD_EXIT_CPUID, /* leaf in regs.rax, subleaf in regs.rcx; rip += insn_len */
 	DYAD_EXIT_RDMSR, /* exit.msr.index; put edx:eax; rip += insn_len (or inject #GP) */
 	DYAD_EXIT_WRMSR, /* exit.msr.index and .value; rip += insn_len (or inject #GP) */
-	DYAD_EXIT_HLT, /* HLT with RFLAGS.IF = 0: nothing but an NMI could wake the guest */
+	DYAD_EXIT_HLT, /* HLT that nothing will end: RFLAGS.IF = 0, or IF = 1 with neither a
+			* deadline nor DYAD_RUN_WAKE_CONSOLE; rip is at the HLT: rip += insn_len */
 	DYAD_EXIT_HYPERCALL, /* VMCALL / VMMCALL; rip += insn_len */
 	DYAD_EXIT_SHUTDOWN, /* triple fault: the guest must be reset or ended */
 	DYAD_EXIT_FAIL_ENTRY, /* the CPU refused the guest state: exit.fail */
@@ -135,7 +136,11 @@ enum dyad_exit_reason {
 #define DYAD_EVENT_EXCEPTION 3 /* hardware exception, vector 0..31 except 2 (NMI), delivered now */
 
 struct dyad_event {
-	unsigned char pending; /* set by the VMM; cleared by the kernel once the CPU delivered it */
+	/*
+	 * Set by the VMM; cleared by the kernel when it hands the event to the CPU. An event
+	 * whose delivery an exit cut short is delivered again by the kernel, before any other.
+	 */
+	unsigned char pending;
 	unsigned char type; /* DYAD_EVENT_* */
 	unsigned char vector;
 	unsigned char has_error_code; /* only for #DF #TS #NP #SS #GP #PF #AC */

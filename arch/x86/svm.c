@@ -1,0 +1,964 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The AMD SVM backend of the vCPU layer (include/dyad/vcpu.h). The guest-physical space is the
+ * VMM's address space: nCR3 is the process's root pair + 4096, the odd half of the pair.
+ *
+ * Isolation: every I/O port and every MSR exits except the MSRs switched around each entry
+ * (VMSAVE/VMLOAD: FS/GS bases, KERNEL_GS_BASE, STAR/LSTAR/CSTAR/SFMASK, SYSENTER_*). EFER
+ * (whose SVME the guest must not see), PAT and the TSC exit and are emulated here. The guest's
+ * x87/SSE/AVX state and XCR0 are switched around every entry; XSETBV exits and is validated.
+ *
+ * Rules SVM leaves to software: V_INTR_MASKING keeps host interrupts away from the guest's IF
+ * and CR8; VMRUN runs with GIF clear and the host's IF set, so a host interrupt is an INTR
+ * exit taken at STGI and a spinning guest never starves the host. An event whose delivery an
+ * exit cut short (EXITINTINFO) is re-injected before anything else.
+ *
+ * No NRIP save under QEMU TCG: the length of an instruction the kernel skips is decoded from
+ * its bytes (prefixes, then the expected opcode). TLB: each vCPU has its own ASID, and its
+ * nested TLB is flushed (TLB_CONTROL) on the first entry of every run call, after the VMM may
+ * have reduced rights, and after every nested page fault.
+ */
+#include <arch/x86/asm.h>
+#include <arch/x86/cpu.h>
+#include <arch/x86/pmap.h>
+#include <arch/x86/svm.h>
+#include <dyad/errno.h>
+#include <dyad/pmem.h>
+#include <dyad/printf.h>
+#include <dyad/proc.h>
+#include <dyad/string.h>
+#include <dyad/vcpu.h>
+
+#define CPUID_EXT1_ECX_SVM BIT(2)
+#define CPUID1_ECX_XSAVE BIT(26)
+#define CR4_OSXSAVE BIT(18)
+#define RFLAGS_IF BIT(9)
+#define RFLAGS_FIXED BIT(1)
+#define EFER_LME BIT(8)
+#define EFER_LMA BIT(10)
+#define EFER_NXE BIT(11)
+#define EFER_ALLOWED (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
+#define XCR0_X87 BIT(0)
+#define XCR0_SSE BIT(1)
+#define XCR0_AVX BIT(2)
+#define IOPM_ORDER 2 /* 12 KiB used */
+#define MSRPM_ORDER 1 /* 8 KiB */
+#define T_UD_VECTOR 6
+#define T_GP_VECTOR 13
+#define PAT_DEFAULT 0x0007040600070406ULL
+
+struct svm_vcpu {
+	struct vmcb *vmcb;
+	paddr_t vmcb_pa;
+	struct svm_gprs gprs;
+	u64 xcr0;
+	u64 exit_rip; /* the RIP reported at the last exit */
+	u64 reinject; /* EXITINTINFO to deliver first, 0: none */
+	u64 asid_gen;
+	bool flush; /* flush this ASID's nested TLB before the next VMRUN */
+	bool window; /* V_IRQ armed for the interrupt window */
+	paddr_t block_pa; /* the struct svm_block this lives in */
+};
+
+/* One order-1 block per vCPU: the FPU images and the state above. */
+struct svm_block {
+	u8 guest_fpu[PAGE_SIZE]; /* XSAVE (or FXSAVE) image, 64-byte aligned */
+	u8 host_fpu[512]; /* the VMM's x87/SSE state while the guest runs */
+	struct svm_vcpu sv;
+};
+_Static_assert(sizeof(struct svm_block) <= 2 * PAGE_SIZE, "svm_block");
+
+static struct {
+	bool nrips, flush_by_asid, xsave;
+	u32 nasid;
+	u64 xcr0_mask; /* what the guest may enable with XSETBV */
+	paddr_t hsave, host_area, iopm, msrpm;
+	u32 next_asid;
+	u64 asid_gen;
+} svm;
+
+static inline void clgi(void)
+{
+	__asm__ volatile("clgi" : : : "memory");
+}
+
+static inline void stgi(void)
+{
+	__asm__ volatile("stgi" : : : "memory");
+}
+
+static inline void xsetbv(u64 v)
+{
+	__asm__ volatile("xsetbv" : : "c"(0), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
+}
+
+static inline u64 xgetbv(void)
+{
+	u32 lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return ((u64)hi << 32) | lo;
+}
+
+static bool svm_detect(void)
+{
+	u32 a, b, c, d, max_ext;
+	const char *missing = NULL;
+
+	cpuid(0x80000000, 0, &max_ext, &b, &c, &d);
+	if (max_ext >= 0x80000001)
+		cpuid(0x80000001, 0, &a, &b, &c, &d);
+	else
+		c = 0;
+	if (!(c & CPUID_EXT1_ECX_SVM) || max_ext < 0x8000000a) {
+		missing = "SVM (CPUID 0x80000001 ECX[2])";
+	} else if (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS) {
+		missing = "SVM: disabled by firmware (VM_CR.SVMDIS)";
+	} else {
+		cpuid(0x8000000a, 0, &a, &b, &c, &d);
+		svm.nasid = b;
+		svm.nrips = d & SVM_FEATURE_NRIPS;
+		svm.flush_by_asid = d & SVM_FEATURE_FLUSH_BY_ASID;
+		if (!(d & SVM_FEATURE_NPT))
+			missing = "nested paging (CPUID 0x8000000A EDX[0])";
+		else if (b < 2)
+			missing = "a guest ASID (CPUID 0x8000000A EBX < 2)";
+	}
+	if (missing) {
+		printf("svm: missing %s\n", missing);
+		return false;
+	}
+	cpuid(1, 0, &a, &b, &c, &d);
+	svm.xsave = c & CPUID1_ECX_XSAVE;
+	svm.xcr0_mask = XCR0_X87 | XCR0_SSE;
+	if (svm.xsave) {
+		cpuid(0xd, 0, &a, &b, &c, &d);
+		/* x87, SSE, AVX: their XSAVE area fits the one page a vCPU keeps. */
+		svm.xcr0_mask = a & (XCR0_X87 | XCR0_SSE | XCR0_AVX);
+	}
+	printf("svm: SVM with nested paging, %u ASIDs, nrip-save=%d flush-by-asid=%d xsave=%d\n",
+	       svm.nasid, svm.nrips, svm.flush_by_asid, svm.xsave);
+	return true;
+}
+
+/* The MSRPM's two bits (read, write) of @msr; every MSR outside its ranges always exits. */
+static void msrpm_pass(u8 *pm, u32 msr)
+{
+	u32 base = msr < 0x2000 ? 0 : msr >= 0xc0000000 && msr < 0xc0002000 ? 0x800 : 0x1000;
+	u32 n = msr & 0x1fff;
+
+	pm[base + n / 4] &= (u8) ~(3u << ((n % 4) * 2));
+}
+
+static void svm_disable(void);
+
+static int svm_enable(void)
+{
+	static const u32 pass[] = { DYAD_MSR_SYSENTER_CS,  DYAD_MSR_SYSENTER_ESP,
+				    DYAD_MSR_SYSENTER_EIP, DYAD_MSR_STAR,
+				    DYAD_MSR_LSTAR,	   DYAD_MSR_CSTAR,
+				    DYAD_MSR_SFMASK,	   DYAD_MSR_FS_BASE,
+				    DYAD_MSR_GS_BASE,	   DYAD_MSR_KERNEL_GS_BASE };
+
+	svm.hsave = pmem_alloc_zeroed(0);
+	svm.host_area = pmem_alloc_zeroed(0);
+	svm.iopm = pmem_alloc(IOPM_ORDER);
+	svm.msrpm = pmem_alloc(MSRPM_ORDER);
+	if (!svm.hsave || !svm.host_area || !svm.iopm || !svm.msrpm) {
+		svm_disable();
+		return -ENOMEM;
+	}
+	memset(pmem_va(svm.iopm), 0xff, PAGE_SIZE << IOPM_ORDER);
+	memset(pmem_va(svm.msrpm), 0xff, PAGE_SIZE << MSRPM_ORDER);
+	for (unsigned i = 0; i < ARRAY_SIZE(pass); i++)
+		msrpm_pass(pmem_va(svm.msrpm), pass[i]);
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+	wrmsr(MSR_VM_HSAVE_PA, svm.hsave);
+	if (svm.xsave) {
+		write_cr4(read_cr4() | CR4_OSXSAVE);
+		xsetbv(XCR0_X87 | XCR0_SSE);
+	}
+	return 0;
+}
+
+static void svm_disable(void)
+{
+	if (rdmsr(MSR_EFER) & EFER_SVME) {
+		wrmsr(MSR_VM_HSAVE_PA, 0);
+		wrmsr(MSR_EFER, rdmsr(MSR_EFER) & ~EFER_SVME);
+		if (svm.xsave)
+			write_cr4(read_cr4() & ~CR4_OSXSAVE);
+	}
+	if (svm.hsave)
+		pmem_free(svm.hsave, 0);
+	if (svm.host_area)
+		pmem_free(svm.host_area, 0);
+	if (svm.iopm)
+		pmem_free(svm.iopm, IOPM_ORDER);
+	if (svm.msrpm)
+		pmem_free(svm.msrpm, MSRPM_ORDER);
+	svm.hsave = svm.host_area = svm.iopm = svm.msrpm = 0;
+}
+
+/* A fresh ASID; when they run out, a new generation starts with a flush of all of them. */
+static void asid_assign(struct svm_vcpu *sv)
+{
+	if (svm.next_asid == 0 || svm.next_asid >= svm.nasid) {
+		svm.next_asid = 1;
+		svm.asid_gen++;
+	}
+	sv->vmcb->control.asid = svm.next_asid++;
+	sv->asid_gen = svm.asid_gen;
+	sv->vmcb->control.tlb_control = SVM_TLB_FLUSH_ALL;
+}
+
+static struct vmcb_seg seg_flat(u16 sel, u16 attrib)
+{
+	return (struct vmcb_seg){ .selector = sel, .attrib = attrib, .limit = 0xffff };
+}
+
+static int svm_create(struct vcpu *v)
+{
+	paddr_t pa = pmem_alloc_zeroed(0);
+	paddr_t block_pa = pmem_alloc_zeroed(1);
+
+	if (!pa || !block_pa) {
+		if (pa)
+			pmem_free(pa, 0);
+		if (block_pa)
+			pmem_free(block_pa, 1);
+		return -ENOMEM;
+	}
+	struct svm_block *block = pmem_va(block_pa);
+	struct svm_vcpu *sv = &block->sv;
+	*sv = (struct svm_vcpu){
+		.vmcb = pmem_va(pa), .vmcb_pa = pa, .block_pa = block_pa, .xcr0 = XCR0_X87
+	};
+	struct vmcb_control *c = &sv->vmcb->control;
+	struct vmcb_save *s = &sv->vmcb->save;
+
+	c->intercept_misc1 = SVM_INTERCEPT_INTR | SVM_INTERCEPT_NMI | SVM_INTERCEPT_SMI |
+			     SVM_INTERCEPT_INIT | SVM_INTERCEPT_CPUID | SVM_INTERCEPT_INVD |
+			     SVM_INTERCEPT_HLT | SVM_INTERCEPT_INVLPGA | SVM_INTERCEPT_IOIO |
+			     SVM_INTERCEPT_MSR | SVM_INTERCEPT_SHUTDOWN;
+	c->intercept_misc2 = SVM_INTERCEPT2_VMRUN | SVM_INTERCEPT2_VMMCALL | SVM_INTERCEPT2_VMLOAD |
+			     SVM_INTERCEPT2_VMSAVE | SVM_INTERCEPT2_STGI | SVM_INTERCEPT2_CLGI |
+			     SVM_INTERCEPT2_SKINIT | SVM_INTERCEPT2_WBINVD |
+			     SVM_INTERCEPT2_MONITOR | SVM_INTERCEPT2_MWAIT |
+			     SVM_INTERCEPT2_MWAIT_COND | SVM_INTERCEPT2_XSETBV;
+	c->iopm_base_pa = svm.iopm;
+	c->msrpm_base_pa = svm.msrpm;
+	c->int_ctl = SVM_V_INTR_MASKING;
+	c->nested_ctl = SVM_NESTED_NP_ENABLE;
+	c->nested_cr3 = v->vm->proc->pmap.root + PAGE_SIZE; /* the odd half of the root pair */
+	asid_assign(sv);
+
+	/* The reset state: real mode at f000:fff0, as a CPU leaves INIT. */
+	s->cs = (struct vmcb_seg){
+		.selector = 0xf000, .attrib = 0x9b, .limit = 0xffff, .base = 0xffff0000
+	};
+	s->ds = s->es = s->fs = s->gs = s->ss = seg_flat(0, 0x93);
+	s->ldtr = seg_flat(0, 0x82);
+	s->tr = seg_flat(0, 0x8b);
+	s->gdtr.limit = s->idtr.limit = 0xffff;
+	s->cr0 = 0x60000010; /* CD, NW, ET */
+	s->efer = EFER_SVME;
+	s->rflags = RFLAGS_FIXED;
+	s->rip = 0xfff0;
+	s->dr6 = 0xffff0ff0;
+	s->dr7 = 0x400;
+	s->g_pat = PAT_DEFAULT;
+
+	/* A clean x87/SSE image: FCW 0x37f, MXCSR 0x1f80; XSAVE header zero (init state). */
+	*(u16 *)block->guest_fpu = 0x37f;
+	*(u32 *)(block->guest_fpu + 24) = 0x1f80;
+	v->hw = sv;
+	return 0;
+}
+
+static void svm_destroy(struct vcpu *v)
+{
+	struct svm_vcpu *sv = v->hw;
+
+	pmem_free(sv->vmcb_pa, 0);
+	pmem_free(sv->block_pa, 1);
+	v->hw = NULL;
+}
+
+/* ---- entering the guest ------------------------------------------------------------------ */
+
+static void fpu_to_guest(struct svm_vcpu *sv)
+{
+	struct svm_block *b = pmem_va(sv->block_pa);
+	u8 *guest = b->guest_fpu, *host = b->host_fpu;
+
+	__asm__ volatile("fxsave64 (%0)" : : "r"(host) : "memory");
+	if (svm.xsave) {
+		xsetbv(sv->xcr0);
+		__asm__ volatile("xrstor64 (%0)" : : "r"(guest), "a"(~0u), "d"(~0u) : "memory");
+	} else {
+		__asm__ volatile("fxrstor64 (%0)" : : "r"(guest) : "memory");
+	}
+}
+
+static void fpu_to_host(struct svm_vcpu *sv)
+{
+	struct svm_block *b = pmem_va(sv->block_pa);
+	u8 *guest = b->guest_fpu, *host = b->host_fpu;
+
+	if (svm.xsave) {
+		/*
+		 * A CPU without the XSETBV intercept (QEMU TCG) lets the guest set XCR0 itself:
+		 * what is in XCR0 now is the guest's, and its image must be saved and restored
+		 * with it.
+		 */
+		sv->xcr0 = xgetbv();
+		__asm__ volatile("xsave64 (%0)" : : "r"(guest), "a"(~0u), "d"(~0u) : "memory");
+		xsetbv(XCR0_X87 | XCR0_SSE);
+	} else {
+		__asm__ volatile("fxsave64 (%0)" : : "r"(guest) : "memory");
+	}
+	__asm__ volatile("fxrstor64 (%0)" : : "r"(host) : "memory");
+}
+
+static bool guest_interruptible(const struct vmcb *vmcb)
+{
+	return (vmcb->save.rflags & RFLAGS_IF) && !(vmcb->control.int_state & 1);
+}
+
+/*
+ * EVENTINJ for this entry: a cut-short event first; then the VMM's, an external interrupt
+ * only when the guest can take it (else the interrupt window is armed: V_IRQ exits as soon
+ * as it can).
+ */
+static void inject(struct svm_vcpu *sv, struct dyad_run *run)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+	struct dyad_event *ev = &run->inject;
+
+	c->event_inj = 0;
+	if (sv->reinject) {
+		c->event_inj = sv->reinject;
+		sv->reinject = 0;
+		return;
+	}
+	if (!ev->pending)
+		return;
+	if (ev->type == DYAD_EVENT_EXTINT && !guest_interruptible(sv->vmcb)) {
+		if (!sv->window) {
+			c->int_ctl |= SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT);
+			c->intercept_misc1 |= SVM_INTERCEPT_VINTR;
+			sv->window = true;
+		}
+		return;
+	}
+	c->event_inj = SVM_EVT_VALID | ev->vector |
+		       (ev->type == DYAD_EVENT_EXTINT ? SVM_EVT_TYPE_INTR : SVM_EVT_TYPE_EXCEPTION);
+	/* Real mode pushes no error code. */
+	if (ev->has_error_code && (sv->vmcb->save.cr0 & 1))
+		c->event_inj |= SVM_EVT_ERR_VALID | ((u64)ev->error_code << 32);
+	ev->pending = 0;
+}
+
+static void window_close(struct svm_vcpu *sv)
+{
+	sv->vmcb->control.int_ctl &=
+		~(SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT));
+	sv->vmcb->control.intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
+	sv->window = false;
+}
+
+static void regs_in(struct svm_vcpu *sv, const struct dyad_regs *r)
+{
+	struct vmcb_save *s = &sv->vmcb->save;
+	struct svm_gprs *g = &sv->gprs;
+
+	s->rax = r->rax;
+	s->rsp = r->rsp;
+	s->rip = r->rip;
+	s->rflags = r->rflags | RFLAGS_FIXED;
+	*g = (struct svm_gprs){ .rbx = r->rbx,
+				.rcx = r->rcx,
+				.rdx = r->rdx,
+				.rsi = r->rsi,
+				.rdi = r->rdi,
+				.rbp = r->rbp,
+				.r8 = r->r8,
+				.r9 = r->r9,
+				.r10 = r->r10,
+				.r11 = r->r11,
+				.r12 = r->r12,
+				.r13 = r->r13,
+				.r14 = r->r14,
+				.r15 = r->r15 };
+}
+
+static void regs_out(struct svm_vcpu *sv, struct dyad_run *run)
+{
+	const struct vmcb_save *s = &sv->vmcb->save;
+	const struct svm_gprs *g = &sv->gprs;
+
+	run->regs = (struct dyad_regs){ .rax = s->rax,
+					.rbx = g->rbx,
+					.rcx = g->rcx,
+					.rdx = g->rdx,
+					.rsi = g->rsi,
+					.rdi = g->rdi,
+					.rbp = g->rbp,
+					.rsp = s->rsp,
+					.r8 = g->r8,
+					.r9 = g->r9,
+					.r10 = g->r10,
+					.r11 = g->r11,
+					.r12 = g->r12,
+					.r13 = g->r13,
+					.r14 = g->r14,
+					.r15 = g->r15,
+					.rip = s->rip,
+					.rflags = s->rflags };
+	run->if_flag = !!(s->rflags & RFLAGS_IF);
+	run->interrupt_shadow = sv->vmcb->control.int_state & 1;
+	sv->exit_rip = s->rip;
+}
+
+/* ---- instruction lengths ----------------------------------------------------------------- */
+
+static bool is_legacy_prefix(u8 b)
+{
+	return b == 0x66 || b == 0x67 || b == 0xf0 || b == 0xf2 || b == 0xf3 || b == 0x2e ||
+	       b == 0x36 || b == 0x3e || b == 0x26 || b == 0x64 || b == 0x65;
+}
+
+/*
+ * The length of the instruction at the guest's RIP, which the exit says is @op (@oplen
+ * bytes): NRIP when the CPU saves it, else its bytes decoded (prefixes, REX in 64-bit code,
+ * then @op). 0 when the bytes do not show @op.
+ */
+static unsigned insn_length(struct vcpu *v, const u8 *op, unsigned oplen)
+{
+	struct svm_vcpu *sv = v->hw;
+	u8 b[15];
+	unsigned n, i = 0;
+
+	if (svm.nrips && sv->vmcb->control.next_rip > sv->vmcb->save.rip)
+		return (unsigned)(sv->vmcb->control.next_rip - sv->vmcb->save.rip);
+	n = vcpu_fetch(v, b, sizeof(b));
+	while (i < n && is_legacy_prefix(b[i]))
+		i++;
+	if (i < n && (sv->vmcb->save.cs.attrib & BIT(9)) && (b[i] & 0xf0) == 0x40)
+		i++;
+	if (i + oplen > n || memcmp(b + i, op, oplen))
+		return 0;
+	return i + oplen;
+}
+
+static const u8 op_cpuid[] = { 0x0f, 0xa2 }, op_hlt[] = { 0xf4 }, op_rdmsr[] = { 0x0f, 0x32 },
+		op_wrmsr[] = { 0x0f, 0x30 }, op_vmmcall[] = { 0x0f, 0x01, 0xd9 },
+		op_xsetbv[] = { 0x0f, 0x01, 0xd1 }, op_invd[] = { 0x0f, 0x08 },
+		op_wbinvd[] = { 0x0f, 0x09 };
+
+/* Skips the instruction the kernel emulated; false if its length is unknown. */
+static bool skip(struct vcpu *v, const u8 *op, unsigned oplen)
+{
+	struct svm_vcpu *sv = v->hw;
+	unsigned len = insn_length(v, op, oplen);
+
+	if (!len)
+		return false;
+	sv->vmcb->save.rip += len;
+	sv->vmcb->control.int_state &= ~1ULL;
+	return true;
+}
+
+static void inject_exception(struct svm_vcpu *sv, unsigned vector, bool error_code)
+{
+	sv->reinject = SVM_EVT_VALID | SVM_EVT_TYPE_EXCEPTION | vector |
+		       (error_code && (sv->vmcb->save.cr0 & 1) ? SVM_EVT_ERR_VALID : 0);
+}
+
+/* ---- exits ------------------------------------------------------------------------------- */
+
+static int internal(struct dyad_run *run, const struct vmcb_control *c)
+{
+	run->exit.internal.hw_reason = c->exit_code;
+	run->exit.internal.info[0] = c->exit_info_1;
+	run->exit.internal.info[1] = c->exit_info_2;
+	run->exit_reason = DYAD_EXIT_INTERNAL;
+	return VCPU_EXIT_USER;
+}
+
+static int user_exit(struct vcpu *v, unsigned reason, const u8 *op, unsigned oplen)
+{
+	v->run->exit_reason = reason;
+	v->run->insn_len = (u8)insn_length(v, op, oplen);
+	return VCPU_EXIT_USER;
+}
+
+/* The MSRs the kernel keeps but cannot pass through: EFER (SVME hidden), PAT, TSC. */
+static int msr_kernel(struct vcpu *v, u32 index, bool write, u64 value, u64 *out);
+
+static int exit_msr(struct vcpu *v)
+{
+	struct svm_vcpu *sv = v->hw;
+	struct dyad_run *run = v->run;
+	bool write = sv->vmcb->control.exit_info_1 & 1;
+	u32 index = (u32)sv->gprs.rcx;
+	u64 value = (sv->gprs.rdx << 32) | (u32)sv->vmcb->save.rax, out = 0;
+	int err = msr_kernel(v, index, write, value, &out);
+
+	if (err == -ENOENT) {
+		run->exit.msr.index = index;
+		run->exit.msr.value = write ? value : 0;
+		return user_exit(v, write ? DYAD_EXIT_WRMSR : DYAD_EXIT_RDMSR,
+				 write ? op_wrmsr : op_rdmsr, 2);
+	}
+	run->stats.exits[DYAD_STAT_MSR_KERNEL]++;
+	if (err) {
+		inject_exception(sv, T_GP_VECTOR, true);
+		return VCPU_EXIT_RESUME;
+	}
+	if (!write) {
+		sv->vmcb->save.rax = (u32)out;
+		sv->gprs.rdx = out >> 32;
+	}
+	if (!skip(v, write ? op_wrmsr : op_rdmsr, 2))
+		return internal(run, &sv->vmcb->control);
+	return VCPU_EXIT_RESUME;
+}
+
+static int exit_xsetbv(struct vcpu *v)
+{
+	struct svm_vcpu *sv = v->hw;
+	u64 value = (sv->gprs.rdx << 32) | (u32)sv->vmcb->save.rax;
+
+	v->run->stats.exits[DYAD_STAT_XSETBV]++;
+	/* XCR0: x87 always, AVX only with SSE, nothing the host cannot save for the guest. */
+	if ((u32)sv->gprs.rcx != 0 || !(value & XCR0_X87) || (value & ~svm.xcr0_mask) ||
+	    ((value & XCR0_AVX) && !(value & XCR0_SSE)) || !svm.xsave) {
+		inject_exception(sv, T_GP_VECTOR, true);
+		return VCPU_EXIT_RESUME;
+	}
+	sv->xcr0 = value;
+	return skip(v, op_xsetbv, 3) ? VCPU_EXIT_RESUME : internal(v->run, &sv->vmcb->control);
+}
+
+static int exit_ioio(struct vcpu *v)
+{
+	struct svm_vcpu *sv = v->hw;
+	struct dyad_run *run = v->run;
+	u64 info = sv->vmcb->control.exit_info_1;
+	unsigned size = (info >> SVM_IOIO_SIZE_SHIFT) & 7;
+
+	memset(&run->exit.io, 0, sizeof(run->exit.io));
+	run->exit.io.port = (u16)(info >> SVM_IOIO_PORT_SHIFT);
+	run->exit.io.size = size == 4 ? 4 : size == 2 ? 2 : 1;
+	run->exit.io.direction = (info & SVM_IOIO_IN) ? DYAD_IO_IN : DYAD_IO_OUT;
+	run->exit.io.string = !!(info & SVM_IOIO_STR);
+	run->exit.io.rep = !!(info & SVM_IOIO_REP);
+	if (!run->exit.io.string && run->exit.io.direction == DYAD_IO_OUT)
+		run->exit.io.value = (u32)sv->vmcb->save.rax &
+				     (u32)((1ULL << (8 * run->exit.io.size)) - 1);
+	run->exit_reason = DYAD_EXIT_IO;
+	run->insn_len = (u8)(sv->vmcb->control.exit_info_2 - sv->vmcb->save.rip);
+	return VCPU_EXIT_USER;
+}
+
+static int exit_npf(struct vcpu *v, struct vcpu_exit *out)
+{
+	struct svm_vcpu *sv = v->hw;
+	u64 err = sv->vmcb->control.exit_info_1;
+
+	out->kind = VCPU_EXIT_GUEST_FAULT;
+	out->gpa = sv->vmcb->control.exit_info_2;
+	out->access = (err & SVM_NPF_ID)  ? DYAD_ACCESS_EXEC
+		      : (err & SVM_NPF_W) ? DYAD_ACCESS_WRITE
+					  : DYAD_ACCESS_READ;
+	out->entry_allowed = false; /* kern/vcpu.c judges from the pair */
+	sv->flush = true; /* a spurious fault may come from a stale nested TLB entry */
+	return VCPU_EXIT_GUEST_FAULT;
+}
+
+static int handle_exit(struct vcpu *v, struct vcpu_exit *out)
+{
+	struct svm_vcpu *sv = v->hw;
+	struct dyad_run *run = v->run;
+	struct vmcb_control *c = &sv->vmcb->control;
+	u64 *stats = run->stats.exits;
+
+	/* QEMU stores VMEXIT_INVALID (-1) as a 32-bit value. */
+	if ((u32)c->exit_code == (u32)SVM_EXIT_INVALID)
+		c->exit_code = SVM_EXIT_INVALID;
+	switch (c->exit_code) {
+	case SVM_EXIT_INTR:
+		stats[DYAD_STAT_EXTINT]++;
+		return VCPU_EXIT_RESUME;
+	case SVM_EXIT_NMI:
+		stats[DYAD_STAT_NMI]++;
+		return VCPU_EXIT_RESUME;
+	case SVM_EXIT_SMI:
+	case SVM_EXIT_INIT:
+		stats[DYAD_STAT_OTHER]++;
+		return VCPU_EXIT_RESUME;
+	case SVM_EXIT_VINTR:
+		stats[DYAD_STAT_INTR_WINDOW]++;
+		window_close(sv);
+		return VCPU_EXIT_RESUME;
+	case SVM_EXIT_CPUID:
+		return user_exit(v, DYAD_EXIT_CPUID, op_cpuid, 2);
+	case SVM_EXIT_HLT:
+		if (!(sv->vmcb->save.rflags & RFLAGS_IF))
+			return user_exit(v, DYAD_EXIT_HLT, op_hlt, 1);
+		if (!skip(v, op_hlt, 1))
+			return internal(run, c);
+		return VCPU_EXIT_HALT;
+	case SVM_EXIT_IOIO:
+		return exit_ioio(v);
+	case SVM_EXIT_MSR:
+		return exit_msr(v);
+	case SVM_EXIT_XSETBV:
+		return exit_xsetbv(v);
+	case SVM_EXIT_VMMCALL:
+		return user_exit(v, DYAD_EXIT_HYPERCALL, op_vmmcall, 3);
+	case SVM_EXIT_SHUTDOWN:
+		run->exit_reason = DYAD_EXIT_SHUTDOWN;
+		run->insn_len = 0;
+		return VCPU_EXIT_USER;
+	case SVM_EXIT_NPF:
+		return exit_npf(v, out);
+	case SVM_EXIT_INVD:
+	case SVM_EXIT_WBINVD:
+		/* Caches are the host's: nothing to do, but never run them for the guest. */
+		stats[DYAD_STAT_OTHER]++;
+		if (!skip(v, c->exit_code == SVM_EXIT_INVD ? op_invd : op_wbinvd, 2))
+			return internal(run, c);
+		return VCPU_EXIT_RESUME;
+	case SVM_EXIT_VMRUN:
+	case SVM_EXIT_VMLOAD:
+	case SVM_EXIT_VMSAVE:
+	case SVM_EXIT_STGI:
+	case SVM_EXIT_CLGI:
+	case SVM_EXIT_SKINIT:
+	case SVM_EXIT_INVLPGA:
+	case SVM_EXIT_MONITOR:
+	case SVM_EXIT_MWAIT:
+	case SVM_EXIT_MWAIT_COND:
+		/* The guest sees no SVM and no MONITOR: #UD, as on a CPU without them. */
+		stats[DYAD_STAT_OTHER]++;
+		inject_exception(sv, T_UD_VECTOR, false);
+		return VCPU_EXIT_RESUME;
+	case SVM_EXIT_INVALID:
+		run->exit.fail.hw_reason = c->exit_code;
+		run->exit.fail.qualification = 0;
+		run->exit_reason = DYAD_EXIT_FAIL_ENTRY;
+		run->insn_len = 0;
+		return VCPU_EXIT_USER;
+	default:
+		run->insn_len = 0;
+		return internal(run, c);
+	}
+}
+
+static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
+{
+	struct svm_vcpu *sv = v->hw;
+	struct dyad_run *run = v->run;
+	struct vmcb_control *c = &sv->vmcb->control;
+
+	if (run->regs.rip != sv->exit_rip)
+		c->int_state &= ~1ULL; /* the VMM moved past the instruction */
+	regs_in(sv, &run->regs);
+	/* The VMM may have reduced rights since the last run call: flush before the guest runs. */
+	if (v->tlb_stale || sv->flush || sv->asid_gen != svm.asid_gen) {
+		if (sv->asid_gen != svm.asid_gen)
+			asid_assign(sv);
+		else
+			c->tlb_control = svm.flush_by_asid ? SVM_TLB_FLUSH_ASID : SVM_TLB_FLUSH_ALL;
+		sv->flush = false;
+		v->tlb_stale = false;
+	}
+	run->exit_reason = DYAD_EXIT_NONE;
+	inject(sv, run);
+
+	irq_disable();
+	clgi();
+	fpu_to_guest(sv);
+	irq_enable(); /* GIF = 0 holds host interrupts until STGI; IF = 1 makes them INTR exits */
+	svm_vmrun(sv->vmcb_pa, &sv->gprs, svm.host_area);
+	irq_disable();
+	fpu_to_host(sv);
+	stgi();
+	irq_enable(); /* a host interrupt that ended the guest is taken here */
+
+	c->tlb_control = 0;
+	regs_out(sv, run);
+	run->insn_len = 0;
+	if (c->exit_int_info & SVM_EVT_VALID) {
+		u64 type = c->exit_int_info & SVM_EVT_TYPE_MASK;
+		/* Hardware exceptions and interrupts are redelivered; anything else restarts. */
+		if (type == SVM_EVT_TYPE_INTR || type == SVM_EVT_TYPE_EXCEPTION)
+			sv->reinject = c->exit_int_info &
+				       (SVM_EVT_VECTOR_MASK | SVM_EVT_TYPE_MASK |
+					SVM_EVT_ERR_VALID | SVM_EVT_VALID | (0xffffffffULL << 32));
+	}
+	out->kind = handle_exit(v, out);
+	regs_out(sv, run); /* the exit handler may have moved RIP or set registers */
+	return 0;
+}
+
+/* ---- state ------------------------------------------------------------------------------- */
+
+static void seg_out(const struct vmcb_seg *s, struct dyad_segment *d)
+{
+	u16 a = s->attrib;
+
+	*d = (struct dyad_segment){ .base = s->base,
+				    .limit = s->limit,
+				    .selector = s->selector,
+				    .type = a & 0xf,
+				    .s = (a >> 4) & 1,
+				    .dpl = (a >> 5) & 3,
+				    .present = (a >> 7) & 1,
+				    .avl = (a >> 8) & 1,
+				    .l = (a >> 9) & 1,
+				    .db = (a >> 10) & 1,
+				    .g = (a >> 11) & 1,
+				    .unusable = !((a >> 7) & 1) };
+}
+
+static void seg_in(struct vmcb_seg *s, const struct dyad_segment *d)
+{
+	s->base = d->base;
+	s->limit = d->limit;
+	s->selector = d->selector;
+	s->attrib = (u16)((d->type & 0xf) | (d->s & 1) << 4 | (d->dpl & 3) << 5 |
+			  (d->present && !d->unusable) << 7 | (d->avl & 1) << 8 | (d->l & 1) << 9 |
+			  (d->db & 1) << 10 | (d->g & 1) << 11);
+}
+
+static int svm_get_sregs(struct vcpu *v, struct dyad_sregs *r)
+{
+	const struct vmcb *vmcb = ((struct svm_vcpu *)v->hw)->vmcb;
+	const struct vmcb_save *s = &vmcb->save;
+
+	memset(r, 0, sizeof(*r));
+	seg_out(&s->cs, &r->cs);
+	seg_out(&s->ds, &r->ds);
+	seg_out(&s->es, &r->es);
+	seg_out(&s->fs, &r->fs);
+	seg_out(&s->gs, &r->gs);
+	seg_out(&s->ss, &r->ss);
+	seg_out(&s->tr, &r->tr);
+	seg_out(&s->ldtr, &r->ldt);
+	r->gdt = (struct dyad_dtable){ .base = s->gdtr.base, .limit = (u16)s->gdtr.limit };
+	r->idt = (struct dyad_dtable){ .base = s->idtr.base, .limit = (u16)s->idtr.limit };
+	r->cr0 = s->cr0;
+	r->cr2 = s->cr2;
+	r->cr3 = s->cr3;
+	r->cr4 = s->cr4;
+	r->cr8 = vmcb->control.int_ctl & SVM_V_TPR_MASK;
+	r->efer = s->efer & ~EFER_SVME;
+	return 0;
+}
+
+/*
+ * Loads the VMM's state as given: VMRUN checks it and refuses bad state with an entry-failure
+ * exit. Only what the host relies on is enforced: EFER.SVME stays set, unknown EFER bits are
+ * refused, the CPL follows SS.DPL.
+ */
+static int svm_set_sregs(struct vcpu *v, const struct dyad_sregs *r)
+{
+	struct vmcb *vmcb = ((struct svm_vcpu *)v->hw)->vmcb;
+	struct vmcb_save *s = &vmcb->save;
+
+	if (r->efer & ~EFER_ALLOWED)
+		return -EINVAL;
+	seg_in(&s->cs, &r->cs);
+	seg_in(&s->ds, &r->ds);
+	seg_in(&s->es, &r->es);
+	seg_in(&s->fs, &r->fs);
+	seg_in(&s->gs, &r->gs);
+	seg_in(&s->ss, &r->ss);
+	seg_in(&s->tr, &r->tr);
+	seg_in(&s->ldtr, &r->ldt);
+	s->gdtr.base = r->gdt.base;
+	s->gdtr.limit = r->gdt.limit;
+	s->idtr.base = r->idt.base;
+	s->idtr.limit = r->idt.limit;
+	s->cr0 = r->cr0;
+	s->cr2 = r->cr2;
+	s->cr3 = r->cr3;
+	s->cr4 = r->cr4;
+	s->efer = r->efer | EFER_SVME;
+	s->cpl = (r->cr0 & 1) ? r->ss.dpl & 3 : 0;
+	vmcb->control.int_ctl = (vmcb->control.int_ctl & ~SVM_V_TPR_MASK) | (r->cr8 & 0xf);
+	return 0;
+}
+
+static int msr_kernel(struct vcpu *v, u32 index, bool write, u64 value, u64 *out)
+{
+	struct svm_vcpu *sv = v->hw;
+	struct vmcb_save *s = &sv->vmcb->save;
+
+	switch (index) {
+	case DYAD_MSR_EFER:
+		if (!write) {
+			*out = s->efer & ~EFER_SVME;
+			return 0;
+		}
+		if (value & ~EFER_ALLOWED)
+			return -EINVAL;
+		/* LMA is the CPU's to set; the guest writes LME. */
+		s->efer = (value & ~EFER_LMA) | (s->efer & EFER_LMA) | EFER_SVME;
+		return 0;
+	case DYAD_MSR_PAT:
+		if (!write) {
+			*out = s->g_pat;
+			return 0;
+		}
+		for (unsigned i = 0; i < 8; i++) {
+			u8 t = (u8)(value >> (8 * i));
+			if (t == 2 || t == 3 || t > 7)
+				return -EINVAL;
+		}
+		s->g_pat = value;
+		return 0;
+	case DYAD_MSR_TSC:
+		if (write)
+			sv->vmcb->control.tsc_offset = value - rdtsc();
+		else
+			*out = rdtsc() + sv->vmcb->control.tsc_offset;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+static int svm_get_msr(struct vcpu *v, u32 index, u64 *value)
+{
+	struct vmcb_save *s = &((struct svm_vcpu *)v->hw)->vmcb->save;
+
+	switch (index) {
+	case DYAD_MSR_SYSENTER_CS:
+		*value = s->sysenter_cs;
+		return 0;
+	case DYAD_MSR_SYSENTER_ESP:
+		*value = s->sysenter_esp;
+		return 0;
+	case DYAD_MSR_SYSENTER_EIP:
+		*value = s->sysenter_eip;
+		return 0;
+	case DYAD_MSR_STAR:
+		*value = s->star;
+		return 0;
+	case DYAD_MSR_LSTAR:
+		*value = s->lstar;
+		return 0;
+	case DYAD_MSR_CSTAR:
+		*value = s->cstar;
+		return 0;
+	case DYAD_MSR_SFMASK:
+		*value = s->sfmask;
+		return 0;
+	case DYAD_MSR_FS_BASE:
+		*value = s->fs.base;
+		return 0;
+	case DYAD_MSR_GS_BASE:
+		*value = s->gs.base;
+		return 0;
+	case DYAD_MSR_KERNEL_GS_BASE:
+		*value = s->kernel_gs_base;
+		return 0;
+	default:
+		return msr_kernel(v, index, false, 0, value);
+	}
+}
+
+/* Non-canonical bases would make VMLOAD or the guest's own use fault: refused. */
+static bool canonical(u64 a)
+{
+	return (u64)((s64)(a << 16) >> 16) == a;
+}
+
+static int svm_set_msr(struct vcpu *v, u32 index, u64 value)
+{
+	struct vmcb_save *s = &((struct svm_vcpu *)v->hw)->vmcb->save;
+	u64 *slot = NULL;
+	u64 ignored;
+
+	switch (index) {
+	case DYAD_MSR_SYSENTER_CS:
+		slot = &s->sysenter_cs;
+		break;
+	case DYAD_MSR_SYSENTER_ESP:
+		slot = &s->sysenter_esp;
+		break;
+	case DYAD_MSR_SYSENTER_EIP:
+		slot = &s->sysenter_eip;
+		break;
+	case DYAD_MSR_STAR:
+		slot = &s->star;
+		break;
+	case DYAD_MSR_LSTAR:
+		slot = &s->lstar;
+		break;
+	case DYAD_MSR_CSTAR:
+		slot = &s->cstar;
+		break;
+	case DYAD_MSR_SFMASK:
+		slot = &s->sfmask;
+		break;
+	case DYAD_MSR_FS_BASE:
+		slot = &s->fs.base;
+		break;
+	case DYAD_MSR_GS_BASE:
+		slot = &s->gs.base;
+		break;
+	case DYAD_MSR_KERNEL_GS_BASE:
+		slot = &s->kernel_gs_base;
+		break;
+	default:
+		return msr_kernel(v, index, true, value, &ignored);
+	}
+	if (index != DYAD_MSR_STAR && index != DYAD_MSR_SFMASK && index != DYAD_MSR_SYSENTER_CS &&
+	    !canonical(value))
+		return -EINVAL;
+	*slot = value;
+	return 0;
+}
+
+static void svm_paging(struct vcpu *v, struct vcpu_paging *out)
+{
+	const struct vmcb_save *s = &((struct svm_vcpu *)v->hw)->vmcb->save;
+	bool long_code = (s->efer & EFER_LMA) && (s->cs.attrib & BIT(9));
+
+	*out = (struct vcpu_paging){ .cr0 = s->cr0,
+				     .cr3 = s->cr3,
+				     .cr4 = s->cr4,
+				     .efer = s->efer,
+				     .cs_base = long_code ? 0 : s->cs.base,
+				     .rip = s->rip };
+	/* SVM keeps no PDPTE registers: PAE paging reads them from CR3, as the guest's CPU did. */
+	if ((s->cr0 & BIT(31)) && (s->cr4 & BIT(5)) && !(s->efer & EFER_LMA)) {
+		struct pmap_leaf leaf;
+		struct proc *p = v->vm->proc;
+		u64 at = s->cr3 & 0xffffffe0ULL;
+		if (pmap_lookup(&p->pmap, at & PAGE_MASK, &leaf) == 0 &&
+		    (leaf.flags & PMAP_VISIBLE))
+			memcpy(out->pdpte, (u8 *)pmem_va(leaf.pa + (at - leaf.va)), 32);
+	}
+}
+
+const struct vcpu_backend svm_backend = {
+	.name = "svm",
+	.detect = svm_detect,
+	.enable = svm_enable,
+	.disable = svm_disable,
+	.create = svm_create,
+	.destroy = svm_destroy,
+	.enter = svm_enter,
+	.get_sregs = svm_get_sregs,
+	.set_sregs = svm_set_sregs,
+	.get_msr = svm_get_msr,
+	.set_msr = svm_set_msr,
+	.paging = svm_paging,
+};

@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The vendor-neutral vCPU layer: VM and vCPU descriptors, the run page, validation of what the
+ * VMM hands in, and the run loop's policy. The backend (arch/x86/svm.c or vmx.c) enters the
+ * guest once per call; this file decides what each exit means:
+ *   - a second-stage fault inside guest-visible memory is the VMM's own page fault at the same
+ *     address, served by one vm_fault() call: the pair maps it in both halves at once;
+ *   - a fault the entry already allows is spurious: the guest resumes;
+ *   - any other fault is an MMIO exit, with the instruction bytes fetched through the guest's
+ *     page tables;
+ *   - HLT with interrupts enabled sleeps the host CPU until the deadline or console input.
+ * One VM per process, one vCPU per VM; the VM lives while any descriptor names it.
+ */
+#include <linux/mman.h>
+
+#include <arch/x86/asm.h>
+#include <arch/x86/cpu.h>
+#include <arch/x86/memlayout.h>
+#include <arch/x86/pmap.h>
+#include <arch/x86/trap.h>
+#include <dyad/console.h>
+#include <dyad/errno.h>
+#include <dyad/pmem.h>
+#include <dyad/printf.h>
+#include <dyad/proc.h>
+#include <dyad/string.h>
+#include <dyad/time.h>
+#include <dyad/uaccess.h>
+#include <dyad/vcpu.h>
+#include <dyad/vm.h>
+#include <uapi/dyad/vcpu.h>
+
+_Static_assert(sizeof(struct dyad_run) <= DYAD_RUN_SIZE, "the run page overflows");
+_Static_assert(DYAD_STAT_INTERNAL == DYAD_EXIT_INTERNAL - 1, "exit reasons index the stats");
+_Static_assert(sizeof(struct vcpu) + sizeof(struct vm) <= PAGE_SIZE, "vm block too small");
+
+/* A backend that is not linked in is a null weak symbol: a kernel builds without either. */
+extern const struct vcpu_backend vmx_backend __attribute__((weak));
+extern const struct vcpu_backend svm_backend __attribute__((weak));
+
+const struct vcpu_backend *vcpu_backend;
+static unsigned nr_vms; /* the backend is enabled while this is non-zero */
+
+/* Consecutive spurious faults at one address after which the fault is reported instead. */
+#define SPURIOUS_LIMIT 16
+
+#define CR0_PE BIT(0)
+#define CR0_PG BIT(31)
+#define CR4_PSE BIT(4)
+#define CR4_PAE BIT(5)
+#define EFER_LMA BIT(10)
+#define RFLAGS_IF BIT(9)
+#define PTE_P BIT(0)
+#define PTE_PS BIT(7)
+#define INSN_MAX 15
+
+void vcpu_init(void)
+{
+	const struct vcpu_backend *b = cpu_features.vmx ? &vmx_backend : &svm_backend;
+
+	if (!b) {
+		printf("vcpu: the CPU has %s but this kernel has no backend for it; VMs: ENODEV\n",
+		       cpu_features.vmx ? "VMX" : "no VMX");
+		return;
+	}
+	if (!b->detect()) {
+		printf("vcpu: no usable %s: VMs cannot run (dyad_vm_create returns ENODEV)\n",
+		       b->name);
+		return;
+	}
+	vcpu_backend = b;
+	printf("vcpu: %s backend ready\n", b->name);
+}
+
+/* ---- guest memory, as the guest's instruction fetch sees it ----------------------------- */
+
+/*
+ * Reads @n bytes (not crossing a page) at guest-physical @gpa, only from guest-visible
+ * memory of @p that is mapped now. Returns false otherwise.
+ */
+static bool guest_read(struct proc *p, u64 gpa, void *dst, unsigned n)
+{
+	struct pmap_leaf leaf;
+
+	if (gpa >= USER_TOP || pmap_lookup(&p->pmap, gpa & PAGE_MASK, &leaf) ||
+	    !(leaf.flags & PMAP_VISIBLE))
+		return false;
+	memcpy(dst, (const u8 *)pmem_va(leaf.pa + (gpa - leaf.va)), n);
+	return true;
+}
+
+static bool guest_read_pte(struct proc *p, u64 gpa, u64 *pte, bool wide)
+{
+	u32 narrow;
+
+	*pte = 0;
+	if (wide)
+		return guest_read(p, gpa, pte, 8);
+	if (!guest_read(p, gpa, &narrow, 4))
+		return false;
+	*pte = narrow;
+	return true;
+}
+
+/* Translates the linear address @la with the guest's paging state @pg; false if unmapped. */
+static bool guest_translate(struct proc *p, const struct vcpu_paging *pg, u64 la, u64 *gpa)
+{
+	const u64 addr = 0x000ffffffffff000ULL;
+	unsigned lvl, top;
+	u64 table, pte = 0;
+	bool wide = true;
+
+	if (!(pg->cr0 & CR0_PG)) {
+		*gpa = la;
+		return true;
+	}
+	if (pg->efer & EFER_LMA) {
+		top = 4;
+		table = pg->cr3 & addr;
+	} else if (pg->cr4 & CR4_PAE) {
+		pte = pg->pdpte[(la >> 30) & 3];
+		if (!(pte & PTE_P))
+			return false;
+		top = 2;
+		table = pte & addr;
+	} else {
+		top = 2;
+		table = pg->cr3 & 0xfffff000ULL;
+		wide = false;
+	}
+	for (lvl = top; lvl >= 1; lvl--) {
+		unsigned shift = wide ? 12 + 9 * (lvl - 1) : 12 + 10 * (lvl - 1);
+		u64 idx = (la >> shift) & (wide ? 511 : 1023);
+
+		if (!guest_read_pte(p, table + idx * (wide ? 8 : 4), &pte, wide) || !(pte & PTE_P))
+			return false;
+		if (lvl == 1 || ((pte & PTE_PS) && (wide || (pg->cr4 & CR4_PSE)))) {
+			u64 size = 1ULL << shift;
+			u64 base = wide ? pte & addr & ~(size - 1)
+					: pte & 0xfffff000ULL & ~(size - 1);
+			*gpa = base + (la & (size - 1));
+			return true;
+		}
+		table = wide ? pte & addr : pte & 0xfffff000ULL;
+	}
+	return false;
+}
+
+unsigned vcpu_fetch(struct vcpu *v, u8 *buf, unsigned max)
+{
+	struct proc *p = v->vm->proc;
+	struct vcpu_paging pg;
+	unsigned n = 0;
+
+	vcpu_backend->paging(v, &pg);
+	max = MIN(max, INSN_MAX);
+	while (n < max) {
+		u64 la = pg.cs_base + pg.rip + n, gpa;
+		if (!(pg.efer & EFER_LMA))
+			la &= 0xffffffffULL;
+		if (!guest_translate(p, &pg, la, &gpa))
+			break;
+		unsigned chunk = MIN(max - n, (unsigned)(PAGE_SIZE - (gpa & (PAGE_SIZE - 1))));
+		if (!guest_read(p, gpa, buf + n, chunk))
+			break;
+		n += chunk;
+	}
+	return n;
+}
+
+/* ---- the run loop ------------------------------------------------------------------------ */
+
+/* True for the exception vectors that push an error code (#DF #TS #NP #SS #GP #PF #AC). */
+static bool vector_has_error_code(unsigned vector)
+{
+	return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17;
+}
+
+/* Only what the CPU can deliver safely: external interrupts 32..255, exceptions but NMI. */
+static int event_check(const struct dyad_event *ev)
+{
+	if (!ev->pending)
+		return 0;
+	switch (ev->type) {
+	case DYAD_EVENT_EXTINT:
+		return ev->vector >= 32 && !ev->has_error_code ? 0 : -EINVAL;
+	case DYAD_EVENT_EXCEPTION:
+		if (ev->vector >= 32 || ev->vector == T_NMI)
+			return -EINVAL;
+		return !!ev->has_error_code == vector_has_error_code(ev->vector) ? 0 : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
+static void exit_to_vmm(struct dyad_run *run, unsigned reason)
+{
+	run->exit_reason = reason;
+	run->stats.exits[reason - 1]++;
+}
+
+static bool deadline_passed(const struct dyad_run *run)
+{
+	return run->deadline_tsc && rdtsc() >= run->deadline_tsc;
+}
+
+static bool console_wakes(const struct dyad_run *run)
+{
+	return (run->request & DYAD_RUN_WAKE_CONSOLE) && console_input_waiting();
+}
+
+/* Fills an exit for the VMM if the deadline passed or console input waits. */
+static bool wake_reason(struct dyad_run *run)
+{
+	if (deadline_passed(run)) {
+		exit_to_vmm(run, DYAD_EXIT_DEADLINE);
+		return true;
+	}
+	if (console_wakes(run)) {
+		exit_to_vmm(run, DYAD_EXIT_CONSOLE);
+		return true;
+	}
+	return false;
+}
+
+static bool access_allowed(u32 leaf_flags, u32 access)
+{
+	if ((access & DYAD_ACCESS_WRITE) && !(leaf_flags & PMAP_W))
+		return false;
+	if ((access & DYAD_ACCESS_EXEC) && !(leaf_flags & PMAP_X))
+		return false;
+	return leaf_flags & PMAP_VISIBLE;
+}
+
+static unsigned size_index(u64 size)
+{
+	return size == SZ_1G ? 2 : size == SZ_2M ? 1 : 0;
+}
+
+/*
+ * A second-stage fault. Returns true when the guest can go on (served, or spurious); false
+ * with an MMIO exit filled in for the VMM.
+ */
+static bool guest_fault(struct vcpu *v, const struct vcpu_exit *e, unsigned *spurious)
+{
+	struct proc *p = v->vm->proc;
+	struct dyad_run *run = v->run;
+	struct pmap_leaf leaf;
+
+	if (e->gpa < USER_TOP) {
+		const struct vm_region *r = vm_find(p, e->gpa);
+		bool visible = r && (r->flags & VM_GUEST);
+
+		if (pmap_lookup(&p->pmap, e->gpa & PAGE_MASK, &leaf) == 0) {
+			/* Present: spurious if the entry allows it (a rights upgrade takes no
+			 * flush). */
+			if ((e->entry_allowed || access_allowed(leaf.flags, e->access)) &&
+			    ++*spurious <= SPURIOUS_LIMIT) {
+				run->stats.exits[DYAD_STAT_SPURIOUS_FAULT]++;
+				return true;
+			}
+		} else if (visible &&
+			   vm_fault(p, e->gpa,
+				    PF_U | ((e->access & DYAD_ACCESS_WRITE) ? PF_W : 0)) &&
+			   pmap_lookup(&p->pmap, e->gpa & PAGE_MASK, &leaf) == 0) {
+			run->stats.exits[DYAD_STAT_GUEST_FAULT]++;
+			run->stats.guest_faults[size_index(leaf.size)]++;
+			return true;
+		}
+	}
+	memset(&run->exit.mmio, 0, sizeof(run->exit.mmio));
+	run->exit.mmio.gpa = e->gpa;
+	run->exit.mmio.access = e->access;
+	run->exit.mmio.insn_bytes = (u8)vcpu_fetch(v, run->exit.mmio.insn, INSN_MAX);
+	run->insn_len = 0;
+	exit_to_vmm(run, DYAD_EXIT_MMIO);
+	return false;
+}
+
+/*
+ * HLT with IF = 1 (RIP is past it). A queued event wakes the guest at once; otherwise the host
+ * CPU sleeps (sti; hlt: the timer and the UART interrupt wake it) until the deadline or
+ * console input. With neither requested nothing would ever wake the guest: a HLT exit.
+ */
+static bool halt_sleep(struct vcpu *v)
+{
+	struct dyad_run *run = v->run;
+
+	if (run->inject.pending)
+		return true;
+	if (!run->deadline_tsc && !(run->request & DYAD_RUN_WAKE_CONSOLE)) {
+		run->insn_len = 0; /* already past it */
+		exit_to_vmm(run, DYAD_EXIT_HLT);
+		return false;
+	}
+	run->stats.exits[DYAD_STAT_HALT_SLEEP]++;
+	for (;;) {
+		irq_disable();
+		if (deadline_passed(run) || console_wakes(run))
+			break;
+		__asm__ volatile("sti; hlt" : : : "memory"); /* no wake-up lost between the two */
+	}
+	irq_enable();
+	return !wake_reason(run);
+}
+
+static long vcpu_run(struct vcpu *v)
+{
+	struct dyad_run *run = v->run;
+	unsigned spurious = 0;
+	int err = event_check(&run->inject);
+
+	if (err)
+		return err;
+	run->exit_reason = DYAD_EXIT_NONE;
+	v->tlb_stale = true;
+	for (;;) {
+		struct vcpu_exit e = { 0 };
+
+		if (wake_reason(run))
+			return 0;
+		run->stats.entries++;
+		err = vcpu_backend->enter(v, &e);
+		if (err)
+			return err;
+		switch (e.kind) {
+		case VCPU_EXIT_RESUME:
+			break;
+		case VCPU_EXIT_USER:
+			run->stats.exits[run->exit_reason - 1]++;
+			return 0;
+		case VCPU_EXIT_GUEST_FAULT:
+			if (!guest_fault(v, &e, &spurious))
+				return 0;
+			continue; /* keeps the count of consecutive spurious faults */
+		case VCPU_EXIT_HALT:
+			if (!halt_sleep(v))
+				return 0;
+			break;
+		}
+		spurious = 0;
+	}
+}
+
+/* ---- descriptors --------------------------------------------------------------------------- */
+
+static int fd_install(struct vm *vm, enum fd_kind kind)
+{
+	struct proc *p = proc_current;
+
+	for (int fd = 0; fd < PROC_MAX_FDS; fd++) {
+		if (p->fds[fd].kind == FD_NONE) {
+			p->fds[fd] = (struct fd){ .kind = kind, .vm = vm };
+			vm->refs++;
+			return fd;
+		}
+	}
+	return -EMFILE;
+}
+
+/* One VM per process: any VM or vCPU descriptor means the process has one. */
+static bool proc_has_vm(const struct proc *p)
+{
+	for (int fd = 0; fd < PROC_MAX_FDS; fd++)
+		if (p->fds[fd].kind == FD_VM || p->fds[fd].kind == FD_VCPU)
+			return true;
+	return false;
+}
+
+long vcpu_sys_vm_create(u64 flags)
+{
+	struct proc *p = proc_current;
+	int err;
+
+	if (!vcpu_backend)
+		return -ENODEV;
+	if (flags)
+		return -EINVAL;
+	if (proc_has_vm(p))
+		return -EBUSY;
+	if (nr_vms == 0 && (err = vcpu_backend->enable()))
+		return err;
+	nr_vms++;
+	paddr_t pa = pmem_alloc_zeroed(0);
+	struct vm *vm = pa ? pmem_va(pa) : NULL;
+	if (vm) {
+		vm->proc = p;
+		err = fd_install(vm, FD_VM);
+		if (err >= 0)
+			return err;
+		pmem_free(pa, 0);
+	}
+	if (--nr_vms == 0)
+		vcpu_backend->disable();
+	return vm ? err : -ENOMEM;
+}
+
+/* The vCPU lives in the same page as its VM, after it. */
+static struct vcpu *vcpu_of(struct vm *vm)
+{
+	return (struct vcpu *)(vm + 1);
+}
+
+static long create_vcpu(struct vm *vm)
+{
+	struct vcpu *v = vcpu_of(vm);
+	paddr_t run_pa;
+	int err;
+
+	if (vm->vcpu)
+		return -EBUSY;
+	run_pa = pmem_alloc_zeroed(0);
+	if (!run_pa)
+		return -ENOMEM;
+	*v = (struct vcpu){ .vm = vm, .run = pmem_va(run_pa), .run_pa = run_pa };
+	v->run->tsc_khz = tsc_hz / 1000;
+	err = vcpu_backend->create(v);
+	if (err) {
+		pmem_free(run_pa, 0);
+		return err;
+	}
+	vm->vcpu = v;
+	err = fd_install(vm, FD_VCPU);
+	if (err < 0) {
+		vcpu_backend->destroy(v);
+		pmem_free(run_pa, 0);
+		vm->vcpu = NULL;
+	}
+	return err;
+}
+
+/* Removes every mapping of the run page from the VMM before the page is freed. */
+static void unmap_run_page(struct vcpu *v)
+{
+	struct proc *p = v->vm->proc;
+
+	for (unsigned i = 0; i < p->nr_regions; i++) {
+		const struct vm_region *r = &p->regions[i];
+		struct pmap_leaf leaf;
+
+		if ((r->flags & VM_FRAME) && pmap_lookup(&p->pmap, r->start, &leaf) == 0 &&
+		    leaf.pa == v->run_pa)
+			pmap_unmap(&p->pmap, r->start, PAGE_SIZE, NULL, NULL);
+	}
+}
+
+static void vm_destroy(struct vm *vm)
+{
+	struct vcpu *v = vm->vcpu;
+
+	if (v) {
+		vcpu_backend->destroy(v);
+		unmap_run_page(v);
+		pmem_free(v->run_pa, 0);
+	}
+	pmem_free(pmem_pa(vm), 0);
+	if (--nr_vms == 0)
+		vcpu_backend->disable();
+}
+
+void vcpu_fd_release(struct fd *f)
+{
+	struct vm *vm = f->vm;
+
+	*f = (struct fd){ .kind = FD_NONE };
+	if (vm && --vm->refs == 0)
+		vm_destroy(vm);
+}
+
+static long msrs_ioctl(struct vcpu *v, u64 arg, bool set)
+{
+	struct dyad_msrs hdr;
+	struct dyad_msr_entry e;
+	long done = 0;
+
+	if (copy_from_user(&hdr, arg, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.nmsrs > DYAD_MSRS_MAX)
+		return -E2BIG;
+	for (; done < hdr.nmsrs; done++) {
+		u64 at = arg + sizeof(hdr) + (u64)done * sizeof(e);
+		int err;
+
+		if (copy_from_user(&e, at, sizeof(e)))
+			return -EFAULT;
+		if (set) {
+			err = vcpu_backend->set_msr(v, e.index, e.data);
+		} else {
+			err = vcpu_backend->get_msr(v, e.index, &e.data);
+			if (!err && copy_to_user(at, &e, sizeof(e)))
+				return -EFAULT;
+		}
+		if (err == -ENOENT)
+			break;
+		if (err)
+			return err;
+	}
+	return done;
+}
+
+static long vcpu_fd_ioctl(struct vcpu *v, u64 req, u64 arg)
+{
+	struct dyad_sregs s;
+	long err;
+
+	switch (req) {
+	case DYAD_VCPU_RUN:
+		return vcpu_run(v);
+	case DYAD_VCPU_GET_SREGS:
+		err = vcpu_backend->get_sregs(v, &s);
+		return err ? err : copy_to_user(arg, &s, sizeof(s));
+	case DYAD_VCPU_SET_SREGS:
+		if (copy_from_user(&s, arg, sizeof(s)))
+			return -EFAULT;
+		return vcpu_backend->set_sregs(v, &s);
+	case DYAD_VCPU_GET_MSRS:
+		return msrs_ioctl(v, arg, false);
+	case DYAD_VCPU_SET_MSRS:
+		return msrs_ioctl(v, arg, true);
+	default:
+		return -ENOTTY;
+	}
+}
+
+long vcpu_ioctl(struct fd *f, u64 req, u64 arg)
+{
+	struct vm *vm = f->vm;
+
+	if (vm->proc != proc_current)
+		return -EBADF;
+	if (f->kind == FD_VM)
+		return req == DYAD_VM_CREATE_VCPU ? create_vcpu(vm) : -ENOTTY;
+	return vcpu_fd_ioctl(vm->vcpu, req, arg);
+}
+
+long vcpu_mmap(struct fd *f, u64 addr, u64 len, u32 prot, u32 flags, u64 off)
+{
+	struct vcpu *v = f->vm->vcpu;
+
+	if (f->kind != FD_VCPU || f->vm->proc != proc_current)
+		return -ENODEV;
+	if (off || !len || ALIGN_UP(len, PAGE_SIZE) != DYAD_RUN_SIZE ||
+	    (flags & (MAP_SHARED | MAP_PRIVATE)) != MAP_SHARED ||
+	    (flags & (DYAD_MAP_GUEST | DYAD_MAP_HUGE | MAP_ANONYMOUS)))
+		return -EINVAL; /* VMM-private: never guest-visible */
+	if (prot & PROT_EXEC)
+		return -EACCES;
+	return vm_map_frame(proc_current, addr, prot, flags, v->run_pa);
+}

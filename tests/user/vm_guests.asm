@@ -1,0 +1,199 @@
+; Tiny guests for the VM tests, each between guest_NAME and guest_NAME_end. The VMM copies one
+; to guest-physical GUEST_CODE (0x10000) and starts it there: real-mode guests with CS = 0x1000,
+; IP = 0; long-mode guests at RIP 0x10000 with the identity page tables of tests/user/vm_lib.h.
+; They use only relative jumps and absolute addresses of that fixed layout, so they run from
+; wherever they are copied. Ports: 0x10.. mark steps for the VMM.
+
+bits 16
+section .rodata
+
+; Real mode: every I/O form. IF = 0 throughout, so the final HLT is a HLT exit.
+global guest_rm_io, guest_rm_io_end
+guest_rm_io:
+	mov al, 0x5a
+	out 0x80, al			; OUT imm8, byte
+	out 0x43, al			; the PIT's command port reaches the VMM too
+	mov dx, 0x3f8
+	mov al, 'A'
+	out dx, al			; COM1 reaches the VMM, not the UART
+	mov ax, 0x1234
+	out dx, ax			; word
+	mov eax, 0xdeadbeef
+	out dx, eax			; dword
+	in al, dx			; IN: the VMM supplies al
+	out 0x81, al			; echoed back
+	mov cx, 3
+	xor si, si
+	rep outsb			; string form, REP: port dx, ds:si
+	cpuid
+	vmmcall
+	hlt
+guest_rm_io_end:
+
+; Real mode: reads the MMIO address 0x1f000 (not guest memory), writes it, then HLT.
+global guest_rm_mmio, guest_rm_mmio_end
+guest_rm_mmio:
+	mov ax, 0x1f00
+	mov ds, ax
+	mov bx, [0x10]			; MMIO read at 0x1f010
+	mov word [0x20], 0xbeef		; MMIO write at 0x1f020
+	out 0x10, al
+	hlt
+guest_rm_mmio_end:
+
+bits 64
+
+; Writes rsi at [rdi] (GPA X), reports, then reads [rdi + 8] into rax for the VMM: the central
+; claim both ways.
+global guest_lm_rw, guest_lm_rw_end
+guest_lm_rw:
+	mov [rdi], rsi
+	out 0x10, al
+	mov rax, [rdi + 8]
+	vmmcall
+	cli
+	hlt
+guest_lm_rw_end:
+
+; Read, write and execute at rdi, each followed by a report port: an access the mapping does
+; not allow is an MMIO exit the VMM skips (rip += length it decodes) or returns from.
+global guest_lm_access, guest_lm_access_end, guest_lm_access_after_call
+guest_lm_access:
+	xor eax, eax
+	mov rax, [rdi]			; 48 8b 07
+	out 0x10, al
+	mov [rdi + 8], rsi		; 48 89 77 08: past the RET
+	out 0x11, al
+	call rdi			; ff d7: the VMM put a RET (c3) there
+guest_lm_access_after_call:
+	out 0x12, al
+	cli
+	hlt
+guest_lm_access_end:
+
+; MSRs: the kernel keeps EFER (SVME/VMXE hidden), the VMM gets everything else.
+global guest_lm_msr, guest_lm_msr_end
+guest_lm_msr:
+	mov ecx, 0xc0000080		; EFER: kept by the kernel, no exit
+	rdmsr
+	mov r8, rax
+	mov ecx, 0x1b			; APIC_BASE: a host MSR, must exit to the VMM
+	mov eax, 0xfee00900
+	xor edx, edx
+	wrmsr
+	mov ecx, 0x1b
+	rdmsr				; the VMM supplies edx:eax
+	mov r9, rax
+	mov ecx, 0xc0000081		; STAR: switched around entries, no exit
+	mov eax, 0x11223344
+	mov edx, 0x00230010
+	wrmsr
+	rdmsr
+	mov r10, rdx
+	out 0x10, al
+	cli
+	hlt
+guest_lm_msr_end:
+
+; Interrupts: the handler at guest_lm_irq_handler counts in [0x30100] and returns. The guest
+; enables interrupts, spins until the count moves, disables them, reports.
+global guest_lm_irq, guest_lm_irq_end, guest_lm_irq_handler
+guest_lm_irq:
+	sti
+.wait:
+	cmp qword [0x30100], 0
+	je .wait
+	cli
+	out 0x10, al
+	; IF = 0 now: an interrupt queued here must wait for the window STI opens.
+	out 0x11, al
+	mov rax, [0x30100]
+	sti
+	nop
+	nop
+.wait2:
+	cmp qword [0x30100], rax
+	je .wait2
+	cli
+	out 0x12, al
+	hlt
+guest_lm_irq_handler:
+	inc qword [0x30100]
+	mov [0x30108], rsp
+	iretq
+guest_lm_irq_end:
+
+; Spins with interrupts off: only the host timer and the VMM's deadline end it.
+global guest_lm_spin, guest_lm_spin_end
+guest_lm_spin:
+	cli
+.spin:
+	jmp .spin
+guest_lm_spin_end:
+
+; HLT with IF = 1: the host sleeps until the deadline.
+global guest_lm_sleep, guest_lm_sleep_end
+guest_lm_sleep:
+	sti
+	hlt
+	out 0x10, al
+	cli
+	hlt
+guest_lm_sleep_end:
+
+; Triple fault: UD2 with an empty IDT.
+global guest_lm_ud, guest_lm_ud_end
+guest_lm_ud:
+	lidt [rel .empty]
+	ud2
+.empty:
+	dw 0
+	dq 0
+guest_lm_ud_end:
+
+; XSETBV: a valid XCR0 (x87 | SSE) is accepted; then an invalid one (SSE without x87) must
+; raise #GP, caught by the handler at guest_lm_xsetbv_gp, which reports on port 0x11.
+global guest_lm_xsetbv, guest_lm_xsetbv_end, guest_lm_xsetbv_gp
+guest_lm_xsetbv:
+	mov rax, cr4
+	bts rax, 18			; OSXSAVE
+	mov cr4, rax
+	xor ecx, ecx
+	mov eax, 3
+	xor edx, edx
+	xsetbv
+	out 0x10, al
+	mov eax, 2
+	xsetbv
+	out 0x12, al			; not reached: #GP
+	hlt
+guest_lm_xsetbv_gp:
+	out 0x11, al
+	cli
+	hlt
+guest_lm_xsetbv_end:
+
+; Touches one byte every rsi bytes over [rdi, rdi + rdx): the fault count the VMM measures.
+global guest_lm_touch, guest_lm_touch_end
+guest_lm_touch:
+	mov rcx, rdi
+	add rdx, rdi
+.next:
+	mov byte [rcx], 1
+	add rcx, rsi
+	cmp rcx, rdx
+	jb .next
+	out 0x10, al
+	cli
+	hlt
+guest_lm_touch_end:
+
+; The benchmark's exit: OUT in a loop, the TSC between two reports read by the VMM.
+global guest_lm_outloop, guest_lm_outloop_end
+guest_lm_outloop:
+.again:
+	out 0x10, al
+	jmp .again
+guest_lm_outloop_end:
+
+section .note.GNU-stack noalloc noexec nowrite progbits
