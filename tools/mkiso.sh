@@ -13,7 +13,9 @@ shift 3
 [[ -f $kernel ]] || die "kernel '$kernel' not found"
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# The log lives outside the ISO root: xorriso refuses a file that grows while it packs it.
+log=$(mktemp)
+trap 'rm -rf "$tmp" "$log"' EXIT
 mkdir -p "$tmp/boot/grub"
 cp "$kernel" "$tmp/boot/dyad.elf"
 
@@ -59,7 +61,7 @@ modules="multiboot2 normal iso9660 biosdisk part_acorn part_amiga part_apple par
 modules+=" part_gpt part_msdos part_plan part_sun part_sunpc"
 mkdir -p "$(dirname "$out")"
 if ! grub-mkrescue --install-modules="$modules" --locales= --fonts= --themes= \
-	-o "$out" "$tmp" >"$tmp/log" 2>&1; then
-	cat "$tmp/log" >&2
+	-o "$out" "$tmp" >"$log" 2>&1; then
+	cat "$log" >&2
 	die "grub-mkrescue failed"
 fi
