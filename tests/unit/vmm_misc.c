@@ -55,8 +55,8 @@ static void test_options(void **state)
 	assert_int_equal(o.quiet, 1);
 	assert_string_equal(o.cmdline, "console=ttyS0 quiet");
 
-	assert_int_equal(parse(&o, err, 3, "-a", "dyad_mode=test", "k"), 0);
-	assert_non_null(strstr(o.cmdline, "panic=-1 dyad_mode=test"));
+	assert_int_equal(parse(&o, err, 5, "-a", "dyad_mode=test", "-a", "x=1", "k"), 0);
+	assert_non_null(strstr(o.cmdline, "panic=-1 dyad_mode=test x=1"));
 
 	assert_int_equal(parse(&o, err, 2, "-x", "k"), -1);
 	assert_non_null(strstr(err, "unknown option '-x'"));

@@ -13,6 +13,8 @@
 #define PTE_P 0x1ULL
 #define PTE_W 0x2ULL
 #define PTE_PS 0x80ULL
+#define PTE_A 0x20ULL /* set ahead: the walker then never writes the tables */
+#define PTE_D 0x40ULL
 
 static void put64(uint8_t *mem, uint64_t gpa, uint64_t v)
 {
@@ -41,12 +43,12 @@ void boot_cpu_state(uint8_t *mem, uint64_t entry, struct dyad_sregs *s, struct d
 	put64(mem, BOOT_GDT + BOOT_DS, 0x00cf93000000ffffULL);
 
 	memset(mem + BOOT_PML4, 0, BOOT_STACK_TOP - 0x1000 - BOOT_PML4);
-	put64(mem, BOOT_PML4, BOOT_PDPT | PTE_P | PTE_W);
+	put64(mem, BOOT_PML4, BOOT_PDPT | PTE_P | PTE_W | PTE_A);
 	for (uint64_t g = 0; g < 4; g++) {
-		put64(mem, BOOT_PDPT + g * 8, (BOOT_PD + g * 0x1000) | PTE_P | PTE_W);
+		put64(mem, BOOT_PDPT + g * 8, (BOOT_PD + g * 0x1000) | PTE_P | PTE_W | PTE_A);
 		for (uint64_t i = 0; i < 512; i++)
 			put64(mem, BOOT_PD + g * 0x1000 + i * 8,
-			      ((g << 30) | (i << 21)) | PTE_P | PTE_W | PTE_PS);
+			      ((g << 30) | (i << 21)) | PTE_P | PTE_W | PTE_A | PTE_D | PTE_PS);
 	}
 
 	memset(s, 0, sizeof(*s));

@@ -20,12 +20,13 @@
 static struct vm the_vm;
 
 static const char usage[] =
-	"usage: vmm [-m SIZE] [-i INITRD] [-a APPEND] [-q] KERNEL [GUEST CMDLINE...]\n"
+	"usage: vmm [-m SIZE] [-i INITRD] [-a APPEND]... [-q] [-s] KERNEL [GUEST CMDLINE...]\n"
 	"  KERNEL    a bzImage (64-bit boot protocol) or an ELF vmlinux\n"
 	"  -m SIZE   guest RAM, 32M to 3G (default 256M)\n"
 	"  -i FILE   initrd\n"
-	"  -a TEXT   appended to the guest command line\n"
-	"  -q        no summary\n";
+	"  -a TEXT   appended to the guest command line (repeatable)\n"
+	"  -q        no summary\n"
+	"  -s        guest RAM in 4 KiB pages instead of 2 MiB / 1 GiB\n";
 
 static void uart_tx(void *ctx, uint8_t b)
 {

@@ -60,7 +60,8 @@ static int append(char *dst, const char *word, char *err, unsigned errlen)
 
 int options_parse(int argc, char **argv, struct options *o, char *err, unsigned errlen)
 {
-	const char *extra = NULL;
+	const char *extra[OPTIONS_MAX_APPEND];
+	unsigned nextra = 0;
 	int i;
 
 	memset(o, 0, sizeof(*o));
@@ -73,8 +74,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 			i++;
 			break;
 		}
-		if (!strcmp(a, "-q")) {
-			o->quiet = 1;
+		if (!strcmp(a, "-q") || !strcmp(a, "-s")) {
+			*(a[1] == 'q' ? &o->quiet : &o->small_pages) = 1;
 			continue;
 		}
 		if (strcmp(a, "-m") && strcmp(a, "-i") && strcmp(a, "-a")) {
@@ -94,8 +95,11 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 			}
 		} else if (a[1] == 'i') {
 			o->initrd = v;
+		} else if (nextra == OPTIONS_MAX_APPEND) {
+			snprintf(err, errlen, "more than %d -a options", OPTIONS_MAX_APPEND);
+			return -1;
 		} else {
-			extra = v;
+			extra[nextra++] = v;
 		}
 	}
 	if (i >= argc) {
@@ -110,8 +114,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 	} else if (append(o->cmdline, OPTIONS_DEFAULT_CMDLINE, err, errlen)) {
 		return -1;
 	}
-	if (extra && append(o->cmdline, extra, err, errlen))
-		return -1;
+	for (unsigned k = 0; k < nextra; k++)
+		if (append(o->cmdline, extra[k], err, errlen))
+			return -1;
 	if (o->ram < BOOT_RAM_MIN || o->ram > BOOT_RAM_MAX || (o->ram & 0xfffff)) {
 		snprintf(err, errlen,
 			 "RAM size %llu bytes: must be a whole number of MiB from %llu MiB to %llu "

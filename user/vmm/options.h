@@ -12,9 +12,11 @@ struct options {
 	uint64_t ram; /* bytes */
 	char cmdline[BOOT_CMDLINE_MAX];
 	int quiet; /* no summary */
+	int small_pages; /* guest RAM without DYAD_MAP_HUGE (4 KiB pages), for comparison */
 };
 
 #define OPTIONS_DEFAULT_RAM (256ULL << 20)
+#define OPTIONS_MAX_APPEND 16
 #define OPTIONS_DEFAULT_CMDLINE                                                                    \
 	"console=ttyS0,115200 earlyprintk=serial nokaslr tsc=reliable acpi=off pci=off "           \
 	"mitigations=off i8042.noaux panic=-1"
@@ -24,8 +26,10 @@ struct options {
  *   vmm [-m SIZE] [-i INITRD] [-a APPEND] [-q] KERNEL [CMDLINE...]
  *   -m SIZE   guest RAM: a number with an optional K, M or G suffix (default 256M)
  *   -i FILE   the initrd
- *   -a TEXT   appended to the default command line (the words after KERNEL replace it)
+ *   -a TEXT   appended to the guest command line (repeatable); the words after KERNEL replace
+ *             the default command line
  *   -q        no summary at the end
+ *   -s        guest RAM in 4 KiB pages (no DYAD_MAP_HUGE), to compare
  * Returns 0, or -1 with a sentence in @err (size @errlen).
  */
 int options_parse(int argc, char **argv, struct options *o, char *err, unsigned errlen);

@@ -94,8 +94,8 @@ static void exit_mmio(struct vm *vm)
 
 	vm->mmio_unhandled++;
 	if (mmio_decode(run->exit.mmio.insn, run->exit.mmio.insn_bytes, &d)) {
-		report(vm, "MMIO at %#lx by an instruction the VMM cannot decode: #GP",
-		       run->exit.mmio.gpa, 0);
+		report(vm, "MMIO at %#lx (access %lu) by an instruction the VMM cannot decode: #GP",
+		       run->exit.mmio.gpa, run->exit.mmio.access);
 		inject_gp(vm);
 		return;
 	}
