@@ -92,13 +92,31 @@ static void exit_mmio(struct vm *vm)
 	struct dyad_run *run = vm->run;
 	struct mmio_insn d;
 
-	vm->mmio_unhandled++;
 	if (mmio_decode(run->exit.mmio.insn, run->exit.mmio.insn_bytes, &d)) {
+		vm->mmio_unhandled++;
 		report(vm, "MMIO at %#lx (access %lu) by an instruction the VMM cannot decode: #GP",
 		       run->exit.mmio.gpa, run->exit.mmio.access);
 		inject_gp(vm);
 		return;
 	}
+	uint64_t gpa = run->exit.mmio.gpa;
+	if (gpa - APIC_MMIO_BASE < APIC_MMIO_SIZE && d.size == 4) {
+		uint32_t v;
+		vm->apic.now = rdtsc();
+		int err = d.is_write ? x2apic_mmio_write(&vm->apic, gpa - APIC_MMIO_BASE,
+							 d.reg < 0 ? (uint32_t)d.imm
+								   : (uint32_t)*mmio_reg(&run->regs,
+											 d.reg))
+				     : x2apic_mmio_read(&vm->apic, gpa - APIC_MMIO_BASE, &v);
+		if (!err) {
+			if (!d.is_write)
+				*mmio_reg(&run->regs, d.reg) = v;
+			vm->apic_mmio++;
+			run->regs.rip += d.len;
+			return;
+		}
+	}
+	vm->mmio_unhandled++;
 	report(vm, "MMIO %s at %#lx: no device there",
 	       (unsigned long)(d.is_write ? "write" : "read"), run->exit.mmio.gpa);
 	if (!d.is_write) {

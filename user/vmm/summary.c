@@ -119,6 +119,7 @@ void vm_summary(struct vm *vm)
 	       s->guest_faults[1], s->guest_faults[2]);
 	ram_report(vm);
 	memory_report(vm);
+	printf("vmm: xAPIC MMIO accesses %lu, other MMIO %lu\n", vm->apic_mmio, vm->mmio_unhandled);
 	printf("vmm: interrupts injected %lu (timer fired %lu, PIC %lu); #GP injected %lu; "
 	       "unowned ports %lu, unowned MSRs %lu; console %lu bytes in %lu writes\n",
 	       vm->injected, vm->apic.timer_fired, vm->apic.extint_delivered, vm->gp_injected,

@@ -41,7 +41,7 @@ struct vm {
 	struct console console;
 
 	unsigned long vmm_exits[DYAD_EXIT_REASONS];
-	unsigned long gp_injected, mmio_unhandled, string_io, injected;
+	unsigned long gp_injected, mmio_unhandled, string_io, injected, apic_mmio;
 	unsigned long reported; /* senseless-guest reports printed so far */
 };
 

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * The local APIC through its x2APIC MSR interface only (Intel SDM vol. 3A, ch. 10/11: "Advanced
- * Programmable Interrupt Controller"). The guest starts with IA32_APIC_BASE = 0xfee00d00, so
- * Linux never touches the xAPIC MMIO page. Modelled: ID, version, TPR/PPR, EOI, LDR, SVR,
- * ISR/TMR/IRR, ESR, ICR (self and all-including-self fixed IPIs), the LVT, the timer in one-shot,
- * periodic and TSC-deadline modes counting at the CPUID 0x15 crystal rate divided by TDCR, and
- * the SELF IPI register. LINT0 in ExtINT mode passes the 8259's vector straight through,
- * bypassing IRR/ISR and the priority, as the virtual-wire mode does. Reserved or read-only
- * registers written, and unknown offsets, take #GP as the SDM lists.
+ * Programmable Interrupt Controller"), plus the xAPIC page for the few accesses Linux makes
+ * before it switches to x2APIC mode (the ID and version while it parses the MP table). Modelled:
+ * ID, version, TPR/PPR, EOI, LDR, SVR, ISR/TMR/IRR, ESR, ICR (self and all-including-self fixed
+ * IPIs), the LVT, the timer in one-shot, periodic and TSC-deadline modes counting at the CPUID 0x15
+ * crystal rate divided by TDCR, and the SELF IPI register. LINT0 in ExtINT mode passes the 8259's
+ * vector straight through, bypassing IRR/ISR and the priority, as the virtual-wire mode does.
+ * Reserved or read-only registers written, and unknown offsets, take #GP as the SDM lists.
  */
 #include <string.h>
 
@@ -49,7 +49,7 @@
 void x2apic_init(struct x2apic *a, uint64_t tsc_khz, struct pic *pic)
 {
 	memset(a, 0, sizeof(*a));
-	a->base_msr = APIC_BASE_X2APIC;
+	a->base_msr = APIC_BASE_XAPIC;
 	a->svr = 0x1ff;
 	a->ldr = 1; /* x2APIC ID 0: cluster 0, bit 0 */
 	a->lvt_timer = a->lvt_thermal = a->lvt_pmc = a->lvt_error = LVT_MASKED;
@@ -274,8 +274,9 @@ int x2apic_msr_write(void *dev, uint32_t index, uint64_t value)
 	uint32_t r = index - 0x800, v = (uint32_t)value;
 
 	if (index == APIC_BASE_MSR) {
-		/* Staying in x2APIC mode is all this model offers; leaving it is refused. */
-		if ((value & 0xc00) != 0xc00)
+		/* xAPIC to x2APIC is the one transition offered; disabling, or leaving x2APIC mode
+		 * (which the SDM only allows through disabled), is refused. */
+		if (!(value & 0x800) || ((a->base_msr & 0x400) && !(value & 0x400)))
 			return -1;
 		a->base_msr = value & ~0x2ffULL;
 		a->base_msr |= 0x100; /* BSP */
@@ -363,6 +364,41 @@ int x2apic_msr_write(void *dev, uint32_t index, uint64_t value)
 	default: /* ID, version, PPR, LDR, ISR/TMR/IRR, TMCCT: read-only in x2APIC mode */
 		return -1;
 	}
+	return 0;
+}
+
+static int x2apic_mode(const struct x2apic *a)
+{
+	return (a->base_msr & 0x400) != 0;
+}
+
+int x2apic_mmio_read(struct x2apic *a, uint64_t offset, uint32_t *value)
+{
+	uint64_t v;
+
+	if (x2apic_mode(a) || offset >= APIC_MMIO_SIZE || (offset & 0xf))
+		return -1;
+	if (offset == 0x20) { /* ID: bits 31:24 in xAPIC mode */
+		*value = 0;
+		return 0;
+	}
+	if (x2apic_msr_read(a, 0x800 + (uint32_t)(offset >> 4), &v))
+		v = 0; /* write-only or reserved: reads as 0 over MMIO */
+	*value = (uint32_t)v;
+	return 0;
+}
+
+int x2apic_mmio_write(struct x2apic *a, uint64_t offset, uint32_t value)
+{
+	uint32_t r = (uint32_t)(offset >> 4);
+
+	if (x2apic_mode(a) || offset >= APIC_MMIO_SIZE || (offset & 0xf))
+		return -1;
+	if (r == REG_EOI)
+		value = 0; /* any value acknowledges in xAPIC mode */
+	if (r == REG_ICR + 1)
+		return 0; /* ICR high (destination) alone does nothing here */
+	x2apic_msr_write(a, 0x800 + r, value); /* read-only registers ignore writes over MMIO */
 	return 0;
 }
 

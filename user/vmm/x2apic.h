@@ -13,6 +13,9 @@ struct pic;
 #define APIC_BASE_MSR 0x1b
 #define APIC_TSC_DEADLINE_MSR 0x6e0
 #define APIC_BASE_X2APIC 0xfee00d00ULL /* BSP, x2APIC and xAPIC enabled: "enabled by BIOS" */
+#define APIC_BASE_XAPIC 0xfee00900ULL /* BSP, xAPIC enabled: what the guest starts with */
+#define APIC_MMIO_BASE 0xfee00000ULL
+#define APIC_MMIO_SIZE 0x1000
 
 /* A local APIC in x2APIC mode, its registers by x2APIC MSR offset (MSR 0x800 + offset). */
 struct x2apic {
@@ -30,7 +33,11 @@ struct x2apic {
 	unsigned long timer_fired, extint_delivered;
 };
 
-/* An APIC as firmware leaves it: x2APIC on, virtual-wire (LINT0 ExtINT, LINT1 NMI, enabled). */
+/*
+ * An APIC as firmware leaves it: xAPIC mode, virtual wire (LINT0 ExtINT, LINT1 NMI, enabled).
+ * Linux 6.1 reads the APIC ID over MMIO while it parses the MP table whatever the mode (with
+ * x2APIC already on it has no mapping for the page and faults), then switches to x2APIC itself.
+ */
 void x2apic_init(struct x2apic *a, uint64_t tsc_khz, struct pic *pic);
 /* Registers IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC range 0x800-0x8ff. */
 int x2apic_register(struct x2apic *a);
@@ -45,6 +52,13 @@ uint64_t x2apic_next_deadline(const struct x2apic *a);
 int x2apic_take_interrupt(struct x2apic *a);
 /* Sets @vector in IRR (self-IPI, timer, or any fixed-mode source). */
 void x2apic_raise(struct x2apic *a, int vector);
+
+/*
+ * The xAPIC page at APIC_MMIO_BASE (only in xAPIC mode): register offset / 16 is the x2APIC
+ * register; the ID sits in bits 31:24. Returns 0, or -1 in x2APIC mode or for a bad offset.
+ */
+int x2apic_mmio_read(struct x2apic *a, uint64_t offset, uint32_t *value);
+int x2apic_mmio_write(struct x2apic *a, uint64_t offset, uint32_t value);
 
 int x2apic_msr_read(void *dev, uint32_t index, uint64_t *value);
 int x2apic_msr_write(void *dev, uint32_t index, uint64_t value);
