@@ -204,6 +204,10 @@ static void fake_host(uint32_t leaf, uint32_t sub, uint32_t r[4])
 	case 6:
 		r[0] = 0xffff;
 		break;
+	case 0xd:
+		r[0] = 0x2e7;
+		r[1] = r[2] = 2696;
+		break;
 	case 7:
 		r[1] = r[2] = r[3] = 0xffffffff;
 		break;
@@ -231,11 +235,19 @@ static void test_cpuid_policy(void **state)
 	assert_false(r[3] & (1u << 7)); /* MCE */
 	assert_false(r[3] & (1u << 12)); /* MTRR */
 	assert_false(r[3] & (1u << 28)); /* HTT */
+	assert_false(r[2] & (1u << 26)); /* XSAVE */
+	assert_false(r[2] & (1u << 27)); /* OSXSAVE */
+	assert_false(r[2] & (1u << 28)); /* AVX */
 	cpuid_guest(&p, 6, 0, r);
 	assert_int_equal(r[0], 4); /* ARAT only */
 	cpuid_guest(&p, 7, 0, r);
 	assert_false(r[3] & (1u << 29)); /* ARCH_CAPABILITIES */
 	assert_false(r[1] & (1u << 1)); /* TSC_ADJUST */
+	assert_false(r[1] & (1u << 5)); /* AVX2 */
+	assert_false(r[1] & (1u << 16)); /* AVX512F */
+	assert_false(r[2] & (1u << 3)); /* PKU */
+	cpuid_guest(&p, 0xd, 0, r);
+	assert_int_equal(r[0] | r[1] | r[2] | r[3], 0);
 	cpuid_guest(&p, 0x15, 0, r);
 	assert_int_equal((uint64_t)r[2] * r[1] / r[0], 2500000000ULL);
 	assert_int_equal(r[2], APIC_CRYSTAL_KHZ * 1000);

@@ -54,9 +54,34 @@ static void eoi(void)
 	wr(EOI, 0);
 }
 
-static void test_starts_in_x2apic_mode(void **state)
+static void test_xapic_page_then_x2apic(void **state)
 {
-	assert_int_equal(rd(APIC_BASE_MSR), 0xfee00d00);
+	uint32_t v;
+
+	/* xAPIC mode first: the MMIO page answers (ID in bits 31:24, version, TPR, EOI). */
+	assert_int_equal(rd(APIC_BASE_MSR), 0xfee00900);
+	assert_int_equal(x2apic_mmio_read(&a, 0x20, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(x2apic_mmio_read(&a, 0x30, &v), 0);
+	assert_int_equal(v & 0xff, 0x14);
+	assert_int_equal(x2apic_mmio_write(&a, 0x80, 0x20), 0);
+	assert_int_equal(rd(TPR), 0x20);
+	wr(SELF_IPI, 0x61);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x61);
+	assert_int_equal(x2apic_mmio_write(&a, 0xb0, 0x1234), 0); /* EOI: any value */
+	assert_int_equal(rd(0x810 + 3), 0);
+	assert_int_equal(x2apic_mmio_read(&a, 0x21, &v), -1); /* not a register boundary */
+	assert_int_equal(x2apic_mmio_read(&a, 0x1000, &v), -1);
+	/* Disabling the APIC is refused; x2APIC on is accepted, and then the page is gone. */
+	assert_int_equal(msr_write(APIC_BASE_MSR, 0xfee00100), -1);
+	wr(APIC_BASE_MSR, 0xfee00d00);
+	assert_int_equal(x2apic_mmio_read(&a, 0x30, &v), -1);
+	/* Back from x2APIC to xAPIC is not a legal transition. */
+	assert_int_equal(msr_write(APIC_BASE_MSR, 0xfee00900), -1);
+}
+
+static void test_starts_in_virtual_wire(void **state)
+{
 	assert_int_equal(rd(0x802), 0); /* ID */
 	assert_int_equal(rd(0x803) & 0xff, 0x14);
 	assert_int_equal(rd(LINT0), 0x700); /* virtual wire: ExtINT, unmasked */
@@ -219,6 +244,7 @@ static void test_general_protection(void **state)
 	assert_int_equal(msr_read(EOI, &v), -1); /* write-only */
 	assert_int_equal(msr_write(TPR, 1ULL << 32), -1); /* reserved upper half */
 	assert_int_equal(msr_read(0x8ff, &v), -1); /* reserved */
+	wr(APIC_BASE_MSR, 0xfee00d00);
 	assert_int_equal(msr_write(APIC_BASE_MSR, 0xfee00900), -1); /* leave x2APIC mode */
 	assert_int_equal(rd(APIC_BASE_MSR), 0xfee00d00);
 }
@@ -236,7 +262,8 @@ static void test_mode_switch_disarms(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_starts_in_x2apic_mode, setup),
+		cmocka_unit_test_setup(test_xapic_page_then_x2apic, setup),
+		cmocka_unit_test_setup(test_starts_in_virtual_wire, setup),
 		cmocka_unit_test_setup(test_tsc_deadline, setup),
 		cmocka_unit_test_setup(test_deadline_ignored_in_other_modes, setup),
 		cmocka_unit_test_setup(test_one_shot, setup),

@@ -8,6 +8,11 @@
  *   leaf 6      ARAT only: the LAPIC timer runs in every C-state (Linux then skips the PIT).
  *   leaf 7      TSC_ADJUST, SGX, PQM/PQE, Intel PT, WAITPKG, and the speculation-control MSR
  *               bits (SPEC_CTRL, STIBP, L1D_FLUSH, ARCH_CAPABILITIES, SSBD) off.
+ *   XSAVE       hidden with everything that needs it (AVX, AVX2, AVX-512, FMA, F16C, PKU),
+ *               and leaf 0xd empty: its sizes follow XCR0, which the guest sets and the VMM
+ *               cannot see, so the host's values made Linux report "XSAVE consistency problem"
+ *               and then turn XSAVE off while user space, trusting CPUID, ran AVX and died
+ *               with SIGILL. The guest uses FXSAVE and SSE.
  *   leaf 0xa    no architectural PMU.
  *   leaf 0xb/0x1f no extended topology (one CPU).
  *   leaf 0x15   crystal APIC_CRYSTAL_KHZ and the ratio that gives tsc_khz, so the guest knows its
@@ -69,6 +74,7 @@ void cpuid_guest(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, 
 		r[1] &= 0x0000ffff; /* APIC ID 0, CLFLUSH size and brand kept */
 		r[1] |= 1u << 16; /* one logical processor */
 		r[2] &= ~(BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(7) | BIT(8) | BIT(2) | BIT(15));
+		r[2] &= ~(BIT(12) | BIT(26) | BIT(27) | BIT(28) | BIT(29)); /* FMA XSAVE AVX F16C */
 		r[2] |= BIT(21) | BIT(24) | BIT(31); /* x2APIC, TSC-deadline, hypervisor */
 		r[3] &= ~(BIT(7) | BIT(12) | BIT(14) | BIT(21) | BIT(22) | BIT(28) | BIT(29) |
 			  BIT(31));
@@ -88,12 +94,19 @@ void cpuid_guest(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, 
 	case 7:
 		if (subleaf == 0) {
 			r[1] &= ~(BIT(1) | BIT(2) | BIT(12) | BIT(15) | BIT(25));
-			r[2] &= ~BIT(5);
+			r[1] &= ~(BIT(5) | BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) |
+				  BIT(28) | BIT(30) | BIT(31)); /* AVX2, AVX-512 */
+			r[2] &= ~(BIT(5) | BIT(1) | BIT(3) | BIT(4) | BIT(6) | BIT(11) | BIT(12) |
+				  BIT(14)); /* WAITPKG, AVX-512, PKU/OSPKE */
+			r[3] &= ~(BIT(2) | BIT(3) | BIT(8) | BIT(23));
 			r[3] &= ~(BIT(26) | BIT(27) | BIT(28) | BIT(29) | BIT(31));
+		} else {
+			memset(r, 0, 4 * sizeof(r[0])); /* AVX-VNNI, AVX512_BF16, ... */
 		}
 		break;
 	case 0xa:
 	case 0xb:
+	case 0xd:
 	case 0x1f:
 		memset(r, 0, 4 * sizeof(r[0]));
 		break;
@@ -112,6 +125,7 @@ void cpuid_guest(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, 
 		break;
 	case 0x80000001:
 		r[2] &= ~(BIT(2) | BIT(22) | BIT(23) | BIT(24) | BIT(28));
+		r[2] &= ~(BIT(11) | BIT(16)); /* XOP, FMA4: VEX-encoded, need XSAVE state */
 		break;
 	case 0x80000008:
 		r[2] &= ~0xf0ffu; /* one core, APIC ID size 0 */
