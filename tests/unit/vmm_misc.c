@@ -235,18 +235,25 @@ static void test_cpuid_policy(void **state)
 	assert_false(r[3] & (1u << 7)); /* MCE */
 	assert_false(r[3] & (1u << 12)); /* MTRR */
 	assert_false(r[3] & (1u << 28)); /* HTT */
-	assert_false(r[2] & (1u << 26)); /* XSAVE */
-	assert_false(r[2] & (1u << 27)); /* OSXSAVE */
-	assert_false(r[2] & (1u << 28)); /* AVX */
+	assert_true(r[2] & (1u << 26)); /* XSAVE */
 	cpuid_guest(&p, 6, 0, r);
 	assert_int_equal(r[0], 4); /* ARAT only */
 	cpuid_guest(&p, 7, 0, r);
 	assert_false(r[3] & (1u << 29)); /* ARCH_CAPABILITIES */
 	assert_false(r[1] & (1u << 1)); /* TSC_ADJUST */
-	assert_false(r[1] & (1u << 5)); /* AVX2 */
 	assert_false(r[1] & (1u << 16)); /* AVX512F */
 	assert_false(r[2] & (1u << 3)); /* PKU */
+	/* XSAVE offers x87, SSE, AVX with sizes for exactly that set, whatever the host's XCR0. */
 	cpuid_guest(&p, 0xd, 0, r);
+	assert_int_equal(r[0], 0x7);
+	assert_int_equal(r[1], 832);
+	assert_int_equal(r[2], 832);
+	cpuid_guest(&p, 0xd, 1, r);
+	assert_int_equal(r[0], 0); /* no XSAVEOPT/XSAVEC/XSAVES */
+	cpuid_guest(&p, 0xd, 2, r);
+	assert_int_equal(r[0], 256);
+	assert_int_equal(r[1], 576);
+	cpuid_guest(&p, 0xd, 5, r);
 	assert_int_equal(r[0] | r[1] | r[2] | r[3], 0);
 	cpuid_guest(&p, 0x15, 0, r);
 	assert_int_equal((uint64_t)r[2] * r[1] / r[0], 2500000000ULL);

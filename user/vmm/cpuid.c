@@ -8,11 +8,12 @@
  *   leaf 6      ARAT only: the LAPIC timer runs in every C-state (Linux then skips the PIT).
  *   leaf 7      TSC_ADJUST, SGX, PQM/PQE, Intel PT, WAITPKG, and the speculation-control MSR
  *               bits (SPEC_CTRL, STIBP, L1D_FLUSH, ARCH_CAPABILITIES, SSBD) off.
- *   XSAVE       hidden with everything that needs it (AVX, AVX2, AVX-512, FMA, F16C, PKU),
- *               and leaf 0xd empty: its sizes follow XCR0, which the guest sets and the VMM
- *               cannot see, so the host's values made Linux report "XSAVE consistency problem"
- *               and then turn XSAVE off while user space, trusting CPUID, ran AVX and died
- *               with SIGILL. The guest uses FXSAVE and SSE.
+ *   leaf 0xd    XSAVE for x87, SSE and AVX only, in the standard format (no XSAVEOPT, XSAVEC,
+ *               XSAVES): sizes for that fixed set, which is what the guest enables. The
+ *               host's leaf reports sizes for the host's XCR0 (Linux warned of an XSAVE
+ *               size mismatch and turned XSAVE off; the kernel, keeping the guest's FPU by its
+ *               XCR0, then lost its SSE state). AVX-512 and PKU, whose state is not in that
+ *               set, are hidden.
  *   leaf 0xa    no architectural PMU.
  *   leaf 0xb/0x1f no extended topology (one CPU).
  *   leaf 0x15   crystal APIC_CRYSTAL_KHZ and the ratio that gives tsc_khz, so the guest knows its
@@ -48,6 +49,29 @@ void cpuid_policy_init(struct cpuid_policy *p, uint64_t tsc_khz)
 	p->amd = r[1] == 0x68747541 && r[3] == 0x69746e65 && r[2] == 0x444d4163; /* AuthenticAMD */
 }
 
+/* The XSAVE state components offered: x87 and SSE, and AVX when the host has it. */
+#define XSAVE_LEGACY_SIZE 576 /* legacy area and header */
+#define XSAVE_AVX_SIZE 256
+
+static void xsave_leaf(const struct cpuid_policy *p, uint32_t subleaf, uint32_t r[4])
+{
+	uint32_t h1[4];
+	int avx;
+
+	p->host(1, 0, h1);
+	avx = (h1[2] & BIT(28)) && (h1[2] & BIT(26));
+	memset(r, 0, 4 * sizeof(r[0]));
+	if (!(h1[2] & BIT(26)))
+		return;
+	if (subleaf == 0) {
+		r[0] = 0x3 | (avx ? 0x4 : 0);
+		r[1] = r[2] = XSAVE_LEGACY_SIZE + (avx ? XSAVE_AVX_SIZE : 0);
+	} else if (subleaf == 2 && avx) {
+		r[0] = XSAVE_AVX_SIZE;
+		r[1] = XSAVE_LEGACY_SIZE;
+	}
+}
+
 void cpuid_guest(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, uint32_t r[4])
 {
 	uint32_t h0[4];
@@ -74,7 +98,6 @@ void cpuid_guest(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, 
 		r[1] &= 0x0000ffff; /* APIC ID 0, CLFLUSH size and brand kept */
 		r[1] |= 1u << 16; /* one logical processor */
 		r[2] &= ~(BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(7) | BIT(8) | BIT(2) | BIT(15));
-		r[2] &= ~(BIT(12) | BIT(26) | BIT(27) | BIT(28) | BIT(29)); /* FMA XSAVE AVX F16C */
 		r[2] |= BIT(21) | BIT(24) | BIT(31); /* x2APIC, TSC-deadline, hypervisor */
 		r[3] &= ~(BIT(7) | BIT(12) | BIT(14) | BIT(21) | BIT(22) | BIT(28) | BIT(29) |
 			  BIT(31));
@@ -94,8 +117,8 @@ void cpuid_guest(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, 
 	case 7:
 		if (subleaf == 0) {
 			r[1] &= ~(BIT(1) | BIT(2) | BIT(12) | BIT(15) | BIT(25));
-			r[1] &= ~(BIT(5) | BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) |
-				  BIT(28) | BIT(30) | BIT(31)); /* AVX2, AVX-512 */
+			r[1] &= ~(BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) | BIT(28) |
+				  BIT(30) | BIT(31)); /* AVX-512 */
 			r[2] &= ~(BIT(5) | BIT(1) | BIT(3) | BIT(4) | BIT(6) | BIT(11) | BIT(12) |
 				  BIT(14)); /* WAITPKG, AVX-512, PKU/OSPKE */
 			r[3] &= ~(BIT(2) | BIT(3) | BIT(8) | BIT(23));
@@ -104,9 +127,11 @@ void cpuid_guest(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, 
 			memset(r, 0, 4 * sizeof(r[0])); /* AVX-VNNI, AVX512_BF16, ... */
 		}
 		break;
+	case 0xd:
+		xsave_leaf(p, subleaf, r);
+		break;
 	case 0xa:
 	case 0xb:
-	case 0xd:
 	case 0x1f:
 		memset(r, 0, 4 * sizeof(r[0]));
 		break;
