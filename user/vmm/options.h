@@ -17,9 +17,14 @@ struct options {
 
 #define OPTIONS_DEFAULT_RAM (256ULL << 20)
 #define OPTIONS_MAX_APPEND 16
+/*
+ * noapic: with no I/O APIC, x86-64 Linux 6.1 routes the 8259 through LINT0 (ExtINT) only with
+ * skip_ioapic_setup; its MP-table IMCRP check is 32-bit only, and it soft-disables the APIC
+ * (masking LINT0) before it looks at LINT0. The APIC then stays in xAPIC mode, over MMIO.
+ */
 #define OPTIONS_DEFAULT_CMDLINE                                                                    \
 	"console=ttyS0,115200 earlyprintk=serial nokaslr tsc=reliable acpi=off pci=off "           \
-	"mitigations=off i8042.noaux panic=-1"
+	"mitigations=off i8042.noaux noapic panic=-1"
 
 /*
  * Parses the VMM's arguments:

@@ -124,6 +124,11 @@ void vm_summary(struct vm *vm)
 	       "unowned ports %lu, unowned MSRs %lu; console %lu bytes in %lu writes\n",
 	       vm->injected, vm->apic.timer_fired, vm->apic.extint_delivered, vm->gp_injected,
 	       bus_stats.io_unowned, bus_stats.msr_unowned, vm->console.bytes, vm->console.writes);
+	printf("vmm: at the end: PIC IMR %02x/%02x IRR %02x ISR %02x base %#x; LVT0 %#x, SVR %#x; "
+	       "UART IER %02x MCR %02x line %d; verdict %d\n",
+	       vm->pic.chip[0].imr, vm->pic.chip[1].imr, vm->pic.chip[0].irr, vm->pic.chip[0].isr,
+	       vm->pic.chip[0].base, vm->apic.lvt_lint0, vm->apic.svr, vm->uart.ier, vm->uart.mcr,
+	       vm->uart.irq_level, vm->ports.verdict);
 	if (vm->console.banner_tsc)
 		printf("vmm: start to banner: %llu ms wall, %llu TSC ticks (%llu kHz TSC)\n",
 		       (unsigned long long)(vm->banner_ns - vm->start_ns) / 1000000,
