@@ -36,3 +36,27 @@ vmm: $(VMM_BIN)
 GUEST_DIR := $(BUILD)/guest
 guest-image:
 	tools/guest-image.sh $(GUEST_DIR)
+
+# ---- end-to-end tests (tests/vmm/e2e.sh) ------------------------------------------------------
+# The misbehaving guest: a nasm ELF loaded at 1 MiB like a kernel.
+VMM_BAD_GUEST := $(BUILD)/vmm/bad_guest
+$(VMM_BAD_GUEST): tests/vmm/bad_guest.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f elf64 -o $@.o $<
+	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack -Ttext-segment=0x100000 -e _start -o $@ $@.o
+
+VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) tests/vmm/e2e.sh tools/mkiso.sh
+
+.PHONY: vmm-e2e vmm-e2e-bzimage
+# What `make check` runs: the vmlinux fast path through the guest test script, and the bad guest.
+vmm-e2e: deps $(VMM_E2E_DEPS) guest-image
+	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-vmlinux bad-guest
+# The stock bzImage (the guest decompresses itself: slower).
+vmm-e2e-bzimage: deps $(VMM_E2E_DEPS) guest-image
+	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-bzimage
+
+# Dyad booting straight into the guest shell (tools/run-guest.sh; RAM=, KERNEL=, INITRD=,
+# GUEST_CMDLINE= choose). QEMU here: TCG with -cpu max has SVM.
+.PHONY: run-guest
+run-guest: deps $(KERNEL) $(VMM_BIN) guest-image
+	tools/run-guest.sh qemu $(KERNEL) $(VMM_BIN)
