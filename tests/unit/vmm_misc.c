@@ -243,6 +243,7 @@ static void test_cpuid_policy(void **state)
 	assert_false(r[1] & (1u << 1)); /* TSC_ADJUST */
 	assert_false(r[1] & (1u << 16)); /* AVX512F */
 	assert_false(r[2] & (1u << 3)); /* PKU */
+	assert_false(r[2] & (1u << 16)); /* LA57 */
 	/* XSAVE offers x87, SSE, AVX with sizes for exactly that set, whatever the host's XCR0. */
 	cpuid_guest(&p, 0xd, 0, r);
 	assert_int_equal(r[0], 0x7);

@@ -6,8 +6,9 @@
  *               MONITOR, speed/thermal control, PDCM, DTES64, MCE/MCA (their MSRs are absent),
  *               MTRR (no MTRR MSRs either), ACPI, TM, PBE, HTT off.
  *   leaf 6      ARAT only: the LAPIC timer runs in every C-state (Linux then skips the PIT).
- *   leaf 7      TSC_ADJUST, SGX, PQM/PQE, Intel PT, WAITPKG, and the speculation-control MSR
- *               bits (SPEC_CTRL, STIBP, L1D_FLUSH, ARCH_CAPABILITIES, SSBD) off.
+ *   leaf 7      LA57 (5-level paging), TSC_ADJUST, SGX, PQM/PQE, Intel PT, WAITPKG, and the
+ *               speculation-control MSR bits (SPEC_CTRL, STIBP, L1D_FLUSH, ARCH_CAPABILITIES,
+ *               SSBD) off.
  *   leaf 0xd    XSAVE for x87, SSE and AVX only, in the standard format (no XSAVEOPT, XSAVEC,
  *               XSAVES): sizes for that fixed set, which is what the guest enables. The
  *               host's leaf reports sizes for the host's XCR0 (Linux warned of an XSAVE
@@ -121,6 +122,10 @@ void cpuid_guest(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, 
 				  BIT(30) | BIT(31)); /* AVX-512 */
 			r[2] &= ~(BIT(5) | BIT(1) | BIT(3) | BIT(4) | BIT(6) | BIT(11) | BIT(12) |
 				  BIT(14)); /* WAITPKG, AVX-512, PKU/OSPKE */
+			/* LA57: the bzImage decompressor would switch to 5-level paging, which the
+			 * kernel's instruction fetch for exits (a 4-level walk) cannot follow; no
+			 * guest RAM here needs it. */
+			r[2] &= ~BIT(16);
 			r[3] &= ~(BIT(2) | BIT(3) | BIT(8) | BIT(23));
 			r[3] &= ~(BIT(26) | BIT(27) | BIT(28) | BIT(29) | BIT(31));
 		} else {
