@@ -14,6 +14,7 @@
 #include <arch/x86/trap.h>
 #include <arch/x86/uart.h>
 #include <dyad/bootinfo.h>
+#include <dyad/console.h>
 #include <dyad/ktest.h>
 #include <dyad/monitor.h>
 #include <dyad/panic.h>
@@ -127,6 +128,7 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	print_memory(&boot_info);
 
 	timer_init();
+	console_input_init();
 	pmap_kernel_half_init(kmap_kernel_pml4(), KERNEL_IMAGE_PA(kmap_kernel_pml4()));
 	proc_init();
 	vcpu_init();

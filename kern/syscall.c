@@ -65,14 +65,16 @@ static long sys_read(u64 fd, u64 buf, u64 len, u64 a3, u64 a4, u64 a5)
 	if ((s64)len < 0)
 		return -EINVAL;
 	if (f->kind == FD_CONSOLE) {
-		/* Blocks for the first byte, then takes what is waiting. */
+		/* Blocks for the first byte (O_NONBLOCK: -EAGAIN), then takes what is waiting. */
 		u64 n = 0;
 		while (n < MIN(len, sizeof(chunk))) {
-			int c = n ? console_trygetc() : console_getc();
+			int c = n || (f->flags & O_NONBLOCK) ? console_trygetc() : console_getc();
 			if (c < 0)
 				break;
 			chunk[n++] = (char)c;
 		}
+		if (!n && len && (f->flags & O_NONBLOCK))
+			return -EAGAIN;
 		return copy_to_user(buf, chunk, n) ? -EFAULT : (long)n;
 	}
 	if (f->kind != FD_MODULE)
@@ -174,6 +176,26 @@ static long sys_close(u64 fd, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 		vcpu_fd_release(f);
 	*f = (struct fd){ .kind = FD_NONE };
 	return 0;
+}
+
+static long sys_fcntl(u64 fd, u64 cmd, u64 arg, u64 a3, u64 a4, u64 a5)
+{
+	struct fd *f = fd_get((int)fd);
+
+	if (!f)
+		return -EBADF;
+	switch (cmd) {
+	case F_GETFL:
+		return (f->kind == FD_MODULE ? O_RDONLY : O_RDWR) | f->flags;
+	case F_SETFL:
+		f->flags = (u32)(arg & O_NONBLOCK); /* the one status flag Dyad has */
+		return 0;
+	case F_GETFD:
+	case F_SETFD:
+		return 0; /* there is no exec: close-on-exec changes nothing */
+	default:
+		return -EINVAL;
+	}
 }
 
 static long sys_lseek(u64 fd, u64 off, u64 whence, u64 a3, u64 a4, u64 a5)
@@ -443,6 +465,8 @@ static long sys_dyad_vm_query(u64 addr, u64 uinfo, u64 a2, u64 a3, u64 a4, u64 a
 		info.prot = PROT_READ | ((leaf.flags & PMAP_W) ? PROT_WRITE : 0) |
 			    ((leaf.flags & PMAP_X) ? PROT_EXEC : 0);
 		info.guest_visible = !!(leaf.flags & PMAP_VISIBLE);
+		info.ad = ((leaf.flags & PMAP_ACCESSED) ? DYAD_VM_ACCESSED : 0) |
+			  ((leaf.flags & PMAP_DIRTY) ? DYAD_VM_DIRTY : 0);
 	}
 	return copy_to_user(uinfo, &info, sizeof(info));
 }
@@ -465,6 +489,7 @@ static const syscall_fn linux_calls[] = {
 	[__NR_brk] = sys_brk,
 	[__NR_rt_sigprocmask] = sys_rt_sigprocmask,
 	[__NR_ioctl] = sys_ioctl,
+	[__NR_fcntl] = sys_fcntl,
 	[__NR_writev] = sys_writev,
 	[__NR_nanosleep] = sys_nanosleep,
 	[__NR_getpid] = sys_getpid,

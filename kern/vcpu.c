@@ -41,7 +41,15 @@ extern const struct vcpu_backend svm_backend __attribute__((weak));
 const struct vcpu_backend *vcpu_backend;
 static unsigned nr_vms; /* the backend is enabled while this is non-zero */
 
-/* Consecutive spurious faults at one address after which the fault is reported instead. */
+/*
+ * Spurious faults in a row at one page after which the fault is reported instead: a walker
+ * that keeps refusing what the pair allows must not hold the kernel in the run loop.
+ */
+struct spurious {
+	u64 page;
+	unsigned count;
+};
+
 #define SPURIOUS_LIMIT 16
 
 #define CR0_PE BIT(0)
@@ -223,25 +231,29 @@ static bool wake_reason(struct dyad_run *run)
 	return false;
 }
 
-static bool access_allowed(u32 leaf_flags, u32 access)
+/* Whether the pair's odd half lets the guest make @access through @leaf. */
+static bool access_allowed(const struct pmap_leaf *leaf, u32 access)
 {
-	if ((access & DYAD_ACCESS_WRITE) && !(leaf_flags & PMAP_W))
+	u32 prot = pmap_leaf_guest_prot(leaf);
+
+	if ((access & DYAD_ACCESS_WRITE) && !(prot & PMAP_W))
 		return false;
-	if ((access & DYAD_ACCESS_EXEC) && !(leaf_flags & PMAP_X))
+	if ((access & DYAD_ACCESS_EXEC) && !(prot & PMAP_X))
 		return false;
-	return leaf_flags & PMAP_VISIBLE;
+	return prot != 0;
 }
 
-static unsigned size_index(u64 size)
+/* Leaves per level of @pm: what one vm_fault() added tells its page size without a walk. */
+static u64 leaves(const struct pmap *pm, unsigned lvl)
 {
-	return size == SZ_1G ? 2 : size == SZ_2M ? 1 : 0;
+	return pm->nr_leaves[lvl];
 }
 
 /*
  * A second-stage fault. Returns true when the guest can go on (served, or spurious); false
  * with an MMIO exit filled in for the VMM.
  */
-static bool guest_fault(struct vcpu *v, const struct vcpu_exit *e, unsigned *spurious)
+static bool guest_fault(struct vcpu *v, const struct vcpu_exit *e, struct spurious *sp)
 {
 	struct proc *p = v->vm->proc;
 	struct dyad_run *run = v->run;
@@ -249,22 +261,25 @@ static bool guest_fault(struct vcpu *v, const struct vcpu_exit *e, unsigned *spu
 
 	if (e->gpa < USER_TOP) {
 		const struct vm_region *r = vm_find(p, e->gpa);
-		bool visible = r && (r->flags & VM_GUEST);
+		u64 before[3] = { leaves(&p->pmap, 1), leaves(&p->pmap, 2), leaves(&p->pmap, 3) };
+		u64 err = PF_U | ((e->access & DYAD_ACCESS_WRITE) ? PF_W : 0);
 
-		if (pmap_lookup(&p->pmap, e->gpa & PAGE_MASK, &leaf) == 0) {
-			/* Present: spurious if the entry allows it (a rights upgrade takes no
-			 * flush). */
-			if ((e->entry_allowed || access_allowed(leaf.flags, e->access)) &&
-			    ++*spurious <= SPURIOUS_LIMIT) {
-				run->stats.exits[DYAD_STAT_SPURIOUS_FAULT]++;
-				return true;
-			}
-		} else if (visible &&
-			   vm_fault(p, e->gpa,
-				    PF_U | ((e->access & DYAD_ACCESS_WRITE) ? PF_W : 0)) &&
-			   pmap_lookup(&p->pmap, e->gpa & PAGE_MASK, &leaf) == 0) {
+		/* The central claim: the VMM's own page fault, one call, both halves mapped. */
+		if (r && (r->flags & VM_GUEST) && !e->entry_allowed && vm_fault(p, e->gpa, err)) {
 			run->stats.exits[DYAD_STAT_GUEST_FAULT]++;
-			run->stats.guest_faults[size_index(leaf.size)]++;
+			for (unsigned lvl = 1; lvl <= 3; lvl++)
+				if (leaves(&p->pmap, lvl) > before[lvl - 1])
+					run->stats.guest_faults[lvl - 1]++;
+			return true;
+		}
+		/* Present and allowing the access: spurious (a rights upgrade takes no flush). */
+		if (pmap_lookup(&p->pmap, e->gpa & PAGE_MASK, &leaf) == 0 &&
+		    (e->entry_allowed || access_allowed(&leaf, e->access)) &&
+		    (sp->page != (e->gpa & PAGE_MASK) || sp->count < SPURIOUS_LIMIT)) {
+			if (sp->page != (e->gpa & PAGE_MASK))
+				*sp = (struct spurious){ .page = e->gpa & PAGE_MASK };
+			sp->count++;
+			run->stats.exits[DYAD_STAT_SPURIOUS_FAULT]++;
 			return true;
 		}
 	}
@@ -304,16 +319,15 @@ static bool halt_sleep(struct vcpu *v)
 	return !wake_reason(run);
 }
 
-static long vcpu_run(struct vcpu *v)
+static long vcpu_run_loop(struct vcpu *v)
 {
 	struct dyad_run *run = v->run;
-	unsigned spurious = 0;
+	struct spurious spurious = { .page = ~0ULL };
 	int err = event_check(&run->inject);
 
 	if (err)
 		return err;
 	run->exit_reason = DYAD_EXIT_NONE;
-	v->tlb_stale = true;
 	for (;;) {
 		struct vcpu_exit e = { 0 };
 
@@ -332,14 +346,23 @@ static long vcpu_run(struct vcpu *v)
 		case VCPU_EXIT_GUEST_FAULT:
 			if (!guest_fault(v, &e, &spurious))
 				return 0;
-			continue; /* keeps the count of consecutive spurious faults */
+			continue;
 		case VCPU_EXIT_HALT:
 			if (!halt_sleep(v))
 				return 0;
 			break;
 		}
-		spurious = 0;
+		spurious.count = 0;
 	}
+}
+
+static long vcpu_run(struct vcpu *v)
+{
+	long r = vcpu_run_loop(v);
+
+	if (vcpu_backend->sync)
+		vcpu_backend->sync(v);
+	return r;
 }
 
 /* ---- descriptors --------------------------------------------------------------------------- */

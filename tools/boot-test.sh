@@ -7,6 +7,7 @@
 #      BOOT_TEST_NO_SKIP (an extended regex: a TAP SKIP line matching it fails the boot, so that a
 #      run can demand that a group of tests really ran, e.g. 'vmx' on a CPU that must have VMX).
 #      BOOT_TEST_MIN_PASS ('N:REGEX': at least N TAP `ok` lines that are not skips must match REGEX).
+#      BOOT_TEST_STDIN (QEMU: a file fed to the serial line as input; default none).
 #      TEST_SUMMARY_FILE (a file the one-line verdict is appended to, for `make check`'s total).
 # The kernel prints TAP lines and `ktest: N passed, M failed, K skipped` on COM1, then ends the run:
 # QEMU exits with status 1 (pass, outb 0xf4 <- 0) or 3 (fail); Bochs exits 0 (pass, magic break +
@@ -50,12 +51,14 @@ echo "boot-test $emu: booting $iso (timeout ${limit} s, serial log $log)"
 start=$EPOCHREALTIME
 case $emu in
 qemu)
-	# TCG unless nested-VMX KVM is usable (see lib.sh). stdin is /dev/null: nothing waits for a user.
+	# TCG unless nested-VMX KVM is usable (see lib.sh). stdin is /dev/null (or BOOT_TEST_STDIN): nothing
+	# waits for a user.
 	# shellcheck disable=SC2046
 	{
 		status=0
 		timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
-			-display none -monitor none -serial stdio -cdrom "$iso" </dev/null 2>"$emu_out" || status=$?
+			-display none -monitor none -serial stdio -cdrom "$iso" \
+			<"${BOOT_TEST_STDIN:-/dev/null}" 2>"$emu_out" || status=$?
 		echo "$status" >"$tmp/status"
 	} | serial_reader
 	;;

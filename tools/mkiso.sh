@@ -12,12 +12,11 @@ out=$1 kernel=$2 cmdline=$3
 shift 3
 [[ -f $kernel ]] || die "kernel '$kernel' not found"
 
+# The ISO tree is $tmp/iso; grub-mkrescue's log stays outside it (it grows while the tree is packed).
 tmp=$(mktemp -d)
-# The log lives outside the ISO root: xorriso refuses a file that grows while it packs it.
-log=$(mktemp)
-trap 'rm -rf "$tmp" "$log"' EXIT
-mkdir -p "$tmp/boot/grub"
-cp "$kernel" "$tmp/boot/dyad.elf"
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/iso/boot/grub"
+cp "$kernel" "$tmp/iso/boot/dyad.elf"
 
 # GRUB's script syntax gives meaning to quotes, $, ; and braces: single-quote every word so the kernel and
 # modules receive the text as written. GRUB joins the words with single spaces, passes the kernel only the
@@ -46,12 +45,12 @@ done
 		if [[ $m == *:* ]]; then seen=${m#*:}; else seen=/boot/${src##*/}; fi
 		[[ -f $src ]] || die "module '$src' not found"
 		name=${src##*/}
-		[[ ! -e $tmp/boot/$name ]] || die "two modules are named '$name'"
-		cp "$src" "$tmp/boot/$name"
+		[[ ! -e $tmp/iso/boot/$name ]] || die "two modules are named '$name'"
+		cp "$src" "$tmp/iso/boot/$name"
 		echo "	module2 /boot/$name$(quote_words "$seen")"
 	done
 	echo "}"
-} >"$tmp/boot/grub/grub.cfg"
+} >"$tmp/iso/boot/grub/grub.cfg"
 
 # Only the modules this grub.cfg needs, no fonts, locales or themes: an ~800 KiB ISO instead of ~9 MiB.
 # The part_* modules are there because the rescue image's early config loads all of them (GRUB prints an
@@ -61,7 +60,7 @@ modules="multiboot2 normal iso9660 biosdisk part_acorn part_amiga part_apple par
 modules+=" part_gpt part_msdos part_plan part_sun part_sunpc"
 mkdir -p "$(dirname "$out")"
 if ! grub-mkrescue --install-modules="$modules" --locales= --fonts= --themes= \
-	-o "$out" "$tmp" >"$log" 2>&1; then
-	cat "$log" >&2
+	-o "$out" "$tmp/iso" >"$tmp/log" 2>&1; then
+	cat "$tmp/log" >&2
 	die "grub-mkrescue failed"
 fi

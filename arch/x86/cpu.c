@@ -10,6 +10,7 @@ struct cpu_features cpu_features;
 #define CPUID1_ECX_VMX BIT(5)
 #define CPUID1_ECX_X2APIC BIT(21)
 #define CPUID1_EDX_PGE BIT(13)
+#define CPUID_EXT1_ECX_SVM BIT(2)
 #define CPUID_EXT1_EDX_NX BIT(20)
 #define CPUID_EXT1_EDX_PAGE1G BIT(26)
 #define CPUID_EXT7_EDX_INVTSC BIT(8)
@@ -18,6 +19,8 @@ struct cpu_features cpu_features;
 #define FEATURE_CONTROL_VMXON_OUTSIDE_SMX BIT(2)
 #define PROCBASED_SECONDARY BIT(63) /* allowed-1 half of IA32_VMX_PROCBASED_CTLS bit 31 */
 #define PROCBASED2_EPT BIT(32 + 1)
+#define MSR_VM_CR 0xc0010114
+#define VM_CR_SVMDIS BIT(4) /* firmware disabled SVM: EFER.SVME cannot be set */
 
 /*
  * EPT capabilities are meaningful only when VMX may be enabled and the secondary controls allow
@@ -35,6 +38,24 @@ static u64 detect_ept_caps(void)
 	if (!(rdmsr(MSR_VMX_PROCBASED_CTLS2) & PROCBASED2_EPT))
 		return 0;
 	return rdmsr(MSR_VMX_EPT_VPID_CAP);
+}
+
+/*
+ * SVM counts only when the firmware has not disabled it (VM_CR.SVMDIS). The leaf 0x8000000A
+ * features are read only then: without SVM, npt and svm_features stay 0.
+ */
+static void detect_svm(struct cpu_features *f, u32 max_ext, u32 ext1_ecx)
+{
+	u32 a, b, c, d;
+
+	if (!(ext1_ecx & CPUID_EXT1_ECX_SVM) || max_ext < 0x8000000a ||
+	    (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS))
+		return;
+	cpuid(0x8000000a, 0, &a, &b, &c, &d);
+	f->svm = true;
+	f->svm_features = d;
+	f->svm_nasid = b;
+	f->npt = d & SVM_FEAT_NPT;
 }
 
 void cpu_detect(void)
@@ -64,6 +85,7 @@ void cpu_detect(void)
 		cpuid(0x80000001, 0, &a, &b, &c, &d);
 		f->nx = d & CPUID_EXT1_EDX_NX;
 		f->page_1g = d & CPUID_EXT1_EDX_PAGE1G;
+		detect_svm(f, max_ext, c);
 	}
 	if (max_ext >= 0x80000007) {
 		cpuid(0x80000007, 0, &a, &b, &c, &d);
@@ -101,6 +123,8 @@ void cpu_print(void)
 	if (f->vmx)
 		printf(" ept-2m=%d ept-1g=%d ept-ad=%d", !!(f->ept_vpid_cap & EPT_CAP_2M),
 		       !!(f->ept_vpid_cap & EPT_CAP_1G), !!(f->ept_vpid_cap & EPT_CAP_AD));
+	else if (f->svm)
+		printf(" svm=1 npt=%d asids=%u", f->npt, f->svm_nasid);
 	else
 		printf(" (no VMX on this CPU: guests cannot run here)");
 	printf("\n");

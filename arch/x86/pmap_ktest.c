@@ -3,17 +3,21 @@
  * In-kernel tests of the page-table pair, where the real MMU walks the tables the module
  * builds: accesses through user addresses land in the right frames (checked through the
  * direct map) at 4K, 2M and 1G, the CPU's A/D bits reach the API, and the TLB work of protect
- * and unmap really takes effect. The checker runs at the end of every test.
+ * and unmap really takes effect. Then what holds without a guest running: the odd half's
+ * format follows the CPU, guest-visible pages are guest-executable, and the guest's flush
+ * never runs INVEPT outside VMX operation. The checker runs at the end of every test.
  */
 #include <arch/x86/cpu.h>
 #include <arch/x86/kmap.h>
 #include <arch/x86/memlayout.h>
 #include <arch/x86/pmap.h>
+#include <arch/x86/tlb.h>
 #include <arch/x86/trap.h>
 #include <dyad/errno.h>
 #include <dyad/ktest.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
+#include <dyad/string.h>
 
 #define KT_VA 0x40000000ULL /* 1 GiB: aligned for every page size */
 
@@ -127,8 +131,8 @@ KTEST(pmap_cpu_sets_accessed_then_dirty)
 	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA, &leaf) == 0 && !(leaf.flags & PMAP_AD),
 		  "fresh leaf has A/D %#x", (unsigned)(leaf.flags & PMAP_AD));
 	(void)*user;
-	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA, &leaf) == 0 &&
-			      (leaf.flags & PMAP_AD) == PMAP_ACCESSED,
+	KT_EXPECT(kt,
+		  pmap_lookup(&pm, KT_VA, &leaf) == 0 && (leaf.flags & PMAP_AD) == PMAP_ACCESSED,
 		  "after a read: A/D %#x", (unsigned)(leaf.flags & PMAP_AD));
 	*user = 1;
 	KT_EXPECT(kt, pmap_lookup(&pm, KT_VA, &leaf) == 0 && (leaf.flags & PMAP_AD) == PMAP_AD,
@@ -160,8 +164,8 @@ KTEST(pmap_write_to_read_only_faults)
 	pmap_activate(&pm);
 	KT_EXPECT(kt, !trap_catch(read_u64, (void *)va, &fi), "read of a read-only page faulted");
 	KT_EXPECT(kt, trap_catch(write_u64, (void *)va, &fi), "write to a read-only page passed");
-	KT_EXPECT(kt, fi.vector == T_PF && (fi.error & (PF_P | PF_W)) == (PF_P | PF_W) &&
-			      fi.cr2 == va,
+	KT_EXPECT(kt,
+		  fi.vector == T_PF && (fi.error & (PF_P | PF_W)) == (PF_P | PF_W) && fi.cr2 == va,
 		  "fault vector %llu error %#llx cr2 %#llx", (unsigned long long)fi.vector,
 		  (unsigned long long)fi.error, (unsigned long long)fi.cr2);
 	KT_EXPECT(kt, *(u64 *)((u8 *)pmem_va(pa) + 3 * SZ_4K) == 0, "the write landed");
@@ -224,6 +228,127 @@ KTEST(kernel_cannot_execute_user_page)
 	KT_EXPECT(kt, fi.vector == T_PF && (fi.error & PF_I) && fi.rip == KT_VA,
 		  "fault vector %llu error %#llx rip %#llx", (unsigned long long)fi.vector,
 		  (unsigned long long)fi.error, (unsigned long long)fi.rip);
+	kt_pmap_finish(kt, &pm);
+	pmem_free(pa, 0);
+}
+
+/*
+ * The odd half's format follows the CPU: nested x86-64 (NPT) on AMD with SVM and nested
+ * paging (QEMU's -cpu max under TCG), EPT on Intel (Bochs), and every new pmap takes it.
+ */
+KTEST(pmap_odd_format_matches_the_cpu)
+{
+	struct pmap pm;
+	bool amd = !strcmp(cpu_features.vendor, "AuthenticAMD");
+	const char *want = (amd && cpu_features.svm && cpu_features.npt) ? "npt" : "ept";
+
+	printf("# %s svm=%d npt=%d vmx=%d: odd half in %s format\n", cpu_features.vendor,
+	       cpu_features.svm, cpu_features.npt, cpu_features.vmx, pmap_boot_format->name);
+	KT_EXPECT(kt, !strcmp(pmap_boot_format->name, want), "boot format %s, expected %s",
+		  pmap_boot_format->name, want);
+	KT_EXPECT(kt, !cpu_features.svm || amd, "SVM on a CPU that is not AMD");
+	if (!strcmp(cpu_features.vendor, "GenuineIntel"))
+		KT_EXPECT(kt, !strcmp(pmap_boot_format->name, "ept"), "Intel CPU without EPT");
+	if (!kt_pmap_create(kt, &pm))
+		return;
+	KT_EXPECT(kt, pm.fmt == pmap_boot_format, "pmap created in format %s", pm.fmt->name);
+	kt_pmap_finish(kt, &pm);
+}
+
+/*
+ * Guest-visible implies guest-executable: a page the VMM maps writable and not executable is
+ * NX in the KPT, and the odd half grants the guest read, write and execute, read against the
+ * hardware encodings (EPT: R W X bits 0-2, WB in bits 5:3; NPT: P W U, NX bit 63 clear).
+ */
+KTEST(pmap_guest_visible_leaf_is_guest_executable)
+{
+	struct pmap pm;
+	struct pmap_leaf leaf;
+	paddr_t pa = pmem_alloc_zeroed(0);
+	kpte_t *t;
+	u64 e;
+
+	KT_ASSERT(kt, pa, "no frame");
+	if (!kt_pmap_create(kt, &pm)) {
+		pmem_free(pa, 0);
+		return;
+	}
+	KT_EXPECT(kt, pmap_map(&pm, KT_VA, pa, SZ_4K, PMAP_W | PMAP_VISIBLE) == 0, "map");
+	KT_EXPECT(kt,
+		  pmap_lookup(&pm, KT_VA, &leaf) == 0 && !(leaf.flags & PMAP_X) &&
+			  pmap_leaf_guest_prot(&leaf) == (PMAP_W | PMAP_X),
+		  "leaf flags %#x", (unsigned)leaf.flags);
+	t = pmem_va(pm.root);
+	for (unsigned lvl = PMAP_LEVELS; lvl > 1; lvl--)
+		t = pmem_va(kpte_table(t[pmap_index(KT_VA, lvl)]));
+	t += pmap_index(KT_VA, 1);
+	e = *kpte_to_odd(t);
+	KT_EXPECT(kt, !cpu_features.nx || (*t & KPTE_NX), "the VMM can execute it: kpte %#llx",
+		  (unsigned long long)*t);
+	if (!strcmp(pm.fmt->name, "npt"))
+		KT_EXPECT(kt, e == (pa | 0x7), "npte %#llx, expected %#llx", (unsigned long long)e,
+			  (unsigned long long)(pa | 0x7));
+	else
+		KT_EXPECT(kt, e == (pa | 0x7 | (6 << 3)), "epte %#llx, expected %#llx",
+			  (unsigned long long)e, (unsigned long long)(pa | 0x37));
+	kt_pmap_finish(kt, &pm);
+	pmem_free(pa, 0);
+}
+
+static void invept_now(void *arg)
+{
+	tlb_invept_single(*(u64 *)arg);
+}
+
+/*
+ * INVEPT outside VMX operation is #UD (not a VMfail), which is why the pair issues it only
+ * between pmap_vmx_operation(true) and (false). Needs a CPU with VMX, left off.
+ */
+KTEST(invept_outside_vmx_operation_is_ud)
+{
+	struct fault_info fi = { 0 };
+	u64 eptp = 0x1000 | EPTP_MT_WB | EPTP_WALK_4;
+
+	if (!cpu_features.vmx) {
+		printf("# skip: this CPU has no VMX\n");
+		return;
+	}
+	KT_EXPECT(kt, trap_catch(invept_now, &eptp, &fi) && fi.vector == T_UD,
+		  "INVEPT with VMX off: vector %llu", (unsigned long long)fi.vector);
+}
+
+static void unmap_kt_page(void *arg)
+{
+	pmap_unmap(arg, KT_VA, SZ_4K, NULL, NULL);
+}
+
+/*
+ * A pmap attached to a guest while VMX is off (no VM has turned it on): taking a right away
+ * bumps the guest TLB generation and runs no INVEPT (which would be #UD), in either format;
+ * detaching bumps it once more.
+ */
+KTEST(pmap_guest_flush_without_vmx_operation)
+{
+	struct pmap pm;
+	struct fault_info fi = { 0 };
+	paddr_t pa = pmem_alloc_zeroed(0);
+	u64 gen;
+
+	KT_ASSERT(kt, pa, "no frame");
+	if (!kt_pmap_create(kt, &pm)) {
+		pmem_free(pa, 0);
+		return;
+	}
+	KT_EXPECT(kt, pmap_guest_root(&pm) == pm.root + PAGE_SIZE, "guest root");
+	KT_EXPECT(kt, pmap_map(&pm, KT_VA, pa, SZ_4K, PMAP_W | PMAP_VISIBLE) == 0, "map");
+	gen = pmap_guest_tlb_gen(&pm);
+	/* a trap leaves the pmap locked: stop here rather than hang in the teardown */
+	KT_ASSERT(kt, !trap_catch(unmap_kt_page, &pm, &fi), "unmap trapped: vector %llu",
+		  (unsigned long long)fi.vector);
+	KT_EXPECT(kt, pmap_guest_tlb_gen(&pm) == gen + 1, "generation %llu after unmap, was %llu",
+		  (unsigned long long)pmap_guest_tlb_gen(&pm), (unsigned long long)gen);
+	pmap_guest_detach(&pm);
+	KT_EXPECT(kt, pmap_guest_tlb_gen(&pm) == gen + 2 && !pm.guest_attached, "detach");
 	kt_pmap_finish(kt, &pm);
 	pmem_free(pa, 0);
 }

@@ -53,8 +53,11 @@ struct svm_vcpu {
 	struct svm_gprs gprs;
 	u64 xcr0;
 	u64 exit_rip; /* the RIP reported at the last exit */
+	bool loaded; /* the guest's registers are in the VMCB and gprs, not in run->regs */
+	bool fpu_guest; /* the guest's x87/SSE/AVX state and XCR0 are in the CPU */
 	u64 reinject; /* EXITINTINFO to deliver first, 0: none */
 	u64 asid_gen;
+	u64 tlb_gen; /* pmap_guest_tlb_gen() last flushed for */
 	bool flush; /* flush this ASID's nested TLB before the next VMRUN */
 	bool window; /* V_IRQ armed for the interrupt window */
 	paddr_t block_pa; /* the struct svm_block this lives in */
@@ -250,7 +253,8 @@ static int svm_create(struct vcpu *v)
 	c->msrpm_base_pa = svm.msrpm;
 	c->int_ctl = SVM_V_INTR_MASKING;
 	c->nested_ctl = SVM_NESTED_NP_ENABLE;
-	c->nested_cr3 = v->vm->proc->pmap.root + PAGE_SIZE; /* the odd half of the root pair */
+	c->nested_cr3 = pmap_guest_root(&v->vm->proc->pmap); /* the odd half of the root pair */
+	sv->tlb_gen = pmap_guest_tlb_gen(&v->vm->proc->pmap);
 	asid_assign(sv);
 
 	/* The reset state: real mode at f000:fff0, as a CPU leaves INIT. */
@@ -280,6 +284,7 @@ static void svm_destroy(struct vcpu *v)
 {
 	struct svm_vcpu *sv = v->hw;
 
+	pmap_guest_detach(&v->vm->proc->pmap);
 	pmem_free(sv->vmcb_pa, 0);
 	pmem_free(sv->block_pa, 1);
 	v->hw = NULL;
@@ -395,6 +400,7 @@ static void regs_in(struct svm_vcpu *sv, const struct dyad_regs *r)
 
 static void regs_out(struct svm_vcpu *sv, struct dyad_run *run)
 {
+	sv->loaded = false;
 	const struct vmcb_save *s = &sv->vmcb->save;
 	const struct svm_gprs *g = &sv->gprs;
 
@@ -574,7 +580,9 @@ static int exit_npf(struct vcpu *v, struct vcpu_exit *out)
 		      : (err & SVM_NPF_W) ? DYAD_ACCESS_WRITE
 					  : DYAD_ACCESS_READ;
 	out->entry_allowed = false; /* kern/vcpu.c judges from the pair */
-	sv->flush = true; /* a spurious fault may come from a stale nested TLB entry */
+	/* A fault on a present entry may come from a stale nested TLB entry: flush it. */
+	if (err & SVM_NPF_P)
+		sv->flush = true;
 	return VCPU_EXIT_GUEST_FAULT;
 }
 
@@ -664,33 +672,44 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 	struct dyad_run *run = v->run;
 	struct vmcb_control *c = &sv->vmcb->control;
 
-	if (run->regs.rip != sv->exit_rip)
-		c->int_state &= ~1ULL; /* the VMM moved past the instruction */
-	regs_in(sv, &run->regs);
-	/* The VMM may have reduced rights since the last run call: flush before the guest runs. */
-	if (v->tlb_stale || sv->flush || sv->asid_gen != svm.asid_gen) {
-		if (sv->asid_gen != svm.asid_gen)
-			asid_assign(sv);
-		else
-			c->tlb_control = svm.flush_by_asid ? SVM_TLB_FLUSH_ASID : SVM_TLB_FLUSH_ALL;
-		sv->flush = false;
-		v->tlb_stale = false;
+	/* Registers come from the run page once per run call; kernel-handled exits keep them. */
+	if (!sv->loaded) {
+		if (run->regs.rip != sv->exit_rip)
+			c->int_state &= ~1ULL; /* the VMM moved past the instruction */
+		regs_in(sv, &run->regs);
+		sv->loaded = true;
 	}
 	run->exit_reason = DYAD_EXIT_NONE;
 	inject(sv, run);
 
 	irq_disable();
 	clgi();
-	fpu_to_guest(sv);
+	/*
+	 * The pair's rule, checked with interrupts and GIF off right before VMRUN: a right taken
+	 * from the odd half since the last flush (the generation moved), a fault on a present
+	 * entry, or ASIDs that wrapped, and the nested TLB is flushed at this VMRUN.
+	 */
+	u64 gen = pmap_guest_tlb_gen(&v->vm->proc->pmap);
+	if (gen != sv->tlb_gen || sv->flush || sv->asid_gen != svm.asid_gen) {
+		if (sv->asid_gen != svm.asid_gen)
+			asid_assign(sv);
+		else
+			c->tlb_control = svm.flush_by_asid ? SVM_TLB_FLUSH_ASID : SVM_TLB_FLUSH_ALL;
+		sv->flush = false;
+		sv->tlb_gen = gen;
+	}
+	/* The kernel uses no FPU: the guest's stays loaded until RUN returns (svm_sync). */
+	if (!sv->fpu_guest) {
+		fpu_to_guest(sv);
+		sv->fpu_guest = true;
+	}
 	irq_enable(); /* GIF = 0 holds host interrupts until STGI; IF = 1 makes them INTR exits */
 	svm_vmrun(sv->vmcb_pa, &sv->gprs, svm.host_area);
 	irq_disable();
-	fpu_to_host(sv);
 	stgi();
 	irq_enable(); /* a host interrupt that ended the guest is taken here */
 
 	c->tlb_control = 0;
-	regs_out(sv, run);
 	run->insn_len = 0;
 	if (c->exit_int_info & SVM_EVT_VALID) {
 		u64 type = c->exit_int_info & SVM_EVT_TYPE_MASK;
@@ -701,7 +720,6 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 					SVM_EVT_ERR_VALID | SVM_EVT_VALID | (0xffffffffULL << 32));
 	}
 	out->kind = handle_exit(v, out);
-	regs_out(sv, run); /* the exit handler may have moved RIP or set registers */
 	return 0;
 }
 
@@ -948,6 +966,20 @@ static void svm_paging(struct vcpu *v, struct vcpu_paging *out)
 	}
 }
 
+static void svm_sync(struct vcpu *v)
+{
+	struct svm_vcpu *sv = v->hw;
+
+	if (sv->loaded)
+		regs_out(sv, v->run);
+	if (sv->fpu_guest) {
+		irq_disable();
+		fpu_to_host(sv);
+		irq_enable();
+		sv->fpu_guest = false;
+	}
+}
+
 const struct vcpu_backend svm_backend = {
 	.name = "svm",
 	.detect = svm_detect,
@@ -961,4 +993,5 @@ const struct vcpu_backend svm_backend = {
 	.get_msr = svm_get_msr,
 	.set_msr = svm_set_msr,
 	.paging = svm_paging,
+	.sync = svm_sync,
 };

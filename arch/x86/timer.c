@@ -110,6 +110,11 @@ static void calibrate(void)
 	lapic_timer_hz = (u64)lapic_elapsed * 1000 / CALIBRATE_MS;
 }
 
+void lapic_eoi(void)
+{
+	lapic_write(LAPIC_EOI, 0);
+}
+
 static void timer_irq(struct trap_frame *tf)
 {
 	timer_ticks++;

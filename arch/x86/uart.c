@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* COM1, a 16550A at I/O port 0x3f8, polled in both directions. */
+/*
+ * COM1, a 16550A at I/O port 0x3f8. Output is polled; input is polled until the console asks
+ * for the receive interrupt (IRQ 4).
+ */
 #include <arch/x86/asm.h>
 #include <arch/x86/uart.h>
 
@@ -17,6 +20,9 @@
 #define LSR_THR_EMPTY 0x20
 #define LCR_DLAB 0x80
 #define LCR_8N1 0x03
+#define IER_RX 0x01
+#define MCR_DTR_RTS 0x03
+#define MCR_OUT2 0x08 /* gates the interrupt line on a PC */
 
 void uart_init(void)
 {
@@ -26,7 +32,7 @@ void uart_init(void)
 	outb(COM1 + UART_DLM, 0);
 	outb(COM1 + UART_LCR, LCR_8N1);
 	outb(COM1 + UART_FCR, 0x07); /* enable and clear both FIFOs */
-	outb(COM1 + UART_MCR, 0x03); /* DTR, RTS */
+	outb(COM1 + UART_MCR, MCR_DTR_RTS);
 }
 
 void uart_putc(char c)
@@ -45,4 +51,10 @@ int uart_getc(void)
 	if (lsr == 0xff || !(lsr & LSR_DATA_READY))
 		return -1;
 	return inb(COM1 + UART_RBR);
+}
+
+void uart_enable_rx_irq(void)
+{
+	outb(COM1 + UART_MCR, MCR_DTR_RTS | MCR_OUT2);
+	outb(COM1 + UART_IER, IER_RX);
 }

@@ -5,8 +5,11 @@
 #include <dyad/types.h>
 
 /* The kernel console: serial output with \n -> \r\n, serial input. */
+
+/* Turns on interrupt-driven input (a receive ring filled by the UART's interrupt). */
+void console_input_init(void);
 void console_write(const char *s, size_t n);
-/* Blocks until a byte arrives. */
+/* Blocks until a byte arrives (sleeping, once input is interrupt-driven). */
 int console_getc(void);
 /* The next received byte, or -1 if none is waiting. */
 int console_trygetc(void);

@@ -14,6 +14,9 @@ extern volatile u64 timer_ticks;
 /* Measures the TSC and starts the periodic LAPIC timer at TIMER_HZ. */
 void timer_init(void);
 
+/* Ends the local APIC's current interrupt (handlers of I/O APIC interrupts call it). */
+void lapic_eoi(void);
+
 /* Nanoseconds since boot, from the TSC. */
 u64 time_ns(void);
 

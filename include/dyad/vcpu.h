@@ -21,12 +21,6 @@ struct vcpu {
 	struct dyad_run *run; /* the run page, through the direct map */
 	paddr_t run_pa;
 	void *hw; /* the backend's state: VMCS or VMCB and friends */
-	/*
-	 * Set by kern/vcpu.c at every DYAD_VCPU_RUN call: the VMM may have removed or reduced
-	 * mappings since the last entry. The backend flushes the guest's second-stage TLB before
-	 * its next entry (VPID/ASID, INVEPT or TLB_CONTROL) and clears it.
-	 */
-	bool tlb_stale;
 };
 
 struct vm {
@@ -60,7 +54,9 @@ struct vcpu_paging {
 /*
  * What every backend does on every exit, whatever the kind: it copies the guest's general
  * registers into run->regs and sets run->if_flag and run->interrupt_shadow, so kern/vcpu.c
- * can return any exit to the VMM. On the next entry a run->regs.rip different from the one
+ * can return any exit to the VMM. A backend with a sync() op may instead keep them in its own
+ * state between the exits it or kern/vcpu.c finishes, and copy them in sync(), which
+ * kern/vcpu.c calls before every return of DYAD_VCPU_RUN. On the next entry a run->regs.rip different from the one
  * it reported means the VMM emulated the instruction: the backend drops STI/MOV-SS blocking.
  * A backend finishes and counts (run->stats.exits[]) the exits it handles itself
  * (VCPU_EXIT_RESUME); kern/vcpu.c counts the rest and every entry.
@@ -82,6 +78,8 @@ struct vcpu_backend {
 	int (*get_msr)(struct vcpu *v, u32 index, u64 *value);
 	int (*set_msr)(struct vcpu *v, u32 index, u64 value);
 	void (*paging)(struct vcpu *v, struct vcpu_paging *out);
+	/* Optional (NULL: none): the guest's registers to run->regs before RUN returns. */
+	void (*sync)(struct vcpu *v);
 };
 
 /*

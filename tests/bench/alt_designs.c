@@ -341,8 +341,9 @@ static void *alt_create(bool pfn)
 			for (unsigned l = 1; l <= PMAP_LEVELS; l++) {
 				const struct pmap_level *d = &pmap_levels[l];
 				bool ok = d->leaf_addr && (!d->cpu_1g || cpu_features.page_1g) &&
-					  (!vis || !d->ept_cap ||
-					   (cpu_features.ept_vpid_cap & d->ept_cap)) &&
+					  (!vis || !pmap_format_ept.leaf_cap[l] ||
+					   (cpu_features.ept_vpid_cap &
+					    pmap_format_ept.leaf_cap[l])) &&
 					  pmap_level_size(l) <= (SZ_1G >> (9 * pol));
 
 				a->page_size[vis][pol][l] = ok ? pmap_level_size(l) : 0;

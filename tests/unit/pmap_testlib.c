@@ -9,6 +9,8 @@
 
 #include <dyad/pmem.h>
 
+#include "pmem_shim.h"
+
 #include "pmap_testlib.h"
 
 /* pmap_testlib.h: the leaf or first non-present entry on the way to @va. */
@@ -45,9 +47,9 @@ static void dump_table(struct tl_dump *d, paddr_t pa, unsigned lvl)
 	kpte_t *t = pmem_va(pa);
 
 	for (unsigned i = 0; i < PMAP_ENTRIES; i++) {
-		if (!t[i] && !*kpte_to_epte(&t[i]))
+		if (!t[i] && !*kpte_to_odd(&t[i]))
 			continue;
-		dump_push(d, pa, i, t[i], *kpte_to_epte(&t[i]));
+		dump_push(d, pa, i, t[i], *kpte_to_odd(&t[i]));
 		if (lvl == PMAP_LEVELS && i >= 256)
 			continue;
 		if ((t[i] & KPTE_P) && !kpte_is_leaf(t[i], lvl))
@@ -112,7 +114,29 @@ void tl_check(struct pmap *pm)
 	struct pmap_check_err e;
 
 	if (pmap_check(pm, &e))
-		fail_msg("pmap_check: %s at va %#llx level %u kpte %#llx epte %#llx", e.what,
-			 (unsigned long long)e.va, e.lvl, (unsigned long long)e.kpte,
-			 (unsigned long long)e.epte);
+		fail_msg("pmap_check: %s at va %#llx level %u kpte %#llx %s %#llx", e.what,
+			 (unsigned long long)e.va, e.lvl, (unsigned long long)e.kpte, pm->fmt->name,
+			 (unsigned long long)e.odd);
+}
+
+/* pmap_testlib.h: an Intel CPU with VMX and full EPT. */
+void tl_cpu_intel(void)
+{
+	shim_cpu_full();
+	strcpy(cpu_features.vendor, "GenuineIntel");
+}
+
+/* pmap_testlib.h: an AMD CPU with SVM, nested paging, NRIP save and flush by ASID. */
+void tl_cpu_amd(void)
+{
+	cpu_features = (struct cpu_features){
+		.nx = true,
+		.pge = true,
+		.page_1g = true,
+		.svm = true,
+		.npt = true,
+		.svm_features = SVM_FEAT_NPT | SVM_FEAT_NRIPS | SVM_FEAT_FLUSH_BY_ASID,
+		.svm_nasid = 16,
+	};
+	strcpy(cpu_features.vendor, "AuthenticAMD");
 }

@@ -31,4 +31,12 @@ struct tl_sizes tl_count(struct pmap *pm, u64 va, u64 len);
 /* pmap_check() or fail the test with the violation. */
 void tl_check(struct pmap *pm);
 
+/*
+ * Sets cpu_features to a full-featured CPU of one vendor, for pmap_kernel_half_init() to choose
+ * the odd half's format from: Intel with VMX and EPT 2M/1G/AD (EPT format), or AMD with SVM
+ * and nested paging (NPT format). Both have NX and 1 GiB pages.
+ */
+void tl_cpu_intel(void);
+void tl_cpu_amd(void);
+
 #endif

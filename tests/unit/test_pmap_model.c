@@ -2,7 +2,10 @@
 /*
  * The page-table pair against a reference model: random map/unmap/protect (and, now and then,
  * an injected allocation failure) on a pmap and on a flat per-page array, compared leaf by
- * leaf after every batch, with the checker. PMAP_SEED=<n> replays a run; the seed is printed.
+ * leaf after every batch, with the checker. The pmap serves a guest, and every operation's
+ * guest TLB flush is judged against the model: one that takes a right from a guest-visible
+ * page must flush, one that touches nothing guest-visible must not. Runs with the odd half in
+ * EPT and in NPT format. PMAP_SEED=<n> replays a run; the seed is printed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,8 +43,6 @@ static const u64 win_base[2] = { 0, USER_TOP - WIN_SIZE };
 #define M_X 4ULL
 #define M_V 8ULL
 static u64 *model[2];
-
-
 
 static u64 mflags(u32 f)
 {
@@ -93,6 +94,29 @@ static bool any_mapped(const struct op *o)
 	return false;
 }
 
+/* True when some page of the range is mapped with all the model bits in @bits. */
+static bool any_with(const struct op *o, u64 bits)
+{
+	for (u64 i = 0; i < o->npages; i++)
+		if ((model[o->win][o->first + i] & bits) == bits)
+			return true;
+	return false;
+}
+
+/*
+ * Judges one operation's guest flush (a bump of the pmap's guest TLB generation): @must says
+ * a guest-visible right was taken, @may that the operation touched something the odd half
+ * holds (a guest-visible page, or for unmap any page: emptied tables leave the odd half too).
+ */
+static void expect_guest_flush(struct pmap *pm, u64 gen_before, bool must, bool may, const char *op)
+{
+	u64 bumps = pmap_guest_tlb_gen(pm) - gen_before;
+
+	if (bumps > 1 || (must && !bumps) || (!may && bumps))
+		fail_msg("%s: %llu guest flushes (must %d, may %d)", op, (unsigned long long)bumps,
+			 must, may);
+}
+
 struct unmap_seen {
 	const struct op *o;
 	u64 pages;
@@ -104,8 +128,8 @@ static int unmap_cb(void *arg, const struct pmap_leaf *leaf)
 	struct unmap_seen *s = arg;
 	u64 first = (leaf->va - win_base[s->o->win]) >> PAGE_SHIFT;
 
-	assert_true(first >= s->o->first && first + (leaf->size >> PAGE_SHIFT) <=
-						       s->o->first + s->o->npages);
+	assert_true(first >= s->o->first &&
+		    first + (leaf->size >> PAGE_SHIFT) <= s->o->first + s->o->npages);
 	for (u64 i = 0; i < leaf->size >> PAGE_SHIFT; i++) {
 		u64 m = model[s->o->win][first + i];
 
@@ -162,14 +186,15 @@ static void one_op(struct pmap *pm, u64 *counts)
 	u64 va = va_of(&o), len = o.npages << PAGE_SHIFT;
 	bool inject = rnd_below(100) == 0;
 	u64 kind = rnd_below(100);
+	u64 gen = pmap_guest_tlb_gen(pm);
 	int r;
 
 	if (inject)
 		shim_fail_nth(1 + rnd_below(3));
 	if (kind < 45) {
 		u32 flags = rnd_below(16) & (PMAP_W | PMAP_X | PMAP_VISIBLE);
-		u64 pa = rnd_below(3) ? PA_BASE + rnd_below(64) * SZ_1G + (va & (SZ_1G - 1)) :
-					PA_BASE + (rnd_below(1ULL << 24) << PAGE_SHIFT);
+		u64 pa = rnd_below(3) ? PA_BASE + rnd_below(64) * SZ_1G + (va & (SZ_1G - 1))
+				      : PA_BASE + (rnd_below(1ULL << 24) << PAGE_SHIFT);
 		bool busy = any_mapped(&o);
 
 		if (rnd_below(10) == 0)
@@ -178,11 +203,13 @@ static void one_op(struct pmap *pm, u64 *counts)
 		if (r == 0) {
 			assert_false(busy);
 			for (u64 i = 0; i < o.npages; i++)
-				model[o.win][o.first + i] =
-					(pa + (i << PAGE_SHIFT)) | M_P | mflags(flags);
+				model[o.win][o.first + i] = (pa + (i << PAGE_SHIFT)) | M_P |
+							    mflags(flags);
 		} else if (r != -ENOMEM || !inject) {
 			assert_int_equal(r, busy ? -EEXIST : 0);
 		}
+		/* a failed map rolls back what it wrote, which a guest may have seen */
+		expect_guest_flush(pm, gen, false, r != 0, "map");
 		counts[0]++;
 	} else if (kind < 75) {
 		struct unmap_seen s = { .o = &o };
@@ -191,6 +218,8 @@ static void one_op(struct pmap *pm, u64 *counts)
 		for (u64 i = 0; i < o.npages; i++)
 			want += !!model[o.win][o.first + i];
 		r = pmap_unmap(pm, va, len, unmap_cb, &s);
+		expect_guest_flush(pm, gen, r == 0 && any_with(&o, M_P | M_V), any_mapped(&o),
+				   "unmap");
 		if (r == 0) {
 			assert_int_equal(s.pages, want);
 			memset(&model[o.win][o.first], 0, o.npages * sizeof(u64));
@@ -202,6 +231,8 @@ static void one_op(struct pmap *pm, u64 *counts)
 		u32 prot = rnd_below(4) & PMAP_PROT;
 
 		r = pmap_protect(pm, va, len, prot);
+		expect_guest_flush(pm, gen, r == 0 && !(prot & PMAP_W) && any_with(&o, M_V | M_W),
+				   any_with(&o, M_P | M_V), "protect");
 		if (r == 0) {
 			for (u64 i = 0; i < o.npages; i++) {
 				u64 *m = &model[o.win][o.first + i];
@@ -226,8 +257,8 @@ static void one_op(struct pmap *pm, u64 *counts)
 	shim_fail_nth(0);
 }
 
-/* Runs @nops random operations under the current cpu_features. */
-static void run_model(u64 nops, bool expect_1g)
+/* Runs @nops random operations under the current cpu_features, the pmap serving a guest. */
+static void run_model(u64 nops, bool expect_1g, const char *format)
 {
 	struct pmap pm;
 	u64 counts[4] = { 0 };
@@ -238,7 +269,11 @@ static void run_model(u64 nops, bool expect_1g)
 		model[w] = calloc(WIN_PAGES, sizeof(u64));
 		assert_non_null(model[w]);
 	}
+	pmap_kernel_half_init(NULL, 0);
 	assert_int_equal(pmap_create(&pm), 0);
+	assert_string_equal(pm.fmt->name, format);
+	pmap_vmx_operation(cpu_features.vmx);
+	pmap_guest_root(&pm);
 	for (u64 n = 1; n <= nops; n++) {
 		/* the debug check runs after every operation at first, then every 97th */
 		pmap_debug_interval = n < 2000 ? 1 : 97;
@@ -253,14 +288,19 @@ static void run_model(u64 nops, bool expect_1g)
 		}
 	}
 	compare_all(&pm);
-	print_message("%llu ops (map %llu, unmap %llu, protect %llu, lookup %llu), %llu splits; "
-		      "leaves at batch ends: 4K %llu, 2M %llu; 1G leaves after each op: %llu\n",
-		      (unsigned long long)nops, (unsigned long long)counts[0],
-		      (unsigned long long)counts[1], (unsigned long long)counts[2],
-		      (unsigned long long)counts[3], (unsigned long long)pm.nr_splits,
-		      (unsigned long long)sizes.n4k, (unsigned long long)sizes.n2m,
-		      (unsigned long long)sizes.n1g);
-	assert_true(sizes.n4k && sizes.n2m && pm.nr_splits);
+	print_message(
+		"%s: %llu ops (map %llu, unmap %llu, protect %llu, lookup %llu), %llu splits; "
+		"leaves at batch ends: 4K %llu, 2M %llu; 1G leaves after each op: %llu; "
+		"guest flushes %llu, INVEPT %llu\n",
+		format, (unsigned long long)nops, (unsigned long long)counts[0],
+		(unsigned long long)counts[1], (unsigned long long)counts[2],
+		(unsigned long long)counts[3], (unsigned long long)pm.nr_splits,
+		(unsigned long long)sizes.n4k, (unsigned long long)sizes.n2m,
+		(unsigned long long)sizes.n1g, (unsigned long long)pmap_guest_tlb_gen(&pm),
+		(unsigned long long)shim.invept);
+	assert_true(sizes.n4k && sizes.n2m && pm.nr_splits && pmap_guest_tlb_gen(&pm));
+	/* INVEPT: one when attaching, then one per guest flush; none in NPT format */
+	assert_int_equal(shim.invept, pm.fmt->invept ? 1 + pmap_guest_tlb_gen(&pm) : 0);
 	if (expect_1g)
 		assert_true(sizes.n1g > 0);
 	if (!cpu_features.page_1g)
@@ -268,36 +308,52 @@ static void run_model(u64 nops, bool expect_1g)
 	pmap_destroy(&pm, NULL, NULL);
 	assert_int_equal(shim.live_blocks, 0);
 	pmap_debug_interval = 1;
+	pmap_vmx_operation(false);
 	free(model[0]);
 	free(model[1]);
 }
 
-static void test_model_full_caps_100k(void **state)
+static void test_model_ept_full_caps_100k(void **state)
 {
-	shim_cpu_full();
-	run_model(100000, true);
+	tl_cpu_intel();
+	run_model(100000, true, "ept");
 }
 
-static void test_model_no_cpu_1g(void **state)
+static void test_model_ept_no_cpu_1g(void **state)
 {
-	shim_cpu_full();
+	tl_cpu_intel();
 	cpu_features.page_1g = false;
-	run_model(20000, false);
+	run_model(20000, false, "ept");
 }
 
 static void test_model_ept_without_large_pages(void **state)
 {
-	shim_cpu_full();
+	tl_cpu_intel();
 	cpu_features.ept_vpid_cap &= ~(EPT_CAP_2M | EPT_CAP_1G);
-	run_model(20000, false);
+	run_model(20000, false, "ept");
+}
+
+static void test_model_npt_full_caps_50k(void **state)
+{
+	tl_cpu_amd();
+	run_model(50000, true, "npt");
+}
+
+static void test_model_npt_no_cpu_1g(void **state)
+{
+	tl_cpu_amd();
+	cpu_features.page_1g = false;
+	run_model(20000, false, "npt");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_model_full_caps_100k),
-		cmocka_unit_test(test_model_no_cpu_1g),
+		cmocka_unit_test(test_model_ept_full_caps_100k),
+		cmocka_unit_test(test_model_ept_no_cpu_1g),
 		cmocka_unit_test(test_model_ept_without_large_pages),
+		cmocka_unit_test(test_model_npt_full_caps_50k),
+		cmocka_unit_test(test_model_npt_no_cpu_1g),
 	};
 
 	rnd_seed_from_env("PMAP_SEED");

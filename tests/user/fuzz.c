@@ -569,6 +569,7 @@ static const struct call_rule rules[] = {
 	{ SYS_close, "close", S_ZERO, E(EBADF) },
 	{ SYS_fstat, "fstat", S_ZERO, E(EBADF) | E(EFAULT) },
 	{ SYS_lseek, "lseek", S_NONNEG, E(EBADF) | E(ESPIPE) | E(EINVAL) },
+	{ SYS_fcntl, "fcntl", S_NONNEG, E(EBADF) | E(EINVAL) },
 	{ SYS_mmap, "mmap", S_ADDR,
 	  E(EINVAL) | E(ENOMEM) | E(EBADF) | E(EACCES) | E(EEXIST) | E(ENODEV) },
 	{ SYS_mprotect, "mprotect", S_ZERO, E(EINVAL) | E(ENOMEM) | E(EACCES) },

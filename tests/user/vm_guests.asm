@@ -71,6 +71,21 @@ guest_lm_access_after_call:
 	hlt
 guest_lm_access_end:
 
+; Reads [rdi] into rax and reports on port 0x10; a guest exception lands at
+; guest_lm_probe_fault, which reports on port 0x1e.
+global guest_lm_probe, guest_lm_probe_end, guest_lm_probe_fault
+guest_lm_probe:
+	mov rax, 0x1111111111111111
+	mov rax, [rdi]
+	out 0x10, al
+	cli
+	hlt
+guest_lm_probe_fault:
+	out 0x1e, al
+	cli
+	hlt
+guest_lm_probe_end:
+
 ; MSRs: the kernel keeps EFER (SVME/VMXE hidden), the VMM gets everything else.
 global guest_lm_msr, guest_lm_msr_end
 guest_lm_msr:

@@ -10,6 +10,7 @@
  */
 void tlb_invlpg(u64 va);
 void tlb_flush_all(void); /* reloads CR3: every non-global entry */
-void tlb_invept_single(u64 eptp); /* INVEPT type 1; only valid once VMX is on */
+/* INVEPT type 1 for @eptp. Only in VMX operation: outside it the instruction is #UD. */
+void tlb_invept_single(u64 eptp);
 
 #endif

@@ -37,6 +37,10 @@ struct dyad_vm_info {
 	unsigned long page_size; /* 4096, 2 MiB or 1 GiB; 0 if not mapped */
 	unsigned int prot; /* PROT_* */
 	unsigned int guest_visible; /* 1 if the EPT maps it */
+	unsigned int ad; /* DYAD_VM_ACCESSED | DYAD_VM_DIRTY: set in either half of the pair */
+	unsigned int pad;
 };
+#define DYAD_VM_ACCESSED 0x1
+#define DYAD_VM_DIRTY 0x2
 
 #endif
