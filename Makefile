@@ -83,6 +83,7 @@ test-iso: $(TEST_ISO)
 
 # ---- user programs (static musl) --------------------------------------------------------------
 include $(sort $(wildcard tests/user/*.mk))
+include user/vmm/vmm.mk
 
 $(UTEST_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(USER_BINS) tests/user/motd.txt
 	tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE_UTEST)" $(USER_ISO_MODULES)

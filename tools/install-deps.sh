@@ -7,9 +7,11 @@ set -euo pipefail
 
 # bochs depends on "bochs-wx | bochs-gui"; naming bochs-term satisfies that with the small curses plugin
 # instead of wxWidgets. The rfb display the scripts use is built into the bochs package itself.
-# linux-libc-dev gives <asm/bootparam.h> for booting Linux guests.
+# linux-libc-dev gives <asm/bootparam.h> for booting Linux guests; busybox-static and xz-utils build the
+# guest images (tools/guest-image.sh).
 pkgs=(build-essential nasm grub-pc-bin grub-common xorriso mtools qemu-system-x86 bochs bochs-term
-	bochsbios vgabios libcmocka-dev musl-tools valgrind linux-libc-dev)
+	bochsbios vgabios libcmocka-dev musl-tools valgrind linux-libc-dev
+	busybox-static xz-utils)
 
 missing=()
 for p in "${pkgs[@]}"; do

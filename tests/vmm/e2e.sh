@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# End-to-end tests of the VMM: Dyad boots with the VMM as its first process, under QEMU TCG with
+# `-cpu max` (SVM with nested paging) or KVM where lib.sh finds nested VMX.
+# Usage: tests/vmm/e2e.sh KERNEL_ELF VMM GUEST_DIR BAD_GUEST CASE...
+#   CASE linux-vmlinux  Debian's vmlinux + the busybox initramfs running the guest test script
+#   CASE linux-bzimage  the same with the stock bzImage
+#   CASE bad-guest      the misbehaving guest (tests/vmm/bad_guest.asm)
+# Prints TAP; exits non-zero if any check failed. A machine whose Dyad has no VMX/SVM gives
+# `# SKIP` lines.
+set -euo pipefail
+# shellcheck source=tools/lib.sh
+. "$(dirname "$0")/../../tools/lib.sh"
+
+[[ $# -ge 5 ]] || die "usage: $0 KERNEL_ELF VMM GUEST_DIR BAD_GUEST CASE..."
+kernel=$1 vmm=$2 guest=$3 bad=$4
+shift 4
+ram_mib=256
+limit=${VMM_E2E_TIMEOUT:-400}
+n=0 failed=0
+mkdir -p "$BUILD_DIR"
+
+tap() { # verdict(0 = ok) name
+	n=$((n + 1))
+	if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
+}
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+
+# boot NAME "VMM ARGS": builds an ISO with the VMM as /bin/vmm and the images, boots it, leaves
+# the serial log in $BUILD_DIR/vmm-e2e-NAME.log.
+boot() {
+	local name=$1 args=$2 iso=$BUILD_DIR/vmm-e2e-$1.iso log=$BUILD_DIR/vmm-e2e-$1.log
+	"$(dirname "$0")/../../tools/mkiso.sh" "$iso" "$kernel" "init=/bin/vmm -- $args" \
+		"$vmm:/bin/vmm" "$guest/bzImage:/boot/bzImage" "$guest/vmlinux:/boot/vmlinux" \
+		"$guest/initramfs.cpio:/boot/initramfs.cpio" "$bad:/boot/bad_guest" >/dev/null
+	echo "# $name: booting (timeout $limit s, log $log)"
+	local start=$EPOCHREALTIME
+	# shellcheck disable=SC2046
+	timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
+		-display none -monitor none -serial stdio -cdrom "$iso" </dev/null >"$log" 2>&1 || true
+	sed -i 's/\r$//' "$log" # the serial line ends lines with CR LF
+	echo "# $name: $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }") s wall"
+	grep -a '^vmm: ' "$log" | sed 's/^/# /' || true
+}
+
+no_vm() { grep -aq 'no VMX or SVM' "$1"; }
+
+linux() { # NAME KERNEL_PATH
+	local log=$BUILD_DIR/vmm-e2e-$1.log
+	boot "$1" "-m ${ram_mib}M -i /boot/initramfs.cpio -a dyad_mode=test -a dyad_ram_mib=$ram_mib $2"
+	if no_vm "$log"; then
+		skip "$1: boots Linux" "Dyad found no VMX or SVM here"
+		return
+	fi
+	local faults
+	faults=$(sed -n 's/^vmm: second-stage faults: \([0-9]*\) at 4K, \([0-9]*\) at 2M, \([0-9]*\) at 1G$/\1 \2 \3/p' "$log")
+	tap "$(grep -aq '^=== dyad-guest: Linux' "$log"; echo $?)" "$1: the guest printed its banner"
+	tap "$(grep -aq '^dyad-guest: PASS' "$log" && ! grep -aq '^not ok' "$log"; echo $?)" \
+		"$1: the guest test script passed (release, MemTotal, one CPU, hypervisor flag, 64 MiB checksum)"
+	tap "$(grep -aq 'verdict 0$' "$log" && grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
+		"$1: the verdict came through the debug port and the VMM ended with status 0"
+	tap "$(grep -aEq '^vmm: guest RAM [0-9]+ MiB in ([1-9][0-9]* x 1G|0 x 1G \+ [1-9][0-9]* x 2M) \+ 0 x 4K' "$log"; echo $?)" \
+		"$1: guest RAM in 2M/1G pages only"
+	tap "$([[ -n $faults ]] && (( ${faults// /+} < 1000 )); echo $?)" \
+		"$1: fewer than 1000 second-stage faults (${faults:-none reported}: 4K 2M 1G)"
+}
+
+bad_guest() {
+	local log=$BUILD_DIR/vmm-e2e-bad-guest.log
+	boot bad-guest "-m 64M /boot/bad_guest"
+	if no_vm "$log"; then
+		skip "bad-guest: reported and ended" "Dyad found no VMX or SVM here"
+		return
+	fi
+	tap "$(grep -aq 'MMIO read at 0xd0000000' "$log" && grep -aq 'MMIO write at 0xd0001000' "$log"; echo $?)" \
+		"bad-guest: MMIO to nowhere is reported and stepped over"
+	tap "$(grep -aq 'RDMSR 0xdeadbeef: #GP' "$log"; echo $?)" "bad-guest: an unknown MSR gets #GP"
+	tap "$(grep -aEq '^vmm: .*unowned ports [1-9]' "$log"; echo $?)" "bad-guest: unowned ports counted"
+	tap "$(grep -aq '^vmm: guest triple fault' "$log" && grep -aq '^init: /bin/vmm exited with status 3$' "$log"; echo $?)" \
+		"bad-guest: the triple fault ends the VMM with status 3, and the kernel runs on"
+}
+
+for c in "$@"; do
+	case $c in
+	linux-vmlinux) linux linux-vmlinux /boot/vmlinux ;;
+	linux-bzimage) linux linux-bzimage /boot/bzImage ;;
+	bad-guest) bad_guest ;;
+	*) die "unknown case '$c'" ;;
+	esac
+done
+echo "1..$n"
+echo "vmm-e2e: $((n - failed)) passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Builds the Linux guest images the VMM boots, cached under OUT (default build/guest):
+#   OUT/bzImage        Debian's stock kernel, as packaged
+#   OUT/vmlinux        the uncompressed ELF kernel inside it (the fast path: no guest-side xz)
+#   OUT/initramfs.cpio busybox-static with /init (see guest-init.sh below)
+#   OUT/release        the kernel release the package ships (what `uname -r` must say)
+#
+# Usage: tools/guest-image.sh [OUT]
+#
+# The kernel package is resolved from linux-image-amd64's dependency at every run (the security
+# archive moves); a package already downloaded is reused. Nothing is installed on the host.
+set -euo pipefail
+
+out=${1:-build/guest}
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+die() {
+	echo "guest-image: $*" >&2
+	exit 1
+}
+
+# ---- the kernel ---------------------------------------------------------------------------
+pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+	sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1)
+[[ -n $pkg ]] || die "cannot resolve linux-image-amd64's kernel package (run apt-get update?)"
+release=${pkg#linux-image-}
+
+deb=$(ls "$out"/"${pkg}"_*.deb 2>/dev/null | head -n 1 || true)
+if [[ -z $deb ]]; then
+	echo "guest-image: downloading $pkg"
+	(cd "$out" && apt-get download -q "$pkg" >/dev/null) || die "apt-get download $pkg failed"
+	deb=$(ls "$out"/"${pkg}"_*.deb | head -n 1)
+fi
+
+if [[ ! -s $out/bzImage || $deb -nt $out/bzImage || $(cat "$out/release" 2>/dev/null) != "$release" ]]; then
+	rm -rf "$out/pkg"
+	dpkg-deb -x "$deb" "$out/pkg"
+	cp "$out/pkg/boot/vmlinuz-$release" "$out/bzImage.tmp"
+	rm -rf "$out/pkg" # the modules are not needed: the initramfs is busybox only
+	mv "$out/bzImage.tmp" "$out/bzImage"
+	rm -f "$out/vmlinux" "$out/initramfs.cpio"
+	echo "$release" >"$out/release"
+fi
+
+# ---- the uncompressed kernel ----------------------------------------------------------------
+# The boot protocol (2.08+) says where the compressed payload lies: setup_header.payload_offset
+# (0x248) and payload_length (0x24c), counted from the start of the protected-mode code, which
+# begins after (setup_sects + 1) sectors. Debian builds with KERNEL_XZ.
+le32() { od -An -tu4 -j "$2" -N 4 "$1" | tr -d ' '; }
+u8() { od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' '; }
+if [[ ! -s $out/vmlinux || $out/bzImage -nt $out/vmlinux ]]; then
+	[[ $(od -An -c -j 0x202 -N 4 "$out/bzImage" | tr -d ' ') == HdrS ]] ||
+		die "$out/bzImage is not a bzImage"
+	sects=$(u8 "$out/bzImage" $((0x1f1)))
+	((sects == 0)) && sects=4
+	poff=$(le32 "$out/bzImage" $((0x248)))
+	plen=$(le32 "$out/bzImage" $((0x24c)))
+	start=$(((sects + 1) * 512 + poff))
+	[[ $(od -An -tx1 -j "$start" -N 6 "$out/bzImage" | tr -d ' ') == fd377a585a00 ]] ||
+		die "the payload at $start is not xz (only KERNEL_XZ kernels are supported)"
+	dd if="$out/bzImage" iflag=skip_bytes,count_bytes skip="$start" count="$plen" status=none |
+		xz -dc --single-stream \
+		>"$out/vmlinux.tmp" || die "xz could not decompress the payload"
+	[[ $(od -An -c -N 4 "$out/vmlinux.tmp" | tr -d ' ') == 177ELF ]] ||
+		die "the decompressed payload is not an ELF file"
+	mv "$out/vmlinux.tmp" "$out/vmlinux"
+fi
+
+# ---- the initramfs --------------------------------------------------------------------------
+# busybox-static installs /bin/busybox; the dynamic busybox package would not run in the guest.
+bb=/bin/busybox
+[[ -x $bb ]] && ! readelf -l "$bb" | grep -q 'program interpreter' ||
+	die "$bb is not busybox-static (install busybox-static)"
+init_src=$here/../user/vmm/guest-init.sh
+
+# A 64 MiB buffer the test script writes and checksums in the guest; its sum is computed here.
+BUF_BYTES=$((64 << 20))
+if [[ ! -s $out/initramfs.cpio || $here/guest-image.sh -nt $out/initramfs.cpio || $init_src -nt $out/initramfs.cpio || $bb -nt $out/initramfs.cpio ]]; then
+	bufsum=$({ yes dyad || true; } | head -c $BUF_BYTES | md5sum | cut -d" " -f1)
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	cp "$bb" "$tmp/busybox"
+	sed -e "s/@RELEASE@/$release/" -e "s/@BUFSUM@/$bufsum/" -e "s/@BUF_BYTES@/$BUF_BYTES/" \
+		"$init_src" >"$tmp/init"
+
+	# cpio "newc": a 110-byte ASCII header (magic and 13 eight-digit hex fields), the name with
+	# its NUL, padding to 4 bytes, the data, padding to 4 bytes; "TRAILER!!!" ends the archive.
+	# Written here so that device nodes need no root (mknod) on the build machine.
+	ino=1
+	entry() { # name mode(octal) major minor [file|link-target]
+		local name=$1 mode=$2 maj=$3 min=$4 src=${5:-} size=0 npad dpad
+		if ((mode >> 12 == 8)); then size=$(stat -c %s "$src"); fi
+		if ((mode >> 12 == 10)); then size=${#src}; fi
+		printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
+			$ino $mode 0 0 1 0 "$size" 0 0 "$maj" "$min" $((${#name} + 1)) 0
+		printf '%s\0' "$name"
+		npad=$(((4 - (110 + ${#name} + 1) % 4) % 4))
+		head -c $npad /dev/zero
+		if ((mode >> 12 == 8)); then cat "$src"; fi
+		if ((mode >> 12 == 10)); then printf '%s' "$src"; fi
+		dpad=$(((4 - size % 4) % 4))
+		head -c $dpad /dev/zero
+		ino=$((ino + 1))
+	}
+	{
+		for d in bin sbin dev proc sys tmp etc usr usr/bin usr/sbin; do
+			entry "$d" $((040755)) 0 0
+		done
+		entry dev/console $((020600)) 5 1
+		entry dev/null $((020666)) 1 3
+		entry dev/port $((020600)) 1 4
+		entry bin/busybox $((0100755)) 0 0 "$tmp/busybox"
+		entry bin/sh $((0120777)) 0 0 busybox
+		entry init $((0100755)) 0 0 "$tmp/init"
+		printf '%s\n' "$release" >"$tmp/release"
+		entry etc/release $((0100644)) 0 0 "$tmp/release"
+		entry TRAILER!!! 0 0 0
+	} >"$out/initramfs.cpio.tmp"
+	mv "$out/initramfs.cpio.tmp" "$out/initramfs.cpio"
+fi
+echo "guest-image: $release: $(stat -c %s "$out/bzImage") B bzImage, $(stat -c %s "$out/vmlinux") B vmlinux, $(stat -c %s "$out/initramfs.cpio") B initramfs"

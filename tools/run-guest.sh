@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Boots Dyad straight into a Linux guest: the VMM as the first process, the guest's console on
+# this terminal (through Dyad's).
+# Usage: tools/run-guest.sh {qemu|bochs|auto} KERNEL_ELF VMM
+# Env:   KERNEL=FILE        bzImage or ELF vmlinux (default build/guest/vmlinux)
+#        INITRD=FILE        initramfs (default build/guest/initramfs.cpio)
+#        RAM=SIZE           guest RAM, e.g. 512M (default 256M)
+#        GUEST_CMDLINE=...  words appended to the VMM's default guest command line
+#                           (dyad_mode=test runs the guest test script instead of a shell)
+# Dyad's own command line is short (256 bytes, 16 words after `--`): long guest command lines
+# do not fit through it.
+set -euo pipefail
+# shellcheck source=tools/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[[ $# -eq 3 ]] || die "usage: $0 {qemu|bochs|auto} KERNEL_ELF VMM"
+emu=$1 dyad=$2 vmm=$3
+kernel=${KERNEL:-$BUILD_DIR/guest/vmlinux}
+initrd=${INITRD:-$BUILD_DIR/guest/initramfs.cpio}
+ram=${RAM:-256M}
+for f in "$dyad" "$vmm" "$kernel" "$initrd"; do
+	[[ -f $f ]] || die "'$f' not found (make guest-image builds the default guest)"
+done
+
+args="-m $ram -i /boot/guest-initrd"
+for w in ${GUEST_CMDLINE:-}; do
+	args+=" -a $w"
+done
+args+=" /boot/guest-kernel"
+iso=$BUILD_DIR/run-guest.iso
+# The ISO is rebuilt every time: a changed KERNEL, INITRD, RAM or command line takes effect.
+"$ROOT/tools/mkiso.sh" "$iso" "$dyad" "init=/bin/vmm -- $args" "$vmm:/bin/vmm" \
+	"$kernel:/boot/guest-kernel" "$initrd:/boot/guest-initrd" >/dev/null
+echo "run-guest: $(basename "$kernel") + $(basename "$initrd"), $ram, extra command line '${GUEST_CMDLINE:-}'" >&2
+case $emu in
+qemu) exec "$ROOT/tools/run-qemu.sh" "$iso" ;;
+bochs) exec "$ROOT/tools/run-bochs.sh" "$iso" ;;
+auto) exec "$ROOT/tools/run.sh" "$iso" ;;
+*) die "unknown emulator '$emu'" ;;
+esac

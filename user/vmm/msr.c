@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+/*
+ * MSRs a stock kernel touches on the way up, emulated with the values of a CPU that has none
+ * of the features behind them; every other MSR (outside the kernel-kept ones and the APIC's) is
+ * a #GP, which Linux expects from rdmsr_safe/wrmsr_safe probes and survives as a warning
+ * elsewhere.
+ *   0x17  IA32_PLATFORM_ID        0
+ *   0x3a  IA32_FEATURE_CONTROL    locked, VMX off (CPUID hides VMX anyway)
+ *   0x8b  IA32_BIOS_SIGN_ID       microcode revision 0; writes ignored (the "trigger" write)
+ *   0x1a0 IA32_MISC_ENABLE        fast strings; the guest's writes are kept, not acted on
+ *   0xc0010015 AMD HWCR           bit 24: the TSC counts at P0 frequency
+ *   0xc0011029 AMD DE_CFG         bit 1: LFENCE is dispatch-serialising
+ *   0xc0010010/0xc0010114/0xc0010117 AMD SYSCFG, VM_CR, VM_HSAVE_PA: 0 / SVM disabled; writes
+ * ignored
+ */
+#include "msr.h"
+#include "vmm.h"
+
+#define MSR_PLATFORM_ID 0x17
+#define MSR_FEATURE_CONTROL 0x3a
+#define MSR_BIOS_SIGN_ID 0x8b
+#define MSR_MISC_ENABLE 0x1a0
+#define MSR_AMD_SYSCFG 0xc0010010
+#define MSR_AMD_HWCR 0xc0010015
+#define MSR_AMD_VM_CR 0xc0010114
+#define MSR_AMD_VM_HSAVE_PA 0xc0010117
+#define MSR_AMD_DE_CFG 0xc0011029
+
+void msrs_init(struct msrs *m)
+{
+	*m = (struct msrs){ .misc_enable = 1 };
+}
+
+int msrs_read(void *dev, uint32_t index, uint64_t *value)
+{
+	struct msrs *m = dev;
+
+	switch (index) {
+	case MSR_PLATFORM_ID:
+		*value = 0;
+		return 0;
+	case MSR_FEATURE_CONTROL:
+		*value = 1; /* locked, no VMX inside or outside SMX */
+		return 0;
+	case MSR_BIOS_SIGN_ID:
+		*value = m->bios_sign_id;
+		return 0;
+	case MSR_MISC_ENABLE:
+		*value = m->misc_enable;
+		return 0;
+	case MSR_AMD_HWCR:
+		*value = 1u << 24;
+		return 0;
+	case MSR_AMD_DE_CFG:
+		*value = 2;
+		return 0;
+	case MSR_AMD_SYSCFG:
+	case MSR_AMD_VM_HSAVE_PA:
+		*value = 0;
+		return 0;
+	case MSR_AMD_VM_CR:
+		*value = 0x10; /* SVMDIS */
+		return 0;
+	}
+	return -1;
+}
+
+int msrs_write(void *dev, uint32_t index, uint64_t value)
+{
+	struct msrs *m = dev;
+
+	switch (index) {
+	case MSR_FEATURE_CONTROL:
+	case MSR_PLATFORM_ID:
+		return -1; /* locked / read-only */
+	case MSR_MISC_ENABLE:
+		m->misc_enable = value;
+		return 0;
+	case MSR_BIOS_SIGN_ID:
+	case MSR_AMD_HWCR:
+	case MSR_AMD_DE_CFG:
+	case MSR_AMD_SYSCFG:
+	case MSR_AMD_VM_CR:
+	case MSR_AMD_VM_HSAVE_PA:
+		m->ignored_writes++;
+		return 0;
+	}
+	return -1;
+}
+
+#define ONE(name, idx)                                                                             \
+	{                                                                                          \
+		name, idx, idx, msrs_read, msrs_write, NULL                                        \
+	}
+static struct msr_range msr_ranges[] = {
+	ONE("platform-id", MSR_PLATFORM_ID),   ONE("feature-control", MSR_FEATURE_CONTROL),
+	ONE("bios-sign-id", MSR_BIOS_SIGN_ID), ONE("misc-enable", MSR_MISC_ENABLE),
+	ONE("amd-syscfg", MSR_AMD_SYSCFG),     ONE("amd-hwcr", MSR_AMD_HWCR),
+	ONE("amd-vm-cr", MSR_AMD_VM_CR),       ONE("amd-vm-hsave", MSR_AMD_VM_HSAVE_PA),
+	ONE("amd-de-cfg", MSR_AMD_DE_CFG),
+};
+
+int msrs_register(struct msrs *m)
+{
+	int err = 0;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(msr_ranges); i++) {
+		msr_ranges[i].dev = m;
+		err |= msr_register(&msr_ranges[i]);
+	}
+	return err;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VMM_MSR_H
+#define VMM_MSR_H
+
+#include <stdint.h>
+
+/* The model-specific registers outside the APIC that Linux reads on the way up. */
+struct msrs {
+	uint64_t misc_enable;
+	uint64_t bios_sign_id;
+	unsigned long ignored_writes;
+};
+
+void msrs_init(struct msrs *m);
+/* Registers the MSRs below (msr.c's table). */
+int msrs_register(struct msrs *m);
+
+int msrs_read(void *dev, uint32_t index, uint64_t *value);
+int msrs_write(void *dev, uint32_t index, uint64_t value);
+
+#endif

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+/* The VMM's command line. */
+#include <stdio.h>
+#include <string.h>
+
+#include "options.h"
+#include "vmm.h"
+
+uint64_t options_size(const char *s)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (!s || !*s)
+		return 0;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return 0;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s)
+		return 0;
+	unsigned shift = 0;
+	switch (*p) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		p++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		p++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		p++;
+		break;
+	}
+	if (*p || (shift && v > (UINT64_MAX >> shift)))
+		return 0;
+	return v << shift;
+}
+
+static int append(char *dst, const char *word, char *err, unsigned errlen)
+{
+	size_t used = strlen(dst), n = strlen(word);
+
+	if (used + (used ? 1 : 0) + n >= BOOT_CMDLINE_MAX) {
+		snprintf(err, errlen, "guest command line longer than %d bytes",
+			 BOOT_CMDLINE_MAX - 1);
+		return -1;
+	}
+	if (used)
+		dst[used++] = ' ';
+	memcpy(dst + used, word, n + 1);
+	return 0;
+}
+
+int options_parse(int argc, char **argv, struct options *o, char *err, unsigned errlen)
+{
+	const char *extra[OPTIONS_MAX_APPEND];
+	unsigned nextra = 0;
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	o->ram = OPTIONS_DEFAULT_RAM;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-')
+			break;
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(a, "-q") || !strcmp(a, "-s")) {
+			*(a[1] == 'q' ? &o->quiet : &o->small_pages) = 1;
+			continue;
+		}
+		if (strcmp(a, "-m") && strcmp(a, "-i") && strcmp(a, "-a")) {
+			snprintf(err, errlen, "unknown option '%s'", a);
+			return -1;
+		}
+		if (i + 1 >= argc) {
+			snprintf(err, errlen, "option %s needs a value", a);
+			return -1;
+		}
+		const char *v = argv[++i];
+		if (a[1] == 'm') {
+			o->ram = options_size(v);
+			if (!o->ram) {
+				snprintf(err, errlen, "bad RAM size '%s' (examples: 256M, 1G)", v);
+				return -1;
+			}
+		} else if (a[1] == 'i') {
+			o->initrd = v;
+		} else if (nextra == OPTIONS_MAX_APPEND) {
+			snprintf(err, errlen, "more than %d -a options", OPTIONS_MAX_APPEND);
+			return -1;
+		} else {
+			extra[nextra++] = v;
+		}
+	}
+	if (i >= argc) {
+		snprintf(err, errlen, "no kernel image given");
+		return -1;
+	}
+	o->kernel = argv[i++];
+	if (i < argc) {
+		for (; i < argc; i++)
+			if (append(o->cmdline, argv[i], err, errlen))
+				return -1;
+	} else if (append(o->cmdline, OPTIONS_DEFAULT_CMDLINE, err, errlen)) {
+		return -1;
+	}
+	for (unsigned k = 0; k < nextra; k++)
+		if (append(o->cmdline, extra[k], err, errlen))
+			return -1;
+	if (o->ram < BOOT_RAM_MIN || o->ram > BOOT_RAM_MAX || (o->ram & 0xfffff)) {
+		snprintf(err, errlen,
+			 "RAM size %llu bytes: must be a whole number of MiB from %llu MiB to %llu "
+			 "MiB",
+			 (unsigned long long)o->ram, BOOT_RAM_MIN >> 20, BOOT_RAM_MAX >> 20);
+		return -1;
+	}
+	return 0;
+}

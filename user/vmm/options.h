@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VMM_OPTIONS_H
+#define VMM_OPTIONS_H
+
+#include <stdint.h>
+
+#include "boot.h"
+
+struct options {
+	const char *kernel; /* bzImage or ELF vmlinux (required) */
+	const char *initrd; /* optional */
+	uint64_t ram; /* bytes */
+	char cmdline[BOOT_CMDLINE_MAX];
+	int quiet; /* no summary */
+	int small_pages; /* guest RAM without DYAD_MAP_HUGE (4 KiB pages), for comparison */
+};
+
+#define OPTIONS_DEFAULT_RAM (256ULL << 20)
+#define OPTIONS_MAX_APPEND 16
+/*
+ * noapic: with no I/O APIC, x86-64 Linux 6.1 routes the 8259 through LINT0 (ExtINT) only with
+ * skip_ioapic_setup; its MP-table IMCRP check is 32-bit only, and it soft-disables the APIC
+ * (masking LINT0) before it looks at LINT0. The APIC then stays in xAPIC mode, over MMIO.
+ */
+#define OPTIONS_DEFAULT_CMDLINE                                                                    \
+	"console=ttyS0,115200 earlyprintk=serial nokaslr tsc=reliable acpi=off pci=off "           \
+	"mitigations=off i8042.noaux noapic panic=-1"
+
+/*
+ * Parses the VMM's arguments:
+ *   vmm [-m SIZE] [-i INITRD] [-a APPEND] [-q] KERNEL [CMDLINE...]
+ *   -m SIZE   guest RAM: a number with an optional K, M or G suffix (default 256M)
+ *   -i FILE   the initrd
+ *   -a TEXT   appended to the guest command line (repeatable); the words after KERNEL replace
+ *             the default command line
+ *   -q        no summary at the end
+ *   -s        guest RAM in 4 KiB pages (no DYAD_MAP_HUGE), to compare
+ * Returns 0, or -1 with a sentence in @err (size @errlen).
+ */
+int options_parse(int argc, char **argv, struct options *o, char *err, unsigned errlen);
+
+/* Parses a size with an optional K/M/G suffix; 0 on error. */
+uint64_t options_size(const char *s);
+
+#endif

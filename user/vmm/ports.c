@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fixed-function PC ports.
+ *   0x80        POST codes: dropped (reads all ones like any unclaimed port).
+ *   0xcf8-0xcff PCI configuration mechanism #1 with no host bridge behind it: the address
+ *               register keeps what is written, data reads all ones ("no device"), so Linux
+ *               finds no PCI. 0xcf9 is the PIIX reset control register: bit 2 set resets.
+ *   0x60, 0x64  the 8042 keyboard controller, present only for its reset pulse (command 0xfe
+ *               to 0x64). Status reads 0: input buffer empty, so Linux's reset path writes
+ *               without waiting; no keyboard data is ever available.
+ *   0x40-0x43   the 8254 PIT, absent in effect: counters read 0 and writes are dropped.
+ *               Linux's quick_pit_calibrate() reads channel 2 through 0x42 expecting the MSB to
+ *               count down from 0xff; a constant 0 fails its first check at once instead of
+ *               costing ~100k exits (the guest gets its TSC rate from CPUID or tsc_early_khz=).
+ *   0x61        port B: bit 5 (PIT channel 2 output) reads set, so loops waiting on it end.
+ *   VMM_DEBUG_PORT the guest's verdict (vmm.h).
+ */
+#include "ports.h"
+#include "vmm.h"
+
+void ports_init(struct ports *p)
+{
+	*p = (struct ports){ .verdict = -1 };
+}
+
+uint32_t ports_io_in(void *dev, uint16_t port, int size)
+{
+	struct ports *p = dev;
+
+	switch (port) {
+	case 0xcf8:
+		return size == 4 ? p->pci_addr : 0xffffffff;
+	case 0xcf9:
+		return p->cf9;
+	case 0x60:
+	case 0x64:
+		return 0;
+	case 0x40:
+	case 0x41:
+	case 0x42:
+		return 0;
+	case 0x61:
+		return 0x20;
+	default:
+		return 0xffffffff;
+	}
+}
+
+void ports_io_out(void *dev, uint16_t port, int size, uint32_t value)
+{
+	struct ports *p = dev;
+
+	switch (port) {
+	case 0x80:
+		p->post_writes++;
+		break;
+	case 0xcf8:
+		if (size == 4)
+			p->pci_addr = value;
+		break;
+	case 0xcf9:
+		if (value & 0x04)
+			p->reset = 1;
+		p->cf9 = value & 0x0a;
+		break;
+	case 0x64:
+		if ((value & 0xff) == 0xfe)
+			p->reset = 1;
+		break;
+	case VMM_DEBUG_PORT:
+		p->verdict = value & 0xff;
+		break;
+	}
+}
+
+static struct io_range port_ranges[] = {
+	{ "pit", 0x40, 0x43, ports_io_in, ports_io_out, NULL },
+	{ "kbc-data", 0x60, 0x60, ports_io_in, ports_io_out, NULL },
+	{ "port-b", 0x61, 0x61, ports_io_in, ports_io_out, NULL },
+	{ "kbc", 0x64, 0x64, ports_io_in, ports_io_out, NULL },
+	{ "post", 0x80, 0x80, ports_io_in, ports_io_out, NULL },
+	{ "debug", VMM_DEBUG_PORT, VMM_DEBUG_PORT, ports_io_in, ports_io_out, NULL },
+	{ "pci", 0xcf8, 0xcff, ports_io_in, ports_io_out, NULL },
+};
+
+int ports_register(struct ports *p)
+{
+	int err = 0;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(port_ranges); i++) {
+		port_ranges[i].dev = p;
+		err |= io_register(&port_ranges[i]);
+	}
+	return err;
+}

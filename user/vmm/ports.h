@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VMM_PORTS_H
+#define VMM_PORTS_H
+
+#include <stdint.h>
+
+/* The small fixed-function ports of a PC: what they asked the VMM to do. */
+struct ports {
+	int reset; /* the guest asked for a reset (0xcf9 or the keyboard controller) */
+	int verdict; /* last byte written to VMM_DEBUG_PORT, -1 if none */
+	uint32_t pci_addr; /* 0xcf8 */
+	uint8_t cf9;
+	unsigned long post_writes;
+};
+
+void ports_init(struct ports *p);
+/*
+ * Registers POST (0x80), PCI configuration (0xcf8-0xcff: no PCI, reads all ones), the reset
+ * control register (0xcf9), the keyboard controller (0x60, 0x64: reset command only), the PIT
+ * (0x40-0x43) with port B (0x61), and the VMM debug port.
+ */
+int ports_register(struct ports *p);
+
+uint32_t ports_io_in(void *dev, uint16_t port, int size);
+void ports_io_out(void *dev, uint16_t port, int size, uint32_t value);
+
+#endif

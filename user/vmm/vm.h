@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VMM_VM_H
+#define VMM_VM_H
+
+#include <stdint.h>
+
+#include <dyad/vcpu.h>
+
+#include "console.h"
+#include "cpuid.h"
+#include "image.h"
+#include "msr.h"
+#include "options.h"
+#include "pic.h"
+#include "ports.h"
+#include "rtc.h"
+#include "uart.h"
+#include "x2apic.h"
+
+/* The machine: one vCPU and its platform. Guest-physical X is the VMM's virtual X. */
+struct vm {
+	struct options opt;
+	uint8_t *mem; /* guest-physical 0: the VMM's address 0 */
+	uint64_t ram;
+	struct image_info image;
+	uint64_t initrd, initrd_size;
+	int kernel_fd, initrd_fd;
+	int vm_fd, vcpu_fd;
+	struct dyad_run *run;
+	uint64_t tsc_khz;
+	uint64_t start_tsc;
+	uint64_t start_ns, banner_ns;
+
+	struct cpuid_policy cpuid;
+	struct pic pic;
+	struct x2apic apic;
+	struct uart uart;
+	struct rtc rtc;
+	struct ports ports;
+	struct msrs msrs;
+	struct console console;
+
+	unsigned long vmm_exits[DYAD_EXIT_REASONS];
+	unsigned long gp_injected, mmio_unhandled, string_io, injected, apic_mmio;
+	unsigned long reported; /* senseless-guest reports printed so far */
+};
+
+/*
+ * musl's <sys/ioctl.h> and the kernel's <asm/bootparam.h> (through <linux/ioctl.h>) define the
+ * _IO macros differently; the VMM needs only the function.
+ */
+int ioctl(int fd, int request, ...);
+
+/* Reads the TSC. */
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* Monotonic nanoseconds. */
+uint64_t now_ns(void);
+
+/* Opens and checks the kernel and initrd against the RAM size. Returns 0, or VMM_EXIT_USAGE
+ * after printing why. */
+int vm_open(struct vm *vm);
+
+/* Maps guest RAM, loads the kernel and initrd, writes boot_params, the MP table and the boot
+ * CPU state's memory; closes the images. Returns 0, or VMM_EXIT_* after printing why. */
+int vm_load(struct vm *vm, struct dyad_sregs *sregs, struct dyad_regs *regs);
+
+/* Runs the guest until it powers off, resets or fails; returns the VMM's exit status. */
+int vm_run(struct vm *vm);
+
+/* Prints the end-of-run summary. */
+void vm_summary(struct vm *vm);
+
+#endif

@@ -1,0 +1,64 @@
+# The VMM: a static musl program, linked far above any guest RAM (guest-physical X is its
+# virtual X, so its image, heap and stack must stay out of [0, BOOT_RAM_MAX)). mmap places
+# without a hint search down from the top of the user half, so only the image and brk need
+# placing.
+VMM_SRCS := $(sort $(wildcard user/vmm/*.c))
+VMM_BIN := $(BUILD)/user/vmm
+VMM_TEXT := 0x600000000000
+# musl has no kernel headers: <asm/bootparam.h> and its includes come from linux-libc-dev,
+# through a directory of links so that nothing else of the host's libc leaks in.
+VMM_KINC := $(BUILD)/vmm-kinc
+# The small code model cannot reach above 2 GiB: the VMM's code is position-independent
+# (RIP-relative) yet linked as a fixed ET_EXEC, which is what Dyad loads; --no-relax keeps the
+# linker from turning GOT loads into 32-bit absolute addresses.
+VMM_CFLAGS := $(filter-out -MMD -MP -fno-pie,$(USER_CFLAGS)) -fpie -Wno-unused-parameter \
+	-fno-delete-null-pointer-checks -Iuser/vmm -I$(VMM_KINC) \
+	-nostartfiles -Wl,-Ttext-segment=$(VMM_TEXT) -Wl,--no-relax
+
+$(VMM_KINC)/.stamp:
+	@mkdir -p $(VMM_KINC)
+	ln -sfn /usr/include/linux $(VMM_KINC)/linux
+	ln -sfn /usr/include/asm-generic $(VMM_KINC)/asm-generic
+	ln -sfn /usr/include/x86_64-linux-gnu/asm $(VMM_KINC)/asm
+	ln -sfn /usr/include/video $(VMM_KINC)/video
+	@touch $@
+
+$(VMM_BIN): $(VMM_SRCS) $(wildcard user/vmm/*.h) $(VMM_KINC)/.stamp include/uapi/dyad/vcpu.h \
+		include/uapi/dyad/abi.h user/vmm/vmm.mk
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  MUSLCC  $@")
+	$(Q)$(USER_CC) $(VMM_CFLAGS) -o $@ $(VMM_SRCS)
+
+.PHONY: vmm guest-image
+vmm: $(VMM_BIN)
+
+# Debian's kernel and a busybox initramfs (tools/guest-image.sh), cached under build/guest.
+GUEST_DIR := $(BUILD)/guest
+guest-image:
+	tools/guest-image.sh $(GUEST_DIR)
+
+# ---- end-to-end tests (tests/vmm/e2e.sh) ------------------------------------------------------
+# The misbehaving guest: a nasm ELF loaded at 1 MiB like a kernel.
+VMM_BAD_GUEST := $(BUILD)/vmm/bad_guest
+$(VMM_BAD_GUEST): tests/vmm/bad_guest.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f elf64 -o $@.o $<
+	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack -Ttext-segment=0x100000 -e _start -o $@ $@.o
+
+VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) tests/vmm/e2e.sh tools/mkiso.sh
+
+.PHONY: vmm-e2e vmm-e2e-quick
+# For `make check`: the stock bzImage (the artifact users have) and the vmlinux fast path, each
+# through the guest test script, then the misbehaving guest. About 5 minutes under QEMU TCG.
+vmm-e2e: deps $(VMM_E2E_DEPS) guest-image
+	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-bzimage \
+		linux-vmlinux bad-guest
+# The vmlinux fast path and the misbehaving guest only.
+vmm-e2e-quick: deps $(VMM_E2E_DEPS) guest-image
+	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-vmlinux bad-guest
+
+# Dyad booting straight into the guest shell (tools/run-guest.sh; RAM=, KERNEL=, INITRD=,
+# GUEST_CMDLINE= choose). QEMU here: TCG with -cpu max has SVM.
+.PHONY: run-guest
+run-guest: deps $(KERNEL) $(VMM_BIN) guest-image
+	tools/run-guest.sh qemu $(KERNEL) $(VMM_BIN)

@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The local APIC through its x2APIC MSR interface only (Intel SDM vol. 3A, ch. 10/11: "Advanced
+ * Programmable Interrupt Controller"), plus the xAPIC page for the few accesses Linux makes
+ * before it switches to x2APIC mode (the ID and version while it parses the MP table). Modelled:
+ * ID, version, TPR/PPR, EOI, LDR, SVR, ISR/TMR/IRR, ESR, ICR (self and all-including-self fixed
+ * IPIs), the LVT, the timer in one-shot, periodic and TSC-deadline modes counting at the CPUID 0x15
+ * crystal rate divided by TDCR, and the SELF IPI register. LINT0 in ExtINT mode passes the 8259's
+ * vector straight through, bypassing IRR/ISR and the priority, as the virtual-wire mode does.
+ * Reserved or read-only registers written, and unknown offsets, take #GP as the SDM lists.
+ */
+#include <string.h>
+
+#include "pic.h"
+#include "vmm.h"
+#include "x2apic.h"
+
+#define REG_ID 0x02
+#define REG_VERSION 0x03
+#define REG_TPR 0x08
+#define REG_PPR 0x0a
+#define REG_EOI 0x0b
+#define REG_LDR 0x0d
+#define REG_SVR 0x0f
+#define REG_ISR 0x10
+#define REG_TMR 0x18
+#define REG_IRR 0x20
+#define REG_ESR 0x28
+#define REG_LVT_CMCI 0x2f
+#define REG_ICR 0x30
+#define REG_LVT_TIMER 0x32
+#define REG_LVT_THERMAL 0x33
+#define REG_LVT_PMC 0x34
+#define REG_LVT_LINT0 0x35
+#define REG_LVT_LINT1 0x36
+#define REG_LVT_ERROR 0x37
+#define REG_TMICT 0x38
+#define REG_TMCCT 0x39
+#define REG_TDCR 0x3e
+#define REG_SELF_IPI 0x3f
+
+#define LVT_MASKED 0x10000u
+#define LVT_TIMER_MODE(v) (((v) >> 17) & 3)
+#define TIMER_ONESHOT 0
+#define TIMER_PERIODIC 1
+#define TIMER_DEADLINE 2
+#define DM_EXTINT 0x700u
+
+void x2apic_init(struct x2apic *a, uint64_t tsc_khz, struct pic *pic)
+{
+	memset(a, 0, sizeof(*a));
+	a->base_msr = APIC_BASE_XAPIC;
+	a->svr = 0x1ff;
+	a->ldr = 1; /* x2APIC ID 0: cluster 0, bit 0 */
+	a->lvt_timer = a->lvt_thermal = a->lvt_pmc = a->lvt_error = LVT_MASKED;
+	a->lvt_lint0 = DM_EXTINT;
+	a->lvt_lint1 = 0x400; /* NMI */
+	a->tsc_khz = tsc_khz ? tsc_khz : APIC_CRYSTAL_KHZ;
+	a->pic = pic;
+}
+
+static int highest(const uint32_t v[8])
+{
+	for (int i = 7; i >= 0; i--)
+		if (v[i])
+			return i * 32 + 31 - __builtin_clz(v[i]);
+	return -1;
+}
+
+static uint32_t ppr(const struct x2apic *a)
+{
+	int isrv = highest(a->isr);
+	uint32_t isr_class = isrv < 0 ? 0 : (uint32_t)isrv & 0xf0;
+
+	return (a->tpr & 0xf0) >= isr_class ? a->tpr & 0xff : isr_class;
+}
+
+void x2apic_raise(struct x2apic *a, int vector)
+{
+	if (vector < 16 || vector > 255) {
+		a->esr |= 0x40; /* "send illegal vector" */
+		return;
+	}
+	a->irr[vector >> 5] |= 1u << (vector & 31);
+}
+
+/* TSC ticks for @count timer ticks at the current divider. */
+static uint64_t timer_tsc(const struct x2apic *a, uint64_t count)
+{
+	unsigned d = (a->tdcr & 3) | ((a->tdcr & 8) >> 1);
+	uint64_t divide = d == 7 ? 1 : 2u << d;
+
+	return (uint64_t)((unsigned __int128)count * divide * a->tsc_khz / APIC_CRYSTAL_KHZ);
+}
+
+static void timer_arm(struct x2apic *a)
+{
+	switch (LVT_TIMER_MODE(a->lvt_timer)) {
+	case TIMER_DEADLINE:
+		a->timer_due = a->tsc_deadline;
+		break;
+	case TIMER_ONESHOT:
+	case TIMER_PERIODIC:
+		a->timer_period = timer_tsc(a, a->tmict);
+		a->timer_due = a->tmict ? a->timer_start + MAX(a->timer_period, 1) : 0;
+		break;
+	default: /* reserved mode: the timer does not run */
+		a->timer_due = 0;
+	}
+}
+
+void x2apic_tick(struct x2apic *a, uint64_t now)
+{
+	a->now = now;
+	if (!a->timer_due || now < a->timer_due)
+		return;
+	a->timer_fired++;
+	if (!(a->lvt_timer & LVT_MASKED))
+		x2apic_raise(a, a->lvt_timer & 0xff);
+	switch (LVT_TIMER_MODE(a->lvt_timer)) {
+	case TIMER_PERIODIC: {
+		uint64_t p = MAX(a->timer_period, 1);
+		/* Ticks missed while the host was busy coalesce into this one. */
+		a->timer_start = a->timer_due + (now - a->timer_due) / p * p;
+		a->timer_due = a->timer_start + p;
+		break;
+	}
+	case TIMER_DEADLINE:
+		a->tsc_deadline = 0;
+		a->timer_due = 0;
+		break;
+	default:
+		a->timer_due = 0;
+	}
+}
+
+uint64_t x2apic_next_deadline(const struct x2apic *a)
+{
+	return a->timer_due;
+}
+
+int x2apic_take_interrupt(struct x2apic *a)
+{
+	int v = highest(a->irr);
+
+	if (v >= 0 && (a->svr & 0x100) && ((uint32_t)v & 0xf0) > (ppr(a) & 0xf0)) {
+		a->irr[v >> 5] &= ~(1u << (v & 31));
+		a->isr[v >> 5] |= 1u << (v & 31);
+		return v;
+	}
+	if (a->pic && !(a->lvt_lint0 & LVT_MASKED) && (a->lvt_lint0 & 0x700) == DM_EXTINT &&
+	    pic_pending(a->pic)) {
+		a->extint_delivered++;
+		return pic_ack(a->pic);
+	}
+	return -1;
+}
+
+static uint32_t tmcct(const struct x2apic *a)
+{
+	if (LVT_TIMER_MODE(a->lvt_timer) == TIMER_DEADLINE || !a->timer_due || !a->tmict)
+		return 0;
+	uint64_t left = a->timer_due > a->now ? a->timer_due - a->now : 0;
+	uint64_t per_tick = timer_tsc(a, 1);
+	if (per_tick)
+		return (uint32_t)MIN(left / per_tick, a->tmict);
+	/* Less than one TSC tick per timer tick: scale the other way. */
+	unsigned d = (a->tdcr & 3) | ((a->tdcr & 8) >> 1);
+	uint64_t divide = d == 7 ? 1 : 2u << d;
+	return (uint32_t)MIN(left * APIC_CRYSTAL_KHZ / (a->tsc_khz * divide), a->tmict);
+}
+
+int x2apic_msr_read(void *dev, uint32_t index, uint64_t *value)
+{
+	struct x2apic *a = dev;
+	uint32_t r = index - 0x800;
+
+	if (index == APIC_BASE_MSR) {
+		*value = a->base_msr;
+		return 0;
+	}
+	if (index == APIC_TSC_DEADLINE_MSR) {
+		*value = a->tsc_deadline;
+		return 0;
+	}
+	if (r >= REG_ISR && r < REG_ISR + 8) {
+		*value = a->isr[r - REG_ISR];
+		return 0;
+	}
+	if (r >= REG_TMR && r < REG_TMR + 8) {
+		*value = 0; /* everything is edge-triggered */
+		return 0;
+	}
+	if (r >= REG_IRR && r < REG_IRR + 8) {
+		*value = a->irr[r - REG_IRR];
+		return 0;
+	}
+	switch (r) {
+	case REG_ID:
+		*value = 0;
+		break;
+	case REG_VERSION:
+		*value = 0x14 | (6u << 16); /* integrated APIC, 7 LVT entries (with CMCI) */
+		break;
+	case REG_TPR:
+		*value = a->tpr;
+		break;
+	case REG_PPR:
+		*value = ppr(a);
+		break;
+	case REG_LDR:
+		*value = a->ldr;
+		break;
+	case REG_SVR:
+		*value = a->svr;
+		break;
+	case REG_ESR:
+		*value = a->esr;
+		break;
+	case REG_LVT_CMCI:
+		*value = LVT_MASKED;
+		break;
+	case REG_ICR:
+		*value = a->icr_low;
+		break;
+	case REG_LVT_TIMER:
+		*value = a->lvt_timer;
+		break;
+	case REG_LVT_THERMAL:
+		*value = a->lvt_thermal;
+		break;
+	case REG_LVT_PMC:
+		*value = a->lvt_pmc;
+		break;
+	case REG_LVT_LINT0:
+		*value = a->lvt_lint0;
+		break;
+	case REG_LVT_LINT1:
+		*value = a->lvt_lint1;
+		break;
+	case REG_LVT_ERROR:
+		*value = a->lvt_error;
+		break;
+	case REG_TMICT:
+		*value = a->tmict;
+		break;
+	case REG_TMCCT:
+		*value = tmcct(a);
+		break;
+	case REG_TDCR:
+		*value = a->tdcr;
+		break;
+	default: /* EOI and SELF IPI are write-only; the rest is reserved */
+		return -1;
+	}
+	return 0;
+}
+
+static void icr_write(struct x2apic *a, uint64_t value)
+{
+	uint32_t low = (uint32_t)value, dest = (uint32_t)(value >> 32);
+	unsigned shorthand = (low >> 18) & 3, mode = (low >> 8) & 7;
+
+	a->icr_low = low & ~0x1000u; /* delivered at once: never "send pending" */
+	if (mode != 0)
+		return; /* INIT, SIPI, NMI, SMI to a one-CPU machine: nobody else to reach */
+	if (shorthand == 1 || shorthand == 2 || (shorthand == 0 && dest == 0))
+		x2apic_raise(a, low & 0xff);
+}
+
+int x2apic_msr_write(void *dev, uint32_t index, uint64_t value)
+{
+	struct x2apic *a = dev;
+	uint32_t r = index - 0x800, v = (uint32_t)value;
+
+	if (index == APIC_BASE_MSR) {
+		/* xAPIC to x2APIC is the one transition offered; disabling, or leaving x2APIC mode
+		 * (which the SDM only allows through disabled), is refused. */
+		if (!(value & 0x800) || ((a->base_msr & 0x400) && !(value & 0x400)))
+			return -1;
+		a->base_msr = value & ~0x2ffULL;
+		a->base_msr |= 0x100; /* BSP */
+		return 0;
+	}
+	if (index == APIC_TSC_DEADLINE_MSR) {
+		if (LVT_TIMER_MODE(a->lvt_timer) != TIMER_DEADLINE)
+			return 0; /* ignored outside TSC-deadline mode */
+		a->tsc_deadline = value;
+		timer_arm(a);
+		return 0;
+	}
+	if (r != REG_ICR && value >> 32)
+		return -1; /* the upper half is reserved everywhere but ICR */
+	switch (r) {
+	case REG_TPR:
+		a->tpr = v & 0xff;
+		break;
+	case REG_EOI: {
+		if (v)
+			return -1; /* x2APIC: a non-zero EOI write is a #GP */
+		int s = highest(a->isr);
+		if (s >= 0)
+			a->isr[s >> 5] &= ~(1u << (s & 31));
+		break;
+	}
+	case REG_SVR:
+		a->svr = v & 0x11ff;
+		if (!(a->svr & 0x100)) { /* software disable masks every LVT entry */
+			a->lvt_timer |= LVT_MASKED;
+			a->lvt_thermal |= LVT_MASKED;
+			a->lvt_pmc |= LVT_MASKED;
+			a->lvt_lint0 |= LVT_MASKED;
+			a->lvt_lint1 |= LVT_MASKED;
+			a->lvt_error |= LVT_MASKED;
+		}
+		break;
+	case REG_ESR:
+		a->esr = 0;
+		break;
+	case REG_LVT_CMCI:
+		break;
+	case REG_ICR:
+		icr_write(a, value);
+		break;
+	case REG_LVT_TIMER: {
+		unsigned old_mode = LVT_TIMER_MODE(a->lvt_timer);
+		a->lvt_timer = v & 0x700ff;
+		if (LVT_TIMER_MODE(a->lvt_timer) != old_mode) {
+			/* Switching modes disarms the timer (SDM 10.5.4.1). */
+			a->tsc_deadline = 0;
+			a->tmict = 0;
+			a->timer_due = 0;
+		}
+		break;
+	}
+	case REG_LVT_THERMAL:
+		a->lvt_thermal = v & 0x107ff;
+		break;
+	case REG_LVT_PMC:
+		a->lvt_pmc = v & 0x107ff;
+		break;
+	case REG_LVT_LINT0:
+		a->lvt_lint0 = v & 0x1a7ff;
+		break;
+	case REG_LVT_LINT1:
+		a->lvt_lint1 = v & 0x1a7ff;
+		break;
+	case REG_LVT_ERROR:
+		a->lvt_error = v & 0x100ff;
+		break;
+	case REG_TMICT:
+		if (LVT_TIMER_MODE(a->lvt_timer) == TIMER_DEADLINE)
+			break; /* ignored in TSC-deadline mode */
+		a->tmict = v;
+		a->timer_start = a->now;
+		timer_arm(a);
+		break;
+	case REG_TDCR:
+		a->tdcr = v & 0xb;
+		break;
+	case REG_SELF_IPI:
+		x2apic_raise(a, v & 0xff);
+		break;
+	default: /* ID, version, PPR, LDR, ISR/TMR/IRR, TMCCT: read-only in x2APIC mode */
+		return -1;
+	}
+	return 0;
+}
+
+static int x2apic_mode(const struct x2apic *a)
+{
+	return (a->base_msr & 0x400) != 0;
+}
+
+int x2apic_mmio_read(struct x2apic *a, uint64_t offset, uint32_t *value)
+{
+	uint64_t v;
+
+	if (x2apic_mode(a) || offset >= APIC_MMIO_SIZE || (offset & 0xf))
+		return -1;
+	if (offset == 0x20) { /* ID: bits 31:24 in xAPIC mode */
+		*value = 0;
+		return 0;
+	}
+	if (x2apic_msr_read(a, 0x800 + (uint32_t)(offset >> 4), &v))
+		v = 0; /* write-only or reserved: reads as 0 over MMIO */
+	*value = (uint32_t)v;
+	return 0;
+}
+
+int x2apic_mmio_write(struct x2apic *a, uint64_t offset, uint32_t value)
+{
+	uint32_t r = (uint32_t)(offset >> 4);
+
+	if (x2apic_mode(a) || offset >= APIC_MMIO_SIZE || (offset & 0xf))
+		return -1;
+	if (r == REG_EOI)
+		value = 0; /* any value acknowledges in xAPIC mode */
+	if (r == REG_ICR + 1)
+		return 0; /* ICR high (destination) alone does nothing here */
+	x2apic_msr_write(a, 0x800 + r, value); /* read-only registers ignore writes over MMIO */
+	return 0;
+}
+
+static struct msr_range x2apic_ranges[3] = {
+	{ "apic-base", APIC_BASE_MSR, APIC_BASE_MSR, x2apic_msr_read, x2apic_msr_write, NULL },
+	{ "tsc-deadline", APIC_TSC_DEADLINE_MSR, APIC_TSC_DEADLINE_MSR, x2apic_msr_read,
+	  x2apic_msr_write, NULL },
+	{ "x2apic", 0x800, 0x8ff, x2apic_msr_read, x2apic_msr_write, NULL },
+};
+
+int x2apic_register(struct x2apic *a)
+{
+	int err = 0;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(x2apic_ranges); i++) {
+		x2apic_ranges[i].dev = a;
+		err |= msr_register(&x2apic_ranges[i]);
+	}
+	return err;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VMM_X2APIC_H
+#define VMM_X2APIC_H
+
+#include <stdint.h>
+
+struct pic;
+
+/* The timer's input clock: CPUID 0x15 reports it as the "core crystal" (Linux sets its LAPIC
+ * timer period from it). The TSC is tsc_khz: TSC = crystal * tsc_khz / APIC_CRYSTAL_KHZ. */
+#define APIC_CRYSTAL_KHZ 25000
+
+#define APIC_BASE_MSR 0x1b
+#define APIC_TSC_DEADLINE_MSR 0x6e0
+#define APIC_BASE_X2APIC 0xfee00d00ULL /* BSP, x2APIC and xAPIC enabled: "enabled by BIOS" */
+#define APIC_BASE_XAPIC 0xfee00900ULL /* BSP, xAPIC enabled: what the guest starts with */
+#define APIC_MMIO_BASE 0xfee00000ULL
+#define APIC_MMIO_SIZE 0x1000
+
+/* A local APIC in x2APIC mode, its registers by x2APIC MSR offset (MSR 0x800 + offset). */
+struct x2apic {
+	uint64_t base_msr;
+	uint32_t tpr, svr, ldr, esr, icr_low;
+	uint32_t lvt_timer, lvt_thermal, lvt_pmc, lvt_lint0, lvt_lint1, lvt_error;
+	uint32_t tmict, tdcr;
+	uint32_t irr[8], isr[8];
+	uint64_t tsc_deadline; /* TSC-deadline mode: IA32_TSC_DEADLINE, 0 disarmed */
+	uint64_t timer_start, timer_period; /* one-shot/periodic: TSC at arming, period in TSC */
+	uint64_t timer_due; /* TSC at which the timer fires next; 0 disarmed */
+	uint64_t tsc_khz;
+	uint64_t now; /* the TSC of the access being emulated (set by the caller) */
+	struct pic *pic; /* behind LINT0 when it is programmed ExtINT */
+	unsigned long timer_fired, extint_delivered;
+};
+
+/*
+ * An APIC as firmware leaves it: xAPIC mode, virtual wire (LINT0 ExtINT, LINT1 NMI, enabled).
+ * Linux 6.1 reads the APIC ID over MMIO while it parses the MP table whatever the mode (with
+ * x2APIC already on it has no mapping for the page and faults), then switches to x2APIC itself.
+ */
+void x2apic_init(struct x2apic *a, uint64_t tsc_khz, struct pic *pic);
+/* Registers IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC range 0x800-0x8ff. */
+int x2apic_register(struct x2apic *a);
+/* Fires the timer if it is due at TSC @now. */
+void x2apic_tick(struct x2apic *a, uint64_t now);
+/* The TSC at which the timer fires next, or 0. */
+uint64_t x2apic_next_deadline(const struct x2apic *a);
+/*
+ * The vector to inject now, or -1: a fixed interrupt above the processor priority (moved from
+ * IRR to ISR), else the PIC's through LINT0 in ExtINT mode (acknowledged at the PIC).
+ */
+int x2apic_take_interrupt(struct x2apic *a);
+/* Sets @vector in IRR (self-IPI, timer, or any fixed-mode source). */
+void x2apic_raise(struct x2apic *a, int vector);
+
+/*
+ * The xAPIC page at APIC_MMIO_BASE (only in xAPIC mode): register offset / 16 is the x2APIC
+ * register; the ID sits in bits 31:24. Returns 0, or -1 in x2APIC mode or for a bad offset.
+ */
+int x2apic_mmio_read(struct x2apic *a, uint64_t offset, uint32_t *value);
+int x2apic_mmio_write(struct x2apic *a, uint64_t offset, uint32_t value);
+
+int x2apic_msr_read(void *dev, uint32_t index, uint64_t *value);
+int x2apic_msr_write(void *dev, uint32_t index, uint64_t value);
+
+#endif
