@@ -7,6 +7,7 @@
  * the TSC offset) return VCPU_EXIT_RESUME; the rest go to kern/vcpu.c.
  */
 #include <arch/x86/asm.h>
+#include <arch/x86/fpu.h>
 #include <arch/x86/trap.h>
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
