@@ -27,11 +27,16 @@ serial=$BUILD_DIR/debug-serial.log
 [[ ! -t 0 ]] || set -m
 # TCG, not KVM: its gdb stub single-steps and takes hardware breakpoints reliably. -S waits for gdb.
 # -no-shutdown keeps a triple-faulted machine for inspection instead of exiting.
+# setsid forks when it already leads a process group (it does under set -m), so $! is not QEMU:
+# QEMU's own pid file names the process to end.
+pidfile=$(mktemp)
+trap 'kill "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || true; rm -f "$pidfile"' EXIT
+trap 'exit 130' INT TERM HUP
 setsid qemu-system-x86_64 -accel tcg -cpu max "${QEMU_COMMON[@]}" -no-shutdown -display none \
-	-monitor none -serial "file:$serial" -cdrom "$iso" -gdb "tcp:127.0.0.1:$port" -S </dev/null &
+	-monitor none -serial "file:$serial" -cdrom "$iso" -gdb "tcp:127.0.0.1:$port" -S \
+	-pidfile "$pidfile" </dev/null &
 qemu=$!
-trap 'kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true' EXIT
-echo "debug: QEMU (pid $qemu) waits for gdb on :$port; COM1 is in $serial" >&2
+echo "debug: QEMU waits for gdb on :$port; COM1 is in $serial" >&2
 status=0
 "$gdb" -q -iex "set \$dyad_gdb_port = $port" -x "$ROOT/tools/gdbinit" "$kernel" || status=$?
 exit "$status"

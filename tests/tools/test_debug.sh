@@ -37,8 +37,8 @@ port=$((20000 + RANDOM % 20000))
 out=$(tr -d '\r' <"$tmp/out" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g')
 if ! grep -q 'Breakpoint 1, kmain' <<<"$out"; then
 	not_ok $name "gdb never stopped at kmain: $(tail -5 <<<"$out")"
-elif grep -q 'terminating on signal' <<<"$out"; then
-	not_ok $name "QEMU was killed by the signal"
+elif grep -q 'terminating on signal 2' <<<"$out"; then
+	not_ok $name "QEMU was killed by the Ctrl-C"
 elif ! grep -q 'received signal SIGINT' <<<"$out"; then
 	not_ok $name "gdb did not stop the kernel: $(tail -8 <<<"$out")"
 elif ! grep -qE "^\\\$1 = [1-9][0-9]*$" <<<"$out"; then
@@ -46,3 +46,7 @@ elif ! grep -qE "^\\\$1 = [1-9][0-9]*$" <<<"$out"; then
 else
 	ok $name
 fi
+# QEMU must not outlive the debug session (it would go on using a CPU).
+sleep 1
+qemu_gone() { ! pgrep -f "[q]emu-system-x86_64 .*tcp:127.0.0.1:$port " >/dev/null; }
+expect debug_qemu_ends_with_gdb "a QEMU still serves port $port" qemu_gone
