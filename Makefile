@@ -161,7 +161,9 @@ check: deps
 		BOOT_TEST_NO_SKIP='$(BOCHS_NO_SKIP)' BOOT_TEST_MIN_PASS='$(BOCHS_MIN_PASS)' \
 		tools/boot-test.sh bochs $(UTEST_ISO)
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) check-debug
-	@echo "check: the stages were unit tests, QEMU boot, Bochs boot, QEMU boot of a DEBUG=1 kernel"
+	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-e2e
+	@echo "check: the stages were unit tests, QEMU boot, Bochs boot, QEMU boot of a DEBUG=1 kernel," \
+		"Linux guests under the VMM (QEMU, SVM)"
 	@awk '{ print "check:   " $$0; n++; p += $$(NF-5); f += $$(NF-3); s += $$(NF-1) } \
 		END { printf "check: %d stages passed, 0 failed; tests: %d passed, %d failed, %d skipped\n", \
 			n, p, f, s }' $(CHECK_SUMMARY)

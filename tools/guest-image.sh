@@ -22,15 +22,28 @@ die() {
 }
 
 # ---- the kernel ---------------------------------------------------------------------------
-pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-	sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1)
+kernel_package() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1
+}
+pkg=$(kernel_package)
+# A machine whose package lists are empty or stale (a fresh image) learns them first, as root.
+if [[ -z $pkg && $(id -u) -eq 0 ]]; then
+	apt-get update -q >/dev/null || die "apt-get update failed"
+	pkg=$(kernel_package)
+fi
 [[ -n $pkg ]] || die "cannot resolve linux-image-amd64's kernel package (run apt-get update?)"
 release=${pkg#linux-image-}
 
 deb=$(ls "$out"/"${pkg}"_*.deb 2>/dev/null | head -n 1 || true)
 if [[ -z $deb ]]; then
 	echo "guest-image: downloading $pkg"
-	(cd "$out" && apt-get download -q "$pkg" >/dev/null) || die "apt-get download $pkg failed"
+	if ! (cd "$out" && apt-get download -q "$pkg" >/dev/null); then
+		# The archive may have moved on since the lists were read.
+		[[ $(id -u) -eq 0 ]] && apt-get update -q >/dev/null &&
+			(cd "$out" && apt-get download -q "$pkg" >/dev/null) ||
+			die "apt-get download $pkg failed"
+	fi
 	deb=$(ls "$out"/"${pkg}"_*.deb | head -n 1)
 fi
 
