@@ -162,8 +162,9 @@ check: deps
 		tools/boot-test.sh bochs $(UTEST_ISO)
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) check-debug
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-e2e
+	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-e2e-bochs
 	@echo "check: the stages were unit tests, QEMU boot, Bochs boot, QEMU boot of a DEBUG=1 kernel," \
-		"Linux guests under the VMM (QEMU, SVM)"
+		"Linux guests under the VMM (QEMU with SVM, Bochs with VMX)"
 	@awk '{ print "check:   " $$0; n++; p += $$(NF-5); f += $$(NF-3); s += $$(NF-1) } \
 		END { printf "check: %d stages passed, 0 failed; tests: %d passed, %d failed, %d skipped\n", \
 			n, p, f, s }' $(CHECK_SUMMARY)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the VMM: Dyad boots with the VMM as its first process, under QEMU TCG with
-# `-cpu max` (SVM with nested paging) or KVM where lib.sh finds nested VMX.
+# `-cpu max` (SVM with nested paging) or KVM where lib.sh finds nested VMX, or with
+# VMM_E2E_EMU=bochs under Bochs (VMX with EPT).
 # Usage: tests/vmm/e2e.sh KERNEL_ELF VMM GUEST_DIR BAD_GUEST CASE...
 #   CASE linux-vmlinux  Debian's vmlinux + the busybox initramfs running the guest test script
 #   CASE linux-bzimage  the same with the stock bzImage
@@ -15,7 +16,9 @@ set -euo pipefail
 kernel=$1 vmm=$2 guest=$3 bad=$4
 shift 4
 ram_mib=256
-limit=${VMM_E2E_TIMEOUT:-400}
+emu=${VMM_E2E_EMU:-qemu}
+[[ $emu == qemu || $emu == bochs ]] || die "VMM_E2E_EMU must be qemu or bochs, not '$emu'"
+limit=${VMM_E2E_TIMEOUT:-$([[ $emu == bochs ]] && echo 900 || echo 400)}
 n=0 failed=0 skipped=0
 mkdir -p "$BUILD_DIR"
 
@@ -37,15 +40,21 @@ skip() { # name why; with VMM_E2E_NO_SKIP set (make check on a CPU that has SVM 
 # boot NAME "VMM ARGS": builds an ISO with the VMM as /bin/vmm and the images, boots it, leaves
 # the serial log in $BUILD_DIR/vmm-e2e-NAME.log.
 boot() {
-	local name=$1 args=$2 iso=$BUILD_DIR/vmm-e2e-$1.iso log=$BUILD_DIR/vmm-e2e-$1.log
+	local name=$1 args=$2 iso=$BUILD_DIR/vmm-e2e-$emu-$1.iso log=$BUILD_DIR/vmm-e2e-$emu-$1.log
 	"$(dirname "$0")/../../tools/mkiso.sh" "$iso" "$kernel" "init=/bin/vmm -- $args" \
 		"$vmm:/bin/vmm" "$guest/bzImage:/boot/bzImage" "$guest/vmlinux:/boot/vmlinux" \
 		"$guest/initramfs.cpio:/boot/initramfs.cpio" "$bad:/boot/bad_guest" >/dev/null
 	echo "# $name: booting (timeout $limit s, log $log)"
 	local start=$EPOCHREALTIME
-	# shellcheck disable=SC2046
-	timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
-		-display none -monitor none -serial stdio -cdrom "$iso" </dev/null >"$log" 2>&1 || true
+	if [[ $emu == bochs ]]; then
+		# Bochs's VMX (EPT) is the local Intel path; COM1 goes straight to the log.
+		timeout -k 10 "$limit" "$ROOT/tools/run-bochs.sh" "$iso" "$log" </dev/null >/dev/null 2>&1 ||
+			true
+	else
+		# shellcheck disable=SC2046
+		timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
+			-display none -monitor none -serial stdio -cdrom "$iso" </dev/null >"$log" 2>&1 || true
+	fi
 	sed -i 's/\r$//' "$log" # the serial line ends lines with CR LF
 	echo "# $name: $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }") s wall"
 	grep -a '^vmm: ' "$log" | sed 's/^/# /' || true
@@ -54,7 +63,7 @@ boot() {
 no_vm() { grep -aq 'no VMX or SVM' "$1"; }
 
 linux() { # NAME KERNEL_PATH
-	local log=$BUILD_DIR/vmm-e2e-$1.log
+	local log=$BUILD_DIR/vmm-e2e-$emu-$1.log
 	boot "$1" "-m ${ram_mib}M -i /boot/initramfs.cpio -a dyad_mode=test -a dyad_ram_mib=$ram_mib $2"
 	if no_vm "$log"; then
 		skip "$1: boots Linux" "Dyad found no VMX or SVM here"
@@ -74,7 +83,7 @@ linux() { # NAME KERNEL_PATH
 }
 
 bad_guest() {
-	local log=$BUILD_DIR/vmm-e2e-bad-guest.log
+	local log=$BUILD_DIR/vmm-e2e-$emu-bad-guest.log
 	boot bad-guest "-m 64M /boot/bad_guest"
 	if no_vm "$log"; then
 		skip "bad-guest: reported and ended" "Dyad found no VMX or SVM here"
@@ -97,7 +106,7 @@ for c in "$@"; do
 	esac
 done
 echo "1..$n"
-line="vmm-e2e: $((n - failed - skipped)) passed, $failed failed, $skipped skipped"
+line="vmm-e2e $emu: $((n - failed - skipped)) passed, $failed failed, $skipped skipped"
 echo "$line"
 [[ -z ${TEST_SUMMARY_FILE:-} ]] || echo "$line" >>"$TEST_SUMMARY_FILE"
 [[ $failed -eq 0 ]]

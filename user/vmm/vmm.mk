@@ -53,6 +53,11 @@ VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) tests/vmm/e2e.sh tools/mki
 vmm-e2e: deps $(VMM_E2E_DEPS) guest-image
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-bzimage \
 		linux-vmlinux bad-guest
+# The stock bzImage under Bochs: Dyad's VMX backend on Bochs's EPT walker (a few minutes).
+.PHONY: vmm-e2e-bochs
+vmm-e2e-bochs: deps $(VMM_E2E_DEPS) guest-image
+	VMM_E2E_EMU=bochs tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) \
+		linux-bzimage
 # The vmlinux fast path and the misbehaving guest only.
 vmm-e2e-quick: deps $(VMM_E2E_DEPS) guest-image
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-vmlinux bad-guest
