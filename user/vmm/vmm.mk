@@ -58,6 +58,10 @@ vmm-e2e: deps $(VMM_E2E_DEPS) guest-image
 vmm-e2e-bochs: deps $(VMM_E2E_DEPS) guest-image
 	VMM_E2E_EMU=bochs tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) \
 		linux-bzimage
+# Figures: the bzImage booted directly by GRUB and by Dyad's VMM, side by side under Bochs.
+.PHONY: bench-guest
+bench-guest: deps $(KERNEL) $(VMM_BIN) guest-image
+	tools/bench-guest.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR)
 # The vmlinux fast path and the misbehaving guest only.
 vmm-e2e-quick: deps $(VMM_E2E_DEPS) guest-image
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-vmlinux bad-guest
