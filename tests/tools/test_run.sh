@@ -55,10 +55,12 @@ else
 	iso=$(KERNEL=$tmp/bz INITRD=$tmp/initrd RAM=512M GUEST_CMDLINE='quiet dyad_x=1' \
 		tools/run-guest.sh iso "$KERNEL" "$vmm" 2>"$tmp/err")
 	cfg1=$(iso_grub_cfg "$iso")
-	iso=$(KERNEL=$tmp/bz INITRD=$tmp/initrd RAM=300M tools/run-guest.sh iso "$KERNEL" "$vmm" 2>&1)
+	iso=$(KERNEL=$tmp/bz INITRD=$tmp/initrd RAM=300M tools/run-guest.sh iso "$KERNEL" "$vmm" 2>/dev/null)
 	cfg2=$(iso_grub_cfg "$iso")
-	want1="init=/bin/vmm -- -m 512M -i /boot/guest-initrd -a quiet -a dyad_x=1 /boot/guest-kernel"
-	want2="init=/bin/vmm -- -m 300M -i /boot/guest-initrd /boot/guest-kernel"
+	# mkiso.sh quotes each word.
+	want1="'init=/bin/vmm' '--' '-m' '512M' '-i' '/boot/guest-initrd' '-a' 'quiet' '-a' 'dyad_x=1'"
+	want1+=" '/boot/guest-kernel'"
+	want2="'init=/bin/vmm' '--' '-m' '300M' '-i' '/boot/guest-initrd' '/boot/guest-kernel'"
 	if [[ $cfg1 != *"$want1"* ]]; then
 		not_ok $name "first ISO lacks '$want1': $cfg1 $(cat "$tmp/err")"
 	elif [[ $cfg2 != *"$want2"* ]]; then
@@ -89,18 +91,34 @@ if [[ ! -f $guest/vmlinux || ! -f $guest/initramfs.cpio || ! -f $vmm ]]; then
 elif [[ $want == bochs ]]; then
 	skip $name "only Bochs can run a guest here: too slow for this test"
 else
-	# The shell reads the line once it is up; the answer is computed, so an echo of the typed
-	# line does not pass.
-	{
-		sleep 40
-		echo 'echo answer-$((6 * 7))'
-		sleep 5
-		echo 'poweroff -f'
-		sleep 20
-	} | timeout -k 5 90 tools/run-guest.sh auto "$KERNEL" "$vmm" >"$tmp/guest.out" 2>&1
-	if grep -q 'answer-42' "$tmp/guest.out"; then
-		ok $name
-	else
+	# Types into the runner's standard input once the shell's banner is out; the answer is computed,
+	# so the echo of the typed line does not pass. About 20 s under QEMU TCG.
+	mkfifo "$tmp/in"
+	KERNEL=$guest/vmlinux INITRD=$guest/initramfs.cpio RAM=256M \
+		timeout -k 5 120 tools/run-guest.sh auto "$KERNEL" "$vmm" <"$tmp/in" >"$tmp/guest.out" 2>&1 &
+	runner=$!
+	exec 3>"$tmp/in"
+	# until_seen PATTERN SECONDS: waits for PATTERN in the output.
+	until_seen() {
+		local i
+		for ((i = 0; i < $2 * 2; i++)); do
+			grep -q "$1" "$tmp/guest.out" && return 0
+			sleep 0.5
+		done
+		return 1
+	}
+	until_seen 'built-in shell' 100 && sleep 2
+	echo 'echo answer-$((6 * 7))' >&3
+	until_seen 'answer-42' 10
+	echo 'poweroff -f' >&3
+	wait $runner
+	status=$?
+	exec 3>&-
+	if ! grep -q 'answer-42' "$tmp/guest.out"; then
 		not_ok $name "no answer-42 from the guest: $(tail -5 "$tmp/guest.out")"
+	elif [[ $status -ne 0 ]]; then
+		not_ok $name "poweroff -f did not end the run with status 0 (status $status)"
+	else
+		ok $name
 	fi
 fi
