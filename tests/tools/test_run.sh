@@ -7,10 +7,13 @@ set -uo pipefail
 . "$(dirname "$0")/tap.sh"
 
 cd "$ROOT" || exit 1
+# KERNEL (from tools.mk) is Dyad's kernel; the runner's own KERNEL is the guest's.
+dyad=$KERNEL
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # Prints the path run_path_choose takes, with the environment given as arguments.
+# shellcheck disable=SC2016  # expanded by the inner shell
 choice() { env "$@" bash -c '. tools/lib.sh && run_path_choose && echo "$RUN_CHOICE"' 2>&1; }
 
 # ---- the path choice ----------------------------------------------------------------------------
@@ -53,9 +56,9 @@ if [[ ! -f $vmm ]]; then
 	skip $name "the VMM is not built ($vmm)"
 else
 	iso=$(KERNEL=$tmp/bz INITRD=$tmp/initrd RAM=512M GUEST_CMDLINE='quiet dyad_x=1' \
-		tools/run-guest.sh iso "$KERNEL" "$vmm" 2>"$tmp/err")
+		tools/run-guest.sh iso "$dyad" "$vmm" 2>"$tmp/err")
 	cfg1=$(iso_grub_cfg "$iso")
-	iso=$(KERNEL=$tmp/bz INITRD=$tmp/initrd RAM=300M tools/run-guest.sh iso "$KERNEL" "$vmm" 2>/dev/null)
+	iso=$(KERNEL=$tmp/bz INITRD=$tmp/initrd RAM=300M tools/run-guest.sh iso "$dyad" "$vmm" 2>/dev/null)
 	cfg2=$(iso_grub_cfg "$iso")
 	# mkiso.sh quotes each word.
 	want1="'init=/bin/vmm' '--' '-m' '512M' '-i' '/boot/guest-initrd' '-a' 'quiet' '-a' 'dyad_x=1'"
@@ -95,7 +98,7 @@ else
 	# so the echo of the typed line does not pass. About 20 s under QEMU TCG.
 	mkfifo "$tmp/in"
 	KERNEL=$guest/vmlinux INITRD=$guest/initramfs.cpio RAM=256M \
-		timeout -k 5 120 tools/run-guest.sh auto "$KERNEL" "$vmm" <"$tmp/in" >"$tmp/guest.out" 2>&1 &
+		timeout -k 5 120 tools/run-guest.sh auto "$dyad" "$vmm" <"$tmp/in" >"$tmp/guest.out" 2>&1 &
 	runner=$!
 	exec 3>"$tmp/in"
 	# until_seen PATTERN SECONDS: waits for PATTERN in the output.
@@ -108,6 +111,7 @@ else
 		return 1
 	}
 	until_seen 'built-in shell' 100 && sleep 2
+	# shellcheck disable=SC2016  # the guest's shell expands it
 	echo 'echo answer-$((6 * 7))' >&3
 	until_seen 'answer-42' 10
 	echo 'poweroff -f' >&3
