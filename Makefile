@@ -30,7 +30,12 @@ KSRCS := $(sort $(wildcard kern/*.c arch/x86/*.c))
 KASMS := $(sort $(wildcard arch/x86/*.asm))
 KOBJS := $(KSRCS:%.c=$(BUILD)/k/%.o) $(KASMS:%.asm=$(BUILD)/k/%.asm.o)
 
-KERNEL := $(BUILD)/dyad.elf
+# KERNEL= given to make names the guest kernel of `make run` (any bzImage or vmlinux); the Dyad kernel
+# keeps its own name.
+ifneq ($(filter command line environment%,$(origin KERNEL)),)
+GUEST_KERNEL := $(KERNEL)
+endif
+override KERNEL := $(BUILD)/dyad.elf
 ISO := $(BUILD)/dyad.iso
 TEST_ISO := $(BUILD)/dyad-ktest.iso
 CMDLINE_TEST ?= ktest
@@ -40,7 +45,7 @@ CMDLINE_UTEST ?= ktest init=/bin/init
 # The user-space benchmark as the first process.
 UBENCH_ISO := $(BUILD)/dyad-ubench.iso
 
-.PHONY: all iso test-iso utest-iso check-debug boot-test-user bench-user kernel check unit boot-test-qemu boot-test-bochs run run-qemu run-bochs debug \
+.PHONY: all iso test-iso utest-iso check-debug boot-test-user bench-user kernel check unit boot-test-qemu boot-test-bochs run run-qemu run-bochs run-dyad run-dyad-qemu run-dyad-bochs debug \
 	deps bench format clean help FORCE compile_commands.json compile-all
 
 # A recipe that fails leaves no target behind for the next make to take as up to date.
@@ -179,13 +184,28 @@ deps:
 	tools/install-deps.sh
 
 # ---- interactive -----------------------------------------------------------------------------
-run: deps iso
+# `make run` boots Dyad with the VMM as first process into a Linux guest's shell.
+# The default guest (make guest-image) unless both images are given.
+RUN_GUEST_DEPS := deps $(KERNEL) $(VMM_BIN) $(if $(and $(GUEST_KERNEL),$(INITRD)),,guest-image)
+RUN_GUEST = $(if $(GUEST_KERNEL),KERNEL='$(GUEST_KERNEL)') tools/run-guest.sh
+
+run: $(RUN_GUEST_DEPS)
+	$(RUN_GUEST) auto $(KERNEL) $(VMM_BIN)
+
+run-qemu: $(RUN_GUEST_DEPS)
+	$(RUN_GUEST) qemu $(KERNEL) $(VMM_BIN)
+
+run-bochs: $(RUN_GUEST_DEPS)
+	$(RUN_GUEST) bochs $(KERNEL) $(VMM_BIN)
+
+# The plain Dyad monitor (or CMDLINE='init=...'), on the same path choice, or chosen.
+run-dyad: deps iso
 	tools/run.sh $(ISO)
 
-run-qemu: deps iso
+run-dyad-qemu: deps iso
 	tools/run-qemu.sh $(ISO)
 
-run-bochs: deps iso
+run-dyad-bochs: deps iso
 	tools/run-bochs.sh $(ISO)
 
 debug: deps iso
@@ -220,10 +240,13 @@ compile_commands.json:
 
 help:
 	@echo "Targets:"
-	@echo "  make run            build the ISO and boot it interactively: QEMU+KVM when nested VMX"
-	@echo "                      is usable, else Bochs (the monitor's 'quit' ends it; see README)"
-	@echo "  make run-qemu       boot in QEMU (TCG, no VMX, unless KVM is usable); Ctrl-A X quits"
-	@echo "  make run-bochs      boot in Bochs (emulated VMX with EPT); Ctrl-] quits"
+	@echo "  make run            boot Dyad straight into a Linux guest's busybox shell on the fastest"
+	@echo "                      path: QEMU+KVM (nested VMX), else QEMU TCG (SVM), else Bochs;"
+	@echo "                      the guest's 'poweroff -f' ends it (see README)"
+	@echo "  make run-qemu       the same in QEMU (KVM if usable, else TCG -cpu max); Ctrl-A X quits"
+	@echo "  make run-bochs      the same in Bochs (emulated VMX with EPT); Ctrl-] quits"
+	@echo "  make run-dyad       boot Dyad to its monitor (or CMDLINE's init=), same path choice;"
+	@echo "                      run-dyad-qemu, run-dyad-bochs choose; the monitor's 'quit' ends it"
 	@echo "  make debug          QEMU stopped at kmain with gdb attached; Ctrl-C interrupts the kernel"
 	@echo "  make iso            build $(ISO) (kernel, user programs, CMDLINE)"
 	@echo "  make check          unit tests, tool tests, self-tests and user tests in QEMU and Bochs"
@@ -235,9 +258,14 @@ help:
 	@echo "  make format         clang-format every C file"
 	@echo "  make clean          remove $(BUILD)/"
 	@echo "Variables:"
-	@echo "  CMDLINE='...'       kernel command line of the run ISO, e.g. CMDLINE='init=/bin/sysconf'"
+	@echo "  CMDLINE='...'       make run-dyad: Dyad's command line, e.g. CMDLINE='init=/bin/sysconf'"
 	@echo "                      (options: ktest, init=PATH, then -- ARGS for init)"
 	@echo "  ISO_MODULES='F:/p'  extra files on the run ISO; F is seen by Dyad as /p"
+	@echo "  RAM=256M            make run: guest RAM"
+	@echo "  GUEST_CMDLINE='...' make run: words added to the guest kernel's command line"
+	@echo "  KERNEL=F, INITRD=F  make run: guest kernel (bzImage or vmlinux) and initramfs"
+	@echo "                      (default: Debian's, fetched by make guest-image)"
+	@echo "  RUN_PATH=p          make run/run-dyad: force kvm, tcg-svm or bochs"
 	@echo "  DEBUG=1             a kernel whose page-table pair checks every invariant after each change"
 	@echo "  BUILD=dir           build directory (default build)"
 	@echo "  V=1                 show full command lines"

@@ -31,6 +31,44 @@ kvm_nested_usable() {
 	return 0
 }
 
+# Succeeds when QEMU's TCG can give the guest AMD SVM with nested paging (`-cpu max`): the QEMU binary
+# exists and knows the svm flag. Sets TCG_WHY to the reason.
+qemu_tcg_svm_usable() {
+	if ! command -v qemu-system-x86_64 >/dev/null; then
+		TCG_WHY="qemu-system-x86_64 is not installed"
+		return 1
+	fi
+	if ! qemu-system-x86_64 -cpu help 2>/dev/null | grep -qw svm; then
+		TCG_WHY="this QEMU knows no svm CPU flag"
+		return 1
+	fi
+	TCG_WHY="QEMU TCG -cpu max has SVM with nested paging"
+	return 0
+}
+
+# Chooses the fastest path that can run a guest, for `make run`: sets RUN_CHOICE to kvm (QEMU+KVM with
+# nested VMX), tcg-svm (QEMU TCG, -cpu max, SVM) or bochs (emulated VMX, slowest), and RUN_WHY to the
+# reasons. RUN_PATH=kvm|tcg-svm|bochs forces a path.
+run_path_choose() {
+	if [[ -n ${RUN_PATH:-} ]]; then
+		case $RUN_PATH in
+		kvm | tcg-svm | bochs) ;;
+		*) die "RUN_PATH='$RUN_PATH' is not one of kvm, tcg-svm, bochs" ;;
+		esac
+		RUN_WHY="RUN_PATH=$RUN_PATH"
+		RUN_CHOICE="$RUN_PATH"
+	elif kvm_nested_usable; then
+		RUN_WHY=$KVM_WHY
+		RUN_CHOICE=kvm
+	elif qemu_tcg_svm_usable; then
+		RUN_WHY="no nested-VMX KVM ($KVM_WHY); $TCG_WHY"
+		RUN_CHOICE=tcg-svm
+	else
+		RUN_WHY="no nested-VMX KVM ($KVM_WHY); no QEMU SVM ($TCG_WHY)"
+		RUN_CHOICE=bochs
+	fi
+}
+
 # Prints the QEMU accelerator and CPU arguments: KVM with the host CPU (VMX passed through) when possible,
 # else TCG with `-cpu max`, which has no VMX; Dyad then reports that VMX is missing.
 qemu_accel_args() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Boots Dyad straight into a Linux guest: the VMM as the first process, the guest's console on
 # this terminal (through Dyad's).
-# Usage: tools/run-guest.sh {qemu|bochs|auto} KERNEL_ELF VMM
+# Usage: tools/run-guest.sh {qemu|bochs|auto|iso} KERNEL_ELF VMM
+# auto takes the fastest path (tools/run.sh); iso only builds the ISO and prints its path.
 # Env:   KERNEL=FILE        bzImage or ELF vmlinux (default build/guest/vmlinux)
 #        INITRD=FILE        initramfs (default build/guest/initramfs.cpio)
 #        RAM=SIZE           guest RAM, e.g. 512M (default 256M)
@@ -13,8 +14,9 @@ set -euo pipefail
 # shellcheck source=tools/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[[ $# -eq 3 ]] || die "usage: $0 {qemu|bochs|auto} KERNEL_ELF VMM"
+[[ $# -eq 3 ]] || die "usage: $0 {qemu|bochs|auto|iso} KERNEL_ELF VMM"
 emu=$1 dyad=$2 vmm=$3
+[[ $emu =~ ^(qemu|bochs|auto|iso)$ ]] || die "unknown emulator '$emu'"
 kernel=${KERNEL:-$BUILD_DIR/guest/vmlinux}
 initrd=${INITRD:-$BUILD_DIR/guest/initramfs.cpio}
 ram=${RAM:-256M}
@@ -31,10 +33,14 @@ iso=$BUILD_DIR/run-guest.iso
 # The ISO is rebuilt every time: a changed KERNEL, INITRD, RAM or command line takes effect.
 "$ROOT/tools/mkiso.sh" "$iso" "$dyad" "init=/bin/vmm -- $args" "$vmm:/bin/vmm" \
 	"$kernel:/boot/guest-kernel" "$initrd:/boot/guest-initrd" >/dev/null
-echo "run-guest: $(basename "$kernel") + $(basename "$initrd"), $ram, extra command line '${GUEST_CMDLINE:-}'" >&2
+mib() { echo $((($(stat -c %s "$1") + (1 << 20) - 1) >> 20)); }
+echo "run-guest: the VMM will load $(basename "$kernel") ($(mib "$kernel") MiB) +" \
+	"$(basename "$initrd") ($(mib "$initrd") MiB) into $ram of guest RAM," \
+	"extra command line '${GUEST_CMDLINE:-}'" >&2
 case $emu in
 qemu) exec "$ROOT/tools/run-qemu.sh" "$iso" ;;
 bochs) exec "$ROOT/tools/run-bochs.sh" "$iso" ;;
 auto) exec "$ROOT/tools/run.sh" "$iso" ;;
+iso) echo "$iso" ;;
 *) die "unknown emulator '$emu'" ;;
 esac

@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# `make run`: boots an ISO interactively on the emulator that can give Dyad VMX.
+# `make run` and `make run-dyad`: boots an ISO interactively on the fastest path that can run a guest
+# (run_path_choose in lib.sh): QEMU+KVM with nested VMX; else QEMU TCG with -cpu max, whose SVM the
+# kernel's SVM backend uses; else Bochs, the only local VMX. Restores the terminal's settings on exit.
 # Usage: tools/run.sh ISO
-# QEMU with KVM when nested-VMX KVM is usable (the real-hardware path); else Bochs, the only local
-# emulator with VMX (QEMU's TCG has none).
 set -euo pipefail
 # shellcheck source=tools/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 [[ $# -eq 1 ]] || die "usage: $0 ISO"
-if kvm_nested_usable; then
-	echo "run: QEMU with KVM ($KVM_WHY)" >&2
-	exec "$ROOT/tools/run-qemu.sh" "$1"
+run_path_choose
+# QEMU and Bochs put the terminal in raw mode; a killed emulator may leave it so.
+if [[ -t 0 ]] && saved=$(stty -g 2>/dev/null); then
+	trap 'stty "$saved" 2>/dev/null || true' EXIT
 fi
-echo "run: Bochs, since QEMU without KVM has no VMX ($KVM_WHY); 'make run-qemu' boots TCG without VMX" >&2
-exec "$ROOT/tools/run-bochs.sh" "$1"
+status=0
+case $RUN_CHOICE in
+kvm | tcg-svm)
+	echo "run: QEMU, $RUN_CHOICE ($RUN_WHY)" >&2
+	"$ROOT/tools/run-qemu.sh" "$1" || status=$?
+	;;
+bochs)
+	echo "run: Bochs ($RUN_WHY)" >&2
+	"$ROOT/tools/run-bochs.sh" "$1" || status=$?
+	;;
+esac
+exit $status

@@ -51,7 +51,8 @@ submake iso CMDLINE= >/dev/null 2>&1 || echo "# could not rebuild the run ISO wi
 
 help=$(submake help 2>&1)
 missing=
-for w in "make run " run-qemu run-bochs "make check " "make unit " check-tools "make bench " \
+for w in "make run " run-qemu run-bochs "make run-dyad " run-dyad-qemu run-dyad-bochs RAM= \
+	GUEST_CMDLINE= KERNEL= INITRD= RUN_PATH= "make check " "make unit " check-tools "make bench " \
 	bench-user "make debug " "make iso " "make clean " compile_commands.json CMDLINE= \
 	ISO_MODULES= DEBUG=1 BUILD= V=1 PMAP_SEED; do
 	[[ $help == *"$w"* ]] || missing+=" '$w'"
