@@ -60,7 +60,7 @@ run() {
 	[[ -n $t ]] || die "$name: no banner within $limit s (serial log: $(tail -3 "$serial"))"
 	# "IPS: x average = y (Ns)": y * N instructions so far (FACTS: within ~1% run to run).
 	local ins
-	ins=$(sed -n 's/.*IPS:.*average = *\([0-9]*\) *(\([0-9]*\)s).*/\1 \2/p' "$out" | tail -n 1 |
+	ins=$(sed -n 's/.*IPS:.*average = *\([0-9]*\)[[:space:]]*(\([0-9]*\)s).*/\1 \2/p' "$out" | tail -n 1 |
 		awk '{ printf "%.0f", $1 * $2 }')
 	echo "$t ${ins:-0}"
 }
