@@ -96,6 +96,17 @@ static const char *parse_init(const struct boot_info *bi, const char *argv[ARGV_
 	return path;
 }
 
+/* Echoes the command line whole: it may be longer than one printf() can format. */
+static void print_cmdline(const char *line)
+{
+	size_t n = strlen(line);
+
+	printf("boot: command line '");
+	for (size_t i = 0; i < n; i += 256)
+		printf("%.*s", (int)MIN(n - i, (size_t)256), line + i);
+	printf("'\n");
+}
+
 /* The words the kernel reads on its command line; everything after `--` goes to init. */
 static const char *const boot_options[] = { "ktest", "init=", NULL };
 
@@ -159,7 +170,7 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	panic_exits_emulator = bootinfo_has_flag(&boot_info, "ktest");
 	if (err)
 		panic("boot: %s", err);
-	printf("boot: command line '%s'\n", boot_info.cmdline);
+	print_cmdline(boot_info.cmdline);
 	bootinfo_check_options(&boot_info, boot_options, warn_unknown_option);
 
 	pmem_init(&boot_info, SZ_1G);
