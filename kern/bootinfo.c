@@ -125,10 +125,16 @@ const char *bootinfo_parse(const void *mbi, paddr_t mbi_pa, struct boot_info *bi
 		if (tag->size < sizeof(*tag) || tag->size > total - off)
 			return "multiboot2 information has a tag that runs past its end";
 		switch (tag->type) {
-		case MB2_TAG_CMDLINE:
-			copy_string(bi->cmdline, sizeof(bi->cmdline), (const char *)(tag + 1),
-				    tag->size - sizeof(*tag));
+		case MB2_TAG_CMDLINE: {
+			const char *s = (const char *)(tag + 1);
+			_Static_assert(BOOT_CMDLINE_MAX == 4096,
+				       "the message below states the limit");
+			/* Cut, a guest's or the first process's arguments would change meaning. */
+			if (strnlen(s, tag->size - sizeof(*tag)) >= sizeof(bi->cmdline))
+				return "kernel command line is too long (the limit is 4095 bytes)";
+			copy_string(bi->cmdline, sizeof(bi->cmdline), s, tag->size - sizeof(*tag));
 			break;
+		}
 		case MB2_TAG_MODULE: {
 			const struct mb2_tag_module *m = (const void *)tag;
 			if (tag->size < sizeof(*m))

@@ -26,6 +26,7 @@
 #include <dyad/proc.h>
 #include <dyad/string.h>
 #include <dyad/time.h>
+#include <dyad/ustack.h>
 #include <dyad/vcpu.h>
 
 static struct boot_info boot_info;
@@ -54,18 +55,24 @@ static void print_memory(const struct boot_info *bi)
 	       ram ? (u64)(meta * SZ_1G / ram) : 0);
 }
 
-#define INIT_MAX_ARGS 16
-
 /*
  * Finds `init=PATH` on the command line and fills @argv with PATH and the words after `--`.
- * Returns PATH, or NULL when there is no init=.
+ * Returns PATH, or NULL when there is no init=. More than ARGV_MAX - 1 words after `--` set
+ * *@too_many (the first process is then not started); each word and all of them together fit
+ * the other argument limits, since the whole line is shorter than BOOT_CMDLINE_MAX.
  */
-static const char *parse_init(const struct boot_info *bi, const char *argv[INIT_MAX_ARGS + 2])
+static const char *parse_init(const struct boot_info *bi, const char *argv[ARGV_MAX + 1],
+			      bool *too_many)
 {
 	static char words[BOOT_CMDLINE_MAX];
 	const char *path = NULL;
 	unsigned argc = 1;
 	bool after_dashes = false;
+
+	_Static_assert(BOOT_CMDLINE_MAX <= ARGV_ARG_MAX,
+		       "a word of the command line is an argument");
+	_Static_assert(2 * BOOT_CMDLINE_MAX <= ARGV_STRINGS_MAX, "PATH and the words after --");
+	*too_many = false;
 
 	memcpy(words, bi->cmdline, sizeof(words));
 	for (char *w = words; *w;) {
@@ -74,8 +81,10 @@ static const char *parse_init(const struct boot_info *bi, const char *argv[INIT_
 			end++;
 		bool last = !*end;
 		*end = '\0';
-		if (after_dashes && *w && argc <= INIT_MAX_ARGS)
+		if (after_dashes && *w && argc < ARGV_MAX)
 			argv[argc++] = w;
+		else if (after_dashes && *w)
+			*too_many = true;
 		else if (strcmp(w, "--") == 0)
 			after_dashes = true;
 		else if (strncmp(w, "init=", 5) == 0)
@@ -85,6 +94,17 @@ static const char *parse_init(const struct boot_info *bi, const char *argv[INIT_
 	argv[0] = path;
 	argv[argc] = NULL;
 	return path;
+}
+
+/* Echoes the command line whole: it may be longer than one printf() can format. */
+static void print_cmdline(const char *line)
+{
+	size_t n = strlen(line);
+
+	printf("boot: command line '");
+	for (size_t i = 0; i < n; i += 256)
+		printf("%.*s", (int)MIN(n - i, (size_t)256), line + i);
+	printf("'\n");
 }
 
 /* The words the kernel reads on its command line; everything after `--` goes to init. */
@@ -150,7 +170,7 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	panic_exits_emulator = bootinfo_has_flag(&boot_info, "ktest");
 	if (err)
 		panic("boot: %s", err);
-	printf("boot: command line '%s'\n", boot_info.cmdline);
+	print_cmdline(boot_info.cmdline);
 	bootinfo_check_options(&boot_info, boot_options, warn_unknown_option);
 
 	pmem_init(&boot_info, SZ_1G);
@@ -167,15 +187,21 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	irq_enable();
 
 	/* A test run (ktest), a first process (init=), or both, end the emulator with a verdict. */
-	const char *init_argv[INIT_MAX_ARGS + 2];
-	const char *init = parse_init(&boot_info, init_argv);
+	static const char *init_argv[ARGV_MAX + 1];
+	bool too_many;
+	const char *init = parse_init(&boot_info, init_argv, &too_many);
 	bool ktest = bootinfo_has_flag(&boot_info, "ktest");
 	bool pass = true;
 
 	if (ktest)
 		pass = ktest_run_all() == 0;
-	if (init)
+	if (init && too_many) {
+		printf("init: %s not started: more than %u arguments after -- (E2BIG)\n", init,
+		       ARGV_MAX - 1);
+		pass = false;
+	} else if (init) {
 		pass = run_init(init, init_argv) && pass;
+	}
 	if (ktest || init)
 		emu_exit(pass);
 	monitor_run();

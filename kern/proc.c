@@ -25,9 +25,11 @@
 
 #define PROC_ORDER 2 /* struct proc lives in a 16 KiB block (its region table is 12 KiB) */
 #define PROC_MAX_DEPTH 16 /* nested spawns: each holds a kernel stack */
-#define USTACK_IMAGE_ORDER 1 /* argv, envp and auxv must fit in 8 KiB */
 
 _Static_assert(sizeof(struct proc) <= (PAGE_SIZE << PROC_ORDER), "struct proc too large");
+/* The largest argv, its pointers, and 2 KiB left for the path, envp and auxv. */
+_Static_assert(ARGV_STRINGS_MAX + (ARGV_MAX + 1) * 8 + 2048 <= USTACK_IMAGE_SIZE,
+	       "initial stack image too small for the argument limits");
 
 struct proc *proc_current;
 static int next_pid = 1;

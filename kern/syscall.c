@@ -29,14 +29,13 @@
 #include <dyad/string.h>
 #include <dyad/time.h>
 #include <dyad/uaccess.h>
+#include <dyad/ustack.h>
 #include <dyad/vcpu.h>
 #include <dyad/vm.h>
 #include <uapi/dyad/abi.h>
 
 #define PATH_MAX_LEN 256
 #define IOV_MAX_COUNT 1024
-#define SPAWN_MAX_ARGS 32
-#define SPAWN_ARG_MAX 256
 #define IO_CHUNK 512
 
 struct user_iovec {
@@ -397,47 +396,61 @@ static long sys_rt_sigprocmask(u64 how, u64 set, u64 oldset, u64 size, u64 a4, u
 
 /* ---- Dyad's own calls ---------------------------------------------------------------- */
 
-/* Copies a user argv (at most SPAWN_MAX_ARGS strings) into @page. */
-static long copy_argv(u64 uargv, char *page, const char **argv)
+/*
+ * The argv of a new process, copied in from the caller: the pointers, then the strings. The
+ * block is held while the child runs (spawn is synchronous), one per nesting level.
+ */
+struct spawn_args {
+	const char *argv[ARGV_MAX + 1];
+	char strings[ARGV_STRINGS_MAX];
+};
+
+#define SPAWN_ARGS_ORDER 2
+_Static_assert(sizeof(struct spawn_args) <= (PAGE_SIZE << SPAWN_ARGS_ORDER), "spawn_args");
+
+/*
+ * Copies a user argv into @a: at most ARGV_MAX strings of at most ARGV_ARG_MAX bytes each and
+ * ARGV_STRINGS_MAX bytes in all, NULs included. Returns 0, -EFAULT, or -E2BIG.
+ */
+static long copy_argv(u64 uargv, struct spawn_args *a)
 {
-	char *pos = page;
+	char *pos = a->strings, *end = a->strings + sizeof(a->strings);
 	unsigned n = 0;
 
-	for (; uargv && n < SPAWN_MAX_ARGS; n++) {
+	for (; uargv; n++) {
 		u64 ptr;
 		if (copy_from_user(&ptr, uargv + n * sizeof(ptr), sizeof(ptr)))
 			return -EFAULT;
 		if (!ptr)
 			break;
-		long len = strncpy_from_user(pos, ptr, SPAWN_ARG_MAX);
+		if (n == ARGV_MAX)
+			return -E2BIG;
+		long len = strncpy_from_user(pos, ptr, MIN((long)ARGV_ARG_MAX, end - pos));
 		if (len < 0)
 			return len == -ENAMETOOLONG ? -E2BIG : len;
-		argv[n] = pos;
+		a->argv[n] = pos;
 		pos += len + 1;
 	}
-	if (n == SPAWN_MAX_ARGS)
-		return -E2BIG;
-	argv[n] = NULL;
+	a->argv[n] = NULL;
 	return 0;
 }
 
 static long sys_dyad_spawn(u64 upath, u64 uargv, u64 a2, u64 a3, u64 a4, u64 a5)
 {
 	static const char *const envp[] = { "PATH=/bin", NULL };
-	const char *argv[SPAWN_MAX_ARGS + 1];
 	char path[PATH_MAX_LEN];
 	long err = strncpy_from_user(path, upath, sizeof(path));
 
 	if (err < 0)
 		return err;
-	_Static_assert(SPAWN_MAX_ARGS * SPAWN_ARG_MAX <= 2 * PAGE_SIZE, "argv page too small");
-	paddr_t page = pmem_alloc(1);
-	if (!page)
+	paddr_t block = pmem_alloc(SPAWN_ARGS_ORDER);
+	if (!block)
 		return -ENOMEM;
-	err = copy_argv(uargv, pmem_va(page), argv);
+	struct spawn_args *a = pmem_va(block);
+	err = copy_argv(uargv, a);
 	if (!err)
-		err = proc_spawn(path, argv, envp);
-	pmem_free(page, 1);
+		err = proc_spawn(path, a->argv, envp);
+	pmem_free(block, SPAWN_ARGS_ORDER);
 	return err;
 }
 

@@ -11,7 +11,12 @@
 #define BOOT_MAX_RANGES 64
 #define BOOT_MAX_MODULES 16
 #define BOOT_NAME_MAX 64
-#define BOOT_CMDLINE_MAX 256
+/*
+ * The kernel command line, its NUL included. A Linux guest's command line may be 2 KiB and
+ * travels after `--` as the VMM's arguments, so the whole line gets 4 KiB; a longer one is
+ * refused at boot, never cut.
+ */
+#define BOOT_CMDLINE_MAX 4096
 
 struct phys_range {
 	paddr_t start, end; /* [start, end) */
@@ -36,7 +41,8 @@ struct boot_info {
 /*
  * Parses the multiboot2 information at @mbi (@mbi_pa is its physical address) into @bi.
  * Returns NULL, or a sentence saying what is wrong: no memory map, a module that is truncated
- * or lies outside RAM, a malformed tag. The kernel panics with that sentence.
+ * or lies outside RAM, a malformed tag, a command line of BOOT_CMDLINE_MAX bytes or more. The
+ * kernel panics with that sentence.
  */
 const char *bootinfo_parse(const void *mbi, paddr_t mbi_pa, struct boot_info *bi);
 

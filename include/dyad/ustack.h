@@ -23,6 +23,23 @@
 
 #define USTACK_RANDOM_BYTES 16
 
+/*
+ * The argument limits of a new process, the first one (`init=PATH -- ARGS`) and dyad_spawn's
+ * alike. They are sized for a VMM whose arguments carry a 2 KiB Linux command line word by
+ * word: ARGV_MAX arguments (argv[0] included), each at most ARGV_ARG_MAX bytes and all of them
+ * together at most ARGV_STRINGS_MAX bytes, NULs included. More is -E2BIG, never a cut.
+ */
+#define ARGV_MAX 512
+#define ARGV_ARG_MAX 4096
+#define ARGV_STRINGS_MAX 8192
+
+/*
+ * The initial stack image holds the strings, the pointers and the auxiliary vector: 16 KiB
+ * takes ARGV_MAX arguments of ARGV_STRINGS_MAX bytes with a small environment.
+ */
+#define USTACK_IMAGE_ORDER 2
+#define USTACK_IMAGE_SIZE (4096UL << USTACK_IMAGE_ORDER)
+
 /* What the auxiliary vector tells the program beyond constants. */
 struct ustack_aux {
 	u64 phdr; /* AT_PHDR: user address of the program headers, or 0 */

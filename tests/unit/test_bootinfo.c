@@ -12,7 +12,7 @@
 
 /* Builds a multiboot2 information structure tag by tag. */
 struct mbi_builder {
-	uint8_t buf[4096] __attribute__((aligned(8)));
+	uint8_t buf[3 * BOOT_CMDLINE_MAX] __attribute__((aligned(8)));
 	uint32_t len;
 };
 
@@ -68,12 +68,9 @@ static const char *mbi_finish_and_parse(struct mbi_builder *b, struct boot_info 
 }
 
 static const struct mmap_entry qemu_map[] = {
-	{ 0x0, 0x9fc00, 1, 0 },
-	{ 0x9fc00, 0x400, 2, 0 },
-	{ 0xf0000, 0x10000, 2, 0 },
-	{ 0x100000, 0xbfee0000, 1, 0 },
-	{ 0xbffe0000, 0x20000, 2, 0 },
-	{ 0xfffc0000, 0x40000, 2, 0 },
+	{ 0x0, 0x9fc00, 1, 0 },	       { 0x9fc00, 0x400, 2, 0 },
+	{ 0xf0000, 0x10000, 2, 0 },    { 0x100000, 0xbfee0000, 1, 0 },
+	{ 0xbffe0000, 0x20000, 2, 0 }, { 0xfffc0000, 0x40000, 2, 0 },
 };
 
 static void good_information_is_copied_out(void **state)
@@ -192,6 +189,50 @@ static void memory_map_without_ram_is_rejected(void **state)
 /* The unknown words bootinfo_check_options reported, space-separated. */
 static char unknown_seen[256];
 
+/* A command line of @len bytes: "init=/bin/vmm --" then words of x up to the length. */
+static void long_cmdline(char *s, size_t len)
+{
+	memset(s, 'x', len);
+	memcpy(s, "init=/bin/vmm --", 16);
+	for (size_t i = 16; i < len; i += 8)
+		s[i] = ' ';
+	s[len] = '\0';
+}
+
+static void longest_command_line_is_copied_whole(void **state)
+{
+	static struct mbi_builder b;
+	static char line[BOOT_CMDLINE_MAX];
+	struct boot_info bi;
+
+	(void)state;
+	long_cmdline(line, BOOT_CMDLINE_MAX - 1);
+	mbi_begin(&b);
+	mbi_cmdline(&b, line);
+	mbi_mmap(&b, qemu_map, 6);
+	assert_null(mbi_finish_and_parse(&b, &bi));
+	assert_int_equal(strlen(bi.cmdline), BOOT_CMDLINE_MAX - 1);
+	assert_string_equal(bi.cmdline, line);
+}
+
+static void too_long_command_line_is_named_not_cut(void **state)
+{
+	static struct mbi_builder b;
+	static char line[2 * BOOT_CMDLINE_MAX];
+	struct boot_info bi;
+
+	(void)state;
+	for (size_t len = BOOT_CMDLINE_MAX; len <= BOOT_CMDLINE_MAX + 1; len++) {
+		long_cmdline(line, len);
+		mbi_begin(&b);
+		mbi_cmdline(&b, line);
+		mbi_mmap(&b, qemu_map, 6);
+		const char *err = mbi_finish_and_parse(&b, &bi);
+		assert_non_null(err);
+		assert_non_null(strstr(err, "command line is too long"));
+	}
+}
+
 static void note_unknown(const char *word, size_t len)
 {
 	size_t used = strlen(unknown_seen);
@@ -230,6 +271,8 @@ int main(void)
 		cmocka_unit_test(tag_running_past_the_end_is_rejected),
 		cmocka_unit_test(memory_map_without_ram_is_rejected),
 		cmocka_unit_test(unknown_options_are_reported_known_ones_are_not),
+		cmocka_unit_test(longest_command_line_is_copied_whole),
+		cmocka_unit_test(too_long_command_line_is_named_not_cut),
 	};
 	return cmocka_run_group_tests_name("bootinfo", tests, NULL, NULL);
 }

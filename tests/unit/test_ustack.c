@@ -267,6 +267,52 @@ static void just_enough_room_fits(void **state)
 			 -E2BIG);
 }
 
+/*
+ * The kernel's image at the argument limits: ARGV_MAX arguments filling ARGV_STRINGS_MAX bytes,
+ * a 255-byte path as AT_EXECFN and the first process's environment, all read back whole.
+ */
+static void argument_limits_fit_the_image(void **state)
+{
+	static uint8_t image[USTACK_IMAGE_SIZE];
+	static char strings[ARGV_STRINGS_MAX];
+	static const char *argv[ARGV_MAX + 1];
+	static char path[256];
+	const char *const envp[] = { "PATH=/bin", "TERM=dumb", NULL };
+	const size_t each = ARGV_STRINGS_MAX / ARGV_MAX;
+	struct ustack_aux aux = test_aux;
+
+	(void)state;
+	memset(path, 'p', sizeof(path) - 1);
+	aux.execfn = path;
+	for (size_t i = 0; i < ARGV_MAX; i++) {
+		char *a = strings + i * each;
+		memset(a, 'a' + i % 26, each - 1);
+		a[each - 1] = '\0';
+		argv[i] = a;
+	}
+	long rsp = ustack_build(image, sizeof(image), TOP, argv, envp, &aux);
+	assert_true(rsp > 0);
+	assert_int_equal(rsp % 16, 0);
+	uint64_t argc;
+	memcpy(&argc, image + (rsp - (TOP - sizeof(image))), 8);
+	assert_int_equal(argc, ARGV_MAX);
+	for (size_t i = 0; i < ARGV_MAX; i++) {
+		uint64_t p;
+		memcpy(&p, image + (rsp + 8 + 8 * i - (TOP - sizeof(image))), 8);
+		assert_string_equal((const char *)image + (p - (TOP - sizeof(image))), argv[i]);
+	}
+
+	/* Twice the strings do not fit: -E2BIG, not a cut. */
+	static char twice[2 * ARGV_STRINGS_MAX];
+	for (size_t i = 0; i < ARGV_MAX; i++) {
+		char *a = twice + i * 2 * each;
+		memset(a, 'b', 2 * each - 1);
+		a[2 * each - 1] = '\0';
+		argv[i] = a;
+	}
+	assert_int_equal(ustack_build(image, sizeof(image), TOP, argv, envp, &aux), -E2BIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +324,7 @@ int main(void)
 		cmocka_unit_test(every_byte_from_rsp_up_is_written_and_padding_is_zero),
 		cmocka_unit_test(overflow_is_e2big_and_writes_inside_buffer),
 		cmocka_unit_test(just_enough_room_fits),
+		cmocka_unit_test(argument_limits_fit_the_image),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

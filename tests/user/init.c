@@ -7,9 +7,12 @@
  * own checks; each program it runs prints its own summary (tools/boot-test.sh counts the SKIP
  * lines of all of them).
  *
- * With arguments, it runs just those programs (by path) and expects status 0 from each.
+ * With arguments, it runs just those programs (by path) and expects status 0 from each; with
+ * ARGV_CHECK as its first argument it is the child of the argument-limit test instead.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "utest.h"
 
@@ -57,6 +60,76 @@ static void spawn_errors(void)
 }
 
 /* Every frame a process used returns at its exit: free memory is the same after 1000 runs. */
+/* dyad_spawn's argument limits (include/dyad/ustack.h); the child checks what arrived. */
+#define ARGV_MAX 512
+#define ARGV_ARG_MAX 4096
+#define ARGV_STRINGS_MAX 8192
+#define ARGV_CHECK "--argv-check"
+
+/* Argument @k of the limit test: @len bytes, its number first, then one letter repeated. */
+static void argv_word(char *w, int k, size_t len)
+{
+	memset(w, 'a' + k % 26, len);
+	w[len] = '\0';
+	char num[16];
+	int n = snprintf(num, sizeof(num), "%d", k);
+	memcpy(w, num, (size_t)n < len ? (size_t)n : len);
+}
+
+/* The child: argv is /bin/init ARGV_CHECK LEN, then words 3.. of LEN bytes. Exit 0 if whole. */
+static int argv_check(int argc, char **argv)
+{
+	size_t len = strtoul(argv[2], NULL, 10);
+	char *w = malloc(len + 1);
+
+	for (int k = 3; w && k < argc; k++) {
+		argv_word(w, k, len);
+		if (strcmp(argv[k], w) != 0)
+			return 1;
+	}
+	free(w);
+	return w ? 0 : 2;
+}
+
+/* Spawns /bin/init ARGV_CHECK with @n arguments in all, each word @len bytes. */
+static long spawn_words(int n, size_t len)
+{
+	static char lenbuf[16];
+	char **argv = calloc(n + 1, sizeof(*argv));
+	char *words = malloc((size_t)n * (len + 1));
+	long r = -ENOMEM;
+
+	if (argv && words) {
+		snprintf(lenbuf, sizeof(lenbuf), "%zu", len);
+		argv[0] = "/bin/init";
+		argv[1] = ARGV_CHECK;
+		argv[2] = lenbuf;
+		for (int k = 3; k < n; k++) {
+			argv[k] = words + (size_t)k * (len + 1);
+			argv_word(argv[k], k, len);
+		}
+		fflush(stdout);
+		r = dyad_spawn("/bin/init", argv);
+	}
+	free(argv);
+	free(words);
+	return r;
+}
+
+static void spawn_argument_limits(void)
+{
+	/* A 2 KiB Linux command line passed word by word, as the VMM gets it. */
+	ut_eq(spawn_words(3 + 256, 8), 0, "256 words, 2304 bytes of arguments arrive whole");
+	ut_eq(spawn_words(ARGV_MAX, 4), 0, "%d arguments arrive whole", ARGV_MAX);
+	ut_eq(spawn_words(ARGV_MAX + 1, 4), -E2BIG, "%d arguments are E2BIG", ARGV_MAX + 1);
+	ut_eq(spawn_words(4, ARGV_ARG_MAX - 1), 0, "an argument of %d bytes arrives whole",
+	      ARGV_ARG_MAX - 1);
+	ut_eq(spawn_words(4, ARGV_ARG_MAX), -E2BIG, "an argument of %d bytes is E2BIG",
+	      ARGV_ARG_MAX);
+	ut_eq(spawn_words(5, ARGV_STRINGS_MAX / 2), -E2BIG,
+	      "arguments of more than %d bytes in all are E2BIG", ARGV_STRINGS_MAX);
+}
+
 static void spawn_cycles_return_memory(void)
 {
 	struct dyad_stats before, after;
@@ -79,6 +152,8 @@ static void spawn_cycles_return_memory(void)
 
 int main(int argc, char **argv)
 {
+	if (argc > 2 && strcmp(argv[1], ARGV_CHECK) == 0)
+		return argv_check(argc, argv);
 	ut_begin("init");
 	if (argc > 1) {
 		for (int i = 1; i < argc; i++)
@@ -92,6 +167,7 @@ int main(int argc, char **argv)
 	run_test("/bin/cpustate");
 	crash_is_killed_and_next_runs();
 	spawn_errors();
+	spawn_argument_limits();
 	spawn_cycles_return_memory();
 	run_test("/bin/fuzz");
 	run_test("/bin/vm");

@@ -57,6 +57,9 @@ buffer_ok() {
 }
 
 if [ "$(arg dyad_mode)" = test ]; then
+	# The whole command line, so that the host can see that a long one arrived uncut.
+	cmdline=$(cat /proc/cmdline)
+	echo "dyad-guest: cmdline ${#cmdline} bytes: $cmdline"
 	check "uname -r is @RELEASE@" release_ok
 	check "MemTotal matches the guest RAM" memtotal_ok
 	check "one CPU" one_cpu_ok

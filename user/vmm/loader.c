@@ -69,12 +69,11 @@ static int map_ram(struct vm *vm)
 	}
 	int huge = vm->opt.small_pages ? 0 : DYAD_MAP_HUGE;
 	/*
-	 * PROT_EXEC: the second-stage entry takes its execute right from the VMM's own mapping
-	 * (epte_from_kpte: X from the absence of NX), and on SVM that bit is the nested table's
-	 * U bit, without which the guest can touch nothing at all. So guest RAM is executable for
-	 * the VMM too, until the kernel grants the guest execute rights on its own.
+	 * No PROT_EXEC: the pair makes every guest-visible page guest-executable whatever the
+	 * VMM's own NX (include/arch/x86/pmap.h), so the guest's code never needs to be code for
+	 * the VMM, which only reads and writes guest RAM.
 	 */
-	void *p = mmap(NULL, vm->ram, PROT_READ | PROT_WRITE | PROT_EXEC,
+	void *p = mmap(NULL, vm->ram, PROT_READ | PROT_WRITE,
 		       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | DYAD_MAP_GUEST | huge, -1, 0);
 	if (p == MAP_FAILED) {
 		vmm_log("cannot map %llu MiB of guest RAM at 0: %s",

@@ -16,7 +16,8 @@ struct options {
 };
 
 #define OPTIONS_DEFAULT_RAM (256ULL << 20)
-#define OPTIONS_MAX_APPEND 16
+/* -a options: as many as fit the kernel's argument limit (512 arguments, two each). */
+#define OPTIONS_MAX_APPEND 256
 /*
  * noapic: with no I/O APIC, x86-64 Linux 6.1 routes the 8259 through LINT0 (ExtINT) only with
  * skip_ioapic_setup; its MP-table IMCRP check is 32-bit only, and it soft-disables the APIC
