@@ -2,7 +2,7 @@
 # command line, the runners' exit status, boot-time error messages, make debug, make help.
 # Part of `make check`.
 .PHONY: check-tools
-check-tools: $(KERNEL) $(USER_BINS) $(UNIT_BINS)
+check-tools: $(KERNEL) $(USER_BINS) $(UNIT_BINS) $(VMM_BIN) guest-image
 	BUILD=$(BUILD) KERNEL=$(KERNEL) USER_ISO_MODULES='$(USER_ISO_MODULES)' UNIT_DIR=$(BUILD)/host \
 		tests/tools/run-tests.sh
 
