@@ -12,14 +12,7 @@ set -euo pipefail
 [[ $# -eq 1 && -f $1 ]] || die "usage: $0 ISO"
 iso=$1
 
-run() {
-	local label=$1
-	shift
-	echo "== $label"
-	timeout -k 10 600 qemu-system-x86_64 -cpu max "${QEMU_COMMON[@]}" "$@" -display none \
-		-monitor none -serial stdio -cdrom "$iso" </dev/null 2>/dev/null |
-		tr -d '\r' | grep -E '^(bench|init):' || true
-}
+run() { bench_qemu_run "$1" 600 '^(bench|init):' "$iso" "${@:2}"; }
 
 run "QEMU TCG (ns are emulated time, not hardware)"
 run "QEMU -icount shift=0 (1 ns = 1 guest instruction: ns and TSC cycles count instructions)" \

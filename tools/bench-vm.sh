@@ -12,14 +12,7 @@ set -euo pipefail
 [[ $# -eq 1 && -f $1 ]] || die "usage: $0 ISO"
 iso=$1
 
-run() {
-	local label=$1
-	shift
-	echo "== $label"
-	timeout -k 10 900 qemu-system-x86_64 -accel tcg -cpu max "${QEMU_COMMON[@]}" "$@" \
-		-display none -monitor none -serial stdio -cdrom "$iso" </dev/null 2>/dev/null |
-		tr -d '\r' | grep -E '^(vmbench|svm|vcpu|init):' || true
-}
+run() { bench_qemu_run "$1" 900 '^(vmbench|svm|vcpu|init):' "$iso" "${@:2}"; }
 
 run "QEMU TCG -cpu max (SVM + NPT; ns are emulated time, not hardware)"
 run "QEMU TCG -icount shift=0 (TSC cycles = guest instructions)" -icount shift=0,sleep=off

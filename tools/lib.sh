@@ -121,6 +121,18 @@ bochs_write_rc() {
 	EOF
 }
 
+# bench_qemu_run LABEL SECONDS PATTERN ISO [QEMU ARGS...]: boots ISO once under QEMU TCG with
+# -cpu max (SVM with nested paging), printing LABEL and the serial lines that match PATTERN.
+# The benchmark runners call it twice: plain, and with -icount shift=0 (TSC = instructions).
+bench_qemu_run() {
+	local label=$1 seconds=$2 pattern=$3 iso=$4
+	shift 4
+	echo "== $label"
+	timeout -k 10 "$seconds" qemu-system-x86_64 -accel tcg -cpu max "${QEMU_COMMON[@]}" "$@" \
+		-display none -monitor none -serial stdio -cdrom "$iso" </dev/null 2>/dev/null |
+		tr -d '\r' | grep -E "$pattern" || true
+}
+
 # Writes the debugger script Bochs runs at start: continue, and quit (status 0) when the guest stops at a
 # magic break.
 bochs_write_cmds() {
