@@ -20,7 +20,7 @@
 #include <dyad/uaccess.h>
 #include <dyad/ustack.h>
 #include <dyad/vcpu.h>
-#include <dyad/vm.h>
+#include <dyad/mm.h>
 #include <uapi/dyad/abi.h>
 
 #define PROC_ORDER 2 /* struct proc lives in a 16 KiB block (its region table is 12 KiB) */
@@ -48,16 +48,16 @@ static int load_segments(struct proc *p, const struct boot_module *m, const stru
 	for (unsigned i = 0; i < img->nr_segments; i++) {
 		const struct elf_segment *s = &img->seg[i];
 		u64 start = ALIGN_DOWN(s->vaddr, PAGE_SIZE);
-		struct vm_region r = {
+		struct mm_region r = {
 			.start = start,
 			.end = ALIGN_UP(s->vaddr + s->memsz, PAGE_SIZE),
 			.prot = s->prot,
-			.flags = VM_FILE,
+			.flags = MM_FILE,
 			.file = m,
 			.file_off = s->offset - (s->vaddr - start),
 			.file_len = s->filesz + (s->vaddr - start),
 		};
-		int err = vm_region_add(p, &r);
+		int err = mm_region_add(p, &r);
 		if (err) {
 			printf("proc: cannot run %s: segment [%#lx, %#lx): error %d\n", m->name,
 			       r.start, r.end, -err);
@@ -77,11 +77,11 @@ static long setup_stack(struct proc *p, const struct elf_image *img, const char 
 			const char *const argv[], const char *const envp[])
 {
 	const u64 image_size = PAGE_SIZE << USTACK_IMAGE_ORDER;
-	struct vm_region r = { .start = VM_STACK_TOP - VM_STACK_SIZE, .end = VM_STACK_TOP,
-			       .prot = PROT_READ | PROT_WRITE, .flags = VM_STACK };
+	struct mm_region r = { .start = MM_STACK_TOP - MM_STACK_SIZE, .end = MM_STACK_TOP,
+			       .prot = PROT_READ | PROT_WRITE, .flags = MM_STACK };
 	struct ustack_aux aux = { .phdr = img->phdr_vaddr, .phent = img->phentsize,
 				  .phnum = img->phnum, .entry = img->entry, .execfn = path };
-	long rsp = vm_region_add(p, &r);
+	long rsp = mm_region_add(p, &r);
 
 	if (rsp)
 		return rsp;
@@ -92,14 +92,14 @@ static long setup_stack(struct proc *p, const struct elf_image *img, const char 
 	paddr_t buf = pmem_alloc_zeroed(USTACK_IMAGE_ORDER); /* nothing stale can reach the stack */
 	if (!buf)
 		return -ENOMEM;
-	rsp = ustack_build(pmem_va(buf), image_size, VM_STACK_TOP, argv, envp, &aux);
-	for (u64 va = ALIGN_DOWN((u64)rsp, PAGE_SIZE); rsp > 0 && va < VM_STACK_TOP; va += PAGE_SIZE) {
+	rsp = ustack_build(pmem_va(buf), image_size, MM_STACK_TOP, argv, envp, &aux);
+	for (u64 va = ALIGN_DOWN((u64)rsp, PAGE_SIZE); rsp > 0 && va < MM_STACK_TOP; va += PAGE_SIZE) {
 		struct pmap_leaf leaf;
-		if (!vm_fault(p, va, PF_U | PF_W) || pmap_lookup(&p->pmap, va, &leaf)) {
+		if (!mm_fault(p, va, PF_U | PF_W) || pmap_lookup(&p->pmap, va, &leaf)) {
 			rsp = -ENOMEM;
 			break;
 		}
-		u64 from = MAX(va, (u64)rsp), off = from - (VM_STACK_TOP - image_size);
+		u64 from = MAX(va, (u64)rsp), off = from - (MM_STACK_TOP - image_size);
 		memcpy((u8 *)pmem_va(leaf.pa) + (from - leaf.va), (u8 *)pmem_va(buf) + off,
 		       va + PAGE_SIZE - from);
 	}
@@ -123,7 +123,7 @@ static void proc_free(struct proc *p)
 	for (int fd = 0; fd < PROC_MAX_FDS; fd++)
 		if (p->fds[fd].kind == FD_VM || p->fds[fd].kind == FD_VCPU)
 			vcpu_fd_release(&p->fds[fd]);
-	vm_teardown(p);
+	mm_teardown(p);
 	if (p->kstack)
 		pmem_free(p->kstack, PROC_KSTACK_ORDER);
 	if (p->fpu)
@@ -233,7 +233,7 @@ static bool proc_page_fault(struct trap_frame *tf)
 		return false;
 	if (!(tf->cs & 3) && !uaccess_active())
 		return false;
-	return vm_fault(proc_current, addr, tf->error);
+	return mm_fault(proc_current, addr, tf->error);
 }
 
 /* An exception in ring 3 that nothing could serve: the process dies, the kernel goes on. */

@@ -31,7 +31,7 @@
 #include <dyad/uaccess.h>
 #include <dyad/ustack.h>
 #include <dyad/vcpu.h>
-#include <dyad/vm.h>
+#include <dyad/mm.h>
 #include <uapi/dyad/abi.h>
 
 #define PATH_MAX_LEN 256
@@ -273,22 +273,22 @@ static long sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off)
 	if (!(flags & MAP_ANONYMOUS) && fd < PROC_MAX_FDS &&
 	    (proc_current->fds[fd].kind == FD_VCPU || proc_current->fds[fd].kind == FD_VM))
 		return vcpu_mmap(&proc_current->fds[fd], addr, len, (u32)prot, (u32)flags, off);
-	return vm_mmap(proc_current, addr, len, (u32)prot, (u32)flags, (int)fd, off);
+	return mm_mmap(proc_current, addr, len, (u32)prot, (u32)flags, (int)fd, off);
 }
 
 static long sys_munmap(u64 addr, u64 len, u64 a2, u64 a3, u64 a4, u64 a5)
 {
-	return vm_munmap(proc_current, addr, len);
+	return mm_munmap(proc_current, addr, len);
 }
 
 static long sys_mprotect(u64 addr, u64 len, u64 prot, u64 a3, u64 a4, u64 a5)
 {
-	return vm_mprotect(proc_current, addr, len, (u32)prot);
+	return mm_mprotect(proc_current, addr, len, (u32)prot);
 }
 
 static long sys_brk(u64 new_brk, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 {
-	return (long)vm_brk(proc_current, new_brk);
+	return (long)mm_brk(proc_current, new_brk);
 }
 
 static long sys_exit(u64 status, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)

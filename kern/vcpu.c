@@ -4,7 +4,7 @@
  * VMM hands in, and the run loop's policy. The backend (arch/x86/svm.c or vmx.c) enters the
  * guest once per call; this file decides what each exit means:
  *   - a second-stage fault inside guest-visible memory is the VMM's own page fault at the same
- *     address, served by one vm_fault() call: the pair maps it in both halves at once;
+ *     address, served by one mm_fault() call: the pair maps it in both halves at once;
  *   - a fault the entry already allows is spurious: the guest resumes;
  *   - any other fault is an MMIO exit, with the instruction bytes fetched through the guest's
  *     page tables;
@@ -27,7 +27,7 @@
 #include <dyad/time.h>
 #include <dyad/uaccess.h>
 #include <dyad/vcpu.h>
-#include <dyad/vm.h>
+#include <dyad/mm.h>
 #include <uapi/dyad/vcpu.h>
 
 _Static_assert(sizeof(struct dyad_run) <= DYAD_RUN_SIZE, "the run page overflows");
@@ -243,7 +243,7 @@ static bool access_allowed(const struct pmap_leaf *leaf, u32 access)
 	return prot != 0;
 }
 
-/* Leaves per level of @pm: what one vm_fault() added tells its page size without a walk. */
+/* Leaves per level of @pm: what one mm_fault() added tells its page size without a walk. */
 static u64 leaves(const struct pmap *pm, unsigned lvl)
 {
 	return pm->nr_leaves[lvl];
@@ -260,12 +260,12 @@ static bool guest_fault(struct vcpu *v, const struct vcpu_exit *e, struct spurio
 	struct pmap_leaf leaf;
 
 	if (e->gpa < USER_TOP) {
-		const struct vm_region *r = vm_find(p, e->gpa);
+		const struct mm_region *r = mm_find(p, e->gpa);
 		u64 before[3] = { leaves(&p->pmap, 1), leaves(&p->pmap, 2), leaves(&p->pmap, 3) };
 		u64 err = PF_U | ((e->access & DYAD_ACCESS_WRITE) ? PF_W : 0);
 
 		/* The central claim: the VMM's own page fault, one call, both halves mapped. */
-		if (r && (r->flags & VM_GUEST) && !e->entry_allowed && vm_fault(p, e->gpa, err)) {
+		if (r && (r->flags & MM_GUEST) && !e->entry_allowed && mm_fault(p, e->gpa, err)) {
 			run->stats.exits[DYAD_STAT_GUEST_FAULT]++;
 			for (unsigned lvl = 1; lvl <= 3; lvl++)
 				if (leaves(&p->pmap, lvl) > before[lvl - 1])
@@ -458,10 +458,10 @@ static void unmap_run_page(struct vcpu *v)
 	struct proc *p = v->vm->proc;
 
 	for (unsigned i = 0; i < p->nr_regions; i++) {
-		const struct vm_region *r = &p->regions[i];
+		const struct mm_region *r = &p->regions[i];
 		struct pmap_leaf leaf;
 
-		if ((r->flags & VM_FRAME) && pmap_lookup(&p->pmap, r->start, &leaf) == 0 &&
+		if ((r->flags & MM_FRAME) && pmap_lookup(&p->pmap, r->start, &leaf) == 0 &&
 		    leaf.pa == v->run_pa)
 			pmap_unmap(&p->pmap, r->start, PAGE_SIZE, NULL, NULL);
 	}
@@ -568,5 +568,5 @@ long vcpu_mmap(struct fd *f, u64 addr, u64 len, u32 prot, u32 flags, u64 off)
 		return -EINVAL; /* VMM-private: never guest-visible */
 	if (prot & PROT_EXEC)
 		return -EACCES;
-	return vm_map_frame(proc_current, addr, prot, flags, v->run_pa);
+	return mm_map_frame(proc_current, addr, prot, flags, v->run_pa);
 }

@@ -426,7 +426,7 @@ static int unmap_slot(struct walk *w, kpte_t *kp, unsigned lvl, u64 va, u64 end)
 
 /*
  * protect: rewrite W and NX of leaves whose protection differs; split cut ones. The host TLB
- * is flushed for every change (vm_fault() refuses faults on present pages, so a stale
+ * is flushed for every change (mm_fault() refuses faults on present pages, so a stale
  * read-only entry must not survive an upgrade); the guest's only when W is taken away.
  */
 static int protect_slot(struct walk *w, kpte_t *kp, unsigned lvl, u64 va, u64 end)

@@ -20,7 +20,7 @@
 #define ELF_USER_END 0x0000800000000000ULL
 /*
  * Program segments end at or below this address: the bottom of the stack area every process
- * gets, [VM_STACK_TOP - VM_STACK_SIZE, VM_STACK_TOP) (kern/vm.c checks that the two agree).
+ * gets, [MM_STACK_TOP - MM_STACK_SIZE, MM_STACK_TOP) (kern/mm.c checks that the two agree).
  * So whatever the validator accepts, the loader can map, and a segment that reaches into the
  * stack is refused here with that reason.
  */

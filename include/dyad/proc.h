@@ -28,21 +28,21 @@
 #define PROC_KSTACK_ORDER 2 /* 16 KiB */
 
 /* Region flags. */
-#define VM_GUEST 0x1 /* mapped in the EPT too (DYAD_MAP_GUEST) */
-#define VM_HUGE 0x2 /* backed by 2 MiB / 1 GiB blocks (DYAD_MAP_HUGE) */
-#define VM_FILE 0x4 /* initial contents come from a module (an ELF segment, a file mmap) */
-#define VM_HEAP 0x8 /* the brk region */
-#define VM_STACK 0x10
-#define VM_SHARED_RO 0x20 /* MAP_SHARED of a read-only file: may never become writable */
-#define VM_HUGE_MAX_2M 0x40 /* with VM_HUGE: blocks of at most 2 MiB (MAP_HUGETLB | MAP_HUGE_2MB) */
-#define VM_FRAME 0x80 /* one kernel-owned frame (a vCPU run page): never allocated or freed here */
+#define MM_GUEST 0x1 /* mapped in the EPT too (DYAD_MAP_GUEST) */
+#define MM_HUGE 0x2 /* backed by 2 MiB / 1 GiB blocks (DYAD_MAP_HUGE) */
+#define MM_FILE 0x4 /* initial contents come from a module (an ELF segment, a file mmap) */
+#define MM_HEAP 0x8 /* the brk region */
+#define MM_STACK 0x10
+#define MM_SHARED_RO 0x20 /* MAP_SHARED of a read-only file: may never become writable */
+#define MM_HUGE_MAX_2M 0x40 /* with MM_HUGE: blocks of at most 2 MiB (MAP_HUGETLB | MAP_HUGE_2MB) */
+#define MM_FRAME 0x80 /* one kernel-owned frame (a vCPU run page): never allocated or freed here */
 
 /*
  * [start, end) mapped with @prot (PROT_*). A file-backed region shows file bytes
  * [file_off, file_off + file_len) at [start, start + file_len); the rest reads as zero.
  * Frames are private to the process: file pages are copied in at fault time.
  */
-struct vm_region {
+struct mm_region {
 	u64 start, end;
 	u32 prot;
 	u32 flags;
@@ -67,7 +67,7 @@ struct proc {
 	char name[PROC_NAME_MAX];
 	struct proc *parent;
 	struct pmap pmap;
-	struct vm_region regions[PROC_MAX_REGIONS]; /* sorted by start, disjoint */
+	struct mm_region regions[PROC_MAX_REGIONS]; /* sorted by start, disjoint */
 	unsigned nr_regions;
 	struct fd fds[PROC_MAX_FDS];
 	u64 brk_start, brk; /* heap: [brk_start, brk) */

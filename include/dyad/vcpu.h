@@ -7,7 +7,7 @@
 
 /*
  * The kernel side of the vCPU interface. kern/vcpu.c is vendor-neutral: descriptors, the run
- * page, validation, the run loop's policy (serve second-stage faults with vm_fault, sleep on
+ * page, validation, the run loop's policy (serve second-stage faults with mm_fault, sleep on
  * HLT, return on a deadline or console input), instruction fetch for MMIO exits, accounting,
  * teardown. A backend (arch/x86/vmx.c, arch/x86/svm.c) owns the hardware: it enters the guest
  * once per call and translates what the CPU reports into a struct vcpu_exit.
@@ -33,7 +33,7 @@ struct vm {
 enum vcpu_exit_kind {
 	VCPU_EXIT_RESUME, /* finished inside the backend: check for host work, enter again */
 	VCPU_EXIT_USER, /* run->exit_reason and run->exit are filled: return to the VMM */
-	VCPU_EXIT_GUEST_FAULT, /* second-stage fault at .gpa: vm_fault(), else an MMIO exit */
+	VCPU_EXIT_GUEST_FAULT, /* second-stage fault at .gpa: mm_fault(), else an MMIO exit */
 	VCPU_EXIT_HALT, /* HLT with IF = 1, RIP already past it: sleep until an event */
 };
 

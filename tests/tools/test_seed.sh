@@ -6,7 +6,7 @@ set -uo pipefail
 . "$(dirname "$0")/tap.sh"
 
 dir=${UNIT_DIR:-$BUILD_DIR/host}
-for pair in PMAP_SEED:test_pmap_model VM_SEED:test_vm BUDDY_SEED:test_buddy; do
+for pair in PMAP_SEED:test_pmap_model MM_SEED:test_mm BUDDY_SEED:test_buddy; do
 	var=${pair%%:*} bin=$dir/${pair#*:}
 	name=seed_${var,,}_nonsense_is_rejected
 	if [[ ! -x $bin ]]; then

@@ -305,7 +305,7 @@ static void segments_must_be_in_user_space(void **state)
 
 /*
  * The validator and the loader agree on the top: segments end at or below the stack area that
- * every process gets (vm.h: [VM_STACK_TOP - VM_STACK_SIZE, VM_STACK_TOP)), and one that
+ * every process gets (vm.h: [MM_STACK_TOP - MM_STACK_SIZE, MM_STACK_TOP)), and one that
  * reaches into it is refused here, with that reason, not later by the loader.
  */
 static void segments_must_end_below_the_stack_area(void **state)

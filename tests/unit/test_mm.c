@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * Host tests of kern/vm.c, the memory regions and demand paging of a process, on top of the
+ * Host tests of kern/mm.c, the memory regions and demand paging of a process, on top of the
  * real page-table pair module and the physical-memory shim. Faults are simulated by calling
- * vm_fault() with PF_* error codes; pmap_lookup() shows what they mapped, and the shim's
+ * mm_fault() with PF_* error codes; pmap_lookup() shows what they mapped, and the shim's
  * live-frame counter shows which frames a call took or gave back. After every test the
  * process is torn down and the shim must hold no frame.
  *
  * The last test runs random mmap/munmap/mprotect/fault against a per-page model;
- * VM_SEED=<n> replays a run, the seed is printed.
+ * MM_SEED=<n> replays a run, the seed is printed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,7 +30,7 @@
 #include <dyad/elf.h>
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
-#include <dyad/vm.h>
+#include <dyad/mm.h>
 #include <uapi/dyad/abi.h>
 
 #include "pmap_testlib.h"
@@ -75,9 +75,9 @@ static int teardown(void **state)
 {
 	tl_check(&P.pmap);
 	shim_fail_nth(0);
-	vm_teardown(&P);
+	mm_teardown(&P);
 	if (shim.live_frames || shim.live_blocks)
-		fail_msg("after vm_teardown: expected 0 live frames in 0 blocks, saw %llu in %llu",
+		fail_msg("after mm_teardown: expected 0 live frames in 0 blocks, saw %llu in %llu",
 			 (unsigned long long)shim.live_frames,
 			 (unsigned long long)shim.live_blocks);
 	assert_int_equal(P.nr_regions, 0);
@@ -101,7 +101,7 @@ static void expect_data_frames(u64 want, const char *when)
 
 static long mmap_anon(u64 addr, u64 len, u32 prot, u32 flags)
 {
-	return vm_mmap(&P, addr, len, prot, ANON | flags, -1, 0);
+	return mm_mmap(&P, addr, len, prot, ANON | flags, -1, 0);
 }
 
 static void expect_mmap_err(long got, long want, const char *what)
@@ -112,7 +112,7 @@ static void expect_mmap_err(long got, long want, const char *what)
 
 static bool fault(u64 va, u64 err)
 {
-	return vm_fault(&P, va, PF_U | err);
+	return mm_fault(&P, va, PF_U | err);
 }
 
 /* The leaf at @va must be @size bytes with exactly the protection/visibility bits @flags. */
@@ -160,7 +160,7 @@ static void expect_zero(const u8 *p, u64 size, u64 stride, u64 va)
 
 static void expect_region(unsigned i, u64 start, u64 end, u32 prot)
 {
-	const struct vm_region *r = &P.regions[i];
+	const struct mm_region *r = &P.regions[i];
 
 	if (i >= P.nr_regions || r->start != start || r->end != end || r->prot != prot)
 		fail_msg("region %u: expected [%#llx, %#llx) prot %u, saw [%#llx, %#llx) prot %u "
@@ -224,24 +224,24 @@ static void test_mmap_without_hint_is_page_aligned_below_top_and_disjoint(void *
 {
 	static const u64 lens[] = { K4, 3 * K4, 5 * K4 + 100, M2, 1, 17 * K4 };
 	long got[ARRAY_SIZE(lens)];
-	struct vm_region stack = { .start = VM_STACK_TOP - VM_STACK_SIZE,
-				   .end = VM_STACK_TOP,
+	struct mm_region stack = { .start = MM_STACK_TOP - MM_STACK_SIZE,
+				   .end = MM_STACK_TOP,
 				   .prot = RW,
-				   .flags = VM_STACK };
+				   .flags = MM_STACK };
 
 	/* The stack lies above the search, and a region across its top must be avoided. */
-	assert_int_equal(vm_region_add(&P, &stack), 0);
-	assert_int_equal(mmap_anon(VM_MMAP_TOP - 2 * K4, 4 * K4, RW, MAP_FIXED),
-			 VM_MMAP_TOP - 2 * K4);
+	assert_int_equal(mm_region_add(&P, &stack), 0);
+	assert_int_equal(mmap_anon(MM_MMAP_TOP - 2 * K4, 4 * K4, RW, MAP_FIXED),
+			 MM_MMAP_TOP - 2 * K4);
 
 	for (unsigned i = 0; i < ARRAY_SIZE(lens); i++) {
 		u64 len = ALIGN_UP(lens[i], K4);
 
 		got[i] = mmap_anon(0, lens[i], RW, 0);
-		if (got[i] <= 0 || !IS_ALIGNED(got[i], K4) || got[i] + len > VM_MMAP_TOP)
+		if (got[i] <= 0 || !IS_ALIGNED(got[i], K4) || got[i] + len > MM_MMAP_TOP)
 			fail_msg(
 				"mmap %#llx: expected a page-aligned address below %#llx, saw %#lx",
-				(unsigned long long)lens[i], VM_MMAP_TOP, got[i]);
+				(unsigned long long)lens[i], MM_MMAP_TOP, got[i]);
 		for (unsigned j = 0; j < i; j++) {
 			u64 jlen = ALIGN_UP(lens[j], K4);
 
@@ -249,13 +249,13 @@ static void test_mmap_without_hint_is_page_aligned_below_top_and_disjoint(void *
 				fail_msg("mmap %u at %#lx overlaps mmap %u at %#lx", i, got[i], j,
 					 got[j]);
 		}
-		if ((u64)got[i] + len > VM_MMAP_TOP - 2 * K4)
+		if ((u64)got[i] + len > MM_MMAP_TOP - 2 * K4)
 			fail_msg("mmap %u at %#lx overlaps the region at %#llx", i, got[i],
-				 VM_MMAP_TOP - 2 * K4);
+				 MM_MMAP_TOP - 2 * K4);
 	}
 	/* Neighbours with equal attributes merge: each mapping lies inside one region. */
 	for (unsigned i = 0; i < ARRAY_SIZE(lens); i++) {
-		const struct vm_region *r = vm_find(&P, got[i]);
+		const struct mm_region *r = mm_find(&P, got[i]);
 
 		assert_true(r && r->end >= got[i] + ALIGN_UP(lens[i], K4));
 	}
@@ -354,15 +354,15 @@ static void test_mmap_bad_arguments_are_einval_or_ebadf_and_change_nothing(void 
 {
 	P.fds[1].kind = FD_CONSOLE;
 	expect_mmap_err(mmap_anon(0, 0, RW, 0), -EINVAL, "len 0");
-	expect_mmap_err(vm_mmap(&P, 0, K4, RW, ANON, -1, 100), -EINVAL, "misaligned offset");
+	expect_mmap_err(mm_mmap(&P, 0, K4, RW, ANON, -1, 100), -EINVAL, "misaligned offset");
 	expect_mmap_err(mmap_anon(0, K4, RW | 0x8, 0), -EINVAL, "prot with an unknown bit");
-	expect_mmap_err(vm_mmap(&P, 0, K4, RW, MAP_ANONYMOUS, -1, 0), -EINVAL,
+	expect_mmap_err(mm_mmap(&P, 0, K4, RW, MAP_ANONYMOUS, -1, 0), -EINVAL,
 			"neither MAP_PRIVATE nor MAP_SHARED");
-	expect_mmap_err(vm_mmap(&P, 0, K4, RW, MAP_PRIVATE, -1, 0), -EBADF, "fd -1");
-	expect_mmap_err(vm_mmap(&P, 0, K4, RW, MAP_PRIVATE, PROC_MAX_FDS, 0), -EBADF,
+	expect_mmap_err(mm_mmap(&P, 0, K4, RW, MAP_PRIVATE, -1, 0), -EBADF, "fd -1");
+	expect_mmap_err(mm_mmap(&P, 0, K4, RW, MAP_PRIVATE, PROC_MAX_FDS, 0), -EBADF,
 			"fd past the table");
-	expect_mmap_err(vm_mmap(&P, 0, K4, RW, MAP_PRIVATE, 5, 0), -EBADF, "closed fd");
-	expect_mmap_err(vm_mmap(&P, 0, K4, PROT_READ, MAP_PRIVATE, 1, 0), -EACCES, "the console");
+	expect_mmap_err(mm_mmap(&P, 0, K4, RW, MAP_PRIVATE, 5, 0), -EBADF, "closed fd");
+	expect_mmap_err(mm_mmap(&P, 0, K4, PROT_READ, MAP_PRIVATE, 1, 0), -EACCES, "the console");
 	expect_mmap_err(mmap_anon(0x40000123, K4, RW, MAP_FIXED), -EINVAL, "misaligned MAP_FIXED");
 	expect_nr_regions(0);
 	expect_data_frames(0, "after refused calls");
@@ -582,7 +582,7 @@ static void test_munmap_middle_splits_the_region_and_frees_exactly_those_frames(
 
 	assert_int_equal(mmap_anon(a, 8 * K4, RW, MAP_FIXED), a);
 	fault_all(a, 8 * K4);
-	assert_int_equal(vm_munmap(&P, a + 3 * K4, 2 * K4), 0);
+	assert_int_equal(mm_munmap(&P, a + 3 * K4, 2 * K4), 0);
 	expect_nr_regions(2);
 	expect_region(0, a, a + 3 * K4, RW);
 	expect_region(1, a + 5 * K4, a + 8 * K4, RW);
@@ -604,7 +604,7 @@ static void test_munmap_middle_of_a_2m_page_frees_just_that_part(void **state)
 	assert_true(fault(a, PF_W));
 	struct pmap_leaf big = expect_leaf(a, M2, PMAP_W);
 
-	assert_int_equal(vm_munmap(&P, a + 100 * K4, 16 * K4), 0);
+	assert_int_equal(mm_munmap(&P, a + 100 * K4, 16 * K4), 0);
 	expect_nr_regions(2);
 	expect_region(0, a, a + 100 * K4, RW);
 	expect_region(1, a + 116 * K4, a + M2, RW);
@@ -618,38 +618,38 @@ static void test_munmap_middle_of_a_2m_page_frees_just_that_part(void **state)
 	assert_int_equal(l.pa, big.pa + 116 * K4);
 
 	/* The remaining pieces go back one by one. */
-	assert_int_equal(vm_munmap(&P, a, 50 * K4), 0);
+	assert_int_equal(mm_munmap(&P, a, 50 * K4), 0);
 	expect_data_frames(512 - 66, "after unmapping 50 more pages");
-	assert_int_equal(vm_munmap(&P, a + 300 * K4, M2 - 300 * K4), 0);
+	assert_int_equal(mm_munmap(&P, a + 300 * K4, M2 - 300 * K4), 0);
 	expect_data_frames(300 - 66, "after unmapping the tail");
 }
 
 static void test_munmap_needing_a_split_with_full_table_is_enomem_and_changes_nothing(void **state)
 {
 	u64 base = 0x40000000;
-	struct vm_region before[PROC_MAX_REGIONS];
+	struct mm_region before[PROC_MAX_REGIONS];
 
 	fill_region_table(base);
 	fault_all(base + 5 * K4, 4 * K4);
 	memcpy(before, P.regions, sizeof(before));
-	assert_int_equal(vm_munmap(&P, base + 6 * K4, K4), -ENOMEM);
+	assert_int_equal(mm_munmap(&P, base + 6 * K4, K4), -ENOMEM);
 	assert_memory_equal(before, P.regions, sizeof(before));
 	expect_data_frames(4, "after the refused munmap");
 	assert_int_equal(*frame_of(base + 6 * K4), (u8)((base >> PAGE_SHIFT) + 6));
 
 	/* Cuts that need no new slot still work. */
-	assert_int_equal(vm_munmap(&P, base + 5 * K4, K4), 0);
-	assert_int_equal(vm_munmap(&P, base + 10 * K4, 4 * K4), 0);
+	assert_int_equal(mm_munmap(&P, base + 5 * K4, K4), 0);
+	assert_int_equal(mm_munmap(&P, base + 10 * K4, 4 * K4), 0);
 	expect_nr_regions(PROC_MAX_REGIONS - 1);
 	expect_data_frames(3, "after the cuts that fit");
 }
 
 static void test_munmap_bad_arguments_are_einval(void **state)
 {
-	assert_int_equal(vm_munmap(&P, 0x40000123, K4), -EINVAL);
-	assert_int_equal(vm_munmap(&P, 0x40000000, 0), -EINVAL);
-	assert_int_equal(vm_munmap(&P, USER_TOP - K4, K4), -EINVAL);
-	assert_int_equal(vm_munmap(&P, 0x40000000, K4), 0); /* nothing there is fine */
+	assert_int_equal(mm_munmap(&P, 0x40000123, K4), -EINVAL);
+	assert_int_equal(mm_munmap(&P, 0x40000000, 0), -EINVAL);
+	assert_int_equal(mm_munmap(&P, USER_TOP - K4, K4), -EINVAL);
+	assert_int_equal(mm_munmap(&P, 0x40000000, K4), 0); /* nothing there is fine */
 }
 
 /* ---- mprotect ----------------------------------------------------------------------------- */
@@ -660,7 +660,7 @@ static void test_mprotect_of_part_splits_region_in_three_and_updates_w(void **st
 
 	assert_int_equal(mmap_anon(a, 6 * K4, RW, MAP_FIXED), a);
 	fault_all(a, 6 * K4);
-	assert_int_equal(vm_mprotect(&P, a + 2 * K4, 2 * K4, PROT_READ), 0);
+	assert_int_equal(mm_mprotect(&P, a + 2 * K4, 2 * K4, PROT_READ), 0);
 	expect_nr_regions(3);
 	expect_region(0, a, a + 2 * K4, RW);
 	expect_region(1, a + 2 * K4, a + 4 * K4, PROT_READ);
@@ -672,7 +672,7 @@ static void test_mprotect_of_part_splits_region_in_three_and_updates_w(void **st
 	/* A write to a present read-only page is a protection fault, not served. */
 	assert_false(fault(a + 2 * K4, PF_P | PF_W));
 
-	assert_int_equal(vm_mprotect(&P, a + 2 * K4, K4, RW | PROT_EXEC), 0);
+	assert_int_equal(mm_mprotect(&P, a + 2 * K4, K4, RW | PROT_EXEC), 0);
 	expect_leaf(a + 2 * K4, K4, PMAP_W | PMAP_X);
 	expect_leaf(a + 3 * K4, K4, 0);
 	expect_nr_regions(4);
@@ -684,7 +684,7 @@ static void test_mprotect_of_a_2m_page_part_keeps_the_rest(void **state)
 	long a = mmap_anon(0, M2, RW, DYAD_MAP_HUGE | DYAD_MAP_GUEST);
 
 	assert_true(fault(a, PF_W));
-	assert_int_equal(vm_mprotect(&P, a + K4, K4, PROT_READ), 0);
+	assert_int_equal(mm_mprotect(&P, a + K4, K4, PROT_READ), 0);
 	expect_leaf(a + K4, K4, PMAP_VISIBLE);
 	expect_leaf(a, K4, PMAP_W | PMAP_VISIBLE);
 	expect_leaf(a + M2 - K4, K4, PMAP_W | PMAP_VISIBLE);
@@ -698,18 +698,18 @@ static void test_mprotect_over_a_hole_is_enomem_and_changes_nothing(void **state
 	assert_int_equal(mmap_anon(a, 2 * K4, RW, MAP_FIXED), a);
 	assert_int_equal(mmap_anon(a + 3 * K4, 2 * K4, RW, MAP_FIXED), a + 3 * K4);
 	fault_all(a, 2 * K4);
-	assert_int_equal(vm_mprotect(&P, a, 5 * K4, PROT_READ), -ENOMEM);
-	assert_int_equal(vm_mprotect(&P, a - K4, 2 * K4, PROT_READ), -ENOMEM);
-	assert_int_equal(vm_mprotect(&P, a + 4 * K4, 2 * K4, PROT_READ), -ENOMEM);
+	assert_int_equal(mm_mprotect(&P, a, 5 * K4, PROT_READ), -ENOMEM);
+	assert_int_equal(mm_mprotect(&P, a - K4, 2 * K4, PROT_READ), -ENOMEM);
+	assert_int_equal(mm_mprotect(&P, a + 4 * K4, 2 * K4, PROT_READ), -ENOMEM);
 	expect_nr_regions(2);
 	expect_region(0, a, a + 2 * K4, RW);
 	expect_region(1, a + 3 * K4, a + 5 * K4, RW);
 	expect_leaf(a, K4, PMAP_W);
 	/* Adjacent regions without a hole between them are fine. */
 	assert_int_equal(mmap_anon(a + 2 * K4, K4, RW, MAP_FIXED), a + 2 * K4);
-	assert_int_equal(vm_mprotect(&P, a, 5 * K4, PROT_READ), 0);
+	assert_int_equal(mm_mprotect(&P, a, 5 * K4, PROT_READ), 0);
 	expect_leaf(a, K4, 0);
-	assert_int_equal(vm_mprotect(&P, a, K4, RW | 0x8), -EINVAL);
+	assert_int_equal(mm_mprotect(&P, a, K4, RW | 0x8), -EINVAL);
 }
 
 static void test_mprotect_prot_none_unmaps_and_frees_the_pages(void **state)
@@ -718,7 +718,7 @@ static void test_mprotect_prot_none_unmaps_and_frees_the_pages(void **state)
 
 	assert_int_equal(mmap_anon(a, 4 * K4, RW, MAP_FIXED), a);
 	fault_all(a, 4 * K4);
-	assert_int_equal(vm_mprotect(&P, a + K4, 2 * K4, PROT_NONE), 0);
+	assert_int_equal(mm_mprotect(&P, a + K4, 2 * K4, PROT_NONE), 0);
 	expect_data_frames(2, "after PROT_NONE on 2 of 4 pages");
 	expect_unmapped(a + K4);
 	expect_unmapped(a + 2 * K4);
@@ -726,7 +726,7 @@ static void test_mprotect_prot_none_unmaps_and_frees_the_pages(void **state)
 	expect_region(1, a + K4, a + 3 * K4, PROT_NONE);
 
 	/* Access again: the old contents are gone, the page is zeroed. */
-	assert_int_equal(vm_mprotect(&P, a + K4, K4, RW), 0);
+	assert_int_equal(mm_mprotect(&P, a + K4, K4, RW), 0);
 	assert_true(fault(a + K4, 0));
 	expect_zero(frame_of(a + K4), K4, 1, a + K4);
 }
@@ -735,17 +735,17 @@ static void test_mprotect_prot_none_unmaps_and_frees_the_pages(void **state)
 
 static void test_brk_grows_a_heap_region_that_faults(void **state)
 {
-	assert_int_equal(vm_brk(&P, 0), HEAP); /* a query */
-	assert_int_equal(vm_brk(&P, HEAP + 10000), HEAP + 10000);
+	assert_int_equal(mm_brk(&P, 0), HEAP); /* a query */
+	assert_int_equal(mm_brk(&P, HEAP + 10000), HEAP + 10000);
 	expect_nr_regions(1);
 	expect_region(0, HEAP, HEAP + 3 * K4, RW);
-	assert_true(P.regions[0].flags & VM_HEAP);
+	assert_true(P.regions[0].flags & MM_HEAP);
 	assert_true(fault(HEAP + 9000, PF_W));
 	expect_leaf(HEAP + 2 * K4, K4, PMAP_W);
 	assert_false(fault(HEAP + 3 * K4, PF_W));
 
 	/* Growing again extends the same region. */
-	assert_int_equal(vm_brk(&P, HEAP + 5 * K4), HEAP + 5 * K4);
+	assert_int_equal(mm_brk(&P, HEAP + 5 * K4), HEAP + 5 * K4);
 	expect_nr_regions(1);
 	expect_region(0, HEAP, HEAP + 5 * K4, RW);
 	assert_true(fault(HEAP + 4 * K4, PF_W));
@@ -753,29 +753,29 @@ static void test_brk_grows_a_heap_region_that_faults(void **state)
 
 static void test_brk_shrink_frees_the_frames(void **state)
 {
-	assert_int_equal(vm_brk(&P, HEAP + 8 * K4), HEAP + 8 * K4);
+	assert_int_equal(mm_brk(&P, HEAP + 8 * K4), HEAP + 8 * K4);
 	fault_all(HEAP, 8 * K4);
-	assert_int_equal(vm_brk(&P, HEAP + K4 + 1), HEAP + K4 + 1);
+	assert_int_equal(mm_brk(&P, HEAP + K4 + 1), HEAP + K4 + 1);
 	expect_region(0, HEAP, HEAP + 2 * K4, RW);
 	expect_data_frames(2, "after shrinking the heap to 2 pages");
 	expect_unmapped(HEAP + 2 * K4);
 	assert_false(fault(HEAP + 2 * K4, PF_W));
-	assert_int_equal(vm_brk(&P, HEAP), HEAP);
+	assert_int_equal(mm_brk(&P, HEAP), HEAP);
 	expect_nr_regions(0);
 	expect_data_frames(0, "after shrinking the heap to nothing");
-	assert_int_equal(vm_brk(&P, HEAP - K4), HEAP); /* below the start: refused */
+	assert_int_equal(mm_brk(&P, HEAP - K4), HEAP); /* below the start: refused */
 }
 
 static void test_brk_does_not_grow_into_a_mapping(void **state)
 {
-	assert_int_equal(vm_brk(&P, HEAP + K4), HEAP + K4);
+	assert_int_equal(mm_brk(&P, HEAP + K4), HEAP + K4);
 	assert_int_equal(mmap_anon(HEAP + 4 * K4, K4, PROT_READ, MAP_FIXED), HEAP + 4 * K4);
-	assert_int_equal(vm_brk(&P, HEAP + 8 * K4), HEAP + K4);
+	assert_int_equal(mm_brk(&P, HEAP + 8 * K4), HEAP + K4);
 	expect_nr_regions(2);
 	expect_region(0, HEAP, HEAP + K4, RW);
 	expect_region(1, HEAP + 4 * K4, HEAP + 5 * K4, PROT_READ);
 	/* Up to the mapping is fine. */
-	assert_int_equal(vm_brk(&P, HEAP + 4 * K4), HEAP + 4 * K4);
+	assert_int_equal(mm_brk(&P, HEAP + 4 * K4), HEAP + 4 * K4);
 	expect_region(0, HEAP, HEAP + 4 * K4, RW);
 }
 
@@ -810,7 +810,7 @@ static void test_file_fault_copies_file_bytes_and_zero_fills_the_rest(void **sta
 {
 	struct boot_module m;
 	u8 *buf = file_module(&m, 3);
-	long a = vm_mmap(&P, 0, 4 * K4, PROT_READ, MAP_PRIVATE, 3, K4);
+	long a = mm_mmap(&P, 0, 4 * K4, PROT_READ, MAP_PRIVATE, 3, K4);
 
 	assert_true(a > 0);
 	assert_int_equal(P.regions[0].file_len, FILE_SIZE - K4);
@@ -828,10 +828,10 @@ static void test_file_window_follows_a_cut_region(void **state)
 {
 	struct boot_module m;
 	u8 *buf = file_module(&m, 3);
-	long a = vm_mmap(&P, 0, 4 * K4, RW, MAP_PRIVATE, 3, 0);
+	long a = mm_mmap(&P, 0, 4 * K4, RW, MAP_PRIVATE, 3, 0);
 
-	assert_int_equal(vm_munmap(&P, a, K4), 0);
-	assert_int_equal(vm_mprotect(&P, a + 2 * K4, K4, PROT_READ), 0);
+	assert_int_equal(mm_munmap(&P, a, K4), 0);
+	assert_int_equal(mm_mprotect(&P, a + 2 * K4, K4, PROT_READ), 0);
 	assert_true(fault(a + K4, PF_W));
 	assert_true(fault(a + 2 * K4, 0));
 	assert_true(fault(a + 3 * K4, 0));
@@ -847,9 +847,9 @@ static void test_file_mmap_shared_writable_or_on_the_console_is_eacces(void **st
 	u8 *buf = file_module(&m, 3);
 
 	P.fds[1].kind = FD_CONSOLE;
-	expect_mmap_err(vm_mmap(&P, 0, K4, RW, MAP_SHARED, 3, 0), -EACCES, "shared writable file");
-	expect_mmap_err(vm_mmap(&P, 0, K4, PROT_READ, MAP_PRIVATE, 1, 0), -EACCES, "console");
-	assert_true(vm_mmap(&P, 0, K4, PROT_READ, MAP_SHARED, 3, 0) > 0);
+	expect_mmap_err(mm_mmap(&P, 0, K4, RW, MAP_SHARED, 3, 0), -EACCES, "shared writable file");
+	expect_mmap_err(mm_mmap(&P, 0, K4, PROT_READ, MAP_PRIVATE, 1, 0), -EACCES, "console");
+	assert_true(mm_mmap(&P, 0, K4, PROT_READ, MAP_SHARED, 3, 0) > 0);
 	expect_nr_regions(1);
 	free(buf);
 }
@@ -860,7 +860,7 @@ static void test_teardown_returns_every_frame(void **state)
 {
 	struct boot_module m;
 	u8 *buf = file_module(&m, 3);
-	long f = vm_mmap(&P, 0, 4 * K4, PROT_READ, MAP_PRIVATE, 3, 0);
+	long f = mm_mmap(&P, 0, 4 * K4, PROT_READ, MAP_PRIVATE, 3, 0);
 	long h = mmap_anon(0, 2 * M2, RW, DYAD_MAP_HUGE | DYAD_MAP_GUEST);
 	long s = mmap_anon(0, 16 * K4, RW, 0);
 
@@ -869,17 +869,17 @@ static void test_teardown_returns_every_frame(void **state)
 	assert_true(fault(h, PF_W));
 	assert_true(fault(h + M2, PF_W));
 	fault_all(s, 16 * K4);
-	assert_int_equal(vm_munmap(&P, h + 7 * K4, K4), 0); /* a 2 MiB page in pieces */
-	assert_int_equal(vm_brk(&P, HEAP + 3 * K4), HEAP + 3 * K4);
+	assert_int_equal(mm_munmap(&P, h + 7 * K4, K4), 0); /* a 2 MiB page in pieces */
+	assert_int_equal(mm_brk(&P, HEAP + 3 * K4), HEAP + 3 * K4);
 	fault_all(HEAP, 3 * K4);
 	assert_true(shim.live_frames > 0);
 
-	vm_teardown(&P);
+	mm_teardown(&P);
 	if (shim.live_frames || shim.live_blocks)
-		fail_msg("vm_teardown: expected 0 live frames in 0 blocks, saw %llu in %llu",
+		fail_msg("mm_teardown: expected 0 live frames in 0 blocks, saw %llu in %llu",
 			 (unsigned long long)shim.live_frames,
 			 (unsigned long long)shim.live_blocks);
-	/* The fixture's teardown runs vm_teardown again: on a torn-down process a no-op. */
+	/* The fixture's teardown runs mm_teardown again: on a torn-down process a no-op. */
 	assert_int_equal(pmap_create(&P.pmap), 0);
 	free(buf);
 }
@@ -888,17 +888,17 @@ static void test_teardown_returns_every_frame(void **state)
 
 static void test_highest_segment_the_elf_validator_accepts_fits_below_the_stack(void **state)
 {
-	struct vm_region seg = { .start = ELF_LOAD_END - K4, .end = ELF_LOAD_END, .prot = RW };
-	struct vm_region stack = { .start = VM_STACK_TOP - VM_STACK_SIZE,
-				   .end = VM_STACK_TOP,
+	struct mm_region seg = { .start = ELF_LOAD_END - K4, .end = ELF_LOAD_END, .prot = RW };
+	struct mm_region stack = { .start = MM_STACK_TOP - MM_STACK_SIZE,
+				   .end = MM_STACK_TOP,
 				   .prot = RW,
-				   .flags = VM_STACK };
+				   .flags = MM_STACK };
 
-	assert_int_equal(vm_region_add(&P, &seg), 0);
-	assert_int_equal(vm_region_add(&P, &stack), 0);
+	assert_int_equal(mm_region_add(&P, &seg), 0);
+	assert_int_equal(mm_region_add(&P, &stack), 0);
 	expect_nr_regions(2);
 	assert_true(fault(ELF_LOAD_END - 1, PF_W));
-	assert_true(fault(VM_STACK_TOP - 1, PF_W));
+	assert_true(fault(MM_STACK_TOP - 1, PF_W));
 }
 
 /* ---- mmap flags: Dyad's against Linux's --------------------------------------------------- */
@@ -940,7 +940,7 @@ static void test_linux_huge_page_flags_give_huge_backing_never_guest_visibility(
 	assert_true(fault(s, PF_W));
 	expect_leaf(s, K4, PMAP_W);
 	for (unsigned i = 0; i < P.nr_regions; i++)
-		if (P.regions[i].flags & VM_GUEST)
+		if (P.regions[i].flags & MM_GUEST)
 			fail_msg("region %u [%#llx, %#llx) became guest-visible", i,
 				 (unsigned long long)P.regions[i].start,
 				 (unsigned long long)P.regions[i].end);
@@ -955,7 +955,7 @@ static void test_mmap_hugetlb_that_linux_would_refuse_is_einval(void **state)
 			"MAP_HUGETLB with a size x86-64 has no pages of");
 	expect_mmap_err(mmap_anon(0x40000000 + K4, M2, RW, MAP_HUGETLB | MAP_FIXED), -EINVAL,
 			"MAP_HUGETLB | MAP_FIXED at an address that is not 2 MiB aligned");
-	expect_mmap_err(vm_mmap(&P, 0, M2, PROT_READ, MAP_PRIVATE | MAP_HUGETLB, 3, 0), -EINVAL,
+	expect_mmap_err(mm_mmap(&P, 0, M2, PROT_READ, MAP_PRIVATE | MAP_HUGETLB, 3, 0), -EINVAL,
 			"MAP_HUGETLB of a file");
 	expect_nr_regions(0);
 }
@@ -966,17 +966,17 @@ static void test_mmap_unknown_flag_bits_are_ignored_unless_validated(void **stat
 
 	/* Three protections, so that no two of them merge. */
 	assert_true(mmap_anon(0, K4, RW, unknown) > 0);
-	assert_true(vm_mmap(&P, 0, K4, PROT_READ, MAP_SHARED | MAP_ANONYMOUS | unknown, -1, 0) > 0);
-	assert_true(vm_mmap(&P, 0, K4, RW | PROT_EXEC,
+	assert_true(mm_mmap(&P, 0, K4, PROT_READ, MAP_SHARED | MAP_ANONYMOUS | unknown, -1, 0) > 0);
+	assert_true(mm_mmap(&P, 0, K4, RW | PROT_EXEC,
 			    MAP_SHARED_VALIDATE | MAP_ANONYMOUS | DYAD_MAP_GUEST, -1, 0) > 0);
 	expect_nr_regions(3);
-	expect_mmap_err(vm_mmap(&P, 0, K4, RW, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | unknown, -1,
+	expect_mmap_err(mm_mmap(&P, 0, K4, RW, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | unknown, -1,
 				0),
 			-EOPNOTSUPP, "MAP_SHARED_VALIDATE with an unknown bit");
-	expect_mmap_err(vm_mmap(&P, 0, K4, RW, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | MAP_SYNC, -1,
+	expect_mmap_err(mm_mmap(&P, 0, K4, RW, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | MAP_SYNC, -1,
 				0),
 			-EOPNOTSUPP, "MAP_SHARED_VALIDATE | MAP_SYNC");
-	expect_mmap_err(vm_mmap(&P, 0, K4, RW, 0x4 | MAP_ANONYMOUS, -1, 0), -EINVAL,
+	expect_mmap_err(mm_mmap(&P, 0, K4, RW, 0x4 | MAP_ANONYMOUS, -1, 0), -EINVAL,
 			"an unknown mapping type");
 	expect_mmap_err(mmap_anon(0, K4, RW, MAP_32BIT), -EINVAL, "MAP_32BIT, not supported");
 	expect_nr_regions(3);
@@ -990,19 +990,19 @@ static void test_mprotect_adding_write_to_a_shared_file_mapping_is_eacces(void *
 	struct boot_module m = { .start = pmem_pa(file), .end = pmem_pa(file) + sizeof(file) };
 
 	P.fds[3] = (struct fd){ .kind = FD_MODULE, .mod = &m };
-	long s = vm_mmap(&P, 0, 2 * K4, PROT_READ, MAP_SHARED, 3, 0);
-	long p = vm_mmap(&P, 0, 2 * K4, PROT_READ, MAP_PRIVATE, 3, 0);
+	long s = mm_mmap(&P, 0, 2 * K4, PROT_READ, MAP_SHARED, 3, 0);
+	long p = mm_mmap(&P, 0, 2 * K4, PROT_READ, MAP_PRIVATE, 3, 0);
 
 	assert_true(s > 0 && p > 0);
 	assert_true(fault(s, 0));
-	assert_int_equal(vm_mprotect(&P, s, K4, RW), -EACCES);
-	assert_int_equal(vm_mprotect(&P, s + K4, K4, PROT_READ | PROT_WRITE | PROT_EXEC), -EACCES);
+	assert_int_equal(mm_mprotect(&P, s, K4, RW), -EACCES);
+	assert_int_equal(mm_mprotect(&P, s + K4, K4, PROT_READ | PROT_WRITE | PROT_EXEC), -EACCES);
 	assert_false(fault(s, PF_P | PF_W));
 	assert_false(fault(s + K4, PF_W));
 	expect_leaf(s, K4, 0);
 	/* Other changes are fine, and a private file mapping may become writable. */
-	assert_int_equal(vm_mprotect(&P, s, K4, PROT_READ | PROT_EXEC), 0);
-	assert_int_equal(vm_mprotect(&P, p, 2 * K4, RW), 0);
+	assert_int_equal(mm_mprotect(&P, s, K4, PROT_READ | PROT_EXEC), 0);
+	assert_int_equal(mm_mprotect(&P, p, 2 * K4, RW), 0);
 	assert_true(fault(p, PF_W));
 }
 
@@ -1010,20 +1010,20 @@ static void test_mprotect_adding_write_to_a_shared_file_mapping_is_eacces(void *
 
 static void test_brk_growth_is_read_write_after_mprotect_of_the_heap(void **state)
 {
-	assert_int_equal(vm_brk(&P, HEAP + 2 * K4), HEAP + 2 * K4);
-	assert_int_equal(vm_mprotect(&P, HEAP + K4, K4, PROT_READ), 0);
-	assert_int_equal(vm_brk(&P, HEAP + 4 * K4), HEAP + 4 * K4);
+	assert_int_equal(mm_brk(&P, HEAP + 2 * K4), HEAP + 2 * K4);
+	assert_int_equal(mm_mprotect(&P, HEAP + K4, K4, PROT_READ), 0);
+	assert_int_equal(mm_brk(&P, HEAP + 4 * K4), HEAP + 4 * K4);
 	assert_true(fault(HEAP + 3 * K4, PF_W));
 	expect_leaf(HEAP + 3 * K4, K4, PMAP_W);
 	assert_false(fault(HEAP + K4, PF_W)); /* the protected page stays read-only */
 
 	/* The whole heap read-only, then grown: again read-write. */
-	assert_int_equal(vm_mprotect(&P, HEAP, 4 * K4, PROT_READ), 0);
-	assert_int_equal(vm_brk(&P, HEAP + 5 * K4), HEAP + 5 * K4);
+	assert_int_equal(mm_mprotect(&P, HEAP, 4 * K4, PROT_READ), 0);
+	assert_int_equal(mm_brk(&P, HEAP + 5 * K4), HEAP + 5 * K4);
 	assert_true(fault(HEAP + 4 * K4, PF_W));
 	expect_leaf(HEAP + 4 * K4, K4, PMAP_W);
 	/* Shrinking goes through both kinds of heap page. */
-	assert_int_equal(vm_brk(&P, HEAP + K4), HEAP + K4);
+	assert_int_equal(mm_brk(&P, HEAP + K4), HEAP + K4);
 	expect_nr_regions(1);
 	expect_data_frames(0, "after shrinking the heap");
 }
@@ -1062,9 +1062,9 @@ static void test_adjacent_regions_with_equal_attributes_merge(void **state)
 	expect_nr_regions(1);
 	expect_region(0, a, a + 4 * K4, RW);
 	fault_all(a, 4 * K4);
-	assert_int_equal(vm_mprotect(&P, a + K4, K4, PROT_READ), 0);
+	assert_int_equal(mm_mprotect(&P, a + K4, K4, PROT_READ), 0);
 	expect_nr_regions(3);
-	assert_int_equal(vm_mprotect(&P, a + K4, K4, RW), 0);
+	assert_int_equal(mm_mprotect(&P, a + K4, K4, RW), 0);
 	expect_nr_regions(1);
 	expect_region(0, a, a + 4 * K4, RW);
 	/* Different attributes stay apart: guest visibility, huge backing, a file. */
@@ -1084,11 +1084,11 @@ static void test_file_regions_merge_only_where_the_file_runs_on(void **state)
 	for (unsigned i = 0; i < sizeof(file); i++)
 		file[i] = (u8)(i / K4 + 1);
 	P.fds[3] = (struct fd){ .kind = FD_MODULE, .mod = &m };
-	assert_int_equal(vm_mmap(&P, a, K4, PROT_READ, MAP_PRIVATE | MAP_FIXED, 3, 0), a);
-	assert_int_equal(vm_mmap(&P, a + K4, K4, PROT_READ, MAP_PRIVATE | MAP_FIXED, 3, K4),
+	assert_int_equal(mm_mmap(&P, a, K4, PROT_READ, MAP_PRIVATE | MAP_FIXED, 3, 0), a);
+	assert_int_equal(mm_mmap(&P, a + K4, K4, PROT_READ, MAP_PRIVATE | MAP_FIXED, 3, K4),
 			 a + K4);
 	expect_nr_regions(1);
-	assert_int_equal(vm_mmap(&P, a + 2 * K4, K4, PROT_READ, MAP_PRIVATE | MAP_FIXED, 3, 3 * K4),
+	assert_int_equal(mm_mmap(&P, a + 2 * K4, K4, PROT_READ, MAP_PRIVATE | MAP_FIXED, 3, 3 * K4),
 			 a + 2 * K4);
 	expect_nr_regions(2);
 	for (unsigned i = 0; i < 3; i++)
@@ -1101,7 +1101,7 @@ static void test_file_regions_merge_only_where_the_file_runs_on(void **state)
 static void test_alternating_mprotects_fill_the_table_then_enomem_changing_nothing(void **state)
 {
 	u64 a = 0x40000000, pages = 2 * PROC_MAX_REGIONS + 8;
-	static struct vm_region before[PROC_MAX_REGIONS];
+	static struct mm_region before[PROC_MAX_REGIONS];
 	unsigned i;
 
 	assert_true(PROC_MAX_REGIONS >= 256);
@@ -1109,26 +1109,26 @@ static void test_alternating_mprotects_fill_the_table_then_enomem_changing_nothi
 	fault_all(a, pages * K4);
 	/* Every other page read-only: each one costs two regions. */
 	for (i = 1; P.nr_regions + 2 <= PROC_MAX_REGIONS; i += 2)
-		assert_int_equal(vm_mprotect(&P, a + i * K4, K4, PROT_READ), 0);
+		assert_int_equal(mm_mprotect(&P, a + i * K4, K4, PROT_READ), 0);
 	expect_nr_regions(PROC_MAX_REGIONS - 1);
-	assert_int_equal(vm_mprotect(&P, a + (pages - 1) * K4, K4, PROT_READ), 0);
+	assert_int_equal(mm_mprotect(&P, a + (pages - 1) * K4, K4, PROT_READ), 0);
 	expect_nr_regions(PROC_MAX_REGIONS);
 	memcpy(before, P.regions, sizeof(P.regions));
-	assert_int_equal(vm_mprotect(&P, a + (i + 2) * K4, K4, PROT_READ), -ENOMEM);
-	assert_int_equal(vm_munmap(&P, a + (i + 2) * K4, K4), -ENOMEM);
+	assert_int_equal(mm_mprotect(&P, a + (i + 2) * K4, K4, PROT_READ), -ENOMEM);
+	assert_int_equal(mm_munmap(&P, a + (i + 2) * K4, K4), -ENOMEM);
 	expect_mmap_err(mmap_anon(a + (i + 2) * K4, K4, PROT_READ, MAP_FIXED), -ENOMEM,
 			"MAP_FIXED needing two more regions");
 	expect_mmap_err(mmap_anon(0, K4, RW, 0), -ENOMEM, "a new region");
 	assert_memory_equal(before, P.regions, sizeof(P.regions));
 	expect_leaf(a + (i + 2) * K4, K4, PMAP_W);
 	/* Changes that merge still work: the last read-only page back to read-write. */
-	assert_int_equal(vm_mprotect(&P, a + (i - 2) * K4, K4, RW), 0);
+	assert_int_equal(mm_mprotect(&P, a + (i - 2) * K4, K4, RW), 0);
 	expect_nr_regions(PROC_MAX_REGIONS - 2);
 	long extra = mmap_anon(0, K4, RW, 0);
 	assert_true(extra > 0);
-	assert_int_equal(vm_munmap(&P, extra, K4), 0);
+	assert_int_equal(mm_munmap(&P, extra, K4), 0);
 	/* And undoing them all gives one region, with every page's contents kept. */
-	assert_int_equal(vm_mprotect(&P, a, pages * K4, RW), 0);
+	assert_int_equal(mm_mprotect(&P, a, pages * K4, RW), 0);
 	expect_nr_regions(1);
 	for (u64 p = 0; p < pages; p++)
 		assert_int_equal(*frame_of(a + p * K4), (u8)((a >> PAGE_SHIFT) + p));
@@ -1150,7 +1150,7 @@ static void test_alternating_mprotects_fill_the_table_then_enomem_changing_nothi
 struct mpage {
 	u32 id; /* 0: in no region */
 	u32 prot;
-	u32 flags; /* VM_GUEST, VM_HUGE */
+	u32 flags; /* MM_GUEST, MM_HUGE */
 	bool faulted;
 	u64 stamp;
 };
@@ -1219,7 +1219,7 @@ static bool m_any(const struct mpage *m, u64 a, u64 b, bool mapped)
 static u32 m_leaf_flags(const struct mpage *m)
 {
 	return ((m->prot & PROT_WRITE) ? PMAP_W : 0) | ((m->prot & PROT_EXEC) ? PMAP_X : 0) |
-	       ((m->flags & VM_GUEST) ? PMAP_VISIBLE : 0);
+	       ((m->flags & MM_GUEST) ? PMAP_VISIBLE : 0);
 }
 
 /* The region list must be the model's runs, and every page mapped exactly as the model says. */
@@ -1238,7 +1238,7 @@ static void check_against_model(u64 op)
 
 			while (m_joined(model, end))
 				end++;
-			const struct vm_region *v = &P.regions[r];
+			const struct mm_region *v = &P.regions[r];
 			if (r >= P.nr_regions || v->start != page_va(i) || v->end != page_va(end) ||
 			    v->prot != m->prot || v->flags != m->flags)
 				fail_msg("op %llu: region %u: expected [%#llx, %#llx) prot %u "
@@ -1329,8 +1329,8 @@ static void random_mmap(u64 op, u64 *counts)
 	for (u64 i = a; i < b; i++)
 		trial[i] = (struct mpage){ .id = id,
 					   .prot = prot,
-					   .flags = ((flags & DYAD_MAP_GUEST) ? VM_GUEST : 0) |
-						    ((flags & DYAD_MAP_HUGE) ? VM_HUGE : 0) };
+					   .flags = ((flags & DYAD_MAP_GUEST) ? MM_GUEST : 0) |
+						    ((flags & DYAD_MAP_HUGE) ? MM_HUGE : 0) };
 	if (noreplace && m_any(model, a, b, true))
 		want = -EEXIST;
 	else if (m_regions(trial) > PROC_MAX_REGIONS)
@@ -1354,7 +1354,7 @@ static void random_munmap(u64 op, u64 *counts)
 
 	limit_refusals += want < 0;
 
-	commit(vm_munmap(&P, page_va(a), (b - a) * K4), want, "munmap", op);
+	commit(mm_munmap(&P, page_va(a), (b - a) * K4), want, "munmap", op);
 	counts[want < 0]++;
 }
 
@@ -1377,7 +1377,7 @@ static void random_mprotect(u64 op, u64 *counts)
 		want = -ENOMEM; /* a hole */
 	else if (m_regions(trial) > PROC_MAX_REGIONS)
 		want = -ENOMEM, limit_refusals++;
-	commit(vm_mprotect(&P, page_va(a), (b - a) * K4, prot), want, "mprotect", op);
+	commit(mm_mprotect(&P, page_va(a), (b - a) * K4, prot), want, "mprotect", op);
 	counts[want < 0]++;
 }
 
@@ -1386,7 +1386,7 @@ static bool m_tries_2m(u64 x)
 {
 	u64 first = ALIGN_DOWN(x, 512);
 
-	if (!(model[x].flags & VM_HUGE))
+	if (!(model[x].flags & MM_HUGE))
 		return false;
 	for (u64 i = first + 1; i < first + 512; i++)
 		if (!m_joined(model, i))
@@ -1569,6 +1569,6 @@ int main(void)
 	pmem_free(pmem_alloc(18), 18);
 	shim_reset();
 
-	rnd_seed_from_env("VM_SEED");
+	rnd_seed_from_env("MM_SEED");
 	return cmocka_run_group_tests_name("vm", tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef DYAD_VM_H
-#define DYAD_VM_H
+#ifndef DYAD_MM_H
+#define DYAD_MM_H
 
 #include <dyad/proc.h>
 
@@ -12,12 +12,12 @@
  */
 
 /* Region placement. */
-#define VM_MMAP_TOP 0x00007f0000000000ULL /* mmap without a hint searches down from here */
-#define VM_STACK_TOP 0x00007ffffffff000ULL
-#define VM_STACK_SIZE (8ULL << 20)
+#define MM_MMAP_TOP 0x00007f0000000000ULL /* mmap without a hint searches down from here */
+#define MM_STACK_TOP 0x00007ffffffff000ULL
+#define MM_STACK_SIZE (8ULL << 20)
 
 /* Adds a region over [start, end), which must be free. */
-int vm_region_add(struct proc *p, const struct vm_region *r);
+int mm_region_add(struct proc *p, const struct mm_region *r);
 
 /*
  * mmap(2): returns the address or -errno. Flags: Linux's (MAP_HUGETLB with MAP_HUGE_2MB or
@@ -25,34 +25,34 @@ int vm_region_add(struct proc *p, const struct vm_region *r);
  * -EOPNOTSUPP under MAP_SHARED_VALIDATE; MAP_32BIT and MAP_GROWSDOWN are -EINVAL) and Dyad's
  * DYAD_MAP_GUEST and DYAD_MAP_HUGE. -ENOMEM if the region table would overflow.
  */
-long vm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64 off);
-int vm_munmap(struct proc *p, u64 addr, u64 len);
+long mm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64 off);
+int mm_munmap(struct proc *p, u64 addr, u64 len);
 /* mprotect(2): -ENOMEM over a hole, -EACCES to make a shared file mapping writable. */
-int vm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot);
+int mm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot);
 /*
  * brk(2): moves the end of the heap; returns the (possibly unchanged) current break. Memory
  * it adds is read-write.
  */
-u64 vm_brk(struct proc *p, u64 new_brk);
+u64 mm_brk(struct proc *p, u64 new_brk);
 
 /*
  * Serves a page fault at @addr (error code @err, PF_*): allocates zeroed memory (or copies
  * file contents) and maps it in both halves. Returns false if @addr is in no region or the
  * access is not allowed there.
  */
-bool vm_fault(struct proc *p, u64 addr, u64 err);
+bool mm_fault(struct proc *p, u64 addr, u64 err);
 
 /*
- * Maps the kernel-owned frame @pa, one page, as a VM_FRAME region (@prot, placement by @flags'
+ * Maps the kernel-owned frame @pa, one page, as a MM_FRAME region (@prot, placement by @flags'
  * MAP_FIXED / MAP_FIXED_NOREPLACE and @addr as for mmap). munmap and exit unmap it without
  * freeing it; its owner must unmap it before freeing it. Returns the address or -errno.
  */
-long vm_map_frame(struct proc *p, u64 addr, u32 prot, u32 flags, paddr_t pa);
+long mm_map_frame(struct proc *p, u64 addr, u32 prot, u32 flags, paddr_t pa);
 
 /* The region containing @addr, or NULL. */
-const struct vm_region *vm_find(const struct proc *p, u64 addr);
+const struct mm_region *mm_find(const struct proc *p, u64 addr);
 
 /* Unmaps everything and frees every frame the process's memory used. */
-void vm_teardown(struct proc *p);
+void mm_teardown(struct proc *p);
 
 #endif

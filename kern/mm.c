@@ -17,21 +17,21 @@
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
 #include <dyad/string.h>
-#include <dyad/vm.h>
+#include <dyad/mm.h>
 #include <uapi/dyad/abi.h>
 
-#define VM_MMAP_BOTTOM 0x10000ULL /* nothing is placed below 64 KiB: NULL stays unmapped */
+#define MM_MMAP_BOTTOM 0x10000ULL /* nothing is placed below 64 KiB: NULL stays unmapped */
 #define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
 
 /*
  * Scratch for rebuilding a region list: a change is built here in full, checked, and only
- * then copied over the process's list, so a refused change leaves the list as it was. vm calls
+ * then copied over the process's list, so a refused change leaves the list as it was. mm calls
  * never nest and there is one CPU.
  */
-static struct vm_region scratch[PROC_MAX_REGIONS];
+static struct mm_region scratch[PROC_MAX_REGIONS];
 static unsigned scratch_n;
 
-_Static_assert(ELF_LOAD_END == VM_STACK_TOP - VM_STACK_SIZE,
+_Static_assert(ELF_LOAD_END == MM_STACK_TOP - MM_STACK_SIZE,
 	       "the ELF validator's top must be the bottom of the stack area the loader adds");
 _Static_assert(!((DYAD_MAP_GUEST | DYAD_MAP_HUGE) &
 		 (MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_32BIT | MAP_GROWSDOWN | MAP_DENYWRITE |
@@ -48,37 +48,37 @@ static unsigned order_of(u64 size)
 /*
  * pmap_leaf_fn (@arg: the process, its region list still the one before the change): gives
  * back the frames of a leaf that was just unmapped, except the kernel-owned frame of a
- * VM_FRAME region (its owner frees it).
+ * MM_FRAME region (its owner frees it).
  */
 static int free_leaf(void *arg, const struct pmap_leaf *leaf)
 {
-	const struct vm_region *r = vm_find(arg, leaf->va);
+	const struct mm_region *r = mm_find(arg, leaf->va);
 
-	if (r && (r->flags & VM_FRAME))
+	if (r && (r->flags & MM_FRAME))
 		return 0;
 	pmem_free_part(leaf->pa, order_of(leaf->size));
 	return 0;
 }
 
-static u32 region_pmap_flags(const struct vm_region *r)
+static u32 region_pmap_flags(const struct mm_region *r)
 {
 	return ((r->prot & PROT_WRITE) ? PMAP_W : 0) | ((r->prot & PROT_EXEC) ? PMAP_X : 0) |
-	       ((r->flags & VM_GUEST) ? PMAP_VISIBLE : 0);
+	       ((r->flags & MM_GUEST) ? PMAP_VISIBLE : 0);
 }
 
 /*
  * User mappings end one page below USER_TOP: a SYSCALL in the last canonical page would return
  * to a non-canonical RIP, which SYSRET turns into a #GP in ring 0.
  */
-#define VM_USER_END (USER_TOP - PAGE_SIZE)
+#define MM_USER_END (USER_TOP - PAGE_SIZE)
 
 static bool user_range_valid(u64 start, u64 len)
 {
 	return len && IS_ALIGNED(start, PAGE_SIZE) && start + len > start &&
-	       start + len <= VM_USER_END;
+	       start + len <= MM_USER_END;
 }
 
-const struct vm_region *vm_find(const struct proc *p, u64 addr)
+const struct mm_region *mm_find(const struct proc *p, u64 addr)
 {
 	for (unsigned i = 0; i < p->nr_regions; i++)
 		if (addr >= p->regions[i].start && addr < p->regions[i].end)
@@ -95,9 +95,9 @@ static bool range_is_free(const struct proc *p, u64 start, u64 end)
 }
 
 /* The part of @r inside [start, end), with its file window moved along. */
-static struct vm_region region_slice(const struct vm_region *r, u64 start, u64 end)
+static struct mm_region region_slice(const struct mm_region *r, u64 start, u64 end)
 {
-	struct vm_region s = *r;
+	struct mm_region s = *r;
 	u64 skip;
 
 	s.start = MAX(r->start, start);
@@ -112,20 +112,20 @@ static struct vm_region region_slice(const struct vm_region *r, u64 start, u64 e
  * True if @b, which starts where @a ends, can join @a as one region showing the same memory:
  * the same protection, flags and file, and for a file the window runs on without a gap.
  */
-static bool regions_mergeable(const struct vm_region *a, const struct vm_region *b)
+static bool regions_mergeable(const struct mm_region *a, const struct mm_region *b)
 {
 	if (a->end != b->start || a->prot != b->prot || a->flags != b->flags || a->file != b->file)
 		return false;
-	if (!(a->flags & VM_FILE))
+	if (!(a->flags & MM_FILE))
 		return true;
 	return b->file_off == a->file_off + (a->end - a->start) &&
 	       (a->file_len == a->end - a->start || b->file_len == 0);
 }
 
 /* Appends @r to the scratch list, merged into the last region when it can be. */
-static int scratch_push(const struct vm_region *r)
+static int scratch_push(const struct mm_region *r)
 {
-	struct vm_region *last = scratch_n ? &scratch[scratch_n - 1] : NULL;
+	struct mm_region *last = scratch_n ? &scratch[scratch_n - 1] : NULL;
 
 	if (last && regions_mergeable(last, r)) {
 		last->file_len += r->file_len;
@@ -149,12 +149,12 @@ static int scratch_push(const struct vm_region *r)
  * running out of slots while building means the result does not fit.
  */
 static int regions_build(const struct proc *p, u64 start, u64 end, u32 new_prot,
-			 const struct vm_region *add)
+			 const struct mm_region *add)
 {
 	scratch_n = 0;
 	for (unsigned i = 0; i < p->nr_regions; i++) {
-		const struct vm_region *r = &p->regions[i];
-		struct vm_region parts[3];
+		const struct mm_region *r = &p->regions[i];
+		struct mm_region parts[3];
 		unsigned np = 0;
 
 		if (r->end <= start || r->start >= end) {
@@ -189,7 +189,7 @@ static void regions_commit(struct proc *p)
 	p->nr_regions = scratch_n;
 }
 
-int vm_region_add(struct proc *p, const struct vm_region *r)
+int mm_region_add(struct proc *p, const struct mm_region *r)
 {
 	if (!user_range_valid(r->start, r->end - r->start) || !IS_ALIGNED(r->end, PAGE_SIZE))
 		return -EINVAL;
@@ -201,7 +201,7 @@ int vm_region_add(struct proc *p, const struct vm_region *r)
 	return err;
 }
 
-int vm_munmap(struct proc *p, u64 addr, u64 len)
+int mm_munmap(struct proc *p, u64 addr, u64 len)
 {
 	int err;
 
@@ -217,7 +217,7 @@ int vm_munmap(struct proc *p, u64 addr, u64 len)
 	return err;
 }
 
-int vm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot)
+int mm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot)
 {
 	u64 end, pos;
 	int err;
@@ -232,10 +232,10 @@ int vm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot)
 	 * decides; unlike Linux, nothing has changed by then.
 	 */
 	for (pos = addr; pos < end;) {
-		const struct vm_region *r = vm_find(p, pos);
+		const struct mm_region *r = mm_find(p, pos);
 		if (!r)
 			return -ENOMEM;
-		if ((r->flags & VM_SHARED_RO) && (prot & PROT_WRITE))
+		if ((r->flags & MM_SHARED_RO) && (prot & PROT_WRITE))
 			return -EACCES;
 		pos = r->end;
 	}
@@ -254,18 +254,18 @@ int vm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot)
 	return err;
 }
 
-/* Finds a free, @align-aligned range of @len below VM_MMAP_TOP, searching downwards. */
+/* Finds a free, @align-aligned range of @len below MM_MMAP_TOP, searching downwards. */
 static u64 find_gap(const struct proc *p, u64 len, u64 align)
 {
-	u64 ceiling = VM_MMAP_TOP;
+	u64 ceiling = MM_MMAP_TOP;
 
 	for (int i = (int)p->nr_regions - 1; i >= -1; i--) {
-		u64 floor = i >= 0 ? p->regions[i].end : VM_MMAP_BOTTOM;
+		u64 floor = i >= 0 ? p->regions[i].end : MM_MMAP_BOTTOM;
 		if (i >= 0 && p->regions[i].start >= ceiling)
 			continue;
 		if (ceiling >= len) {
 			u64 start = ALIGN_DOWN(ceiling - len, align);
-			if (start >= floor && start >= VM_MMAP_BOTTOM)
+			if (start >= floor && start >= MM_MMAP_BOTTOM)
 				return start;
 		}
 		if (i >= 0)
@@ -303,16 +303,16 @@ static u64 hugetlb_size(u32 flags)
 	}
 }
 
-/* vm_mmap() for a region that also carries @region_flags (VM_FRAME), so it merges only with its like. */
+/* mm_mmap() for a region that also carries @region_flags (MM_FRAME), so it merges only with its like. */
 static long mmap_region(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64 off,
 			u32 region_flags)
 {
-	struct vm_region r = { .prot = prot, .flags = region_flags };
+	struct mm_region r = { .prot = prot, .flags = region_flags };
 	u64 align = PAGE_SIZE;
 	const u32 type = flags & MAP_TYPE;
 	int err;
 
-	if (!len || len > VM_USER_END || (prot & ~PROT_ALL) || !IS_ALIGNED(off, PAGE_SIZE) ||
+	if (!len || len > MM_USER_END || (prot & ~PROT_ALL) || !IS_ALIGNED(off, PAGE_SIZE) ||
 	    (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE))
 		return -EINVAL;
 	/* As on Linux: unknown bits are ignored, unless the caller asked for validation. */
@@ -330,7 +330,7 @@ static long mmap_region(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, 
 			return -EACCES; /* modules are read-only files */
 		const struct boot_module *m = p->fds[fd].mod;
 		u64 size = m->end - m->start;
-		r.flags |= VM_FILE | (type != MAP_PRIVATE ? VM_SHARED_RO : 0);
+		r.flags |= MM_FILE | (type != MAP_PRIVATE ? MM_SHARED_RO : 0);
 		r.file = m;
 		r.file_off = off;
 		r.file_len = off < size ? MIN(len, size - off) : 0;
@@ -344,15 +344,15 @@ static long mmap_region(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, 
 		    ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && !IS_ALIGNED(addr, align)))
 			return -EINVAL;
 		len = ALIGN_UP(len, align);
-		if (!len || len > VM_USER_END)
+		if (!len || len > MM_USER_END)
 			return -EINVAL;
-		r.flags |= VM_HUGE | (align == SZ_2M ? VM_HUGE_MAX_2M : 0);
+		r.flags |= MM_HUGE | (align == SZ_2M ? MM_HUGE_MAX_2M : 0);
 	} else if (flags & DYAD_MAP_HUGE) {
-		r.flags |= VM_HUGE;
+		r.flags |= MM_HUGE;
 		align = len >= SZ_1G ? SZ_1G : len >= SZ_2M ? SZ_2M : PAGE_SIZE;
 	}
 	if (flags & DYAD_MAP_GUEST)
-		r.flags |= VM_GUEST;
+		r.flags |= MM_GUEST;
 
 	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
 		if (!user_range_valid(addr, len))
@@ -361,7 +361,7 @@ static long mmap_region(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, 
 			return -EEXIST;
 	} else {
 		addr = ALIGN_UP(addr, align);
-		if (!addr || !user_range_valid(addr, len) || addr < VM_MMAP_BOTTOM ||
+		if (!addr || !user_range_valid(addr, len) || addr < MM_MMAP_BOTTOM ||
 		    !range_is_free(p, addr, addr + len))
 			addr = find_gap(p, len, align);
 		if (!addr)
@@ -379,24 +379,24 @@ static long mmap_region(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, 
 	return (long)addr;
 }
 
-u64 vm_brk(struct proc *p, u64 new_brk)
+u64 mm_brk(struct proc *p, u64 new_brk)
 {
 	u64 old_end = ALIGN_UP(p->brk, PAGE_SIZE), new_end = ALIGN_UP(new_brk, PAGE_SIZE);
 
-	if (new_brk < p->brk_start || new_brk > VM_USER_END)
+	if (new_brk < p->brk_start || new_brk > MM_USER_END)
 		return p->brk;
 	if (new_end > old_end) {
 		/*
 		 * New heap is read-write whatever mprotect did to the old: a region of its own,
 		 * which merges with a read-write heap region ending here.
 		 */
-		struct vm_region heap = { .start = old_end,
+		struct mm_region heap = { .start = old_end,
 					  .end = new_end,
 					  .prot = PROT_READ | PROT_WRITE,
-					  .flags = VM_HEAP };
-		if (vm_region_add(p, &heap))
+					  .flags = MM_HEAP };
+		if (mm_region_add(p, &heap))
 			return p->brk;
-	} else if (new_end < old_end && vm_munmap(p, new_end, old_end - new_end)) {
+	} else if (new_end < old_end && mm_munmap(p, new_end, old_end - new_end)) {
 		return p->brk;
 	}
 	p->brk = new_brk;
@@ -404,13 +404,13 @@ u64 vm_brk(struct proc *p, u64 new_brk)
 }
 
 /* Fills a new frame for @va of @r: file bytes where the region has them, zeros elsewhere. */
-static void fill_frame(const struct vm_region *r, u64 va, paddr_t pa, u64 size)
+static void fill_frame(const struct mm_region *r, u64 va, paddr_t pa, u64 size)
 {
 	u8 *dst = pmem_va(pa);
 	u64 file_end = r->start + r->file_len;
 
 	memset(dst, 0, size);
-	if (!(r->flags & VM_FILE) || va >= file_end)
+	if (!(r->flags & MM_FILE) || va >= file_end)
 		return;
 	u64 n = MIN(size, file_end - va);
 	memcpy(dst, (const u8 *)pmem_va(r->file->start) + r->file_off + (va - r->start), n);
@@ -424,14 +424,14 @@ static int leaf_found(void *arg, const struct pmap_leaf *leaf)
 
 /*
  * The page size a fault at @addr in @r gets, before any memory is allocated: the largest
- * that the region allows (huge regions, capped by VM_HUGE_MAX_2M), whose aligned slot lies in
+ * that the region allows (huge regions, capped by MM_HUGE_MAX_2M), whose aligned slot lies in
  * the region and has nothing mapped yet, and that the pmap can map as one page with @flags.
  * Returns the index into @sizes of the first candidate; smaller ones follow.
  */
-static unsigned fault_first_size(struct proc *p, const struct vm_region *r, u64 addr,
+static unsigned fault_first_size(struct proc *p, const struct mm_region *r, u64 addr,
 				 const u64 *sizes, unsigned n, u32 flags)
 {
-	unsigned i = !(r->flags & VM_HUGE) ? n - 1 : (r->flags & VM_HUGE_MAX_2M) ? 1 : 0;
+	unsigned i = !(r->flags & MM_HUGE) ? n - 1 : (r->flags & MM_HUGE_MAX_2M) ? 1 : 0;
 
 	for (; i + 1 < n; i++) {
 		u64 size = sizes[i], base = ALIGN_DOWN(addr, size);
@@ -443,13 +443,13 @@ static unsigned fault_first_size(struct proc *p, const struct vm_region *r, u64 
 	return i;
 }
 
-bool vm_fault(struct proc *p, u64 addr, u64 err)
+bool mm_fault(struct proc *p, u64 addr, u64 err)
 {
 	static const u64 sizes[] = { SZ_1G, SZ_2M, SZ_4K };
-	const struct vm_region *r = vm_find(p, addr);
+	const struct mm_region *r = mm_find(p, addr);
 
 	if (!r || (err & PF_P) || (err & PF_RSVD) || !(r->prot & PROT_ALL) ||
-	    (r->flags & VM_FRAME))
+	    (r->flags & MM_FRAME))
 		return false;
 	if (((err & PF_W) && !(r->prot & PROT_WRITE)) || ((err & PF_I) && !(r->prot & PROT_EXEC)))
 		return false;
@@ -479,29 +479,29 @@ bool vm_fault(struct proc *p, u64 addr, u64 err)
 	return false;
 }
 
-long vm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64 off)
+long mm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64 off)
 {
 	return mmap_region(p, addr, len, prot, flags, fd, off, 0);
 }
 
-long vm_map_frame(struct proc *p, u64 addr, u32 prot, u32 flags, paddr_t pa)
+long mm_map_frame(struct proc *p, u64 addr, u32 prot, u32 flags, paddr_t pa)
 {
 	const u32 placement = MAP_FIXED | MAP_FIXED_NOREPLACE;
 	long va = mmap_region(p, addr, PAGE_SIZE, prot,
-			      (flags & placement) | MAP_ANONYMOUS | MAP_SHARED, -1, 0, VM_FRAME);
+			      (flags & placement) | MAP_ANONYMOUS | MAP_SHARED, -1, 0, MM_FRAME);
 
 	if (va < 0)
 		return va;
 	int err = pmap_map_page(&p->pmap, (u64)va, pa, PAGE_SIZE,
-				region_pmap_flags(vm_find(p, (u64)va)));
+				region_pmap_flags(mm_find(p, (u64)va)));
 	if (err) {
-		vm_munmap(p, (u64)va, PAGE_SIZE);
+		mm_munmap(p, (u64)va, PAGE_SIZE);
 		return err;
 	}
 	return va;
 }
 
-void vm_teardown(struct proc *p)
+void mm_teardown(struct proc *p)
 {
 	pmap_destroy(&p->pmap, free_leaf, p);
 	p->nr_regions = 0;
