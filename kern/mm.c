@@ -78,12 +78,40 @@ static bool user_range_valid(u64 start, u64 len)
 	       start + len <= MM_USER_END;
 }
 
+/*
+ * The index of the region mm_find() found last, in whatever process. Faults come in runs
+ * inside one region (a process filling its heap, a guest touching its RAM), and a second-stage
+ * fault looks its region up twice (kern/vcpu.c, then mm_fault()): with the hint a repeated
+ * lookup is one range check instead of a search. Only a hint: it is checked against the list
+ * before use, so no change to any list has to update it. Regions are disjoint, so a region
+ * that holds @addr is the region of @addr. One CPU; a stale value costs a search, nothing more.
+ */
+static unsigned find_hint;
+
+static bool region_holds(const struct mm_region *r, u64 addr)
+{
+	return addr >= r->start && addr < r->end;
+}
+
 const struct mm_region *mm_find(const struct proc *p, u64 addr)
 {
-	for (unsigned i = 0; i < p->nr_regions; i++)
-		if (addr >= p->regions[i].start && addr < p->regions[i].end)
-			return &p->regions[i];
-	return NULL;
+	unsigned lo = 0, hi = p->nr_regions;
+
+	if (find_hint < hi && region_holds(&p->regions[find_hint], addr))
+		return &p->regions[find_hint];
+	/* The list is sorted and disjoint: find the first region that ends above @addr. */
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (p->regions[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == p->nr_regions || addr < p->regions[lo].start)
+		return NULL;
+	find_hint = lo;
+	return &p->regions[lo];
 }
 
 static bool range_is_free(const struct proc *p, u64 start, u64 end)
@@ -423,15 +451,15 @@ static int leaf_found(void *arg, const struct pmap_leaf *leaf)
 }
 
 /*
- * The page size a fault at @addr in @r gets, before any memory is allocated: the largest
- * that the region allows (huge regions, capped by MM_HUGE_MAX_2M), whose aligned slot lies in
+ * The page size a fault at @addr in huge region @r gets, before any memory is allocated: the
+ * largest that the region allows (capped by MM_HUGE_MAX_2M), whose aligned slot lies in
  * the region and has nothing mapped yet, and that the pmap can map as one page with @flags.
  * Returns the index into @sizes of the first candidate; smaller ones follow.
  */
 static unsigned fault_first_size(struct proc *p, const struct mm_region *r, u64 addr,
 				 const u64 *sizes, unsigned n, u32 flags)
 {
-	unsigned i = !(r->flags & MM_HUGE) ? n - 1 : (r->flags & MM_HUGE_MAX_2M) ? 1 : 0;
+	unsigned i = (r->flags & MM_HUGE_MAX_2M) ? 1 : 0;
 
 	for (; i + 1 < n; i++) {
 		u64 size = sizes[i], base = ALIGN_DOWN(addr, size);
@@ -460,8 +488,10 @@ bool mm_fault(struct proc *p, u64 addr, u64 err)
 	 * slot inside an empty larger one is empty too. One fault maps one page.
 	 */
 	u32 flags = region_pmap_flags(r);
-	for (unsigned i = fault_first_size(p, r, addr, sizes, ARRAY_SIZE(sizes), flags);
-	     i < ARRAY_SIZE(sizes); i++) {
+	unsigned first = (r->flags & MM_HUGE)
+				 ? fault_first_size(p, r, addr, sizes, ARRAY_SIZE(sizes), flags)
+				 : ARRAY_SIZE(sizes) - 1; /* 4 KiB: nothing to probe */
+	for (unsigned i = first; i < ARRAY_SIZE(sizes); i++) {
 		u64 size = sizes[i], base = ALIGN_DOWN(addr, size);
 		if (size != SZ_4K && !pmap_page_size_ok(&p->pmap, size, flags))
 			continue;

@@ -170,6 +170,25 @@ static void expect_region(unsigned i, u64 start, u64 end, u32 prot)
 			 P.nr_regions);
 }
 
+/* mm_find() as a plain scan of the list: what the real one, hint and search, must agree with. */
+static const struct mm_region *ref_find(u64 addr)
+{
+	for (unsigned i = 0; i < P.nr_regions; i++)
+		if (addr >= P.regions[i].start && addr < P.regions[i].end)
+			return &P.regions[i];
+	return NULL;
+}
+
+static void expect_find(u64 addr, const char *when)
+{
+	const struct mm_region *got = mm_find(&P, addr), *want = ref_find(addr);
+
+	if (got != want)
+		fail_msg("%s: mm_find(%#llx): expected region %ld, saw %ld (-1: none; %u regions)",
+			 when, (unsigned long long)addr, want ? (long)(want - P.regions) : -1L,
+			 got ? (long)(got - P.regions) : -1L, P.nr_regions);
+}
+
 static void expect_nr_regions(unsigned want)
 {
 	if (P.nr_regions != want)
@@ -419,6 +438,41 @@ static void test_fault_outside_every_region_is_refused(void **state)
 	assert_false(fault(USER_TOP - K4, 0));
 	assert_int_equal(P.page_faults, 0);
 	expect_data_frames(0, "after faults outside the regions");
+}
+
+/*
+ * mm_find() remembers where it found the last region. After the list changes under it (the
+ * region gone, others moved to its index, the list shorter than the remembered index), every
+ * lookup must still give the region that holds the address, or none.
+ */
+static void test_find_gives_the_holding_region_after_the_list_changes(void **state)
+{
+	u64 a = 0x40000000;
+
+	for (unsigned i = 0; i < 8; i++) /* eight regions: every other page, no merging */
+		assert_int_equal(mmap_anon(a + 2 * i * K4, K4, RW, MAP_FIXED), a + 2 * i * K4);
+	expect_nr_regions(8);
+	for (unsigned i = 0; i < 16; i++) {
+		expect_find(a + i * K4, "eight regions");
+		expect_find(a + i * K4 + K4 - 1, "eight regions, last byte");
+	}
+	expect_find(a + 14 * K4, "the last region, remembered");
+	/* The remembered index is now past the end of the list. */
+	assert_int_equal(mm_munmap(&P, a + 14 * K4, K4), 0);
+	expect_find(a + 14 * K4, "the remembered region unmapped");
+	expect_find(a + 6 * K4, "region 3");
+	assert_int_equal(mm_munmap(&P, a + 6 * K4, K4), 0); /* region 4 moves to index 3 */
+	expect_find(a + 6 * K4, "region 3 unmapped");
+	expect_find(a + 8 * K4, "the region that moved to index 3");
+	expect_find(a + 7 * K4, "the gap before it");
+	assert_int_equal(mmap_anon(a - 2 * K4, K4, RW, MAP_FIXED), a - 2 * K4); /* all move up */
+	for (u64 va = a - 3 * K4; va < a + 17 * K4; va += K4 / 2)
+		expect_find(va, "after a region was added in front");
+	expect_find(0, "address 0");
+	expect_find(USER_TOP - 1, "the top of the user half");
+	assert_int_equal(mm_munmap(&P, a - 2 * K4, 20 * K4), 0);
+	expect_find(a, "no region at all");
+	assert_null(mm_find(&P, a));
 }
 
 static void test_fault_in_prot_none_region_is_refused(void **state)
@@ -1271,6 +1325,11 @@ static void check_against_model(u64 op)
 	if (r != P.nr_regions)
 		fail_msg("op %llu: expected %u regions, saw %u", (unsigned long long)op, r,
 			 P.nr_regions);
+	/* Every page's region, looked up from both ends so the remembered index keeps moving. */
+	for (u64 i = 0; i < WIN_PAGES; i++) {
+		expect_find(page_va(i), "random operations");
+		expect_find(page_va(WIN_PAGES - 1 - i) + K4 - 1, "random operations, backwards");
+	}
 	if (data_frames() != m_faulted(model))
 		fail_msg("op %llu: expected %llu data frames (faulted pages), saw %llu",
 			 (unsigned long long)op, (unsigned long long)m_faulted(model),
@@ -1518,6 +1577,7 @@ int main(void)
 		T(test_write_fault_to_read_only_region_is_refused),
 		T(test_exec_fault_to_non_exec_region_is_refused),
 		T(test_fault_outside_every_region_is_refused),
+		T(test_find_gives_the_holding_region_after_the_list_changes),
 		T(test_fault_in_prot_none_region_is_refused),
 		T(test_fault_on_present_page_is_refused_and_keeps_the_frame),
 		T(test_page_faults_counts_served_faults_only),
