@@ -471,42 +471,71 @@ static unsigned fault_first_size(struct proc *p, const struct mm_region *r, u64 
 	return i;
 }
 
-bool mm_fault(struct proc *p, u64 addr, u64 err)
+/*
+ * Fills the fresh block @pa for the page [base, base + size) of @r and maps it. Returns @size,
+ * or 0 when the mapping failed (-ENOMEM for a page-table pair) and the block went back.
+ */
+static u64 fault_map(struct proc *p, const struct mm_region *r, u64 base, paddr_t pa, u64 size,
+		     u32 flags)
+{
+	fill_frame(r, base, pa, size);
+	if (pmap_map_page(&p->pmap, base, pa, size, flags) == 0) {
+		p->page_faults++;
+		return size;
+	}
+	pmem_free(pa, order_of(size));
+	return 0;
+}
+
+/*
+ * Serves a fault at @addr in region @r (NULL: in none) with error code @err. Returns the size
+ * of the one page it mapped, or 0 when the fault is not served. Inlined into its two callers,
+ * which differ only in how they pick @r: the fault path pays no call for the split.
+ */
+static inline __attribute__((always_inline)) u64 fault_in(struct proc *p, const struct mm_region *r,
+							  u64 addr, u64 err)
 {
 	static const u64 sizes[] = { SZ_1G, SZ_2M, SZ_4K };
-	const struct mm_region *r = mm_find(p, addr);
 
 	if (!r || (err & PF_P) || (err & PF_RSVD) || !(r->prot & PROT_ALL) ||
 	    (r->flags & MM_FRAME))
-		return false;
+		return 0;
 	if (((err & PF_W) && !(r->prot & PROT_WRITE)) || ((err & PF_I) && !(r->prot & PROT_EXEC)))
-		return false;
+		return 0;
 
+	u32 flags = region_pmap_flags(r);
+	paddr_t pa;
+	if (!(r->flags & MM_HUGE)) { /* 4 KiB pages only: nothing to choose */
+		pa = pmem_alloc(0);
+		return pa ? fault_map(p, r, ALIGN_DOWN(addr, SZ_4K), pa, SZ_4K, flags) : 0;
+	}
 	/*
 	 * The page size is decided first, so that no block is allocated and zeroed only to find
 	 * its slot partly mapped. Only a failed allocation moves on to a smaller size; a smaller
 	 * slot inside an empty larger one is empty too. One fault maps one page.
 	 */
-	u32 flags = region_pmap_flags(r);
-	unsigned first = (r->flags & MM_HUGE)
-				 ? fault_first_size(p, r, addr, sizes, ARRAY_SIZE(sizes), flags)
-				 : ARRAY_SIZE(sizes) - 1; /* 4 KiB: nothing to probe */
-	for (unsigned i = first; i < ARRAY_SIZE(sizes); i++) {
-		u64 size = sizes[i], base = ALIGN_DOWN(addr, size);
+	for (unsigned i = fault_first_size(p, r, addr, sizes, ARRAY_SIZE(sizes), flags);
+	     i < ARRAY_SIZE(sizes); i++) {
+		u64 size = sizes[i];
 		if (size != SZ_4K && !pmap_page_size_ok(&p->pmap, size, flags))
 			continue;
-		paddr_t pa = pmem_alloc(order_of(size));
-		if (!pa)
-			continue;
-		fill_frame(r, base, pa, size);
-		if (pmap_map_page(&p->pmap, base, pa, size, flags) == 0) {
-			p->page_faults++;
-			return true;
-		}
-		pmem_free(pa, order_of(size)); /* -ENOMEM for a page-table pair */
-		return false;
+		pa = pmem_alloc(order_of(size));
+		if (pa)
+			return fault_map(p, r, ALIGN_DOWN(addr, size), pa, size, flags);
 	}
-	return false;
+	return 0;
+}
+
+bool mm_fault(struct proc *p, u64 addr, u64 err)
+{
+	return fault_in(p, mm_find(p, addr), addr, err) != 0;
+}
+
+u64 mm_guest_fault(struct proc *p, u64 gpa, u64 err)
+{
+	const struct mm_region *r = mm_find(p, gpa);
+
+	return r && (r->flags & MM_GUEST) ? fault_in(p, r, gpa, err) : 0;
 }
 
 long mm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64 off)

@@ -43,6 +43,16 @@ u64 mm_brk(struct proc *p, u64 new_brk);
 bool mm_fault(struct proc *p, u64 addr, u64 err);
 
 /*
+ * A second-stage fault at @gpa, which is the VMM's own address: served as mm_fault() serves a
+ * page fault there, but only inside a guest-visible (MM_GUEST) region. One region lookup for
+ * the check and the fault, and the size of the page mapped in return (what the vCPU's fault
+ * statistics count), so the caller needs neither a lookup nor a walk of its own. Returns
+ * SZ_4K, SZ_2M or SZ_1G, or 0 when the fault is not served: outside a guest-visible region,
+ * an access the region does not allow, a present page, or no memory.
+ */
+u64 mm_guest_fault(struct proc *p, u64 gpa, u64 err);
+
+/*
  * Maps the kernel-owned frame @pa, one page, as a MM_FRAME region (@prot, placement by @flags'
  * MAP_FIXED / MAP_FIXED_NOREPLACE and @addr as for mmap). munmap and exit unmap it without
  * freeing it; its owner must unmap it before freeing it. Returns the address or -errno.

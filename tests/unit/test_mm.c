@@ -618,6 +618,41 @@ static void test_guest_flag_makes_leaves_visible(void **state)
 	expect_leaf(h, M2, PMAP_VISIBLE);
 }
 
+/* A second-stage fault: served in guest-visible regions only, reporting the page size. */
+static void test_guest_fault_serves_guest_regions_only_and_gives_the_page_size(void **state)
+{
+	long a = mmap_anon(0, 2 * K4, PROT_READ, DYAD_MAP_GUEST);
+	long h = mmap_anon(0, G1, RW, DYAD_MAP_GUEST | DYAD_MAP_HUGE);
+	long m = mmap_anon(0, 3 * M2, RW, DYAD_MAP_GUEST | DYAD_MAP_HUGE);
+	long v = mmap_anon(0, K4, RW, 0);
+
+	assert_true(a > 0 && h > 0 && m > 0 && v > 0 && IS_ALIGNED(h, G1));
+	assert_int_equal(mm_guest_fault(&P, a + 8, PF_U), K4);
+	expect_leaf(a, K4, PMAP_VISIBLE);
+	assert_int_equal(mm_guest_fault(&P, a + 8, PF_U), 0); /* present now */
+	assert_int_equal(mm_guest_fault(&P, a + K4, PF_U | PF_W), 0); /* read-only region */
+	expect_unmapped(a + K4);
+	assert_int_equal(mm_guest_fault(&P, h + 5 * M2 + 3 * K4, PF_U | PF_W), G1);
+	expect_leaf(h, G1, PMAP_W | PMAP_VISIBLE);
+	/* 6 MiB of huge memory: 2 MiB pages. */
+	assert_true(IS_ALIGNED(m, M2));
+	assert_int_equal(mm_guest_fault(&P, m + M2 + K4, PF_U | PF_W), M2);
+	expect_leaf(m + M2 + K4, M2, PMAP_W | PMAP_VISIBLE);
+	/* The VMM's own memory, and addresses in no region, are not the guest's. */
+	assert_int_equal(mm_guest_fault(&P, v, PF_U | PF_W), 0);
+	expect_unmapped(v);
+	assert_int_equal(mm_guest_fault(&P, 0, PF_U), 0);
+	assert_int_equal(mm_guest_fault(&P, a + 2 * K4, PF_U), 0);
+	assert_int_equal(P.page_faults, 3);
+	/* With no memory at all nothing is served and nothing is taken. */
+	u64 frames = shim.live_frames;
+	shim_fail_nth(1);
+	assert_int_equal(mm_guest_fault(&P, a + K4, PF_U), 0);
+	shim_fail_nth(0);
+	assert_int_equal(shim.live_frames, frames);
+	expect_unmapped(a + K4);
+}
+
 static void test_without_guest_flag_leaves_are_invisible(void **state)
 {
 	long a = mmap_anon(0, K4, RW, 0), h = mmap_anon(0, M2, RW, DYAD_MAP_HUGE);
@@ -1590,6 +1625,7 @@ int main(void)
 		T(test_huge_fault_falls_back_to_smaller_blocks_when_memory_is_short),
 		T(test_fault_with_no_memory_at_all_is_refused_and_changes_nothing),
 		T(test_guest_flag_makes_leaves_visible),
+		T(test_guest_fault_serves_guest_regions_only_and_gives_the_page_size),
 		T(test_without_guest_flag_leaves_are_invisible),
 		T(test_munmap_middle_splits_the_region_and_frees_exactly_those_frames),
 		T(test_munmap_middle_of_a_2m_page_frees_just_that_part),
