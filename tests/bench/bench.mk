@@ -15,3 +15,9 @@ $(BUILD)/bench/bench_pmap: $(BENCH_PMAP_SRCS:%.c=$(BUILD)/bench/%.o)
 bench: $(BUILD)/bench/bench_pmap
 	tests/bench/run-bench.sh $(BUILD)/bench/bench_pmap $(BUILD)/bench
 bench: bench-user
+
+# Where a second-stage fault's extra instructions go, per function (QEMU with SVM, gdb stepping).
+.PHONY: bench-fault-cycles
+bench-fault-cycles: deps
+	$(MAKE) $(VMBENCH_ISO)
+	tests/bench/fault-cycles.sh $(VMBENCH_ISO) $(KERNEL)
