@@ -69,11 +69,25 @@ run_path_choose() {
 	fi
 }
 
-# Prints the QEMU accelerator and CPU arguments: KVM with the host CPU (VMX passed through) when possible,
-# else TCG with `-cpu max`, which has no VMX; Dyad then reports that VMX is missing.
+# The number of CPUs QEMU gives Dyad: CPUS=N, else QEMU_CPUS_DEFAULT. Refuses anything but 1 to 64
+# (Dyad's SMP_MAX_CPUS).
+QEMU_CPUS_DEFAULT=1
+qemu_cpus() {
+	local n=${CPUS:-$QEMU_CPUS_DEFAULT}
+	[[ $n =~ ^[1-9][0-9]*$ && $n -le 64 ]] || die "CPUS='$n' is not a CPU count from 1 to 64"
+	echo "$n"
+}
+
+# Prints the QEMU accelerator, CPU and SMP arguments: KVM with the host CPU (VMX passed through) when
+# possible, else TCG with `-cpu max`, which has no VMX; Dyad then reports that VMX is missing. Several
+# CPUs under TCG run one host thread each (MTTCG, thread=multi).
 qemu_accel_args() {
+	local n
+	n=$(qemu_cpus)
 	if kvm_nested_usable; then
-		echo "-enable-kvm -cpu host"
+		echo "-enable-kvm -cpu host -smp $n"
+	elif [[ $n -gt 1 ]]; then
+		echo "-accel tcg,thread=multi -cpu max -smp $n"
 	else
 		echo "-accel tcg -cpu max"
 	fi

@@ -68,19 +68,25 @@ static void idt_set(unsigned vector, u64 handler, u8 ist)
 	};
 }
 
-void trap_init(void)
+/* Every CPU shares the one IDT; each has its own IST stacks behind the same slots. */
+void trap_load_idt(void)
 {
 	struct {
 		u16 limit;
 		u64 base;
 	} __packed ptr = { sizeof(idt) - 1, (u64)idt };
 
+	__asm__ volatile("lidt %0" : : "m"(ptr));
+}
+
+void trap_init(void)
+{
 	for (unsigned v = 0; v < 256; v++)
 		idt_set(v, trap_stubs[v], 0);
 	idt[T_DF].ist = IST_DOUBLE_FAULT;
 	idt[T_NMI].ist = IST_NMI;
 	idt[T_DB].ist = IST_DEBUG; /* may arrive on syscall_entry's first instruction: see below */
-	__asm__ volatile("lidt %0" : : "m"(ptr));
+	trap_load_idt();
 }
 
 void trap_set_irq_handler(unsigned vector, irq_handler_t fn)
