@@ -106,6 +106,14 @@ BUILD_DIR=$ROOT/${BUILD:-build}
 # passes) but is slow. Each GiB of guest memory also adds about 1 s of wall time to every boot.
 BOCHS_MEM=${BOCHS_MEM:-3072}
 
+# The number of CPUs Bochs gives Dyad: CPUS=N, else BOCHS_CPUS_DEFAULT (1 to 64, as for QEMU).
+BOCHS_CPUS_DEFAULT=1
+bochs_cpus() {
+	local n=${CPUS:-$BOCHS_CPUS_DEFAULT}
+	[[ $n =~ ^[1-9][0-9]*$ && $n -le 64 ]] || die "CPUS='$n' is not a CPU count from 1 to 64"
+	echo "$n"
+}
+
 # Writes a bochsrc to FILE booting ISO, with COM1 described by the bochsrc line COM1 (see the callers).
 # corei7_skylake_x has the most VMX features that still boot Linux; ips between 5e7 and 2e8 are equally fast
 # and sync=none runs the emulated clock as fast as it can. The rfb display with timeout=0 listens on TCP
@@ -118,7 +126,7 @@ bochs_write_rc() {
 	memory: guest=$BOCHS_MEM, host=$((BOCHS_MEM < 2048 ? BOCHS_MEM : 2048))
 	romimage: file=/usr/share/bochs/BIOS-bochs-latest, options=fastboot
 	vgaromimage: file=/usr/share/vgabios/vgabios.bin
-	cpu: model=corei7_skylake_x, count=1, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
+	cpu: model=corei7_skylake_x, count=$(bochs_cpus), ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
 	pci: enabled=1, chipset=i440fx
 	ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14
 	ata0-master: type=cdrom, path="$iso", status=inserted
