@@ -269,6 +269,7 @@ help:
 	@echo "  KERNEL=F, INITRD=F  make run: guest kernel (bzImage or vmlinux) and initramfs"
 	@echo "                      (default: Debian's, fetched by make guest-image)"
 	@echo "  RUN_PATH=p          make run/run-dyad: force kvm, tcg-svm or bochs"
+	@echo "  CPUS=n              emulated CPUs, 1 to 64 (default: 4 under QEMU, 2 under Bochs)"
 	@echo "  DEBUG=1             a kernel whose page-table pair checks every invariant after each change"
 	@echo "  BUILD=dir           build directory (default build)"
 	@echo "  V=1                 show full command lines"

@@ -9,6 +9,12 @@ die() {
 	exit 1
 }
 
+# CPUS=N, the emulated CPU count, is checked here, once, where a failure still ends the script: the
+# helpers that print it run inside $(...), where die() would end only that subshell.
+if [[ -n ${CPUS+set} ]] && ! [[ $CPUS =~ ^[1-9][0-9]*$ && $CPUS -le 64 ]]; then
+	die "CPUS='$CPUS' is not a CPU count from 1 to 64 (Dyad starts at most 64)"
+fi
+
 # Succeeds when QEMU can give the guest VMX: KVM on Intel with nested virtualisation, and a /dev/kvm we may
 # open read-write. The mere existence of /dev/kvm proves nothing (some hosts have a paravirtual /dev/kvm and
 # no kvm_intel), and AMD's kvm_amd nesting gives SVM, which Dyad does not use. Sets KVM_WHY to the reason.
@@ -69,13 +75,11 @@ run_path_choose() {
 	fi
 }
 
-# The number of CPUs QEMU gives Dyad: CPUS=N, else QEMU_CPUS_DEFAULT. Refuses anything but 1 to 64
-# (Dyad's SMP_MAX_CPUS).
+# The number of CPUs QEMU gives Dyad: CPUS=N (checked when this file is sourced), else
+# QEMU_CPUS_DEFAULT.
 QEMU_CPUS_DEFAULT=1
 qemu_cpus() {
-	local n=${CPUS:-$QEMU_CPUS_DEFAULT}
-	[[ $n =~ ^[1-9][0-9]*$ && $n -le 64 ]] || die "CPUS='$n' is not a CPU count from 1 to 64"
-	echo "$n"
+	echo "${CPUS:-$QEMU_CPUS_DEFAULT}"
 }
 
 # Prints the QEMU accelerator, CPU and SMP arguments: KVM with the host CPU (VMX passed through) when
@@ -106,12 +110,10 @@ BUILD_DIR=$ROOT/${BUILD:-build}
 # passes) but is slow. Each GiB of guest memory also adds about 1 s of wall time to every boot.
 BOCHS_MEM=${BOCHS_MEM:-3072}
 
-# The number of CPUs Bochs gives Dyad: CPUS=N, else BOCHS_CPUS_DEFAULT (1 to 64, as for QEMU).
+# The number of CPUs Bochs gives Dyad: CPUS=N, else BOCHS_CPUS_DEFAULT.
 BOCHS_CPUS_DEFAULT=1
 bochs_cpus() {
-	local n=${CPUS:-$BOCHS_CPUS_DEFAULT}
-	[[ $n =~ ^[1-9][0-9]*$ && $n -le 64 ]] || die "CPUS='$n' is not a CPU count from 1 to 64"
-	echo "$n"
+	echo "${CPUS:-$BOCHS_CPUS_DEFAULT}"
 }
 
 # Writes a bochsrc to FILE booting ISO, with COM1 described by the bochsrc line COM1 (see the callers).
