@@ -119,7 +119,7 @@ void cpu_enable_protection(void)
 #define MSR_PAT 0x277
 #define CR0_NW_BIT BIT(29)
 #define CR0_CD_BIT BIT(30)
-/* The reset value: WB, WT, UC-, UC, twice. Dyad's page tables use PWT/PCD only as their reset meaning. */
+/* The reset value: WB, WT, UC-, UC, twice; Dyad's PWT/PCD bits mean what they mean at reset. */
 #define PAT_RESET 0x0007040600070406ULL
 
 void cpu_init_local(void)

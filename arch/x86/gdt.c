@@ -54,7 +54,7 @@ void gdt_load_cpu(struct percpu *pc)
 			 :
 			 : "m"(ptr), "r"((u64)GDT_KERNEL_DS), "i"(GDT_KERNEL_CS), "r"(GDT_TSS)
 			 : "rax", "memory");
-	/* GS's selector stays whatever it is (boot and the trampoline leave 0): only its base counts. */
+	/* GS's selector stays as boot or the trampoline left it (0): only its base counts. */
 	pc->self = pc;
 	wrmsr(MSR_GS_BASE, (u64)pc);
 	wrmsr(MSR_KERNEL_GS_BASE, 0);

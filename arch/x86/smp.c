@@ -304,12 +304,12 @@ unsigned smp_call_mask(const cpumask_t *mask, smp_call_fn fn, void *arg)
 
 	call_lock_acquire();
 	cpumask_clear(&targets);
-	for_each_cpu(cpu, mask)
+	for_each_cpu (cpu, mask)
 		if (cpu != self && cpumask_test(&online_mask, cpu))
 			cpumask_set(&targets, cpu);
 	n = cpumask_weight(&targets);
 	c.remaining = n;
-	for_each_cpu(cpu, &targets) {
+	for_each_cpu (cpu, &targets) {
 		__atomic_store_n(&percpu_of(cpu)->call, &c, __ATOMIC_RELEASE);
 		icr_send(percpu_of(cpu)->apic_id, ICR_ASSERT | ICR_FIXED | IRQ_CALL);
 	}
@@ -325,7 +325,7 @@ unsigned smp_call_mask(const cpumask_t *mask, smp_call_fn fn, void *arg)
 	u64 deadline = time_ns() + CALL_TIMEOUT_NS;
 	while (__atomic_load_n(&c.remaining, __ATOMIC_ACQUIRE)) {
 		if (time_ns() > deadline) {
-			for_each_cpu(cpu, &targets)
+			for_each_cpu (cpu, &targets)
 				if (__atomic_load_n(&percpu_of(cpu)->call, __ATOMIC_RELAXED) == &c)
 					panic("smp: CPU %u (APIC ID %u) did not take a call IPI in "
 					      "10 s",
@@ -380,7 +380,7 @@ int smp_start_cpu(u32 apic_id, u64 timeout_us)
 	struct percpu *pc;
 	paddr_t stacks;
 
-	for_each_cpu(i, &online_mask)
+	for_each_cpu (i, &online_mask)
 		if (percpu_of(i)->apic_id == apic_id)
 			return -EEXIST;
 	if (cpu == SMP_MAX_CPUS || !tramp_pa)
@@ -394,7 +394,8 @@ int smp_start_cpu(u32 apic_id, u64 timeout_us)
 	pc->apic_id = apic_id;
 	pc->stacks_pa = stacks;
 	for (i = 0; i < IST_STACKS; i++)
-		pc->ist_top[i] = (u64)pmem_va(stacks) + AP_IDLE_STACK_SIZE + (i + 1) * IST_STACK_SIZE;
+		pc->ist_top[i] =
+			(u64)pmem_va(stacks) + AP_IDLE_STACK_SIZE + (i + 1) * IST_STACK_SIZE;
 	pc->state = CPU_STARTING;
 
 	struct ap_params *p = tramp_params();

@@ -81,32 +81,33 @@ KTEST(smp_every_cpu_is_online_and_runs_a_ktest_on_itself)
 			  r->self, pc);
 		KT_EXPECT(kt, r->kernel_gs_base == 0, "CPU %u: KERNEL_GS_BASE %#lx, ring 3's is 0",
 			  cpu, r->kernel_gs_base);
-		KT_EXPECT(kt, r->gdt_base == (u64)pc->gdt, "CPU %u runs on GDT %#lx, not its own %p",
-			  cpu, r->gdt_base, pc->gdt);
+		KT_EXPECT(kt, r->gdt_base == (u64)pc->gdt,
+			  "CPU %u runs on GDT %#lx, not its own %p", cpu, r->gdt_base, pc->gdt);
 		KT_EXPECT(kt, r->idt_base == bsp.idt_base, "CPU %u: IDT %#lx, the boot CPU's %#lx",
 			  cpu, r->idt_base, bsp.idt_base);
 		const struct cpu_regs_snapshot *a = &r->regs, *b = &bsp.regs;
-		KT_EXPECT(kt, a->cr0 == b->cr0, "CPU %u: CR0 %#lx, the boot CPU's %#lx", cpu, a->cr0,
-			  b->cr0);
-		KT_EXPECT(kt, a->cr4 == b->cr4, "CPU %u: CR4 %#lx, the boot CPU's %#lx", cpu, a->cr4,
-			  b->cr4);
+		KT_EXPECT(kt, a->cr0 == b->cr0, "CPU %u: CR0 %#lx, the boot CPU's %#lx", cpu,
+			  a->cr0, b->cr0);
+		KT_EXPECT(kt, a->cr4 == b->cr4, "CPU %u: CR4 %#lx, the boot CPU's %#lx", cpu,
+			  a->cr4, b->cr4);
 		KT_EXPECT(kt, a->efer == b->efer, "CPU %u: EFER %#lx, the boot CPU's %#lx", cpu,
 			  a->efer, b->efer);
-		KT_EXPECT(kt, a->pat == b->pat, "CPU %u: PAT %#lx, the boot CPU's %#lx", cpu, a->pat,
-			  b->pat);
+		KT_EXPECT(kt, a->pat == b->pat, "CPU %u: PAT %#lx, the boot CPU's %#lx", cpu,
+			  a->pat, b->pat);
 		KT_EXPECT(kt, a->xcr0 == b->xcr0, "CPU %u: XCR0 %#lx, the boot CPU's %#lx", cpu,
 			  a->xcr0, b->xcr0);
 		KT_EXPECT(kt, a->star == b->star && a->lstar == b->lstar && a->sfmask == b->sfmask,
 			  "CPU %u: SYSCALL MSRs differ from the boot CPU's", cpu);
 		KT_EXPECT(kt, a->apic_base_mode == b->apic_base_mode,
-			  "CPU %u: APIC mode bits %#lx, the boot CPU's %#lx", cpu, a->apic_base_mode,
-			  b->apic_base_mode);
+			  "CPU %u: APIC mode bits %#lx, the boot CPU's %#lx", cpu,
+			  a->apic_base_mode, b->apic_base_mode);
 	}
 	/* Distinct per-CPU state: two CPUs on one TSS or stack would corrupt each other. */
 	for (unsigned i = 1; i < online; i++)
 		for (unsigned j = 0; j < i; j++)
-			KT_EXPECT(kt, percpu_of(i)->ist_top[0] != percpu_of(j)->ist_top[0] &&
-					      percpu_of(i)->apic_id != percpu_of(j)->apic_id,
+			KT_EXPECT(kt,
+				  percpu_of(i)->ist_top[0] != percpu_of(j)->ist_top[0] &&
+					  percpu_of(i)->apic_id != percpu_of(j)->apic_id,
 				  "CPUs %u and %u share IST stacks or an APIC ID", j, i);
 }
 
@@ -169,8 +170,8 @@ static void expect_counts(struct ktest_ctx *kt, const struct ipi_counts *before,
 			  "CPU %u ran %lu calls from its IPI, want %lu", cpu,
 			  after[cpu].calls_run - before[cpu].calls_run, ipis);
 		KT_EXPECT(kt, after[cpu].ipis - before[cpu].ipis == ipis,
-			  "CPU %u took %lu call IPIs, want %lu", cpu, after[cpu].ipis - before[cpu].ipis,
-			  ipis);
+			  "CPU %u took %lu call IPIs, want %lu", cpu,
+			  after[cpu].ipis - before[cpu].ipis, ipis);
 		KT_EXPECT(kt, after[cpu].empty == before[cpu].empty,
 			  "CPU %u took %lu call IPIs with no call", cpu,
 			  after[cpu].empty - before[cpu].empty);
@@ -281,7 +282,8 @@ KTEST(smp_call_random_rounds_count_exactly)
 		unsigned expect = 0;
 
 		cpumask_clear(&m);
-		/* Any subset of the online CPUs (the caller included or not), plus one that is not. */
+		/* Any subset of the online CPUs (the caller included or not), plus one that is not.
+		 */
 		for (unsigned cpu = 0; cpu < online; cpu++) {
 			if (bits & BIT(cpu % 64)) {
 				cpumask_set(&m, cpu);

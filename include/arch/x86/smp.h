@@ -52,8 +52,9 @@ static inline unsigned cpumask_weight(const cpumask_t *m)
 {
 	unsigned n = 0;
 
+	/* Bit by bit: a freestanding build has no popcount helper to call. */
 	for (unsigned i = 0; i < ARRAY_SIZE(m->bits); i++)
-		for (u64 b = m->bits[i]; b; b &= b - 1) /* no popcount helper in a freestanding build */
+		for (u64 b = m->bits[i]; b; b &= b - 1)
 			n++;
 	return n;
 }
@@ -68,7 +69,8 @@ static inline unsigned cpumask_next(const cpumask_t *m, unsigned cpu)
 }
 
 #define for_each_cpu(cpu, m)                                                                       \
-	for ((cpu) = cpumask_next((m), 0); (cpu) < SMP_MAX_CPUS; (cpu) = cpumask_next((m), (cpu) + 1))
+	for ((cpu) = cpumask_next((m), 0); (cpu) < SMP_MAX_CPUS;                                   \
+	     (cpu) = cpumask_next((m), (cpu) + 1))
 
 /* The vector of call IPIs (smp_call_mask). */
 #define IRQ_CALL 0xf0
