@@ -76,8 +76,9 @@ run_path_choose() {
 }
 
 # The number of CPUs QEMU gives Dyad: CPUS=N (checked when this file is sourced), else
-# QEMU_CPUS_DEFAULT.
-QEMU_CPUS_DEFAULT=1
+# QEMU_CPUS_DEFAULT. Processes run on the first; the others idle in hlt, so that they cost little
+# host time. The benchmark runners (-icount, which excludes MTTCG) and make debug keep one CPU.
+QEMU_CPUS_DEFAULT=4
 qemu_cpus() {
 	echo "${CPUS:-$QEMU_CPUS_DEFAULT}"
 }

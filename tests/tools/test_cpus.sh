@@ -31,6 +31,8 @@ if ! (. tools/lib.sh && kvm_nested_usable); then
 	out=$(args 1)
 	expect cpus_1_under_tcg_is_one_thread "args '$out'" test "$out" = "-accel tcg -cpu max"
 fi
+out=$( (unset CPUS && . tools/lib.sh && qemu_accel_args) 2>&1)
+expect cpus_default_is_4_under_qemu "args '$out'" grep -qE -- '-smp 4( |$)' <<<"$out"
 out=$(rc_count 2)
 expect cpus_2_gives_bochs_count_2 "count '$out'" test "$out" = 2
 
