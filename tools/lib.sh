@@ -111,7 +111,8 @@ BUILD_DIR=$ROOT/${BUILD:-build}
 # passes) but is slow. Each GiB of guest memory also adds about 1 s of wall time to every boot.
 BOCHS_MEM=${BOCHS_MEM:-3072}
 
-# The number of CPUs Bochs gives Dyad: CPUS=N, else BOCHS_CPUS_DEFAULT.
+# The number of CPUs Bochs gives Dyad: CPUS=N, else BOCHS_CPUS_DEFAULT. Bochs runs its CPUs in turn on
+# one host thread, switching every few instructions: a second CPU slows a long guest run a lot.
 BOCHS_CPUS_DEFAULT=1
 bochs_cpus() {
 	echo "${CPUS:-$BOCHS_CPUS_DEFAULT}"
