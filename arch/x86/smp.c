@@ -170,6 +170,16 @@ static void find_cpus(const struct boot_info *bi, u32 boot_apic_id)
 	printf("\n");
 }
 
+const struct cpu_table *smp_cpu_table(void)
+{
+	return &cpu_table;
+}
+
+const char *smp_read_mptable(struct cpu_table *out)
+{
+	return mptable_cpus(direct_map_read, NULL, out);
+}
+
 /* ---- the trampoline ---------------------------------------------------------------------- */
 
 static bool range_overlaps(paddr_t a, paddr_t a_end, paddr_t b, paddr_t b_end)

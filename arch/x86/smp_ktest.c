@@ -4,6 +4,7 @@
  * per-CPU data and the boot CPU's control state; every CPU's timer ticks; call IPIs arrive
  * exactly once, in fixed and in randomized rounds (smp_seed=N on the command line replays one).
  */
+#include <arch/x86/acpi.h>
 #include <arch/x86/asm.h>
 #include <arch/x86/lapic.h>
 #include <arch/x86/smp.h>
@@ -59,6 +60,9 @@ KTEST(smp_every_cpu_is_online_and_runs_a_ktest_on_itself)
 
 	KT_EXPECT(kt, cpumask_weight(smp_online_mask()) == online, "%u CPUs in the mask, %u online",
 		  cpumask_weight(smp_online_mask()), online);
+	/* Every CPU the firmware lists came up (tools/boot-test.sh also demands no skip). */
+	KT_EXPECT(kt, online == smp_cpu_table()->nr, "%u CPUs online, the firmware lists %u",
+		  online, smp_cpu_table()->nr);
 	cpumask_clear(&all);
 	for (cpu = 0; cpu < SMP_MAX_CPUS; cpu++)
 		cpumask_set(&all, cpu);
@@ -323,4 +327,41 @@ KTEST(smp_cpu_that_does_not_answer_is_left_out)
 		  smp_cpus_online(), online);
 	KT_EXPECT(kt, smp_start_cpu(percpu_of(0)->apic_id, 50000) == -EEXIST,
 		  "the boot CPU was started a second time");
+}
+
+/*
+ * The MP table, the fallback, read from the real firmware (SeaBIOS and Bochs's BIOS build one
+ * next to ACPI). They need not list the same CPUs: SeaBIOS lists one CPU per package (QEMU's
+ * -smp 4 is one package of 4 cores), so the MP table's CPUs are a subset of the MADT's, the boot
+ * CPU among them, and the local APIC is at the same address.
+ */
+KTEST(smp_mp_table_agrees_with_the_madt)
+{
+	const struct cpu_table *madt = smp_cpu_table();
+	static struct cpu_table mp;
+	const char *err;
+	bool boot_cpu_listed = false;
+
+	if (madt->source != CPU_TABLE_MADT)
+		KT_SKIP(kt, "the CPUs did not come from an ACPI MADT");
+	err = smp_read_mptable(&mp);
+	if (err)
+		KT_SKIP(kt, "no MP table to compare: %s", err);
+	printf("# smp_mp_table_agrees_with_the_madt: the MP table lists %u CPU%s, the MADT %u\n",
+	       mp.nr, mp.nr == 1 ? "" : "s", madt->nr);
+	KT_EXPECT(kt, mp.nr >= 1 && mp.nr <= madt->nr, "the MP table lists %u CPUs, the MADT %u",
+		  mp.nr, madt->nr);
+	for (unsigned i = 0; i < mp.nr; i++) {
+		bool in_madt = false;
+
+		for (unsigned j = 0; j < madt->nr; j++)
+			in_madt |= madt->apic_id[j] == mp.apic_id[i];
+		KT_EXPECT(kt, in_madt, "APIC ID %u is in the MP table, not in the MADT",
+			  mp.apic_id[i]);
+		boot_cpu_listed |= mp.apic_id[i] == percpu_of(0)->apic_id;
+	}
+	KT_EXPECT(kt, boot_cpu_listed, "the MP table does not list the boot CPU (APIC ID %u)",
+		  percpu_of(0)->apic_id);
+	KT_EXPECT(kt, mp.lapic_pa == madt->lapic_pa, "local APIC at %#lx (MP), %#lx (MADT)",
+		  mp.lapic_pa, madt->lapic_pa);
 }

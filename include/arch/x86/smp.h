@@ -111,6 +111,12 @@ unsigned smp_call_on(unsigned cpu, smp_call_fn fn, void *arg);
  */
 int smp_start_cpu(u32 apic_id, u64 timeout_us);
 
+struct cpu_table;
+/* The CPUs the firmware listed (or the boot CPU alone), as smp_init() found them. */
+const struct cpu_table *smp_cpu_table(void);
+/* Reads the MP table into @out, whatever smp_init() used; NULL or mptable_cpus()'s sentence. */
+const char *smp_read_mptable(struct cpu_table *out);
+
 /* The boot CPU's control state, which smp_ktest compares on every CPU. */
 struct cpu_regs_snapshot {
 	u64 cr0, cr4, efer, pat, xcr0, star, lstar, sfmask, apic_base_mode;
