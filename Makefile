@@ -278,6 +278,7 @@ help:
 	@echo "  BUILD=dir           build directory (default build)"
 	@echo "  V=1                 show full command lines"
 	@echo "  GDB_PORT=n          make debug's gdb port (default 1234)"
-	@echo "  PMAP_SEED, MM_SEED, BUDDY_SEED=n   replay a randomized unit-test run (make unit)"
+	@echo "  PMAP_SEED, MM_SEED, BUDDY_SEED, ACPI_SEED, CPUMASK_SEED=n   replay a randomized"
+	@echo "                      unit-test run (make unit)"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
