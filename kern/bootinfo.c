@@ -10,6 +10,8 @@
 #define MB2_TAG_CMDLINE 1
 #define MB2_TAG_MODULE 3
 #define MB2_TAG_MMAP 6
+#define MB2_TAG_ACPI_OLD 14 /* a copy of the ACPI 1.0 RSDP */
+#define MB2_TAG_ACPI_NEW 15 /* a copy of the ACPI 2.0+ RSDP */
 #define MB2_MMAP_AVAILABLE 1
 
 struct mb2_tag {
@@ -147,6 +149,15 @@ const char *bootinfo_parse(const void *mbi, paddr_t mbi_pa, struct boot_info *bi
 			copy_string(bm->name, sizeof(bm->name), m->cmdline, tag->size - sizeof(*m));
 			break;
 		}
+		case MB2_TAG_ACPI_OLD:
+		case MB2_TAG_ACPI_NEW:
+			/* The newer RSDP wins whatever the order; its contents are checked later. */
+			if (tag->type == MB2_TAG_ACPI_OLD && bi->acpi_rsdp_new)
+				break;
+			bi->acpi_rsdp_len = MIN(tag->size - sizeof(*tag), sizeof(bi->acpi_rsdp));
+			bi->acpi_rsdp_new = tag->type == MB2_TAG_ACPI_NEW;
+			memcpy(bi->acpi_rsdp, tag + 1, bi->acpi_rsdp_len);
+			break;
 		case MB2_TAG_MMAP:
 			err = parse_mmap((const void *)tag, bi);
 			if (err)

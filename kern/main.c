@@ -12,6 +12,7 @@
 #include <arch/x86/kmap.h>
 #include <arch/x86/memlayout.h>
 #include <arch/x86/pmap.h>
+#include <arch/x86/smp.h>
 #include <arch/x86/trap.h>
 #include <arch/x86/uart.h>
 #include <dyad/bootinfo.h>
@@ -108,11 +109,12 @@ static void print_cmdline(const char *line)
 }
 
 /* The words the kernel reads on its command line; everything after `--` goes to init. */
-static const char *const boot_options[] = { "ktest", "init=", NULL };
+static const char *const boot_options[] = { "ktest", "init=", "smp_seed=", NULL };
 
 static void warn_unknown_option(const char *word, size_t len)
 {
-	printf("boot: warning: unknown option '%.*s' ignored (known: ktest init=PATH --)\n",
+	printf("boot: warning: unknown option '%.*s' ignored (known: ktest init=PATH smp_seed=N "
+	       "--)\n",
 	       (int)len, word);
 }
 
@@ -161,7 +163,7 @@ void kmain(u32 magic, paddr_t mbi_pa)
 		panic("not started by a multiboot2 loader (magic %#x)", magic);
 	cpu_detect();
 	fpu_init();
-	cpu_enable_protection();
+	cpu_init_local();
 
 	/* The boot tables reach the first GiB through the direct map; the information is there. */
 	if (mbi_pa + PAGE_SIZE > SZ_1G)
@@ -185,6 +187,7 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	proc_init();
 	vcpu_init();
 	irq_enable();
+	smp_init(&boot_info);
 
 	/* A test run (ktest), a first process (init=), or both, end the emulator with a verdict. */
 	static const char *init_argv[ARGV_MAX + 1];

@@ -9,6 +9,12 @@ die() {
 	exit 1
 }
 
+# CPUS=N, the emulated CPU count, is checked here, once, where a failure still ends the script: the
+# helpers that print it run inside $(...), where die() would end only that subshell.
+if [[ -n ${CPUS+set} ]] && ! [[ $CPUS =~ ^[1-9][0-9]*$ && $CPUS -le 64 ]]; then
+	die "CPUS='$CPUS' is not a CPU count from 1 to 64 (Dyad starts at most 64)"
+fi
+
 # Succeeds when QEMU can give the guest VMX: KVM on Intel with nested virtualisation, and a /dev/kvm we may
 # open read-write. The mere existence of /dev/kvm proves nothing (some hosts have a paravirtual /dev/kvm and
 # no kvm_intel), and AMD's kvm_amd nesting gives SVM, which Dyad does not use. Sets KVM_WHY to the reason.
@@ -69,11 +75,24 @@ run_path_choose() {
 	fi
 }
 
-# Prints the QEMU accelerator and CPU arguments: KVM with the host CPU (VMX passed through) when possible,
-# else TCG with `-cpu max`, which has no VMX; Dyad then reports that VMX is missing.
+# The number of CPUs QEMU gives Dyad: CPUS=N (checked when this file is sourced), else
+# QEMU_CPUS_DEFAULT. Processes run on the first; the others idle in hlt, so that they cost little
+# host time. The benchmark runners (-icount, which excludes MTTCG) and make debug keep one CPU.
+QEMU_CPUS_DEFAULT=4
+qemu_cpus() {
+	echo "${CPUS:-$QEMU_CPUS_DEFAULT}"
+}
+
+# Prints the QEMU accelerator, CPU and SMP arguments: KVM with the host CPU (VMX passed through) when
+# possible, else TCG with `-cpu max`, which has no VMX; Dyad then reports that VMX is missing. Several
+# CPUs under TCG run one host thread each (MTTCG, thread=multi).
 qemu_accel_args() {
+	local n
+	n=$(qemu_cpus)
 	if kvm_nested_usable; then
-		echo "-enable-kvm -cpu host"
+		echo "-enable-kvm -cpu host -smp $n"
+	elif [[ $n -gt 1 ]]; then
+		echo "-accel tcg,thread=multi -cpu max -smp $n"
 	else
 		echo "-accel tcg -cpu max"
 	fi
@@ -92,6 +111,13 @@ BUILD_DIR=$ROOT/${BUILD:-build}
 # passes) but is slow. Each GiB of guest memory also adds about 1 s of wall time to every boot.
 BOCHS_MEM=${BOCHS_MEM:-3072}
 
+# The number of CPUs Bochs gives Dyad: CPUS=N, else BOCHS_CPUS_DEFAULT. Bochs runs its CPUs in turn on
+# one host thread, switching every few instructions: a second CPU slows a long guest run a lot.
+BOCHS_CPUS_DEFAULT=1
+bochs_cpus() {
+	echo "${CPUS:-$BOCHS_CPUS_DEFAULT}"
+}
+
 # Writes a bochsrc to FILE booting ISO, with COM1 described by the bochsrc line COM1 (see the callers).
 # corei7_skylake_x has the most VMX features that still boot Linux; ips between 5e7 and 2e8 are equally fast
 # and sync=none runs the emulated clock as fast as it can. The rfb display with timeout=0 listens on TCP
@@ -104,7 +130,7 @@ bochs_write_rc() {
 	memory: guest=$BOCHS_MEM, host=$((BOCHS_MEM < 2048 ? BOCHS_MEM : 2048))
 	romimage: file=/usr/share/bochs/BIOS-bochs-latest, options=fastboot
 	vgaromimage: file=/usr/share/vgabios/vgabios.bin
-	cpu: model=corei7_skylake_x, count=1, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
+	cpu: model=corei7_skylake_x, count=$(bochs_cpus), ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
 	pci: enabled=1, chipset=i440fx
 	ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14
 	ata0-master: type=cdrom, path="$iso", status=inserted

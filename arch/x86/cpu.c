@@ -3,6 +3,7 @@
 #include <arch/x86/asm.h>
 #include <arch/x86/cpu.h>
 #include <arch/x86/fpu.h>
+#include <arch/x86/user.h>
 #include <dyad/printf.h>
 #include <dyad/string.h>
 
@@ -113,6 +114,26 @@ void cpu_enable_protection(void)
 		write_cr4(read_cr4() | CR4_SMAP);
 		cpu_smap_enabled = true;
 	}
+}
+
+#define MSR_PAT 0x277
+#define CR0_NW_BIT BIT(29)
+#define CR0_CD_BIT BIT(30)
+/* The reset value: WB, WT, UC-, UC, twice; Dyad's PWT/PCD bits mean what they mean at reset. */
+#define PAT_RESET 0x0007040600070406ULL
+
+void cpu_init_local(void)
+{
+	/* WP: the kernel honours read-only pages; NE for VMXON; caches on (CD, NW clear). */
+	write_cr0((read_cr0() & ~(CR0_CD_BIT | CR0_NW_BIT)) | CR0_WP | CR0_NE);
+	fpu_init_cpu();
+	cpu_enable_protection();
+	if (cpu_features.pge)
+		write_cr4(read_cr4() | CR4_PGE);
+	if (cpu_features.nx)
+		wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);
+	wrmsr(MSR_PAT, PAT_RESET);
+	user_init();
 }
 
 void cpu_print(void)

@@ -49,6 +49,16 @@ static size_t enable_xsave(void)
 	return size;
 }
 
+void fpu_init_cpu(void)
+{
+	write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
+	write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
+	if (xcr0) {
+		write_cr4(read_cr4() | CR4_OSXSAVE);
+		xsetbv(0, xcr0);
+	}
+}
+
 void fpu_init(void)
 {
 	u16 *fcw = (u16 *)&clean_area[0];

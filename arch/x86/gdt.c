@@ -1,27 +1,22 @@
 // SPDX-License-Identifier: MIT
-/* The GDT and TSS of the one CPU: flat segments, and known-good stacks for #DF, NMI and #DB. */
+/*
+ * Each CPU's GDT and TSS (in its struct percpu): flat segments, and known-good stacks for #DF,
+ * NMI and #DB. Loading them also points GS.base at the CPU's per-CPU data.
+ */
+#include <arch/x86/asm.h>
 #include <arch/x86/gdt.h>
+#include <arch/x86/percpu.h>
 
-struct tss {
-	u32 reserved0;
-	u64 rsp[3];
-	u64 reserved1;
-	u64 ist[7];
-	u64 reserved2;
-	u16 reserved3;
-	u16 iomap_base;
-} __packed;
+/* The boot CPU's IST stacks: it needs them before there is an allocator. */
+static u8 boot_ist_stacks[IST_STACKS][IST_STACK_SIZE] __aligned(16);
 
-static struct tss tss;
-static u8 ist_stacks[3][8192] __aligned(16);
-
-static u64 gdt_table[7] __aligned(16) = {
+static const u64 gdt_template[GDT_ENTRIES] = {
 	0,
 	0x00af9a000000ffff, /* kernel code, 64-bit */
 	0x00cf92000000ffff, /* kernel data */
 	0x00cff2000000ffff, /* user data, DPL 3 */
 	0x00affa000000ffff, /* user code, 64-bit, DPL 3 */
-	0, 0, /* TSS, filled at init */
+	0, 0, /* TSS, filled per CPU */
 };
 
 struct gdt_ptr {
@@ -29,21 +24,23 @@ struct gdt_ptr {
 	u64 base;
 } __packed;
 
-void gdt_init(void)
+void gdt_load_cpu(struct percpu *pc)
 {
-	u64 base = (u64)&tss;
-	u64 limit = sizeof(tss) - 1;
+	u64 base = (u64)&pc->tss;
+	u64 limit = sizeof(pc->tss) - 1;
 
-	tss.ist[IST_DOUBLE_FAULT - 1] = (u64)&ist_stacks[0][sizeof(ist_stacks[0])];
-	tss.ist[IST_NMI - 1] = (u64)&ist_stacks[1][sizeof(ist_stacks[1])];
-	tss.ist[IST_DEBUG - 1] = (u64)&ist_stacks[2][sizeof(ist_stacks[2])];
-	tss.iomap_base = sizeof(tss); /* no I/O bitmap: ring 3 gets no ports */
+	for (unsigned i = 0; i < GDT_ENTRIES; i++)
+		pc->gdt[i] = gdt_template[i];
+	pc->tss.ist[IST_DOUBLE_FAULT - 1] = pc->ist_top[0];
+	pc->tss.ist[IST_NMI - 1] = pc->ist_top[1];
+	pc->tss.ist[IST_DEBUG - 1] = pc->ist_top[2];
+	pc->tss.iomap_base = sizeof(pc->tss); /* no I/O bitmap: ring 3 gets no ports */
 
-	gdt_table[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) |
-		       (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
-	gdt_table[6] = base >> 32;
+	pc->gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) |
+		     (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	pc->gdt[6] = base >> 32;
 
-	struct gdt_ptr ptr = { sizeof(gdt_table) - 1, (u64)gdt_table };
+	struct gdt_ptr ptr = { sizeof(pc->gdt) - 1, (u64)pc->gdt };
 	__asm__ volatile("lgdt %0\n\t"
 			 "mov %1, %%ds\n\t"
 			 "mov %1, %%es\n\t"
@@ -57,9 +54,22 @@ void gdt_init(void)
 			 :
 			 : "m"(ptr), "r"((u64)GDT_KERNEL_DS), "i"(GDT_KERNEL_CS), "r"(GDT_TSS)
 			 : "rax", "memory");
+	/* GS's selector stays as boot or the trampoline left it (0): only its base counts. */
+	pc->self = pc;
+	wrmsr(MSR_GS_BASE, (u64)pc);
+	wrmsr(MSR_KERNEL_GS_BASE, 0);
+}
+
+void gdt_init(void)
+{
+	struct percpu *pc = percpu_of(0);
+
+	for (unsigned i = 0; i < IST_STACKS; i++)
+		pc->ist_top[i] = (u64)&boot_ist_stacks[i][IST_STACK_SIZE];
+	gdt_load_cpu(pc);
 }
 
 void tss_set_kernel_stack(u64 rsp0)
 {
-	tss.rsp[0] = rsp0;
+	this_cpu()->tss.rsp[0] = rsp0;
 }

@@ -2,6 +2,7 @@
 /* The I/O APIC: just enough to route a legacy interrupt (see include/arch/x86/ioapic.h). */
 #include <arch/x86/ioapic.h>
 #include <arch/x86/kmap.h>
+#include <arch/x86/lapic.h>
 
 #define IOAPIC_PA 0xfec00000ULL
 #define IOAPIC_REGSEL 0x00
@@ -32,8 +33,8 @@ bool ioapic_route(unsigned irq, unsigned vector)
 
 	if (ver == 0xffffffff || irq >= pins)
 		return false;
-	/* Destination APIC ID 0: the boot CPU, the only one Dyad runs. */
-	ioapic_write(IOAPIC_REDIR(irq) + 1, 0);
+	/* The calling CPU (the boot CPU, where processes run), whatever its APIC ID. */
+	ioapic_write(IOAPIC_REDIR(irq) + 1, lapic_id() << 24);
 	ioapic_write(IOAPIC_REDIR(irq), vector); /* fixed, physical, edge, high, unmasked */
 	return true;
 }

@@ -8,6 +8,7 @@
 #include <arch/x86/cpu.h>
 #include <arch/x86/kmap.h>
 #include <arch/x86/lapic.h>
+#include <arch/x86/percpu.h>
 #include <arch/x86/trap.h>
 #include <dyad/printf.h>
 #include <dyad/time.h>
@@ -45,14 +46,14 @@ static u64 lapic_timer_hz;
 static volatile u32 *lapic_mmio;
 
 /* Register access: MSR 0x800 + reg/16 in x2APIC mode, MMIO otherwise. */
-static u32 lapic_read(u32 reg)
+u32 lapic_read(u32 reg)
 {
 	if (!lapic_mmio)
 		return (u32)rdmsr(0x800 + (reg >> 4));
 	return lapic_mmio[reg / 4];
 }
 
-static void lapic_write(u32 reg, u32 v)
+void lapic_write(u32 reg, u32 v)
 {
 	if (!lapic_mmio)
 		wrmsr(0x800 + (reg >> 4), v);
@@ -60,6 +61,7 @@ static void lapic_write(u32 reg, u32 v)
 		lapic_mmio[reg / 4] = v;
 }
 
+/* Every CPU's LAPIC sits at the same address and in the same mode as the boot CPU's. */
 static void lapic_enable(void)
 {
 	u64 base = rdmsr(MSR_APIC_BASE) | APIC_BASE_ENABLE;
@@ -68,9 +70,20 @@ static void lapic_enable(void)
 		wrmsr(MSR_APIC_BASE, base | APIC_BASE_X2APIC);
 	} else {
 		wrmsr(MSR_APIC_BASE, base);
-		lapic_mmio = kmap_mmio(base & 0xfffff000ULL, 4096);
+		if (!lapic_mmio)
+			lapic_mmio = kmap_mmio(base & 0xfffff000ULL, 4096);
 	}
 	lapic_write(LAPIC_SVR, 0x100 | IRQ_SPURIOUS); /* software enable */
+}
+
+bool lapic_x2apic_mode(void)
+{
+	return !lapic_mmio;
+}
+
+u32 lapic_id(void)
+{
+	return lapic_mmio ? lapic_read(LAPIC_ID) >> 24 : (u32)rdmsr(MSR_X2APIC_ID);
 }
 
 /* Masks the 8259 pair after moving it off the exception vectors. */
@@ -135,10 +148,29 @@ void lapic_eoi(void)
 	lapic_write(LAPIC_EOI, 0);
 }
 
+/* Every CPU counts its own ticks; timer_ticks is the boot CPU's, the clock the rest reads. */
 static void timer_irq(struct trap_frame *tf)
 {
-	timer_ticks++;
+	struct percpu *pc = this_cpu();
+
+	pc->ticks++;
+	if (pc->cpu == 0)
+		timer_ticks++;
 	lapic_write(LAPIC_EOI, 0);
+}
+
+/* The periodic timer at TIMER_HZ on this CPU, at the rate the boot CPU measured. */
+static void timer_start_local(void)
+{
+	lapic_write(LAPIC_TIMER_DIV, TIMER_DIV_16);
+	lapic_write(LAPIC_LVT_TIMER, LVT_PERIODIC | IRQ_TIMER);
+	lapic_write(LAPIC_TIMER_INIT, (u32)(lapic_timer_hz / TIMER_HZ));
+}
+
+void timer_init_ap(void)
+{
+	lapic_enable();
+	timer_start_local();
 }
 
 static void spurious_irq(struct trap_frame *tf)
@@ -153,10 +185,8 @@ void timer_init(void)
 	calibrate();
 	trap_set_irq_handler(IRQ_TIMER, timer_irq);
 	trap_set_irq_handler(IRQ_SPURIOUS, spurious_irq);
-	lapic_write(LAPIC_TIMER_DIV, TIMER_DIV_16);
-	lapic_write(LAPIC_LVT_TIMER, LVT_PERIODIC | IRQ_TIMER);
 	timer_start_tsc = rdtsc();
-	lapic_write(LAPIC_TIMER_INIT, (u32)(lapic_timer_hz / TIMER_HZ));
+	timer_start_local();
 	printf("time: TSC %lu.%03lu MHz (measured), LAPIC timer %lu kHz, %s mode, %d Hz tick\n",
 	       tsc_hz / 1000000, tsc_hz / 1000 % 1000, lapic_timer_hz / 1000,
 	       lapic_mmio ? "xAPIC" : "x2APIC", TIMER_HZ);

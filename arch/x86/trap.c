@@ -8,6 +8,7 @@
 #include <arch/x86/gdt.h>
 #include <arch/x86/kjmp.h>
 #include <arch/x86/memlayout.h>
+#include <arch/x86/percpu.h>
 #include <arch/x86/trap.h>
 #include <dyad/panic.h>
 #include <dyad/printf.h>
@@ -30,9 +31,10 @@ static irq_handler_t irq_handlers[256];
 static trap_fault_fn page_fault_handler;
 static trap_fault_fn user_fault_handler;
 
-/* The one armed trap_catch(), if any. Catches do not nest. */
+/* The one armed trap_catch(), if any, and the CPU it runs on. Catches do not nest. */
 static struct {
 	bool armed;
+	unsigned cpu;
 	struct kjmp jmp;
 	struct fault_info *fi;
 } catcher;
@@ -68,19 +70,25 @@ static void idt_set(unsigned vector, u64 handler, u8 ist)
 	};
 }
 
-void trap_init(void)
+/* Every CPU shares the one IDT; each has its own IST stacks behind the same slots. */
+void trap_load_idt(void)
 {
 	struct {
 		u16 limit;
 		u64 base;
 	} __packed ptr = { sizeof(idt) - 1, (u64)idt };
 
+	__asm__ volatile("lidt %0" : : "m"(ptr));
+}
+
+void trap_init(void)
+{
 	for (unsigned v = 0; v < 256; v++)
 		idt_set(v, trap_stubs[v], 0);
 	idt[T_DF].ist = IST_DOUBLE_FAULT;
 	idt[T_NMI].ist = IST_NMI;
 	idt[T_DB].ist = IST_DEBUG; /* may arrive on syscall_entry's first instruction: see below */
-	__asm__ volatile("lidt %0" : : "m"(ptr));
+	trap_load_idt();
 }
 
 void trap_set_irq_handler(unsigned vector, irq_handler_t fn)
@@ -100,6 +108,7 @@ bool trap_catch(void (*fn)(void *arg), void *arg, struct fault_info *fi)
 		return true;
 	}
 	catcher.fi = fi;
+	catcher.cpu = this_cpu_id();
 	catcher.armed = true;
 	fn(arg);
 	catcher.armed = false;
@@ -128,7 +137,8 @@ static void exception(struct trap_frame *tf)
 {
 	if (tf->vector == T_PF && page_fault_handler && page_fault_handler(tf))
 		return;
-	if (catcher.armed && (tf->cs & 3) == 0) {
+	/* Another CPU's fault is not the caught one: its stack is not the catcher's. */
+	if (catcher.armed && catcher.cpu == this_cpu_id() && (tf->cs & 3) == 0) {
 		*catcher.fi = (struct fault_info){
 			.vector = tf->vector,
 			.error = tf->error,

@@ -4,6 +4,7 @@
 
 bits 64
 %include "arch/x86/trap_frame.inc"
+%include "arch/x86/percpu.inc"
 section .text
 extern trap_dispatch
 extern cpu_smap_enabled
@@ -27,9 +28,41 @@ trap_stub_%1:
 %assign v v + 1
 %endrep
 
+; struct trap_frame offsets once PUSH_GPRS has run.
+%define TF_VECTOR (15 * 8)
+%define TF_CS (18 * 8)
+
+; GS (include/arch/x86/percpu.h): from ring 3, SWAPGS in and out. From ring 0, GS is the
+; kernel's except where NMI, #DB, #DF or #MC can land: on syscall_entry's first instruction, or
+; between an exit's SWAPGS and its SYSRET/IRETQ. For those four, GS.base decides (a kernel
+; address is negative), and r12 (callee-saved, so intact after trap_dispatch; the frame holds
+; the interrupted r12) remembers whether to swap back.
 trap_common:
 	PUSH_GPRS
 	cld
+	xor r12d, r12d
+	test byte [rsp + TF_CS], 3
+	jz .from_kernel
+	swapgs
+	jmp .gs_ready
+.from_kernel:
+	mov rax, [rsp + TF_VECTOR]
+	cmp rax, 1			; #DB
+	je .check_gs
+	cmp rax, 2			; NMI
+	je .check_gs
+	cmp rax, 8			; #DF
+	je .check_gs
+	cmp rax, 18			; #MC
+	jne .gs_ready
+.check_gs:
+	mov ecx, MSR_GS_BASE
+	rdmsr
+	test edx, edx
+	js .gs_ready
+	swapgs
+	mov r12d, 1
+.gs_ready:
 	; Exception delivery keeps RFLAGS.AC: a trap taken inside uaccess (or from ring 3 with AC
 	; set) would otherwise run its handler with SMAP off. IRETQ restores the interrupted AC.
 	cmp byte [rel cpu_smap_enabled], 0
@@ -40,8 +73,16 @@ trap_common:
 	; Frame pointer chain for backtraces: link through the interrupted RIP/RBP.
 	mov rbp, [rsp + 8 * 8]
 	call trap_dispatch
-global trap_return
-trap_return:
+	test byte [rsp + TF_CS], 3
+	jnz .to_user
+	test r12d, r12d
+	jz .restore
+	swapgs				; back to the user GS this NMI/#DB/#DF/#MC found
+	jmp .restore
+.to_user:
+	cli				; no interrupt between SWAPGS and IRETQ
+	swapgs
+.restore:
 	POP_GPRS
 	add rsp, 16			; vector, error
 	iretq

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include <arch/x86/asm.h>
 #include <arch/x86/gdt.h>
+#include <arch/x86/percpu.h>
 #include <arch/x86/user.h>
 
-extern u64 syscall_kernel_rsp;
 void syscall_entry(void);
 
 /*
@@ -28,7 +28,7 @@ void user_init(void)
 
 void user_set_kernel_stack(u64 top)
 {
-	syscall_kernel_rsp = top;
+	this_cpu()->kernel_rsp = top;
 	tss_set_kernel_stack(top);
 }
 

@@ -1,17 +1,14 @@
 ; The two ways between ring 0 and ring 3: SYSCALL/SYSRET for system calls, IRETQ to enter a new
-; process. There is one CPU and the kernel stack of the running process is in
-; syscall_kernel_rsp (and TSS.rsp0, for interrupts from ring 3).
+; process. The kernel stack of the process running on this CPU is in its per-CPU data,
+; gs:PERCPU_KERNEL_RSP (and TSS.rsp0, for interrupts from ring 3). SWAPGS comes first on the
+; way in and last on the way out (include/arch/x86/percpu.h).
 
 bits 64
 %include "arch/x86/trap_frame.inc"
+%include "arch/x86/percpu.inc"
 %define USER_DS (0x18 | 3)
 %define USER_CS (0x20 | 3)
 %define SYSCALL_VECTOR 0x80		; marks a syscall frame in struct trap_frame.vector
-
-section .bss
-global syscall_kernel_rsp
-syscall_kernel_rsp:	resq 1
-syscall_user_rsp:	resq 1
 
 section .text
 extern syscall_dispatch, trap_nmi_report, trap_nmi_seen, trap_nmi_reported
@@ -20,10 +17,11 @@ extern syscall_dispatch, trap_nmi_report, trap_nmi_seen, trap_nmi_reported
 ; Builds a struct trap_frame on the kernel stack so a system call looks like any other trap.
 global syscall_entry
 syscall_entry:
-	mov [rel syscall_user_rsp], rsp
-	mov rsp, [rel syscall_kernel_rsp]
+	swapgs
+	mov [gs:PERCPU_USER_RSP], rsp
+	mov rsp, [gs:PERCPU_KERNEL_RSP]
 	push USER_DS			; ss
-	push qword [rel syscall_user_rsp] ; rsp
+	push qword [gs:PERCPU_USER_RSP]	; rsp
 	push r11			; rflags
 	push USER_CS			; cs
 	push rcx			; rip
@@ -47,6 +45,7 @@ syscall_entry:
 	pop rcx				; rip
 	add rsp, 8			; cs
 	pop r11				; rflags
+	swapgs				; interrupts are off: nothing runs on ring 3's GS here
 	pop rsp				; user rsp; interrupts stay off until SYSRET loads RFLAGS
 	o64 sysret
 
@@ -77,6 +76,7 @@ user_enter:
 	xor r13d, r13d
 	xor r14d, r14d
 	xor r15d, r15d
+	swapgs				; interrupts are off (the popfq above)
 	iretq
 
 section .note.GNU-stack noalloc noexec nowrite progbits

@@ -34,6 +34,10 @@ struct boot_info {
 	unsigned nr_modules;
 	char cmdline[BOOT_CMDLINE_MAX];
 	paddr_t mbi_start, mbi_end; /* the information structure itself */
+	/* The ACPI RSDP as the loader copied it (tag 15 preferred to 14), unchecked; empty: none. */
+	u8 acpi_rsdp[64];
+	u32 acpi_rsdp_len;
+	bool acpi_rsdp_new;
 };
 
 #define MULTIBOOT2_BOOTLOADER_MAGIC 0x36d76289

@@ -261,10 +261,44 @@ static void unknown_options_are_reported_known_ones_are_not(void **state)
 	assert_string_equal(unknown_seen, "");
 }
 
+static void acpi_rsdp_tags_are_copied_newest_first(void **state)
+{
+	struct mbi_builder b;
+	struct boot_info bi;
+	uint8_t *t;
+
+	(void)state;
+	mbi_begin(&b);
+	mbi_mmap(&b, qemu_map, 6);
+	assert_null(mbi_finish_and_parse(&b, &bi));
+	assert_int_equal(bi.acpi_rsdp_len, 0); /* no tag: nothing */
+
+	mbi_begin(&b);
+	mbi_mmap(&b, qemu_map, 6);
+	t = mbi_tag(&b, 15, 8 + 36);
+	memset(t + 8, 'N', 36);
+	t = mbi_tag(&b, 14, 8 + 20); /* the old tag after the new one does not replace it */
+	memset(t + 8, 'O', 20);
+	assert_null(mbi_finish_and_parse(&b, &bi));
+	assert_int_equal(bi.acpi_rsdp_len, 36);
+	assert_true(bi.acpi_rsdp_new);
+	assert_int_equal(bi.acpi_rsdp[35], 'N');
+
+	/* A tag longer than the copy is cut to the copy; its length is never trusted further. */
+	mbi_begin(&b);
+	mbi_mmap(&b, qemu_map, 6);
+	t = mbi_tag(&b, 14, 8 + 20);
+	memset(t + 8, 'O', 20);
+	t = mbi_tag(&b, 15, 8 + 200);
+	assert_null(mbi_finish_and_parse(&b, &bi));
+	assert_int_equal(bi.acpi_rsdp_len, sizeof(bi.acpi_rsdp));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(good_information_is_copied_out),
+		cmocka_unit_test(acpi_rsdp_tags_are_copied_newest_first),
 		cmocka_unit_test(overlapping_and_unsorted_ram_is_merged),
 		cmocka_unit_test(missing_memory_map_is_named),
 		cmocka_unit_test(truncated_module_is_named),

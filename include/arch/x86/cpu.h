@@ -49,6 +49,14 @@ void cpu_print(void);
 void cpu_enable_protection(void);
 
 /*
+ * The control state every CPU shares, set on the calling CPU: CR0 (WP, NE, MP, caches on),
+ * CR4 (PGE, OSFXSR, OSXMMEXCPT, OSXSAVE, SMEP, SMAP as the boot CPU detected them), XCR0,
+ * EFER (NXE, SCE), PAT, and the SYSCALL MSRs. The boot CPU calls it once fpu_init() has chosen
+ * XCR0; each AP on arrival. Idempotent.
+ */
+void cpu_init_local(void);
+
+/*
  * True once CR4.SMAP is on: the kernel then faults on any access to a user page unless
  * RFLAGS.AC is set. Only the uaccess helpers set it, between user_access_begin() and
  * user_access_end(); every kernel entry clears it (SFMASK on SYSCALL, CLAC in the trap entry).

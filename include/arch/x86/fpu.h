@@ -18,6 +18,9 @@
  */
 void fpu_init(void);
 
+/* The same register setup on this CPU (an AP), with the XCR0 the boot CPU's fpu_init() chose. */
+void fpu_init_cpu(void);
+
 /* Bytes a save area needs (at most PAGE_SIZE). Areas are 64-byte aligned and start zeroed. */
 size_t fpu_area_size(void);
 

@@ -19,9 +19,17 @@
 #define IST_NMI 2
 #define IST_DEBUG 3
 
+/* The boot CPU's GDT, TSS and per-CPU data (CPU 0), loaded and made current through GS. */
 void gdt_init(void);
 
-/* The stack the CPU switches to on an interrupt or exception from ring 3. */
+struct percpu;
+/*
+ * Builds @pc's GDT and TSS (IST stacks from pc->ist_top), loads them on this CPU, and makes
+ * @pc this CPU's per-CPU data (GS.base; KERNEL_GS_BASE = 0, ring 3's).
+ */
+void gdt_load_cpu(struct percpu *pc);
+
+/* The stack this CPU switches to on an interrupt or exception from ring 3. */
 void tss_set_kernel_stack(u64 rsp0);
 
 #endif

@@ -12,7 +12,8 @@
 
 /*
  * Routes ISA IRQ @irq (identity-mapped to the pin, as on a PC for every IRQ but 0) to @vector,
- * edge-triggered, active high, to the boot CPU. Returns false if no I/O APIC answers.
+ * edge-triggered, active high, to the calling CPU's APIC ID (the boot CPU, at boot). Returns
+ * false if no I/O APIC answers.
  */
 bool ioapic_route(unsigned irq, unsigned vector);
 

@@ -39,6 +39,9 @@ struct fault_info {
 
 void trap_init(void);
 
+/* Loads the IDT trap_init() built on this CPU (an AP). */
+void trap_load_idt(void);
+
 /*
  * Runs fn(arg) in the kernel with exceptions armed to be caught: if fn raises a CPU exception,
  * its state is recorded in *fi, fn is abandoned, and trap_catch returns true. Returns false if
