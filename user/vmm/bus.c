@@ -5,8 +5,6 @@
  * of port exits in runs on one device (the UART's THR/LSR per console byte), so the common
  * case is one comparison; the table has a few dozen entries at most.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "bus.h"
@@ -77,19 +75,4 @@ int bus_access(struct bus *b, enum bus_space space, uint64_t addr, unsigned size
 	if (!write)
 		*value = err ? (space == BUS_MSR ? 0 : mask) : *value & mask;
 	return err;
-}
-
-void vmm_log(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n = snprintf(buf, sizeof(buf), "vmm: ");
-
-	va_start(ap, fmt);
-	n += vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
-	va_end(ap);
-	if (n >= (int)sizeof(buf) - 1)
-		n = sizeof(buf) - 2;
-	buf[n++] = '\n';
-	fwrite(buf, 1, n, stderr);
 }

@@ -71,6 +71,10 @@ const struct cpuid_row cpuid_rows[] = {
 	 * follow; no guest RAM here needs it. */
 	{ 7, 0, CPUID_ECX, BIT(1) | BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(11) | BIT(12) |
 		BIT(14) | BIT(16), 0 },
+	/* RDPID, and RDTSCP below: both read IA32_TSC_AUX, which the VMM does not emulate and the
+	 * kernel does not switch; Linux writes TSC_AUX only when one of them is offered ("unchecked
+	 * MSR access error: WRMSR to 0xc0000103" otherwise) and falls back to LSL for getcpu. */
+	{ 7, 0, CPUID_ECX, BIT(22), 0 },
 	/* AVX-512 4VNNIW/4FMAPS, AVX512_VP2INTERSECT, TSX force-abort, speculation-control MSRs
 	 * (SPEC_CTRL, STIBP, L1D_FLUSH, ARCH_CAPABILITIES, SSBD): no MSRs behind them. */
 	{ 7, 0, CPUID_EDX, BIT(2) | BIT(3) | BIT(8) | BIT(23) | BIT(26) | BIT(27) | BIT(28) |
@@ -88,6 +92,7 @@ const struct cpuid_row cpuid_rows[] = {
 	 * VEX-encoded and need XSAVE state outside the offered set. */
 	{ 0x80000001, CPUID_ANY, CPUID_ECX, BIT(2) | BIT(11) | BIT(16) | BIT(22) | BIT(23) |
 		BIT(24) | BIT(28), 0 },
+	{ 0x80000001, CPUID_ANY, CPUID_EDX, BIT(27), 0 }, /* RDTSCP: see RDPID above */
 	/* One core, APIC ID size 0. */
 	{ 0x80000008, CPUID_ANY, CPUID_ECX, 0xf0ff, 0 },
 	/* SVM features, AMD topology extensions, AMD PMU v2: none. */

@@ -42,6 +42,30 @@ static void uart_irq(void *ctx, int level)
 	pic_set_irq(&mach->pic, 4, level);
 }
 
+static void end_guest_line(void *console)
+{
+	console_end_line(console);
+}
+
+/* The exit status in words (vmm.h). */
+static const char *status_words(int status)
+{
+	switch (status) {
+	case VMM_EXIT_POWEROFF:
+		return "the guest powered off";
+	case VMM_EXIT_RESET:
+		return "the guest reset";
+	case VMM_EXIT_TRIPLE_FAULT:
+		return "the guest triple-faulted";
+	case VMM_EXIT_ERROR:
+		return "the VMM could not go on";
+	case VMM_EXIT_GUEST_PANIC:
+		return "the guest kernel panicked";
+	default:
+		return status >= VMM_EXIT_VERDICT ? "the guest reported failed checks" : "?";
+	}
+}
+
 /* The TSC rate when the kernel did not say: counted against the monotonic clock. */
 static uint64_t measure_tsc_khz(void)
 {
@@ -141,10 +165,11 @@ int main(int argc, char **argv, char **envp)
 		vmm_log("device registration overlaps (a VMM bug)");
 		return VMM_EXIT_ERROR;
 	}
+	vmm_log_before(end_guest_line, &mach->console);
 	status = machine_run(mach);
-	console_flush(&mach->console);
+	console_end_line(&mach->console);
 	if (!mach->opt.quiet)
 		machine_summary(mach);
-	vmm_log("exit status %d", status);
+	vmm_log("exit status %d (%s)", status, status_words(status));
 	return status;
 }

@@ -82,6 +82,19 @@ static void chip_accept(struct pic_chip *c, int ir)
 		c->isr |= bit;
 }
 
+int pic_vector(const struct pic *p)
+{
+	const struct pic_chip *m = &p->chip[0], *s = &p->chip[1];
+	int ir = chip_request(m);
+
+	if (ir == 8)
+		return m->base | 7;
+	if (ir != 2)
+		return m->base | ir;
+	int sir = chip_request(s);
+	return sir == 8 ? (s->base | 7) : (s->base | sir);
+}
+
 int pic_ack(struct pic *p)
 {
 	struct pic_chip *m = &p->chip[0], *s = &p->chip[1];

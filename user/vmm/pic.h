@@ -28,6 +28,8 @@ int pic_register(struct pic *p, struct bus *b);
 void pic_set_irq(struct pic *p, int irq, int level);
 /* Whether the master's INT output is asserted (an unmasked request above what is in service). */
 int pic_pending(const struct pic *p);
+/* The vector pic_ack would give now, without acknowledging anything. */
+int pic_vector(const struct pic *p);
 /* The INTA cycle: the vector to deliver, moving the request into service (spurious: IR7's). */
 int pic_ack(struct pic *p);
 

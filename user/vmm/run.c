@@ -3,7 +3,8 @@
  * The exit loop: before each entry, time-driven work (the APIC timer, the console's batch)
  * and the next interrupt to inject; after each exit, dispatch by reason to the port, MSR and
  * CPUID tables. Anything the guest does that the platform does not have is reported (the
- * first few of each kind) and answered as a PC would: all ones, a dropped write, a #GP.
+ * first few of each kind) and answered as a PC would: all ones, a dropped write, a #GP. A Linux
+ * panic on the guest's console ends the run once the guest has printed its dump.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -161,6 +162,13 @@ static void exit_console(struct machine *mach)
 		uart_receive(&mach->uart, buf, (unsigned)n);
 }
 
+#define PANIC_GRACE_MS 2000
+
+static uint64_t panic_grace(const struct machine *mach)
+{
+	return mach->tsc_khz * PANIC_GRACE_MS;
+}
+
 /* Time-driven work and the interrupt to queue, before an entry. */
 static void before_entry(struct machine *mach)
 {
@@ -173,7 +181,13 @@ static void before_entry(struct machine *mach)
 	if (mach->console.banner_tsc && !mach->banner_ns)
 		mach->banner_ns = now_ns();
 	if (!run->inject.pending) {
+		unsigned long held = mach->apic.extint_below_16;
 		int v = x2apic_take_interrupt(&mach->apic);
+		if (!held && mach->apic.extint_below_16)
+			report(mach,
+			       "the 8259 requests vector %#lx (base %#lx, its reset value?): "
+			       "vectors below 16 cannot be injected, left pending",
+			       (unsigned long)pic_vector(&mach->pic), mach->pic.chip[0].base);
 		if (v >= 0) {
 			run->inject = (struct dyad_event){ .pending = 1,
 							   .type = DYAD_EVENT_EXTINT,
@@ -184,18 +198,37 @@ static void before_entry(struct machine *mach)
 	uint64_t due = x2apic_next_deadline(&mach->apic);
 	if (mach->console.due && (!due || mach->console.due < due))
 		due = mach->console.due;
+	if (mach->console.panic_tsc) {
+		uint64_t end = mach->console.panic_tsc + panic_grace(mach);
+		due = due && due < end ? due : end;
+	}
 	run->deadline_tsc = due;
 	run->request = uart_rx_room(&mach->uart) ? DYAD_RUN_WAKE_CONSOLE : 0;
 }
 
-int machine_run(struct machine *mach)
+/* Whether the guest panicked and has had its time to print the dump: Linux's end-of-panic
+ * line came, or PANIC_GRACE_MS passed (a guest with panic=0 never ends by itself). */
+static int panic_over(const struct machine *mach)
+{
+	const struct console *c = &mach->console;
+
+	return c->panic_tsc && (c->panic_end || rdtsc() - c->panic_tsc >= panic_grace(mach));
+}
+
+static int run_loop(struct machine *mach)
 {
 	struct dyad_run *run = mach->run;
 
 	for (;;) {
 		before_entry(mach);
 		if (ioctl(mach->vcpu_fd, DYAD_VCPU_RUN, 0) < 0) {
-			vmm_log("DYAD_VCPU_RUN failed: %s", strerror(errno));
+			int e = errno;
+			if (e == EINVAL && run->inject.pending)
+				vmm_log("DYAD_VCPU_RUN refused the event to inject (type %u, "
+					"vector %u): %s",
+					run->inject.type, run->inject.vector, strerror(e));
+			else
+				vmm_log("DYAD_VCPU_RUN failed: %s", strerror(e));
 			return VMM_EXIT_ERROR;
 		}
 		unsigned reason = run->exit_reason;
@@ -254,5 +287,19 @@ int machine_run(struct machine *mach)
 				run->exit.internal.info[1], run->regs.rip);
 			return VMM_EXIT_ERROR;
 		}
+		if (panic_over(mach))
+			return VMM_EXIT_GUEST_PANIC;
 	}
+}
+
+int machine_run(struct machine *mach)
+{
+	int status = run_loop(mach);
+
+	/* Whatever ended the run after a panic (Linux's panic=-1 resets), the panic is the news. */
+	if (mach->console.panic_tsc) {
+		vmm_log("the guest kernel panicked: %s", mach->console.panic);
+		status = VMM_EXIT_GUEST_PANIC;
+	}
+	return status;
 }

@@ -128,10 +128,22 @@ void machine_summary(struct machine *mach)
 	       mach->gp_injected, pio->unowned, msr->unowned, mach->console.bytes,
 	       mach->console.writes);
 	printf("vmm: at the end: PIC IMR %02x/%02x IRR %02x ISR %02x base %#x; LVT0 %#x, SVR %#x; "
-	       "UART IER %02x MCR %02x line %d; verdict %d\n",
+	       "UART IER %02x MCR %02x line %d\n",
 	       mach->pic.chip[0].imr, mach->pic.chip[1].imr, mach->pic.chip[0].irr,
 	       mach->pic.chip[0].isr, mach->pic.chip[0].base, mach->apic.lvt_lint0, mach->apic.svr,
-	       mach->uart.ier, mach->uart.mcr, mach->uart.irq_level, mach->ports.verdict);
+	       mach->uart.ier, mach->uart.mcr, mach->uart.irq_level);
+	if (mach->apic.illegal_vectors || mach->apic.extint_below_16)
+		printf("vmm: APIC sources given vectors below 16 (logged in ESR) %lu; 8259 "
+		       "requests "
+		       "below vector 16 held back %lu\n",
+		       mach->apic.illegal_vectors, mach->apic.extint_below_16);
+	if (mach->ports.verdict < 0)
+		printf("vmm: verdict none: the guest wrote nothing to the debug port %#x\n",
+		       VMM_DEBUG_PORT);
+	else
+		printf("vmm: verdict %d: %s on the debug port %#x\n", mach->ports.verdict,
+		       mach->ports.verdict ? "failed checks reported" : "pass reported",
+		       VMM_DEBUG_PORT);
 	if (mach->console.banner_tsc)
 		printf("vmm: start to banner: %llu ms wall, %llu TSC ticks (%llu kHz TSC)\n",
 		       (unsigned long long)(mach->banner_ns - mach->start_ns) / 1000000,

@@ -24,6 +24,7 @@
 #define VMM_EXIT_RESET 2 /* the guest asked for a reset (0xcf9, keyboard controller) */
 #define VMM_EXIT_TRIPLE_FAULT 3
 #define VMM_EXIT_ERROR 4 /* the VMM or the kernel could not go on */
+#define VMM_EXIT_GUEST_PANIC 5 /* the guest kernel panicked (Linux's panic line on its console) */
 #define VMM_EXIT_VERDICT 16 /* + n: the guest reported n failures on the debug port */
 
 /*
@@ -32,7 +33,10 @@
  */
 #define VMM_DEBUG_PORT 0xf4
 
-/* Logging to stderr with a "vmm: " prefix. */
+/* Logging to stderr with a "vmm: " prefix, as one write. */
 void vmm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Has vmm_log call @hook(@ctx) before each line (the console's end-of-line: a VMM line never
+ * lands inside a guest line); NULL for none. */
+void vmm_log_before(void (*hook)(void *ctx), void *ctx);
 
 #endif

@@ -22,7 +22,8 @@ struct pic;
 /* A local APIC in x2APIC mode, its registers by x2APIC MSR offset (MSR 0x800 + offset). */
 struct x2apic {
 	uint64_t base_msr;
-	uint32_t tpr, svr, ldr, esr, icr_low;
+	uint32_t tpr, svr, ldr, icr_low;
+	uint32_t esr, esr_pending; /* ESR as last loaded; errors since (SDM 10.5.3) */
 	uint32_t lvt_timer, lvt_thermal, lvt_pmc, lvt_lint0, lvt_lint1, lvt_error;
 	uint32_t tmict, tdcr;
 	uint32_t irr[8], isr[8];
@@ -33,6 +34,8 @@ struct x2apic {
 	uint64_t now; /* the TSC of the access being emulated (set by the caller) */
 	struct pic *pic; /* behind LINT0 when it is programmed ExtINT */
 	unsigned long timer_fired, extint_delivered;
+	unsigned long illegal_vectors; /* APIC sources given a vector below 16: logged in ESR */
+	unsigned long extint_below_16; /* 8259 requests left pending: vector below 16 */
 };
 
 /*
@@ -52,10 +55,13 @@ void x2apic_tick(struct x2apic *a, uint64_t now);
 uint64_t x2apic_next_deadline(const struct x2apic *a);
 /*
  * The vector to inject now, or -1: a fixed interrupt above the processor priority (moved from
- * IRR to ISR), else the PIC's through LINT0 in ExtINT mode (acknowledged at the PIC).
+ * IRR to ISR), else the PIC's through LINT0 in ExtINT mode (acknowledged at the PIC). Never a
+ * vector below 16: the APIC refuses them at their source (ESR), and an 8259 request with one
+ * is left pending and counted in extint_below_16.
  */
 int x2apic_take_interrupt(struct x2apic *a);
-/* Sets @vector in IRR (self-IPI, timer, or any fixed-mode source). */
+/* Sets @vector in IRR (self-IPI, timer, or any fixed-mode source); a vector below 16 is
+ * logged as "receive illegal vector" in ESR instead. */
 void x2apic_raise(struct x2apic *a, int vector);
 
 /*
