@@ -55,7 +55,6 @@ struct bus_range {
 struct bus_table {
 	struct bus_range range[BUS_RANGES];
 	unsigned count;
-	const struct bus_range *last_hit; /* tried first: exits come in runs (UART THR/LSR, EOI) */
 	unsigned long handled, unowned, refused;
 	uint64_t last_unowned;
 };

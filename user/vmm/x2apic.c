@@ -6,8 +6,11 @@
  * ID, version, TPR/PPR, EOI, LDR, SVR, ISR/TMR/IRR, ESR, ICR (self and all-including-self fixed
  * IPIs), the LVT, the timer in one-shot, periodic and TSC-deadline modes counting at the CPUID 0x15
  * crystal rate divided by TDCR, and the SELF IPI register. LINT0 in ExtINT mode passes the 8259's
- * vector straight through, bypassing IRR/ISR and the priority, as the virtual-wire mode does.
- * Reserved or read-only registers written, and unknown offsets, take #GP as the SDM lists.
+ * vector straight through, bypassing IRR/ISR and the priority, as the virtual-wire mode does,
+ * except vectors below 16, which Dyad cannot inject (x2apic_take_interrupt). Illegal vectors
+ * (0-15) from the APIC's own sources are errors: logged for the next ESR write, the LVT error
+ * entry raised, nothing delivered. Reserved or read-only registers written, and unknown offsets,
+ * take #GP as the SDM lists.
  */
 #include <string.h>
 
