@@ -1,17 +1,21 @@
 # Host unit tests of the VMM's device models, loaders and parsers (no VMX or SVM needed).
 # The VMM's sources see the user ABI as <dyad/...> (include/uapi) ahead of the kernel's headers.
-VMM_UNIT := uart pic x2apic boot image misc
+# Every test links the VMM's core (the bus and logging) and the files it names.
+VMM_UNIT := bus cpuid uart pic x2apic boot image misc
 UNIT_TESTS += $(VMM_UNIT:%=vmm_%)
+VMM_UNIT_CORE := user/vmm/bus.c user/vmm/log.c
 
-UNIT_SRCS_vmm_uart := tests/unit/vmm_uart.c user/vmm/uart.c user/vmm/bus.c
-UNIT_SRCS_vmm_pic := tests/unit/vmm_pic.c user/vmm/pic.c user/vmm/bus.c
-UNIT_SRCS_vmm_x2apic := tests/unit/vmm_x2apic.c user/vmm/x2apic.c user/vmm/pic.c user/vmm/bus.c
+UNIT_SRCS_vmm_bus := tests/unit/vmm_bus.c user/vmm/mmio.c $(VMM_UNIT_CORE)
+UNIT_SRCS_vmm_cpuid := tests/unit/vmm_cpuid.c user/vmm/cpuid.c $(VMM_UNIT_CORE)
+UNIT_SRCS_vmm_uart := tests/unit/vmm_uart.c user/vmm/uart.c $(VMM_UNIT_CORE)
+UNIT_SRCS_vmm_pic := tests/unit/vmm_pic.c user/vmm/pic.c $(VMM_UNIT_CORE)
+UNIT_SRCS_vmm_x2apic := tests/unit/vmm_x2apic.c user/vmm/x2apic.c user/vmm/pic.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_boot := tests/unit/vmm_boot.c user/vmm/bootparams.c user/vmm/boot64.c \
-	user/vmm/mptable.c user/vmm/image.c user/vmm/bus.c
-UNIT_SRCS_vmm_image := tests/unit/vmm_image.c user/vmm/image.c user/vmm/bus.c
+	user/vmm/mptable.c user/vmm/image.c $(VMM_UNIT_CORE)
+UNIT_SRCS_vmm_image := tests/unit/vmm_image.c user/vmm/image.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_misc := tests/unit/vmm_misc.c user/vmm/options.c user/vmm/console.c \
 	user/vmm/mmio.c user/vmm/cpuid.c user/vmm/rtc.c user/vmm/ports.c user/vmm/msr.c \
-	user/vmm/bus.c
+	$(VMM_UNIT_CORE)
 
 $(BUILD)/host/user/vmm/%.o $(BUILD)/host/tests/unit/vmm_%.o: HOSTCFLAGS := -Iinclude/uapi \
 	-Iuser/vmm $(HOSTCFLAGS)

@@ -21,7 +21,10 @@
 #include "ports.h"
 #include "rtc.h"
 #include "vmm.h"
+
 #include "x2apic.h"
+
+static struct bus bus;
 
 static int parse(struct options *o, char *err, int argc, ...)
 {
@@ -118,6 +121,74 @@ static void test_console_batches_and_finds_banner(void **state)
 	assert_memory_equal(buf, out, strlen(out));
 	close(fds[0]);
 	close(fds[1]);
+}
+
+static void put_str(struct console *c, const char *s, uint64_t now)
+{
+	while (*s)
+		console_put(c, (uint8_t)*s++, now);
+}
+
+/* What console_end_line writes after the guest's output so far: a newline only mid-line. */
+static void test_console_end_line(void **state)
+{
+	struct console c;
+	int fds[2];
+	char buf[64];
+
+	assert_int_equal(pipe(fds), 0);
+	console_init(&c, fds[1], 1000, NULL);
+	console_end_line(&c); /* nothing printed yet: nothing to end */
+	put_str(&c, "(order: 5, 131", 1);
+	console_end_line(&c);
+	put_str(&c, "072 bytes)\r\n", 2);
+	console_end_line(&c); /* the guest ended its line itself */
+	console_end_line(&c);
+	console_flush(&c);
+	ssize_t n = read(fds[0], buf, sizeof(buf));
+	assert_int_equal(n, strlen("(order: 5, 131\n072 bytes)\r\n"));
+	assert_memory_equal(buf, "(order: 5, 131\n072 bytes)\r\n", n);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* Linux's panic line is kept from its marker on, the first one only; the end line is seen. */
+static void test_console_panic_watch(void **state)
+{
+	struct console c;
+	int fd = open("/dev/null", O_WRONLY);
+
+	console_init(&c, fd, 1000, NULL);
+	put_str(&c, "[    1.0] Kernel panic - not syncing\r\n", 5);
+	assert_int_equal(c.panic_tsc, 5);
+	assert_string_equal(c.panic, "Kernel panic - not syncing");
+	assert_false(c.panic_end);
+	put_str(&c, "[    1.1] Kernel panic - not syncing: second\r\n", 6);
+	assert_int_equal(c.panic_tsc, 5);
+	assert_string_equal(c.panic, "Kernel panic - not syncing");
+	put_str(&c, "[    1.2] ---[ end Kernel panic - not syncing: x ]---\r\n", 7);
+	assert_true(c.panic_end);
+	close(fd);
+
+	/* A line longer than the watch keeps its start; a marker split across writes counts. */
+	fd = open("/dev/null", O_WRONLY);
+	console_init(&c, fd, 1000, NULL);
+	put_str(&c, "[ 2.0] Kernel panic - not sync", 1);
+	assert_int_equal(c.panic_tsc, 0);
+	put_str(&c, "ing: VFS: Unable to mount root fs on unknown-block(0,0)", 2);
+	for (int i = 0; i < 300; i++)
+		console_put(&c, 'x', 3);
+	assert_int_equal(c.panic_tsc, 0); /* the line has not ended */
+	put_str(&c, "\n", 4);
+	assert_int_equal(c.panic_tsc, 4);
+	assert_int_equal(strlen(c.panic), CONSOLE_LINE - 1 - strlen("[ 2.0] "));
+	assert_memory_equal(c.panic, "Kernel panic - not syncing: VFS: Unable to mount root fs",
+			    strlen("Kernel panic - not syncing: VFS: Unable to mount root fs"));
+	/* An ordinary boot has no panic. */
+	console_init(&c, fd, 1000, NULL);
+	put_str(&c, "Run /init as init process\nkernel panic in a sentence\n", 1);
+	assert_int_equal(c.panic_tsc, 0);
+	close(fd);
 }
 
 static void test_console_banner_overlap(void **state)
@@ -244,6 +315,7 @@ static void test_cpuid_policy(void **state)
 	assert_false(r[1] & (1u << 16)); /* AVX512F */
 	assert_false(r[2] & (1u << 3)); /* PKU */
 	assert_false(r[2] & (1u << 16)); /* LA57 */
+	assert_false(r[2] & (1u << 22)); /* RDPID: TSC_AUX is not emulated */
 	/* XSAVE offers x87, SSE, AVX with sizes for exactly that set, whatever the host's XCR0. */
 	cpuid_guest(&p, 0xd, 0, r);
 	assert_int_equal(r[0], 0x7);
@@ -268,6 +340,8 @@ static void test_cpuid_policy(void **state)
 	assert_int_equal(r[0] | r[1] | r[2] | r[3], 0);
 	cpuid_guest(&p, 0x80000001, 0, r);
 	assert_false(r[2] & (1u << 2)); /* SVM */
+	assert_false(r[3] & (1u << 27)); /* RDTSCP: TSC_AUX is not emulated */
+	assert_true(r[3] & (1u << 29)); /* long mode stays */
 	cpuid_guest(&p, 0x17, 0, r);
 	assert_int_equal(r[0] | r[1] | r[2] | r[3], 0);
 }
@@ -281,61 +355,62 @@ static void test_rtc(void **state)
 {
 	struct rtc r;
 
-	bus_reset();
+	bus_init(&bus);
 	rtc_init(&r, fixed_now);
-	assert_int_equal(rtc_register(&r), 0);
+	assert_int_equal(rtc_register(&r, &bus), 0);
 	const uint8_t bcd[][2] = { { 0, 0x20 }, { 2, 0x13 }, { 4, 0x22 }, { 6, 3 },
 				   { 7, 0x14 }, { 8, 0x11 }, { 9, 0x23 }, { 0x32, 0x20 } };
 	for (unsigned i = 0; i < sizeof(bcd) / sizeof(bcd[0]); i++) {
-		io_out(0x70, 1, 0x80 | bcd[i][0]); /* bit 7 (NMI mask) is not part of the index */
-		assert_int_equal(io_in(0x71, 1), bcd[i][1]);
+		bus_out(&bus, 0x70, 1,
+			0x80 | bcd[i][0]); /* bit 7 (NMI mask) is not part of the index */
+		assert_int_equal(bus_in(&bus, 0x71, 1), bcd[i][1]);
 	}
-	io_out(0x70, 1, 0x0a);
-	assert_int_equal(io_in(0x71, 1) & 0x80, 0); /* no update in progress */
-	io_out(0x70, 1, 0x0b);
-	io_out(0x71, 1, 0x06); /* binary, 24 h */
-	io_out(0x70, 1, 0x04);
-	assert_int_equal(io_in(0x71, 1), 22);
-	io_out(0x70, 1, 0x0b);
-	io_out(0x71, 1, 0x04); /* binary, 12 h */
-	io_out(0x70, 1, 0x04);
-	assert_int_equal(io_in(0x71, 1), 0x80 | 10);
+	bus_out(&bus, 0x70, 1, 0x0a);
+	assert_int_equal(bus_in(&bus, 0x71, 1) & 0x80, 0); /* no update in progress */
+	bus_out(&bus, 0x70, 1, 0x0b);
+	bus_out(&bus, 0x71, 1, 0x06); /* binary, 24 h */
+	bus_out(&bus, 0x70, 1, 0x04);
+	assert_int_equal(bus_in(&bus, 0x71, 1), 22);
+	bus_out(&bus, 0x70, 1, 0x0b);
+	bus_out(&bus, 0x71, 1, 0x04); /* binary, 12 h */
+	bus_out(&bus, 0x70, 1, 0x04);
+	assert_int_equal(bus_in(&bus, 0x71, 1), 0x80 | 10);
 }
 
 static void test_ports(void **state)
 {
 	struct ports p;
 
-	bus_reset();
+	bus_init(&bus);
 	ports_init(&p);
-	assert_int_equal(ports_register(&p), 0);
+	assert_int_equal(ports_register(&p, &bus), 0);
 	/* No PCI: the configuration data reads all ones. */
-	io_out(0xcf8, 4, 0x80000000);
-	assert_int_equal(io_in(0xcf8, 4), 0x80000000);
-	assert_int_equal(io_in(0xcfc, 4), 0xffffffff);
-	assert_int_equal(io_in(0xcfe, 2), 0xffff);
+	bus_out(&bus, 0xcf8, 4, 0x80000000);
+	assert_int_equal(bus_in(&bus, 0xcf8, 4), 0x80000000);
+	assert_int_equal(bus_in(&bus, 0xcfc, 4), 0xffffffff);
+	assert_int_equal(bus_in(&bus, 0xcfe, 2), 0xffff);
 	/* Unowned ports read all ones and count. */
-	assert_int_equal(io_in(0x1234, 1), 0xff);
-	assert_int_equal(io_in(0x1234, 4), 0xffffffff);
-	io_out(0x1234, 1, 0);
-	assert_int_equal(bus_stats.io_unowned, 3);
-	assert_int_equal(bus_stats.last_unowned_port, 0x1234);
+	assert_int_equal(bus_in(&bus, 0x1234, 1), 0xff);
+	assert_int_equal(bus_in(&bus, 0x1234, 4), 0xffffffff);
+	bus_out(&bus, 0x1234, 1, 0);
+	assert_int_equal(bus.space[BUS_PIO].unowned, 3);
+	assert_int_equal(bus.space[BUS_PIO].last_unowned, 0x1234);
 	/* The PIT reads 0 so Linux's quick calibration gives up at once. */
-	assert_int_equal(io_in(0x42, 1), 0);
-	assert_int_equal(io_in(0x61, 1) & 0x20, 0x20);
-	io_out(0x80, 1, 0x55);
-	assert_int_equal(io_in(0x80, 1), 0xff);
+	assert_int_equal(bus_in(&bus, 0x42, 1), 0);
+	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x20, 0x20);
+	bus_out(&bus, 0x80, 1, 0x55);
+	assert_int_equal(bus_in(&bus, 0x80, 1), 0xff);
 	/* Verdict, then resets. */
 	assert_int_equal(p.verdict, -1);
-	io_out(VMM_DEBUG_PORT, 1, 3);
+	bus_out(&bus, VMM_DEBUG_PORT, 1, 3);
 	assert_int_equal(p.verdict, 3);
 	assert_false(p.reset);
-	io_out(0xcf9, 1, 0x02);
+	bus_out(&bus, 0xcf9, 1, 0x02);
 	assert_false(p.reset);
-	io_out(0xcf9, 1, 0x06);
+	bus_out(&bus, 0xcf9, 1, 0x06);
 	assert_true(p.reset);
 	p.reset = 0;
-	io_out(0x64, 1, 0xfe);
+	bus_out(&bus, 0x64, 1, 0xfe);
 	assert_true(p.reset);
 }
 
@@ -344,21 +419,26 @@ static void test_msrs(void **state)
 	struct msrs m;
 	uint64_t v;
 
-	bus_reset();
+	bus_init(&bus);
 	msrs_init(&m);
-	assert_int_equal(msrs_register(&m), 0);
-	assert_int_equal(msr_read(0x3a, &v), 0);
+	assert_int_equal(msrs_register(&m, &bus), 0);
+	assert_int_equal(bus_rdmsr(&bus, 0x3a, &v), 0);
 	assert_int_equal(v & 1, 1);
-	assert_int_equal(msr_write(0x3a, 5), -1);
-	assert_int_equal(msr_write(0x1a0, 0x801), 0);
-	assert_int_equal(msr_read(0x1a0, &v), 0);
+	assert_int_equal(bus_wrmsr(&bus, 0x3a, 5), -1);
+	assert_int_equal(bus_wrmsr(&bus, 0x1a0, 0x801), 0);
+	assert_int_equal(bus_rdmsr(&bus, 0x1a0, &v), 0);
 	assert_int_equal(v, 0x801);
-	assert_int_equal(msr_read(0xc0010015, &v), 0);
+	assert_int_equal(bus_rdmsr(&bus, 0xc0010015, &v), 0);
 	assert_true(v & (1u << 24));
+	/* AMD's interrupt-pending message register: C1E off (Linux reads it unguarded). */
+	v = 1;
+	assert_int_equal(bus_rdmsr(&bus, 0xc0010055, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(bus_wrmsr(&bus, 0xc0010055, 0), 0);
 	/* Unknown: #GP, counted. */
-	assert_int_equal(msr_read(0x10a, &v), -1);
-	assert_int_equal(msr_write(0xdeadbeef, 1), -1);
-	assert_int_equal(bus_stats.msr_unowned, 2);
+	assert_int_equal(bus_rdmsr(&bus, 0x10a, &v), -1);
+	assert_int_equal(bus_wrmsr(&bus, 0xdeadbeef, 1), -1);
+	assert_int_equal(bus.space[BUS_MSR].unowned, 2);
 }
 
 int main(void)
@@ -369,6 +449,8 @@ int main(void)
 		cmocka_unit_test(test_size_suffixes),
 		cmocka_unit_test(test_console_batches_and_finds_banner),
 		cmocka_unit_test(test_console_banner_overlap),
+		cmocka_unit_test(test_console_end_line),
+		cmocka_unit_test(test_console_panic_watch),
 		cmocka_unit_test(test_console_full_buffer_flushes),
 		cmocka_unit_test(test_mmio_decode),
 		cmocka_unit_test(test_cpuid_policy),

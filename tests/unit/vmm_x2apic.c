@@ -15,6 +15,8 @@
 #include "vmm.h"
 #include "x2apic.h"
 
+static struct bus bus;
+
 #define TSC_PER_TICK 4
 #define LVT_TIMER 0x832
 #define TMICT 0x838
@@ -30,23 +32,23 @@ static struct pic pic;
 
 static int setup(void **state)
 {
-	bus_reset();
+	bus_init(&bus);
 	pic_init(&pic);
 	x2apic_init(&a, 4 * APIC_CRYSTAL_KHZ, &pic);
-	return x2apic_register(&a) | pic_register(&pic);
+	return x2apic_register(&a, &bus) | pic_register(&pic, &bus);
 }
 
 static uint64_t rd(uint32_t msr)
 {
 	uint64_t v;
 
-	assert_int_equal(msr_read(msr, &v), 0);
+	assert_int_equal(bus_rdmsr(&bus, msr, &v), 0);
 	return v;
 }
 
 static void wr(uint32_t msr, uint64_t v)
 {
-	assert_int_equal(msr_write(msr, v), 0);
+	assert_int_equal(bus_wrmsr(&bus, msr, v), 0);
 }
 
 static void eoi(void)
@@ -73,11 +75,11 @@ static void test_xapic_page_then_x2apic(void **state)
 	assert_int_equal(x2apic_mmio_read(&a, 0x21, &v), -1); /* not a register boundary */
 	assert_int_equal(x2apic_mmio_read(&a, 0x1000, &v), -1);
 	/* Disabling the APIC is refused; x2APIC on is accepted, and then the page is gone. */
-	assert_int_equal(msr_write(APIC_BASE_MSR, 0xfee00100), -1);
+	assert_int_equal(bus_wrmsr(&bus, APIC_BASE_MSR, 0xfee00100), -1);
 	wr(APIC_BASE_MSR, 0xfee00d00);
 	assert_int_equal(x2apic_mmio_read(&a, 0x30, &v), -1);
 	/* Back from x2APIC to xAPIC is not a legal transition. */
-	assert_int_equal(msr_write(APIC_BASE_MSR, 0xfee00900), -1);
+	assert_int_equal(bus_wrmsr(&bus, APIC_BASE_MSR, 0xfee00900), -1);
 }
 
 static void test_starts_in_virtual_wire(void **state)
@@ -217,15 +219,15 @@ static void test_icr_self(void **state)
 
 static void test_extint_through_lint0(void **state)
 {
-	io_out(0x20, 1, 0x11);
-	io_out(0x21, 1, 0x30);
-	io_out(0x21, 1, 0x04);
-	io_out(0x21, 1, 0x01);
-	io_out(0x21, 1, 0xef); /* IRQ4 only */
+	bus_out(&bus, 0x20, 1, 0x11);
+	bus_out(&bus, 0x21, 1, 0x30);
+	bus_out(&bus, 0x21, 1, 0x04);
+	bus_out(&bus, 0x21, 1, 0x01);
+	bus_out(&bus, 0x21, 1, 0xef); /* IRQ4 only */
 	pic_set_irq(&pic, 4, 1);
 	assert_int_equal(x2apic_take_interrupt(&a), 0x34);
 	assert_int_equal(a.extint_delivered, 1);
-	io_out(0x20, 1, 0x20);
+	bus_out(&bus, 0x20, 1, 0x20);
 	/* LINT0 masked: the PIC is cut off. */
 	wr(LINT0, 0x10700);
 	pic_set_irq(&pic, 4, 0);
@@ -235,17 +237,92 @@ static void test_extint_through_lint0(void **state)
 	assert_int_equal(x2apic_take_interrupt(&a), 0x34);
 }
 
+#define ESR 0x828
+#define LVT_ERROR 0x837
+
+/* An ICR or self IPI with a vector below 16 is logged in ESR (loaded by the next ESR write)
+ * and never delivered; 16-31 are legal and delivered. */
+static void test_illegal_vectors_are_apic_errors(void **state)
+{
+	wr(0x830, (1u << 18) | 0x05); /* fixed self IPI, vector 5 */
+	assert_int_equal(x2apic_take_interrupt(&a), -1);
+	assert_int_equal(rd(ESR), 0); /* not yet loaded */
+	wr(ESR, 0);
+	assert_int_equal(rd(ESR), 0x20); /* send illegal vector */
+	wr(ESR, 0);
+	assert_int_equal(rd(ESR), 0); /* cleared by the write */
+	wr(SELF_IPI, 0x0f);
+	assert_int_equal(x2apic_take_interrupt(&a), -1);
+	wr(ESR, 0);
+	assert_int_equal(rd(ESR), 0x40); /* receive illegal vector */
+	assert_int_equal(a.illegal_vectors, 2);
+	/* x2APIC: a non-zero ESR write is a #GP. */
+	assert_int_equal(bus_wrmsr(&bus, ESR, 1), -1);
+	/* 16 and 31 are legal vectors. */
+	wr(0x830, (1u << 18) | 0x10);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x10);
+	eoi();
+	wr(SELF_IPI, 0x1f);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x1f);
+	eoi();
+	wr(ESR, 0);
+	assert_int_equal(rd(ESR), 0);
+}
+
+/* A timer LVT with vector 3 fires into ESR, not into the guest; the LVT error entry, when
+ * unmasked, then interrupts with its own vector. */
+static void test_illegal_timer_vector_raises_lvt_error(void **state)
+{
+	wr(LVT_ERROR, 0xfe);
+	wr(TDCR, 0xb); /* divide by 1 */
+	wr(LVT_TIMER, 0x03);
+	a.now = 1000;
+	wr(TMICT, 10);
+	x2apic_tick(&a, 1000 + 10 * TSC_PER_TICK);
+	assert_int_equal(a.timer_fired, 1);
+	assert_int_equal(x2apic_take_interrupt(&a), 0xfe);
+	assert_int_equal(x2apic_take_interrupt(&a), -1);
+	wr(ESR, 0);
+	assert_int_equal(rd(ESR), 0x40);
+}
+
+/* An 8259 still at its reset base 0x08 asks for vectors 8-15: they are never handed out (Dyad
+ * injects 16-255 only), the request stays pending, and once the guest moves the base the same
+ * request is delivered. */
+static void test_pic_at_reset_base_is_held(void **state)
+{
+	bus_out(&bus, 0x21, 1, 0xfe); /* OCW1 only: IRQ0 unmasked, base still 0x08 */
+	pic_set_irq(&pic, 0, 1);
+	assert_true(pic_pending(&pic));
+	assert_int_equal(pic_vector(&pic), 0x08);
+	assert_int_equal(x2apic_take_interrupt(&a), -1);
+	assert_int_equal(x2apic_take_interrupt(&a), -1);
+	assert_int_equal(a.extint_below_16, 2);
+	assert_int_equal(a.extint_delivered, 0);
+	assert_true(pic_pending(&pic)); /* not acknowledged */
+	/* A PIC programmed to 0x10: vector 0x10 (16) is legal. */
+	bus_out(&bus, 0x20, 1, 0x11);
+	bus_out(&bus, 0x21, 1, 0x10);
+	bus_out(&bus, 0x21, 1, 0x04);
+	bus_out(&bus, 0x21, 1, 0x01);
+	bus_out(&bus, 0x21, 1, 0xfe);
+	pic_set_irq(&pic, 0, 0);
+	pic_set_irq(&pic, 0, 1);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x10);
+	assert_int_equal(a.extint_delivered, 1);
+}
+
 static void test_general_protection(void **state)
 {
 	uint64_t v;
 
-	assert_int_equal(msr_write(0x803, 0), -1); /* version is read-only */
-	assert_int_equal(msr_write(EOI, 1), -1); /* non-zero EOI */
-	assert_int_equal(msr_read(EOI, &v), -1); /* write-only */
-	assert_int_equal(msr_write(TPR, 1ULL << 32), -1); /* reserved upper half */
-	assert_int_equal(msr_read(0x8ff, &v), -1); /* reserved */
+	assert_int_equal(bus_wrmsr(&bus, 0x803, 0), -1); /* version is read-only */
+	assert_int_equal(bus_wrmsr(&bus, EOI, 1), -1); /* non-zero EOI */
+	assert_int_equal(bus_rdmsr(&bus, EOI, &v), -1); /* write-only */
+	assert_int_equal(bus_wrmsr(&bus, TPR, 1ULL << 32), -1); /* reserved upper half */
+	assert_int_equal(bus_rdmsr(&bus, 0x8ff, &v), -1); /* reserved */
 	wr(APIC_BASE_MSR, 0xfee00d00);
-	assert_int_equal(msr_write(APIC_BASE_MSR, 0xfee00900), -1); /* leave x2APIC mode */
+	assert_int_equal(bus_wrmsr(&bus, APIC_BASE_MSR, 0xfee00900), -1); /* leave x2APIC mode */
 	assert_int_equal(rd(APIC_BASE_MSR), 0xfee00d00);
 }
 
@@ -273,6 +350,9 @@ int main(void)
 		cmocka_unit_test_setup(test_priority_and_eoi, setup),
 		cmocka_unit_test_setup(test_icr_self, setup),
 		cmocka_unit_test_setup(test_extint_through_lint0, setup),
+		cmocka_unit_test_setup(test_illegal_vectors_are_apic_errors, setup),
+		cmocka_unit_test_setup(test_illegal_timer_vector_raises_lvt_error, setup),
+		cmocka_unit_test_setup(test_pic_at_reset_base_is_held, setup),
 		cmocka_unit_test_setup(test_general_protection, setup),
 		cmocka_unit_test_setup(test_mode_switch_disarms, setup),
 	};

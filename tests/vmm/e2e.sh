@@ -7,6 +7,8 @@
 #                       with a guest command line padded past 1.5 KiB that must arrive whole
 #   CASE linux-bzimage  the same with the stock bzImage
 #   CASE bad-guest      the misbehaving guest (tests/vmm/bad_guest.asm)
+#   CASE garbage-initrd Debian's vmlinux with an initrd of garbage: the guest kernel panics, and
+#                       the VMM must say so in one line and end with status 5
 # Prints TAP; exits non-zero if any check failed. A machine whose Dyad has no VMX/SVM gives
 # `# SKIP` lines, or failures with VMM_E2E_NO_SKIP set. TEST_SUMMARY_FILE: as tools/boot-test.sh.
 set -euo pipefail
@@ -22,6 +24,9 @@ emu=${VMM_E2E_EMU:-qemu}
 limit=${VMM_E2E_TIMEOUT:-$([[ $emu == bochs ]] && echo 900 || echo 400)}
 n=0 failed=0 skipped=0
 mkdir -p "$BUILD_DIR"
+# 64 KiB that is neither a cpio archive nor any compressed format Linux knows.
+garbage=$BUILD_DIR/vmm-e2e-garbage-initrd
+head -c 65536 <(yes 'not an initramfs') >"$garbage"
 
 tap() { # verdict(0 = ok) name
 	n=$((n + 1))
@@ -44,7 +49,8 @@ boot() {
 	local name=$1 args=$2 iso=$BUILD_DIR/vmm-e2e-$emu-$1.iso log=$BUILD_DIR/vmm-e2e-$emu-$1.log
 	"$(dirname "$0")/../../tools/mkiso.sh" "$iso" "$kernel" "init=/bin/vmm -- $args" \
 		"$vmm:/bin/vmm" "$guest/bzImage:/boot/bzImage" "$guest/vmlinux:/boot/vmlinux" \
-		"$guest/initramfs.cpio:/boot/initramfs.cpio" "$bad:/boot/bad_guest" >/dev/null
+		"$guest/initramfs.cpio:/boot/initramfs.cpio" "$bad:/boot/bad_guest" \
+		"$garbage:/boot/garbage" >/dev/null
 	echo "# $name: booting (timeout $limit s, log $log)"
 	local start=$EPOCHREALTIME
 	if [[ $emu == bochs ]]; then
@@ -89,8 +95,14 @@ linux() { # NAME KERNEL_PATH [long]
 	tap "$(grep -aq '^=== dyad-guest: Linux' "$log"; echo $?)" "$1: the guest printed its banner"
 	tap "$(grep -aq '^dyad-guest: PASS' "$log" && ! grep -aq '^not ok' "$log"; echo $?)" \
 		"$1: the guest test script passed (release, MemTotal, one CPU, hypervisor flag, 64 MiB checksum)"
-	tap "$(grep -aq 'verdict 0$' "$log" && grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
+	tap "$(grep -aq '^vmm: verdict 0: pass reported' "$log" && grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
 		"$1: the verdict came through the debug port and the VMM ended with status 0"
+	# A clean boot: no MSR the VMM advertises but refuses, no warning with a stack dump, and
+	# every line of the VMM's own on a line of its own.
+	tap "$(! grep -aqE 'unchecked MSR access|Call Trace' "$log"; echo $?)" \
+		"$1: no 'unchecked MSR access' and no 'Call Trace' in the guest's boot$(grep -am1 -E 'unchecked MSR access|Call Trace' "$log" | sed 's/^/ (saw: /; s/$/)/')"
+	tap "$(! grep -aqE '[^[:space:]]vmm: ' "$log"; echo $?)" \
+		"$1: the VMM's lines start on a fresh line$(grep -am1 -E '[^[:space:]]vmm: ' "$log" | sed 's/^/ (saw: /; s/$/)/')"
 	tap "$(grep -aEq '^vmm: guest RAM [0-9]+ MiB in ([1-9][0-9]* x 1G|0 x 1G \+ [1-9][0-9]* x 2M) \+ 0 x 4K' "$log"; echo $?)" \
 		"$1: guest RAM in 2M/1G pages only"
 	tap "$([[ -n $faults ]] && (( ${faults// /+} < 1000 )); echo $?)" \
@@ -120,11 +132,25 @@ bad_guest() {
 		"bad-guest: the triple fault ends the VMM with status 3, and the kernel runs on"
 }
 
+garbage_initrd() {
+	local log=$BUILD_DIR/vmm-e2e-$emu-garbage-initrd.log
+	boot garbage-initrd "-m ${ram_mib}M -i /boot/garbage /boot/vmlinux"
+	if no_vm "$log"; then
+		skip "garbage-initrd: the guest's panic is reported" "Dyad found no VMX or SVM here"
+		return
+	fi
+	tap "$(grep -aq '^vmm: the guest kernel panicked: Kernel panic - not syncing: ' "$log"; echo $?)" \
+		"garbage-initrd: one VMM line says the guest kernel panicked, with the panic's first line"
+	tap "$(grep -aq '^init: /bin/vmm exited with status 5$' "$log"; echo $?)" \
+		"garbage-initrd: the VMM ended with status 5 (guest panic)"
+}
+
 for c in "$@"; do
 	case $c in
 	linux-vmlinux) linux linux-vmlinux /boot/vmlinux long ;;
 	linux-bzimage) linux linux-bzimage /boot/bzImage ;;
 	bad-guest) bad_guest ;;
+	garbage-initrd) garbage_initrd ;;
 	*) die "unknown case '$c'" ;;
 	esac
 done

@@ -52,9 +52,37 @@ static void watch(struct console *c, uint8_t b, uint64_t now)
 	c->matched = 0;
 }
 
+/* Collects the guest's lines; a finished line that holds a panic marker is kept. */
+static void watch_line(struct console *c, uint8_t b, uint64_t now)
+{
+	if (b != '\n') {
+		if (b != '\r' && c->line_len < CONSOLE_LINE - 1)
+			c->line[c->line_len++] = (char)b;
+		return;
+	}
+	c->line[c->line_len] = 0;
+	c->line_len = 0;
+	const char *p = strstr(c->line, CONSOLE_PANIC);
+	if (p && !c->panic_tsc) {
+		strcpy(c->panic, p); /* both CONSOLE_LINE bytes */
+		c->panic_tsc = now ? now : 1;
+	} else if (c->panic_tsc && strstr(c->line, CONSOLE_PANIC_END)) {
+		c->panic_end = 1;
+	}
+}
+
+void console_end_line(struct console *c)
+{
+	console_flush(c);
+	if (c->mid_line && write(c->fd, "\n", 1) == 1)
+		c->mid_line = 0;
+}
+
 void console_put(struct console *c, uint8_t byte, uint64_t now)
 {
 	watch(c, byte, now);
+	watch_line(c, byte, now);
+	c->mid_line = byte != '\n';
 	if (c->len == CONSOLE_BUF)
 		console_flush(c);
 	if (!c->len)

@@ -9,6 +9,10 @@
  *   0x8b  IA32_BIOS_SIGN_ID       microcode revision 0; writes ignored (the "trigger" write)
  *   0x1a0 IA32_MISC_ENABLE        fast strings; the guest's writes are kept, not acted on
  *   0xc0010015 AMD HWCR           bit 24: the TSC counts at P0 frequency
+ *   0xc0010055 AMD INT_PENDING_MSG 0: C1E is not active, writes ignored. Linux reads it with a
+ *               plain RDMSR on the families with erratum 400 (family 0xf from model 0x41,
+ *               family 0x10: QEMU's default AMD models), so a #GP there is a warning with a
+ *               call trace in every boot.
  *   0xc0011029 AMD DE_CFG         bit 1: LFENCE is dispatch-serialising
  *   0xc0010010/0xc0010114/0xc0010117 AMD SYSCFG, VM_CR, VM_HSAVE_PA: 0 / SVM disabled; writes
  * ignored
@@ -22,6 +26,7 @@
 #define MSR_MISC_ENABLE 0x1a0
 #define MSR_AMD_SYSCFG 0xc0010010
 #define MSR_AMD_HWCR 0xc0010015
+#define MSR_AMD_INT_PENDING_MSG 0xc0010055
 #define MSR_AMD_VM_CR 0xc0010114
 #define MSR_AMD_VM_HSAVE_PA 0xc0010117
 #define MSR_AMD_DE_CFG 0xc0011029
@@ -31,7 +36,7 @@ void msrs_init(struct msrs *m)
 	*m = (struct msrs){ .misc_enable = 1 };
 }
 
-int msrs_read(void *dev, uint32_t index, uint64_t *value)
+static int msrs_read(void *dev, uint32_t index, uint64_t *value)
 {
 	struct msrs *m = dev;
 
@@ -56,6 +61,7 @@ int msrs_read(void *dev, uint32_t index, uint64_t *value)
 		return 0;
 	case MSR_AMD_SYSCFG:
 	case MSR_AMD_VM_HSAVE_PA:
+	case MSR_AMD_INT_PENDING_MSG:
 		*value = 0;
 		return 0;
 	case MSR_AMD_VM_CR:
@@ -65,7 +71,7 @@ int msrs_read(void *dev, uint32_t index, uint64_t *value)
 	return -1;
 }
 
-int msrs_write(void *dev, uint32_t index, uint64_t value)
+static int msrs_write(void *dev, uint32_t index, uint64_t value)
 {
 	struct msrs *m = dev;
 
@@ -82,31 +88,31 @@ int msrs_write(void *dev, uint32_t index, uint64_t value)
 	case MSR_AMD_SYSCFG:
 	case MSR_AMD_VM_CR:
 	case MSR_AMD_VM_HSAVE_PA:
+	case MSR_AMD_INT_PENDING_MSG:
 		m->ignored_writes++;
 		return 0;
 	}
 	return -1;
 }
 
-#define ONE(name, idx)                                                                             \
-	{                                                                                          \
-		name, idx, idx, msrs_read, msrs_write, NULL                                        \
-	}
-static struct msr_range msr_ranges[] = {
-	ONE("platform-id", MSR_PLATFORM_ID),   ONE("feature-control", MSR_FEATURE_CONTROL),
-	ONE("bios-sign-id", MSR_BIOS_SIGN_ID), ONE("misc-enable", MSR_MISC_ENABLE),
-	ONE("amd-syscfg", MSR_AMD_SYSCFG),     ONE("amd-hwcr", MSR_AMD_HWCR),
-	ONE("amd-vm-cr", MSR_AMD_VM_CR),       ONE("amd-vm-hsave", MSR_AMD_VM_HSAVE_PA),
-	ONE("amd-de-cfg", MSR_AMD_DE_CFG),
-};
-
-int msrs_register(struct msrs *m)
+/* The bus handler (bus.h). */
+static int msrs_access(void *dev, uint64_t index, unsigned size, int write, uint64_t *value)
 {
+	return write ? msrs_write(dev, (uint32_t)index, *value)
+		     : msrs_read(dev, (uint32_t)index, value);
+}
+
+int msrs_register(struct msrs *m, struct bus *b)
+{
+	static const uint32_t owned[] = {
+		MSR_PLATFORM_ID,	 MSR_FEATURE_CONTROL, MSR_BIOS_SIGN_ID,
+		MSR_MISC_ENABLE,	 MSR_AMD_SYSCFG,      MSR_AMD_HWCR,
+		MSR_AMD_VM_CR,		 MSR_AMD_VM_HSAVE_PA, MSR_AMD_DE_CFG,
+		MSR_AMD_INT_PENDING_MSG,
+	};
 	int err = 0;
 
-	for (unsigned i = 0; i < ARRAY_SIZE(msr_ranges); i++) {
-		msr_ranges[i].dev = m;
-		err |= msr_register(&msr_ranges[i]);
-	}
+	for (unsigned i = 0; i < ARRAY_SIZE(owned); i++)
+		err |= bus_register(b, BUS_MSR, owned[i], 1, msrs_access, m);
 	return err;
 }

@@ -49,10 +49,11 @@ VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) tests/vmm/e2e.sh tools/mki
 
 .PHONY: vmm-e2e vmm-e2e-quick
 # For `make check`: the stock bzImage (the artifact users have) and the vmlinux fast path, each
-# through the guest test script, then the misbehaving guest. About 5 minutes under QEMU TCG.
+# through the guest test script, then the misbehaving guest and a guest kernel that panics
+# (garbage initrd). About 6 minutes under QEMU TCG.
 vmm-e2e: deps $(VMM_E2E_DEPS) guest-image
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-bzimage \
-		linux-vmlinux bad-guest
+		linux-vmlinux bad-guest garbage-initrd
 # The stock bzImage under Bochs: Dyad's VMX backend on Bochs's EPT walker (a few minutes).
 .PHONY: vmm-e2e-bochs
 vmm-e2e-bochs: deps $(VMM_E2E_DEPS) guest-image

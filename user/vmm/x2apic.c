@@ -6,8 +6,11 @@
  * ID, version, TPR/PPR, EOI, LDR, SVR, ISR/TMR/IRR, ESR, ICR (self and all-including-self fixed
  * IPIs), the LVT, the timer in one-shot, periodic and TSC-deadline modes counting at the CPUID 0x15
  * crystal rate divided by TDCR, and the SELF IPI register. LINT0 in ExtINT mode passes the 8259's
- * vector straight through, bypassing IRR/ISR and the priority, as the virtual-wire mode does.
- * Reserved or read-only registers written, and unknown offsets, take #GP as the SDM lists.
+ * vector straight through, bypassing IRR/ISR and the priority, as the virtual-wire mode does,
+ * except vectors below 16, which Dyad cannot inject (x2apic_take_interrupt). Illegal vectors
+ * (0-15) from the APIC's own sources are errors: logged for the next ESR write, the LVT error
+ * entry raised, nothing delivered. Reserved or read-only registers written, and unknown offsets,
+ * take #GP as the SDM lists.
  */
 #include <string.h>
 
@@ -45,6 +48,8 @@
 #define TIMER_PERIODIC 1
 #define TIMER_DEADLINE 2
 #define DM_EXTINT 0x700u
+#define ESR_SEND_ILLEGAL 0x20u
+#define ESR_RECV_ILLEGAL 0x40u
 
 void x2apic_init(struct x2apic *a, uint64_t tsc_khz, struct pic *pic)
 {
@@ -75,10 +80,31 @@ static uint32_t ppr(const struct x2apic *a)
 	return (a->tpr & 0xf0) >= isr_class ? a->tpr & 0xff : isr_class;
 }
 
+/*
+ * Logs an APIC error (SDM 10.5.3): the bit waits in the internal error status until the next
+ * ESR write moves it into ESR, and the LVT error entry, unmasked, interrupts. An error vector
+ * below 16 is itself illegal: logged, not delivered (no recursion).
+ */
+static void apic_error(struct x2apic *a, uint32_t bit)
+{
+	uint32_t v = a->lvt_error & 0xff;
+
+	a->esr_pending |= bit;
+	a->illegal_vectors++;
+	if (a->lvt_error & LVT_MASKED)
+		return;
+	if (v < 16)
+		a->esr_pending |= ESR_RECV_ILLEGAL;
+	else
+		a->irr[v >> 5] |= 1u << (v & 31);
+}
+
 void x2apic_raise(struct x2apic *a, int vector)
 {
+	/* Vectors 0-15 are illegal for every APIC source: logged, never delivered. 16-31 are
+	 * legal (the CPU takes them as interrupts through the IDT, as any vector above 31). */
 	if (vector < 16 || vector > 255) {
-		a->esr |= 0x40; /* "send illegal vector" */
+		apic_error(a, ESR_RECV_ILLEGAL);
 		return;
 	}
 	a->irr[vector >> 5] |= 1u << (vector & 31);
@@ -150,6 +176,16 @@ int x2apic_take_interrupt(struct x2apic *a)
 	}
 	if (a->pic && !(a->lvt_lint0 & LVT_MASKED) && (a->lvt_lint0 & 0x700) == DM_EXTINT &&
 	    pic_pending(a->pic)) {
+		/*
+		 * A real CPU takes whatever vector the 8259 gives, even 0-15 from a PIC still at
+		 * its reset base 0x08; Dyad injects external interrupts with vectors 16-255 only.
+		 * Such a request stays pending at the PIC (until the guest reprograms or masks it)
+		 * and is counted, rather than ending the VM.
+		 */
+		if (pic_vector(a->pic) < 16) {
+			a->extint_below_16++;
+			return -1;
+		}
 		a->extint_delivered++;
 		return pic_ack(a->pic);
 	}
@@ -170,7 +206,7 @@ static uint32_t tmcct(const struct x2apic *a)
 	return (uint32_t)MIN(left * APIC_CRYSTAL_KHZ / (a->tsc_khz * divide), a->tmict);
 }
 
-int x2apic_msr_read(void *dev, uint32_t index, uint64_t *value)
+static int x2apic_msr_read(void *dev, uint32_t index, uint64_t *value)
 {
 	struct x2apic *a = dev;
 	uint32_t r = index - 0x800;
@@ -264,11 +300,15 @@ static void icr_write(struct x2apic *a, uint64_t value)
 	a->icr_low = low & ~0x1000u; /* delivered at once: never "send pending" */
 	if (mode != 0)
 		return; /* INIT, SIPI, NMI, SMI to a one-CPU machine: nobody else to reach */
+	if ((low & 0xff) < 16) {
+		apic_error(a, ESR_SEND_ILLEGAL); /* not sent, to this CPU or any other */
+		return;
+	}
 	if (shorthand == 1 || shorthand == 2 || (shorthand == 0 && dest == 0))
 		x2apic_raise(a, low & 0xff);
 }
 
-int x2apic_msr_write(void *dev, uint32_t index, uint64_t value)
+static int x2apic_msr_write(void *dev, uint32_t index, uint64_t value)
 {
 	struct x2apic *a = dev;
 	uint32_t r = index - 0x800, v = (uint32_t)value;
@@ -315,7 +355,10 @@ int x2apic_msr_write(void *dev, uint32_t index, uint64_t value)
 		}
 		break;
 	case REG_ESR:
-		a->esr = 0;
+		if (v)
+			return -1; /* x2APIC: ESR writes must be 0 */
+		a->esr = a->esr_pending; /* the errors since the last write */
+		a->esr_pending = 0;
 		break;
 	case REG_LVT_CMCI:
 		break;
@@ -394,28 +437,39 @@ int x2apic_mmio_write(struct x2apic *a, uint64_t offset, uint32_t value)
 
 	if (x2apic_mode(a) || offset >= APIC_MMIO_SIZE || (offset & 0xf))
 		return -1;
-	if (r == REG_EOI)
-		value = 0; /* any value acknowledges in xAPIC mode */
+	if (r == REG_EOI || r == REG_ESR)
+		value = 0; /* any value acknowledges / loads ESR in xAPIC mode */
 	if (r == REG_ICR + 1)
 		return 0; /* ICR high (destination) alone does nothing here */
 	x2apic_msr_write(a, 0x800 + r, value); /* read-only registers ignore writes over MMIO */
 	return 0;
 }
 
-static struct msr_range x2apic_ranges[3] = {
-	{ "apic-base", APIC_BASE_MSR, APIC_BASE_MSR, x2apic_msr_read, x2apic_msr_write, NULL },
-	{ "tsc-deadline", APIC_TSC_DEADLINE_MSR, APIC_TSC_DEADLINE_MSR, x2apic_msr_read,
-	  x2apic_msr_write, NULL },
-	{ "x2apic", 0x800, 0x8ff, x2apic_msr_read, x2apic_msr_write, NULL },
-};
-
-int x2apic_register(struct x2apic *a)
+/* The bus handlers (bus.h): the MSRs, and the xAPIC page's 32-bit registers. */
+static int x2apic_msr(void *dev, uint64_t index, unsigned size, int write, uint64_t *value)
 {
-	int err = 0;
+	return write ? x2apic_msr_write(dev, (uint32_t)index, *value)
+		     : x2apic_msr_read(dev, (uint32_t)index, value);
+}
 
-	for (unsigned i = 0; i < ARRAY_SIZE(x2apic_ranges); i++) {
-		x2apic_ranges[i].dev = a;
-		err |= msr_register(&x2apic_ranges[i]);
-	}
-	return err;
+static int x2apic_mmio(void *dev, uint64_t gpa, unsigned size, int write, uint64_t *value)
+{
+	uint32_t v = (uint32_t)*value;
+
+	if (size != 4)
+		return -1;
+	if (write)
+		return x2apic_mmio_write(dev, gpa - APIC_MMIO_BASE, v);
+	if (x2apic_mmio_read(dev, gpa - APIC_MMIO_BASE, &v))
+		return -1;
+	*value = v;
+	return 0;
+}
+
+int x2apic_register(struct x2apic *a, struct bus *b)
+{
+	return bus_register(b, BUS_MSR, APIC_BASE_MSR, 1, x2apic_msr, a) |
+	       bus_register(b, BUS_MSR, APIC_TSC_DEADLINE_MSR, 1, x2apic_msr, a) |
+	       bus_register(b, BUS_MSR, 0x800, 0x100, x2apic_msr, a) |
+	       bus_register(b, BUS_MMIO, APIC_MMIO_BASE, APIC_MMIO_SIZE, x2apic_mmio, a);
 }

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "bus.h"
+
 struct pic;
 
 /* The timer's input clock: CPUID 0x15 reports it as the "core crystal" (Linux sets its LAPIC
@@ -20,7 +22,8 @@ struct pic;
 /* A local APIC in x2APIC mode, its registers by x2APIC MSR offset (MSR 0x800 + offset). */
 struct x2apic {
 	uint64_t base_msr;
-	uint32_t tpr, svr, ldr, esr, icr_low;
+	uint32_t tpr, svr, ldr, icr_low;
+	uint32_t esr, esr_pending; /* ESR as last loaded; errors since (SDM 10.5.3) */
 	uint32_t lvt_timer, lvt_thermal, lvt_pmc, lvt_lint0, lvt_lint1, lvt_error;
 	uint32_t tmict, tdcr;
 	uint32_t irr[8], isr[8];
@@ -31,6 +34,8 @@ struct x2apic {
 	uint64_t now; /* the TSC of the access being emulated (set by the caller) */
 	struct pic *pic; /* behind LINT0 when it is programmed ExtINT */
 	unsigned long timer_fired, extint_delivered;
+	unsigned long illegal_vectors; /* APIC sources given a vector below 16: logged in ESR */
+	unsigned long extint_below_16; /* 8259 requests left pending: vector below 16 */
 };
 
 /*
@@ -39,18 +44,24 @@ struct x2apic {
  * x2APIC already on it has no mapping for the page and faults), then switches to x2APIC itself.
  */
 void x2apic_init(struct x2apic *a, uint64_t tsc_khz, struct pic *pic);
-/* Registers IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC range 0x800-0x8ff. */
-int x2apic_register(struct x2apic *a);
+/*
+ * Registers IA32_APIC_BASE, IA32_TSC_DEADLINE, the x2APIC range 0x800-0x8ff and the xAPIC page
+ * at APIC_MMIO_BASE (32-bit accesses only; any other size is refused).
+ */
+int x2apic_register(struct x2apic *a, struct bus *b);
 /* Fires the timer if it is due at TSC @now. */
 void x2apic_tick(struct x2apic *a, uint64_t now);
 /* The TSC at which the timer fires next, or 0. */
 uint64_t x2apic_next_deadline(const struct x2apic *a);
 /*
  * The vector to inject now, or -1: a fixed interrupt above the processor priority (moved from
- * IRR to ISR), else the PIC's through LINT0 in ExtINT mode (acknowledged at the PIC).
+ * IRR to ISR), else the PIC's through LINT0 in ExtINT mode (acknowledged at the PIC). Never a
+ * vector below 16: the APIC refuses them at their source (ESR), and an 8259 request with one
+ * is left pending and counted in extint_below_16.
  */
 int x2apic_take_interrupt(struct x2apic *a);
-/* Sets @vector in IRR (self-IPI, timer, or any fixed-mode source). */
+/* Sets @vector in IRR (self-IPI, timer, or any fixed-mode source); a vector below 16 is
+ * logged as "receive illegal vector" in ESR instead. */
 void x2apic_raise(struct x2apic *a, int vector);
 
 /*
@@ -59,8 +70,5 @@ void x2apic_raise(struct x2apic *a, int vector);
  */
 int x2apic_mmio_read(struct x2apic *a, uint64_t offset, uint32_t *value);
 int x2apic_mmio_write(struct x2apic *a, uint64_t offset, uint32_t value);
-
-int x2apic_msr_read(void *dev, uint32_t index, uint64_t *value);
-int x2apic_msr_write(void *dev, uint32_t index, uint64_t value);
 
 #endif
