@@ -180,6 +180,7 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	print_memory(&boot_info);
 
 	timer_init();
+	time_wall_clock_init();
 	console_input_init();
 	pmap_kernel_half_init(kmap_kernel_pml4(), KERNEL_IMAGE_PA(kmap_kernel_pml4()));
 	proc_init();
