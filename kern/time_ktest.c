@@ -56,10 +56,10 @@ KTEST(time_wall_clock_is_not_before_this_build)
 	KT_ASSERT(kt, year >= 2024 && year < 2200, "__DATE__ '%s' has no year", __DATE__);
 	for (unsigned y = 1970; y < year; y++)
 		year_start += (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 366 : 365;
-	year_start *= 86400ULL * 1000000000ULL;
+	year_start *= 86400 * (u64)1000000000;
 	u64 wall = time_realtime_ns();
 	KT_EXPECT(kt, wall >= year_start, "CLOCK_REALTIME %lu s is before 1 January %u (%lu s)",
-		  wall / 1000000000ULL, year, year_start / 1000000000ULL);
+		  wall / 1000000000, year, year_start / 1000000000);
 	u64 t0 = time_ns(), w0 = time_realtime_ns();
 	time_udelay(20000);
 	u64 dt = time_ns() - t0, dw = time_realtime_ns() - w0;
