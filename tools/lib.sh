@@ -98,15 +98,15 @@ guest_ram_mib() {
 	local s=$1 n unit mib
 	local limits="from $(mib_text $GUEST_RAM_MIN_MIB) to $(mib_text $GUEST_RAM_MAX_MIB)"
 	if [[ ! $s =~ ^([0-9]{1,12})([KkMmGg])$ ]]; then
-		echo "RAM='$s' is not a size: give a whole number and a unit, e.g. RAM=512M or" \
-			"RAM=1G ($limits)" >&2
+		echo "${0##*/}: RAM='$s' is not a size: give a whole number and a unit, e.g." \
+			"RAM=512M or RAM=1G ($limits)" >&2
 		return 1
 	fi
 	n=$((10#${BASH_REMATCH[1]})) unit=${BASH_REMATCH[2]}
 	case $unit in
 	[Kk])
 		if ((n % 1024)); then
-			echo "RAM=$s is not a whole number of MiB ($limits)" >&2
+			echo "${0##*/}: RAM=$s is not a whole number of MiB ($limits)" >&2
 			return 1
 		fi
 		mib=$((n / 1024))
@@ -115,7 +115,7 @@ guest_ram_mib() {
 	[Gg]) mib=$((n * 1024)) ;;
 	esac
 	if ((mib < GUEST_RAM_MIN_MIB || mib > GUEST_RAM_MAX_MIB)); then
-		echo "RAM=$s is outside the guest RAM the VMM accepts ($limits)" >&2
+		echo "${0##*/}: RAM=$s is outside the guest RAM the VMM accepts ($limits)" >&2
 		return 1
 	fi
 	echo "$mib"
