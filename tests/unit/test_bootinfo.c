@@ -284,7 +284,8 @@ static void modules_beyond_the_table_are_counted_not_fatal(void **state)
 	assert_string_equal(bi.first_dropped, name);
 	snprintf(name, sizeof(name), "/m/%u", BOOT_MAX_MODULES - 1);
 	assert_non_null(bootinfo_module(&bi, name));
-	assert_int_equal(bootinfo_module(&bi, name)->start, 0x400000 + (BOOT_MAX_MODULES - 1) * 0x1000);
+	assert_int_equal(bootinfo_module(&bi, name)->start,
+			 0x400000 + (BOOT_MAX_MODULES - 1) * 0x1000);
 	assert_null(bootinfo_module(&bi, bi.first_dropped));
 
 	/* Exactly a full table: nothing dropped. */

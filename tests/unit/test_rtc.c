@@ -19,16 +19,25 @@
 /* 2026-12-06 13:45:07 in BCD, 24-hour, with the century register. */
 static struct rtc_regs bcd_24h(void)
 {
-	return (struct rtc_regs){ .sec = 0x07, .min = 0x45, .hour = 0x13, .mday = 0x06,
-				  .mon = 0x12, .year = 0x26, .century = 0x20,
+	return (struct rtc_regs){ .sec = 0x07,
+				  .min = 0x45,
+				  .hour = 0x13,
+				  .mday = 0x06,
+				  .mon = 0x12,
+				  .year = 0x26,
+				  .century = 0x20,
 				  .status_b = RTC_B_24H };
 }
 
 /* The host C library's answer for the same UTC date. */
 static uint64_t host_unix(int y, int mon, int d, int h, int m, int s)
 {
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = mon - 1, .tm_mday = d,
-			 .tm_hour = h, .tm_min = m, .tm_sec = s };
+	struct tm tm = { .tm_year = y - 1900,
+			 .tm_mon = mon - 1,
+			 .tm_mday = d,
+			 .tm_hour = h,
+			 .tm_min = m,
+			 .tm_sec = s };
 
 	return (uint64_t)timegm(&tm);
 }
@@ -50,8 +59,14 @@ static void bcd_24_hour_is_decoded(void **state)
 
 static void binary_24_hour_is_decoded(void **state)
 {
-	struct rtc_regs r = { .sec = 59, .min = 59, .hour = 23, .mday = 31, .mon = 12, .year = 99,
-			      .century = 19, .status_b = RTC_B_24H | RTC_B_BINARY };
+	struct rtc_regs r = { .sec = 59,
+			      .min = 59,
+			      .hour = 23,
+			      .mday = 31,
+			      .mon = 12,
+			      .year = 99,
+			      .century = 19,
+			      .status_b = RTC_B_24H | RTC_B_BINARY };
 	struct rtc_date d;
 
 	assert_true(rtc_decode(&r, &d));
@@ -64,7 +79,8 @@ static void twelve_hour_mode_maps_am_pm_and_twelve(void **state)
 {
 	/* {register hour without PM, PM bit, 24-hour result} */
 	static const int cases[][3] = {
-		{ 12, 0, 0 }, { 1, 0, 1 }, { 11, 0, 11 }, { 12, 1, 12 }, { 1, 1, 13 }, { 11, 1, 23 },
+		{ 12, 0, 0 },  { 1, 0, 1 },  { 11, 0, 11 },
+		{ 12, 1, 12 }, { 1, 1, 13 }, { 11, 1, 23 },
 	};
 	struct rtc_date d;
 
@@ -74,8 +90,13 @@ static void twelve_hour_mode_maps_am_pm_and_twelve(void **state)
 		r.hour = BCD(cases[i][0]) | (cases[i][1] ? 0x80 : 0);
 		assert_true(rtc_decode(&r, &d));
 		assert_int_equal(d.hour, cases[i][2]);
-		r = (struct rtc_regs){ .sec = 7, .min = 45, .mday = 6, .mon = 12, .year = 26,
-				       .century = 20, .status_b = RTC_B_BINARY };
+		r = (struct rtc_regs){ .sec = 7,
+				       .min = 45,
+				       .mday = 6,
+				       .mon = 12,
+				       .year = 26,
+				       .century = 20,
+				       .status_b = RTC_B_BINARY };
 		r.hour = (uint8_t)cases[i][0] | (cases[i][1] ? 0x80 : 0);
 		assert_true(rtc_decode(&r, &d));
 		assert_int_equal(d.hour, cases[i][2]);
@@ -134,18 +155,23 @@ static void impossible_values_are_refused(void **state)
 
 static void leap_days_are_counted(void **state)
 {
-	/* {year, month, day}: around 29 February, in a leap year, a century that is not one, and 2000. */
+	/* {year, month, day}: around 29 February, in a leap year, a century that is not one, and
+	 * 2000. */
 	static const int dates[][3] = {
-		{ 2024, 2, 29 }, { 2024, 3, 1 }, { 2000, 2, 29 }, { 2000, 12, 31 }, { 2100, 3, 1 },
-		{ 1970, 1, 1 },	 { 2038, 1, 19 }, { 2099, 12, 31 },
+		{ 2024, 2, 29 }, { 2024, 3, 1 }, { 2000, 2, 29 }, { 2000, 12, 31 },
+		{ 2100, 3, 1 },	 { 1970, 1, 1 }, { 2038, 1, 19 }, { 2099, 12, 31 },
 	};
 	struct rtc_regs r;
 	struct rtc_date d;
 
 	for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
 		int y = dates[i][0];
-		r = (struct rtc_regs){ .sec = 1, .min = 2, .hour = 3, .mday = (uint8_t)dates[i][2],
-				       .mon = (uint8_t)dates[i][1], .year = (uint8_t)(y % 100),
+		r = (struct rtc_regs){ .sec = 1,
+				       .min = 2,
+				       .hour = 3,
+				       .mday = (uint8_t)dates[i][2],
+				       .mon = (uint8_t)dates[i][1],
+				       .year = (uint8_t)(y % 100),
 				       .century = (uint8_t)(y / 100),
 				       .status_b = RTC_B_24H | RTC_B_BINARY };
 		assert_true(rtc_decode(&r, &d));
@@ -153,8 +179,9 @@ static void leap_days_are_counted(void **state)
 		assert_int_equal(rtc_date_to_unix(&d),
 				 host_unix(y, dates[i][1], dates[i][2], 3, 2, 1));
 	}
-	r = (struct rtc_regs){ .mday = 29, .mon = 2, .year = 0, .century = 21,
-			       .status_b = RTC_B_24H | RTC_B_BINARY };
+	r = (struct rtc_regs){
+		.mday = 29, .mon = 2, .year = 0, .century = 21, .status_b = RTC_B_24H | RTC_B_BINARY
+	};
 	assert_false(rtc_decode(&r, &d)); /* 2100 is not a leap year */
 	r.century = 20;
 	assert_true(rtc_decode(&r, &d)); /* 2000 is */

@@ -17,7 +17,7 @@ struct rtc_regs {
 	u8 status_b;
 };
 
-#define RTC_B_24H BIT(1)    /* hours count 0-23 (else 1-12 with bit 7 = PM) */
+#define RTC_B_24H BIT(1) /* hours count 0-23 (else 1-12 with bit 7 = PM) */
 #define RTC_B_BINARY BIT(2) /* values are binary (else BCD) */
 
 /* A date and time of day, in the clock's own time zone (Dyad takes it as UTC). */
