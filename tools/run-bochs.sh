@@ -48,9 +48,10 @@ tty=$(tty)
 saved=$(stty -g)
 # Bochs runs in a process group of its own, made the terminal's foreground group: the signal key
 # (Ctrl-]) then reaches Bochs alone. Sent to the group this script shares with make and the
-# runners above it, it ended them (make's status 130) and left this script in a background group
-# whose terminal calls failed ("stty: 'standard input': Input/output error"). This script sets
-# the terminal's modes from the background, so it ignores SIGTTOU, which would stop it.
+# runners above it, it reached them too: make could end first (status 130) and leave this script
+# in a background group whose terminal calls fail ("stty: 'standard input': Input/output
+# error"). This script sets the terminal's modes from the background, so it ignores SIGTTOU,
+# which would stop it.
 trap '' TTOU
 # fg_group [CMD...]: makes the caller's (or, with CMD, a new) process group the terminal's
 # foreground group, then execs CMD with SIGINT at its default.
