@@ -62,8 +62,16 @@ size=$(($(mib "$kernel") + $(mib "$initrd")))
 echo "run-guest: the VMM will load $kernel ($(mib "$kernel") MiB) + $initrd" \
 	"($(mib "$initrd") MiB) into ${ram_mib} MiB of guest RAM," \
 	"extra command line '${GUEST_CMDLINE:-}'" >&2
-# Until Dyad's first line, GRUB reads the images from the ISO on the VGA screen, not shown here.
-[[ $emu == iso ]] || echo "run-guest: the boot loader is loading $size MiB; Dyad's log follows" >&2
+# Two silent stretches follow: until Dyad's first line GRUB reads the images from the ISO (on
+# the VGA screen, not shown here), and after the VMM's line naming the entry a bzImage
+# decompresses itself before Linux prints anything.
+if [[ $emu != iso ]]; then
+	then_what="Dyad's log follows"
+	if [[ $(od -An -c -j 0x202 -N 4 "$kernel" 2>/dev/null | tr -d ' ') == HdrS ]]; then
+		then_what+="; after the VMM's line, the guest decompresses the bzImage in silence"
+	fi
+	echo "run-guest: the boot loader is loading $size MiB; $then_what" >&2
+fi
 case $emu in
 qemu) exec "$ROOT/tools/run-qemu.sh" "$iso" ;;
 bochs) exec "$ROOT/tools/run-bochs.sh" "$iso" ;;
