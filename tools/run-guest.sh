@@ -13,8 +13,10 @@
 #
 # The default kernel is the bzImage, not the uncompressed vmlinux: under QEMU TCG, GRUB reads
 # the ISO through BIOS disk calls, and loading the 63 MiB vmlinux costs more than the guest's
-# own decompression of the 8 MiB bzImage (runner start to the shell prompt, measured: bzImage
-# 9.4-10.3 s, vmlinux 15.7-15.9 s).
+# own decompression of the 8 MiB bzImage. Runner start to the shell prompt on a 2-core host
+# with little else running: bzImage 9.4-10.3 s, vmlinux 15.7-15.9 s. On the same host loaded
+# five times over the order flips (bzImage 61-92 s, vmlinux 49-62 s): the decompression is
+# CPU work, which such a load stretches most; `KERNEL=build/guest/vmlinux` is there for that.
 #
 # Each module's path in Dyad is the file name the user gave (when it fits: 63 bytes, no blanks
 # or quotes), so the VMM's messages name that file and not a path inside the ISO.
