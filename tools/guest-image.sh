@@ -99,7 +99,7 @@ if [[ ! -s $out/initramfs.cpio || $here/guest-image.sh -nt $out/initramfs.cpio |
 	trap 'rm -rf "$tmp"' EXIT
 	cp "$bb" "$tmp/busybox"
 	sed -e "s/@RELEASE@/$release/" -e "s/@BUFSUM@/$bufsum/" -e "s/@BUF_BYTES@/$BUF_BYTES/" \
-		-e "s/@YEAR@/$(date -u +%Y)/" \
+		-e "s/@YEAR@/$(date -u +%Y)/g" \
 		"$init_src" >"$tmp/init"
 
 	# cpio "newc": a 110-byte ASCII header (magic and 13 eight-digit hex fields), the name with
