@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # First boots as a user meets them: the runners' exit status (0 for a pass or a quit, 1 for a
-# failure), the monitor's `time`, a missing init, an unknown boot option.
+# failure), the monitor's `time`, a missing init, an unknown boot option, and Bochs's Ctrl-]
+# through make (status 0, no terminal errors).
 set -uo pipefail
 # shellcheck source=tests/tools/tap.sh
 . "$(dirname "$0")/tap.sh"
