@@ -141,12 +141,23 @@ const char *bootinfo_parse(const void *mbi, paddr_t mbi_pa, struct boot_info *bi
 			const struct mb2_tag_module *m = (const void *)tag;
 			if (tag->size < sizeof(*m))
 				return "multiboot2 module tag is malformed";
-			if (bi->nr_modules == BOOT_MAX_MODULES)
-				return "too many multiboot2 modules";
+			size_t max = tag->size - sizeof(*m);
+			_Static_assert(BOOT_NAME_MAX == 64, "the message below states the limit");
+			/* Cut, the name would not be the path a process asks for. */
+			if (strnlen(m->cmdline, max) >= BOOT_NAME_MAX) {
+				copy_string(bi->bad_name, sizeof(bi->bad_name), m->cmdline, max);
+				return "a module's name is longer than 63 bytes";
+			}
+			if (bi->nr_modules == BOOT_MAX_MODULES) {
+				if (!bi->nr_modules_dropped++)
+					copy_string(bi->first_dropped, sizeof(bi->first_dropped),
+						    m->cmdline, max);
+				break;
+			}
 			struct boot_module *bm = &bi->modules[bi->nr_modules++];
 			bm->start = m->mod_start;
 			bm->end = m->mod_end;
-			copy_string(bm->name, sizeof(bm->name), m->cmdline, tag->size - sizeof(*m));
+			copy_string(bm->name, sizeof(bm->name), m->cmdline, max);
 			break;
 		}
 		case MB2_TAG_ACPI_OLD:

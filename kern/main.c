@@ -170,9 +170,14 @@ void kmain(u32 magic, paddr_t mbi_pa)
 		panic("multiboot2 information at %#lx lies above 1 GiB", mbi_pa);
 	const char *err = bootinfo_parse(pmem_va(mbi_pa), mbi_pa, &boot_info);
 	panic_exits_emulator = bootinfo_has_flag(&boot_info, "ktest");
+	if (err && boot_info.bad_name[0])
+		panic("boot: %s: '%s...'", err, boot_info.bad_name);
 	if (err)
 		panic("boot: %s", err);
 	print_cmdline(boot_info.cmdline);
+	if (boot_info.nr_modules_dropped)
+		printf("boot: warning: %u modules not kept, from %s on: the table holds %u\n",
+		       boot_info.nr_modules_dropped, boot_info.first_dropped, BOOT_MAX_MODULES);
 	bootinfo_check_options(&boot_info, boot_options, warn_unknown_option);
 
 	pmem_init(&boot_info, SZ_1G);
@@ -182,6 +187,7 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	print_memory(&boot_info);
 
 	timer_init();
+	time_wall_clock_init();
 	console_input_init();
 	pmap_kernel_half_init(kmap_kernel_pml4(), KERNEL_IMAGE_PA(kmap_kernel_pml4()));
 	proc_init();

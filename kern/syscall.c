@@ -338,7 +338,8 @@ static long sys_zero(u64 a0, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 static long sys_clock_gettime(u64 clock, u64 uts, u64 a2, u64 a3, u64 a4, u64 a5)
 {
 	struct __kernel_timespec ts;
-	u64 ns = time_ns();
+	/* The wall clock from the RTC at boot; the others count from CPU reset. */
+	u64 ns = clock == CLOCK_REALTIME ? time_realtime_ns() : time_ns();
 
 	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_MONOTONIC_RAW &&
 	    clock != CLOCK_BOOTTIME && clock != CLOCK_PROCESS_CPUTIME_ID &&

@@ -33,3 +33,36 @@ KTEST(time_timer_ticks_match_the_tsc_while_interrupts_are_on)
 	KT_EXPECT(kt, time_ns() >= time_since_timer_ns(),
 		  "uptime since CPU reset is shorter than the time since the timer started");
 }
+
+/* The year this file was compiled, from __DATE__ ("Mmm dd yyyy"). */
+static unsigned compile_year(void)
+{
+	unsigned y = 0;
+
+	for (unsigned i = 7; i < 11; i++)
+		y = y * 10 + (unsigned)(__DATE__[i] - '0');
+	return y;
+}
+
+/*
+ * The wall clock comes from the RTC: it cannot be earlier than the day this test was compiled
+ * (a clock counting from boot says 1970), and it moves with the TSC.
+ */
+KTEST(time_wall_clock_is_not_before_this_build)
+{
+	u64 year_start = 0;
+	unsigned year = compile_year();
+
+	KT_ASSERT(kt, year >= 2024 && year < 2200, "__DATE__ '%s' has no year", __DATE__);
+	for (unsigned y = 1970; y < year; y++)
+		year_start += (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 366 : 365;
+	year_start *= 86400 * (u64)1000000000;
+	u64 wall = time_realtime_ns();
+	KT_EXPECT(kt, wall >= year_start, "CLOCK_REALTIME %lu s is before 1 January %u (%lu s)",
+		  wall / 1000000000, year, year_start / 1000000000);
+	u64 t0 = time_ns(), w0 = time_realtime_ns();
+	time_udelay(20000);
+	u64 dt = time_ns() - t0, dw = time_realtime_ns() - w0;
+	KT_EXPECT(kt, dw >= dt - dt / 10 && dw <= dt + dt / 10,
+		  "the wall clock moved %lu ns while the TSC moved %lu ns", dw, dt);
+}

@@ -13,7 +13,8 @@
 # QEMU exits with status 1 (pass, outb 0xf4 <- 0) or 3 (fail); Bochs exits 0 (pass, magic break +
 # `quit`) or 1 (fail, "Shutdown" to port 0x8900). A run passes only if the status says pass AND the
 # log has `ktest: N passed, 0 failed` with N >= 1 AND no `not ok` line AND no panic line: neither
-# signal alone is trusted. A skipped test (`ok N - name # SKIP reason`) is neither a pass nor a
+# signal alone is trusted. A `# wall clock: YYYY-...` line (a process's CLOCK_REALTIME) must
+# name the host's year. A skipped test (`ok N - name # SKIP reason`) is neither a pass nor a
 # failure: the verdict counts and lists skips apart.
 set -euo pipefail
 # shellcheck source=tools/lib.sh
@@ -118,6 +119,16 @@ if [[ -n ${BOOT_TEST_MIN_PASS:-} ]]; then
 	n=$(grep -E '^ok [0-9]+' "$log" | grep -vE "$skip_re" | grep -cE "$re" || true)
 	[[ $n -ge $want ]] || why+=("$n passed test(s) match '$re', $want required (BOOT_TEST_MIN_PASS)")
 fi
+# The wall clock a process reads (tests/user/sysconf.c prints it) is the emulator's RTC, which
+# follows the host's clock: UTC under QEMU, local time under Bochs (time0=local). Its year must
+# be the host's in either zone.
+while IFS= read -r line; do
+	year=${line#"# wall clock: "}
+	year=${year:0:4}
+	if [[ $year != "$(date -u +%Y)" && $year != "$(date +%Y)" ]]; then
+		why+=("the wall clock says $year, the host's year is $(date +%Y)")
+	fi
+done < <(grep -E '^# wall clock: [0-9]{4}-' "$log" || true)
 # A panic line is any non-TAP line mentioning panic (a test may carry "panic" in its name).
 if awk 'tolower($0) ~ /panic/ && !/^(not )?ok [0-9]/ { f = 1 } END { exit !f }' "$log"; then
 	why+=("a panic line")

@@ -49,6 +49,7 @@ fi
 
 if [[ ! -s $out/bzImage || $deb -nt $out/bzImage || $(cat "$out/release" 2>/dev/null) != "$release" ]]; then
 	rm -rf "$out/pkg"
+	echo "guest-image: unpacking $pkg"
 	dpkg-deb -x "$deb" "$out/pkg"
 	cp "$out/pkg/boot/vmlinuz-$release" "$out/bzImage.tmp"
 	rm -rf "$out/pkg" # the modules are not needed: the initramfs is busybox only
@@ -73,6 +74,7 @@ if [[ ! -s $out/vmlinux || $out/bzImage -nt $out/vmlinux ]]; then
 	start=$(((sects + 1) * 512 + poff))
 	[[ $(od -An -tx1 -j "$start" -N 6 "$out/bzImage" | tr -d ' ') == fd377a585a00 ]] ||
 		die "the payload at $start is not xz (only KERNEL_XZ kernels are supported)"
+	echo "guest-image: decompressing the bzImage's payload into vmlinux (xz, a few seconds)"
 	dd if="$out/bzImage" iflag=skip_bytes,count_bytes skip="$start" count="$plen" status=none |
 		xz -dc --single-stream \
 		>"$out/vmlinux.tmp" || die "xz could not decompress the payload"
@@ -91,11 +93,13 @@ init_src=$here/../user/vmm/guest-init.sh
 # A 64 MiB buffer the test script writes and checksums in the guest; its sum is computed here.
 BUF_BYTES=$((64 << 20))
 if [[ ! -s $out/initramfs.cpio || $here/guest-image.sh -nt $out/initramfs.cpio || $init_src -nt $out/initramfs.cpio || $bb -nt $out/initramfs.cpio ]]; then
+	echo "guest-image: building the busybox initramfs"
 	bufsum=$({ yes dyad || true; } | head -c $BUF_BYTES | md5sum | cut -d" " -f1)
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
 	cp "$bb" "$tmp/busybox"
 	sed -e "s/@RELEASE@/$release/" -e "s/@BUFSUM@/$bufsum/" -e "s/@BUF_BYTES@/$BUF_BYTES/" \
+		-e "s/@YEAR@/$(date -u +%Y)/g" \
 		"$init_src" >"$tmp/init"
 
 	# cpio "newc": a 110-byte ASCII header (magic and 13 eight-digit hex fields), the name with

@@ -103,6 +103,43 @@ qemu_accel_args() {
 # shellcheck disable=SC2054  # the commas belong to -device
 QEMU_COMMON=(-m 3G -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot)
 
+# The guest RAM `make run` accepts (RAM=), in MiB: the VMM's own bounds (BOOT_RAM_MIN and
+# BOOT_RAM_MAX in user/vmm/boot.h), checked here before anything boots. Change both together.
+GUEST_RAM_MIN_MIB=32
+GUEST_RAM_MAX_MIB=3072
+
+# mib_text N: N MiB as RAM= would say it (1024 -> 1G, 32 -> 32M).
+mib_text() { if (($1 % 1024)); then echo "$1M"; else echo "$(($1 / 1024))G"; fi; }
+
+# guest_ram_mib SIZE: prints SIZE (a whole number with a unit: 512M, 1G, 262144K) in MiB, or
+# fails with a sentence on stderr that names RAM= and the limits.
+guest_ram_mib() {
+	local s=$1 n unit mib
+	local limits="from $(mib_text $GUEST_RAM_MIN_MIB) to $(mib_text $GUEST_RAM_MAX_MIB)"
+	if [[ ! $s =~ ^([0-9]{1,12})([KkMmGg])$ ]]; then
+		echo "${0##*/}: RAM='$s' is not a size: give a whole number and a unit, e.g." \
+			"RAM=512M or RAM=1G ($limits)" >&2
+		return 1
+	fi
+	n=$((10#${BASH_REMATCH[1]})) unit=${BASH_REMATCH[2]}
+	case $unit in
+	[Kk])
+		if ((n % 1024)); then
+			echo "${0##*/}: RAM=$s is not a whole number of MiB ($limits)" >&2
+			return 1
+		fi
+		mib=$((n / 1024))
+		;;
+	[Mm]) mib=$n ;;
+	[Gg]) mib=$((n * 1024)) ;;
+	esac
+	if ((mib < GUEST_RAM_MIN_MIB || mib > GUEST_RAM_MAX_MIB)); then
+		echo "${0##*/}: RAM=$s is outside the guest RAM the VMM accepts ($limits)" >&2
+		return 1
+	fi
+	echo "$mib"
+}
+
 # Build output directory, relative to the repo root like the Makefile's BUILD.
 BUILD_DIR=$ROOT/${BUILD:-build}
 

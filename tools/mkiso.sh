@@ -47,6 +47,9 @@ done
 		src=${m%%:*}
 		if [[ $m == *:* ]]; then seen=${m#*:}; else seen=/boot/${src##*/}; fi
 		[[ -f $src ]] || die "module '$src' not found"
+		# Dyad refuses to boot with a longer name (BOOT_NAME_MAX in include/dyad/bootinfo.h).
+		((${#seen} <= 63)) ||
+			die "module path '$seen' is ${#seen} bytes: Dyad takes at most 63 (give FILE:/shorter/path)"
 		name=${src##*/}
 		[[ ! -e $tmp/boot/$name ]] || die "two modules are named '$name'"
 		cp "$src" "$tmp/boot/$name"

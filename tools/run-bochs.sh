@@ -46,21 +46,41 @@ fi
 [[ -t 0 ]] || die "no terminal for COM1: give a SERIAL-LOG file"
 tty=$(tty)
 saved=$(stty -g)
+# Bochs runs in a process group of its own, made the terminal's foreground group: the signal key
+# (Ctrl-]) then reaches Bochs alone. Sent to the group this script shares with make and the
+# runners above it, it reached them too: make could end first (status 130) and leave this script
+# in a background group whose terminal calls fail ("stty: 'standard input': Input/output
+# error"). This script sets the terminal's modes from the background, so it ignores SIGTTOU,
+# which would stop it.
+trap '' TTOU
+# fg_group [CMD...]: makes the caller's (or, with CMD, a new) process group the terminal's
+# foreground group, then execs CMD with SIGINT at its default.
+fg_group() {
+	perl -MPOSIX -e '
+		open(my $tty, "+<", "/dev/tty") or die "run-bochs: /dev/tty: $!\n";
+		$SIG{TTOU} = "IGNORE";
+		setpgid(0, 0) or die "run-bochs: setpgid: $!\n" if @ARGV;
+		tcsetpgrp(fileno($tty), getpgrp()) or die "run-bochs: tcsetpgrp: $!\n";
+		exit 0 unless @ARGV;
+		$SIG{INT} = "DEFAULT";
+		exec { $ARGV[0] } @ARGV or die "run-bochs: $ARGV[0]: $!\n";' "$@"
+}
 # Bochs 2.7 "restores" the terminal on exit from an uninitialised copy (speed 0, raw): put it back
-# ourselves. Coming from speed 0, stty applies the settings but reports failure once; the second call
-# confirms.
-restore_tty() { stty "$saved" 2>/dev/null || stty "$saved" || true; }
+# ourselves, after taking the foreground back. Coming from speed 0, stty applies the settings but
+# reports failure once; the second call confirms.
+restore_tty() {
+	fg_group || true
+	stty "$saved" 2>/dev/null || stty "$saved" || true
+}
 trap 'restore_tty; rm -rf "$tmp"' EXIT
 bochs_write_rc "$tmp/bochsrc" "$iso" "com1: enabled=1, mode=term, dev=\"$tty\""
 echo "run-bochs: COM1 is this terminal; Ctrl-] quits; Bochs's messages go to $emu_out" >&2
 # Bochs's debugger takes its commands from the rc file, so stdin is /dev/null.
-bochs -q -f "$tmp/bochsrc" -rc "$tmp/cmds" </dev/null >"$emu_out" 2>&1 &
+fg_group bochs -q -f "$tmp/bochsrc" -rc "$tmp/cmds" </dev/null >"$emu_out" 2>&1 &
 pid=$!
-quit=0
-trap 'quit=1; kill "$pid" 2>/dev/null || true' INT TERM
-# Bochs's `term` mode sets the terminal raw with signals off, so Ctrl-C reaches the guest and nothing on
-# the keyboard could stop Bochs. Once Bochs has done that, turn signals back on with Ctrl-] as the only
-# signal key: it interrupts this script, which kills Bochs.
+# Bochs's `term` mode sets the terminal raw with signals off, so Ctrl-C reaches the guest and
+# nothing on the keyboard could stop Bochs. Once Bochs has done that, turn signals back on with
+# Ctrl-] as the only signal key: it interrupts Bochs.
 for _ in $(seq 200); do
 	[[ $(stty -g) == "$saved" ]] || break
 	kill -0 "$pid" 2>/dev/null || break
@@ -69,12 +89,12 @@ done
 stty isig intr '^]' quit undef susp undef
 status=0
 wait "$pid" || status=$?
-# After Ctrl-] the first wait returns early: reap Bochs for real.
-wait "$pid" 2>/dev/null || true
 restore_tty
 echo
-if [[ $quit -eq 1 ]]; then
-	echo "run-bochs: stopped" >&2
+# SIGINT (Ctrl-]) ends Bochs with 128 + 2, or drops it into its debugger, whose next command from
+# the rc file is `quit` (status 0, as for a magic break, but without the break's message).
+if [[ $status -eq 130 ]] || { [[ $status -eq 0 ]] && ! grep -q "Magic breakpoint" "$emu_out"; }; then
+	echo "run-bochs: stopped (Ctrl-])" >&2
 	exit 0
 fi
 verdict "$status"

@@ -45,6 +45,18 @@ boot_entry32:
 	mov edi, eax			; multiboot2 magic, kept for kmain
 	mov esi, ebx			; physical address of the boot information
 
+	; Caching on. Firmware may hand over with CR0.CD and CR0.NW still at their reset value 1
+	; (Bochs's BIOS does), and then every access, user processes' included, bypasses the
+	; caches. With NW set the caches may hold lines that were never written back: the SDM
+	; (vol. 3A, 11.5.3) has them written back and invalidated before the mode changes.
+	mov eax, cr0
+	test eax, (1 << 30) | (1 << 29)	; CD, NW
+	jz .cache_on
+	wbinvd
+	and eax, ~((1 << 30) | (1 << 29))
+	mov cr0, eax
+.cache_on:
+
 	; Long mode is required: CPUID 0x80000001 EDX bit 29.
 	mov eax, 0x80000000
 	cpuid

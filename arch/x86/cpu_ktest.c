@@ -19,6 +19,22 @@ KTEST(cr0_ne_is_set)
 		  "CR0 %#lx", cr0);
 }
 
+#ifndef CR0_NW
+#define CR0_NW BIT(29)
+#endif
+#ifndef CR0_CD
+#define CR0_CD BIT(30)
+#endif
+
+/* The reset value of CR0 has caching off; boot.asm turns it on (Bochs's BIOS leaves it off). */
+KTEST(cr0_caching_is_on)
+{
+	u64 cr0 = read_cr0();
+
+	KT_EXPECT(kt, !(cr0 & (CR0_CD | CR0_NW)),
+		  "CR0 %#lx: CD or NW set, every access bypasses the caches", cr0);
+}
+
 KTEST(smap_is_on_where_the_cpu_has_it)
 {
 	u64 cr4 = read_cr4();

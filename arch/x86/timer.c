@@ -9,6 +9,7 @@
 #include <arch/x86/kmap.h>
 #include <arch/x86/lapic.h>
 #include <arch/x86/percpu.h>
+#include <arch/x86/rtc.h>
 #include <arch/x86/trap.h>
 #include <dyad/printf.h>
 #include <dyad/time.h>
@@ -43,6 +44,8 @@ u64 tsc_hz;
 volatile u64 timer_ticks;
 u64 timer_start_tsc;
 static u64 lapic_timer_hz;
+/* CLOCK_REALTIME minus time_ns(): the RTC's reading, moved back to CPU reset. */
+static u64 realtime_at_reset_ns;
 static volatile u32 *lapic_mmio;
 
 /* Register access: MSR 0x800 + reg/16 in x2APIC mode, MMIO otherwise. */
@@ -203,6 +206,36 @@ static u64 tsc_to_ns(u64 t)
 u64 time_ns(void)
 {
 	return tsc_to_ns(rdtsc());
+}
+
+void time_wall_clock_init(void)
+{
+	struct rtc_regs r;
+	struct rtc_date d;
+
+	if (!rtc_read(&r)) {
+		printf("time: warning: the real-time clock never settles: wall clock from 1970\n");
+		return;
+	}
+	/* Read right after the registers, so that the second they name starts close to now. */
+	u64 now = time_ns();
+	if (!rtc_decode(&r, &d)) {
+		printf("time: warning: the real-time clock reads %02x:%02x:%02x %02x/%02x/%02x%02x"
+		       " (status B %#x), not a date: wall clock from 1970\n",
+		       r.hour, r.min, r.sec, r.mday, r.mon, r.century, r.year, r.status_b);
+		return;
+	}
+	u64 wall = rtc_date_to_unix(&d) * 1000000000ULL;
+	realtime_at_reset_ns = wall > now ? wall - now : 0;
+	printf("time: wall clock %04u-%02u-%02u %02u:%02u:%02u from the CMOS RTC (%s, %s)\n",
+	       d.year, d.mon, d.mday, d.hour, d.min, d.sec,
+	       (r.status_b & RTC_B_BINARY) ? "binary" : "BCD",
+	       (r.status_b & RTC_B_24H) ? "24-hour" : "12-hour");
+}
+
+u64 time_realtime_ns(void)
+{
+	return realtime_at_reset_ns + time_ns();
 }
 
 u64 time_since_timer_ns(void)

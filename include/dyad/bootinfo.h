@@ -9,7 +9,13 @@
  * that nothing later depends on the loader's memory.
  */
 #define BOOT_MAX_RANGES 64
-#define BOOT_MAX_MODULES 16
+/*
+ * The module table. It is filled before any allocator exists (the physical allocator needs it
+ * to know what to keep), so it is a fixed array: 256 entries, 20 KiB. Modules beyond it are
+ * counted and warned about at boot, not kept; nothing panics.
+ */
+#define BOOT_MAX_MODULES 256
+/* A module's name (the path a process opens), its NUL included: a longer one is refused. */
 #define BOOT_NAME_MAX 64
 /*
  * The kernel command line, its NUL included. A Linux guest's command line may be 2 KiB and
@@ -32,6 +38,11 @@ struct boot_info {
 	unsigned nr_ram;
 	struct boot_module modules[BOOT_MAX_MODULES];
 	unsigned nr_modules;
+	/* Module tags beyond the table (not kept), and the first such module's name. */
+	unsigned nr_modules_dropped;
+	char first_dropped[BOOT_NAME_MAX];
+	/* A module name too long to keep, for the message that refuses the boot (cut to fit). */
+	char bad_name[BOOT_NAME_MAX];
 	char cmdline[BOOT_CMDLINE_MAX];
 	paddr_t mbi_start, mbi_end; /* the information structure itself */
 	/* The ACPI RSDP as the loader copied it (tag 15 preferred to 14), unchecked; empty: none. */
@@ -45,8 +56,10 @@ struct boot_info {
 /*
  * Parses the multiboot2 information at @mbi (@mbi_pa is its physical address) into @bi.
  * Returns NULL, or a sentence saying what is wrong: no memory map, a module that is truncated
- * or lies outside RAM, a malformed tag, a command line of BOOT_CMDLINE_MAX bytes or more. The
- * kernel panics with that sentence.
+ * or lies outside RAM, a malformed tag, a command line of BOOT_CMDLINE_MAX bytes or more, a
+ * module name of BOOT_NAME_MAX bytes or more (its start is then in bi->bad_name). The kernel
+ * panics with that sentence. Modules beyond BOOT_MAX_MODULES are not an error: they are
+ * counted in bi->nr_modules_dropped and left out.
  */
 const char *bootinfo_parse(const void *mbi, paddr_t mbi_pa, struct boot_info *bi);
 

@@ -28,6 +28,20 @@ u64 time_ns(void);
 /* Nanoseconds since the periodic timer started: the interval timer_ticks counts. */
 u64 time_since_timer_ns(void);
 
+/*
+ * Reads the real-time clock once (after timer_init, which measures the TSC) and sets the wall
+ * clock from it; prints what it read. Without a readable clock the wall clock counts from 1970
+ * at boot, and the boot log says so.
+ */
+void time_wall_clock_init(void);
+
+/*
+ * CLOCK_REALTIME in nanoseconds since 1970-01-01 00:00:00: the real-time clock's reading at
+ * boot plus the TSC's count since then. The RTC keeps the host's or firmware's time zone
+ * (usually UTC; Bochs with `clock: time0=local` gives local time): Dyad knows no zones.
+ */
+u64 time_realtime_ns(void);
+
 /* Busy-waits @us microseconds on the TSC. */
 void time_udelay(u64 us);
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # First boots as a user meets them: the runners' exit status (0 for a pass or a quit, 1 for a
-# failure), the monitor's `time`, a missing init, an unknown boot option.
+# failure), the monitor's `time`, a missing init, an unknown boot option, and Bochs's Ctrl-]
+# through make (status 0, no terminal errors).
 set -uo pipefail
 # shellcheck source=tests/tools/tap.sh
 . "$(dirname "$0")/tap.sh"
@@ -133,4 +134,38 @@ elif [[ $status -ne 0 ]] || ! grep -q "run-bochs: Dyad ended the run: pass" <<<"
 	not_ok $name "quit gave status $status: $(tail -3 <<<"$out")"
 else
 	ok "$name # $line"
+fi
+
+# Ctrl-] at the monitor under Bochs: the run stops with status 0 and says so (the old runner
+# reported a pass by magic break, or ended make with status 130 and stty errors), and the
+# terminal is left usable. On a pseudo-terminal (script), through make as a user runs it.
+name=bochs_ctrl_bracket_stops_with_status_0
+mkfifo "$tmp/ctl-in"
+printf 'all:\n\t@tools/run-bochs.sh %s\n' "$tmp/plain.iso" >"$tmp/ctl.mk"
+timeout -k 5 300 script -qec "make -s --no-print-directory -f '$tmp/ctl.mk'; echo make-status=\$?" \
+	/dev/null <"$tmp/ctl-in" >"$tmp/ctl.out" 2>&1 &
+bochs=$!
+exec 5>"$tmp/ctl-in"
+for _ in $(seq 1500); do
+	grep -q "Dyad is up" "$tmp/ctl.out" && break
+	kill -0 $bochs 2>/dev/null || break
+	sleep 0.2
+done
+sleep 1
+printf '\035' >&5
+for _ in $(seq 100); do
+	grep -q 'make-status=' "$tmp/ctl.out" && break
+	sleep 0.2
+done
+exec 5>&-
+wait $bochs
+out=$(tr -d '\r' <"$tmp/ctl.out")
+if ! grep -q 'make-status=0' <<<"$out"; then
+	not_ok $name "make did not end with status 0: $(tail -3 <<<"$out")"
+elif ! grep -qF 'run-bochs: stopped (Ctrl-])' <<<"$out"; then
+	not_ok $name "no 'stopped (Ctrl-])' line: $(tail -3 <<<"$out")"
+elif grep -q 'Input/output error' <<<"$out"; then
+	not_ok $name "terminal errors: $(grep 'Input/output error' <<<"$out")"
+else
+	ok $name
 fi

@@ -54,11 +54,24 @@ missing=
 for w in "make run " run-qemu run-bochs "make run-dyad " run-dyad-qemu run-dyad-bochs RAM= \
 	GUEST_CMDLINE= KERNEL= INITRD= RUN_PATH= "make check " "make unit " check-tools "make bench " \
 	bench-user "make debug " "make iso " "make clean " compile_commands.json CMDLINE= \
-	ISO_MODULES= DEBUG=1 BUILD= V=1 PMAP_SEED; do
+	ISO_MODULES= DEBUG=1 BUILD= V=1 PMAP_SEED "make run-guest " "make vmm-e2e " vmm-e2e-bochs \
+	"Linux guests"; do
 	[[ $help == *"$w"* ]] || missing+=" '$w'"
 done
 if [[ -z $missing ]]; then ok make_help_lists_targets_and_variables; else
 	not_ok make_help_lists_targets_and_variables "missing:$missing"
+fi
+
+# The guest RAM limits live in tools/lib.sh; make help and the README state them.
+name=ram_limits_in_help_and_readme_match_the_runner
+# shellcheck source=tools/lib.sh
+limits=$(. "$ROOT/tools/lib.sh" && echo "from $(mib_text $GUEST_RAM_MIN_MIB) to $(mib_text $GUEST_RAM_MAX_MIB)")
+help_limits=$(sed -n 's/.*RAM=256M .*guest RAM, \(from [0-9]*[MG] to [0-9]*[MG]\).*/\1/p' <<<"$help")
+readme_limits=$(sed -n 's/.*`RAM=512M` | guest RAM.*, \(from [0-9]*[MG] to [0-9]*[MG]\).*/\1/p' "$ROOT/README.md")
+if [[ $help_limits != "$limits" || $readme_limits != "$limits" ]]; then
+	not_ok $name "lib.sh: '$limits', make help: '$help_limits', README: '$readme_limits'"
+else
+	ok "$name # $limits"
 fi
 
 name=compile_commands_cover_kernel_host_and_user_builds

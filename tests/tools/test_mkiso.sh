@@ -56,3 +56,17 @@ elif ! grep -q "forced failure" "$tmp/out"; then
 else
 	ok mkiso_failure_leaves_no_output
 fi
+
+# Dyad refuses a module name of 64 bytes or more at boot; mkiso says so before building.
+long=/$(printf 'n%.0s' $(seq 63))
+status=0
+tools/mkiso.sh "$tmp/c.iso" "$kernel" "" "tests/user/motd.txt:$long" >"$tmp/out" 2>&1 || status=$?
+if [[ $status -ne 1 ]] || ! grep -q "module path '$long' is 64 bytes: Dyad takes at most 63" "$tmp/out"; then
+	not_ok mkiso_refuses_a_module_name_dyad_would_refuse "status $status: $(cat "$tmp/out")"
+elif [[ -e $tmp/c.iso ]]; then
+	not_ok mkiso_refuses_a_module_name_dyad_would_refuse "an ISO was written"
+elif ! tools/mkiso.sh "$tmp/c.iso" "$kernel" "" "tests/user/motd.txt:${long:0:63}" >"$tmp/out" 2>&1; then
+	not_ok mkiso_refuses_a_module_name_dyad_would_refuse "63 bytes refused: $(cat "$tmp/out")"
+else
+	ok mkiso_refuses_a_module_name_dyad_would_refuse
+fi

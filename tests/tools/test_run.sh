@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: the path choice (QEMU+KVM with nested VMX, else QEMU TCG with SVM, else Bochs), the
 # guest ISO following RAM= and GUEST_CMDLINE= at every run, KERNEL= naming the guest kernel and not
-# Dyad's, and (when the default guest is built) a typed command answered by the guest's shell.
+# Dyad's, RAM= refused before anything boots, the VMM naming the user's kernel file, and (when
+# the default guest is built) a typed command answered by the guest's shell, whose Ctrl-C
+# interrupts `sleep 20`.
 set -uo pipefail
 # shellcheck source=tests/tools/tap.sh
 . "$(dirname "$0")/tap.sh"
@@ -60,20 +62,48 @@ else
 	cfg1=$(iso_grub_cfg "$iso")
 	iso=$(KERNEL=$tmp/bz INITRD=$tmp/initrd RAM=300M tools/run-guest.sh iso "$dyad" "$vmm" 2>/dev/null)
 	cfg2=$(iso_grub_cfg "$iso")
-	# mkiso.sh quotes each word.
-	want1="'init=/bin/vmm' '--' '-m' '512M' '-i' '/boot/guest-initrd' '-a' 'quiet' '-a' 'dyad_x=1'"
-	want1+=" '/boot/guest-kernel'"
-	want2="'init=/bin/vmm' '--' '-m' '300M' '-i' '/boot/guest-initrd' '/boot/guest-kernel'"
+	# mkiso.sh quotes each word. The VMM opens the files by the names the user gave.
+	want1="'init=/bin/vmm' '--' '-m' '512M' '-i' '$tmp/initrd' '-a' 'quiet' '-a' 'dyad_x=1'"
+	want1+=" '$tmp/bz'"
+	want2="'init=/bin/vmm' '--' '-m' '300M' '-i' '$tmp/initrd' '$tmp/bz'"
 	if [[ $cfg1 != *"$want1"* ]]; then
 		not_ok $name "first ISO lacks '$want1': $cfg1 $(cat "$tmp/err")"
 	elif [[ $cfg2 != *"$want2"* ]]; then
 		not_ok $name "the next run's ISO is stale, lacks '$want2': $cfg2"
-	elif ! grep -q "module2 /boot/bz '/boot/guest-kernel'" <<<"$cfg2"; then
+	elif ! grep -q "module2 /boot/bz '$tmp/bz'" <<<"$cfg2"; then
 		not_ok $name "the guest kernel is not on the ISO: $cfg2"
 	else
 		ok $name
 	fi
 fi
+
+# RAM= is checked before anything is built or booted: emulators that record being started come
+# first on PATH, and the refusal must name RAM= and the limits.
+name=run_guest_refuses_bad_ram_before_booting
+mkdir -p "$tmp/emu"
+for e in qemu-system-x86_64 bochs grub-mkrescue; do
+	printf '#!/bin/sh\ntouch "%s/started"\n' "$tmp/emu" >"$tmp/emu/$e"
+	chmod +x "$tmp/emu/$e"
+done
+bad=
+for r in abc 0 100G 31M 3073M 1000K 512; do
+	status=0
+	out=$(PATH=$tmp/emu:$PATH KERNEL=$tmp/bz INITRD=$tmp/initrd RAM=$r \
+		tools/run-guest.sh qemu "$dyad" "$vmm" 2>&1) || status=$?
+	if [[ $status -ne 1 || $out != *"RAM="*"from 32M to 3G"* || -e $tmp/emu/started ]]; then
+		bad+=" RAM=$r (status $status, started: $([[ -e $tmp/emu/started ]] && echo yes || echo no)): $out;"
+	fi
+	rm -f "$tmp/emu/started"
+done
+for r in 32M 3G 262144K; do
+	iso=$(KERNEL=$tmp/bz INITRD=$tmp/initrd RAM=$r tools/run-guest.sh iso "$dyad" "$vmm" 2>&1) ||
+		bad+=" RAM=$r refused: $iso;"
+done
+if [[ -n $bad ]]; then not_ok $name "$bad"; else ok $name; fi
+make_out=$(submake run RAM=100G KERNEL="$tmp/bz" INITRD="$tmp/initrd" 2>&1)
+expect make_run_refuses_bad_ram_in_its_own_words "make run RAM=100G said: $(tail -3 <<<"$make_out")" \
+	grep -q "^run-guest.sh: RAM=100G is outside the guest RAM the VMM accepts (from 32M to 3G)" \
+	<<<"$make_out"
 
 name=make_run_kernel_names_the_guest_kernel
 out=$(submake -n run KERNEL="$tmp/bz" INITRD="$tmp/initrd" 2>&1)
@@ -85,20 +115,46 @@ else
 	ok $name
 fi
 
+# ---- a bad guest kernel is named as the user named it --------------------------------------------
+name=vmm_errors_name_the_users_kernel_file
+guest=$BUILD_DIR/guest
+if [[ ! -f $vmm || ! -f $guest/initramfs.cpio ]]; then
+	skip $name "the VMM or the default initramfs is not built (make guest-image vmm)"
+elif [[ $want == bochs ]]; then
+	skip $name "only Bochs can run a guest here: too slow for this test"
+else
+	head -c 65536 /dev/urandom >"$tmp/garbage-kernel"
+	status=0
+	KERNEL=$tmp/garbage-kernel INITRD=$guest/initramfs.cpio timeout -k 5 120 \
+		tools/run-guest.sh auto "$dyad" "$vmm" </dev/null >"$tmp/garbage.out" 2>&1 || status=$?
+	vmm_lines=$(tr -d '\r' <"$tmp/garbage.out" | grep '^vmm:')
+	if [[ $status -ne 1 ]]; then
+		not_ok $name "status $status (a refused image is 1): $(tail -3 "$tmp/garbage.out")"
+	elif ! grep -qF "$tmp/garbage-kernel" <<<"$vmm_lines"; then
+		not_ok $name "the VMM's lines do not name $tmp/garbage-kernel: $vmm_lines"
+	elif grep -q '/boot/guest-kernel' "$tmp/garbage.out"; then
+		not_ok $name "the output names /boot/guest-kernel: $vmm_lines"
+	else
+		ok "$name # $(head -n 1 <<<"$vmm_lines")"
+	fi
+fi
+
 # ---- the guest's shell answers ------------------------------------------------------------------
 # The default guest under the chosen path, typing into the runner's standard input.
 name=make_run_guest_shell_answers
-guest=$BUILD_DIR/guest
-if [[ ! -f $guest/vmlinux || ! -f $guest/initramfs.cpio || ! -f $vmm ]]; then
+if [[ ! -f $guest/bzImage || ! -f $guest/initramfs.cpio || ! -f $vmm ]]; then
 	skip $name "the default guest or the VMM is not built (make guest-image vmm)"
+	skip guest_shell_ctrl_c_interrupts_sleep "the default guest or the VMM is not built"
 elif [[ $want == bochs ]]; then
 	skip $name "only Bochs can run a guest here: too slow for this test"
+	skip guest_shell_ctrl_c_interrupts_sleep "only Bochs can run a guest here: too slow"
 else
 	# Types into the runner's standard input once the shell's banner is out; the answer is computed,
 	# so the echo of the typed line does not pass. About 20 s under QEMU TCG.
 	mkfifo "$tmp/in"
-	KERNEL=$guest/vmlinux INITRD=$guest/initramfs.cpio RAM=256M \
-		timeout -k 5 120 tools/run-guest.sh auto "$dyad" "$vmm" <"$tmp/in" >"$tmp/guest.out" 2>&1 &
+	# The runner's defaults: the bzImage and initramfs of make guest-image, 256 MiB.
+	env -u KERNEL -u INITRD -u RAM \
+		timeout -k 5 150 tools/run-guest.sh auto "$dyad" "$vmm" <"$tmp/in" >"$tmp/guest.out" 2>&1 &
 	runner=$!
 	exec 3>"$tmp/in"
 	# until_seen PATTERN SECONDS: waits for PATTERN in the output.
@@ -114,6 +170,17 @@ else
 	# shellcheck disable=SC2016  # the guest's shell expands it
 	echo 'echo answer-$((6 * 7))' >&3
 	until_seen 'answer-42' 10
+	# Ctrl-C (byte 3) two seconds into `sleep 20`: with a controlling terminal the shell's
+	# foreground job gets SIGINT and the next line runs at once; without one it waits out the
+	# sleep. The answer is computed, so the echo of the typed line does not pass.
+	echo 'sleep 20' >&3
+	sleep 2
+	typed=$EPOCHSECONDS
+	printf '\003' >&3
+	# shellcheck disable=SC2016  # the guest's shell expands it
+	echo 'echo after-$((6 * 7))' >&3
+	until_seen 'after-42' 30
+	took=$((EPOCHSECONDS - typed))
 	echo 'poweroff -f' >&3
 	wait $runner
 	status=$?
@@ -124,5 +191,16 @@ else
 		not_ok $name "poweroff -f did not end the run with status 0 (status $status)"
 	else
 		ok $name
+	fi
+	name=guest_shell_ctrl_c_interrupts_sleep
+	tty_msgs=$(grep -a "can't access tty\|cttyhack: can't open" "$tmp/guest.out")
+	if ! grep -q 'after-42' "$tmp/guest.out"; then
+		not_ok $name "no after-42 from the guest: $(tail -5 "$tmp/guest.out")"
+	elif ((took >= 12)); then
+		not_ok $name "the line after Ctrl-C ran $took s later: sleep 20 was not interrupted ($tty_msgs)"
+	elif [[ -n $tty_msgs ]]; then
+		not_ok $name "the shell has no controlling terminal: $tty_msgs"
+	else
+		ok "$name # the next line ran $took s after Ctrl-C"
 	fi
 fi

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -12,7 +13,7 @@
 
 /* Builds a multiboot2 information structure tag by tag. */
 struct mbi_builder {
-	uint8_t buf[3 * BOOT_CMDLINE_MAX] __attribute__((aligned(8)));
+	uint8_t buf[16 * BOOT_CMDLINE_MAX] __attribute__((aligned(8)));
 	uint32_t len;
 };
 
@@ -261,10 +262,79 @@ static void unknown_options_are_reported_known_ones_are_not(void **state)
 	assert_string_equal(unknown_seen, "");
 }
 
-static void acpi_rsdp_tags_are_copied_newest_first(void **state)
+/* More modules than the table holds: the first BOOT_MAX_MODULES are kept, the rest counted. */
+static void modules_beyond_the_table_are_counted_not_fatal(void **state)
+{
+	static struct mbi_builder b;
+	static struct boot_info bi;
+	const unsigned extra = 20;
+	char name[32];
+
+	(void)state;
+	mbi_begin(&b);
+	mbi_mmap(&b, qemu_map, 6);
+	for (unsigned i = 0; i < BOOT_MAX_MODULES + extra; i++) {
+		snprintf(name, sizeof(name), "/m/%u", i);
+		mbi_module(&b, 0x400000 + i * 0x1000, 0x400000 + i * 0x1000 + 100, name);
+	}
+	assert_null(mbi_finish_and_parse(&b, &bi));
+	assert_int_equal(bi.nr_modules, BOOT_MAX_MODULES);
+	assert_int_equal(bi.nr_modules_dropped, extra);
+	snprintf(name, sizeof(name), "/m/%u", BOOT_MAX_MODULES);
+	assert_string_equal(bi.first_dropped, name);
+	snprintf(name, sizeof(name), "/m/%u", BOOT_MAX_MODULES - 1);
+	assert_non_null(bootinfo_module(&bi, name));
+	assert_int_equal(bootinfo_module(&bi, name)->start,
+			 0x400000 + (BOOT_MAX_MODULES - 1) * 0x1000);
+	assert_null(bootinfo_module(&bi, bi.first_dropped));
+
+	/* Exactly a full table: nothing dropped. */
+	mbi_begin(&b);
+	mbi_mmap(&b, qemu_map, 6);
+	for (unsigned i = 0; i < BOOT_MAX_MODULES; i++)
+		mbi_module(&b, 0x400000, 0x400100, "/m/x");
+	assert_null(mbi_finish_and_parse(&b, &bi));
+	assert_int_equal(bi.nr_modules, BOOT_MAX_MODULES);
+	assert_int_equal(bi.nr_modules_dropped, 0);
+}
+
+/* A module name is the path a process opens: one that does not fit is refused, never cut. */
+static void too_long_module_name_is_refused_not_cut(void **state)
 {
 	struct mbi_builder b;
 	struct boot_info bi;
+	char name[BOOT_NAME_MAX + 2];
+
+	(void)state;
+	memset(name, 'n', sizeof(name) - 1);
+	name[0] = '/';
+	name[BOOT_NAME_MAX - 1] = '\0'; /* 63 bytes: the longest that fits */
+	mbi_begin(&b);
+	mbi_mmap(&b, qemu_map, 6);
+	mbi_module(&b, 0x400000, 0x400100, name);
+	assert_null(mbi_finish_and_parse(&b, &bi));
+	assert_string_equal(bi.modules[0].name, name);
+	assert_int_equal(bi.bad_name[0], '\0');
+
+	for (size_t len = BOOT_NAME_MAX; len <= BOOT_NAME_MAX + 1; len++) {
+		memset(name, 'n', sizeof(name) - 1);
+		name[0] = '/';
+		name[len] = '\0';
+		mbi_begin(&b);
+		mbi_mmap(&b, qemu_map, 6);
+		mbi_module(&b, 0x400000, 0x400100, name);
+		const char *err = mbi_finish_and_parse(&b, &bi);
+		assert_non_null(err);
+		assert_non_null(strstr(err, "longer than 63 bytes"));
+		assert_int_equal(strlen(bi.bad_name), BOOT_NAME_MAX - 1);
+		assert_memory_equal(bi.bad_name, name, BOOT_NAME_MAX - 1);
+	}
+}
+
+static void acpi_rsdp_tags_are_copied_newest_first(void **state)
+{
+	static struct mbi_builder b;
+	static struct boot_info bi;
 	uint8_t *t;
 
 	(void)state;
@@ -298,7 +368,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(good_information_is_copied_out),
-		cmocka_unit_test(acpi_rsdp_tags_are_copied_newest_first),
 		cmocka_unit_test(overlapping_and_unsorted_ram_is_merged),
 		cmocka_unit_test(missing_memory_map_is_named),
 		cmocka_unit_test(truncated_module_is_named),
@@ -307,6 +376,9 @@ int main(void)
 		cmocka_unit_test(unknown_options_are_reported_known_ones_are_not),
 		cmocka_unit_test(longest_command_line_is_copied_whole),
 		cmocka_unit_test(too_long_command_line_is_named_not_cut),
+		cmocka_unit_test(modules_beyond_the_table_are_counted_not_fatal),
+		cmocka_unit_test(too_long_module_name_is_refused_not_cut),
+		cmocka_unit_test(acpi_rsdp_tags_are_copied_newest_first),
 	};
 	return cmocka_run_group_tests_name("bootinfo", tests, NULL, NULL);
 }

@@ -13,6 +13,8 @@
  * it is in the reset state: FCW 0x037f, MXCSR 0x1f80, every register zero. The parent's own
  * state must survive the spawn.
  *
+ * Caching: SMSW shows that CR0.CD and NW are clear (firmware may leave them set).
+ *
  * User memory through the kernel (SMAP on where the CPU has it): page 0, which a VMM maps
  * since it is guest-physical 0, and pages not yet faulted in, both read and written by system
  * calls.
@@ -368,6 +370,20 @@ static void uaccess_reaches_page0_and_fresh_pages(void)
 	sys2(SYS_munmap, q, 4096);
 }
 
+/*
+ * Caching is on for user code: CR0.CD and CR0.NW are clear. SMSW is the one window ring 3 has
+ * on CR0 (the kernel does not set CR4.UMIP); its 64-bit form returns the whole register on
+ * Intel, AMD and the emulators, although the SDM leaves bits 16 and up undefined.
+ */
+static void caching_is_on(void)
+{
+	unsigned long cr0;
+
+	__asm__ volatile("smsw %0" : "=r"(cr0));
+	ut_ok(!(cr0 & ((1UL << 30) | (1UL << 29))),
+	      "SMSW from ring 3 reads CR0 %#lx: CD and NW clear, caching on", cr0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "fpu") == 0)
@@ -390,6 +406,7 @@ int main(int argc, char **argv)
 	ut_eq(sys0(SYS_getpid) > 0, 1, "the kernel goes on after it");
 
 	fpu_not_inherited();
+	caching_is_on();
 	uaccess_reaches_page0_and_fresh_pages();
 	return ut_end("cpustate");
 }

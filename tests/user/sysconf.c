@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -78,6 +79,24 @@ static void module_file_reads_seeks_and_closes(void)
 	ut_eq(sys1(SYS_close, -1), -EBADF, "close(-1) is EBADF");
 }
 
+/*
+ * The wall clock comes from the real-time clock: not before the year this program was compiled
+ * (a clock counting from boot says 1970). The date line lets tools/boot-test.sh compare the
+ * year with the host's, which the emulators' RTC follows.
+ */
+static void wall_clock_is_now(const struct timespec *t)
+{
+	time_t secs = t->tv_sec;
+	struct tm tm;
+	int built = atoi(__DATE__ + 7);
+
+	gmtime_r(&secs, &tm);
+	printf("# wall clock: %04d-%02d-%02d %02d:%02d:%02d\n", tm.tm_year + 1900, tm.tm_mon + 1,
+	       tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	ut_ok(tm.tm_year + 1900 >= built && tm.tm_year + 1900 < built + 100,
+	      "the wall clock's year %d is not before this build (%d)", tm.tm_year + 1900, built);
+}
+
 static void time_advances(void)
 {
 	struct timespec a, b, c, d = { 0, 10 * 1000 * 1000 };
@@ -95,6 +114,7 @@ static void time_advances(void)
 	ut_ok(ns_of(&c) - ns_of(&b) >= 10000000, "nanosleep 10 ms lasts at least 10 ms (%ld ns)",
 	      ns_of(&c) - ns_of(&b));
 	ut_eq(sys2(SYS_clock_gettime, CLOCK_REALTIME, &a), 0, "clock_gettime(REALTIME)");
+	wall_clock_is_now(&a);
 	d.tv_nsec = 1000000000;
 	ut_eq(sys2(SYS_nanosleep, &d, NULL), -EINVAL, "nanosleep with tv_nsec 1e9 is EINVAL");
 }

@@ -95,6 +95,12 @@ linux() { # NAME KERNEL_PATH [long]
 	tap "$(grep -aq '^=== dyad-guest: Linux' "$log"; echo $?)" "$1: the guest printed its banner"
 	tap "$(grep -aq '^dyad-guest: PASS' "$log" && ! grep -aq '^not ok' "$log"; echo $?)" \
 		"$1: the guest test script passed (release, MemTotal, one CPU, hypervisor flag, 64 MiB checksum)"
+	# The guest's clock: the VMM's RTC, from Dyad's wall clock, from the emulator's RTC, which
+	# follows the host's clock (UTC under QEMU, local time under Bochs).
+	local year
+	year=$(sed -n 's/^dyad-guest: date \([0-9]*\)-.*/\1/p' "$log" | head -n 1)
+	tap "$([[ $year == "$(date -u +%Y)" || $year == "$(date +%Y)" ]]; echo $?)" \
+		"$1: the guest's date says the host's year (${year:-no date line})"
 	tap "$(grep -aq '^vmm: verdict 0: pass reported' "$log" && grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
 		"$1: the verdict came through the debug port and the VMM ended with status 0"
 	# A clean boot: no MSR the VMM advertises but refuses, no warning with a stack dump, and
