@@ -1,6 +1,6 @@
 # Host unit tests of the VMM's device models, loaders and parsers (no VMX or SVM needed).
 # The VMM's sources see the user ABI as <dyad/...> (include/uapi) ahead of the kernel's headers.
-VMM_UNIT := uart pic x2apic boot image misc multiboot fw_cfg
+VMM_UNIT := uart pic x2apic boot image misc multiboot fw_cfg pcports
 UNIT_TESTS += $(VMM_UNIT:%=vmm_%)
 
 UNIT_SRCS_vmm_uart := tests/unit/vmm_uart.c user/vmm/uart.c user/vmm/bus.c
@@ -12,6 +12,7 @@ UNIT_SRCS_vmm_image := tests/unit/vmm_image.c user/vmm/image.c user/vmm/bus.c
 UNIT_SRCS_vmm_multiboot := tests/unit/vmm_multiboot.c user/vmm/multiboot.c \
 	user/vmm/bootparams.c user/vmm/bus.c
 UNIT_SRCS_vmm_fw_cfg := tests/unit/vmm_fw_cfg.c user/vmm/fw_cfg.c user/vmm/bus.c
+UNIT_SRCS_vmm_pcports := tests/unit/vmm_pcports.c user/vmm/ports.c user/vmm/bus.c
 UNIT_SRCS_vmm_misc := tests/unit/vmm_misc.c user/vmm/options.c user/vmm/console.c \
 	user/vmm/mmio.c user/vmm/cpuid.c user/vmm/rtc.c user/vmm/ports.c user/vmm/msr.c \
 	user/vmm/bus.c

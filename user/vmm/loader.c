@@ -18,10 +18,17 @@
 
 #include "boot.h"
 #include "mptable.h"
+#include "multiboot.h"
 #include "vm.h"
 #include "vmm.h"
 
 static uint8_t head[IMAGE_HEAD_SIZE];
+
+/* A multiboot kernel's modules (-i first, then each --module) and their open files. */
+static struct mb_module mb_mods[MB_MAX_MODULES];
+static char mb_paths[MB_MAX_MODULES][256];
+static int mb_fds[MB_MAX_MODULES];
+static unsigned mb_nmods;
 
 /* Reads @len bytes at @off of @fd to @dst. 0, or -1 when the file ends early or fails. */
 static int read_at(int fd, uint64_t off, uint8_t *dst, uint64_t len)
@@ -94,7 +101,10 @@ static int load_kernel(struct vm *vm, int fd)
 		const struct image_segment *s = &img->seg[i];
 		if (read_at(fd, s->offset, vm->mem + s->paddr, s->filesz))
 			return -1;
-		/* The rest of memsz is fresh anonymous memory: already zero. */
+		/* The rest of memsz is fresh anonymous memory, zero; the specification asks a
+		 * multiboot loader to zero the BSS, so it is said, not assumed. */
+		if (img->kind == IMAGE_MULTIBOOT)
+			memset(vm->mem + s->paddr + s->filesz, 0, s->memsz - s->filesz);
 	}
 	return 0;
 }
@@ -118,6 +128,84 @@ static void build_cmdline(struct vm *vm)
 	}
 }
 
+/* Adds module @i from "FILE" or "FILE,STRING" (@string NULL: @arg is the file). */
+static int mb_module_open(unsigned i, const char *arg, const char *string)
+{
+	const char *comma = string ? NULL : strchr(arg, ',');
+	size_t n = comma ? (size_t)(comma - arg) : strlen(arg);
+
+	if (n >= sizeof(mb_paths[i])) {
+		vmm_log("module path '%s' too long", arg);
+		return -1;
+	}
+	memcpy(mb_paths[i], arg, n);
+	mb_paths[i][n] = 0;
+	mb_mods[i] = (struct mb_module){ mb_paths[i], comma ? comma + 1 : string, 0, 0 };
+	mb_fds[i] = open_sized("module", mb_paths[i], &mb_mods[i].size);
+	return mb_fds[i] < 0 ? -1 : 0;
+}
+
+/* A multiboot kernel: the image placed, the modules opened and placed. */
+static int mb_open(struct vm *vm)
+{
+	const char *why;
+
+	if (mb_place(&vm->image, vm->ram, &why))
+		goto bad;
+	if (vm->opt.initrd && mb_module_open(mb_nmods++, vm->opt.initrd, vm->opt.initrd))
+		return VMM_EXIT_USAGE;
+	for (unsigned i = 0; i < vm->opt.nmodules; i++)
+		if (mb_module_open(mb_nmods++, vm->opt.modules[i], NULL))
+			return VMM_EXIT_USAGE;
+	if (mb_place_modules(&vm->image, vm->ram, mb_mods, mb_nmods, &why))
+		goto bad;
+	return 0;
+bad:
+	vmm_log("kernel '%s': %s", vm->opt.kernel, why);
+	return VMM_EXIT_USAGE;
+}
+
+/*
+ * Loads the modules and writes the information structure. The command line is the kernel's
+ * path then the words after it or the -a words (not Linux's default line), as GRUB and QEMU
+ * give it.
+ */
+static int mb_load(struct vm *vm)
+{
+	static char cmdline[BOOT_CMDLINE_MAX];
+	const char *words = vm->opt.cmdline + vm->opt.default_len;
+	const char *why;
+
+	while (*words == ' ')
+		words++;
+	int n = snprintf(cmdline, sizeof(cmdline), "%s%s%s", vm->opt.kernel, *words ? " " : "",
+			 words);
+	if (n < 0 || (size_t)n >= sizeof(cmdline)) {
+		vmm_log("multiboot command line longer than %d bytes", BOOT_CMDLINE_MAX - 1);
+		return -1;
+	}
+	for (unsigned i = 0; i < mb_nmods; i++) {
+		if (read_at(mb_fds[i], 0, vm->mem + mb_mods[i].addr, mb_mods[i].size)) {
+			vmm_log("module '%s': the file ended early or could not be read",
+				mb_mods[i].path);
+			return -1;
+		}
+	}
+	if (mb_info_build(vm->mem, vm->ram, cmdline, mb_mods, mb_nmods, &why)) {
+		vmm_log("%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* The multiboot modules: count, and the first's address and the bytes up to the last's end. */
+unsigned vm_mb_modules(uint64_t *first, uint64_t *span)
+{
+	*first = mb_nmods ? mb_mods[0].addr : 0;
+	*span = mb_nmods ? mb_mods[mb_nmods - 1].addr + mb_mods[mb_nmods - 1].size - *first : 0;
+	return mb_nmods;
+}
+
 int vm_open(struct vm *vm)
 {
 	uint64_t ksize = 0, isize = 0;
@@ -132,9 +220,16 @@ int vm_open(struct vm *vm)
 		vmm_log("cannot read kernel '%s'", vm->opt.kernel);
 		return VMM_EXIT_USAGE;
 	}
-	if (image_parse(head, hlen, ksize, &vm->image, &why) ||
+	int mb = mb_parse(head, hlen, ksize, &vm->image, &why);
+	if (mb == 0)
+		return mb_open(vm);
+	if (mb < 0 || image_parse(head, hlen, ksize, &vm->image, &why) ||
 	    image_place(&vm->image, vm->ram, &why)) {
 		vmm_log("kernel '%s': %s", vm->opt.kernel, why);
+		return VMM_EXIT_USAGE;
+	}
+	if (vm->opt.nmodules) {
+		vmm_log("--module is for multiboot kernels; '%s' is Linux", vm->opt.kernel);
 		return VMM_EXIT_USAGE;
 	}
 	if (vm->opt.initrd) {
@@ -167,14 +262,19 @@ int vm_load(struct vm *vm, struct dyad_sregs *sregs, struct dyad_regs *regs)
 		vmm_log("kernel '%s': the file ended early or could not be read", vm->opt.kernel);
 		goto out;
 	}
-	if (vm->initrd_fd >= 0 &&
-	    read_at(vm->initrd_fd, 0, vm->mem + vm->initrd, vm->initrd_size)) {
+	if (vm->image.kind == IMAGE_MULTIBOOT) {
+		if (mb_load(vm))
+			goto out;
+	} else if (vm->initrd_fd >= 0 &&
+		   read_at(vm->initrd_fd, 0, vm->mem + vm->initrd, vm->initrd_size)) {
 		vmm_log("initrd '%s': the file ended early or could not be read", vm->opt.initrd);
 		goto out;
 	}
-	build_cmdline(vm);
-	boot_params_build((struct boot_params *)(vm->mem + BOOT_PARAMS), &vm->image, vm->ram,
-			  vm->initrd, vm->initrd_size);
+	if (vm->image.kind != IMAGE_MULTIBOOT) {
+		build_cmdline(vm);
+		boot_params_build((struct boot_params *)(vm->mem + BOOT_PARAMS), &vm->image,
+				  vm->ram, vm->initrd, vm->initrd_size);
+	}
 	/* The BIOS data area's EBDA segment (0x40e) and base memory size in KiB (0x413). */
 	uint16_t ebda = BOOT_EBDA >> 4, base_kib = BOOT_EBDA >> 10;
 	memcpy(vm->mem + 0x40e, &ebda, 2);
@@ -182,12 +282,17 @@ int vm_load(struct vm *vm, struct dyad_sregs *sregs, struct dyad_regs *regs)
 	uint32_t r1[4];
 	cpuid_guest(&vm->cpuid, 1, 0, r1);
 	mptable_build(vm->mem + BOOT_EBDA, BOOT_EBDA, r1[0], r1[3]);
-	boot_cpu_state(vm->mem, vm->image.entry, sregs, regs);
+	if (vm->image.kind == IMAGE_MULTIBOOT)
+		mb_cpu_state(vm->mem, (uint32_t)vm->image.entry, sregs, regs);
+	else
+		boot_cpu_state(vm->mem, vm->image.entry, sregs, regs);
 	err = 0;
 out:
 	close(vm->kernel_fd);
 	if (vm->initrd_fd >= 0)
 		close(vm->initrd_fd);
+	for (unsigned i = 0; i < mb_nmods; i++)
+		close(mb_fds[i]);
 	vm->kernel_fd = vm->initrd_fd = -1;
 	return err;
 }

@@ -12,18 +12,24 @@
 
 #include <dyad/abi.h>
 
+#include "fw_cfg.h"
 #include "vm.h"
 #include "vmm.h"
 
 #define BANNER "=== dyad-guest:"
 
 static struct vm the_vm;
+static struct fw_cfg fw_cfg;
+/* The guest's first instruction and its first byte on COM1 (TSC and wall time). */
+static uint64_t entry_tsc, entry_ns, first_tx_tsc, first_tx_ns;
 
 static const char usage[] =
-	"usage: vmm [-m SIZE] [-i INITRD] [-a APPEND]... [-q] [-s] KERNEL [GUEST CMDLINE...]\n"
-	"  KERNEL    a bzImage (64-bit boot protocol) or an ELF vmlinux\n"
+	"usage: vmm [-m SIZE] [-i INITRD] [--module FILE[,STRING]]... [-a APPEND]... [-q] [-s]\n"
+	"           KERNEL [GUEST CMDLINE...]\n"
+	"  KERNEL    a bzImage (64-bit boot protocol), an ELF vmlinux or a multiboot kernel\n"
 	"  -m SIZE   guest RAM, 32M to 3G (default 256M)\n"
-	"  -i FILE   initrd\n"
+	"  -i FILE   initrd (a multiboot kernel's module 0)\n"
+	"  --module FILE[,STRING]  a further multiboot module and its string (repeatable)\n"
 	"  -a TEXT   appended to the guest command line (repeatable)\n"
 	"  -q        no summary\n"
 	"  -s        guest RAM in 4 KiB pages instead of 2 MiB / 1 GiB\n";
@@ -32,6 +38,10 @@ static void uart_tx(void *ctx, uint8_t b)
 {
 	struct vm *vm = ctx;
 
+	if (!first_tx_tsc) {
+		first_tx_tsc = rdtsc();
+		first_tx_ns = now_ns();
+	}
 	console_put(&vm->console, b, vm->apic.now);
 }
 
@@ -65,12 +75,14 @@ static int devices_init(struct vm *vm)
 	ports_init(&vm->ports);
 	msrs_init(&vm->msrs);
 	console_init(&vm->console, 1, vm->tsc_khz, BANNER);
+	fw_cfg_init(&fw_cfg, vm->ram, 1);
 	err |= pic_register(&vm->pic);
 	err |= x2apic_register(&vm->apic);
 	err |= uart_register(&vm->uart);
 	err |= rtc_register(&vm->rtc);
 	err |= ports_register(&vm->ports);
 	err |= msrs_register(&vm->msrs);
+	err |= fw_cfg_register(&fw_cfg);
 	return err;
 }
 
@@ -126,11 +138,23 @@ int main(int argc, char **argv, char **envp)
 	status = vm_load(vm, &sregs, &regs);
 	if (status)
 		return status;
-	vmm_log("%s: %s kernel at %#llx, entry %#llx; initrd %llu KiB at %#llx; %llu MiB RAM",
-		vm->opt.kernel, vm->image.kind == IMAGE_ELF ? "ELF" : "bzImage",
-		(unsigned long long)vm->image.lowest, (unsigned long long)vm->image.entry,
-		(unsigned long long)vm->initrd_size >> 10, (unsigned long long)vm->initrd,
-		(unsigned long long)vm->ram >> 20);
+	if (vm->image.kind == IMAGE_MULTIBOOT) {
+		uint64_t first, span;
+		unsigned n = vm_mb_modules(&first, &span);
+		vmm_log("%s: multiboot kernel at %#llx-%#llx, entry %#llx (32-bit, paging off); "
+			"%u modules, %llu KiB at %#llx; %llu MiB RAM",
+			vm->opt.kernel, (unsigned long long)vm->image.lowest,
+			(unsigned long long)vm->image.highest, (unsigned long long)vm->image.entry,
+			n, (unsigned long long)span >> 10, (unsigned long long)first,
+			(unsigned long long)vm->ram >> 20);
+	} else {
+		vmm_log("%s: %s kernel at %#llx, entry %#llx; initrd %llu KiB at %#llx; %llu MiB "
+			"RAM",
+			vm->opt.kernel, vm->image.kind == IMAGE_ELF ? "ELF" : "bzImage",
+			(unsigned long long)vm->image.lowest, (unsigned long long)vm->image.entry,
+			(unsigned long long)vm->initrd_size >> 10, (unsigned long long)vm->initrd,
+			(unsigned long long)vm->ram >> 20);
+	}
 	if (ioctl(vm->vcpu_fd, DYAD_VCPU_SET_SREGS, &sregs) < 0) {
 		vmm_log("the kernel refused the boot CPU state: %s", strerror(errno));
 		return VMM_EXIT_ERROR;
@@ -140,8 +164,14 @@ int main(int argc, char **argv, char **envp)
 		vmm_log("device registration overlaps (a VMM bug)");
 		return VMM_EXIT_ERROR;
 	}
+	entry_ns = now_ns();
+	entry_tsc = rdtsc();
 	status = vm_run(vm);
 	console_flush(&vm->console);
+	if (first_tx_tsc)
+		vmm_log("guest entry to its first serial byte: %llu us wall, %llu TSC ticks",
+			(unsigned long long)(first_tx_ns - entry_ns) / 1000,
+			(unsigned long long)(first_tx_tsc - entry_tsc));
 	if (!vm->opt.quiet)
 		vm_summary(vm);
 	vmm_log("exit status %d", status);

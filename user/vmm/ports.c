@@ -12,8 +12,10 @@
  *               Linux's quick_pit_calibrate() reads channel 2 through 0x42 expecting the MSB to
  *               count down from 0xff; a constant 0 fails its first check at once instead of
  *               costing ~100k exits (the guest gets its TSC rate from CPUID or tsc_early_khz=).
- *   0x61        port B: bit 5 (PIT channel 2 output) reads set, so loops waiting on it end.
- *   VMM_DEBUG_PORT the guest's verdict (vmm.h).
+ *   0x61        port B: bits 0-3 (PIT gate 2, speaker, parity and channel checks) keep what
+ *               is written; bit 4 (refresh) toggles at every read, so delay loops that count
+ *               its edges end; bit 5 (PIT channel 2 output) reads set, so loops waiting on it end.
+ *   VMM_DEBUG_PORT the guest's verdict (vmm.h): a 1-, 2- or 4-byte write ends the VM at once.
  */
 #include "ports.h"
 #include "vmm.h"
@@ -40,7 +42,8 @@ uint32_t ports_io_in(void *dev, uint16_t port, int size)
 	case 0x42:
 		return 0;
 	case 0x61:
-		return 0x20;
+		p->refresh ^= 0x10;
+		return 0x20 | p->refresh | p->port_b;
 	default:
 		return 0xffffffff;
 	}
@@ -67,10 +70,20 @@ void ports_io_out(void *dev, uint16_t port, int size, uint32_t value)
 		if ((value & 0xff) == 0xfe)
 			p->reset = 1;
 		break;
+	case 0x61:
+		p->port_b = value & 0x0f;
+		break;
 	case VMM_DEBUG_PORT:
-		p->verdict = value & 0xff;
+		p->verdict = (int)MIN(size == 1 ? value & 0xff : size == 2 ? value & 0xffff : value,
+				      (uint32_t)VMM_VERDICT_MAX);
+		p->debug_exit = 1;
 		break;
 	}
+}
+
+int ports_status(const struct ports *p)
+{
+	return p->verdict > 0 ? VMM_EXIT_VERDICT + p->verdict : VMM_EXIT_POWEROFF;
 }
 
 static struct io_range port_ranges[] = {

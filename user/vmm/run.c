@@ -226,6 +226,11 @@ int vm_run(struct vm *vm)
 				vmm_log("guest reset");
 				return VMM_EXIT_RESET;
 			}
+			if (vm->ports.debug_exit) {
+				console_flush(&vm->console); /* the guest's last words first */
+				vmm_log("guest wrote %d to the debug port", vm->ports.verdict);
+				return ports_status(&vm->ports);
+			}
 			break;
 		case DYAD_EXIT_MMIO:
 			exit_mmio(vm);
@@ -243,9 +248,7 @@ int vm_run(struct vm *vm)
 			/* IF = 0 and no NMI source: nothing can wake the guest. Linux without ACPI
 			 * powers off this way ("cli; hlt"). */
 			vmm_log("guest halted with interrupts off: power-off");
-			if (vm->ports.verdict > 0)
-				return VMM_EXIT_VERDICT + MIN(vm->ports.verdict, 100);
-			return VMM_EXIT_POWEROFF;
+			return ports_status(&vm->ports);
 		case DYAD_EXIT_HYPERCALL:
 			report(vm, "hypercall %lu: -ENOSYS", run->regs.rax, 0);
 			run->regs.rax = (unsigned long)-1000; /* KVM_ENOSYS */

@@ -71,6 +71,10 @@ int vm_open(struct vm *vm);
  * CPU state's memory; closes the images. Returns 0, or VMM_EXIT_* after printing why. */
 int vm_load(struct vm *vm, struct dyad_sregs *sregs, struct dyad_regs *regs);
 
+/* A multiboot kernel's modules once opened: their count, the first's address and the bytes
+ * from it to the last one's end. */
+unsigned vm_mb_modules(uint64_t *first, uint64_t *span);
+
 /* Runs the guest until it powers off, resets or fails; returns the VMM's exit status. */
 int vm_run(struct vm *vm);
 
