@@ -73,6 +73,41 @@ static void test_port_b(void **state)
 	assert_int_equal(io_in(0x61, 1) & 0xcf, 0x01);
 }
 
+/* PIT channel 2 one-shot, as Dyad's calibration runs it: OUT2 low until the count has passed. */
+static void test_pit_channel2_out(void **state)
+{
+	uint64_t now = 5000;
+
+	p.now = &now;
+	p.tsc_khz = 1000; /* a 1 MHz TSC: 1.193182 PIT ticks per TSC tick */
+	assert_int_equal(io_in(0x61, 1) & 0x20, 0x20); /* no count yet: high */
+	io_out(0x61, 1, 0x01); /* gate on */
+	io_out(0x43, 1, 0xb0); /* channel 2, LSB then MSB, mode 0 */
+	io_out(0x42, 1, 11932 & 0xff);
+	assert_int_equal(io_in(0x61, 1) & 0x20, 0x20); /* half a count: not started */
+	io_out(0x42, 1, 11932 >> 8); /* 10 ms */
+	assert_int_equal(io_in(0x61, 1) & 0x20, 0);
+	now += 9990;
+	assert_int_equal(io_in(0x61, 1) & 0x20, 0);
+	/* A rising gate edge restarts the count. */
+	io_out(0x61, 1, 0x00);
+	io_out(0x61, 1, 0x01);
+	now += 20;
+	assert_int_equal(io_in(0x61, 1) & 0x20, 0);
+	now += 9990;
+	assert_int_equal(io_in(0x61, 1) & 0x20, 0x20);
+	/* The counter itself still reads 0 (Linux's quick calibration must give up). */
+	assert_int_equal(io_in(0x42, 1), 0);
+	/* A latch command leaves the count running; a new control word stops it. */
+	io_out(0x43, 1, 0x80);
+	assert_int_equal(io_in(0x61, 1) & 0x20, 0x20);
+	io_out(0x43, 1, 0x90); /* LSB only */
+	io_out(0x42, 1, 100);
+	assert_int_equal(io_in(0x61, 1) & 0x20, 0);
+	now += 84; /* 100 PIT ticks are 83.8 us */
+	assert_int_equal(io_in(0x61, 1) & 0x20, 0x20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -80,6 +115,7 @@ int main(void)
 		cmocka_unit_test_setup(test_debug_port_widths, setup),
 		cmocka_unit_test_setup(test_debug_port_saturates, setup),
 		cmocka_unit_test_setup(test_port_b, setup),
+		cmocka_unit_test_setup(test_pit_channel2_out, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,6 +73,8 @@ static int devices_init(struct vm *vm)
 	uart_init(&vm->uart, uart_tx, uart_irq, vm);
 	rtc_init(&vm->rtc, NULL);
 	ports_init(&vm->ports);
+	vm->ports.now = &vm->apic.now; /* set at every port exit */
+	vm->ports.tsc_khz = vm->tsc_khz;
 	msrs_init(&vm->msrs);
 	console_init(&vm->console, 1, vm->tsc_khz, BANNER);
 	fw_cfg_init(&fw_cfg, vm->ram, 1);

@@ -10,6 +10,12 @@ struct ports {
 	int verdict; /* last value written to VMM_DEBUG_PORT (at most VMM_VERDICT_MAX), -1 if none */
 	int debug_exit; /* VMM_DEBUG_PORT was written: the VM ends */
 	uint8_t port_b, refresh; /* port 0x61: bits 0-3 as written, bit 4 toggling */
+	/* PIT channel 2's count and when it started (TSC), for OUT2 (ports.c). */
+	const uint64_t *now; /* the TSC at the current exit; NULL: OUT2 always high */
+	uint64_t tsc_khz;
+	uint64_t ch2_start;
+	uint16_t ch2_count;
+	uint8_t ch2_access, ch2_msb_next, ch2_running;
 	uint32_t pci_addr; /* 0xcf8 */
 	uint8_t cf9;
 	unsigned long post_writes;
