@@ -15,19 +15,20 @@
 #include "vmm.h"
 
 static struct fw_cfg dev;
+static struct bus bus;
 
 static int setup(void **state)
 {
-	bus_reset();
+	bus_init(&bus);
 	fw_cfg_init(&dev, 96ULL << 20, 1);
-	return fw_cfg_register(&dev);
+	return fw_cfg_register(&dev, &bus);
 }
 
 static void read_item(uint16_t key, uint8_t *buf, unsigned n)
 {
-	io_out(FW_CFG_PORT_SEL, 2, key);
+	bus_out(&bus, FW_CFG_PORT_SEL, 2, key);
 	for (unsigned i = 0; i < n; i++)
-		buf[i] = (uint8_t)io_in(FW_CFG_PORT_DATA, 1);
+		buf[i] = (uint8_t)bus_in(&bus, FW_CFG_PORT_DATA, 1);
 }
 
 static void test_signature_at_reset_and_on_select(void **state)
@@ -36,7 +37,7 @@ static void test_signature_at_reset_and_on_select(void **state)
 
 	/* Selected at reset, as in QEMU. */
 	for (unsigned i = 0; i < 4; i++)
-		b[i] = (uint8_t)io_in(FW_CFG_PORT_DATA, 1);
+		b[i] = (uint8_t)bus_in(&bus, FW_CFG_PORT_DATA, 1);
 	assert_memory_equal(b, "QEMU", 4);
 	/* Selecting rewinds; past the end reads 0. */
 	read_item(FW_CFG_SIGNATURE, b, 5);
@@ -78,14 +79,14 @@ static void test_unknown_key_reads_zero(void **state)
 static void test_wide_reads_and_stray_writes(void **state)
 {
 	/* A 2-byte read takes two bytes, the first in the high place (QEMU's composition). */
-	io_out(FW_CFG_PORT_SEL, 2, FW_CFG_SIGNATURE);
-	assert_int_equal(io_in(FW_CFG_PORT_DATA, 2), ('Q' << 8) | 'E');
+	bus_out(&bus, FW_CFG_PORT_SEL, 2, FW_CFG_SIGNATURE);
+	assert_int_equal(bus_in(&bus, FW_CFG_PORT_DATA, 2), ('Q' << 8) | 'E');
 	/* A byte write to the selector or any write to the data port changes nothing. */
-	io_out(FW_CFG_PORT_SEL, 1, FW_CFG_RAM_SIZE);
-	io_out(FW_CFG_PORT_DATA, 1, 0x55);
-	assert_int_equal(io_in(FW_CFG_PORT_DATA, 1), 'M');
+	bus_out(&bus, FW_CFG_PORT_SEL, 1, FW_CFG_RAM_SIZE);
+	bus_out(&bus, FW_CFG_PORT_DATA, 1, 0x55);
+	assert_int_equal(bus_in(&bus, FW_CFG_PORT_DATA, 1), 'M');
 	/* The selector does not read back. */
-	assert_int_equal(io_in(FW_CFG_PORT_SEL, 2), 0xffff);
+	assert_int_equal(bus_in(&bus, FW_CFG_PORT_SEL, 2), 0xffff);
 }
 
 int main(void)

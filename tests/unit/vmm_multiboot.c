@@ -323,17 +323,26 @@ static void test_modules_that_do_not_fit(void **state)
 	refused(mb_place_modules(&img, RAM, many, MB_MAX_MODULES + 1, &why), &why, "too many");
 }
 
+/* Guest RAM of RAM bytes for the builders (untouched pages cost nothing). */
+static struct guest_ram ram_new(void)
+{
+	struct guest_ram r = { calloc(1, RAM), RAM };
+
+	assert_non_null(r.base);
+	return r;
+}
+
 static void test_information_structure(void **state)
 {
-	uint8_t *mem = malloc(MB_LOW_END);
+	struct guest_ram ram = ram_new();
+	uint8_t *mem = ram.base;
 	struct mb_module m[2] = { { "/boot/initrd", NULL, 100, 0x200000 },
 				  { "/boot/m1", "m1 x=1", 0, 0x201000 } };
 	struct mb_info info;
 	const char *why;
 
-	assert_non_null(mem);
 	memset(mem, 0xcc, MB_LOW_END);
-	assert_int_equal(mb_info_build(mem, RAM, "console=ttyS0 hello", m, 2, &why), 0);
+	assert_int_equal(mb_info_build(&ram, "console=ttyS0 hello", m, 2, &why), 0);
 	memcpy(&info, mem + MB_INFO, sizeof(info));
 	assert_int_equal(sizeof(info), 116);
 	assert_int_equal(info.flags, (1 << 0) | (1 << 2) | (1 << 3) | (1 << 6) | (1 << 9));
@@ -374,31 +383,34 @@ static void test_information_structure(void **state)
 
 static void test_information_limits(void **state)
 {
-	uint8_t *mem = malloc(MB_LOW_END);
+	struct guest_ram ram = ram_new();
 	static char longline[BOOT_CMDLINE_MAX + 1];
 	static char longstring[MB_STRINGS_SIZE];
 	struct mb_module m[2] = { { "a", longstring, 1, 0x200000 }, { "b", "bb", 1, 0x201000 } };
 	const char *why;
 
-	assert_non_null(mem);
 	memset(longline, 'x', BOOT_CMDLINE_MAX);
-	refused(mb_info_build(mem, RAM, longline, NULL, 0, &why), &why, "command line");
+	refused(mb_info_build(&ram, longline, NULL, 0, &why), &why, "command line");
 	longline[BOOT_CMDLINE_MAX - 1] = 0;
-	assert_int_equal(mb_info_build(mem, RAM, longline, NULL, 0, &why), 0);
+	assert_int_equal(mb_info_build(&ram, longline, NULL, 0, &why), 0);
 	memset(longstring, 's', sizeof(longstring) - 1);
-	assert_int_equal(mb_info_build(mem, RAM, "", m, 1, &why), 0); /* exactly fills */
-	refused(mb_info_build(mem, RAM, "", m, 2, &why), &why, "module strings");
-	free(mem);
+	assert_int_equal(mb_info_build(&ram, "", m, 1, &why), 0); /* exactly fills */
+	refused(mb_info_build(&ram, "", m, 2, &why), &why, "module strings");
+	/* RAM that does not reach the information area. */
+	struct guest_ram tiny = { ram.base, MB_LOW_END - 1 };
+	refused(mb_info_build(&tiny, "", NULL, 0, &why), &why, "RAM");
+	free(ram.base);
 }
 
 static void test_entry_state(void **state)
 {
 	uint8_t *mem = calloc(1, MB_LOW_END);
+	struct guest_ram ram = { mem, MB_LOW_END };
 	struct dyad_sregs s;
 	struct dyad_regs r;
 
 	assert_non_null(mem);
-	mb_cpu_state(mem, 0x101040, &s, &r);
+	assert_int_equal(mb_cpu_state(&ram, 0x101040, &s, &r), 0);
 	assert_int_equal(r.rax, MB_BOOT_MAGIC);
 	assert_int_equal(r.rbx, MB_INFO);
 	assert_int_equal(r.rip, 0x101040);
@@ -424,6 +436,9 @@ static void test_entry_state(void **state)
 	assert_int_equal(cs, 0x00cf9b000000ffffULL);
 	assert_int_equal(ds, 0x00cf93000000ffffULL);
 	assert_true(s.gdt.limit >= s.ds.selector + 7);
+	/* RAM that does not hold the GDT is refused. */
+	ram.size = BOOT_GDT + 8;
+	assert_int_equal(mb_cpu_state(&ram, 0x101040, &s, &r), -1);
 	free(mem);
 }
 

@@ -51,32 +51,26 @@ static uint8_t next_byte(struct fw_cfg *f)
 	return f->item[f->cur].data[f->offset++];
 }
 
-uint32_t fw_cfg_io_in(void *dev, uint16_t port, int size)
+/* The bus handler (bus.h). */
+static int fw_cfg_access(void *dev, uint64_t port, unsigned size, int write, uint64_t *value)
 {
 	struct fw_cfg *f = dev;
-	uint32_t v = 0;
 
+	if (write) {
+		if (port == FW_CFG_PORT_SEL && size >= 2)
+			select_key(f, (uint16_t)*value);
+		return 0;
+	}
 	if (port != FW_CFG_PORT_DATA)
-		return 0xffffffff;
+		return -1; /* the selector reads all ones */
 	f->reads++;
-	for (int i = 0; i < size; i++)
-		v = (v << 8) | next_byte(f);
-	return v;
+	*value = 0;
+	for (unsigned i = 0; i < size; i++)
+		*value = (*value << 8) | next_byte(f);
+	return 0;
 }
 
-void fw_cfg_io_out(void *dev, uint16_t port, int size, uint32_t value)
+int fw_cfg_register(struct fw_cfg *f, struct bus *b)
 {
-	struct fw_cfg *f = dev;
-
-	if (port == FW_CFG_PORT_SEL && size >= 2)
-		select_key(f, (uint16_t)value);
-}
-
-static struct io_range fw_cfg_range = { "fw_cfg", FW_CFG_PORT_SEL, FW_CFG_PORT_DATA,
-					fw_cfg_io_in, fw_cfg_io_out, NULL };
-
-int fw_cfg_register(struct fw_cfg *f)
-{
-	fw_cfg_range.dev = f;
-	return io_register(&fw_cfg_range);
+	return bus_register(b, BUS_PIO, FW_CFG_PORT_SEL, 2, fw_cfg_access, f);
 }

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "bus.h"
+
 /*
  * QEMU's firmware configuration interface (docs/specs/fw_cfg.rst in QEMU), the traditional I/O
  * form only: a 16-bit write of a key to the selector port chooses an item and rewinds it; each
@@ -36,16 +38,12 @@ struct fw_cfg {
 
 /* Fills the items for a machine of @ram bytes and @cpus CPUs; selects the signature. */
 void fw_cfg_init(struct fw_cfg *f, uint64_t ram, unsigned cpus);
-/* Registers the selector and data ports. */
-int fw_cfg_register(struct fw_cfg *f);
-
 /*
- * The data port: a read of @size bytes takes that many bytes of the item, the first in the
- * most significant place (as QEMU composes wider reads). The selector port reads all ones.
+ * Registers the selector and data ports on @b. The data port: a read of N bytes takes N bytes
+ * of the item, the first in the most significant place (as QEMU composes wider reads); writes
+ * are dropped, as in QEMU since 2.4. The selector: a 2-byte (or wider: the low 16 bits) write
+ * selects; it does not read back (all ones).
  */
-uint32_t fw_cfg_io_in(void *dev, uint16_t port, int size);
-/* The selector port: a 2-byte (or wider: the low 16 bits) write selects; data writes are
- * dropped, as in QEMU since 2.4. */
-void fw_cfg_io_out(void *dev, uint16_t port, int size, uint32_t value);
+int fw_cfg_register(struct fw_cfg *f, struct bus *b);
 
 #endif

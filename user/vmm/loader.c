@@ -17,9 +17,9 @@
 #include <dyad/abi.h>
 
 #include "boot.h"
+#include "machine.h"
 #include "mptable.h"
 #include "multiboot.h"
-#include "vm.h"
 #include "vmm.h"
 
 static uint8_t head[IMAGE_HEAD_SIZE];
@@ -63,69 +63,107 @@ static int open_sized(const char *what, const char *path, uint64_t *size)
 	return fd;
 }
 
-static int map_ram(struct vm *vm)
+static int map_ram(struct machine *mach)
 {
 	struct dyad_stats st;
 
 	if (syscall(DYAD_SYS_STATS, &st) == 0 &&
-	    st.free_frames * 4096ULL < vm->ram + (16ULL << 20)) {
+	    st.free_frames * 4096ULL < mach->ram.size + (16ULL << 20)) {
 		vmm_log("RAM size %llu MiB is more than the %llu MiB free",
-			(unsigned long long)vm->ram >> 20,
+			(unsigned long long)mach->ram.size >> 20,
 			(unsigned long long)(st.free_frames * 4096ULL) >> 20);
 		return -1;
 	}
-	int huge = vm->opt.small_pages ? 0 : DYAD_MAP_HUGE;
+	int huge = mach->opt.small_pages ? 0 : DYAD_MAP_HUGE;
 	/*
 	 * No PROT_EXEC: the pair makes every guest-visible page guest-executable whatever the
 	 * VMM's own NX (include/arch/x86/pmap.h), so the guest's code never needs to be code for
 	 * the VMM, which only reads and writes guest RAM.
 	 */
-	void *p = mmap(NULL, vm->ram, PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, mach->ram.size, PROT_READ | PROT_WRITE,
 		       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | DYAD_MAP_GUEST | huge, -1, 0);
 	if (p == MAP_FAILED) {
 		vmm_log("cannot map %llu MiB of guest RAM at 0: %s",
-			(unsigned long long)vm->ram >> 20, strerror(errno));
+			(unsigned long long)mach->ram.size >> 20, strerror(errno));
 		return -1;
 	}
-	vm->mem = p;
+	mach->ram.base = p;
 	return 0;
 }
 
-static int load_kernel(struct vm *vm, int fd)
+/* Reads @len bytes at @off of @fd to guest-physical @gpa: 0, or -1 if the file ends early,
+ * fails, or the destination is not all RAM. */
+static int read_to_guest(struct machine *mach, int fd, uint64_t off, uint64_t gpa, uint64_t len)
 {
-	struct image_info *img = &vm->image;
+	void *dst;
+
+	if (!len)
+		return 0;
+	return gpa_ptr(&mach->ram, gpa, len, &dst) ? -1 : read_at(fd, off, dst, len);
+}
+
+static int load_kernel(struct machine *mach, int fd)
+{
+	struct image_info *img = &mach->image;
 
 	if (img->kind == IMAGE_BZIMAGE)
-		return read_at(fd, img->kernel_offset, vm->mem + img->lowest, img->kernel_size);
+		return read_to_guest(mach, fd, img->kernel_offset, img->lowest, img->kernel_size);
 	for (unsigned i = 0; i < img->nsegments; i++) {
 		const struct image_segment *s = &img->seg[i];
-		if (read_at(fd, s->offset, vm->mem + s->paddr, s->filesz))
+		void *seg;
+		/* The rest of memsz is fresh anonymous memory: already zero, but it must be RAM. */
+		if (s->memsz && gpa_ptr(&mach->ram, s->paddr, s->memsz, &seg))
 			return -1;
-		/* The rest of memsz is fresh anonymous memory, zero; the specification asks a
-		 * multiboot loader to zero the BSS, so it is said, not assumed. */
-		if (img->kind == IMAGE_MULTIBOOT)
-			memset(vm->mem + s->paddr + s->filesz, 0, s->memsz - s->filesz);
+		if (read_to_guest(mach, fd, s->offset, s->paddr, s->filesz))
+			return -1;
+		/* The specification asks a multiboot loader to zero the BSS: said, not assumed
+		 * (a multiboot segment is never empty nor at 0: mb_parse, mb_place). */
+		if (img->kind == IMAGE_MULTIBOOT && s->memsz > s->filesz &&
+		    !gpa_ptr(&mach->ram, s->paddr + s->filesz, s->memsz - s->filesz, &seg))
+			memset(seg, 0, s->memsz - s->filesz);
 	}
 	return 0;
 }
 
-static void build_cmdline(struct vm *vm)
+static int build_cmdline(struct machine *mach)
 {
-	char *dst = (char *)vm->mem + BOOT_CMDLINE;
-	size_t n = strlen(vm->opt.cmdline);
+	size_t n = strlen(mach->opt.cmdline);
+	void *p;
 
-	memcpy(dst, vm->opt.cmdline, n + 1);
+	if (n >= BOOT_CMDLINE_MAX || gpa_ptr(&mach->ram, BOOT_CMDLINE, BOOT_CMDLINE_MAX, &p))
+		return -1;
+	char *dst = p;
+	memcpy(dst, mach->opt.cmdline, n + 1);
 	/*
 	 * On AMD, Linux 6.1 reads no CPUID leaf for the TSC rate and would calibrate against the
 	 * PIT; tell it instead. (Intel guests get leaves 0x15/0x16.)
 	 */
-	if (vm->cpuid.amd && vm->tsc_khz && !strstr(dst, "tsc_early_khz=")) {
+	if (mach->cpuid.amd && mach->tsc_khz && !strstr(dst, "tsc_early_khz=")) {
 		int room = BOOT_CMDLINE_MAX - 1 - (int)n;
 		int w = snprintf(dst + n, room > 0 ? (size_t)room + 1 : 0, " tsc_early_khz=%llu",
-				 (unsigned long long)vm->tsc_khz);
+				 (unsigned long long)mach->tsc_khz);
 		if (w > room)
 			dst[n] = 0; /* no room: the guest calibrates itself */
 	}
+	return 0;
+}
+
+/* The BIOS data area's EBDA segment (0x40e) and base memory size in KiB (0x413), and the MP
+ * table in the EBDA. */
+static int build_bios_tables(struct machine *mach)
+{
+	uint16_t ebda = BOOT_EBDA >> 4, base_kib = BOOT_EBDA >> 10;
+	void *seg, *kib, *mp;
+	uint32_t r1[4];
+
+	if (gpa_ptr(&mach->ram, 0x40e, 2, &seg) || gpa_ptr(&mach->ram, 0x413, 2, &kib) ||
+	    gpa_ptr(&mach->ram, BOOT_EBDA, MPTABLE_MAX_SIZE, &mp))
+		return -1;
+	memcpy(seg, &ebda, 2);
+	memcpy(kib, &base_kib, 2);
+	cpuid_guest(&mach->cpuid, 1, 0, r1);
+	mptable_build(mp, BOOT_EBDA, r1[0], r1[3]);
+	return 0;
 }
 
 /* Adds module @i from "FILE" or "FILE,STRING" (@string NULL: @arg is the file). */
@@ -146,153 +184,154 @@ static int mb_module_open(unsigned i, const char *arg, const char *string)
 }
 
 /* A multiboot kernel: the image placed, the modules opened and placed. */
-static int mb_open(struct vm *vm)
+static int mb_open(struct machine *mach)
 {
 	const char *why;
 
-	if (mb_place(&vm->image, vm->ram, &why))
+	if (mb_place(&mach->image, mach->ram.size, &why))
 		goto bad;
-	if (vm->opt.initrd && mb_module_open(mb_nmods++, vm->opt.initrd, vm->opt.initrd))
+	if (mach->opt.initrd && mb_module_open(mb_nmods++, mach->opt.initrd, mach->opt.initrd))
 		return VMM_EXIT_USAGE;
-	for (unsigned i = 0; i < vm->opt.nmodules; i++)
-		if (mb_module_open(mb_nmods++, vm->opt.modules[i], NULL))
+	for (unsigned i = 0; i < mach->opt.nmodules; i++)
+		if (mb_module_open(mb_nmods++, mach->opt.modules[i], NULL))
 			return VMM_EXIT_USAGE;
-	if (mb_place_modules(&vm->image, vm->ram, mb_mods, mb_nmods, &why))
+	if (mb_place_modules(&mach->image, mach->ram.size, mb_mods, mb_nmods, &why))
 		goto bad;
 	return 0;
 bad:
-	vmm_log("kernel '%s': %s", vm->opt.kernel, why);
+	vmm_log("kernel '%s': %s", mach->opt.kernel, why);
 	return VMM_EXIT_USAGE;
 }
 
 /*
- * Loads the modules and writes the information structure. The command line is the kernel's
- * path then the words after it or the -a words (not Linux's default line), as GRUB and QEMU
- * give it.
+ * Loads the modules, writes the information structure and the entry state. The command line
+ * is the kernel's path then the words after it or the -a words (not Linux's default line), as
+ * GRUB and QEMU give it.
  */
-static int mb_load(struct vm *vm)
+static int mb_load(struct machine *mach, struct dyad_sregs *sregs, struct dyad_regs *regs)
 {
 	static char cmdline[BOOT_CMDLINE_MAX];
-	const char *words = vm->opt.cmdline + vm->opt.default_len;
+	const char *words = mach->opt.cmdline + mach->opt.default_len;
 	const char *why;
 
 	while (*words == ' ')
 		words++;
-	int n = snprintf(cmdline, sizeof(cmdline), "%s%s%s", vm->opt.kernel, *words ? " " : "",
+	int n = snprintf(cmdline, sizeof(cmdline), "%s%s%s", mach->opt.kernel, *words ? " " : "",
 			 words);
 	if (n < 0 || (size_t)n >= sizeof(cmdline)) {
 		vmm_log("multiboot command line longer than %d bytes", BOOT_CMDLINE_MAX - 1);
 		return -1;
 	}
 	for (unsigned i = 0; i < mb_nmods; i++) {
-		if (read_at(mb_fds[i], 0, vm->mem + mb_mods[i].addr, mb_mods[i].size)) {
+		if (read_to_guest(mach, mb_fds[i], 0, mb_mods[i].addr, mb_mods[i].size)) {
 			vmm_log("module '%s': the file ended early or could not be read",
 				mb_mods[i].path);
 			return -1;
 		}
 	}
-	if (mb_info_build(vm->mem, vm->ram, cmdline, mb_mods, mb_nmods, &why)) {
+	if (mb_info_build(&mach->ram, cmdline, mb_mods, mb_nmods, &why)) {
 		vmm_log("%s", why);
+		return -1;
+	}
+	if (build_bios_tables(mach) ||
+	    mb_cpu_state(&mach->ram, (uint32_t)mach->image.entry, sregs, regs)) {
+		vmm_log("%llu MiB of RAM cannot hold the boot structures below 1 MiB",
+			(unsigned long long)mach->ram.size >> 20);
 		return -1;
 	}
 	return 0;
 }
 
-/* The multiboot modules: count, and the first's address and the bytes up to the last's end. */
-unsigned vm_mb_modules(uint64_t *first, uint64_t *span)
+unsigned machine_mb_modules(uint64_t *first, uint64_t *span)
 {
 	*first = mb_nmods ? mb_mods[0].addr : 0;
 	*span = mb_nmods ? mb_mods[mb_nmods - 1].addr + mb_mods[mb_nmods - 1].size - *first : 0;
 	return mb_nmods;
 }
 
-int vm_open(struct vm *vm)
+int machine_open(struct machine *mach)
 {
 	uint64_t ksize = 0, isize = 0;
 	const char *why;
 
-	vm->kernel_fd = vm->initrd_fd = -1;
-	vm->kernel_fd = open_sized("kernel", vm->opt.kernel, &ksize);
-	if (vm->kernel_fd < 0)
+	mach->kernel_fd = mach->initrd_fd = -1;
+	mach->kernel_fd = open_sized("kernel", mach->opt.kernel, &ksize);
+	if (mach->kernel_fd < 0)
 		return VMM_EXIT_USAGE;
 	size_t hlen = (size_t)MIN(ksize, (uint64_t)sizeof(head));
-	if (read_at(vm->kernel_fd, 0, head, hlen)) {
-		vmm_log("cannot read kernel '%s'", vm->opt.kernel);
+	if (read_at(mach->kernel_fd, 0, head, hlen)) {
+		vmm_log("cannot read kernel '%s'", mach->opt.kernel);
 		return VMM_EXIT_USAGE;
 	}
-	int mb = mb_parse(head, hlen, ksize, &vm->image, &why);
+	int mb = mb_parse(head, hlen, ksize, &mach->image, &why);
 	if (mb == 0)
-		return mb_open(vm);
-	if (mb < 0 || image_parse(head, hlen, ksize, &vm->image, &why) ||
-	    image_place(&vm->image, vm->ram, &why)) {
-		vmm_log("kernel '%s': %s", vm->opt.kernel, why);
+		return mb_open(mach);
+	if (mb < 0 || image_parse(head, hlen, ksize, &mach->image, &why) ||
+	    image_place(&mach->image, mach->ram.size, &why)) {
+		vmm_log("kernel '%s': %s", mach->opt.kernel, why);
 		return VMM_EXIT_USAGE;
 	}
-	if (vm->opt.nmodules) {
-		vmm_log("--module is for multiboot kernels; '%s' is Linux", vm->opt.kernel);
+	if (mach->opt.nmodules) {
+		vmm_log("--module is for multiboot kernels; '%s' is Linux", mach->opt.kernel);
 		return VMM_EXIT_USAGE;
 	}
-	if (vm->opt.initrd) {
-		vm->initrd_fd = open_sized("initrd", vm->opt.initrd, &isize);
-		if (vm->initrd_fd < 0)
+	if (mach->opt.initrd) {
+		mach->initrd_fd = open_sized("initrd", mach->opt.initrd, &isize);
+		if (mach->initrd_fd < 0)
 			return VMM_EXIT_USAGE;
 		if (!isize) {
-			vmm_log("initrd '%s' is empty", vm->opt.initrd);
+			vmm_log("initrd '%s' is empty", mach->opt.initrd);
 			return VMM_EXIT_USAGE;
 		}
-		vm->initrd = boot_initrd_addr(&vm->image, vm->ram, isize);
-		if (!vm->initrd) {
+		mach->initrd = boot_initrd_addr(&mach->image, mach->ram.size, isize);
+		if (!mach->initrd) {
 			vmm_log("RAM too small: %llu MiB hold the kernel but not the %llu KiB "
 				"initrd",
-				(unsigned long long)vm->ram >> 20, (unsigned long long)isize >> 10);
+				(unsigned long long)mach->ram.size >> 20,
+				(unsigned long long)isize >> 10);
 			return VMM_EXIT_USAGE;
 		}
-		vm->initrd_size = isize;
+		mach->initrd_size = isize;
 	}
 	return 0;
 }
 
-int vm_load(struct vm *vm, struct dyad_sregs *sregs, struct dyad_regs *regs)
+int machine_load(struct machine *mach, struct dyad_sregs *sregs, struct dyad_regs *regs)
 {
 	int err = VMM_EXIT_USAGE;
 
-	if (map_ram(vm))
+	if (map_ram(mach))
 		goto out;
-	if (load_kernel(vm, vm->kernel_fd)) {
-		vmm_log("kernel '%s': the file ended early or could not be read", vm->opt.kernel);
-		goto out;
-	}
-	if (vm->image.kind == IMAGE_MULTIBOOT) {
-		if (mb_load(vm))
-			goto out;
-	} else if (vm->initrd_fd >= 0 &&
-		   read_at(vm->initrd_fd, 0, vm->mem + vm->initrd, vm->initrd_size)) {
-		vmm_log("initrd '%s': the file ended early or could not be read", vm->opt.initrd);
+	if (load_kernel(mach, mach->kernel_fd)) {
+		vmm_log("kernel '%s': the file ended early or could not be read", mach->opt.kernel);
 		goto out;
 	}
-	if (vm->image.kind != IMAGE_MULTIBOOT) {
-		build_cmdline(vm);
-		boot_params_build((struct boot_params *)(vm->mem + BOOT_PARAMS), &vm->image,
-				  vm->ram, vm->initrd, vm->initrd_size);
+	if (mach->image.kind == IMAGE_MULTIBOOT) {
+		if (!mb_load(mach, sregs, regs))
+			err = 0;
+		goto out;
 	}
-	/* The BIOS data area's EBDA segment (0x40e) and base memory size in KiB (0x413). */
-	uint16_t ebda = BOOT_EBDA >> 4, base_kib = BOOT_EBDA >> 10;
-	memcpy(vm->mem + 0x40e, &ebda, 2);
-	memcpy(vm->mem + 0x413, &base_kib, 2);
-	uint32_t r1[4];
-	cpuid_guest(&vm->cpuid, 1, 0, r1);
-	mptable_build(vm->mem + BOOT_EBDA, BOOT_EBDA, r1[0], r1[3]);
-	if (vm->image.kind == IMAGE_MULTIBOOT)
-		mb_cpu_state(vm->mem, (uint32_t)vm->image.entry, sregs, regs);
-	else
-		boot_cpu_state(vm->mem, vm->image.entry, sregs, regs);
+	if (mach->initrd_fd >= 0 &&
+	    read_to_guest(mach, mach->initrd_fd, 0, mach->initrd, mach->initrd_size)) {
+		vmm_log("initrd '%s': the file ended early or could not be read", mach->opt.initrd);
+		goto out;
+	}
+	void *bp;
+	if (build_cmdline(mach) || build_bios_tables(mach) ||
+	    gpa_ptr(&mach->ram, BOOT_PARAMS, sizeof(struct boot_params), &bp) ||
+	    boot_cpu_state(&mach->ram, mach->image.entry, sregs, regs)) {
+		vmm_log("%llu MiB of RAM cannot hold the boot structures below 1 MiB",
+			(unsigned long long)mach->ram.size >> 20);
+		goto out;
+	}
+	boot_params_build(bp, &mach->image, mach->ram.size, mach->initrd, mach->initrd_size);
 	err = 0;
 out:
-	close(vm->kernel_fd);
-	if (vm->initrd_fd >= 0)
-		close(vm->initrd_fd);
+	close(mach->kernel_fd);
+	if (mach->initrd_fd >= 0)
+		close(mach->initrd_fd);
 	for (unsigned i = 0; i < mb_nmods; i++)
 		close(mb_fds[i]);
-	vm->kernel_fd = vm->initrd_fd = -1;
+	mach->kernel_fd = mach->initrd_fd = -1;
 	return err;
 }

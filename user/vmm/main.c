@@ -12,14 +12,12 @@
 
 #include <dyad/abi.h>
 
-#include "fw_cfg.h"
-#include "vm.h"
+#include "machine.h"
 #include "vmm.h"
 
 #define BANNER "=== dyad-guest:"
 
-static struct vm the_vm;
-static struct fw_cfg fw_cfg;
+static struct machine the_machine;
 /* The guest's first instruction and its first byte on COM1 (TSC and wall time). */
 static uint64_t entry_tsc, entry_ns, first_tx_tsc, first_tx_ns;
 
@@ -36,20 +34,20 @@ static const char usage[] =
 
 static void uart_tx(void *ctx, uint8_t b)
 {
-	struct vm *vm = ctx;
+	struct machine *mach = ctx;
 
 	if (!first_tx_tsc) {
 		first_tx_tsc = rdtsc();
 		first_tx_ns = now_ns();
 	}
-	console_put(&vm->console, b, vm->apic.now);
+	console_put(&mach->console, b, mach->apic.now);
 }
 
 static void uart_irq(void *ctx, int level)
 {
-	struct vm *vm = ctx;
+	struct machine *mach = ctx;
 
-	pic_set_irq(&vm->pic, 4, level);
+	pic_set_irq(&mach->pic, 4, level);
 }
 
 /* The TSC rate when the kernel did not say: counted against the monotonic clock. */
@@ -64,31 +62,32 @@ static uint64_t measure_tsc_khz(void)
 	return (c1 - c0) * 1000000ULL / (t1 - t0);
 }
 
-static int devices_init(struct vm *vm)
+static int devices_init(struct machine *mach)
 {
 	int err = 0;
 
-	pic_init(&vm->pic);
-	x2apic_init(&vm->apic, vm->tsc_khz, &vm->pic);
-	uart_init(&vm->uart, uart_tx, uart_irq, vm);
-	rtc_init(&vm->rtc, NULL);
-	ports_init(&vm->ports);
-	vm->ports.now = &vm->apic.now; /* set at every port exit */
-	vm->ports.tsc_khz = vm->tsc_khz;
-	msrs_init(&vm->msrs);
-	console_init(&vm->console, 1, vm->tsc_khz, BANNER);
-	fw_cfg_init(&fw_cfg, vm->ram, 1);
-	err |= pic_register(&vm->pic);
-	err |= x2apic_register(&vm->apic);
-	err |= uart_register(&vm->uart);
-	err |= rtc_register(&vm->rtc);
-	err |= ports_register(&vm->ports);
-	err |= msrs_register(&vm->msrs);
-	err |= fw_cfg_register(&fw_cfg);
+	pic_init(&mach->pic);
+	x2apic_init(&mach->apic, mach->tsc_khz, &mach->pic);
+	uart_init(&mach->uart, uart_tx, uart_irq, mach);
+	rtc_init(&mach->rtc, NULL);
+	ports_init(&mach->ports);
+	mach->ports.now = &mach->apic.now; /* set at every port exit */
+	mach->ports.tsc_khz = mach->tsc_khz;
+	msrs_init(&mach->msrs);
+	console_init(&mach->console, 1, mach->tsc_khz, BANNER);
+	bus_init(&mach->bus);
+	fw_cfg_init(&mach->fw_cfg, mach->ram.size, 1);
+	err |= pic_register(&mach->pic, &mach->bus);
+	err |= x2apic_register(&mach->apic, &mach->bus);
+	err |= uart_register(&mach->uart, &mach->bus);
+	err |= rtc_register(&mach->rtc, &mach->bus);
+	err |= ports_register(&mach->ports, &mach->bus);
+	err |= msrs_register(&mach->msrs, &mach->bus);
+	err |= fw_cfg_register(&mach->fw_cfg, &mach->bus);
 	return err;
 }
 
-static int vcpu_create(struct vm *vm)
+static int vcpu_create(struct machine *mach)
 {
 	long fd = syscall(DYAD_SYS_VM_CREATE, 0);
 
@@ -98,84 +97,84 @@ static int vcpu_create(struct vm *vm)
 			strerror(errno));
 		return -1;
 	}
-	vm->vm_fd = (int)fd;
-	vm->vcpu_fd = ioctl(vm->vm_fd, DYAD_VM_CREATE_VCPU, 0);
-	if (vm->vcpu_fd < 0) {
+	mach->vm_fd = (int)fd;
+	mach->vcpu_fd = ioctl(mach->vm_fd, DYAD_VM_CREATE_VCPU, 0);
+	if (mach->vcpu_fd < 0) {
 		vmm_log("cannot create a vCPU: %s", strerror(errno));
 		return -1;
 	}
-	void *p = mmap(NULL, DYAD_RUN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
+	void *p = mmap(NULL, DYAD_RUN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mach->vcpu_fd, 0);
 	if (p == MAP_FAILED) {
 		vmm_log("cannot map the run page: %s", strerror(errno));
 		return -1;
 	}
-	vm->run = p;
+	mach->run = p;
 	return 0;
 }
 
 int main(int argc, char **argv, char **envp)
 {
-	struct vm *vm = &the_vm;
+	struct machine *mach = &the_machine;
 	struct dyad_sregs sregs;
 	struct dyad_regs regs;
 	char err[200];
 
-	vm->start_ns = now_ns();
-	vm->start_tsc = rdtsc();
-	if (options_parse(argc, argv, &vm->opt, err, sizeof(err))) {
+	mach->start_ns = now_ns();
+	mach->start_tsc = rdtsc();
+	if (options_parse(argc, argv, &mach->opt, err, sizeof(err))) {
 		vmm_log("%s", err);
 		fputs(usage, stderr);
 		return VMM_EXIT_USAGE;
 	}
-	vm->ram = vm->opt.ram;
-	int status = vm_open(vm);
+	mach->ram = (struct guest_ram){ .base = NULL, .size = mach->opt.ram };
+	int status = machine_open(mach);
 	if (status)
 		return status;
 
-	if (vcpu_create(vm))
+	if (vcpu_create(mach))
 		return VMM_EXIT_ERROR;
 	/* The kernel measured the TSC; the guest's CPUID, command line and APIC timer use it. */
-	vm->tsc_khz = vm->run->tsc_khz ? vm->run->tsc_khz : measure_tsc_khz();
-	cpuid_policy_init(&vm->cpuid, vm->tsc_khz);
-	status = vm_load(vm, &sregs, &regs);
+	mach->tsc_khz = mach->run->tsc_khz ? mach->run->tsc_khz : measure_tsc_khz();
+	cpuid_policy_init(&mach->cpuid, mach->tsc_khz);
+	status = machine_load(mach, &sregs, &regs);
 	if (status)
 		return status;
-	if (vm->image.kind == IMAGE_MULTIBOOT) {
+	if (mach->image.kind == IMAGE_MULTIBOOT) {
 		uint64_t first, span;
-		unsigned n = vm_mb_modules(&first, &span);
+		unsigned n = machine_mb_modules(&first, &span);
 		vmm_log("%s: multiboot kernel at %#llx-%#llx, entry %#llx (32-bit, paging off); "
 			"%u modules, %llu KiB at %#llx; %llu MiB RAM",
-			vm->opt.kernel, (unsigned long long)vm->image.lowest,
-			(unsigned long long)vm->image.highest, (unsigned long long)vm->image.entry,
+			mach->opt.kernel, (unsigned long long)mach->image.lowest,
+			(unsigned long long)mach->image.highest, (unsigned long long)mach->image.entry,
 			n, (unsigned long long)span >> 10, (unsigned long long)first,
-			(unsigned long long)vm->ram >> 20);
+			(unsigned long long)mach->ram.size >> 20);
 	} else {
 		vmm_log("%s: %s kernel at %#llx, entry %#llx; initrd %llu KiB at %#llx; %llu MiB "
 			"RAM",
-			vm->opt.kernel, vm->image.kind == IMAGE_ELF ? "ELF" : "bzImage",
-			(unsigned long long)vm->image.lowest, (unsigned long long)vm->image.entry,
-			(unsigned long long)vm->initrd_size >> 10, (unsigned long long)vm->initrd,
-			(unsigned long long)vm->ram >> 20);
+			mach->opt.kernel, mach->image.kind == IMAGE_ELF ? "ELF" : "bzImage",
+			(unsigned long long)mach->image.lowest, (unsigned long long)mach->image.entry,
+			(unsigned long long)mach->initrd_size >> 10, (unsigned long long)mach->initrd,
+			(unsigned long long)mach->ram.size >> 20);
 	}
-	if (ioctl(vm->vcpu_fd, DYAD_VCPU_SET_SREGS, &sregs) < 0) {
+	if (ioctl(mach->vcpu_fd, DYAD_VCPU_SET_SREGS, &sregs) < 0) {
 		vmm_log("the kernel refused the boot CPU state: %s", strerror(errno));
 		return VMM_EXIT_ERROR;
 	}
-	vm->run->regs = regs;
-	if (devices_init(vm)) {
+	mach->run->regs = regs;
+	if (devices_init(mach)) {
 		vmm_log("device registration overlaps (a VMM bug)");
 		return VMM_EXIT_ERROR;
 	}
 	entry_ns = now_ns();
 	entry_tsc = rdtsc();
-	status = vm_run(vm);
-	console_flush(&vm->console);
+	status = machine_run(mach);
+	console_flush(&mach->console);
 	if (first_tx_tsc)
 		vmm_log("guest entry to its first serial byte: %llu us wall, %llu TSC ticks",
 			(unsigned long long)(first_tx_ns - entry_ns) / 1000,
 			(unsigned long long)(first_tx_tsc - entry_tsc));
-	if (!vm->opt.quiet)
-		vm_summary(vm);
+	if (!mach->opt.quiet)
+		machine_summary(mach);
 	vmm_log("exit status %d", status);
 	return status;
 }

@@ -232,51 +232,65 @@ int mb_place_modules(const struct image_info *img, uint64_t ram, struct mb_modul
 	return 0;
 }
 
-int mb_info_build(uint8_t *mem, uint64_t ram, const char *cmdline, const struct mb_module *mods,
+/* Copies @len bytes to guest-physical @gpa; -1 unless all of them are RAM. */
+static int put(const struct guest_ram *ram, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *dst;
+
+	if (gpa_ptr(ram, gpa, len, &dst))
+		return -1;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int mb_info_build(const struct guest_ram *ram, const char *cmdline, const struct mb_module *mods,
 		  unsigned n, const char **why)
 {
 	struct mb_info info = { 0 };
 	struct boot_e820_entry e820[8];
 	size_t len = strlen(cmdline), used = 0;
+	void *low;
 
+	if (gpa_ptr(ram, 0, MB_LOW_END, &low))
+		return fail(why, "RAM does not reach the multiboot information area");
 	if (len >= BOOT_CMDLINE_MAX)
 		return fail(why, "multiboot command line too long");
 	if (n > MB_MAX_MODULES)
 		return fail(why, "too many multiboot modules");
-	memcpy(mem + BOOT_CMDLINE, cmdline, len + 1);
-	memcpy(mem + MB_NAME, MB_LOADER_NAME, sizeof(MB_LOADER_NAME));
-
+	/* Every write below lies in [0, MB_LOW_END), checked above. */
+	put(ram, BOOT_CMDLINE, cmdline, len + 1);
+	put(ram, MB_NAME, MB_LOADER_NAME, sizeof(MB_LOADER_NAME));
 	for (unsigned i = 0; i < n; i++) {
 		const char *s = mods[i].string ? mods[i].string : mods[i].path;
 		size_t sl = strlen(s) + 1;
 		if (sl > MB_STRINGS_SIZE - used)
 			return fail(why, "multiboot module strings too long");
-		memcpy(mem + MB_STRINGS + used, s, sl);
+		put(ram, MB_STRINGS + used, s, sl);
 		struct mb_module_entry m = { (uint32_t)mods[i].addr,
 					     (uint32_t)(mods[i].addr + mods[i].size),
 					     (uint32_t)(MB_STRINGS + used), 0 };
-		memcpy(mem + MB_MODS + i * sizeof(m), &m, sizeof(m));
+		put(ram, MB_MODS + i * sizeof(m), &m, sizeof(m));
 		used += sl;
 	}
 
-	unsigned ne = boot_e820(e820, ARRAY_SIZE(e820), ram);
+	unsigned ne = boot_e820(e820, ARRAY_SIZE(e820), ram->size);
 	for (unsigned i = 0; i < ne; i++) {
 		struct mb_mmap_entry m = { sizeof(m) - 4, e820[i].addr, e820[i].size,
 					   e820[i].type };
-		memcpy(mem + MB_MMAP + i * sizeof(m), &m, sizeof(m));
+		put(ram, MB_MMAP + i * sizeof(m), &m, sizeof(m));
 	}
 
 	info.flags = MB_INFO_MEMORY | MB_INFO_CMDLINE | MB_INFO_MODS | MB_INFO_MMAP |
 		     MB_INFO_LOADER_NAME;
 	info.mem_lower = BOOT_EBDA >> 10;
-	info.mem_upper = (uint32_t)((ram - 0x100000) >> 10);
+	info.mem_upper = (uint32_t)((ram->size - 0x100000) >> 10);
 	info.cmdline = BOOT_CMDLINE;
 	info.mods_count = n;
 	info.mods_addr = MB_MODS;
 	info.mmap_length = ne * sizeof(struct mb_mmap_entry);
 	info.mmap_addr = MB_MMAP;
 	info.boot_loader_name = MB_NAME;
-	memcpy(mem + MB_INFO, &info, sizeof(info));
+	put(ram, MB_INFO, &info, sizeof(info));
 	return 0;
 }
 
@@ -291,11 +305,13 @@ static struct dyad_segment flat32(uint16_t sel, uint8_t type)
 				      .g = 1 };
 }
 
-void mb_cpu_state(uint8_t *mem, uint32_t entry, struct dyad_sregs *s, struct dyad_regs *r)
+int mb_cpu_state(const struct guest_ram *ram, uint32_t entry, struct dyad_sregs *s,
+		 struct dyad_regs *r)
 {
 	const uint64_t gdt[4] = { 0, 0, 0x00cf9b000000ffffULL, 0x00cf93000000ffffULL };
 
-	memcpy(mem + BOOT_GDT, gdt, sizeof(gdt));
+	if (put(ram, BOOT_GDT, gdt, sizeof(gdt)))
+		return -1;
 	memset(s, 0, sizeof(*s));
 	s->cs = flat32(BOOT_CS, 0xb);
 	s->ds = s->es = s->fs = s->gs = s->ss = flat32(BOOT_DS, 0x3);
@@ -310,4 +326,5 @@ void mb_cpu_state(uint8_t *mem, uint32_t entry, struct dyad_sregs *s, struct dya
 	r->rbx = MB_INFO;
 	r->rsp = BOOT_STACK_TOP;
 	r->rflags = 0x2; /* IF clear */
+	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include <dyad/vcpu.h>
 
+#include "bus.h"
 #include "image.h"
 
 #define MB_HEADER_MAGIC 0x1badb002
@@ -123,19 +124,20 @@ int mb_place_modules(const struct image_info *img, uint64_t ram, struct mb_modul
 		     unsigned n, const char **why);
 
 /*
- * Writes the information structure, the memory map of @ram bytes, the module list (@mods
- * placed), the module strings and the loader name into guest memory @mem (guest-physical 0,
- * at least MB_LOW_END bytes), and @cmdline at BOOT_CMDLINE. Returns 0, or -1 with @why set when
- * the command line or the module strings do not fit their areas.
+ * Writes the information structure, the memory map of all of @ram, the module list (@mods
+ * placed), the module strings and the loader name, and @cmdline at BOOT_CMDLINE, into guest
+ * RAM below MB_LOW_END. Returns 0, or -1 with @why set when the command line or the module
+ * strings do not fit their areas or RAM does not reach MB_LOW_END.
  */
-int mb_info_build(uint8_t *mem, uint64_t ram, const char *cmdline, const struct mb_module *mods,
+int mb_info_build(const struct guest_ram *ram, const char *cmdline, const struct mb_module *mods,
 		  unsigned n, const char **why);
 
 /*
- * Writes the GDT into @mem (guest-physical 0) and fills @s and @r with the specification's
- * entry state: 32-bit protected mode, paging off, flat 4 GiB code and data segments, EAX =
- * MB_BOOT_MAGIC, EBX = MB_INFO, EIP = @entry, interrupts off.
+ * Writes the GDT into guest RAM and fills @s and @r with the specification's entry state:
+ * 32-bit protected mode, paging off, flat 4 GiB code and data segments, EAX = MB_BOOT_MAGIC,
+ * EBX = MB_INFO, EIP = @entry, interrupts off. Returns 0, or -1 if the GDT is not in RAM.
  */
-void mb_cpu_state(uint8_t *mem, uint32_t entry, struct dyad_sregs *s, struct dyad_regs *r);
+int mb_cpu_state(const struct guest_ram *ram, uint32_t entry, struct dyad_sregs *s,
+		 struct dyad_regs *r);
 
 #endif

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "bus.h"
+
 /* The small fixed-function ports of a PC: what they asked the VMM to do. */
 struct ports {
 	int reset; /* the guest asked for a reset (0xcf9 or the keyboard controller) */
@@ -27,13 +29,10 @@ void ports_init(struct ports *p);
  * control register (0xcf9), the keyboard controller (0x60, 0x64: reset command only), the PIT
  * (0x40-0x43) with port B (0x61), and the VMM debug port.
  */
-int ports_register(struct ports *p);
+int ports_register(struct ports *p, struct bus *b);
 
 /* The VMM's exit status for the verdict: VMM_EXIT_POWEROFF when none or 0, else
  * VMM_EXIT_VERDICT + verdict. */
 int ports_status(const struct ports *p);
-
-uint32_t ports_io_in(void *dev, uint16_t port, int size);
-void ports_io_out(void *dev, uint16_t port, int size, uint32_t value);
 
 #endif

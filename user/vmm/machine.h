@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef VMM_VM_H
-#define VMM_VM_H
+#ifndef VMM_MACHINE_H
+#define VMM_MACHINE_H
 
 #include <stdint.h>
 
 #include <dyad/vcpu.h>
 
+#include "bus.h"
 #include "console.h"
 #include "cpuid.h"
+#include "fw_cfg.h"
 #include "image.h"
 #include "msr.h"
 #include "options.h"
@@ -17,11 +19,14 @@
 #include "uart.h"
 #include "x2apic.h"
 
-/* The machine: one vCPU and its platform. Guest-physical X is the VMM's virtual X. */
-struct vm {
+/*
+ * The machine the VMM emulates: one vCPU, its RAM and its platform devices, on one bus. (The
+ * kernel's VM, reached through vm_fd, is the hardware-assisted part of it.) Guest-physical X
+ * is the VMM's virtual X.
+ */
+struct machine {
 	struct options opt;
-	uint8_t *mem; /* guest-physical 0: the VMM's address 0 */
-	uint64_t ram;
+	struct guest_ram ram; /* base 0: guest-physical 0 is the VMM's address 0 */
 	struct image_info image;
 	uint64_t initrd, initrd_size;
 	int kernel_fd, initrd_fd;
@@ -31,6 +36,7 @@ struct vm {
 	uint64_t start_tsc;
 	uint64_t start_ns, banner_ns;
 
+	struct bus bus;
 	struct cpuid_policy cpuid;
 	struct pic pic;
 	struct x2apic apic;
@@ -39,9 +45,10 @@ struct vm {
 	struct ports ports;
 	struct msrs msrs;
 	struct console console;
+	struct fw_cfg fw_cfg;
 
 	unsigned long vmm_exits[DYAD_EXIT_REASONS];
-	unsigned long gp_injected, mmio_unhandled, string_io, injected, apic_mmio;
+	unsigned long gp_injected, mmio_unhandled, string_io, injected;
 	unsigned long reported; /* senseless-guest reports printed so far */
 };
 
@@ -65,20 +72,20 @@ uint64_t now_ns(void);
 
 /* Opens and checks the kernel and initrd against the RAM size. Returns 0, or VMM_EXIT_USAGE
  * after printing why. */
-int vm_open(struct vm *vm);
+int machine_open(struct machine *mach);
 
 /* Maps guest RAM, loads the kernel and initrd, writes boot_params, the MP table and the boot
  * CPU state's memory; closes the images. Returns 0, or VMM_EXIT_* after printing why. */
-int vm_load(struct vm *vm, struct dyad_sregs *sregs, struct dyad_regs *regs);
+int machine_load(struct machine *mach, struct dyad_sregs *sregs, struct dyad_regs *regs);
 
 /* A multiboot kernel's modules once opened: their count, the first's address and the bytes
  * from it to the last one's end. */
-unsigned vm_mb_modules(uint64_t *first, uint64_t *span);
+unsigned machine_mb_modules(uint64_t *first, uint64_t *span);
 
 /* Runs the guest until it powers off, resets or fails; returns the VMM's exit status. */
-int vm_run(struct vm *vm);
+int machine_run(struct machine *mach);
 
 /* Prints the end-of-run summary. */
-void vm_summary(struct vm *vm);
+void machine_summary(struct machine *mach);
 
 #endif
