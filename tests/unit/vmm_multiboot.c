@@ -51,11 +51,19 @@ static void elf32_kernel(void)
 	e->e_phoff = sizeof(*e);
 	e->e_phentsize = sizeof(*ph);
 	e->e_phnum = 3;
-	ph[0] = (Elf32_Phdr){ .p_type = PT_LOAD, .p_offset = 0x1000, .p_vaddr = 0xc0100000,
-			      .p_paddr = 0x100000, .p_filesz = 0x2000, .p_memsz = 0x2000 };
+	ph[0] = (Elf32_Phdr){ .p_type = PT_LOAD,
+			      .p_offset = 0x1000,
+			      .p_vaddr = 0xc0100000,
+			      .p_paddr = 0x100000,
+			      .p_filesz = 0x2000,
+			      .p_memsz = 0x2000 };
 	ph[1] = (Elf32_Phdr){ .p_type = PT_NOTE, .p_offset = 0x100, .p_filesz = 0x10 };
-	ph[2] = (Elf32_Phdr){ .p_type = PT_LOAD, .p_offset = 0x3000, .p_vaddr = 0xc0110000,
-			      .p_paddr = 0x110000, .p_filesz = 0x800, .p_memsz = 0x5000 };
+	ph[2] = (Elf32_Phdr){ .p_type = PT_LOAD,
+			      .p_offset = 0x3000,
+			      .p_vaddr = 0xc0110000,
+			      .p_paddr = 0x110000,
+			      .p_filesz = 0x800,
+			      .p_memsz = 0x5000 };
 	put_header(0x1000, MB_HF_PAGE_ALIGN | MB_HF_MEMORY);
 }
 
@@ -74,8 +82,12 @@ static void elf64_kernel(void)
 	e->e_phoff = sizeof(*e);
 	e->e_phentsize = sizeof(*ph);
 	e->e_phnum = 1;
-	ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = 0x1000, .p_vaddr = 0x200000,
-			      .p_paddr = 0x200000, .p_filesz = 0x3000, .p_memsz = 0x9000 };
+	ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD,
+			      .p_offset = 0x1000,
+			      .p_vaddr = 0x200000,
+			      .p_paddr = 0x200000,
+			      .p_filesz = 0x3000,
+			      .p_memsz = 0x9000 };
 	put_header(0x1000, 0);
 }
 
@@ -293,7 +305,9 @@ static void test_modules_placed_above_image(void **state)
 {
 	struct image_info img;
 	const char *why;
-	struct mb_module m[3] = { { "a", NULL, 5000, 0 }, { "b", "b args", 0, 0 }, { "c", NULL, 4096, 0 } };
+	struct mb_module m[3] = { { "a", NULL, 5000, 0 },
+				  { "b", "b args", 0, 0 },
+				  { "c", NULL, 4096, 0 } };
 
 	elf32_kernel();
 	assert_int_equal(parse(&img, &why), 0);

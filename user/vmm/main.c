@@ -145,16 +145,17 @@ int main(int argc, char **argv, char **envp)
 		vmm_log("%s: multiboot kernel at %#llx-%#llx, entry %#llx (32-bit, paging off); "
 			"%u modules, %llu KiB at %#llx; %llu MiB RAM",
 			mach->opt.kernel, (unsigned long long)mach->image.lowest,
-			(unsigned long long)mach->image.highest, (unsigned long long)mach->image.entry,
-			n, (unsigned long long)span >> 10, (unsigned long long)first,
-			(unsigned long long)mach->ram.size >> 20);
+			(unsigned long long)mach->image.highest,
+			(unsigned long long)mach->image.entry, n, (unsigned long long)span >> 10,
+			(unsigned long long)first, (unsigned long long)mach->ram.size >> 20);
 	} else {
 		vmm_log("%s: %s kernel at %#llx, entry %#llx; initrd %llu KiB at %#llx; %llu MiB "
 			"RAM",
 			mach->opt.kernel, mach->image.kind == IMAGE_ELF ? "ELF" : "bzImage",
-			(unsigned long long)mach->image.lowest, (unsigned long long)mach->image.entry,
-			(unsigned long long)mach->initrd_size >> 10, (unsigned long long)mach->initrd,
-			(unsigned long long)mach->ram.size >> 20);
+			(unsigned long long)mach->image.lowest,
+			(unsigned long long)mach->image.entry,
+			(unsigned long long)mach->initrd_size >> 10,
+			(unsigned long long)mach->initrd, (unsigned long long)mach->ram.size >> 20);
 	}
 	if (ioctl(mach->vcpu_fd, DYAD_VCPU_SET_SREGS, &sregs) < 0) {
 		vmm_log("the kernel refused the boot CPU state: %s", strerror(errno));

@@ -58,13 +58,13 @@ static void read_phdr(const uint8_t *p, int is64, struct phdr *ph)
 	if (is64) {
 		Elf64_Phdr h;
 		memcpy(&h, p, sizeof(h));
-		*ph = (struct phdr){ h.p_type, h.p_offset, h.p_vaddr, h.p_paddr, h.p_filesz,
-				     h.p_memsz };
+		*ph = (struct phdr){ h.p_type,	h.p_offset, h.p_vaddr,
+				     h.p_paddr, h.p_filesz, h.p_memsz };
 	} else {
 		Elf32_Phdr h;
 		memcpy(&h, p, sizeof(h));
-		*ph = (struct phdr){ h.p_type, h.p_offset, h.p_vaddr, h.p_paddr, h.p_filesz,
-				     h.p_memsz };
+		*ph = (struct phdr){ h.p_type,	h.p_offset, h.p_vaddr,
+				     h.p_paddr, h.p_filesz, h.p_memsz };
 	}
 }
 
@@ -103,7 +103,8 @@ static int parse_elf(const uint8_t *head, size_t head_len, uint64_t file_size,
 		return fail(why, "corrupt multiboot ELF: bad program header size or count");
 	uint64_t ph_end = phoff + (uint64_t)phnum * phentsize;
 	if (phoff > file_size || ph_end > file_size)
-		return fail(why, "truncated multiboot ELF: the program headers lie beyond the file");
+		return fail(why,
+			    "truncated multiboot ELF: the program headers lie beyond the file");
 	if (ph_end > head_len)
 		return fail(why, "multiboot ELF program headers lie too far into the file");
 
@@ -125,7 +126,8 @@ static int parse_elf(const uint8_t *head, size_t head_len, uint64_t file_size,
 	if (!out->nsegments)
 		return fail(why, "multiboot ELF has no loadable segment");
 	if (out->entry == UINT64_MAX)
-		return fail(why, "corrupt multiboot ELF: the entry point is in no loadable segment");
+		return fail(why,
+			    "corrupt multiboot ELF: the entry point is in no loadable segment");
 	return 0;
 }
 
@@ -143,13 +145,15 @@ static int parse_aout(const struct mb_header *h, uint64_t hoff, uint64_t file_si
 	uint64_t filesz = file_size - offset;
 	if (h->load_end_addr) {
 		if (h->load_end_addr <= h->load_addr)
-			return fail(why, "corrupt multiboot header: load_end_addr before load_addr");
+			return fail(why,
+				    "corrupt multiboot header: load_end_addr before load_addr");
 		filesz = h->load_end_addr - h->load_addr;
 	}
 	uint64_t memsz = filesz;
 	if (h->bss_end_addr) {
 		if (h->bss_end_addr < h->load_addr + filesz)
-			return fail(why, "corrupt multiboot header: bss_end_addr before the load end");
+			return fail(why,
+				    "corrupt multiboot header: bss_end_addr before the load end");
 		memsz = h->bss_end_addr - h->load_addr;
 	}
 	if (!memsz)
@@ -186,13 +190,15 @@ int mb_parse(const uint8_t *head, size_t head_len, uint64_t file_size, struct im
 	memset(&h, 0, sizeof(h));
 	memcpy(&h, head + hoff, MIN(sizeof(h), head_len - hoff));
 	if ((uint32_t)(h.magic + h.flags + h.checksum))
-		return fail(why, "multiboot header checksum is wrong (magic + flags + checksum != 0)");
+		return fail(why,
+			    "multiboot header checksum is wrong (magic + flags + checksum != 0)");
 	if (h.flags & 0xffff & ~MB_HF_KNOWN_REQUIRED)
 		return fail(why, "multiboot header requires a feature this loader does not know "
 				 "(flag bits 3-15)");
 	if (h.flags & MB_HF_AOUT_KLUDGE) {
 		if (hoff + sizeof(h) > head_len)
-			return fail(why, "truncated multiboot header: the address fields are missing");
+			return fail(why,
+				    "truncated multiboot header: the address fields are missing");
 		return parse_aout(&h, hoff, file_size, out, why);
 	}
 	if (head_len >= SELFMAG && !memcmp(head, ELFMAG, SELFMAG))
@@ -206,7 +212,8 @@ int mb_place(const struct image_info *img, uint64_t ram, const char **why)
 	for (unsigned i = 0; i < img->nsegments; i++) {
 		const struct image_segment *s = &img->seg[i];
 		if (s->paddr < MB_LOW_END)
-			return fail(why, "multiboot image overlaps the VMM's boot data below 64 KiB");
+			return fail(why,
+				    "multiboot image overlaps the VMM's boot data below 64 KiB");
 		if (s->paddr < 0x100000 && s->paddr + s->memsz > BOOT_EBDA)
 			return fail(why, "multiboot image overlaps the EBDA, VGA and BIOS areas "
 					 "(0x9fc00 to 1 MiB)");
@@ -216,8 +223,8 @@ int mb_place(const struct image_info *img, uint64_t ram, const char **why)
 	return 0;
 }
 
-int mb_place_modules(const struct image_info *img, uint64_t ram, struct mb_module *mods,
-		     unsigned n, const char **why)
+int mb_place_modules(const struct image_info *img, uint64_t ram, struct mb_module *mods, unsigned n,
+		     const char **why)
 {
 	uint64_t at = PAGE_UP(MAX(img->highest, 0x100000ULL));
 

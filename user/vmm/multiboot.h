@@ -120,8 +120,8 @@ int mb_place(const struct image_info *img, uint64_t ram, const char **why);
  * each one's addr. Returns 0, or -1 with @why set when they do not fit in @ram or there are more
  * than MB_MAX_MODULES.
  */
-int mb_place_modules(const struct image_info *img, uint64_t ram, struct mb_module *mods,
-		     unsigned n, const char **why);
+int mb_place_modules(const struct image_info *img, uint64_t ram, struct mb_module *mods, unsigned n,
+		     const char **why);
 
 /*
  * Writes the information structure, the memory map of all of @ram, the module list (@mods

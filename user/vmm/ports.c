@@ -121,8 +121,8 @@ static void ports_io_out(void *dev, uint16_t port, int size, uint32_t value)
 		pit_out(p, port, (uint8_t)value);
 		break;
 	case VMM_DEBUG_PORT:
-		p->verdict = (int)MIN(size == 1 ? value & 0xff : size == 2 ? value & 0xffff : value,
-				      (uint32_t)VMM_VERDICT_MAX);
+		/* The bus has masked @value to the write's width. */
+		p->verdict = (int)MIN(value, (uint32_t)VMM_VERDICT_MAX);
 		p->debug_exit = 1;
 		break;
 	}

@@ -185,8 +185,8 @@ static void check_entry(void)
 {
 	check(entry_eax == 0x2badb002, "entry: EAX holds the boot magic 0x2badb002", entry_eax,
 	      0x2badb002);
-	check((entry_cr0 & 0x80000001) == 1, "entry: CR0.PE set, CR0.PG clear (protected mode, no paging)",
-	      entry_cr0, 1);
+	check((entry_cr0 & 0x80000001) == 1,
+	      "entry: CR0.PE set, CR0.PG clear (protected mode, no paging)", entry_cr0, 1);
 	check(!(entry_eflags & (1 << 9)) && !(entry_eflags & (1 << 17)),
 	      "entry: EFLAGS.IF and EFLAGS.VM clear", entry_eflags, 2);
 	check(!(entry_efer & (1 << 10)), "entry: EFER.LMA clear (not in long mode)", entry_efer, 0);
@@ -254,8 +254,8 @@ static void check_mmap(const struct mb_info *mi, uint64_t ram)
 	      "memory map: usable RAM above 1 MiB equals mem_upper", upper,
 	      (uint64_t)mi->mem_upper << 10);
 	check(end == ram, "memory map: usable RAM ends at the RAM size", end, ram);
-	check(kernel_in && !bios_free, "memory map: the kernel is in usable RAM, the BIOS area is not",
-	      kernel_in, 1);
+	check(kernel_in && !bios_free,
+	      "memory map: the kernel is in usable RAM, the BIOS area is not", kernel_in, 1);
 }
 
 static void check_modules(const struct mb_info *mi, uint64_t want)
@@ -307,7 +307,8 @@ static void check_ports(void)
 	      0x01);
 	outb(0x80, 0x42); /* a POST code: must be harmless */
 	outb(COM1 + 7, 0x5a);
-	check(inb(COM1 + 7) == 0x5a, "COM1: the scratch register keeps a byte", inb(COM1 + 7), 0x5a);
+	check(inb(COM1 + 7) == 0x5a, "COM1: the scratch register keeps a byte", inb(COM1 + 7),
+	      0x5a);
 }
 
 void mb_main(void)
@@ -344,8 +345,8 @@ void mb_main(void)
 	check(ram && args > cmd + 1 && cmd[0] != ' ' && starts(args, "mbtest "),
 	      "info: the command line is the kernel's path, then mbtest ram_mib=N ...", ram, 1);
 	check(mi->mem_lower == 639, "info: mem_lower is 639 KiB", mi->mem_lower, 639);
-	check(((uint64_t)mi->mem_upper << 10) + 0x100000 == ram, "info: mem_upper is RAM above 1 MiB",
-	      (uint64_t)mi->mem_upper << 10, ram - 0x100000);
+	check(((uint64_t)mi->mem_upper << 10) + 0x100000 == ram,
+	      "info: mem_upper is RAM above 1 MiB", (uint64_t)mi->mem_upper << 10, ram - 0x100000);
 	check(starts((const char *)(uintptr_t)mi->boot_loader_name, "Dyad"),
 	      "info: the boot loader names itself", 0, 0);
 	check_mmap(mi, ram);
