@@ -2,7 +2,7 @@
 # End-to-end test of the VMM's multiboot (v1) loader: Dyad boots with the VMM as its first
 # process, and the VMM runs the multiboot test kernel (tests/vmm/mbkernel), under QEMU TCG with
 # `-cpu max` (SVM with nested paging) or, with VMM_E2E_EMU=bochs, under Bochs (VMX with EPT).
-# Usage: tests/vmm/multiboot.sh KERNEL_ELF VMM MBKERNEL_DIR
+# Usage: tests/vmm/multiboot.sh KERNEL_ELF VMM MBKERNEL_DIR [CASE...]   (default: all four)
 #   elf64  the kernel as ELF64 by its program headers, three modules, 64 MiB, a 4-byte verdict
 #   elf32  the same converted to ELF32, one module (-i), 128 MiB, a 1-byte verdict
 #   aout   the flat binary with the a.out-kludge fields, asked to fail 3 checks, a 2-byte
@@ -19,8 +19,11 @@ set -euo pipefail
 # shellcheck source=tools/lib.sh
 . "$(dirname "$0")/../../tools/lib.sh"
 
-[[ $# -eq 3 ]] || die "usage: $0 KERNEL_ELF VMM MBKERNEL_DIR"
+[[ $# -ge 3 ]] || die "usage: $0 KERNEL_ELF VMM MBKERNEL_DIR [CASE...]"
 kernel=$1 vmm=$2 mbk=$3
+shift 3
+cases=("$@")
+[[ ${#cases[@]} -gt 0 ]] || cases=(elf64 elf32 aout dyad)
 emu=${VMM_E2E_EMU:-qemu}
 [[ $emu == qemu || $emu == bochs ]] || die "VMM_E2E_EMU must be qemu or bochs, not '$emu'"
 limit=${VMM_E2E_TIMEOUT:-$([[ $emu == bochs ]] && echo 300 || echo 120)}
@@ -76,7 +79,7 @@ boot() {
 		timeout -k 10 "$limit" "$ROOT/tools/run-bochs.sh" "$iso" "$log" </dev/null >/dev/null 2>&1 ||
 			true
 	else
-		# shellcheck disable=SC2046
+		# shellcheck disable=SC2046,SC2086
 		timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
 			${VMM_MB_QEMU_ARGS:-} -display none -monitor none -serial stdio -cdrom "$iso" </dev/null >"$log" 2>&1 || true
 	fi
@@ -135,10 +138,15 @@ dyad() {
 	grep -a '^vmm: guest entry to its first serial byte' "$log" | sed "s/^vmm: /# figure $emu dyad: /" || true
 }
 
-run elf64 /boot/mbkernel.elf 64 3 4 0
-run elf32 /boot/mbkernel32.elf 128 1 1 0
-run aout /boot/mbkernel.bin 64 0 2 3
-dyad
+for c in "${cases[@]}"; do
+	case $c in
+	elf64) run elf64 /boot/mbkernel.elf 64 3 4 0 ;;
+	elf32) run elf32 /boot/mbkernel32.elf 128 1 1 0 ;;
+	aout) run aout /boot/mbkernel.bin 64 0 2 3 ;;
+	dyad) dyad ;;
+	*) die "unknown case '$c'" ;;
+	esac
+done
 echo "1..$n"
 line="vmm-multiboot $emu: $((n - failed - skipped)) passed, $failed failed, $skipped skipped"
 echo "$line"
