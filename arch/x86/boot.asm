@@ -35,9 +35,10 @@ align 8
 	dd 8
 mb2_header_end:
 
-; Multiboot (v1), for loaders that know only that (`qemu -kernel`, Dyad's VMM): page-aligned
-; modules and a memory map asked for; the image is loaded by its ELF program headers, and the
-; entry, boot_entry32, is the same. boot_mb1.c turns the information into multiboot2.
+; Multiboot (v1), for loaders that know only that (Dyad's VMM): page-aligned modules and a
+; memory map asked for; the image is loaded by its ELF64 program headers (so not by `qemu
+; -kernel`, which takes ELF32 only), and the entry, boot_entry32, is the same. boot_mb1.c turns
+; the information into multiboot2 before kmain.
 %define MB1_MAGIC 0x1badb002
 %define MB1_FLAGS 0x00000003
 %define MB1_BOOT_MAGIC 0x2badb002

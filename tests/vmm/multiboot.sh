@@ -7,7 +7,8 @@
 #   elf32  the same converted to ELF32, one module (-i), 128 MiB, a 1-byte verdict
 #   aout   the flat binary with the a.out-kludge fields, asked to fail 3 checks, a 2-byte
 #          verdict: the VMM must end with status 16 + 3
-#   dyad   Dyad itself (KERNEL_ELF, through its multiboot v1 header) with `ktest`, in 2 GiB so
+#   dyad   Dyad itself (KERNEL_ELF, through its multiboot v1 header) with `ktest` and one
+#          module named by its string, in 2 GiB so
 #          that its 1 GiB-page test finds a free block: its self-tests must reach their summary
 #          with no failure but the NMI self-IPI one, which the VMM cannot deliver (the vCPU
 #          interface injects no NMI).
@@ -117,7 +118,7 @@ run() {
 # Dyad as the guest: the NMI self-IPI test is the one the platform cannot pass.
 dyad() {
 	local log=$work/dyad.log known='nmi_is_recorded_and_not_caught_as_a_fault' inner unknown summary
-	BOCHS_MEM=3072 boot dyad "-q -m 2048M /boot/dyad-guest.elf ktest"
+	BOCHS_MEM=3072 boot dyad "-q -m 2048M --module /boot/mbmod1,/etc/mbmod1 /boot/dyad-guest.elf ktest"
 	if grep -aq 'no VMX or SVM' "$log"; then
 		skip "dyad: Dyad runs as a guest" "Dyad found no VMX or SVM here"
 		return
@@ -128,6 +129,8 @@ dyad() {
 	echo "# dyad: ${summary:-no ktest summary}"
 	tap "$(grep -aq "^boot: command line 'ktest'" <<<"$inner"; echo $?)" \
 		"dyad: Dyad booted through its multiboot v1 header, command line without the kernel path"
+	tap "$(grep -aEq "^mem: module /etc/mbmod1 \[0x[0-9a-f]+, 0x[0-9a-f]+\) ${sizes[1]} bytes" <<<"$inner"; echo $?)" \
+		"dyad: a multiboot module reached it with its string as its path"
 	tap "$([[ -n $summary ]]; echo $?)" "dyad: its self-tests ran to their summary"
 	tap "$([[ -n $summary && $unknown == 0 ]]; echo $?)" \
 		"dyad: no self-test failed but the NMI one (the VMM injects no NMI)"
