@@ -11,7 +11,7 @@ UNIT_SRCS_vmm_x2apic := tests/unit/vmm_x2apic.c user/vmm/x2apic.c user/vmm/pic.c
 UNIT_SRCS_vmm_boot := tests/unit/vmm_boot.c user/vmm/bootparams.c user/vmm/boot64.c \
 	user/vmm/mptable.c user/vmm/image.c user/vmm/bus.c
 UNIT_SRCS_vmm_image := tests/unit/vmm_image.c user/vmm/image.c user/vmm/bus.c
-UNIT_SRCS_vmm_multiboot := tests/unit/vmm_multiboot.c user/vmm/multiboot.c \
+UNIT_SRCS_vmm_multiboot := tests/unit/vmm_multiboot.c user/vmm/multiboot.c user/vmm/options.c \
 	user/vmm/bootparams.c user/vmm/bus.c
 UNIT_SRCS_vmm_fw_cfg := tests/unit/vmm_fw_cfg.c user/vmm/fw_cfg.c user/vmm/bus.c
 UNIT_SRCS_vmm_pcports := tests/unit/vmm_pcports.c user/vmm/ports.c user/vmm/bus.c

@@ -17,6 +17,7 @@
 
 #include "boot.h"
 #include "multiboot.h"
+#include "options.h"
 #include "vmm.h"
 
 #define RAM (64ULL << 20)
@@ -456,6 +457,48 @@ static void test_entry_state(void **state)
 	free(mem);
 }
 
+/* --module on the VMM's command line, and what the loader needs to drop Linux's default line. */
+static void test_module_options(void **state)
+{
+	static struct options o;
+	char err[200];
+	char *ok[] = {
+		"vmm", "-i", "/m0", "--module", "/m1,s1 x", "--module", "/m2", "k.elf", NULL
+	};
+	char *words[] = { "vmm", "-a", "extra", "k.elf", "a", "b", NULL };
+	char *defaults[] = { "vmm", "-a", "extra", "k.elf", NULL };
+	char *empty[] = { "vmm", "--module", ",s", "k.elf", NULL };
+	char *missing[] = { "vmm", "--module", NULL };
+	char *many[2 * OPTIONS_MAX_MODULES + 4];
+
+	assert_int_equal(options_parse(8, ok, &o, err, sizeof(err)), 0);
+	assert_int_equal(o.nmodules, 2);
+	assert_string_equal(o.modules[0], "/m1,s1 x");
+	assert_string_equal(o.initrd, "/m0");
+	assert_string_equal(o.kernel, "k.elf");
+	/* Words after the kernel replace the default line: nothing of it to drop. */
+	assert_int_equal(options_parse(6, words, &o, err, sizeof(err)), 0);
+	assert_int_equal(o.default_len, 0);
+	assert_string_equal(o.cmdline, "a b extra");
+	/* Without them the default line comes first and default_len covers it. */
+	assert_int_equal(options_parse(4, defaults, &o, err, sizeof(err)), 0);
+	assert_int_equal(o.default_len, strlen(OPTIONS_DEFAULT_CMDLINE));
+	assert_string_equal(o.cmdline + o.default_len, " extra");
+	/* A module needs a file; too many are refused. */
+	assert_int_equal(options_parse(4, empty, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "--module"));
+	assert_int_equal(options_parse(2, missing, &o, err, sizeof(err)), -1);
+	many[0] = "vmm";
+	for (unsigned i = 0; i <= OPTIONS_MAX_MODULES; i++) {
+		many[1 + 2 * i] = "--module";
+		many[2 + 2 * i] = "/m";
+	}
+	many[2 * OPTIONS_MAX_MODULES + 3] = "k.elf";
+	assert_int_equal(options_parse(2 * OPTIONS_MAX_MODULES + 4, many, &o, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "more than"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_information_structure),
 		cmocka_unit_test(test_information_limits),
 		cmocka_unit_test(test_entry_state),
+		cmocka_unit_test(test_module_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
