@@ -172,8 +172,11 @@ check: deps
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) check-debug
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-e2e
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-e2e-bochs
+	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-multiboot
+	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-multiboot-bochs
 	@echo "check: the stages were unit tests, QEMU boot, Bochs boot, QEMU boot of a DEBUG=1 kernel," \
-		"Linux guests under the VMM (QEMU with SVM, Bochs with VMX)"
+		"Linux guests under the VMM (QEMU with SVM, Bochs with VMX), the multiboot test" \
+		"kernel under the VMM (both)"
 	@awk '{ print "check:   " $$0; n++; p += $$(NF-5); f += $$(NF-3); s += $$(NF-1) } \
 		END { printf "check: %d stages passed, 0 failed; tests: %d passed, %d failed, %d skipped\n", \
 			n, p, f, s }' $(CHECK_SUMMARY)
@@ -263,6 +266,8 @@ help:
 	@echo "  make bench-vm       VM exit round trip and second-stage fault costs (QEMU, SVM)"
 	@echo "  make bench-guest    the stock bzImage booted directly and by the VMM (Bochs)"
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"
+	@echo "  make vmm-multiboot  the multiboot test kernel and Dyad through the VMM (QEMU);"
+	@echo "                      vmm-multiboot-bochs (test kernel), vmm-multiboot-bochs-dyad on VMX"
 	@echo "  make compile_commands.json   compilation database for clangd"
 	@echo "  make format         clang-format every C file"
 	@echo "  make clean          remove $(BUILD)/"
@@ -272,7 +277,7 @@ help:
 	@echo "  ISO_MODULES='F:/p'  extra files on the run ISO; F is seen by Dyad as /p"
 	@echo "  RAM=256M            make run: guest RAM, from 32M to 3G (checked before booting)"
 	@echo "  GUEST_CMDLINE='...' make run: words added to the guest kernel's command line"
-	@echo "  KERNEL=F, INITRD=F  make run: guest kernel (bzImage or vmlinux) and initramfs"
+	@echo "  KERNEL=F, INITRD=F  make run: guest kernel (bzImage, vmlinux or multiboot) and initramfs"
 	@echo "                      (default: Debian's bzImage, fetched by make guest-image)"
 	@echo "  RUN_PATH=p          make run/run-dyad: force kvm, tcg-svm or bochs"
 	@echo "  CPUS=n              emulated CPUs, 1 to 64 (default: 4 under QEMU, 1 under Bochs)"

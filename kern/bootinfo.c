@@ -203,6 +203,8 @@ bool bootinfo_has_flag(const struct boot_info *bi, const char *flag)
 		const char *word = p;
 		while (*p && *p != ' ')
 			p++;
+		if (p - word == 2 && strncmp(word, "--", 2) == 0)
+			break; /* the rest is the first program's */
 		if ((size_t)(p - word) == n && strncmp(word, flag, n) == 0)
 			return true;
 	}

@@ -3,8 +3,10 @@
 # this terminal (through Dyad's).
 # Usage: tools/run-guest.sh {qemu|bochs|auto|iso} KERNEL_ELF VMM
 # auto takes the fastest path (tools/run.sh); iso only builds the ISO and prints its path.
-# Env:   KERNEL=FILE        bzImage or ELF vmlinux (default build/guest/bzImage: see below)
-#        INITRD=FILE        initramfs (default build/guest/initramfs.cpio)
+# Env:   KERNEL=FILE        bzImage, ELF vmlinux or multiboot kernel (default build/guest/bzImage:
+#                           see below)
+#        INITRD=FILE        initramfs (default build/guest/initramfs.cpio), a multiboot kernel's
+#                           module 0 (none by default)
 #        RAM=SIZE           guest RAM, e.g. 512M (default 256M; limits in lib.sh)
 #        GUEST_CMDLINE=...  words appended to the VMM's default guest command line
 #                           (dyad_mode=test runs the guest test script instead of a shell)
@@ -28,11 +30,18 @@ set -euo pipefail
 emu=$1 dyad=$2 vmm=$3
 [[ $emu =~ ^(qemu|bochs|auto|iso)$ ]] || die "unknown emulator '$emu'"
 kernel=${KERNEL:-$BUILD_DIR/guest/bzImage}
-initrd=${INITRD:-$BUILD_DIR/guest/initramfs.cpio}
+[[ -f $kernel ]] || die "'$kernel' not found (make guest-image builds the default guest)"
+# A multiboot header (its magic at a 4-aligned offset of the first 8 KiB; the VMM checks the
+# rest): such a kernel gets the Linux initramfs only when INITRD asks for it.
+if od -A n -t x4 -v -N 8192 "$kernel" | grep -qw 1badb002; then
+	initrd=${INITRD:-}
+else
+	initrd=${INITRD:-$BUILD_DIR/guest/initramfs.cpio}
+fi
 ram=${RAM:-256M}
 # Checked before anything is built or booted: the VMM would refuse it only after a whole boot.
 ram_mib=$(guest_ram_mib "$ram") || exit 1
-for f in "$dyad" "$vmm" "$kernel" "$initrd"; do
+for f in "$dyad" "$vmm" ${initrd:+"$initrd"}; do
 	[[ -f $f ]] || die "'$f' not found (make guest-image builds the default guest)"
 done
 
@@ -47,22 +56,22 @@ dyad_path() {
 	fi
 }
 kernel_path=$(dyad_path "$kernel" /boot/guest-kernel)
-initrd_path=$(dyad_path "$initrd" /boot/guest-initrd)
+initrd_path=${initrd:+$(dyad_path "$initrd" /boot/guest-initrd)}
 
-args="-m ${ram_mib}M -i $initrd_path"
+args="-m ${ram_mib}M${initrd:+ -i $initrd_path}"
 for w in ${GUEST_CMDLINE:-}; do
 	args+=" -a $w"
 done
 args+=" $kernel_path"
 iso=$BUILD_DIR/run-guest.iso
 mib() { echo $((($(stat -c %s "$1") + (1 << 20) - 1) >> 20)); }
-size=$(($(mib "$kernel") + $(mib "$initrd")))
+size=$(($(mib "$kernel") + ${initrd:+$(mib "$initrd")}0))
 [[ $emu == iso ]] || echo "run-guest: building the ISO ($size MiB of guest images)" >&2
 # The ISO is rebuilt every time: a changed KERNEL, INITRD, RAM or command line takes effect.
 "$ROOT/tools/mkiso.sh" "$iso" "$dyad" "init=/bin/vmm -- $args" "$vmm:/bin/vmm" \
-	"$kernel:$kernel_path" "$initrd:$initrd_path" >/dev/null
-echo "run-guest: the VMM will load $kernel ($(mib "$kernel") MiB) + $initrd" \
-	"($(mib "$initrd") MiB) into ${ram_mib} MiB of guest RAM," \
+	"$kernel:$kernel_path" ${initrd:+"$initrd:$initrd_path"} >/dev/null
+echo "run-guest: the VMM will load $kernel ($(mib "$kernel") MiB)" \
+	"${initrd:+"+ $initrd ($(mib "$initrd") MiB) "}into ${ram_mib} MiB of guest RAM," \
 	"extra command line '${GUEST_CMDLINE:-}'" >&2
 # Two silent stretches follow: until Dyad's first line GRUB reads the images from the ISO (on
 # the VGA screen, not shown here), and after the VMM's line naming the entry a bzImage

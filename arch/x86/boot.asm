@@ -35,6 +35,19 @@ align 8
 	dd 8
 mb2_header_end:
 
+; Multiboot (v1), for loaders that know only that (Dyad's VMM): page-aligned modules and a
+; memory map asked for; the image is loaded by its ELF64 program headers (so not by `qemu
+; -kernel`, which takes ELF32 only), and the entry, boot_entry32, is the same. boot_mb1.c turns
+; the information into multiboot2 before kmain.
+%define MB1_MAGIC 0x1badb002
+%define MB1_FLAGS 0x00000003
+%define MB1_BOOT_MAGIC 0x2badb002
+align 4
+mb1_header:
+	dd MB1_MAGIC
+	dd MB1_FLAGS
+	dd -(MB1_MAGIC + MB1_FLAGS)
+
 section .boot.text
 bits 32
 global boot_entry32
@@ -142,6 +155,7 @@ boot_entry64_low:
 
 section .text
 extern kmain
+extern boot_mb1_to_mb2
 boot_entry64_high:
 	lgdt [gdt_ptr64]
 	mov ax, 0x10
@@ -156,6 +170,13 @@ boot_entry64_high:
 	; edi = magic, esi = boot information (physical); zero-extend both.
 	mov edi, edi
 	mov esi, esi
+	cmp edi, MB1_BOOT_MAGIC
+	jne .call_kmain
+	mov edi, esi
+	call boot_mb1_to_mb2		; the same information as multiboot2, for kmain
+	mov rsi, rax
+	mov edi, MB2_BOOT_MAGIC
+.call_kmain:
 	call kmain
 .hang:
 	cli

@@ -66,7 +66,7 @@ const char *bootinfo_parse(const void *mbi, paddr_t mbi_pa, struct boot_info *bi
 /* The module whose name is @name, or NULL. */
 const struct boot_module *bootinfo_module(const struct boot_info *bi, const char *name);
 
-/* True if the kernel command line has the word @flag (e.g. "ktest"). */
+/* True if the kernel command line has the word @flag (e.g. "ktest") before any "--". */
 bool bootinfo_has_flag(const struct boot_info *bi, const char *flag);
 
 /*

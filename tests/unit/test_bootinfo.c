@@ -136,6 +136,20 @@ static void missing_memory_map_is_named(void **state)
 	assert_true(bootinfo_has_flag(&bi, "ktest")); /* so the panic can end a test run */
 }
 
+static void flags_after_double_dash_belong_to_the_program(void **state)
+{
+	struct mbi_builder b;
+	struct boot_info bi;
+
+	(void)state;
+	mbi_begin(&b);
+	mbi_cmdline(&b, "quiet init=/bin/vmm -- -m 64M /boot/k.elf ktest");
+	mbi_finish_and_parse(&b, &bi);
+	assert_true(bootinfo_has_flag(&bi, "quiet"));
+	assert_false(bootinfo_has_flag(&bi, "ktest"));
+	assert_false(bootinfo_has_flag(&bi, "--"));
+}
+
 static void truncated_module_is_named(void **state)
 {
 	struct mbi_builder b;
@@ -370,6 +384,7 @@ int main(void)
 		cmocka_unit_test(good_information_is_copied_out),
 		cmocka_unit_test(overlapping_and_unsorted_ram_is_merged),
 		cmocka_unit_test(missing_memory_map_is_named),
+		cmocka_unit_test(flags_after_double_dash_belong_to_the_program),
 		cmocka_unit_test(truncated_module_is_named),
 		cmocka_unit_test(tag_running_past_the_end_is_rejected),
 		cmocka_unit_test(memory_map_without_ram_is_rejected),

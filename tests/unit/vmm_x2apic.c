@@ -138,6 +138,24 @@ static void test_one_shot(void **state)
 	assert_int_equal(x2apic_take_interrupt(&a), -1);
 }
 
+/*
+ * A calibration's view: a masked one-shot from 0xffffffff at a measured TSC rate that is no
+ * multiple of the crystal's, read after 10 ms. Dividing by a truncated TSC-ticks-per-tick read
+ * the initial count back for the first ~0.6 s, and a kernel calibrating against it measured 0.
+ */
+static void test_current_count_with_a_large_initial_count(void **state)
+{
+	x2apic_init(&a, 2099702, &pic);
+	wr(TDCR, 0x3); /* divide by 16 */
+	wr(LVT_TIMER, 0x10000);
+	a.now = 1000;
+	wr(TMICT, 0xffffffff);
+	a.now += 2099702ULL * 10; /* 10 ms */
+	uint64_t elapsed = 0xffffffffULL - rd(TMCCT);
+	/* 10 ms at 25 MHz / 16 = 15625 ticks. */
+	assert_in_range(elapsed, 15624, 15626);
+}
+
 static void test_divider(void **state)
 {
 	wr(LVT_TIMER, 0xef);
@@ -344,6 +362,7 @@ int main(void)
 		cmocka_unit_test_setup(test_tsc_deadline, setup),
 		cmocka_unit_test_setup(test_deadline_ignored_in_other_modes, setup),
 		cmocka_unit_test_setup(test_one_shot, setup),
+		cmocka_unit_test_setup(test_current_count_with_a_large_initial_count, setup),
 		cmocka_unit_test_setup(test_divider, setup),
 		cmocka_unit_test_setup(test_periodic, setup),
 		cmocka_unit_test_setup(test_masked_timer_counts_but_does_not_interrupt, setup),

@@ -12,7 +12,7 @@
 #define IMAGE_HEAD_SIZE 65536
 #define IMAGE_MAX_SEGMENTS 16
 
-enum image_kind { IMAGE_BZIMAGE = 1, IMAGE_ELF = 2 };
+enum image_kind { IMAGE_BZIMAGE = 1, IMAGE_ELF = 2, IMAGE_MULTIBOOT = 3 /* multiboot.h */ };
 
 struct image_segment {
 	uint64_t offset, filesz, paddr, memsz;

@@ -9,6 +9,7 @@
 #include "bus.h"
 #include "console.h"
 #include "cpuid.h"
+#include "fw_cfg.h"
 #include "image.h"
 #include "msr.h"
 #include "options.h"
@@ -44,6 +45,7 @@ struct machine {
 	struct ports ports;
 	struct msrs msrs;
 	struct console console;
+	struct fw_cfg fw_cfg;
 
 	unsigned long vmm_exits[DYAD_EXIT_REASONS];
 	unsigned long gp_injected, mmio_unhandled, string_io, injected;
@@ -75,6 +77,10 @@ int machine_open(struct machine *mach);
 /* Maps guest RAM, loads the kernel and initrd, writes boot_params, the MP table and the boot
  * CPU state's memory; closes the images. Returns 0, or VMM_EXIT_* after printing why. */
 int machine_load(struct machine *mach, struct dyad_sregs *sregs, struct dyad_regs *regs);
+
+/* A multiboot kernel's modules once opened: their count, the first's address and the bytes
+ * from it to the last one's end. */
+unsigned machine_mb_modules(uint64_t *first, uint64_t *span);
 
 /* Runs the guest until it powers off, resets or fails; returns the VMM's exit status. */
 int machine_run(struct machine *mach);

@@ -18,12 +18,16 @@
 #define BANNER "=== dyad-guest:"
 
 static struct machine the_machine;
+/* The guest's first instruction and its first byte on COM1 (TSC and wall time). */
+static uint64_t entry_tsc, entry_ns, first_tx_tsc, first_tx_ns;
 
 static const char usage[] =
-	"usage: vmm [-m SIZE] [-i INITRD] [-a APPEND]... [-q] [-s] KERNEL [GUEST CMDLINE...]\n"
-	"  KERNEL    a bzImage (64-bit boot protocol) or an ELF vmlinux\n"
+	"usage: vmm [-m SIZE] [-i INITRD] [--module FILE[,STRING]]... [-a APPEND]... [-q] [-s]\n"
+	"           KERNEL [GUEST CMDLINE...]\n"
+	"  KERNEL    a bzImage (64-bit boot protocol), an ELF vmlinux or a multiboot kernel\n"
 	"  -m SIZE   guest RAM, 32M to 3G (default 256M)\n"
-	"  -i FILE   initrd\n"
+	"  -i FILE   initrd (a multiboot kernel's module 0)\n"
+	"  --module FILE[,STRING]  a further multiboot module and its string (repeatable)\n"
 	"  -a TEXT   appended to the guest command line (repeatable)\n"
 	"  -q        no summary\n"
 	"  -s        guest RAM in 4 KiB pages instead of 2 MiB / 1 GiB\n";
@@ -32,6 +36,10 @@ static void uart_tx(void *ctx, uint8_t b)
 {
 	struct machine *mach = ctx;
 
+	if (!first_tx_tsc) {
+		first_tx_tsc = rdtsc();
+		first_tx_ns = now_ns();
+	}
 	console_put(&mach->console, b, mach->apic.now);
 }
 
@@ -87,15 +95,19 @@ static int devices_init(struct machine *mach)
 	uart_init(&mach->uart, uart_tx, uart_irq, mach);
 	rtc_init(&mach->rtc, NULL);
 	ports_init(&mach->ports);
+	mach->ports.now = &mach->apic.now; /* set at every port exit */
+	mach->ports.tsc_khz = mach->tsc_khz;
 	msrs_init(&mach->msrs);
 	console_init(&mach->console, 1, mach->tsc_khz, BANNER);
 	bus_init(&mach->bus);
+	fw_cfg_init(&mach->fw_cfg, mach->ram.size, 1);
 	err |= pic_register(&mach->pic, &mach->bus);
 	err |= x2apic_register(&mach->apic, &mach->bus);
 	err |= uart_register(&mach->uart, &mach->bus);
 	err |= rtc_register(&mach->rtc, &mach->bus);
 	err |= ports_register(&mach->ports, &mach->bus);
 	err |= msrs_register(&mach->msrs, &mach->bus);
+	err |= fw_cfg_register(&mach->fw_cfg, &mach->bus);
 	return err;
 }
 
@@ -151,11 +163,24 @@ int main(int argc, char **argv, char **envp)
 	status = machine_load(mach, &sregs, &regs);
 	if (status)
 		return status;
-	vmm_log("%s: %s kernel at %#llx, entry %#llx; initrd %llu KiB at %#llx; %llu MiB RAM",
-		mach->opt.kernel, mach->image.kind == IMAGE_ELF ? "ELF" : "bzImage",
-		(unsigned long long)mach->image.lowest, (unsigned long long)mach->image.entry,
-		(unsigned long long)mach->initrd_size >> 10, (unsigned long long)mach->initrd,
-		(unsigned long long)mach->ram.size >> 20);
+	if (mach->image.kind == IMAGE_MULTIBOOT) {
+		uint64_t first, span;
+		unsigned n = machine_mb_modules(&first, &span);
+		vmm_log("%s: multiboot kernel at %#llx-%#llx, entry %#llx (32-bit, paging off); "
+			"%u modules, %llu KiB at %#llx; %llu MiB RAM",
+			mach->opt.kernel, (unsigned long long)mach->image.lowest,
+			(unsigned long long)mach->image.highest,
+			(unsigned long long)mach->image.entry, n, (unsigned long long)span >> 10,
+			(unsigned long long)first, (unsigned long long)mach->ram.size >> 20);
+	} else {
+		vmm_log("%s: %s kernel at %#llx, entry %#llx; initrd %llu KiB at %#llx; %llu MiB "
+			"RAM",
+			mach->opt.kernel, mach->image.kind == IMAGE_ELF ? "ELF" : "bzImage",
+			(unsigned long long)mach->image.lowest,
+			(unsigned long long)mach->image.entry,
+			(unsigned long long)mach->initrd_size >> 10,
+			(unsigned long long)mach->initrd, (unsigned long long)mach->ram.size >> 20);
+	}
 	if (ioctl(mach->vcpu_fd, DYAD_VCPU_SET_SREGS, &sregs) < 0) {
 		vmm_log("the kernel refused the boot CPU state: %s", strerror(errno));
 		return VMM_EXIT_ERROR;
@@ -165,9 +190,15 @@ int main(int argc, char **argv, char **envp)
 		vmm_log("device registration overlaps (a VMM bug)");
 		return VMM_EXIT_ERROR;
 	}
+	entry_ns = now_ns();
+	entry_tsc = rdtsc();
 	vmm_log_before(end_guest_line, &mach->console);
 	status = machine_run(mach);
 	console_end_line(&mach->console);
+	if (first_tx_tsc)
+		vmm_log("guest entry to its first serial byte: %llu us wall, %llu TSC ticks",
+			(unsigned long long)(first_tx_ns - entry_ns) / 1000,
+			(unsigned long long)(first_tx_tsc - entry_tsc));
 	if (!mach->opt.quiet)
 		machine_summary(mach);
 	vmm_log("exit status %d (%s)", status, status_words(status));

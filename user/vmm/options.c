@@ -78,6 +78,19 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 			*(a[1] == 'q' ? &o->quiet : &o->small_pages) = 1;
 			continue;
 		}
+		if (!strcmp(a, "--module")) {
+			if (i + 1 >= argc || !argv[i + 1][0] || argv[i + 1][0] == ',') {
+				snprintf(err, errlen, "option --module needs FILE[,STRING]");
+				return -1;
+			}
+			if (o->nmodules == OPTIONS_MAX_MODULES) {
+				snprintf(err, errlen, "more than %d --module options",
+					 OPTIONS_MAX_MODULES);
+				return -1;
+			}
+			o->modules[o->nmodules++] = argv[++i];
+			continue;
+		}
 		if (strcmp(a, "-m") && strcmp(a, "-i") && strcmp(a, "-a")) {
 			snprintf(err, errlen, "unknown option '%s'", a);
 			return -1;
@@ -113,6 +126,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 				return -1;
 	} else if (append(o->cmdline, OPTIONS_DEFAULT_CMDLINE, err, errlen)) {
 		return -1;
+	} else {
+		o->default_len = (unsigned)strlen(o->cmdline);
 	}
 	for (unsigned k = 0; k < nextra; k++)
 		if (append(o->cmdline, extra[k], err, errlen))

@@ -6,6 +6,8 @@
 
 #include "boot.h"
 
+#define OPTIONS_MAX_MODULES 32
+
 struct options {
 	const char *kernel; /* bzImage or ELF vmlinux (required) */
 	const char *initrd; /* optional */
@@ -13,6 +15,10 @@ struct options {
 	char cmdline[BOOT_CMDLINE_MAX];
 	int quiet; /* no summary */
 	int small_pages; /* guest RAM without DYAD_MAP_HUGE (4 KiB pages), for comparison */
+	/* Multiboot modules after -i's: "FILE" or "FILE,STRING", as given to --module. */
+	const char *modules[OPTIONS_MAX_MODULES];
+	unsigned nmodules;
+	unsigned default_len; /* bytes of cmdline that are the default line (0: words were given) */
 };
 
 #define OPTIONS_DEFAULT_RAM (256ULL << 20)
@@ -36,6 +42,7 @@ struct options {
  *             the default command line
  *   -q        no summary at the end
  *   -s        guest RAM in 4 KiB pages (no DYAD_MAP_HUGE), to compare
+ *   --module FILE[,STRING]  a multiboot module, after -i's (repeatable)
  * Returns 0, or -1 with a sentence in @err (size @errlen).
  */
 int options_parse(int argc, char **argv, struct options *o, char *err, unsigned errlen);

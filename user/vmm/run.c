@@ -241,6 +241,11 @@ static int run_loop(struct machine *mach)
 				vmm_log("guest reset");
 				return VMM_EXIT_RESET;
 			}
+			if (mach->ports.debug_exit) {
+				console_flush(&mach->console); /* the guest's last words first */
+				vmm_log("guest wrote %d to the debug port", mach->ports.verdict);
+				return ports_status(&mach->ports);
+			}
 			break;
 		case DYAD_EXIT_MMIO:
 			exit_mmio(mach);
@@ -258,9 +263,7 @@ static int run_loop(struct machine *mach)
 			/* IF = 0 and no NMI source: nothing can wake the guest. Linux without ACPI
 			 * powers off this way ("cli; hlt"). */
 			vmm_log("guest halted with interrupts off: power-off");
-			if (mach->ports.verdict > 0)
-				return VMM_EXIT_VERDICT + MIN(mach->ports.verdict, 100);
-			return VMM_EXIT_POWEROFF;
+			return ports_status(&mach->ports);
 		case DYAD_EXIT_HYPERCALL:
 			report(mach, "hypercall %lu: -ENOSYS", run->regs.rax, 0);
 			run->regs.rax = (unsigned long)-1000; /* KVM_ENOSYS */

@@ -28,10 +28,13 @@
 #define VMM_EXIT_VERDICT 16 /* + n: the guest reported n failures on the debug port */
 
 /*
- * The debug port: a byte the guest writes to port VMM_DEBUG_PORT is its verdict, 0 for pass,
- * else the number of failed checks. It becomes the VMM's exit status at power-off.
+ * The debug port: a value the guest writes to port VMM_DEBUG_PORT, 1, 2 or 4 bytes wide, is its
+ * verdict, 0 for pass, else the number of failed checks, and ends the VM at once (as QEMU's
+ * isa-debug-exit does). The VMM's exit status is then 0 for 0, else VMM_EXIT_VERDICT + the value,
+ * values above VMM_VERDICT_MAX counting as VMM_VERDICT_MAX: 17 to 116.
  */
 #define VMM_DEBUG_PORT 0xf4
+#define VMM_VERDICT_MAX 100
 
 /* Logging to stderr with a "vmm: " prefix, as one write. */
 void vmm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -197,13 +197,12 @@ static uint32_t tmcct(const struct x2apic *a)
 	if (LVT_TIMER_MODE(a->lvt_timer) == TIMER_DEADLINE || !a->timer_due || !a->tmict)
 		return 0;
 	uint64_t left = a->timer_due > a->now ? a->timer_due - a->now : 0;
-	uint64_t per_tick = timer_tsc(a, 1);
-	if (per_tick)
-		return (uint32_t)MIN(left / per_tick, a->tmict);
-	/* Less than one TSC tick per timer tick: scale the other way. */
 	unsigned d = (a->tdcr & 3) | ((a->tdcr & 8) >> 1);
 	uint64_t divide = d == 7 ? 1 : 2u << d;
-	return (uint32_t)MIN(left * APIC_CRYSTAL_KHZ / (a->tsc_khz * divide), a->tmict);
+	/* Exact, not left / timer_tsc(a, 1): a truncated TSC-per-tick overstates a large count. */
+	uint64_t ticks = (uint64_t)((unsigned __int128)left * APIC_CRYSTAL_KHZ /
+				    ((unsigned __int128)a->tsc_khz * divide));
+	return (uint32_t)MIN(ticks, a->tmict);
 }
 
 static int x2apic_msr_read(void *dev, uint32_t index, uint64_t *value)
