@@ -158,7 +158,9 @@ void vx86_state_init(struct vx86_state *s, void *area, void *host_area)
 				  .host_area = host_area,
 				  .xcr0 = XCR0_X87,
 				  .dr6 = DR6_CLEAN };
+	/* XSAVE never writes the header's reserved bytes, which XRSTOR wants zero: clear both. */
 	memset(area, 0, PAGE_SIZE);
+	memset(host_area, 0, PAGE_SIZE);
 	*(u16 *)area = FCW_RESET; /* the XSAVE header is zero: XRSTOR starts the rest in init */
 	*(u32 *)((u8 *)area + 24) = MXCSR_RESET;
 }

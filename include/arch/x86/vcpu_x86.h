@@ -99,7 +99,10 @@ struct vx86_state {
 /* Finds what the layer switches (XSAVE components, PKU). Once, at boot, before any VM. */
 void vx86_init(void);
 
-/* A vCPU's reset state: x87 only in XCR0, FCW 0x37f, MXCSR 0x1f80, PKRU and DR0-DR3 0. */
+/*
+ * A vCPU's reset state in @area: x87 only in XCR0, FCW 0x37f, MXCSR 0x1f80, PKRU and
+ * DR0-DR3 0. Both pages (@area, @host_area) are cleared.
+ */
 void vx86_state_init(struct vx86_state *s, void *area, void *host_area);
 
 /*
