@@ -253,16 +253,23 @@ static void exit_cr(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit *
  * guest's DR6, which is in the CPU, before the #DB is reflected; BD clears DR7.GD as delivery
  * would.
  */
-static void reflect_db(struct vmx_vcpu *x, u64 q)
+static void reflect_db(struct vmx_vcpu *x, u64 q, u32 info)
 {
 	u64 dr6;
 
+	if (x->event_info)
+		return; /* an event cut short goes first; delivering it raises the #DB again */
 	__asm__ volatile("mov %%db6, %0" : "=r"(dr6));
 	dr6 |= q & 0x600f;
 	__asm__ volatile("mov %0, %%db6" : : "r"(dr6));
 	if (q & BIT(13))
 		vmcs_write(VMCS_GUEST_DR7, vmcs_read(VMCS_GUEST_DR7) & ~BIT(13));
 	raise_exception(x, T_DB, false, 0);
+	/* ICEBP (INT1): a privileged software exception, delivered past the instruction. */
+	if (INTR_INFO_TYPE(info) == INTR_TYPE_PRIV_SW_EXC) {
+		x->event_info = T_DB | INTR_TYPE_PRIV_SW_EXC << 8 | INTR_INFO_VALID;
+		x->event_len = vmcs_read(VMCS_EXIT_INSN_LEN);
+	}
 }
 
 /*
@@ -281,7 +288,7 @@ static void exit_exception(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *
 	}
 	if (INTR_INFO_VECTOR(info) == T_DB || INTR_INFO_VECTOR(info) == VX86_T_AC) {
 		if (INTR_INFO_VECTOR(info) == T_DB)
-			reflect_db(x, vmcs_read(VMCS_EXIT_QUAL));
+			reflect_db(x, vmcs_read(VMCS_EXIT_QUAL), info);
 		else
 			raise_exception(x, VX86_T_AC, true, 0);
 		stat(run, DYAD_STAT_EXCEPTION);

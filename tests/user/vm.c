@@ -567,6 +567,36 @@ static void test_db_intercept(void)
 	vm_shut(&c);
 }
 
+/* An MMIO exit's instruction bytes come through 5-level page tables when the guest uses them. */
+static void test_la57_fetch(void)
+{
+	static const unsigned char load[] = { 0x48, 0x8b, 0x07 }; /* mov rax, [rdi] */
+	struct vmctx c;
+	struct dyad_sregs s;
+	unsigned long *pml5 = (unsigned long *)(GUEST_PML4 + 6 * PAGE);
+
+	if (!cpuid7_ecx(16)) {
+		ut_skip("5-level paging fetch", "this CPU has no 5-level paging");
+		return;
+	}
+	if (!open_or_fail(&c, "LA57"))
+		return;
+	vm_start_long(&c, GUEST(lm_probe));
+	memset(pml5, 0, PAGE);
+	pml5[0] = GUEST_PML4 | 0x7;
+	vm_ioctl(c.cpu, DYAD_VCPU_GET_SREGS, &s);
+	s.cr3 = (unsigned long)pml5;
+	s.cr4 |= 1UL << 12; /* LA57 */
+	long r = vm_ioctl(c.cpu, DYAD_VCPU_SET_SREGS, &s);
+	c.run->regs.rdi = 0x300000; /* past the guest's RAM: MMIO */
+	r = r ? r : vm_run(&c);
+	ut_ok(r == DYAD_EXIT_MMIO && c.run->exit.mmio.insn_bytes >= 3 &&
+		      !memcmp(c.run->exit.mmio.insn, load, 3),
+	      "with 5-level paging the MMIO exit carries the instruction (exit %s, %u bytes)",
+	      exit_name(r), c.run->exit.mmio.insn_bytes);
+	vm_shut(&c);
+}
+
 /* Clearing EFER.LME with paging on is #GP, on both vendors. */
 static void test_efer_lme(void)
 {
@@ -930,6 +960,7 @@ int main(int argc, char **argv)
 	test_pkru();
 	test_db_intercept();
 	test_efer_lme();
+	test_la57_fetch();
 	test_injection();
 	test_failures();
 	test_leaks();
