@@ -18,6 +18,7 @@
 #define FCW_RESET 0x037f
 #define MXCSR_RESET 0x1f80
 #define DR6_CLEAN 0xffff0ff0ULL
+#define DR7_CLEAN 0x400ULL
 #define EXTINT_MIN 16 /* vectors 0-15 are the APIC's illegal ones: no source delivers them */
 
 u64 vx86_xcr0_supported;
@@ -205,6 +206,7 @@ DEFINE_DR_ACCESSORS(1)
 DEFINE_DR_ACCESSORS(2)
 DEFINE_DR_ACCESSORS(3)
 DEFINE_DR_ACCESSORS(6)
+DEFINE_DR_ACCESSORS(7)
 
 void vx86_state_to_guest(struct vx86_state *s)
 {
@@ -256,6 +258,7 @@ void vx86_state_to_host(struct vx86_state *s)
 	s->dr[2] = read_dr2();
 	s->dr[3] = read_dr3();
 	s->dr6 = read_dr6();
+	write_dr7(DR7_CLEAN); /* the exit left it so; made sure before DR0-DR3 change */
 	write_dr0(0);
 	write_dr1(0);
 	write_dr2(0);

@@ -7,10 +7,12 @@
 
 /*
  * The kernel side of the vCPU interface. kern/vcpu.c is vendor-neutral: descriptors, the run
- * page, validation, the run loop's policy (serve second-stage faults with mm_fault, sleep on
- * HLT, return on a deadline or console input), instruction fetch for MMIO exits, accounting,
- * teardown. A backend (arch/x86/vmx.c, arch/x86/svm.c) owns the hardware: it enters the guest
- * once per call and translates what the CPU reports into a struct vcpu_exit.
+ * page, the run loop's policy (serve second-stage faults with mm_fault, sleep on HLT, return
+ * on a deadline or console input), accounting, teardown. The architecture layer (arch/x86/
+ * vcpu_x86*.c) checks events and fetches the guest's instructions (the vcpu_arch_* and
+ * vcpu_fetch functions below) and holds the rules both backends share. A backend
+ * (arch/x86/vmx.c, arch/x86/svm.c) owns the hardware: it enters the guest once per call and
+ * translates what the CPU reports into a struct vcpu_exit.
  */
 
 struct proc;
