@@ -47,8 +47,7 @@ int vcpu_arch_event_check(const struct dyad_event *ev)
 	case DYAD_EVENT_EXCEPTION:
 		if (ev->vector >= 32 || ev->vector == T_NMI)
 			return -EINVAL;
-		return !!ev->has_error_code == vx86_vector_has_error_code(ev->vector) ? 0
-											: -EINVAL;
+		return !!ev->has_error_code == vx86_vector_has_error_code(ev->vector) ? 0 : -EINVAL;
 	default:
 		return -EINVAL;
 	}
@@ -83,14 +82,13 @@ bool vx86_xcr0_valid(u32 index, u64 v)
  * on entry on VMX and exits on SVM (its value is checked there, see svm.c).
  */
 const u32 vx86_msr_pass[] = {
-	DYAD_MSR_SYSENTER_CS, DYAD_MSR_SYSENTER_ESP, DYAD_MSR_SYSENTER_EIP, DYAD_MSR_STAR,
-	DYAD_MSR_LSTAR,	      DYAD_MSR_CSTAR,	     DYAD_MSR_SFMASK,	    DYAD_MSR_FS_BASE,
+	DYAD_MSR_SYSENTER_CS, DYAD_MSR_SYSENTER_ESP,   DYAD_MSR_SYSENTER_EIP, DYAD_MSR_STAR,
+	DYAD_MSR_LSTAR,	      DYAD_MSR_CSTAR,	       DYAD_MSR_SFMASK,	      DYAD_MSR_FS_BASE,
 	DYAD_MSR_GS_BASE,     DYAD_MSR_KERNEL_GS_BASE,
 };
 const unsigned vx86_msr_pass_count = ARRAY_SIZE(vx86_msr_pass);
 
-const struct vx86_msr_slot *vx86_msr_find(const struct vx86_msr_slot *table, unsigned n,
-					  u32 index)
+const struct vx86_msr_slot *vx86_msr_find(const struct vx86_msr_slot *table, unsigned n, u32 index)
 {
 	for (unsigned i = 0; i < n; i++)
 		if (table[i].index == index)
@@ -155,10 +153,9 @@ void vx86_init(void)
 
 void vx86_state_init(struct vx86_state *s, void *area, void *host_area)
 {
-	*s = (struct vx86_state){ .area = area,
-				  .host_area = host_area,
-				  .xcr0 = XCR0_X87,
-				  .dr6 = DR6_CLEAN };
+	*s = (struct vx86_state){
+		.area = area, .host_area = host_area, .xcr0 = XCR0_X87, .dr6 = DR6_CLEAN
+	};
 	/* XSAVE never writes the header's reserved bytes, which XRSTOR wants zero: clear both. */
 	memset(area, 0, PAGE_SIZE);
 	memset(host_area, 0, PAGE_SIZE);
@@ -190,16 +187,16 @@ static void pkru_swap(u32 *save, u32 load)
 	write_cr4(cr4);
 }
 
-#define DEFINE_DR_ACCESSORS(n)                                              \
-	static inline u64 read_dr##n(void)                                  \
-	{                                                                   \
-		u64 v;                                                      \
-		__asm__ volatile("mov %%db" #n ", %0" : "=r"(v));           \
-		return v;                                                   \
-	}                                                                   \
-	static inline void write_dr##n(u64 v)                               \
-	{                                                                   \
-		__asm__ volatile("mov %0, %%db" #n : : "r"(v) : "memory");  \
+#define DEFINE_DR_ACCESSORS(n)                                                                     \
+	static inline u64 read_dr##n(void)                                                         \
+	{                                                                                          \
+		u64 v;                                                                             \
+		__asm__ volatile("mov %%db" #n ", %0" : "=r"(v));                                  \
+		return v;                                                                          \
+	}                                                                                          \
+	static inline void write_dr##n(u64 v)                                                      \
+	{                                                                                          \
+		__asm__ volatile("mov %0, %%db" #n : : "r"(v) : "memory");                         \
 	}
 DEFINE_DR_ACCESSORS(0)
 DEFINE_DR_ACCESSORS(1)

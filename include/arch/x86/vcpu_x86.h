@@ -66,8 +66,7 @@ struct vx86_msr_slot {
 };
 
 /* The row of @table (@n rows) for @index, or NULL. */
-const struct vx86_msr_slot *vx86_msr_find(const struct vx86_msr_slot *table, unsigned n,
-					  u32 index);
+const struct vx86_msr_slot *vx86_msr_find(const struct vx86_msr_slot *table, unsigned n, u32 index);
 
 /*
  * The VMM's value for a kept MSR, checked before it reaches the hardware (a ring-0 WRMSR, a
