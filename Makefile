@@ -279,6 +279,7 @@ help:
 	@echo "  make bench-vm       VM exit round trip and second-stage fault costs (QEMU, SVM)"
 	@echo "  make bench-guest    the stock bzImage booted directly and by the VMM (Bochs)"
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"
+	@echo "  make boot-test-ryzen  the VM tests on Bochs's ryzen model (SVM with NRIP save, XSETBV exits)"
 	@echo "  make compile_commands.json   compilation database for clangd"
 	@echo "  make format         clang-format every C file"
 	@echo "  make clean          remove $(BUILD)/"
