@@ -45,7 +45,7 @@ CMDLINE_UTEST ?= ktest init=/bin/init
 # The user-space benchmark as the first process.
 UBENCH_ISO := $(BUILD)/dyad-ubench.iso
 
-.PHONY: all iso test-iso utest-iso check-debug boot-test-user bench-user kernel check unit boot-test-qemu boot-test-bochs run run-qemu run-bochs run-dyad run-dyad-qemu run-dyad-bochs debug \
+.PHONY: all iso test-iso utest-iso check-debug boot-test-ryzen boot-test-user bench-user kernel check unit boot-test-qemu boot-test-bochs run run-qemu run-bochs run-dyad run-dyad-qemu run-dyad-bochs debug \
 	deps bench format clean help FORCE compile_commands.json compile-all
 
 # A recipe that fails leaves no target behind for the next make to take as up to date.
@@ -156,6 +156,26 @@ SMP_NO_SKIP := $(if $(filter 1,$(CPUS)),,|one CPU online)
 # The Bochs boot runs 2 CPUs unless CPUS says otherwise: there the APs start in x2APIC mode.
 BOCHS_CHECK_CPUS := $(or $(CPUS),2)
 
+# The ktests and the VM tests (/bin/vm) on Bochs's `ryzen` model: SVM with NRIP save,
+# flush-by-ASID and an XSETBV intercept, as AMD hardware has and QEMU's SVM has not, so those
+# paths run. /bin/vmfuzz is left out: its random guests triple-fault, which resets that model.
+# No VM test may skip there but the two that model cannot run (a guest triple fault resets
+# it; a guest spinning with IF = 0 is never interrupted: vm.c says why), and the XSETBV exits
+# must have been counted.
+VMTEST_ISO := $(BUILD)/dyad-vmtest.iso
+CMDLINE_VMTEST := ktest init=/bin/init -- /bin/vm
+RYZEN_NO_SKIP := no VMX/SVM|XSETBV|AVX|XSAVE|ENODEV|guest-visible|GiB
+RYZEN_MIN_PASS := 1:stats count 2 XSETBV exits
+
+$(VMTEST_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(USER_BINS) tests/user/motd.txt
+	tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE_VMTEST)" $(USER_ISO_MODULES)
+
+boot-test-ryzen: deps
+	$(MAKE) $(VMTEST_ISO)
+	BOCHS_CPU=ryzen BOOT_TEST_TIMEOUT=300 BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' \
+		BOOT_TEST_NO_SKIP='$(RYZEN_NO_SKIP)' BOOT_TEST_MIN_PASS='$(RYZEN_MIN_PASS)' \
+		tools/boot-test.sh bochs $(VMTEST_ISO)
+
 # Each stage appends its counts (passed, failed, skipped tests) to CHECK_SUMMARY; the last line
 # totals them, skips apart.
 CHECK_SUMMARY = $(abspath $(BUILD))/check-summary.txt
@@ -169,14 +189,15 @@ check: deps
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' CPUS=$(BOCHS_CHECK_CPUS) \
 		BOOT_TEST_NO_SKIP='$(BOCHS_NO_SKIP)$(SMP_NO_SKIP)' BOOT_TEST_MIN_PASS='$(BOCHS_MIN_PASS)' \
 		tools/boot-test.sh bochs $(UTEST_ISO)
+	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) boot-test-ryzen
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) check-debug
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-e2e
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-e2e-bochs
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-multiboot
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-multiboot-bochs
-	@echo "check: the stages were unit tests, QEMU boot, Bochs boot, QEMU boot of a DEBUG=1 kernel," \
-		"Linux guests under the VMM (QEMU with SVM, Bochs with VMX), the multiboot test" \
-		"kernel under the VMM (both)"
+	@echo "check: the stages were unit tests, QEMU boot, Bochs boot, Bochs ryzen (SVM) boot of the VM" \
+		"tests, QEMU boot of a DEBUG=1 kernel, Linux guests under the VMM (QEMU with SVM, Bochs" \
+		"with VMX), the multiboot test kernel under the VMM (both)"
 	@awk '{ print "check:   " $$0; n++; p += $$(NF-5); f += $$(NF-3); s += $$(NF-1) } \
 		END { printf "check: %d stages passed, 0 failed; tests: %d passed, %d failed, %d skipped\n", \
 			n, p, f, s }' $(CHECK_SUMMARY)
@@ -268,6 +289,7 @@ help:
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"
 	@echo "  make vmm-multiboot  the multiboot test kernel and Dyad through the VMM (QEMU);"
 	@echo "                      vmm-multiboot-bochs (test kernel), vmm-multiboot-bochs-dyad on VMX"
+	@echo "  make boot-test-ryzen  the VM tests on Bochs's ryzen model (SVM with NRIP save, XSETBV exits)"
 	@echo "  make compile_commands.json   compilation database for clangd"
 	@echo "  make format         clang-format every C file"
 	@echo "  make clean          remove $(BUILD)/"

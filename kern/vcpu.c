@@ -6,8 +6,8 @@
  *   - a second-stage fault inside guest-visible memory is the VMM's own page fault at the same
  *     address, served by one mm_fault() call: the pair maps it in both halves at once;
  *   - a fault the entry already allows is spurious: the guest resumes;
- *   - any other fault is an MMIO exit, with the instruction bytes fetched through the guest's
- *     page tables;
+ *   - any other fault is an MMIO exit, with the instruction bytes the architecture fetches
+ *     through the guest's page tables (vcpu_fetch);
  *   - HLT with interrupts enabled sleeps the host CPU until the deadline or console input.
  * One VM per process, one vCPU per VM; the VM lives while any descriptor names it.
  */
@@ -52,14 +52,6 @@ struct spurious {
 
 #define SPURIOUS_LIMIT 16
 
-#define CR0_PE BIT(0)
-#define CR0_PG BIT(31)
-#define CR4_PSE BIT(4)
-#define CR4_PAE BIT(5)
-#define EFER_LMA BIT(10)
-#define RFLAGS_IF BIT(9)
-#define PTE_P BIT(0)
-#define PTE_PS BIT(7)
 #define INSN_MAX 15
 
 void vcpu_init(void)
@@ -80,126 +72,7 @@ void vcpu_init(void)
 	printf("vcpu: %s backend ready\n", b->name);
 }
 
-/* ---- guest memory, as the guest's instruction fetch sees it ----------------------------- */
-
-/*
- * Reads @n bytes (not crossing a page) at guest-physical @gpa, only from guest-visible
- * memory of @p that is mapped now. Returns false otherwise.
- */
-static bool guest_read(struct proc *p, u64 gpa, void *dst, unsigned n)
-{
-	struct pmap_leaf leaf;
-
-	if (gpa >= USER_TOP || pmap_lookup(&p->pmap, gpa & PAGE_MASK, &leaf) ||
-	    !(leaf.flags & PMAP_VISIBLE))
-		return false;
-	memcpy(dst, (const u8 *)pmem_va(leaf.pa + (gpa - leaf.va)), n);
-	return true;
-}
-
-static bool guest_read_pte(struct proc *p, u64 gpa, u64 *pte, bool wide)
-{
-	u32 narrow;
-
-	*pte = 0;
-	if (wide)
-		return guest_read(p, gpa, pte, 8);
-	if (!guest_read(p, gpa, &narrow, 4))
-		return false;
-	*pte = narrow;
-	return true;
-}
-
-/* Translates the linear address @la with the guest's paging state @pg; false if unmapped. */
-static bool guest_translate(struct proc *p, const struct vcpu_paging *pg, u64 la, u64 *gpa)
-{
-	const u64 addr = 0x000ffffffffff000ULL;
-	unsigned lvl, top;
-	u64 table, pte = 0;
-	bool wide = true;
-
-	if (!(pg->cr0 & CR0_PG)) {
-		*gpa = la;
-		return true;
-	}
-	if (pg->efer & EFER_LMA) {
-		top = 4;
-		table = pg->cr3 & addr;
-	} else if (pg->cr4 & CR4_PAE) {
-		pte = pg->pdpte[(la >> 30) & 3];
-		if (!(pte & PTE_P))
-			return false;
-		top = 2;
-		table = pte & addr;
-	} else {
-		top = 2;
-		table = pg->cr3 & 0xfffff000ULL;
-		wide = false;
-	}
-	for (lvl = top; lvl >= 1; lvl--) {
-		unsigned shift = wide ? 12 + 9 * (lvl - 1) : 12 + 10 * (lvl - 1);
-		u64 idx = (la >> shift) & (wide ? 511 : 1023);
-
-		if (!guest_read_pte(p, table + idx * (wide ? 8 : 4), &pte, wide) || !(pte & PTE_P))
-			return false;
-		if (lvl == 1 || ((pte & PTE_PS) && (wide || (pg->cr4 & CR4_PSE)))) {
-			u64 size = 1ULL << shift;
-			u64 base = wide ? pte & addr & ~(size - 1)
-					: pte & 0xfffff000ULL & ~(size - 1);
-			*gpa = base + (la & (size - 1));
-			return true;
-		}
-		table = wide ? pte & addr : pte & 0xfffff000ULL;
-	}
-	return false;
-}
-
-unsigned vcpu_fetch(struct vcpu *v, u8 *buf, unsigned max)
-{
-	struct proc *p = v->vm->proc;
-	struct vcpu_paging pg;
-	unsigned n = 0;
-
-	vcpu_backend->paging(v, &pg);
-	max = MIN(max, INSN_MAX);
-	while (n < max) {
-		u64 la = pg.cs_base + pg.rip + n, gpa;
-		if (!(pg.efer & EFER_LMA))
-			la &= 0xffffffffULL;
-		if (!guest_translate(p, &pg, la, &gpa))
-			break;
-		unsigned chunk = MIN(max - n, (unsigned)(PAGE_SIZE - (gpa & (PAGE_SIZE - 1))));
-		if (!guest_read(p, gpa, buf + n, chunk))
-			break;
-		n += chunk;
-	}
-	return n;
-}
-
 /* ---- the run loop ------------------------------------------------------------------------ */
-
-/* True for the exception vectors that push an error code (#DF #TS #NP #SS #GP #PF #AC). */
-static bool vector_has_error_code(unsigned vector)
-{
-	return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17;
-}
-
-/* Only what the CPU can deliver safely: external interrupts 32..255, exceptions but NMI. */
-static int event_check(const struct dyad_event *ev)
-{
-	if (!ev->pending)
-		return 0;
-	switch (ev->type) {
-	case DYAD_EVENT_EXTINT:
-		return ev->vector >= 32 && !ev->has_error_code ? 0 : -EINVAL;
-	case DYAD_EVENT_EXCEPTION:
-		if (ev->vector >= 32 || ev->vector == T_NMI)
-			return -EINVAL;
-		return !!ev->has_error_code == vector_has_error_code(ev->vector) ? 0 : -EINVAL;
-	default:
-		return -EINVAL;
-	}
-}
 
 static void exit_to_vmm(struct dyad_run *run, unsigned reason)
 {
@@ -323,7 +196,7 @@ static long vcpu_run_loop(struct vcpu *v)
 {
 	struct dyad_run *run = v->run;
 	struct spurious spurious = { .page = ~0ULL };
-	int err = event_check(&run->inject);
+	int err = vcpu_arch_event_check(&run->inject);
 
 	if (err)
 		return err;

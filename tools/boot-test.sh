@@ -2,6 +2,7 @@
 # Boots an ISO once without a user and judges the kernel's self-test verdict.
 # Usage: tools/boot-test.sh {qemu|bochs} ISO
 # Env: BOOT_TEST_TIMEOUT (wall seconds; default 120 for QEMU, 600 for Bochs).
+#      BOCHS_CPU (Bochs: the CPU model, default corei7_skylake_x; the logs then carry its name).
 #      BOOT_TEST_EXPECT (an extended regex a serial line must also match, e.g. the closing line of
 #      the user-space tests: '^user: [1-9][0-9]* passed, 0 failed, [0-9]+ skipped$').
 #      BOOT_TEST_NO_SKIP (an extended regex: a TAP SKIP line matching it fails the boot, so that a
@@ -29,8 +30,10 @@ bochs) limit=${BOOT_TEST_TIMEOUT:-600} pass_status=0 ;;
 esac
 
 mkdir -p "$BUILD_DIR"
-log=$BUILD_DIR/boot-test-$emu.log
-emu_out=$BUILD_DIR/boot-test-$emu.emu.log # the emulator's own messages, for post-mortems
+tag=$emu${BOCHS_CPU:+-$BOCHS_CPU}
+[[ $emu == bochs ]] || tag=$emu
+log=$BUILD_DIR/boot-test-$tag.log
+emu_out=$BUILD_DIR/boot-test-$tag.emu.log # the emulator's own messages, for post-mortems
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 : >"$log"
@@ -155,7 +158,7 @@ fi
 # One line per boot for `make check`'s total: the TAP counts, and a failure if the boot failed.
 record() {
 	[[ -z ${TEST_SUMMARY_FILE:-} ]] ||
-		echo "boot-test $emu ${iso#"$ROOT"/} $1: $tap_pass passed, $tap_fail failed, $tap_skip skipped" >>"$TEST_SUMMARY_FILE"
+		echo "boot-test $tag ${iso#"$ROOT"/} $1: $tap_pass passed, $tap_fail failed, $tap_skip skipped" >>"$TEST_SUMMARY_FILE"
 }
 
 if [[ ${#why[@]} -eq 0 ]]; then

@@ -167,7 +167,7 @@ bochs_write_rc() {
 	memory: guest=$BOCHS_MEM, host=$((BOCHS_MEM < 2048 ? BOCHS_MEM : 2048))
 	romimage: file=/usr/share/bochs/BIOS-bochs-latest, options=fastboot
 	vgaromimage: file=/usr/share/vgabios/vgabios.bin
-	cpu: model=corei7_skylake_x, count=$(bochs_cpus), ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
+	cpu: model=${BOCHS_CPU:-corei7_skylake_x}, count=$(bochs_cpus), ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
 	pci: enabled=1, chipset=i440fx
 	ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14
 	ata0-master: type=cdrom, path="$iso", status=inserted

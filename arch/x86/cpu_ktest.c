@@ -46,20 +46,12 @@ KTEST(smap_is_on_where_the_cpu_has_it)
 	KT_EXPECT(kt, !(read_rflags() & RFLAGS_AC), "RFLAGS.AC is set in kernel code");
 }
 
-static u64 xgetbv(u32 index)
-{
-	u32 lo, hi;
-
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(index));
-	return ((u64)hi << 32) | lo;
-}
-
 KTEST(xsave_is_on_with_x87_sse_and_avx)
 {
 	if (!cpu_features.xsave)
 		KT_SKIP(kt, "this CPU has no XSAVE");
 	KT_ASSERT(kt, read_cr4() & CR4_OSXSAVE, "CR4 %#lx lacks OSXSAVE", read_cr4());
-	u64 xcr0 = xgetbv(0), want = 0x3 | (cpu_features.avx ? 0x4 : 0);
+	u64 xcr0 = xgetbv(), want = 0x3 | (cpu_features.avx ? 0x4 : 0);
 	KT_EXPECT(kt, xcr0 == want && fpu_xcr0() == want, "XCR0 %#lx (kernel says %#lx), want %#lx",
 		  xcr0, fpu_xcr0(), want);
 	KT_EXPECT(kt, fpu_area_size() >= 512 + 64 + (cpu_features.avx ? 256 : 0),

@@ -6,9 +6,6 @@
 #include <dyad/printf.h>
 #include <dyad/string.h>
 
-#define XCR0_X87 BIT(0)
-#define XCR0_SSE BIT(1)
-#define XCR0_AVX BIT(2)
 #define FXSAVE_SIZE 512
 #define XSAVE_HEADER_SIZE 64
 #define FCW_RESET 0x037f /* every x87 exception masked, 64-bit precision, round to nearest */
@@ -25,11 +22,6 @@ static size_t area_size = FXSAVE_SIZE;
  */
 static u8 clean_area[PAGE_SIZE] __aligned(64);
 
-static inline void xsetbv(u32 index, u64 v)
-{
-	__asm__ volatile("xsetbv" : : "c"(index), "a"((u32)v), "d"((u32)(v >> 32)));
-}
-
 /* Turns XSAVE on with the components the kernel manages; returns the area size they need. */
 static size_t enable_xsave(void)
 {
@@ -38,7 +30,7 @@ static size_t enable_xsave(void)
 	cpuid(0xd, 0, &a, &b, &c, &d);
 	xcr0 = XCR0_X87 | XCR0_SSE | (cpu_features.avx ? (a & XCR0_AVX) : 0);
 	write_cr4(read_cr4() | CR4_OSXSAVE);
-	xsetbv(0, xcr0);
+	xsetbv(xcr0);
 	cpuid(0xd, 0, &a, &b, &c, &d); /* EBX: the size XCR0 now needs */
 	size_t size = MAX((size_t)b, (size_t)FXSAVE_SIZE + XSAVE_HEADER_SIZE);
 	if (xcr0 & XCR0_AVX) {
@@ -94,23 +86,17 @@ u64 fpu_xcr0(void)
 void fpu_save(void *area)
 {
 	if (xcr0)
-		__asm__ volatile("xsave64 (%0)"
-				 :
-				 : "r"(area), "a"((u32)xcr0), "d"((u32)(xcr0 >> 32))
-				 : "memory");
+		xsave(area, xcr0);
 	else
-		__asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory");
+		fxsave(area);
 }
 
 void fpu_restore(const void *area)
 {
 	if (xcr0)
-		__asm__ volatile("xrstor64 (%0)"
-				 :
-				 : "r"(area), "a"((u32)xcr0), "d"((u32)(xcr0 >> 32))
-				 : "memory");
+		xrstor(area, xcr0);
 	else
-		__asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
+		fxrstor(area);
 }
 
 void fpu_load_clean(void)

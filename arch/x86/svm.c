@@ -4,9 +4,12 @@
  * VMM's address space: nCR3 is the process's root pair + 4096, the odd half of the pair.
  *
  * Isolation: every I/O port and every MSR exits except the MSRs switched around each entry
- * (VMSAVE/VMLOAD: FS/GS bases, KERNEL_GS_BASE, STAR/LSTAR/CSTAR/SFMASK, SYSENTER_*). EFER
- * (whose SVME the guest must not see), PAT and the TSC exit and are emulated here. The guest's
- * x87/SSE/AVX state and XCR0 are switched around every entry; XSETBV exits and is validated.
+ * (VMSAVE/VMLOAD: FS/GS bases, KERNEL_GS_BASE, STAR/LSTAR/CSTAR/SFMASK, SYSENTER_*; the list is
+ * vx86_msr_pass). EFER (whose SVME the guest must not see), PAT and the TSC exit and are
+ * emulated here with the x86 layer's rules. The guest's x87/SSE/AVX state, XCR0, PKRU and
+ * DR0-DR3 are switched once per run call by the x86 layer (vx86_state_*); XSETBV exits where
+ * the CPU intercepts it (AMD hardware, Bochs) and takes effect at the next entry; #AC and #DB
+ * exit and are reflected, so an exception loop in delivery cannot hold the CPU.
  *
  * Rules SVM leaves to software: V_INTR_MASKING keeps host interrupts away from the guest's IF
  * and CR8; VMRUN runs with GIF clear and the host's IF set, so a host interrupt is an INTR
@@ -14,15 +17,18 @@
  * exit cut short (EXITINTINFO) is re-injected before anything else.
  *
  * No NRIP save under QEMU TCG: the length of an instruction the kernel skips is decoded from
- * its bytes (prefixes, then the expected opcode). TLB: each vCPU has its own ASID, and its
- * nested TLB is flushed (TLB_CONTROL) on the first entry of every run call, after the VMM may
- * have reduced rights, and after every nested page fault.
+ * its bytes (prefixes, then the expected opcode). TLB: each vCPU has its own ASID; its nested
+ * TLB is flushed (TLB_CONTROL, by ASID where the CPU can) at the next VMRUN only when the pair
+ * took a right from the odd half since the last flush (pmap_guest_tlb_gen moved), after a
+ * nested page fault on a present entry, and when the ASIDs wrapped (a new generation).
  */
 #include <arch/x86/asm.h>
 #include <arch/x86/cpu.h>
 #include <arch/x86/fpu.h>
 #include <arch/x86/pmap.h>
 #include <arch/x86/svm.h>
+#include <arch/x86/trap.h>
+#include <arch/x86/vcpu_x86.h>
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
@@ -31,29 +37,17 @@
 #include <dyad/vcpu.h>
 
 #define CPUID_EXT1_ECX_SVM BIT(2)
-#define RFLAGS_IF BIT(9)
-#define RFLAGS_FIXED BIT(1)
-#define EFER_LME BIT(8)
-#define EFER_LMA BIT(10)
-#define EFER_NXE BIT(11)
-#define EFER_ALLOWED (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
-#define XCR0_X87 BIT(0)
-#define XCR0_SSE BIT(1)
-#define XCR0_AVX BIT(2)
 #define IOPM_ORDER 2 /* 12 KiB used */
 #define MSRPM_ORDER 1 /* 8 KiB */
-#define T_UD_VECTOR 6
-#define T_GP_VECTOR 13
 #define PAT_DEFAULT 0x0007040600070406ULL
 
 struct svm_vcpu {
 	struct vmcb *vmcb;
 	paddr_t vmcb_pa;
 	struct svm_gprs gprs;
-	u64 xcr0;
+	struct vx86_state state; /* FPU, XCR0, PKRU, debug registers: the x86 layer's */
 	u64 exit_rip; /* the RIP reported at the last exit */
 	bool loaded; /* the guest's registers are in the VMCB and gprs, not in run->regs */
-	bool fpu_guest; /* the guest's x87/SSE/AVX state and XCR0 are in the CPU */
 	u64 reinject; /* EXITINTINFO to deliver first, 0: none */
 	u64 asid_gen;
 	u64 tlb_gen; /* pmap_guest_tlb_gen() last flushed for */
@@ -65,16 +59,15 @@ struct svm_vcpu {
 /* One block of SVM_BLOCK_ORDER per vCPU: the FPU images and the state above. */
 struct svm_block {
 	u8 guest_fpu[PAGE_SIZE]; /* XSAVE (or FXSAVE) image, 64-byte aligned */
-	u8 host_fpu[PAGE_SIZE]; /* the VMM's registers while the guest runs (fpu_save's form) */
+	u8 host_fpu[PAGE_SIZE]; /* the VMM's registers while the guest runs */
 	struct svm_vcpu sv;
 };
 #define SVM_BLOCK_ORDER 2
 _Static_assert(sizeof(struct svm_block) <= (PAGE_SIZE << SVM_BLOCK_ORDER), "svm_block");
 
 static struct {
-	bool nrips, flush_by_asid, xsave;
+	bool nrips, flush_by_asid;
 	u32 nasid;
-	u64 xcr0_mask; /* what the guest may enable with XSETBV */
 	paddr_t hsave, host_area, iopm, msrpm;
 	u32 next_asid;
 	u64 asid_gen;
@@ -88,19 +81,6 @@ static inline void clgi(void)
 static inline void stgi(void)
 {
 	__asm__ volatile("stgi" : : : "memory");
-}
-
-static inline void xsetbv(u64 v)
-{
-	__asm__ volatile("xsetbv" : : "c"(0), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
-}
-
-static inline u64 xgetbv(void)
-{
-	u32 lo, hi;
-
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	return ((u64)hi << 32) | lo;
 }
 
 static bool svm_detect(void)
@@ -131,11 +111,9 @@ static bool svm_detect(void)
 		printf("svm: missing %s\n", missing);
 		return false;
 	}
-	/* The guest may enable what the host's XCR0 holds (x87, SSE, AVX: fpu_init chose). */
-	svm.xsave = fpu_xsave_enabled();
-	svm.xcr0_mask = svm.xsave ? fpu_xcr0() : XCR0_X87 | XCR0_SSE;
+	vx86_init();
 	printf("svm: SVM with nested paging, %u ASIDs, nrip-save=%d flush-by-asid=%d xsave=%d\n",
-	       svm.nasid, svm.nrips, svm.flush_by_asid, svm.xsave);
+	       svm.nasid, svm.nrips, svm.flush_by_asid, fpu_xsave_enabled());
 	return true;
 }
 
@@ -152,12 +130,6 @@ static void svm_disable(void);
 
 static int svm_enable(void)
 {
-	static const u32 pass[] = { DYAD_MSR_SYSENTER_CS,  DYAD_MSR_SYSENTER_ESP,
-				    DYAD_MSR_SYSENTER_EIP, DYAD_MSR_STAR,
-				    DYAD_MSR_LSTAR,	   DYAD_MSR_CSTAR,
-				    DYAD_MSR_SFMASK,	   DYAD_MSR_FS_BASE,
-				    DYAD_MSR_GS_BASE,	   DYAD_MSR_KERNEL_GS_BASE };
-
 	svm.hsave = pmem_alloc_zeroed(0);
 	svm.host_area = pmem_alloc_zeroed(0);
 	svm.iopm = pmem_alloc(IOPM_ORDER);
@@ -168,8 +140,8 @@ static int svm_enable(void)
 	}
 	memset(pmem_va(svm.iopm), 0xff, PAGE_SIZE << IOPM_ORDER);
 	memset(pmem_va(svm.msrpm), 0xff, PAGE_SIZE << MSRPM_ORDER);
-	for (unsigned i = 0; i < ARRAY_SIZE(pass); i++)
-		msrpm_pass(pmem_va(svm.msrpm), pass[i]);
+	for (unsigned i = 0; i < vx86_msr_pass_count; i++)
+		msrpm_pass(pmem_va(svm.msrpm), vx86_msr_pass[i]);
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
 	wrmsr(MSR_VM_HSAVE_PA, svm.hsave);
 	return 0;
@@ -223,9 +195,7 @@ static int svm_create(struct vcpu *v)
 	}
 	struct svm_block *block = pmem_va(block_pa);
 	struct svm_vcpu *sv = &block->sv;
-	*sv = (struct svm_vcpu){
-		.vmcb = pmem_va(pa), .vmcb_pa = pa, .block_pa = block_pa, .xcr0 = XCR0_X87
-	};
+	*sv = (struct svm_vcpu){ .vmcb = pmem_va(pa), .vmcb_pa = pa, .block_pa = block_pa };
 	struct vmcb_control *c = &sv->vmcb->control;
 	struct vmcb_save *s = &sv->vmcb->save;
 
@@ -238,6 +208,8 @@ static int svm_create(struct vcpu *v)
 			     SVM_INTERCEPT2_SKINIT | SVM_INTERCEPT2_WBINVD |
 			     SVM_INTERCEPT2_MONITOR | SVM_INTERCEPT2_MWAIT |
 			     SVM_INTERCEPT2_MWAIT_COND | SVM_INTERCEPT2_XSETBV;
+	/* #AC and #DB exit: a fault in their own delivery must not loop inside the CPU. */
+	c->intercept_exceptions = BIT(VX86_T_AC) | BIT(T_DB);
 	c->iopm_base_pa = svm.iopm;
 	c->msrpm_base_pa = svm.msrpm;
 	c->int_ctl = SVM_V_INTR_MASKING;
@@ -262,9 +234,7 @@ static int svm_create(struct vcpu *v)
 	s->dr7 = 0x400;
 	s->g_pat = PAT_DEFAULT;
 
-	/* A clean x87/SSE image: FCW 0x37f, MXCSR 0x1f80; XSAVE header zero (init state). */
-	*(u16 *)block->guest_fpu = 0x37f;
-	*(u32 *)(block->guest_fpu + 24) = 0x1f80;
+	vx86_state_init(&sv->state, block->guest_fpu, block->host_fpu);
 	v->hw = sv;
 	return 0;
 }
@@ -280,40 +250,6 @@ static void svm_destroy(struct vcpu *v)
 }
 
 /* ---- entering the guest ------------------------------------------------------------------ */
-
-static void fpu_to_guest(struct svm_vcpu *sv)
-{
-	struct svm_block *b = pmem_va(sv->block_pa);
-	u8 *guest = b->guest_fpu, *host = b->host_fpu;
-
-	fpu_save(host);
-	if (svm.xsave) {
-		xsetbv(sv->xcr0);
-		__asm__ volatile("xrstor64 (%0)" : : "r"(guest), "a"(~0u), "d"(~0u) : "memory");
-	} else {
-		__asm__ volatile("fxrstor64 (%0)" : : "r"(guest) : "memory");
-	}
-}
-
-static void fpu_to_host(struct svm_vcpu *sv)
-{
-	struct svm_block *b = pmem_va(sv->block_pa);
-	u8 *guest = b->guest_fpu, *host = b->host_fpu;
-
-	if (svm.xsave) {
-		/*
-		 * A CPU without the XSETBV intercept (QEMU TCG) lets the guest set XCR0 itself:
-		 * what is in XCR0 now is the guest's, and its image must be saved and restored
-		 * with it.
-		 */
-		sv->xcr0 = xgetbv();
-		__asm__ volatile("xsave64 (%0)" : : "r"(guest), "a"(~0u), "d"(~0u) : "memory");
-		xsetbv(fpu_xcr0());
-	} else {
-		__asm__ volatile("fxsave64 (%0)" : : "r"(guest) : "memory");
-	}
-	fpu_restore(host);
-}
 
 static bool guest_interruptible(const struct vmcb *vmcb)
 {
@@ -509,7 +445,7 @@ static int exit_msr(struct vcpu *v)
 	}
 	run->stats.exits[DYAD_STAT_MSR_KERNEL]++;
 	if (err) {
-		inject_exception(sv, T_GP_VECTOR, true);
+		inject_exception(sv, T_GP, true);
 		return VCPU_EXIT_RESUME;
 	}
 	if (!write) {
@@ -521,20 +457,49 @@ static int exit_msr(struct vcpu *v)
 	return VCPU_EXIT_RESUME;
 }
 
+/* Puts the guest's FPU registers, XCR0, PKRU and debug registers back in their image. */
+static void state_to_host(struct svm_vcpu *sv)
+{
+	if (!sv->state.loaded)
+		return;
+	irq_disable();
+	vx86_state_to_host(&sv->state);
+	irq_enable();
+}
+
+/*
+ * An intercepted XSETBV: the new XCR0 takes effect at the next entry, when the state moves in
+ * again with the components it names (the old ones are saved first, with the old XCR0).
+ */
 static int exit_xsetbv(struct vcpu *v)
 {
 	struct svm_vcpu *sv = v->hw;
 	u64 value = (sv->gprs.rdx << 32) | (u32)sv->vmcb->save.rax;
 
 	v->run->stats.exits[DYAD_STAT_XSETBV]++;
-	/* XCR0: x87 always, AVX only with SSE, nothing the host cannot save for the guest. */
-	if ((u32)sv->gprs.rcx != 0 || !(value & XCR0_X87) || (value & ~svm.xcr0_mask) ||
-	    ((value & XCR0_AVX) && !(value & XCR0_SSE)) || !svm.xsave) {
-		inject_exception(sv, T_GP_VECTOR, true);
+	if (!vx86_xcr0_valid((u32)sv->gprs.rcx, value)) {
+		inject_exception(sv, T_GP, true);
 		return VCPU_EXIT_RESUME;
 	}
-	sv->xcr0 = value;
-	return skip(v, op_xsetbv, 3) ? VCPU_EXIT_RESUME : internal(v->run, &sv->vmcb->control);
+	if (!skip(v, op_xsetbv, 3))
+		return internal(v->run, &sv->vmcb->control);
+	state_to_host(sv);
+	sv->state.xcr0 = value;
+	return VCPU_EXIT_RESUME;
+}
+
+/*
+ * An intercepted #AC or #DB goes back to the guest at once (its DR6 is already written by the
+ * CPU). The exit itself is the point: the host runs between two deliveries.
+ */
+static int exit_exception(struct vcpu *v, unsigned vector)
+{
+	struct svm_vcpu *sv = v->hw;
+
+	v->run->stats.exits[DYAD_STAT_EXCEPTION]++;
+	if (!sv->reinject) /* an event cut short by the exception goes first; it raises it again */
+		inject_exception(sv, vector, vx86_vector_has_error_code(vector));
+	return VCPU_EXIT_RESUME;
 }
 
 static int exit_ioio(struct vcpu *v)
@@ -614,6 +579,9 @@ static int handle_exit(struct vcpu *v, struct vcpu_exit *out)
 		return exit_msr(v);
 	case SVM_EXIT_XSETBV:
 		return exit_xsetbv(v);
+	case SVM_EXIT_EXCP_BASE + T_DB:
+	case SVM_EXIT_EXCP_BASE + VX86_T_AC:
+		return exit_exception(v, (unsigned)(c->exit_code - SVM_EXIT_EXCP_BASE));
 	case SVM_EXIT_VMMCALL:
 		return user_exit(v, DYAD_EXIT_HYPERCALL, op_vmmcall, 3);
 	case SVM_EXIT_SHUTDOWN:
@@ -641,7 +609,7 @@ static int handle_exit(struct vcpu *v, struct vcpu_exit *out)
 	case SVM_EXIT_MWAIT_COND:
 		/* The guest sees no SVM and no MONITOR: #UD, as on a CPU without them. */
 		stats[DYAD_STAT_OTHER]++;
-		inject_exception(sv, T_UD_VECTOR, false);
+		inject_exception(sv, T_UD, false);
 		return VCPU_EXIT_RESUME;
 	case SVM_EXIT_INVALID:
 		run->exit.fail.hw_reason = c->exit_code;
@@ -687,11 +655,9 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 		sv->flush = false;
 		sv->tlb_gen = gen;
 	}
-	/* The kernel uses no FPU: the guest's stays loaded until RUN returns (svm_sync). */
-	if (!sv->fpu_guest) {
-		fpu_to_guest(sv);
-		sv->fpu_guest = true;
-	}
+	/* The kernel uses none of it: the guest's stays loaded until RUN returns (svm_sync). */
+	if (!sv->state.loaded)
+		vx86_state_to_guest(&sv->state);
 	irq_enable(); /* GIF = 0 holds host interrupts until STGI; IF = 1 makes them INTR exits */
 	svm_vmrun(sv->vmcb_pa, &sv->gprs, svm.host_area);
 	irq_disable();
@@ -777,7 +743,7 @@ static int svm_set_sregs(struct vcpu *v, const struct dyad_sregs *r)
 	struct vmcb *vmcb = ((struct svm_vcpu *)v->hw)->vmcb;
 	struct vmcb_save *s = &vmcb->save;
 
-	if (r->efer & ~EFER_ALLOWED)
+	if (r->efer & ~VX86_EFER_GUEST)
 		return -EINVAL;
 	seg_in(&s->cs, &r->cs);
 	seg_in(&s->ds, &r->ds);
@@ -812,21 +778,17 @@ static int msr_kernel(struct vcpu *v, u32 index, bool write, u64 value, u64 *out
 			*out = s->efer & ~EFER_SVME;
 			return 0;
 		}
-		if (value & ~EFER_ALLOWED)
+		if (!vx86_efer_write(s->efer & ~EFER_SVME, value, s->cr0, &value))
 			return -EINVAL;
-		/* LMA is the CPU's to set; the guest writes LME. */
-		s->efer = (value & ~EFER_LMA) | (s->efer & EFER_LMA) | EFER_SVME;
+		s->efer = value | EFER_SVME;
 		return 0;
 	case DYAD_MSR_PAT:
 		if (!write) {
 			*out = s->g_pat;
 			return 0;
 		}
-		for (unsigned i = 0; i < 8; i++) {
-			u8 t = (u8)(value >> (8 * i));
-			if (t == 2 || t == 3 || t > 7)
-				return -EINVAL;
-		}
+		if (vx86_msr_check(DYAD_MSR_PAT, value))
+			return -EINVAL;
 		s->g_pat = value;
 		return 0;
 	case DYAD_MSR_TSC:
@@ -840,95 +802,56 @@ static int msr_kernel(struct vcpu *v, u32 index, bool write, u64 value, u64 *out
 	}
 }
 
+/* The MSRs VMLOAD / VMRUN switch: where each lives in the VMCB. */
+#define SAVE(field) ((u32)__builtin_offsetof(struct vmcb, save.field))
+static const struct vx86_msr_slot svm_msrs[] = {
+	{ DYAD_MSR_SYSENTER_CS, SAVE(sysenter_cs) },
+	{ DYAD_MSR_SYSENTER_ESP, SAVE(sysenter_esp) },
+	{ DYAD_MSR_SYSENTER_EIP, SAVE(sysenter_eip) },
+	{ DYAD_MSR_STAR, SAVE(star) },
+	{ DYAD_MSR_LSTAR, SAVE(lstar) },
+	{ DYAD_MSR_CSTAR, SAVE(cstar) },
+	{ DYAD_MSR_SFMASK, SAVE(sfmask) },
+	{ DYAD_MSR_FS_BASE, SAVE(fs.base) },
+	{ DYAD_MSR_GS_BASE, SAVE(gs.base) },
+	{ DYAD_MSR_KERNEL_GS_BASE, SAVE(kernel_gs_base) },
+};
+#undef SAVE
+
+static u64 *svm_msr_slot(struct vcpu *v, u32 index)
+{
+	const struct vx86_msr_slot *m = vx86_msr_find(svm_msrs, ARRAY_SIZE(svm_msrs), index);
+
+	return m ? (u64 *)((u8 *)((struct svm_vcpu *)v->hw)->vmcb + m->where) : NULL;
+}
+
 static int svm_get_msr(struct vcpu *v, u32 index, u64 *value)
 {
-	struct vmcb_save *s = &((struct svm_vcpu *)v->hw)->vmcb->save;
+	u64 *slot = svm_msr_slot(v, index);
 
-	switch (index) {
-	case DYAD_MSR_SYSENTER_CS:
-		*value = s->sysenter_cs;
-		return 0;
-	case DYAD_MSR_SYSENTER_ESP:
-		*value = s->sysenter_esp;
-		return 0;
-	case DYAD_MSR_SYSENTER_EIP:
-		*value = s->sysenter_eip;
-		return 0;
-	case DYAD_MSR_STAR:
-		*value = s->star;
-		return 0;
-	case DYAD_MSR_LSTAR:
-		*value = s->lstar;
-		return 0;
-	case DYAD_MSR_CSTAR:
-		*value = s->cstar;
-		return 0;
-	case DYAD_MSR_SFMASK:
-		*value = s->sfmask;
-		return 0;
-	case DYAD_MSR_FS_BASE:
-		*value = s->fs.base;
-		return 0;
-	case DYAD_MSR_GS_BASE:
-		*value = s->gs.base;
-		return 0;
-	case DYAD_MSR_KERNEL_GS_BASE:
-		*value = s->kernel_gs_base;
-		return 0;
-	default:
+	if (!slot)
 		return msr_kernel(v, index, false, 0, value);
-	}
+	*value = *slot;
+	return 0;
 }
 
-/* Non-canonical bases would make VMLOAD or the guest's own use fault: refused. */
-static bool canonical(u64 a)
-{
-	return (u64)((s64)(a << 16) >> 16) == a;
-}
-
+/* Values VMLOAD or the guest's own use would fault on are refused (vx86_msr_check). */
 static int svm_set_msr(struct vcpu *v, u32 index, u64 value)
 {
-	struct vmcb_save *s = &((struct svm_vcpu *)v->hw)->vmcb->save;
-	u64 *slot = NULL;
+	u64 *slot = svm_msr_slot(v, index);
 	u64 ignored;
 
-	switch (index) {
-	case DYAD_MSR_SYSENTER_CS:
-		slot = &s->sysenter_cs;
-		break;
-	case DYAD_MSR_SYSENTER_ESP:
-		slot = &s->sysenter_esp;
-		break;
-	case DYAD_MSR_SYSENTER_EIP:
-		slot = &s->sysenter_eip;
-		break;
-	case DYAD_MSR_STAR:
-		slot = &s->star;
-		break;
-	case DYAD_MSR_LSTAR:
-		slot = &s->lstar;
-		break;
-	case DYAD_MSR_CSTAR:
-		slot = &s->cstar;
-		break;
-	case DYAD_MSR_SFMASK:
-		slot = &s->sfmask;
-		break;
-	case DYAD_MSR_FS_BASE:
-		slot = &s->fs.base;
-		break;
-	case DYAD_MSR_GS_BASE:
-		slot = &s->gs.base;
-		break;
-	case DYAD_MSR_KERNEL_GS_BASE:
-		slot = &s->kernel_gs_base;
-		break;
-	default:
-		return msr_kernel(v, index, true, value, &ignored);
-	}
-	if (index != DYAD_MSR_STAR && index != DYAD_MSR_SFMASK && index != DYAD_MSR_SYSENTER_CS &&
-	    !canonical(value))
+	if (vx86_msr_check(index, value))
 		return -EINVAL;
+	if (index == DYAD_MSR_EFER) {
+		/* The VMM sets state as a whole: LME may change with paging on; LMA stays. */
+		struct vmcb_save *s = &((struct svm_vcpu *)v->hw)->vmcb->save;
+
+		s->efer = (value & ~EFER_LMA) | (s->efer & EFER_LMA) | EFER_SVME;
+		return 0;
+	}
+	if (!slot)
+		return msr_kernel(v, index, true, value, &ignored);
 	*slot = value;
 	return 0;
 }
@@ -945,7 +868,7 @@ static void svm_paging(struct vcpu *v, struct vcpu_paging *out)
 				     .cs_base = long_code ? 0 : s->cs.base,
 				     .rip = s->rip };
 	/* SVM keeps no PDPTE registers: PAE paging reads them from CR3, as the guest's CPU did. */
-	if ((s->cr0 & BIT(31)) && (s->cr4 & BIT(5)) && !(s->efer & EFER_LMA)) {
+	if ((s->cr0 & CR0_PG) && (s->cr4 & CR4_PAE) && !(s->efer & EFER_LMA)) {
 		struct pmap_leaf leaf;
 		struct proc *p = v->vm->proc;
 		u64 at = s->cr3 & 0xffffffe0ULL;
@@ -961,12 +884,7 @@ static void svm_sync(struct vcpu *v)
 
 	if (sv->loaded)
 		regs_out(sv, v->run);
-	if (sv->fpu_guest) {
-		irq_disable();
-		fpu_to_host(sv);
-		irq_enable();
-		sv->fpu_guest = false;
-	}
+	state_to_host(sv);
 }
 
 const struct vcpu_backend svm_backend = {

@@ -9,6 +9,7 @@
  */
 #include <arch/x86/asm.h>
 #include <arch/x86/cpu.h>
+#include <arch/x86/fpu.h>
 #include <arch/x86/gdt.h>
 #include <arch/x86/pmap.h>
 #include <arch/x86/tlb.h>
@@ -23,41 +24,20 @@
 
 #define FEATURE_CONTROL_LOCKED BIT(0)
 #define FEATURE_CONTROL_VMX_OUTSIDE_SMX BIT(2)
-#define CPUID1_ECX_XSAVE BIT(26)
 #define AR_UNUSABLE BIT(16)
 #define PAT_DEFAULT 0x0007040600070406ULL
 
 struct vmx_caps vmx_caps;
 struct vmx_config vmx_config;
-bool vmx_host_xsave;
-u64 vmx_xcr0_supported;
-u64 vmx_host_star, vmx_host_lstar, vmx_host_sfmask;
+u64 vmx_host_star, vmx_host_lstar, vmx_host_cstar, vmx_host_sfmask;
 
 static paddr_t vmxon_region; /* non-zero while VMX is on */
 static paddr_t vmcs_current;
 static u16 vpid_next;
-static bool set_osxsave; /* enable() turned CR4.OSXSAVE on: disable() turns it off */
 
 extern const u8 vmx_exit[];
 
 /* ---- detection ---------------------------------------------------------------------------- */
-
-/* Which XCR0 bits guests may use: x87, SSE, AVX, AVX-512, as far as one page holds them. */
-static void detect_xsave(void)
-{
-	u32 a, b, c, d;
-
-	cpuid(1, 0, &a, &b, &c, &d);
-	if (!(c & CPUID1_ECX_XSAVE) || cpu_features.max_leaf < 0xd)
-		return;
-	cpuid(0xd, 0, &a, &b, &c, &d);
-	vmx_xcr0_supported = a & (XCR0_X87 | XCR0_SSE | XCR0_AVX | XCR0_AVX512);
-	if ((vmx_xcr0_supported & XCR0_AVX512) != XCR0_AVX512)
-		vmx_xcr0_supported &= ~XCR0_AVX512;
-	if (c > PAGE_SIZE) /* the area for every bit supported: keep to one page */
-		vmx_xcr0_supported &= ~XCR0_AVX512;
-	vmx_host_xsave = (vmx_xcr0_supported & VMX_HOST_XCR0) == VMX_HOST_XCR0;
-}
 
 static bool vmx_detect(void)
 {
@@ -82,14 +62,14 @@ static bool vmx_detect(void)
 		printf("vmx: unusable, missing: %s\n", missing);
 		return false;
 	}
-	detect_xsave();
+	vx86_init();
 	printf("vmx: ready, EPT%s%s%s, %s%s%s, guest FPU by %s\n",
 	       vmx_config.have & VMX_HAVE_EPT_2M ? " 2M" : "",
 	       vmx_config.have & VMX_HAVE_EPT_1G ? " 1G" : "",
 	       vmx_config.have & VMX_HAVE_EPT_AD ? " A/D" : "",
 	       dropped[0] ? "without " : "every wanted control", dropped,
 	       vmx_config.have & VMX_HAVE_PREEMPT ? ", preemption timer" : "",
-	       vmx_host_xsave ? "XSAVE" : "FXSAVE");
+	       fpu_xsave_enabled() ? "XSAVE" : "FXSAVE");
 	return true;
 }
 
@@ -131,12 +111,7 @@ static int vmx_enable(void)
 
 	/* NE is a fixed-1 bit of VMX operation: x87 errors are reported natively. */
 	write_cr0(cr0);
-	set_osxsave = vmx_host_xsave && !(old_cr4 & CR4_OSXSAVE);
-	if (vmx_host_xsave)
-		cr4 |= CR4_OSXSAVE;
 	write_cr4(cr4);
-	if (set_osxsave) /* else the kernel already chose the XCR0 processes run with */
-		__asm__ volatile("xsetbv" : : "c"(0), "a"((u32)VMX_HOST_XCR0), "d"(0));
 	__asm__ volatile("vmxon %1; setna %0" : "=qm"(fail) : "m"(region) : "cc", "memory");
 	if (fail) {
 		write_cr4(old_cr4);
@@ -146,6 +121,7 @@ static int vmx_enable(void)
 	}
 	vmx_host_star = rdmsr(MSR_STAR);
 	vmx_host_lstar = rdmsr(MSR_LSTAR);
+	vmx_host_cstar = rdmsr(MSR_CSTAR);
 	vmx_host_sfmask = rdmsr(MSR_SFMASK);
 	vmxon_region = region;
 	vmcs_current = 0;
@@ -162,7 +138,7 @@ static void vmx_disable(void)
 		return;
 	pmap_vmx_operation(false);
 	__asm__ volatile("vmxoff" : : : "cc", "memory");
-	write_cr4(read_cr4() & ~(CR4_VMXE | (set_osxsave ? CR4_OSXSAVE : 0)));
+	write_cr4(read_cr4() & ~CR4_VMXE);
 	pmem_free(vmxon_region, 0);
 	vmxon_region = 0;
 	vmcs_current = 0;
@@ -246,20 +222,11 @@ void vmx_set_efer(struct vmx_vcpu *x, u64 efer, u64 cr0)
 /* MSRs the guest reads and writes without an exit: each is switched around every entry. */
 static void msr_bitmap_init(u8 *bm)
 {
-	/*
-	 * SYSENTER_* and the FS/GS bases are VMCS fields, PAT is loaded on entry and saved and
-	 * reloaded on exit, the SYSCALL MSRs and KERNEL_GS_BASE are swapped by vmx_run.c.
-	 */
-	static const u32 pass[] = {
-		DYAD_MSR_SYSENTER_CS, DYAD_MSR_SYSENTER_ESP,   DYAD_MSR_SYSENTER_EIP,
-		DYAD_MSR_PAT,	      DYAD_MSR_FS_BASE,	       DYAD_MSR_GS_BASE,
-		DYAD_MSR_STAR,	      DYAD_MSR_LSTAR,	       DYAD_MSR_CSTAR,
-		DYAD_MSR_SFMASK,      DYAD_MSR_KERNEL_GS_BASE,
-	};
-
 	memset(bm, 0xff, PAGE_SIZE);
-	for (unsigned i = 0; i < ARRAY_SIZE(pass); i++) {
-		u32 m = pass[i], base = m >= 0xc0000000 ? 1024 : 0, bit = m & 0x1fff;
+	/* The x86 layer's list, and PAT: VMX loads it on entry and saves it on exit. */
+	for (unsigned i = 0; i <= vx86_msr_pass_count; i++) {
+		u32 m = i < vx86_msr_pass_count ? vx86_msr_pass[i] : DYAD_MSR_PAT;
+		u32 base = m >= 0xc0000000 ? 1024 : 0, bit = m & 0x1fff;
 
 		bm[base + bit / 8] &= ~(1 << (bit % 8)); /* read */
 		bm[base + 2048 + bit / 8] &= ~(1 << (bit % 8)); /* write */
@@ -365,7 +332,8 @@ static void vmcs_init_controls(struct vmx_vcpu *x)
 	vmcs_write(VMCS_PROC2_CTLS, c->ctls[VMX_PROC2]);
 	vmcs_write(VMCS_EXIT_CTLS, c->ctls[VMX_EXIT]);
 	vmcs_write(VMCS_ENTRY_CTLS, x->entry_ctls);
-	vmcs_write(VMCS_EXCEPTION_BITMAP, BIT(T_UD)); /* for VMMCALL, see vmx_run.c */
+	/* #UD for VMMCALL (see vmx_run.c); #AC and #DB so that no delivery loop holds the CPU. */
+	vmcs_write(VMCS_EXCEPTION_BITMAP, BIT(T_UD) | BIT(T_DB) | BIT(VX86_T_AC));
 	vmcs_write(VMCS_CR3_TARGET_COUNT, 0);
 	vmcs_write(VMCS_EXIT_MSR_STORE_COUNT, 0);
 	vmcs_write(VMCS_EXIT_MSR_LOAD_COUNT, 0);
@@ -405,8 +373,8 @@ static int vmx_create(struct vcpu *v)
 	x->self = self;
 	x->vmcs = pmem_alloc_zeroed(0);
 	x->msr_bitmap = pmem_alloc(0);
-	x->fpu = pmem_alloc_zeroed(0);
-	x->host_fpu = pmem_alloc_zeroed(0);
+	x->fpu = pmem_alloc(0);
+	x->host_fpu = pmem_alloc(0);
 	if (vmx_config.have & VMX_HAVE_TPR_SHADOW)
 		x->vapic = pmem_alloc_zeroed(0);
 	if (!x->vmcs || !x->msr_bitmap || !x->fpu || !x->host_fpu ||
@@ -416,10 +384,7 @@ static int vmx_create(struct vcpu *v)
 	}
 	*(u32 *)pmem_va(x->vmcs) = VMX_BASIC_REVISION(vmx_caps.basic);
 	msr_bitmap_init(pmem_va(x->msr_bitmap));
-	/* x87 and SSE at their reset values: FCW 0x37f, MXCSR 0x1f80 (XSTATE_BV 0: init). */
-	*(u16 *)pmem_va(x->fpu) = 0x37f;
-	*(u32 *)((u8 *)pmem_va(x->fpu) + 24) = 0x1f80;
-	x->xcr0 = XCR0_X87;
+	vx86_state_init(&x->state, pmem_va(x->fpu), pmem_va(x->host_fpu));
 	if (vmx_config.have & VMX_HAVE_VPID)
 		x->vpid = vpid_next = vpid_next % 0xffff + 1; /* never 0: that is the host's */
 	/* Attaches the pmap: from now on taking a right from the EPT runs INVEPT (and this once). */
@@ -443,7 +408,7 @@ static void vmx_destroy(struct vcpu *v)
 
 	if (!x)
 		return;
-	vmx_sync(v);
+	/* Every DYAD_VCPU_RUN ends with vmx_sync(): no guest state is loaded here. */
 	vmcs_clear(x->vmcs);
 	/* The last INVEPT for this EPTP: afterwards the pmap needs none (and VMX may go off). */
 	pmap_guest_detach(&v->vm->proc->pmap);
@@ -552,117 +517,64 @@ static int vmx_set_sregs(struct vcpu *v, const struct dyad_sregs *s)
 	return 0;
 }
 
+/*
+ * The MSRs the VMCS or the vCPU's state holds: a VMCS field encoding, or (VMX_IN_VCPU) the
+ * offset of a u64 in struct vmx_vcpu for the MSRs vmx_run.c swaps itself.
+ */
+#define VMX_IN_VCPU BIT(31)
+#define IN_VCPU(f) (VMX_IN_VCPU | (u32)__builtin_offsetof(struct vmx_vcpu, f))
+static const struct vx86_msr_slot vmx_msrs[] = {
+	{ DYAD_MSR_SYSENTER_CS, VMCS_GUEST_SYSENTER_CS },
+	{ DYAD_MSR_SYSENTER_ESP, VMCS_GUEST_SYSENTER_ESP },
+	{ DYAD_MSR_SYSENTER_EIP, VMCS_GUEST_SYSENTER_EIP },
+	{ DYAD_MSR_PAT, VMCS_GUEST_PAT },
+	{ DYAD_MSR_FS_BASE, VMCS_GUEST_BASE(SEG_FS) },
+	{ DYAD_MSR_GS_BASE, VMCS_GUEST_BASE(SEG_GS) },
+	{ DYAD_MSR_EFER, VMCS_GUEST_EFER },
+	{ DYAD_MSR_STAR, IN_VCPU(star) },
+	{ DYAD_MSR_LSTAR, IN_VCPU(lstar) },
+	{ DYAD_MSR_CSTAR, IN_VCPU(cstar) },
+	{ DYAD_MSR_SFMASK, IN_VCPU(sfmask) },
+	{ DYAD_MSR_KERNEL_GS_BASE, IN_VCPU(kernel_gs_base) },
+};
+#undef IN_VCPU
+
 static int vmx_get_msr(struct vcpu *v, u32 index, u64 *value)
 {
 	struct vmx_vcpu *x = v->hw;
+	const struct vx86_msr_slot *m = vx86_msr_find(vmx_msrs, ARRAY_SIZE(vmx_msrs), index);
 
 	vmx_load(x);
-	switch (index) {
-	case DYAD_MSR_TSC:
+	if (index == DYAD_MSR_TSC)
 		*value = rdtsc() + vmcs_read(VMCS_TSC_OFFSET);
-		break;
-	case DYAD_MSR_SYSENTER_CS:
-		*value = vmcs_read(VMCS_GUEST_SYSENTER_CS);
-		break;
-	case DYAD_MSR_SYSENTER_ESP:
-		*value = vmcs_read(VMCS_GUEST_SYSENTER_ESP);
-		break;
-	case DYAD_MSR_SYSENTER_EIP:
-		*value = vmcs_read(VMCS_GUEST_SYSENTER_EIP);
-		break;
-	case DYAD_MSR_PAT:
-		*value = vmcs_read(VMCS_GUEST_PAT);
-		break;
-	case DYAD_MSR_EFER:
-		*value = vmcs_read(VMCS_GUEST_EFER);
-		break;
-	case DYAD_MSR_STAR:
-		*value = x->star;
-		break;
-	case DYAD_MSR_LSTAR:
-		*value = x->lstar;
-		break;
-	case DYAD_MSR_CSTAR:
-		*value = x->cstar;
-		break;
-	case DYAD_MSR_SFMASK:
-		*value = x->sfmask;
-		break;
-	case DYAD_MSR_FS_BASE:
-		*value = vmcs_read(VMCS_GUEST_BASE(SEG_FS));
-		break;
-	case DYAD_MSR_GS_BASE:
-		*value = vmcs_read(VMCS_GUEST_BASE(SEG_GS));
-		break;
-	case DYAD_MSR_KERNEL_GS_BASE:
-		*value = x->kernel_gs_base;
-		break;
-	default:
+	else if (!m)
 		return -ENOENT;
-	}
+	else if (m->where & VMX_IN_VCPU)
+		*value = *(u64 *)((u8 *)x + (m->where & ~VMX_IN_VCPU));
+	else
+		*value = vmcs_read(m->where);
 	return 0;
 }
 
-/* A canonical 48-bit address: the WRMSR would #GP on anything else. */
-static bool canonical(u64 a)
-{
-	return (u64)((s64)(a << 16) >> 16) == a;
-}
-
+/* Values the VMCS or a ring-0 WRMSR in vmx_run.c would refuse are refused (vx86_msr_check). */
 static int vmx_set_msr(struct vcpu *v, u32 index, u64 value)
 {
 	struct vmx_vcpu *x = v->hw;
-	bool addr = index == DYAD_MSR_LSTAR || index == DYAD_MSR_CSTAR ||
-		    index == DYAD_MSR_FS_BASE || index == DYAD_MSR_GS_BASE ||
-		    index == DYAD_MSR_KERNEL_GS_BASE || index == DYAD_MSR_SYSENTER_ESP ||
-		    index == DYAD_MSR_SYSENTER_EIP;
+	const struct vx86_msr_slot *m = vx86_msr_find(vmx_msrs, ARRAY_SIZE(vmx_msrs), index);
 
-	if (addr && !canonical(value))
+	if (index != DYAD_MSR_TSC && !m)
+		return -ENOENT;
+	if (vx86_msr_check(index, value))
 		return -EINVAL;
 	vmx_load(x);
-	switch (index) {
-	case DYAD_MSR_TSC:
+	if (index == DYAD_MSR_TSC)
 		vmcs_write(VMCS_TSC_OFFSET, value - rdtsc());
-		break;
-	case DYAD_MSR_SYSENTER_CS:
-		vmcs_write(VMCS_GUEST_SYSENTER_CS, value);
-		break;
-	case DYAD_MSR_SYSENTER_ESP:
-		vmcs_write(VMCS_GUEST_SYSENTER_ESP, value);
-		break;
-	case DYAD_MSR_SYSENTER_EIP:
-		vmcs_write(VMCS_GUEST_SYSENTER_EIP, value);
-		break;
-	case DYAD_MSR_PAT:
-		vmcs_write(VMCS_GUEST_PAT, value);
-		break;
-	case DYAD_MSR_EFER:
+	else if (index == DYAD_MSR_EFER)
 		vmx_set_efer(x, value, vmx_guest_cr0());
-		break;
-	case DYAD_MSR_STAR:
-		x->star = value;
-		break;
-	case DYAD_MSR_LSTAR:
-		x->lstar = value;
-		break;
-	case DYAD_MSR_CSTAR:
-		x->cstar = value;
-		break;
-	case DYAD_MSR_SFMASK:
-		x->sfmask = value;
-		break;
-	case DYAD_MSR_FS_BASE:
-		vmcs_write(VMCS_GUEST_BASE(SEG_FS), value);
-		break;
-	case DYAD_MSR_GS_BASE:
-		vmcs_write(VMCS_GUEST_BASE(SEG_GS), value);
-		break;
-	case DYAD_MSR_KERNEL_GS_BASE:
-		x->kernel_gs_base = value;
-		break;
-	default:
-		return -ENOENT;
-	}
+	else if (m->where & VMX_IN_VCPU)
+		*(u64 *)((u8 *)x + (m->where & ~VMX_IN_VCPU)) = value;
+	else
+		vmcs_write(m->where, value);
 	return 0;
 }
 

@@ -42,10 +42,13 @@ static const struct vmx_ctl_want vmx_ctl_table[] = {
 	{ VMX_PROC2, WANT_ON, PROC2_RDTSCP, 0, "RDTSCP" },
 	{ VMX_PROC2, WANT_ON, PROC2_INVPCID, 0, "INVPCID" },
 	{ VMX_EXIT, NEED_ON, EXIT_HOST_64, 0, "64-bit host" },
+	/* DR7 and DEBUGCTL are the guest's from the VMCS, the host's are clean after an exit. */
+	{ VMX_EXIT, NEED_ON, EXIT_SAVE_DEBUG, 0, "debug-control saving on exit" },
 	{ VMX_EXIT, NEED_ON, EXIT_ACK_INTR, 0, "acknowledge interrupt on exit" },
 	{ VMX_EXIT, NEED_ON, EXIT_SAVE_PAT | EXIT_LOAD_PAT, 0, "PAT switching on exit" },
 	{ VMX_EXIT, NEED_ON, EXIT_SAVE_EFER | EXIT_LOAD_EFER, 0, "EFER switching on exit" },
 	{ VMX_ENTRY, NEED_AVAILABLE, ENTRY_IA32E, 0, "IA-32e mode guest" },
+	{ VMX_ENTRY, NEED_ON, ENTRY_LOAD_DEBUG, 0, "debug-control loading on entry" },
 	{ VMX_ENTRY, NEED_ON, ENTRY_LOAD_PAT | ENTRY_LOAD_EFER, 0,
 	  "PAT and EFER loading on entry" },
 };

@@ -17,7 +17,6 @@
 #include <dyad/vcpu.h>
 
 #define ALLOW(bits) ((u64)(u32)(bits) << 32)
-#define CR4_VMXE BIT(13)
 
 /* A CPU that allows every control the backend knows, with TRUE controls and full EPT. */
 static void caps_everything(struct vmx_caps *c)

@@ -2,27 +2,12 @@
 #ifndef ARCH_X86_VMX_PRIV_H
 #define ARCH_X86_VMX_PRIV_H
 
+#include <arch/x86/vcpu_x86.h>
 #include <arch/x86/vmx.h>
 #include <dyad/vcpu.h>
 
 /* State shared by vmx.c (setup, guest state) and vmx_run.c (entry and exits). */
 
-#define CR0_PE BIT(0)
-#define CR0_NE BIT(5)
-#define CR0_NW BIT(29)
-#define CR0_CD BIT(30)
-#define CR0_PG BIT(31)
-#define CR4_PAE BIT(5)
-#define CR4_VMXE BIT(13)
-#define CR4_OSXSAVE BIT(18)
-#define EFER_LME BIT(8)
-#define EFER_LMA BIT(10)
-#define RFLAGS_IF BIT(9)
-#define XCR0_X87 BIT(0)
-#define XCR0_SSE BIT(1)
-#define XCR0_AVX BIT(2)
-#define XCR0_AVX512 (BIT(5) | BIT(6) | BIT(7))
-#define VMX_HOST_XCR0 (XCR0_X87 | XCR0_SSE) /* when VMXON turns XSAVE on itself */
 
 /* One vCPU's hardware state: one page holds this, the VMCS and friends are pages of their own. */
 struct vmx_vcpu {
@@ -33,17 +18,19 @@ struct vmx_vcpu {
 	bool launched; /* VMRESUME, not VMLAUNCH */
 	bool run_event; /* run->inject went into this entry */
 	/*
-	 * The guest's FPU, XCR0, SYSCALL MSRs and KERNEL_GS_BASE are in the CPU: from the first
-	 * entry of a DYAD_VCPU_RUN until vmx_sync(). The kernel uses none of them meanwhile.
+	 * The guest's SYSCALL MSRs and KERNEL_GS_BASE, and the x86 layer's state (FPU, XCR0,
+	 * PKRU, DR0-DR3, DR6), are in the CPU: from the first entry of a DYAD_VCPU_RUN until
+	 * vmx_sync(). The kernel uses none of them meanwhile.
 	 */
 	bool guest_loaded;
-	u64 host_kgs, host_xcr0; /* the VMM's, while guest_loaded */
+	u64 host_kgs; /* the VMM's, while guest_loaded */
+	struct vx86_state state;
 	u32 proc_ctls, entry_ctls; /* as last written */
 	/* An event to deliver before anything else: cut short by the last exit, or the kernel's. */
 	u32 event_info, event_error, event_len;
 	u64 exit_rip; /* RIP at the last exit: the VMM moved it if it differs */
 	/* Guest state the VMCS does not hold. */
-	u64 cr2, cr8, xcr0;
+	u64 cr2, cr8;
 	u64 star, lstar, cstar, sfmask, kernel_gs_base;
 };
 
@@ -52,9 +39,8 @@ static inline struct vmx_vcpu *vmx_of(struct vcpu *v)
 	return v->hw;
 }
 
-extern bool vmx_host_xsave; /* the guest's FPU state moves with XSAVE, not FXSAVE */
-extern u64 vmx_xcr0_supported; /* XCR0 bits a guest may set */
-extern u64 vmx_host_star, vmx_host_lstar, vmx_host_sfmask;
+/* The host's SYSCALL MSRs, read at VMXON: restored after the guest's were loaded. */
+extern u64 vmx_host_star, vmx_host_lstar, vmx_host_cstar, vmx_host_sfmask;
 
 /* Makes @x's VMCS the current one (VMPTRLD unless it already is). */
 void vmx_load(struct vmx_vcpu *x);
@@ -68,6 +54,10 @@ bool vmx_cr4_real(u64 val, u64 *real);
 /* Writes guest EFER and the IA-32e entry control that must match it. */
 void vmx_set_efer(struct vmx_vcpu *x, u64 efer, u64 cr0);
 
+/*
+ * The entry half (vmx_run.c), named only by the backend table of vmx.c: vmx.c calls nothing
+ * of vmx_run.c, which builds on vmx.c.
+ */
 int vmx_enter(struct vcpu *v, struct vcpu_exit *out);
 void vmx_sync(struct vcpu *v);
 

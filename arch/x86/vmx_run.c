@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * One entry into a VMX guest and the translation of its exit (struct vcpu_exit and the run
- * page). What the CPU does not switch is switched here, around every entry, with interrupts
- * off: the FPU (XSAVE or FXSAVE) and XCR0, CR2, the SYSCALL MSRs and KERNEL_GS_BASE.
+ * page). What the CPU does not switch is switched here with interrupts off: CR2 around every
+ * entry; the SYSCALL MSRs, KERNEL_GS_BASE and the x86 layer's state (FPU and XCR0, PKRU,
+ * DR0-DR3, DR6) once per run call.
  * Exits the backend can finish (host interrupts, the interrupt window, XSETBV, owned CR bits,
  * the TSC offset) return VCPU_EXIT_RESUME; the rest go to kern/vcpu.c.
  */
@@ -17,11 +18,6 @@
 
 #define PREEMPT_MAX 0xffffffffULL
 
-static inline void xsetbv0(u64 v)
-{
-	__asm__ volatile("xsetbv" : : "c"(0), "a"((u32)v), "d"((u32)(v >> 32)));
-}
-
 static inline void write_cr2_raw(u64 v)
 {
 	__asm__ volatile("mov %0, %%cr2" : : "r"(v));
@@ -32,22 +28,11 @@ static void stat(struct dyad_run *run, unsigned which)
 	run->stats.exits[which]++;
 }
 
-/* Valid per the uapi: an external interrupt 32..255, or an exception 0..31 other than NMI. */
-static bool inject_valid(const struct dyad_event *e)
-{
-	static const u32 with_error = BIT(8) | BIT(10) | BIT(11) | BIT(12) | BIT(13) | BIT(14) |
-				      BIT(17);
-
-	if (e->type == DYAD_EVENT_EXTINT)
-		return e->vector >= 32 && !e->has_error_code;
-	if (e->type != DYAD_EVENT_EXCEPTION || e->vector >= 32 || e->vector == T_NMI)
-		return false;
-	return !e->has_error_code || (with_error & BIT(e->vector));
-}
-
 /* Queues an exception that the kernel raises for the guest (it goes before anything else). */
 static void raise_exception(struct vmx_vcpu *x, unsigned vector, bool has_error, u32 error)
 {
+	if (x->event_info)
+		return; /* an event cut short goes first; delivering it raises this one again */
 	x->event_info = vector | INTR_TYPE_HW_EXC << 8 | INTR_INFO_VALID;
 	if (has_error && (vmcs_read(VMCS_GUEST_CR0) & CR0_PE))
 		x->event_info |= INTR_INFO_HAS_ERROR;
@@ -114,78 +99,24 @@ static void prepare_timer(struct dyad_run *run)
 	vmcs_write(VMCS_PREEMPT_TIMER, ticks);
 }
 
-static inline u64 xgetbv0(void)
-{
-	u32 lo, hi;
-
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	return (u64)hi << 32 | lo;
-}
-
-static inline void xsave(void *area, u64 mask)
-{
-	__asm__ volatile("xsave64 (%0)"
-			 :
-			 : "r"(area), "a"((u32)mask), "d"((u32)(mask >> 32))
-			 : "memory");
-}
-
-static inline void xrstor(const void *area, u64 mask)
-{
-	__asm__ volatile("xrstor64 (%0)"
-			 :
-			 : "r"(area), "a"((u32)mask), "d"((u32)(mask >> 32))
-			 : "memory");
-}
-
 /*
- * The VMM's registers are live while it is in the kernel: its FPU state is set aside for the
- * guest's, and the MSRs VMX does not switch are swapped. The XSAVE state moves with XCR0 set to
- * the union of host and guest components (x87 and SSE are always in it: a guest that has not
- * turned XSAVE on still has XMM registers), then XCR0 becomes the guest's own.
+ * The VMM's registers are live while it is in the kernel: the MSRs VMX does not switch are
+ * swapped, and the x86 layer sets the VMM's FPU, PKRU and debug registers aside for the guest's.
  */
 static void switch_to_guest(struct vmx_vcpu *x)
 {
-	u64 *host_xcr0 = &x->host_xcr0;
-
 	x->host_kgs = rdmsr(MSR_KERNEL_GS_BASE);
 	wrmsr(MSR_STAR, x->star);
 	wrmsr(MSR_LSTAR, x->lstar);
 	wrmsr(MSR_CSTAR, x->cstar);
 	wrmsr(MSR_SFMASK, x->sfmask);
 	wrmsr(MSR_KERNEL_GS_BASE, x->kernel_gs_base);
-	if (vmx_host_xsave) {
-		u64 all = x->xcr0 | (*host_xcr0 = xgetbv0());
-
-		xsave(pmem_va(x->host_fpu), *host_xcr0);
-		if (all != *host_xcr0)
-			xsetbv0(all);
-		xrstor(pmem_va(x->fpu), all);
-		if (x->xcr0 != all)
-			xsetbv0(x->xcr0);
-	} else {
-		fpu_save(pmem_va(x->host_fpu));
-		fpu_restore(pmem_va(x->fpu));
-	}
+	vx86_state_to_guest(&x->state);
 }
 
 static void switch_to_host(struct vmx_vcpu *x)
 {
-	u64 host_xcr0 = x->host_xcr0;
-
-	if (vmx_host_xsave) {
-		u64 all = x->xcr0 | host_xcr0;
-
-		if (x->xcr0 != all)
-			xsetbv0(all);
-		xsave(pmem_va(x->fpu), all);
-		if (all != host_xcr0)
-			xsetbv0(host_xcr0);
-		xrstor(pmem_va(x->host_fpu), host_xcr0);
-	} else {
-		fpu_save(pmem_va(x->fpu));
-		fpu_restore(pmem_va(x->host_fpu));
-	}
+	vx86_state_to_host(&x->state);
 	x->star = rdmsr(MSR_STAR);
 	x->lstar = rdmsr(MSR_LSTAR);
 	x->cstar = rdmsr(MSR_CSTAR);
@@ -193,6 +124,7 @@ static void switch_to_host(struct vmx_vcpu *x)
 	x->kernel_gs_base = rdmsr(MSR_KERNEL_GS_BASE);
 	wrmsr(MSR_STAR, vmx_host_star);
 	wrmsr(MSR_LSTAR, vmx_host_lstar);
+	wrmsr(MSR_CSTAR, vmx_host_cstar);
 	wrmsr(MSR_SFMASK, vmx_host_sfmask);
 	wrmsr(MSR_KERNEL_GS_BASE, x->host_kgs);
 }
@@ -261,18 +193,6 @@ static void exit_ept(struct dyad_run *run, struct vcpu_exit *out, u64 q)
 	run->insn_len = 0; /* undefined for EPT violations: the VMM decodes */
 }
 
-/* XSETBV: only XCR0, only values the CPU could hold and that the SDM allows (else #GP). */
-static bool xsetbv_ok(u32 index, u64 v)
-{
-	if (index != 0 || !(v & XCR0_X87) || (v & ~vmx_xcr0_supported))
-		return false;
-	if ((v & XCR0_AVX) && !(v & XCR0_SSE))
-		return false;
-	if ((v & XCR0_AVX512) && ((v & XCR0_AVX512) != XCR0_AVX512 || !(v & XCR0_AVX)))
-		return false;
-	return true;
-}
-
 /* MOV to CR0 / CR4 changing a bit the host owns: the shadow takes the guest's value. */
 static bool emulate_cr_write(struct vmx_vcpu *x, unsigned cr, u64 val)
 {
@@ -328,7 +248,34 @@ static void exit_cr(struct vmx_vcpu *x, struct dyad_run *run, struct vcpu_exit *
 	stat(run, DYAD_STAT_CR);
 }
 
-/* An exception or NMI exit: host NMIs, and #UD (the only vector the exception bitmap has). */
+/*
+ * A #DB exit leaves DR6 as it was (SDM 27.1): the qualification's B0-B3, BD and BS go into the
+ * guest's DR6, which is in the CPU, before the #DB is reflected; BD clears DR7.GD as delivery
+ * would.
+ */
+static void reflect_db(struct vmx_vcpu *x, u64 q, u32 info)
+{
+	u64 dr6;
+
+	if (x->event_info)
+		return; /* an event cut short goes first; delivering it raises the #DB again */
+	__asm__ volatile("mov %%db6, %0" : "=r"(dr6));
+	dr6 |= q & 0x600f;
+	__asm__ volatile("mov %0, %%db6" : : "r"(dr6));
+	if (q & BIT(13))
+		vmcs_write(VMCS_GUEST_DR7, vmcs_read(VMCS_GUEST_DR7) & ~BIT(13));
+	raise_exception(x, T_DB, false, 0);
+	/* ICEBP (INT1): a privileged software exception, delivered past the instruction. */
+	if (INTR_INFO_TYPE(info) == INTR_TYPE_PRIV_SW_EXC) {
+		x->event_info = T_DB | INTR_TYPE_PRIV_SW_EXC << 8 | INTR_INFO_VALID;
+		x->event_len = vmcs_read(VMCS_EXIT_INSN_LEN);
+	}
+}
+
+/*
+ * An exception or NMI exit: host NMIs; #UD (VMMCALL); #DB and #AC, reflected at once: their
+ * exit is there so that a fault in their own delivery cannot loop inside the CPU.
+ */
 static void exit_exception(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
 			   struct vcpu_exit *out)
 {
@@ -337,6 +284,14 @@ static void exit_exception(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *
 	if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI) {
 		stat(run, DYAD_STAT_NMI);
 		host_int(T_NMI);
+		return;
+	}
+	if (INTR_INFO_VECTOR(info) == T_DB || INTR_INFO_VECTOR(info) == VX86_T_AC) {
+		if (INTR_INFO_VECTOR(info) == T_DB)
+			reflect_db(x, vmcs_read(VMCS_EXIT_QUAL), info);
+		else
+			raise_exception(x, VX86_T_AC, true, 0);
+		stat(run, DYAD_STAT_EXCEPTION);
 		return;
 	}
 	if (INTR_INFO_VECTOR(info) == T_UD) {
@@ -358,19 +313,14 @@ static void exit_exception(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *
 	run->exit.internal.info[1] = vmcs_read(VMCS_EXIT_INTR_ERROR);
 }
 
-/*
- * A guest WRMSR to EFER: only SCE, LME and NXE are the guest's (LMA follows LME and paging), and
- * LME cannot change while paging is on. False: the guest gets #GP.
- */
+/* A guest WRMSR to EFER, by the x86 layer's rule; false: the guest gets #GP. */
 static bool efer_write(struct vmx_vcpu *x, u64 v)
 {
-	u64 cr0 = vmcs_read(VMCS_GUEST_CR0), old = vmcs_read(VMCS_GUEST_EFER);
+	u64 cr0 = vmcs_read(VMCS_GUEST_CR0);
 
-	if (v & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+	if (!vx86_efer_write(vmcs_read(VMCS_GUEST_EFER), v, cr0, &v))
 		return false;
-	if ((cr0 & CR0_PG) && ((v ^ old) & EFER_LME))
-		return false;
-	vmx_set_efer(x, (v & ~EFER_LMA) | (old & EFER_LMA), cr0);
+	vmx_set_efer(x, v, cr0);
 	return true;
 }
 
@@ -480,7 +430,7 @@ static void translate(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
 	case EXIT_XSETBV: {
 		u64 v = (run->regs.rdx << 32) | (u32)run->regs.rax;
 
-		if (!xsetbv_ok(run->regs.rcx, v)) {
+		if (!vx86_xcr0_valid(run->regs.rcx, v)) {
 			raise_exception(x, T_GP, true, 0);
 			stat(run, DYAD_STAT_XSETBV);
 			break;
@@ -490,7 +440,7 @@ static void translate(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
 			switch_to_host(x);
 			x->guest_loaded = false;
 		}
-		x->xcr0 = v;
+		x->state.xcr0 = v;
 		skip_insn(x, run);
 		stat(run, DYAD_STAT_XSETBV);
 		break;
@@ -511,8 +461,6 @@ int vmx_enter(struct vcpu *v, struct vcpu_exit *out)
 	u32 reason, vec;
 	int failed;
 
-	if (run->inject.pending && !inject_valid(&run->inject))
-		return -EINVAL;
 	*out = (struct vcpu_exit){ .kind = VCPU_EXIT_RESUME };
 
 	flags = read_rflags();

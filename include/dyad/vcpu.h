@@ -7,10 +7,12 @@
 
 /*
  * The kernel side of the vCPU interface. kern/vcpu.c is vendor-neutral: descriptors, the run
- * page, validation, the run loop's policy (serve second-stage faults with mm_fault, sleep on
- * HLT, return on a deadline or console input), instruction fetch for MMIO exits, accounting,
- * teardown. A backend (arch/x86/vmx.c, arch/x86/svm.c) owns the hardware: it enters the guest
- * once per call and translates what the CPU reports into a struct vcpu_exit.
+ * page, the run loop's policy (serve second-stage faults with mm_fault, sleep on HLT, return
+ * on a deadline or console input), accounting, teardown. The architecture layer (arch/x86/
+ * vcpu_x86*.c) checks events and fetches the guest's instructions (the vcpu_arch_* and
+ * vcpu_fetch functions below) and holds the rules both backends share. A backend
+ * (arch/x86/vmx.c, arch/x86/svm.c) owns the hardware: it enters the guest once per call and
+ * translates what the CPU reports into a struct vcpu_exit.
  */
 
 struct proc;
@@ -82,10 +84,18 @@ struct vcpu_backend {
 	void (*sync)(struct vcpu *v);
 };
 
+/* ---- provided by the architecture (arch/x86/vcpu_x86*.c) ------------------------------- */
+
+/*
+ * 0 when @ev may be handed to the CPU (or is not pending), else -EINVAL: only what the
+ * hardware's event injection accepts and a real source can raise (see the uapi).
+ */
+int vcpu_arch_event_check(const struct dyad_event *ev);
+
 /*
  * Copies up to @max (at most 15) bytes of the guest's instruction at CS.base + RIP into @buf,
  * translated through the guest's own page tables (none, 32-bit, PAE with the loaded PDPTEs,
- * or 4-level), every table and code byte read from guest-visible memory of the VMM only.
+ * 4-level or 5-level), every table and code byte read from guest-visible memory of the VMM only.
  * Returns the number of bytes fetched (0 when the first one cannot be). For backends that
  * must decode instruction lengths themselves and for MMIO exits.
  */

@@ -22,8 +22,14 @@ DECLARE_GUEST(lm_spin);
 DECLARE_GUEST(lm_sleep);
 DECLARE_GUEST(lm_ud);
 DECLARE_GUEST(lm_xsetbv);
+DECLARE_GUEST(lm_xmm);
+DECLARE_GUEST(lm_dr);
+DECLARE_GUEST(lm_pkru);
+DECLARE_GUEST(lm_db);
+DECLARE_GUEST(lm_efer);
 extern const unsigned char guest_lm_access_after_call[], guest_lm_irq_handler[],
-	guest_lm_probe_fault[], guest_lm_xsetbv_gp[];
+	guest_lm_probe_fault[], guest_lm_xsetbv_gp[], guest_lm_xsetbv_ud[], guest_lm_db_handler[],
+	guest_lm_efer_gp[];
 
 #define LEAK_CYCLES 500
 #define PAGE 4096UL
@@ -32,6 +38,53 @@ extern const unsigned char guest_lm_access_after_call[], guest_lm_irq_handler[],
 #define GUEST_ADDR(name, label) (GUEST_CODE + (unsigned long)(label - guest_##name))
 
 static int vendor_amd;
+/*
+ * An SVM model that saves the next RIP but has no VMCB clean bits although it calls itself
+ * family 17h or later: no real CPU of those families lacks them; Bochs's partial model
+ * ("ryzen") does. There a guest triple fault resets the whole machine instead of taking the
+ * shutdown intercept, and a guest spinning with IF = 0 never gets a host interrupt.
+ */
+static int svm_partial;
+
+static void cpuid_regs(unsigned leaf, unsigned sub, unsigned r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+static void detect_cpu(void)
+{
+	unsigned r[4], family;
+
+	cpuid_regs(0, 0, r);
+	vendor_amd = r[1] == 0x68747541; /* "Auth" */
+	cpuid_regs(1, 0, r);
+	family = ((r[0] >> 8) & 0xf) + ((r[0] >> 8 & 0xf) == 0xf ? (r[0] >> 20) & 0xff : 0);
+	cpuid_regs(0x80000000, 0, r);
+	if (!vendor_amd || r[0] < 0x8000000a || family < 0x17)
+		return;
+	cpuid_regs(0x8000000a, 0, r);
+	svm_partial = (r[3] & (1u << 3)) && !(r[3] & (1u << 5)); /* NRIP save, no clean bits */
+}
+
+/* CPUID.1:ECX bit @bit (XSAVE 26, AVX 28); CPUID.7.0:ECX bit @bit (PKU 3). */
+static int cpuid1_ecx(unsigned bit)
+{
+	unsigned r[4];
+
+	cpuid_regs(1, 0, r);
+	return (r[2] >> bit) & 1;
+}
+
+static int cpuid7_ecx(unsigned bit)
+{
+	unsigned r[4];
+
+	cpuid_regs(0, 0, r);
+	if (r[0] < 7)
+		return 0;
+	cpuid_regs(7, 0, r);
+	return (r[2] >> bit) & 1;
+}
 
 static int open_or_fail(struct vmctx *c, const char *what)
 {
@@ -171,11 +224,11 @@ static void central_claim(unsigned long base, unsigned long len, unsigned long w
 	ut_ok(info.guest_visible && c.run->stats.guest_faults[size_index(info.page_size)] >= 1,
 	      "%s: the guest's fault was served as one page fault of %lu bytes", name,
 	      info.page_size);
-	if (info.page_size == want_size)
-		ut_ok(1, "%s: mapped by a %lu-byte page in both halves", name, want_size);
+	if (want_size == (1UL << 30) && !(cpuid_ext_edx() & (1u << 26)))
+		ut_skip(name, "this CPU has no 1 GiB pages (got %lu-byte pages)", info.page_size);
 	else
-		ut_skip(name, "guest-visible pages of %lu bytes are not available here (got %lu)",
-			want_size, info.page_size);
+		ut_eq(info.page_size, want_size, "%s: mapped by a %lu-byte page in both halves",
+		      name, want_size);
 	vm_shut(&c);
 	if (base != GUEST_LOW)
 		sys2(__NR_munmap, base, len);
@@ -336,6 +389,15 @@ static void test_msrs(void)
 	m.e[0].index = DYAD_MSR_STAR;
 	ok = vm_ioctl(c.cpu, DYAD_VCPU_GET_MSRS, &m) == 1 && m.e[0].data == 0x0023001011223344UL;
 	ut_ok(ok, "GET_MSRS reads the STAR the guest wrote");
+	m.h.nmsrs = 1;
+	m.e[0] = (struct dyad_msr_entry){ .index = DYAD_MSR_SFMASK, .data = 1UL << 32 };
+	ut_eq(vm_ioctl(c.cpu, DYAD_VCPU_SET_MSRS, &m), -EINVAL,
+	      "SFMASK with a reserved bit (32) is refused before any WRMSR");
+	m.e[0] = (struct dyad_msr_entry){ .index = DYAD_MSR_PAT, .data = 0x0007040600070402UL };
+	ut_eq(vm_ioctl(c.cpu, DYAD_VCPU_SET_MSRS, &m), -EINVAL, "a PAT entry of type 2 is refused");
+	m.e[0] = (struct dyad_msr_entry){ .index = DYAD_MSR_SFMASK, .data = 0x47700 };
+	ut_eq(vm_ioctl(c.cpu, DYAD_VCPU_SET_MSRS, &m), 1, "a valid SFMASK is taken");
+	ut_eq(vm_run(&c), DYAD_EXIT_HLT, "and the guest runs with it");
 	m.h.nmsrs = DYAD_MSRS_MAX + 1;
 	ut_eq(vm_ioctl(c.cpu, DYAD_VCPU_GET_MSRS, &m), -E2BIG, "more than DYAD_MSRS_MAX is E2BIG");
 	vm_shut(&c);
@@ -344,20 +406,210 @@ static void test_msrs(void)
 static void test_xsetbv(void)
 {
 	struct vmctx c;
+	int avx = cpuid1_ecx(26) && cpuid1_ecx(28);
+	unsigned long want = avx ? 7 : 3;
+	volatile unsigned long *ymm = (volatile unsigned long *)GUEST_DATA;
 
+	if (!cpuid1_ecx(26)) {
+		ut_skip("XSETBV", "this CPU has no XSAVE");
+		return;
+	}
 	if (!open_or_fail(&c, "XSETBV"))
 		return;
 	vm_start_long(&c, GUEST(lm_xsetbv));
+	memset((void *)GUEST_DATA, 0, 0x40);
 	guest_idt_set(13, GUEST_ADDR(lm_xsetbv, guest_lm_xsetbv_gp));
-	int ok = vm_expect_out(&c, 0x10, "xsetbv");
-	ut_ok(ok, "a valid XSETBV (x87|SSE) is emulated");
-	ok = vm_expect_out(&c, 0x11, "xsetbv #GP");
+	guest_idt_set(6, GUEST_ADDR(lm_xsetbv, guest_lm_xsetbv_ud));
+	c.run->regs.r12 = want;
+	int ok = vm_expect_out(&c, 0x10, "xsetbv") && c.run->regs.r8 == want;
+	ut_ok(ok, "a valid XSETBV (XCR0 %#lx) takes effect: the guest's XGETBV reads %#lx", want,
+	      c.run->regs.r8);
+	if (avx) {
+		/* Leaving the kernel between the two stores moves the state out and back. */
+		ok = vm_expect_out(&c, 0x13, "avx") && ymm[0] == ~0UL && ymm[3] == ~0UL;
+		ut_ok(ok, "the guest runs an AVX instruction after its XSETBV");
+		ok = vm_expect_out(&c, 0x11, "xsetbv #GP") && ymm[4] == ~0UL && ymm[7] == ~0UL;
+		ut_ok(ok, "its YMM upper halves survive a return to the VMM (%#lx %#lx)", ymm[4],
+		      ymm[7]);
+	} else {
+		ut_skip("AVX after XSETBV", "this CPU has no AVX");
+		ok = vm_expect_out(&c, 0x11, "xsetbv #GP");
+	}
 	ut_ok(ok, "an invalid XCR0 (SSE without x87) raises #GP in the guest");
 	/* QEMU TCG has no XSETBV intercept: the guest's XCR0 is then kept by saving it. */
 	if (c.run->stats.exits[DYAD_STAT_XSETBV] == 0 && vendor_amd)
 		ut_skip("XSETBV exits", "this CPU does not intercept XSETBV (QEMU TCG)");
 	else
 		ut_ok(c.run->stats.exits[DYAD_STAT_XSETBV] == 2, "stats count 2 XSETBV exits");
+	vm_shut(&c);
+}
+
+/*
+ * One DYAD_VCPU_RUN with the VMM's own xmm5 and MXCSR set around it in one asm block (no
+ * compiler code between): *@xmm_after and *@mxcsr_after are what the VMM has afterwards.
+ */
+static long run_with_vmm_xmm(struct vmctx *c, unsigned long xmm, unsigned mxcsr,
+			     unsigned long *xmm_after, unsigned *mxcsr_after)
+{
+	long r;
+	unsigned m = mxcsr;
+
+	__asm__ volatile("ldmxcsr %[m]\n\t"
+			 "movq %[x], %%xmm5\n\t"
+			 "syscall\n\t"
+			 "movq %%xmm5, %[x]\n\t"
+			 "stmxcsr %[m]"
+			 : "=a"(r), [x] "+r"(xmm), [m] "+m"(m)
+			 : "a"(__NR_ioctl), "D"(c->cpu), "S"(DYAD_VCPU_RUN), "d"(0)
+			 : "rcx", "r11", "memory", "xmm5");
+	*xmm_after = xmm;
+	*mxcsr_after = m;
+	return r < 0 ? r : (long)c->run->exit_reason;
+}
+
+/* A guest that never turned XSAVE on (XCR0 = x87) still owns its XMM registers and MXCSR. */
+static void test_xmm_switch(void)
+{
+	struct vmctx c;
+	unsigned long vmm_xmm;
+	unsigned vmm_mxcsr;
+	volatile unsigned *data = (volatile unsigned *)(GUEST_DATA + 0x200);
+
+	if (!open_or_fail(&c, "XMM"))
+		return;
+	vm_start_long(&c, GUEST(lm_xmm));
+	data[0] = 0x7f80; /* round toward zero, every exception masked */
+	data[1] = 0;
+	c.run->regs.rsi = 0x2222222222222222UL;
+	long r = run_with_vmm_xmm(&c, 0x1111111111111111UL, 0x1f80, &vmm_xmm, &vmm_mxcsr);
+	ut_ok(r == DYAD_EXIT_IO && vmm_xmm == 0x1111111111111111UL && vmm_mxcsr == 0x1f80,
+	      "the VMM's xmm5 and MXCSR are its own after a run (%#lx %#x, exit %ld)", vmm_xmm,
+	      vmm_mxcsr, r);
+	c.run->regs.rip += c.run->insn_len;
+	r = run_with_vmm_xmm(&c, 0x3333333333333333UL, 0x1f80, &vmm_xmm, &vmm_mxcsr);
+	ut_ok(r == DYAD_EXIT_HYPERCALL && c.run->regs.rax == 0x2222222222222222UL,
+	      "a guest with XCR0 = x87 keeps its xmm5 across runs (reads %#lx)", c.run->regs.rax);
+	ut_eq(data[1], 0x7f80, "and its MXCSR");
+	vm_shut(&c);
+}
+
+/* DR0-DR3 and DR6 are each vCPU's own: kept across runs, never seen by the next VM. */
+static void test_debug_regs(void)
+{
+	struct vmctx c;
+
+	if (!open_or_fail(&c, "debug registers"))
+		return;
+	vm_start_long(&c, GUEST(lm_dr));
+	c.run->regs.rsi = 0x123456789000UL;
+	c.run->regs.rdx = 0xffff0ff1UL; /* B0 */
+	int ok = vm_expect_out(&c, 0x10, "dr") && vm_run(&c) == DYAD_EXIT_HYPERCALL;
+	ut_ok(ok && c.run->regs.r10 == 0x123456789000UL && (c.run->regs.r11 & 0xf) == 1,
+	      "a guest's DR0 and DR6 survive a return to the VMM (%#lx %#lx)", c.run->regs.r10,
+	      c.run->regs.r11);
+	vm_shut(&c);
+	if (!open_or_fail(&c, "debug registers"))
+		return;
+	vm_start_long(&c, GUEST(lm_dr));
+	c.run->regs.rsi = 0;
+	c.run->regs.rdx = 0xffff0ff0UL;
+	ok = vm_expect_out(&c, 0x10, "dr");
+	ut_ok(ok && c.run->regs.r8 == 0 && (c.run->regs.r9 & 0xf) == 0,
+	      "the next VM starts with DR0 0 and DR6 B0-B3 clear (DR0 %#lx, DR6 %#lx)",
+	      c.run->regs.r8, c.run->regs.r9);
+	vm_shut(&c);
+}
+
+/* PKRU is each vCPU's own: a value one guest writes is not the next VM's. */
+static void test_pkru(void)
+{
+	struct vmctx c;
+
+	if (!cpuid7_ecx(3)) {
+		ut_skip("PKRU", "this CPU has no protection keys");
+		return;
+	}
+	if (!open_or_fail(&c, "PKRU"))
+		return;
+	vm_start_long(&c, GUEST(lm_pkru));
+	c.run->regs.rsi = 0x55555554UL;
+	int ok = vm_expect_out(&c, 0x10, "pkru") && vm_run(&c) == DYAD_EXIT_HYPERCALL;
+	ut_ok(ok && c.run->regs.r8 == 0 && c.run->regs.r10 == 0x55555554UL,
+	      "a guest's PKRU starts at 0 and survives a return to the VMM (%#lx %#lx)",
+	      c.run->regs.r8, c.run->regs.r10);
+	vm_shut(&c);
+	if (!open_or_fail(&c, "PKRU"))
+		return;
+	vm_start_long(&c, GUEST(lm_pkru));
+	c.run->regs.rsi = 0;
+	ok = vm_expect_out(&c, 0x10, "pkru");
+	ut_ok(ok && c.run->regs.r8 == 0, "the next VM's PKRU is 0, not the last guest's (%#lx)",
+	      c.run->regs.r8);
+	vm_shut(&c);
+}
+
+/* #DB exits (no delivery loop can hold the CPU) and reaches the guest's handler once. */
+static void test_db_intercept(void)
+{
+	struct vmctx c;
+
+	if (!open_or_fail(&c, "#DB"))
+		return;
+	vm_start_long(&c, GUEST(lm_db));
+	memset((void *)GUEST_DATA, 0, PAGE);
+	guest_idt_set(1, GUEST_ADDR(lm_db, guest_lm_db_handler));
+	int ok = vm_expect_out(&c, 0x10, "db") && *(volatile unsigned long *)(GUEST_DATA + 0x100) == 1;
+	ut_ok(ok, "a single-step #DB reaches the guest's handler once (count %lu)",
+	      *(volatile unsigned long *)(GUEST_DATA + 0x100));
+	ut_ok(c.run->stats.exits[DYAD_STAT_EXCEPTION] >= 1,
+	      "the #DB went through the kernel (an exception exit, %lu)",
+	      c.run->stats.exits[DYAD_STAT_EXCEPTION]);
+	vm_shut(&c);
+}
+
+/* An MMIO exit's instruction bytes come through 5-level page tables when the guest uses them. */
+static void test_la57_fetch(void)
+{
+	static const unsigned char load[] = { 0x48, 0x8b, 0x07 }; /* mov rax, [rdi] */
+	struct vmctx c;
+	struct dyad_sregs s;
+	unsigned long *pml5 = (unsigned long *)(GUEST_PML4 + 6 * PAGE);
+
+	if (!cpuid7_ecx(16)) {
+		ut_skip("5-level paging fetch", "this CPU has no 5-level paging");
+		return;
+	}
+	if (!open_or_fail(&c, "LA57"))
+		return;
+	vm_start_long(&c, GUEST(lm_probe));
+	memset(pml5, 0, PAGE);
+	pml5[0] = GUEST_PML4 | 0x7;
+	vm_ioctl(c.cpu, DYAD_VCPU_GET_SREGS, &s);
+	s.cr3 = (unsigned long)pml5;
+	s.cr4 |= 1UL << 12; /* LA57 */
+	long r = vm_ioctl(c.cpu, DYAD_VCPU_SET_SREGS, &s);
+	c.run->regs.rdi = 0x300000; /* past the guest's RAM: MMIO */
+	r = r ? r : vm_run(&c);
+	ut_ok(r == DYAD_EXIT_MMIO && c.run->exit.mmio.insn_bytes >= 3 &&
+		      !memcmp(c.run->exit.mmio.insn, load, 3),
+	      "with 5-level paging the MMIO exit carries the instruction (exit %s, %u bytes)",
+	      exit_name(r), c.run->exit.mmio.insn_bytes);
+	vm_shut(&c);
+}
+
+/* Clearing EFER.LME with paging on is #GP, on both vendors. */
+static void test_efer_lme(void)
+{
+	struct vmctx c;
+
+	if (!open_or_fail(&c, "EFER"))
+		return;
+	vm_start_long(&c, GUEST(lm_efer));
+	guest_idt_set(13, GUEST_ADDR(lm_efer, guest_lm_efer_gp));
+	long r = vm_run(&c);
+	ut_ok(r == DYAD_EXIT_IO && c.run->exit.io.port == 0x11,
+	      "a guest clearing EFER.LME with paging on gets #GP (exit %s, port %#x)",
+	      exit_name(r), c.run->exit.io.port);
 	vm_shut(&c);
 }
 
@@ -402,10 +654,14 @@ static void test_injection(void)
 		queue(run, bad[i].type, bad[i].vector, bad[i].err, 0);
 		ut_eq(vm_run(&c), -EINVAL, "injecting %s is EINVAL", bad[i].what);
 	}
-	/* IF = 0 at the start: the interrupt waits for the STI, then is taken. */
-	queue(run, DYAD_EVENT_EXTINT, 0x30, 0, 0);
+	/* IF = 0 at the start: the interrupt waits for the STI, then is taken. Vector 0x14: an
+	 * APIC or a PIC may raise 16-31, and VM entry accepts them. */
+	guest_idt_set(0x14, GUEST_ADDR(lm_irq, guest_lm_irq_handler));
+	queue(run, DYAD_EVENT_EXTINT, 0x14, 0, 0);
 	int ok = vm_expect_out(&c, 0x10, "irq") && IRQ_COUNT == 1 && !run->inject.pending;
-	ut_ok(ok, "an injected interrupt is taken once the guest enables interrupts (count %lu)",
+	ut_ok(ok,
+	      "an injected interrupt (vector 0x14) is taken once the guest enables interrupts "
+	      "(count %lu)",
 	      IRQ_COUNT);
 	ut_ok(run->stats.exits[DYAD_STAT_INTR_WINDOW] >= 1, "it waited for the interrupt window");
 	/* An exception is delivered at once, IF or not. */
@@ -453,8 +709,13 @@ static void test_failures(void)
 
 	if (!open_or_fail(&c, "failures"))
 		return;
-	vm_start_long(&c, GUEST(lm_ud));
-	ut_eq(vm_run(&c), DYAD_EXIT_SHUTDOWN, "a triple-faulting guest is a shutdown exit");
+	if (svm_partial) {
+		ut_skip("a triple-faulting guest is a shutdown exit",
+			"this SVM model resets the machine on a guest triple fault");
+	} else {
+		vm_start_long(&c, GUEST(lm_ud));
+		ut_eq(vm_run(&c), DYAD_EXIT_SHUTDOWN, "a triple-faulting guest is a shutdown exit");
+	}
 	vm_shut(&c);
 
 	if (!open_or_fail(&c, "failures"))
@@ -471,16 +732,25 @@ static void test_failures(void)
 
 	if (!open_or_fail(&c, "failures"))
 		return;
-	vm_start_long(&c, GUEST(lm_spin));
-	unsigned long khz = c.run->tsc_khz, t0 = rdtsc();
-	c.run->deadline_tsc = t0 + khz * 50; /* 50 ms */
-	r = vm_run(&c);
-	unsigned long ms = (rdtsc() - t0) / (khz ? khz : 1);
-	ut_ok(r == DYAD_EXIT_DEADLINE && ms >= 50 && ms < 250,
-	      "a guest spinning with interrupts off returns at the VMM's deadline (%lu ms of 50)",
-	      ms);
-	ut_ok(c.run->stats.exits[DYAD_STAT_EXTINT] + c.run->stats.exits[DYAD_STAT_PREEMPT] >= 1,
-	      "the host's timer kept running while the guest spun");
+	unsigned long khz = c.run->tsc_khz, t0, ms;
+	if (svm_partial) {
+		ut_skip("a guest spinning with interrupts off returns at the VMM's deadline",
+			"this SVM model never interrupts a guest spinning with IF = 0");
+	} else {
+		vm_start_long(&c, GUEST(lm_spin));
+		t0 = rdtsc();
+		c.run->deadline_tsc = t0 + khz * 50; /* 50 ms */
+		r = vm_run(&c);
+		ms = (rdtsc() - t0) / (khz ? khz : 1);
+		ut_ok(r == DYAD_EXIT_DEADLINE && ms >= 50 && ms < 250,
+		      "a guest spinning with interrupts off returns at the VMM's deadline "
+		      "(%lu ms of 50)",
+		      ms);
+		ut_ok(c.run->stats.exits[DYAD_STAT_EXTINT] +
+				      c.run->stats.exits[DYAD_STAT_PREEMPT] >=
+			      1,
+		      "the host's timer kept running while the guest spun");
+	}
 	vm_shut(&c);
 
 	if (!open_or_fail(&c, "failures"))
@@ -497,7 +767,10 @@ static void test_failures(void)
 	ut_ok(vm_expect_out(&c, 0x10, "after hlt"), "the guest goes on after its HLT");
 	ut_eq(vm_run(&c), DYAD_EXIT_HLT, "then HLT with IF = 0 is a HLT exit");
 	vm_shut(&c);
-	ut_ok(1, "the kernel runs on after each failure");
+	r = vm_open(&c);
+	r = r ? r : vm_start_real(&c, GUEST(rm_io));
+	ut_eq(r ? r : vm_run(&c), DYAD_EXIT_IO, "a new VM runs after each failure");
+	vm_shut(&c);
 }
 
 /* ---- descriptors and the run page ----------------------------------------------------------- */
@@ -528,13 +801,16 @@ static void test_descriptors(void)
 	/* A second mapping shows the same page; unmapping one leaves the page to the other. */
 	long second = vm_mmap(NULL, PAGE, PROT_READ, MAP_SHARED, c.cpu, 0);
 	c.run->deadline_tsc = 0x1234;
-	int ok = second > 0 && ((struct dyad_run *)second)->deadline_tsc == 0x1234 &&
-		 c.run->tsc_khz > 0;
-	ut_ok(ok, "two mappings of the run page share it; tsc_khz is set (%lu)", c.run->tsc_khz);
+	unsigned long khz = second > 0 ? ((struct dyad_run *)second)->tsc_khz : 0;
+	int ok = second > 0 && ((struct dyad_run *)second)->deadline_tsc == 0x1234 && khz > 0;
+	ut_ok(ok, "two mappings of the run page share it; tsc_khz is set (%lu)", khz);
 	sys2(__NR_munmap, second, PAGE);
 	c.run->deadline_tsc = 0;
-	ut_eq(c.run->tsc_khz == ((struct dyad_run *)c.run)->tsc_khz, 1,
-	      "the first mapping survives munmap of the second");
+	/* The kernel's writes still reach the first mapping: a run fills its exit fields. */
+	vm_start_real(&c, GUEST(rm_io));
+	ok = vm_run(&c) == DYAD_EXIT_IO && c.run->exit.io.port == 0x80 && c.run->tsc_khz == khz;
+	ut_ok(ok, "the first mapping survives munmap of the second (port %#x, tsc_khz %lu)",
+	      c.run->exit.io.port, c.run->tsc_khz);
 	/* Closing the VM descriptor first: the vCPU keeps the VM alive. */
 	vm_close(c.vm);
 	c.vm = -1;
@@ -593,7 +869,11 @@ static void test_console(void)
 	ut_ok(sys3(__NR_fcntl, 0, F_GETFL, 0) & O_NONBLOCK, "F_GETFL shows it");
 	if (!open_or_fail(&c, "console"))
 		return;
-	vm_start_long(&c, GUEST(lm_spin));
+	/* Where a guest with IF = 0 is never interrupted, one spinning with IF = 1 stands in. */
+	if (svm_partial)
+		vm_start_long(&c, GUEST(lm_irq));
+	else
+		vm_start_long(&c, GUEST(lm_spin));
 	c.run->request = DYAD_RUN_WAKE_CONSOLE;
 	c.run->deadline_tsc = rdtsc() + c.run->tsc_khz * 300;
 	r = vm_run(&c);
@@ -651,15 +931,10 @@ static int crash(int argc_zero)
 
 int main(int argc, char **argv)
 {
-	unsigned int regs[4];
-
 	if (argc > 1 && !strcmp(argv[1], "crash"))
 		return crash(argc - 2);
 	ut_begin("vm");
-	__asm__ volatile("cpuid"
-			 : "=a"(regs[0]), "=b"(regs[1]), "=c"(regs[2]), "=d"(regs[3])
-			 : "a"(0), "c"(0));
-	vendor_amd = regs[1] == 0x68747541; /* "Auth" */
+	detect_cpu();
 
 	long r = dyad_vm_create(0);
 	if (r == -ENODEV) {
@@ -680,6 +955,12 @@ int main(int argc, char **argv)
 	test_kernel_half();
 	test_msrs();
 	test_xsetbv();
+	test_xmm_switch();
+	test_debug_regs();
+	test_pkru();
+	test_db_intercept();
+	test_efer_lme();
+	test_la57_fetch();
 	test_injection();
 	test_failures();
 	test_leaks();

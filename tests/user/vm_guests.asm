@@ -166,19 +166,35 @@ guest_lm_ud:
 	dq 0
 guest_lm_ud_end:
 
-; XSETBV: a valid XCR0 (x87 | SSE) is accepted; then an invalid one (SSE without x87) must
-; raise #GP, caught by the handler at guest_lm_xsetbv_gp, which reports on port 0x11.
-global guest_lm_xsetbv, guest_lm_xsetbv_end, guest_lm_xsetbv_gp
+; XSETBV: sets XCR0 to r12 (x87|SSE, or x87|SSE|AVX) and reads it back into r8 (port 0x10).
+; With AVX it fills ymm1 with ones and stores it at [0x30000] (port 0x13, where the VMM returns
+; to the kernel once), then stores ymm1 again at [0x30020]: the upper half must have survived.
+; Then an invalid XCR0 (SSE without x87) must raise #GP: the handler at guest_lm_xsetbv_gp
+; reports on port 0x11. A #UD (an AVX instruction refused) lands at guest_lm_xsetbv_ud (0x1e).
+global guest_lm_xsetbv, guest_lm_xsetbv_end, guest_lm_xsetbv_gp, guest_lm_xsetbv_ud
 guest_lm_xsetbv:
 	mov rax, cr4
 	bts rax, 18			; OSXSAVE
 	mov cr4, rax
 	xor ecx, ecx
-	mov eax, 3
+	mov eax, r12d
 	xor edx, edx
 	xsetbv
+	xor ecx, ecx
+	xgetbv
+	mov r8, rax
 	out 0x10, al
+	test r12, 4
+	jz .invalid
+	vxorps ymm1, ymm1, ymm1
+	vcmpps ymm1, ymm1, ymm1, 0	; equal: every bit set
+	vmovups [0x30000], ymm1
+	out 0x13, al
+	vmovups [0x30020], ymm1
+.invalid:
+	xor ecx, ecx
 	mov eax, 2
+	xor edx, edx
 	xsetbv
 	out 0x12, al			; not reached: #GP
 	hlt
@@ -186,7 +202,103 @@ guest_lm_xsetbv_gp:
 	out 0x11, al
 	cli
 	hlt
+guest_lm_xsetbv_ud:
+	out 0x1e, al
+	cli
+	hlt
 guest_lm_xsetbv_end:
+
+; XMM and MXCSR without XSAVE in the guest (its XCR0 is the reset x87 only): xmm5 = rsi,
+; MXCSR = [0x30200], report (port 0x10); then xmm5 back into rax, MXCSR to [0x30204], VMMCALL.
+global guest_lm_xmm, guest_lm_xmm_end
+guest_lm_xmm:
+	movq xmm5, rsi
+	ldmxcsr [0x30200]
+	out 0x10, al
+	movq rax, xmm5
+	stmxcsr [0x30204]
+	vmmcall
+	cli
+	hlt
+guest_lm_xmm_end:
+
+; Debug registers: DR0 into r8 and DR6 into r9, then DR0 = rsi and DR6 = rdx, report (port
+; 0x10); then DR0 into r10 and DR6 into r11, VMMCALL. DR7 stays 0x400: nothing is armed.
+global guest_lm_dr, guest_lm_dr_end
+guest_lm_dr:
+	mov rax, dr0
+	mov r8, rax
+	mov rax, dr6
+	mov r9, rax
+	mov dr0, rsi
+	mov dr6, rdx
+	out 0x10, al
+	mov rax, dr0
+	mov r10, rax
+	mov rax, dr6
+	mov r11, rax
+	vmmcall
+	cli
+	hlt
+guest_lm_dr_end:
+
+; PKRU: sets CR4.PKE, reads PKRU into r8, writes esi to it, report (port 0x10); then reads it
+; into r10, VMMCALL.
+global guest_lm_pkru, guest_lm_pkru_end
+guest_lm_pkru:
+	mov rax, cr4
+	bts rax, 22			; PKE
+	mov cr4, rax
+	xor ecx, ecx
+	rdpkru
+	mov r8, rax
+	mov eax, esi
+	xor ecx, ecx
+	xor edx, edx
+	wrpkru
+	out 0x10, al
+	xor ecx, ecx
+	rdpkru
+	mov r10, rax
+	vmmcall
+	cli
+	hlt
+guest_lm_pkru_end:
+
+; #DB: single-steps one instruction (TF); the handler at guest_lm_db_handler counts in
+; [0x30100], clears TF in the frame and returns; then report (port 0x10).
+global guest_lm_db, guest_lm_db_end, guest_lm_db_handler
+guest_lm_db:
+	pushfq
+	or qword [rsp], 0x100
+	popfq
+	nop				; the trap comes after this instruction
+	nop
+	out 0x10, al
+	cli
+	hlt
+guest_lm_db_handler:
+	inc qword [0x30100]
+	and qword [rsp + 16], ~0x100
+	iretq
+guest_lm_db_end:
+
+; EFER: clears LME while paging is on, which must raise #GP (handler guest_lm_efer_gp, port
+; 0x11); port 0x10 if the write went through.
+global guest_lm_efer, guest_lm_efer_end, guest_lm_efer_gp
+guest_lm_efer:
+	mov ecx, 0xc0000080
+	rdmsr
+	btr eax, 8
+	wrmsr
+	out 0x10, al
+	cli
+	hlt
+guest_lm_efer_gp:
+	out 0x11, al
+	cli
+	hlt
+guest_lm_efer_end:
 
 ; Touches one byte every rsi bytes over [rdi, rdi + rdx): the fault count the VMM measures.
 global guest_lm_touch, guest_lm_touch_end

@@ -134,18 +134,79 @@ static inline void halt(void)
 #define RFLAGS_AC BIT(18)
 #define RFLAGS_ID BIT(21)
 
+#define RFLAGS_FIXED BIT(1) /* reads as 1 */
+
+#define CR0_PE BIT(0)
 #define CR0_MP BIT(1)
 #define CR0_EM BIT(2)
 #define CR0_TS BIT(3)
+#define CR0_ET BIT(4)
 #define CR0_NE BIT(5)
 #define CR0_WP BIT(16)
+#define CR0_AM BIT(18)
+#define CR0_NW BIT(29)
+#define CR0_CD BIT(30)
+#define CR0_PG BIT(31)
+
+#define CR4_PSE BIT(4)
+#define CR4_PAE BIT(5)
+#define CR4_PGE BIT(7)
 #define CR4_OSFXSR BIT(9)
 #define CR4_OSXMMEXCPT BIT(10)
+#define CR4_LA57 BIT(12)
+#define CR4_VMXE BIT(13)
 #define CR4_OSXSAVE BIT(18)
 #define CR4_SMEP BIT(20)
 #define CR4_SMAP BIT(21)
-#define CR4_PGE BIT(7)
+#define CR4_PKE BIT(22)
+
 #define EFER_SCE BIT(0)
+#define EFER_LME BIT(8)
+#define EFER_LMA BIT(10)
 #define EFER_NXE BIT(11)
+
+/* XSAVE state components (XCR0 bits). */
+#define XCR0_X87 BIT(0)
+#define XCR0_SSE BIT(1)
+#define XCR0_AVX BIT(2)
+#define XCR0_AVX512 (BIT(5) | BIT(6) | BIT(7)) /* opmask, ZMM0-15 upper, ZMM16-31: all or none */
+#define XCR0_PKRU BIT(9)
+
+/* XCR0 (XCR index 0). */
+static inline u64 xgetbv(void)
+{
+	u32 lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return ((u64)hi << 32) | lo;
+}
+
+static inline void xsetbv(u64 v)
+{
+	__asm__ volatile("xsetbv" : : "c"(0), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
+}
+
+/* XSAVE / XRSTOR of the components in @mask (and XCR0) to / from a 64-byte aligned area. */
+static inline void xsave(void *area, u64 mask)
+{
+	__asm__ volatile("xsave64 (%0)" : : "r"(area), "a"((u32)mask), "d"((u32)(mask >> 32))
+			 : "memory");
+}
+
+static inline void xrstor(const void *area, u64 mask)
+{
+	__asm__ volatile("xrstor64 (%0)" : : "r"(area), "a"((u32)mask), "d"((u32)(mask >> 32))
+			 : "memory");
+}
+
+static inline void fxsave(void *area)
+{
+	__asm__ volatile("fxsave64 (%0)" : : "r"(area) : "memory");
+}
+
+static inline void fxrstor(const void *area)
+{
+	__asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
+}
 
 #endif

@@ -132,7 +132,7 @@ enum dyad_exit_reason {
 #define DYAD_IO_IN 1
 
 /* An event for the guest (run->inject). Only these two types exist; anything else is -EINVAL. */
-#define DYAD_EVENT_EXTINT 0 /* external interrupt, vector 32..255, delivered when RFLAGS.IF allows */
+#define DYAD_EVENT_EXTINT 0 /* external interrupt, vector 16..255, delivered when RFLAGS.IF allows */
 #define DYAD_EVENT_EXCEPTION 3 /* hardware exception, vector 0..31 except 2 (NMI), delivered now */
 
 struct dyad_event {
