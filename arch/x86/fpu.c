@@ -47,7 +47,7 @@ void fpu_init_cpu(void)
 	write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
 	if (xcr0) {
 		write_cr4(read_cr4() | CR4_OSXSAVE);
-		xsetbv(0, xcr0);
+		xsetbv(xcr0);
 	}
 }
 
