@@ -35,16 +35,6 @@ const struct cpuid_row cpuid_rows[] = {
 	 * x2APIC, TSC-deadline and the hypervisor bit on. */
 	{ 1, CPUID_ANY, CPUID_ECX, BIT(2) | BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(7) | BIT(8) |
 		BIT(15), BIT(21) | BIT(24) | BIT(31) },
-	/*
-	 * WORKAROUND for the kernel's SVM FPU defect; delete this row once the kernel switches
-	 * the guest's XMM registers and MXCSR whatever the guest's XCR0. The kernel's SVM FPU
-	 * switch follows the guest's XCR0: a guest left at its reset XCR0 (x87 only, as when
-	 * XSAVE is hidden) reads the VMM's XMM values and loses its own at every exit. So XSAVE
-	 * is forced on here, and Linux runs XSETBV with SSE in XCR0. Every host Dyad runs guests
-	 * on has XSAVE (QEMU's -cpu max, Bochs's models, AMD CPUs with SVM since 2011), so today
-	 * the row changes nothing but forbids an edit that would hide XSAVE.
-	 */
-	{ 1, CPUID_ANY, CPUID_ECX, 0, BIT(26) },
 	/* MCE, MTRR, ACPI (thermal MSRs), MCA, TM, HTT, PBE off; APIC on. */
 	{ 1, CPUID_ANY, CPUID_EDX, BIT(7) | BIT(12) | BIT(14) | BIT(21) | BIT(22) | BIT(28) |
 		BIT(29) | BIT(31), BIT(9) },

@@ -21,7 +21,7 @@ else
 	echo "dyad-guest: warning: this kernel has no devtmpfs: no job control, Ctrl-C does nothing"
 fi
 echo
-echo "=== dyad-guest: Linux $(uname -r) on $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2) ==="
+echo "=== dyad-guest: Linux $(uname -r) on $(grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: //') ==="
 
 arg() { # the value of $1= on the kernel command line
 	for w in $(cat /proc/cmdline); do
