@@ -1,6 +1,6 @@
 # Host unit tests of the VMM's device models, loaders and parsers (no VMX or SVM needed).
 # The VMM's sources see the user ABI as <dyad/...> (include/uapi) ahead of the kernel's headers.
-VMM_UNIT := uart pic x2apic boot image misc
+VMM_UNIT := uart pic x2apic boot image misc acpi ioapic pit
 UNIT_TESTS += $(VMM_UNIT:%=vmm_%)
 
 UNIT_SRCS_vmm_uart := tests/unit/vmm_uart.c user/vmm/uart.c user/vmm/bus.c
@@ -8,6 +8,9 @@ UNIT_SRCS_vmm_pic := tests/unit/vmm_pic.c user/vmm/pic.c user/vmm/bus.c
 UNIT_SRCS_vmm_x2apic := tests/unit/vmm_x2apic.c user/vmm/x2apic.c user/vmm/pic.c user/vmm/bus.c
 UNIT_SRCS_vmm_boot := tests/unit/vmm_boot.c user/vmm/bootparams.c user/vmm/boot64.c \
 	user/vmm/mptable.c user/vmm/image.c user/vmm/bus.c
+UNIT_SRCS_vmm_acpi := tests/unit/vmm_acpi.c user/vmm/acpi.c user/vmm/pm.c user/vmm/bus.c
+UNIT_SRCS_vmm_ioapic := tests/unit/vmm_ioapic.c user/vmm/ioapic.c user/vmm/bus.c
+UNIT_SRCS_vmm_pit := tests/unit/vmm_pit.c user/vmm/pit.c user/vmm/bus.c
 UNIT_SRCS_vmm_image := tests/unit/vmm_image.c user/vmm/image.c user/vmm/bus.c
 UNIT_SRCS_vmm_misc := tests/unit/vmm_misc.c user/vmm/options.c user/vmm/console.c \
 	user/vmm/mmio.c user/vmm/cpuid.c user/vmm/rtc.c user/vmm/ports.c user/vmm/msr.c \
