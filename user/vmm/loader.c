@@ -16,8 +16,9 @@
 
 #include <dyad/abi.h>
 
+#include "acpi.h"
 #include "boot.h"
-#include "mptable.h"
+#include "ioapic.h"
 #include "vm.h"
 #include "vmm.h"
 
@@ -173,15 +174,23 @@ int vm_load(struct vm *vm, struct dyad_sregs *sregs, struct dyad_regs *regs)
 		goto out;
 	}
 	build_cmdline(vm);
-	boot_params_build((struct boot_params *)(vm->mem + BOOT_PARAMS), &vm->image, vm->ram,
-			  vm->initrd, vm->initrd_size);
+	struct boot_params *bp = (struct boot_params *)(vm->mem + BOOT_PARAMS);
+	boot_params_build(bp, &vm->image, vm->ram, vm->initrd, vm->initrd_size);
+	/* The ACPI tables in the BIOS area (reserved in e820), where a scan finds the RSDP too. */
+	struct acpi_config acpi = { .gpa = BOOT_BIOS,
+				    .ncpus = 1,
+				    .ioapic_addr = IOAPIC_BASE,
+				    .ioapic_id = IOAPIC_ID };
+	if (!acpi_build(vm->mem + BOOT_BIOS, 0x100000 - BOOT_BIOS, &acpi)) {
+		vmm_log("the ACPI tables do not fit the BIOS area (a VMM bug)");
+		err = VMM_EXIT_ERROR;
+		goto out;
+	}
+	bp->acpi_rsdp_addr = BOOT_BIOS;
 	/* The BIOS data area's EBDA segment (0x40e) and base memory size in KiB (0x413). */
 	uint16_t ebda = BOOT_EBDA >> 4, base_kib = BOOT_EBDA >> 10;
 	memcpy(vm->mem + 0x40e, &ebda, 2);
 	memcpy(vm->mem + 0x413, &base_kib, 2);
-	uint32_t r1[4];
-	cpuid_guest(&vm->cpuid, 1, 0, r1);
-	mptable_build(vm->mem + BOOT_EBDA, BOOT_EBDA, r1[0], r1[3]);
 	boot_cpu_state(vm->mem, vm->image.entry, sregs, regs);
 	err = 0;
 out:

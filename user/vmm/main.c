@@ -35,11 +35,49 @@ static void uart_tx(void *ctx, uint8_t b)
 	console_put(&vm->console, b, vm->apic.now);
 }
 
+/*
+ * The ISA interrupt lines reach both interrupt controllers, as on a PC: the 8259 pair (the
+ * legacy path, through LINT0) and the I/O APIC, whose pins are the ISA IRQs but for IRQ 0 on
+ * pin 2 (the MADT's override). Linux masks whichever it does not use.
+ */
+static void isa_irq(struct vm *vm, int irq, int level)
+{
+	pic_set_irq(&vm->pic, irq, level);
+	ioapic_set_irq(&vm->ioapic, irq == 0 ? 2 : irq, level);
+}
+
 static void uart_irq(void *ctx, int level)
+{
+	isa_irq(ctx, 4, level);
+}
+
+static void pit_irq(void *ctx, int level)
+{
+	isa_irq(ctx, 0, level);
+}
+
+/*
+ * An I/O APIC message to the one local APIC (ID 0): fixed and lowest-priority interrupts whose
+ * destination includes it. Physical destination 0 or the broadcast 0xff; any logical
+ * destination, since the only CPU's logical ID is set by the guest. Others are counted.
+ */
+static void ioapic_deliver(void *ctx, const struct ioapic_msg *m)
 {
 	struct vm *vm = ctx;
 
-	pic_set_irq(&vm->pic, 4, level);
+	if ((m->mode != IOAPIC_DM_FIXED && m->mode != IOAPIC_DM_LOWEST) ||
+	    (!m->logical && m->dest != 0 && m->dest != 0xff)) {
+		vm->ioapic_undeliverable++;
+		return;
+	}
+	x2apic_accept(&vm->apic, m->vector, m->level);
+}
+
+static void apic_eoi(void *ctx, int vector)
+{
+	struct vm *vm = ctx;
+
+	ioapic_eoi(&vm->ioapic, vector);
 }
 
 /* The TSC rate when the kernel did not say: counted against the monotonic clock. */
@@ -60,6 +98,11 @@ static int devices_init(struct vm *vm)
 
 	pic_init(&vm->pic);
 	x2apic_init(&vm->apic, vm->tsc_khz, &vm->pic);
+	vm->apic.eoi_broadcast = apic_eoi;
+	vm->apic.eoi_ctx = vm;
+	ioapic_init(&vm->ioapic, IOAPIC_ID, ioapic_deliver, vm);
+	pit_init(&vm->pit, vm->tsc_khz, pit_irq, vm);
+	pm_init(&vm->pm);
 	uart_init(&vm->uart, uart_tx, uart_irq, vm);
 	rtc_init(&vm->rtc, NULL);
 	ports_init(&vm->ports);
@@ -70,6 +113,8 @@ static int devices_init(struct vm *vm)
 	err |= uart_register(&vm->uart);
 	err |= rtc_register(&vm->rtc);
 	err |= ports_register(&vm->ports);
+	err |= pit_register(&vm->pit);
+	err |= pm_register(&vm->pm);
 	err |= msrs_register(&vm->msrs);
 	return err;
 }

@@ -19,13 +19,12 @@ struct options {
 /* -a options: as many as fit the kernel's argument limit (512 arguments, two each). */
 #define OPTIONS_MAX_APPEND 256
 /*
- * noapic: with no I/O APIC, x86-64 Linux 6.1 routes the 8259 through LINT0 (ExtINT) only with
- * skip_ioapic_setup; its MP-table IMCRP check is 32-bit only, and it soft-disables the APIC
- * (masking LINT0) before it looks at LINT0. The APIC then stays in xAPIC mode, over MMIO.
+ * The platform is described by ACPI (acpi.c): Linux finds its local APIC, the I/O APIC that
+ * legacy IRQs reach it through, the PM1a power-off and the reset register there.
  */
 #define OPTIONS_DEFAULT_CMDLINE                                                                    \
-	"console=ttyS0,115200 earlyprintk=serial nokaslr tsc=reliable acpi=off pci=off "           \
-	"mitigations=off i8042.noaux noapic panic=-1"
+	"console=ttyS0,115200 earlyprintk=serial nokaslr tsc=reliable pci=off "                    \
+	"mitigations=off i8042.noaux panic=-1"
 
 /*
  * Parses the VMM's arguments:

@@ -8,11 +8,6 @@
  *   0x60, 0x64  the 8042 keyboard controller, present only for its reset pulse (command 0xfe
  *               to 0x64). Status reads 0: input buffer empty, so Linux's reset path writes
  *               without waiting; no keyboard data is ever available.
- *   0x40-0x43   the 8254 PIT, absent in effect: counters read 0 and writes are dropped.
- *               Linux's quick_pit_calibrate() reads channel 2 through 0x42 expecting the MSB to
- *               count down from 0xff; a constant 0 fails its first check at once instead of
- *               costing ~100k exits (the guest gets its TSC rate from CPUID or tsc_early_khz=).
- *   0x61        port B: bit 5 (PIT channel 2 output) reads set, so loops waiting on it end.
  *   VMM_DEBUG_PORT the guest's verdict (vmm.h).
  */
 #include "ports.h"
@@ -35,12 +30,6 @@ uint32_t ports_io_in(void *dev, uint16_t port, int size)
 	case 0x60:
 	case 0x64:
 		return 0;
-	case 0x40:
-	case 0x41:
-	case 0x42:
-		return 0;
-	case 0x61:
-		return 0x20;
 	default:
 		return 0xffffffff;
 	}
@@ -74,9 +63,7 @@ void ports_io_out(void *dev, uint16_t port, int size, uint32_t value)
 }
 
 static struct io_range port_ranges[] = {
-	{ "pit", 0x40, 0x43, ports_io_in, ports_io_out, NULL },
 	{ "kbc-data", 0x60, 0x60, ports_io_in, ports_io_out, NULL },
-	{ "port-b", 0x61, 0x61, ports_io_in, ports_io_out, NULL },
 	{ "kbc", 0x64, 0x64, ports_io_in, ports_io_out, NULL },
 	{ "post", 0x80, 0x80, ports_io_in, ports_io_out, NULL },
 	{ "debug", VMM_DEBUG_PORT, VMM_DEBUG_PORT, ports_io_in, ports_io_out, NULL },

@@ -16,8 +16,8 @@ struct ports {
 void ports_init(struct ports *p);
 /*
  * Registers POST (0x80), PCI configuration (0xcf8-0xcff: no PCI, reads all ones), the reset
- * control register (0xcf9), the keyboard controller (0x60, 0x64: reset command only), the PIT
- * (0x40-0x43) with port B (0x61), and the VMM debug port.
+ * control register (0xcf9, also the ACPI reset register), the keyboard controller (0x60, 0x64:
+ * reset command only) and the VMM debug port. The PIT and port B are pit.c's.
  */
 int ports_register(struct ports *p);
 

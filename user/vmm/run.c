@@ -72,7 +72,7 @@ static void exit_io(struct vm *vm)
 		skip(run, 1);
 		return;
 	}
-	vm->apic.now = rdtsc();
+	vm->apic.now = vm->pit.now = rdtsc();
 	if (run->exit.io.direction == DYAD_IO_IN) {
 		uint32_t v = io_in(port, size);
 		if (size == 4)
@@ -112,6 +112,21 @@ static void exit_mmio(struct vm *vm)
 			if (!d.is_write)
 				*mmio_reg(&run->regs, d.reg) = v;
 			vm->apic_mmio++;
+			run->regs.rip += d.len;
+			return;
+		}
+	}
+	if (gpa - IOAPIC_BASE < IOAPIC_SIZE && d.size == 4) {
+		uint32_t v = 0;
+		int err = d.is_write ? ioapic_mmio_write(&vm->ioapic, gpa - IOAPIC_BASE,
+							 d.reg < 0 ? (uint32_t)d.imm
+								   : (uint32_t)*mmio_reg(&run->regs,
+											 d.reg))
+				     : ioapic_mmio_read(&vm->ioapic, gpa - IOAPIC_BASE, &v);
+		if (!err) {
+			if (!d.is_write)
+				*mmio_reg(&run->regs, d.reg) = v;
+			vm->ioapic_mmio++;
 			run->regs.rip += d.len;
 			return;
 		}
@@ -186,6 +201,7 @@ static void before_entry(struct vm *vm)
 	uint64_t now = rdtsc();
 
 	x2apic_tick(&vm->apic, now);
+	pit_tick(&vm->pit, now);
 	if (vm->console.due && now >= vm->console.due)
 		console_flush(&vm->console);
 	if (vm->console.banner_tsc && !vm->banner_ns)
@@ -199,11 +215,21 @@ static void before_entry(struct vm *vm)
 			vm->injected++;
 		}
 	}
-	uint64_t due = x2apic_next_deadline(&vm->apic);
+	uint64_t due = x2apic_next_deadline(&vm->apic), pit_due = pit_next_deadline(&vm->pit);
+	if (pit_due && (!due || pit_due < due))
+		due = pit_due;
 	if (vm->console.due && (!due || vm->console.due < due))
 		due = vm->console.due;
 	run->deadline_tsc = due;
 	run->request = uart_rx_room(&vm->uart) ? DYAD_RUN_WAKE_CONSOLE : 0;
+}
+
+/* The status of a power-off: the guest's verdict, if it reported failures. */
+static int poweroff_status(const struct vm *vm)
+{
+	if (vm->ports.verdict > 0)
+		return VMM_EXIT_VERDICT + MIN(vm->ports.verdict, 100);
+	return VMM_EXIT_POWEROFF;
 }
 
 int vm_run(struct vm *vm)
@@ -226,6 +252,10 @@ int vm_run(struct vm *vm)
 				vmm_log("guest reset");
 				return VMM_EXIT_RESET;
 			}
+			if (vm->pm.poweroff) {
+				vmm_log("guest entered ACPI S5: power-off");
+				return poweroff_status(vm);
+			}
 			break;
 		case DYAD_EXIT_MMIO:
 			exit_mmio(vm);
@@ -243,9 +273,7 @@ int vm_run(struct vm *vm)
 			/* IF = 0 and no NMI source: nothing can wake the guest. Linux without ACPI
 			 * powers off this way ("cli; hlt"). */
 			vmm_log("guest halted with interrupts off: power-off");
-			if (vm->ports.verdict > 0)
-				return VMM_EXIT_VERDICT + MIN(vm->ports.verdict, 100);
-			return VMM_EXIT_POWEROFF;
+			return poweroff_status(vm);
 		case DYAD_EXIT_HYPERCALL:
 			report(vm, "hypercall %lu: -ENOSYS", run->regs.rax, 0);
 			run->regs.rax = (unsigned long)-1000; /* KVM_ENOSYS */

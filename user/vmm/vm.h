@@ -9,9 +9,12 @@
 #include "console.h"
 #include "cpuid.h"
 #include "image.h"
+#include "ioapic.h"
 #include "msr.h"
 #include "options.h"
 #include "pic.h"
+#include "pit.h"
+#include "pm.h"
 #include "ports.h"
 #include "rtc.h"
 #include "uart.h"
@@ -34,6 +37,9 @@ struct vm {
 	struct cpuid_policy cpuid;
 	struct pic pic;
 	struct x2apic apic;
+	struct ioapic ioapic;
+	struct pit pit;
+	struct pm pm;
 	struct uart uart;
 	struct rtc rtc;
 	struct ports ports;
@@ -41,7 +47,8 @@ struct vm {
 	struct console console;
 
 	unsigned long vmm_exits[DYAD_EXIT_REASONS];
-	unsigned long gp_injected, mmio_unhandled, string_io, injected, apic_mmio;
+	unsigned long gp_injected, mmio_unhandled, string_io, injected, apic_mmio, ioapic_mmio;
+	unsigned long ioapic_undeliverable; /* messages no local APIC accepts */
 	unsigned long reported; /* senseless-guest reports printed so far */
 };
 

@@ -23,13 +23,16 @@ struct x2apic {
 	uint32_t tpr, svr, ldr, esr, icr_low;
 	uint32_t lvt_timer, lvt_thermal, lvt_pmc, lvt_lint0, lvt_lint1, lvt_error;
 	uint32_t tmict, tdcr;
-	uint32_t irr[8], isr[8];
+	uint32_t irr[8], isr[8], tmr[8]; /* TMR: accepted level-triggered, EOI is broadcast */
 	uint64_t tsc_deadline; /* TSC-deadline mode: IA32_TSC_DEADLINE, 0 disarmed */
 	uint64_t timer_start, timer_period; /* one-shot/periodic: TSC at arming, period in TSC */
 	uint64_t timer_due; /* TSC at which the timer fires next; 0 disarmed */
 	uint64_t tsc_khz;
 	uint64_t now; /* the TSC of the access being emulated (set by the caller) */
 	struct pic *pic; /* behind LINT0 when it is programmed ExtINT */
+	/* The EOI of a level-triggered vector, broadcast to the I/O APIC(s); may be NULL. */
+	void (*eoi_broadcast)(void *ctx, int vector);
+	void *eoi_ctx;
 	unsigned long timer_fired, extint_delivered;
 };
 
@@ -50,8 +53,13 @@ uint64_t x2apic_next_deadline(const struct x2apic *a);
  * IRR to ISR), else the PIC's through LINT0 in ExtINT mode (acknowledged at the PIC).
  */
 int x2apic_take_interrupt(struct x2apic *a);
-/* Sets @vector in IRR (self-IPI, timer, or any fixed-mode source). */
+/* Sets @vector in IRR (self-IPI, timer, or any fixed-mode source): edge-triggered. */
 void x2apic_raise(struct x2apic *a, int vector);
+/*
+ * Accepts a fixed interrupt @vector from the I/O APIC; @level sets its TMR bit, so that its EOI
+ * is broadcast through eoi_broadcast.
+ */
+void x2apic_accept(struct x2apic *a, int vector, int level);
 
 /*
  * The xAPIC page at APIC_MMIO_BASE (only in xAPIC mode): register offset / 16 is the x2APIC
