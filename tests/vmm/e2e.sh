@@ -6,6 +6,9 @@
 #   CASE linux-vmlinux  Debian's vmlinux + the busybox initramfs running the guest test script,
 #                       with a guest command line padded past 1.5 KiB that must arrive whole
 #   CASE linux-bzimage  the same with the stock bzImage
+#   CASE linux-cloud, linux-rt  the vmlinux of Debian's cloud or rt flavour with its initramfs,
+#                       from GUEST_DIR-cloud or GUEST_DIR-rt (FLAVOUR=... tools/guest-image.sh);
+#                       the cloud case ends with `reboot`, which must reach the ACPI reset register
 #   CASE bad-guest      the misbehaving guest (tests/vmm/bad_guest.asm)
 # Prints TAP; exits non-zero if any check failed. A machine whose Dyad has no VMX/SVM gives
 # `# SKIP` lines, or failures with VMM_E2E_NO_SKIP set. TEST_SUMMARY_FILE: as tools/boot-test.sh.
@@ -44,7 +47,8 @@ boot() {
 	local name=$1 args=$2 iso=$BUILD_DIR/vmm-e2e-$emu-$1.iso log=$BUILD_DIR/vmm-e2e-$emu-$1.log
 	"$(dirname "$0")/../../tools/mkiso.sh" "$iso" "$kernel" "init=/bin/vmm -- $args" \
 		"$vmm:/bin/vmm" "$guest/bzImage:/boot/bzImage" "$guest/vmlinux:/boot/vmlinux" \
-		"$guest/initramfs.cpio:/boot/initramfs.cpio" "$bad:/boot/bad_guest" >/dev/null
+		"$guest/initramfs.cpio:/boot/initramfs.cpio" "$bad:/boot/bad_guest" \
+		${iso_extra[@]+"${iso_extra[@]}"} >/dev/null
 	echo "# $name: booting (timeout $limit s, log $log)"
 	local start=$EPOCHREALTIME
 	if [[ $emu == bochs ]]; then
@@ -75,11 +79,15 @@ long_pad() {
 	printf '%s' "$pad"
 }
 
-linux() { # NAME KERNEL_PATH [long]
+# linux NAME KERNEL_PATH [long]; $initrd names the initramfs in the ISO, $end how the guest ends
+# (poweroff: status 0 through ACPI S5; reboot: status 2 through the ACPI reset register 0xcf9).
+initrd=/boot/initramfs.cpio end=poweroff iso_extra=()
+linux() {
 	local log=$BUILD_DIR/vmm-e2e-$emu-$1.log words="dyad_mode=test dyad_ram_mib=$ram_mib" w args=''
+	[[ $end == poweroff ]] || words+=" dyad_end=$end"
 	[[ ${3:-} != long ]] || words+=" $(long_pad)"
 	for w in $words; do args+="-a $w "; done
-	boot "$1" "-m ${ram_mib}M -i /boot/initramfs.cpio $args$2"
+	boot "$1" "-m ${ram_mib}M -i $initrd $args$2"
 	if no_vm "$log"; then
 		skip "$1: boots Linux" "Dyad found no VMX or SVM here"
 		return
@@ -89,8 +97,20 @@ linux() { # NAME KERNEL_PATH [long]
 	tap "$(grep -aq '^=== dyad-guest: Linux' "$log"; echo $?)" "$1: the guest printed its banner"
 	tap "$(grep -aq '^dyad-guest: PASS' "$log" && ! grep -aq '^not ok' "$log"; echo $?)" \
 		"$1: the guest test script passed (release, MemTotal, one CPU, hypervisor flag, 64 MiB checksum)"
-	tap "$(grep -aq 'verdict 0$' "$log" && grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
-		"$1: the verdict came through the debug port and the VMM ended with status 0"
+	if [[ $end == poweroff ]]; then
+		tap "$(grep -aq 'verdict 0$' "$log" && grep -aq '^vmm: guest entered ACPI S5: power-off' "$log" &&
+			grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
+			"$1: the verdict came through the debug port, poweroff reached ACPI S5 and the VMM ended with status 0"
+	else
+		# The cloud flavour has no /dev/port (CONFIG_DEVPORT off): its verdict is the PASS line.
+		tap "$(grep -aq '^dyad-guest: PASS' "$log" && grep -aq '^vmm: guest reset through port 0xcf9' "$log" &&
+			grep -aq '^init: /bin/vmm exited with status 2$' "$log"; echo $?)" \
+			"$1: reboot reached the ACPI reset register and the VMM ended with status 2"
+	fi
+	tap "$(grep -aq '^ok - sleep 2 ends' "$log" && grep -aq '^ok - 20 processes forked' "$log"; echo $?)" \
+		"$1: sleep 2 ended (timed by the RTC) and fork works"
+	tap "$(grep -aq 'x2apic enabled' "$log" && grep -aq 'IOAPIC\[0\]: apic_id' "$log"; echo $?)" \
+		"$1: the guest found its I/O APIC in the MADT and runs its local APIC in x2APIC mode"
 	tap "$(grep -aEq '^vmm: guest RAM [0-9]+ MiB in ([1-9][0-9]* x 1G|0 x 1G \+ [1-9][0-9]* x 2M) \+ 0 x 4K' "$log"; echo $?)" \
 		"$1: guest RAM in 2M/1G pages only"
 	tap "$([[ -n $faults ]] && (( ${faults// /+} < 1000 )); echo $?)" \
@@ -124,6 +144,20 @@ for c in "$@"; do
 	case $c in
 	linux-vmlinux) linux linux-vmlinux /boot/vmlinux long ;;
 	linux-bzimage) linux linux-bzimage /boot/bzImage ;;
+	linux-cloud | linux-rt)
+		f=${c#linux-}
+		if [[ ! -s $guest-$f/vmlinux || ! -s $guest-$f/initramfs.cpio ]]; then
+			skip "$c: boots Linux" "no $guest-$f (FLAVOUR=$f tools/guest-image.sh $guest-$f)"
+			continue
+		fi
+		# The ISO names a module by its file's basename: links give these their own.
+		ln -sf "$(realpath "$guest-$f/vmlinux")" "$BUILD_DIR/vmlinux-$f"
+		ln -sf "$(realpath "$guest-$f/initramfs.cpio")" "$BUILD_DIR/initramfs-$f.cpio"
+		iso_extra=("$BUILD_DIR/vmlinux-$f:/boot/vmlinux-$f" "$BUILD_DIR/initramfs-$f.cpio:/boot/initramfs-$f.cpio")
+		initrd=/boot/initramfs-$f.cpio end=$([[ $f == cloud ]] && echo reboot || echo poweroff)
+		linux "$c" "/boot/vmlinux-$f"
+		iso_extra=() initrd=/boot/initramfs.cpio end=poweroff
+		;;
 	bad-guest) bad_guest ;;
 	*) die "unknown case '$c'" ;;
 	esac

@@ -49,12 +49,12 @@ void ports_io_out(void *dev, uint16_t port, int size, uint32_t value)
 		break;
 	case 0xcf9:
 		if (value & 0x04)
-			p->reset = 1;
+			p->reset = 0xcf9;
 		p->cf9 = value & 0x0a;
 		break;
 	case 0x64:
 		if ((value & 0xff) == 0xfe)
-			p->reset = 1;
+			p->reset = 0x64;
 		break;
 	case VMM_DEBUG_PORT:
 		p->verdict = value & 0xff;

@@ -6,7 +6,7 @@
 
 /* The small fixed-function ports of a PC: what they asked the VMM to do. */
 struct ports {
-	int reset; /* the guest asked for a reset (0xcf9 or the keyboard controller) */
+	int reset; /* the port the guest asked for a reset through (0xcf9, 0x64), else 0 */
 	int verdict; /* last byte written to VMM_DEBUG_PORT, -1 if none */
 	uint32_t pci_addr; /* 0xcf8 */
 	uint8_t cf9;

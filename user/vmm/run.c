@@ -249,7 +249,7 @@ int vm_run(struct vm *vm)
 		case DYAD_EXIT_IO:
 			exit_io(vm);
 			if (vm->ports.reset) {
-				vmm_log("guest reset");
+				vmm_log("guest reset through port %#x", vm->ports.reset);
 				return VMM_EXIT_RESET;
 			}
 			if (vm->pm.poweroff) {
