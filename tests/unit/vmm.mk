@@ -1,8 +1,10 @@
 # Host unit tests of the VMM's device models, loaders and parsers (no VMX or SVM needed).
 # The VMM's sources see the user ABI as <dyad/...> (include/uapi) ahead of the kernel's headers.
-VMM_UNIT := uart pic x2apic boot image misc acpi ioapic pit
+VMM_UNIT := bus cpuid uart pic x2apic boot image misc acpi ioapic pit
 UNIT_TESTS += $(VMM_UNIT:%=vmm_%)
 
+UNIT_SRCS_vmm_bus := tests/unit/vmm_bus.c user/vmm/bus.c user/vmm/mmio.c
+UNIT_SRCS_vmm_cpuid := tests/unit/vmm_cpuid.c user/vmm/cpuid.c user/vmm/bus.c
 UNIT_SRCS_vmm_uart := tests/unit/vmm_uart.c user/vmm/uart.c user/vmm/bus.c
 UNIT_SRCS_vmm_pic := tests/unit/vmm_pic.c user/vmm/pic.c user/vmm/bus.c
 UNIT_SRCS_vmm_x2apic := tests/unit/vmm_x2apic.c user/vmm/x2apic.c user/vmm/pic.c user/vmm/bus.c

@@ -18,6 +18,8 @@
 #include "pm.h"
 #include "vmm.h"
 
+static struct bus bus;
+
 #define GPA 0xf0000u
 
 static uint8_t mem[ACPI_TABLES_MAX];
@@ -214,40 +216,40 @@ static struct pm pm;
 
 static int pm_setup(void **state)
 {
-	bus_reset();
+	bus_init(&bus);
 	pm_init(&pm);
-	return pm_register(&pm);
+	return pm_register(&pm, &bus);
 }
 
 static void test_pm_s5_powers_off(void **state)
 {
-	assert_int_equal(io_in(ACPI_PM1A_CNT, 2) & 1, 1); /* SCI_EN: already in ACPI mode */
+	assert_int_equal(bus_in(&bus, ACPI_PM1A_CNT, 2) & 1, 1); /* SCI_EN: already in ACPI mode */
 	/* Linux's acpi_hw_legacy_sleep: the type first, then the type with SLP_EN. */
-	io_out(ACPI_PM1A_CNT, 2, 1 | ACPI_S5_SLP_TYP << 10);
+	bus_out(&bus, ACPI_PM1A_CNT, 2, 1 | ACPI_S5_SLP_TYP << 10);
 	assert_false(pm.poweroff);
-	io_out(ACPI_PM1A_CNT, 2, 1 | ACPI_S5_SLP_TYP << 10 | 0x2000);
+	bus_out(&bus, ACPI_PM1A_CNT, 2, 1 | ACPI_S5_SLP_TYP << 10 | 0x2000);
 	assert_true(pm.poweroff);
-	assert_int_equal(io_in(ACPI_PM1A_CNT, 2) & 0x2000, 0); /* SLP_EN reads 0 */
+	assert_int_equal(bus_in(&bus, ACPI_PM1A_CNT, 2) & 0x2000, 0); /* SLP_EN reads 0 */
 }
 
 static void test_pm_other_sleep_refused(void **state)
 {
-	io_out(ACPI_PM1A_CNT, 2, 1 | ((ACPI_S5_SLP_TYP + 1) & 7) << 10 | 0x2000);
+	bus_out(&bus, ACPI_PM1A_CNT, 2, 1 | ((ACPI_S5_SLP_TYP + 1) & 7) << 10 | 0x2000);
 	assert_false(pm.poweroff);
 	assert_int_equal(pm.sleep_refused, 1);
 	/* The high byte alone, as a byte write, carries SLP_EN too. */
-	io_out(ACPI_PM1A_CNT + 1, 1, (ACPI_S5_SLP_TYP << 2) | 0x20);
+	bus_out(&bus, ACPI_PM1A_CNT + 1, 1, (ACPI_S5_SLP_TYP << 2) | 0x20);
 	assert_true(pm.poweroff);
 }
 
 static void test_pm_status_write_one_to_clear(void **state)
 {
 	pm.sts = 0x8101;
-	io_out(ACPI_PM1A_EVT, 2, 0x0001);
-	assert_int_equal(io_in(ACPI_PM1A_EVT, 2), 0x8100);
-	io_out(ACPI_PM1A_EVT + 2, 2, 0x0120);
-	assert_int_equal(io_in(ACPI_PM1A_EVT + 2, 2), 0x0120);
-	assert_int_equal(io_in(ACPI_PM1A_EVT, 4), 0x01208100);
+	bus_out(&bus, ACPI_PM1A_EVT, 2, 0x0001);
+	assert_int_equal(bus_in(&bus, ACPI_PM1A_EVT, 2), 0x8100);
+	bus_out(&bus, ACPI_PM1A_EVT + 2, 2, 0x0120);
+	assert_int_equal(bus_in(&bus, ACPI_PM1A_EVT + 2, 2), 0x0120);
+	assert_int_equal(bus_in(&bus, ACPI_PM1A_EVT, 4), 0x01208100);
 }
 
 int main(void)

@@ -185,7 +185,11 @@ static void test_cpu_state(void **state)
 	uint64_t v;
 
 	assert_non_null(mem);
-	boot_cpu_state(mem, 0x1000200, &s, &r);
+	/* RAM smaller than the boot area is refused, not written past. */
+	struct guest_ram small = { mem, BOOT_STACK_TOP - 1 };
+	assert_int_equal(boot_cpu_state(&small, 0x1000200, &s, &r), -1);
+	struct guest_ram ram = { mem, BOOT_CMDLINE };
+	assert_int_equal(boot_cpu_state(&ram, 0x1000200, &s, &r), 0);
 	assert_int_equal(r.rip, 0x1000200);
 	assert_int_equal(r.rsi, BOOT_PARAMS);
 	assert_int_equal(r.rflags & 0x200, 0); /* interrupts off */

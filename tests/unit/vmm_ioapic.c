@@ -147,6 +147,21 @@ static void test_bad_pins_ignored(void **state)
 	assert_int_equal(reg_read(0x10 + 2 * IOAPIC_PINS), 0xffffffff);
 }
 
+static void test_on_the_bus(void **state)
+{
+	struct bus bus;
+	uint64_t v = 0x01;
+
+	bus_init(&bus);
+	assert_int_equal(ioapic_register(&io, &bus), 0);
+	assert_int_equal(bus_access(&bus, BUS_MMIO, IOAPIC_BASE, 4, 1, &v), 0);
+	assert_int_equal(bus_access(&bus, BUS_MMIO, IOAPIC_BASE + 0x10, 4, 0, &v), 0);
+	assert_int_equal(v, 0x00170011);
+	/* The registers are 32 bits wide: a byte access is refused. */
+	assert_int_equal(bus_access(&bus, BUS_MMIO, IOAPIC_BASE + 0x10, 1, 0, &v), BUS_REFUSED);
+	assert_int_equal(bus_access(&bus, BUS_MMIO, IOAPIC_BASE + 0x20, 4, 0, &v), BUS_REFUSED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +171,7 @@ int main(void)
 		cmocka_unit_test_setup(test_level_waits_for_eoi, setup),
 		cmocka_unit_test_setup(test_masked_level_sends_on_unmask, setup),
 		cmocka_unit_test_setup(test_bad_pins_ignored, setup),
+		cmocka_unit_test_setup(test_on_the_bus, setup),
 	};
 	return cmocka_run_group_tests_name("vmm_ioapic", tests, NULL, NULL);
 }

@@ -21,6 +21,8 @@
 #include "ports.h"
 #include "rtc.h"
 #include "vmm.h"
+
+static struct bus bus;
 #include "x2apic.h"
 
 static int parse(struct options *o, char *err, int argc, ...)
@@ -281,58 +283,59 @@ static void test_rtc(void **state)
 {
 	struct rtc r;
 
-	bus_reset();
+	bus_init(&bus);
 	rtc_init(&r, fixed_now);
-	assert_int_equal(rtc_register(&r), 0);
+	assert_int_equal(rtc_register(&r, &bus), 0);
 	const uint8_t bcd[][2] = { { 0, 0x20 }, { 2, 0x13 }, { 4, 0x22 }, { 6, 3 },
 				   { 7, 0x14 }, { 8, 0x11 }, { 9, 0x23 }, { 0x32, 0x20 } };
 	for (unsigned i = 0; i < sizeof(bcd) / sizeof(bcd[0]); i++) {
-		io_out(0x70, 1, 0x80 | bcd[i][0]); /* bit 7 (NMI mask) is not part of the index */
-		assert_int_equal(io_in(0x71, 1), bcd[i][1]);
+		bus_out(&bus, 0x70, 1,
+			0x80 | bcd[i][0]); /* bit 7 (NMI mask) is not part of the index */
+		assert_int_equal(bus_in(&bus, 0x71, 1), bcd[i][1]);
 	}
-	io_out(0x70, 1, 0x0a);
-	assert_int_equal(io_in(0x71, 1) & 0x80, 0); /* no update in progress */
-	io_out(0x70, 1, 0x0b);
-	io_out(0x71, 1, 0x06); /* binary, 24 h */
-	io_out(0x70, 1, 0x04);
-	assert_int_equal(io_in(0x71, 1), 22);
-	io_out(0x70, 1, 0x0b);
-	io_out(0x71, 1, 0x04); /* binary, 12 h */
-	io_out(0x70, 1, 0x04);
-	assert_int_equal(io_in(0x71, 1), 0x80 | 10);
+	bus_out(&bus, 0x70, 1, 0x0a);
+	assert_int_equal(bus_in(&bus, 0x71, 1) & 0x80, 0); /* no update in progress */
+	bus_out(&bus, 0x70, 1, 0x0b);
+	bus_out(&bus, 0x71, 1, 0x06); /* binary, 24 h */
+	bus_out(&bus, 0x70, 1, 0x04);
+	assert_int_equal(bus_in(&bus, 0x71, 1), 22);
+	bus_out(&bus, 0x70, 1, 0x0b);
+	bus_out(&bus, 0x71, 1, 0x04); /* binary, 12 h */
+	bus_out(&bus, 0x70, 1, 0x04);
+	assert_int_equal(bus_in(&bus, 0x71, 1), 0x80 | 10);
 }
 
 static void test_ports(void **state)
 {
 	struct ports p;
 
-	bus_reset();
+	bus_init(&bus);
 	ports_init(&p);
-	assert_int_equal(ports_register(&p), 0);
+	assert_int_equal(ports_register(&p, &bus), 0);
 	/* No PCI: the configuration data reads all ones. */
-	io_out(0xcf8, 4, 0x80000000);
-	assert_int_equal(io_in(0xcf8, 4), 0x80000000);
-	assert_int_equal(io_in(0xcfc, 4), 0xffffffff);
-	assert_int_equal(io_in(0xcfe, 2), 0xffff);
+	bus_out(&bus, 0xcf8, 4, 0x80000000);
+	assert_int_equal(bus_in(&bus, 0xcf8, 4), 0x80000000);
+	assert_int_equal(bus_in(&bus, 0xcfc, 4), 0xffffffff);
+	assert_int_equal(bus_in(&bus, 0xcfe, 2), 0xffff);
 	/* Unowned ports read all ones and count. */
-	assert_int_equal(io_in(0x1234, 1), 0xff);
-	assert_int_equal(io_in(0x1234, 4), 0xffffffff);
-	io_out(0x1234, 1, 0);
-	assert_int_equal(bus_stats.io_unowned, 3);
-	assert_int_equal(bus_stats.last_unowned_port, 0x1234);
-	io_out(0x80, 1, 0x55);
-	assert_int_equal(io_in(0x80, 1), 0xff);
+	assert_int_equal(bus_in(&bus, 0x1234, 1), 0xff);
+	assert_int_equal(bus_in(&bus, 0x1234, 4), 0xffffffff);
+	bus_out(&bus, 0x1234, 1, 0);
+	assert_int_equal(bus.space[BUS_PIO].unowned, 3);
+	assert_int_equal(bus.space[BUS_PIO].last_unowned, 0x1234);
+	bus_out(&bus, 0x80, 1, 0x55);
+	assert_int_equal(bus_in(&bus, 0x80, 1), 0xff);
 	/* Verdict, then resets. */
 	assert_int_equal(p.verdict, -1);
-	io_out(VMM_DEBUG_PORT, 1, 3);
+	bus_out(&bus, VMM_DEBUG_PORT, 1, 3);
 	assert_int_equal(p.verdict, 3);
 	assert_false(p.reset);
-	io_out(0xcf9, 1, 0x02);
+	bus_out(&bus, 0xcf9, 1, 0x02);
 	assert_false(p.reset);
-	io_out(0xcf9, 1, 0x06);
+	bus_out(&bus, 0xcf9, 1, 0x06);
 	assert_true(p.reset);
 	p.reset = 0;
-	io_out(0x64, 1, 0xfe);
+	bus_out(&bus, 0x64, 1, 0xfe);
 	assert_true(p.reset);
 }
 
@@ -341,21 +344,21 @@ static void test_msrs(void **state)
 	struct msrs m;
 	uint64_t v;
 
-	bus_reset();
+	bus_init(&bus);
 	msrs_init(&m);
-	assert_int_equal(msrs_register(&m), 0);
-	assert_int_equal(msr_read(0x3a, &v), 0);
+	assert_int_equal(msrs_register(&m, &bus), 0);
+	assert_int_equal(bus_rdmsr(&bus, 0x3a, &v), 0);
 	assert_int_equal(v & 1, 1);
-	assert_int_equal(msr_write(0x3a, 5), -1);
-	assert_int_equal(msr_write(0x1a0, 0x801), 0);
-	assert_int_equal(msr_read(0x1a0, &v), 0);
+	assert_int_equal(bus_wrmsr(&bus, 0x3a, 5), -1);
+	assert_int_equal(bus_wrmsr(&bus, 0x1a0, 0x801), 0);
+	assert_int_equal(bus_rdmsr(&bus, 0x1a0, &v), 0);
 	assert_int_equal(v, 0x801);
-	assert_int_equal(msr_read(0xc0010015, &v), 0);
+	assert_int_equal(bus_rdmsr(&bus, 0xc0010015, &v), 0);
 	assert_true(v & (1u << 24));
 	/* Unknown: #GP, counted. */
-	assert_int_equal(msr_read(0x10a, &v), -1);
-	assert_int_equal(msr_write(0xdeadbeef, 1), -1);
-	assert_int_equal(bus_stats.msr_unowned, 2);
+	assert_int_equal(bus_rdmsr(&bus, 0x10a, &v), -1);
+	assert_int_equal(bus_wrmsr(&bus, 0xdeadbeef, 1), -1);
+	assert_int_equal(bus.space[BUS_MSR].unowned, 2);
 }
 
 int main(void)

@@ -14,6 +14,8 @@
 #include "pit.h"
 #include "vmm.h"
 
+static struct bus bus;
+
 #define TSC_PER_CLOCK 1000ULL
 #define T0 1000000ULL /* an arbitrary starting TSC */
 
@@ -29,11 +31,11 @@ static void irq(void *ctx, int l)
 
 static int setup(void **state)
 {
-	bus_reset();
+	bus_init(&bus);
 	pit_init(&p, PIT_HZ, irq, NULL); /* tsc_khz = PIT_HZ: 1000 TSC per clock */
 	pulses = level = 0;
 	p.now = T0;
-	return pit_register(&p);
+	return pit_register(&p, &bus);
 }
 
 static void at(uint64_t clocks)
@@ -43,9 +45,9 @@ static void at(uint64_t clocks)
 
 static void program(int ch, int mode, uint16_t count)
 {
-	io_out(0x43, 1, (uint32_t)(ch << 6 | 3 << 4 | mode << 1));
-	io_out(0x40 + ch, 1, count & 0xff);
-	io_out(0x40 + ch, 1, count >> 8);
+	bus_out(&bus, 0x43, 1, (uint32_t)(ch << 6 | 3 << 4 | mode << 1));
+	bus_out(&bus, 0x40 + ch, 1, count & 0xff);
+	bus_out(&bus, 0x40 + ch, 1, count >> 8);
 }
 
 static void test_mode2_periodic(void **state)
@@ -77,8 +79,8 @@ static void test_mode0_once(void **state)
 	assert_int_equal(pulses, 1);
 	/* A new count re-arms it. */
 	p.now = T0 + 200000 * TSC_PER_CLOCK;
-	io_out(0x40, 1, 100);
-	io_out(0x40, 1, 0);
+	bus_out(&bus, 0x40, 1, 100);
+	bus_out(&bus, 0x40, 1, 0);
 	at(200099);
 	assert_int_equal(pulses, 1);
 	at(200100);
@@ -98,7 +100,7 @@ static void test_mode3_square_wave(void **state)
 
 static void test_no_interrupt_before_count(void **state)
 {
-	io_out(0x43, 1, 0x34); /* mode 2, but no count yet */
+	bus_out(&bus, 0x43, 1, 0x34); /* mode 2, but no count yet */
 	assert_int_equal(pit_next_deadline(&p), 0);
 	at(1 << 20);
 	assert_int_equal(pulses, 0);
@@ -108,34 +110,34 @@ static void test_latch_and_lsb_msb_reads(void **state)
 {
 	program(0, 2, 0x1234);
 	p.now = T0 + 0x34 * TSC_PER_CLOCK;
-	io_out(0x43, 1, 0x00); /* latch channel 0 */
+	bus_out(&bus, 0x43, 1, 0x00); /* latch channel 0 */
 	p.now = T0 + 0x100 * TSC_PER_CLOCK; /* the latch holds while time goes on */
-	assert_int_equal(io_in(0x40, 1), 0x00);
-	assert_int_equal(io_in(0x40, 1), 0x12);
+	assert_int_equal(bus_in(&bus, 0x40, 1), 0x00);
+	assert_int_equal(bus_in(&bus, 0x40, 1), 0x12);
 	/* Unlatched: the live count. */
-	assert_int_equal(io_in(0x40, 1), 0x34);
-	assert_int_equal(io_in(0x40, 1), 0x11);
+	assert_int_equal(bus_in(&bus, 0x40, 1), 0x34);
+	assert_int_equal(bus_in(&bus, 0x40, 1), 0x11);
 }
 
 static void test_channel2_gate_and_out2(void **state)
 {
 	/* quick_pit_calibrate(): gate on, speaker off, mode 0, count 0xffff, read MSB falling. */
-	io_out(0x61, 1, (io_in(0x61, 1) & ~0x02u) | 0x01);
+	bus_out(&bus, 0x61, 1, (bus_in(&bus, 0x61, 1) & ~0x02u) | 0x01);
 	program(2, 0, 0xffff);
-	assert_int_equal(io_in(0x61, 1) & 0x20, 0); /* OUT2 low until terminal count */
+	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x20, 0); /* OUT2 low until terminal count */
 	p.now = T0 + 0x300 * TSC_PER_CLOCK;
-	(void)io_in(0x42, 1);
-	assert_int_equal(io_in(0x42, 1), 0xfc); /* 0xffff - 0x300 = 0xfcff */
+	(void)bus_in(&bus, 0x42, 1);
+	assert_int_equal(bus_in(&bus, 0x42, 1), 0xfc); /* 0xffff - 0x300 = 0xfcff */
 	/* Gate off pauses mode 0; gate on resumes. */
-	io_out(0x61, 1, 0x00);
+	bus_out(&bus, 0x61, 1, 0x00);
 	p.now = T0 + 0x5000 * TSC_PER_CLOCK;
-	(void)io_in(0x42, 1);
-	assert_int_equal(io_in(0x42, 1), 0xfc);
-	io_out(0x61, 1, 0x01);
+	(void)bus_in(&bus, 0x42, 1);
+	assert_int_equal(bus_in(&bus, 0x42, 1), 0xfc);
+	bus_out(&bus, 0x61, 1, 0x01);
 	p.now += (0xfcff - 1) * TSC_PER_CLOCK;
-	assert_int_equal(io_in(0x61, 1) & 0x21, 0x01);
+	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x21, 0x01);
 	p.now += TSC_PER_CLOCK;
-	assert_int_equal(io_in(0x61, 1) & 0x21, 0x21); /* OUT2 high at terminal count */
+	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x21, 0x21); /* OUT2 high at terminal count */
 	assert_int_equal(pulses, 0); /* channel 2 has no interrupt */
 }
 
@@ -143,17 +145,17 @@ static void test_channel2_gate_off_holds(void **state)
 {
 	program(2, 0, 100); /* gate off since reset: nothing counts */
 	p.now = T0 + 1000 * TSC_PER_CLOCK;
-	assert_int_equal(io_in(0x61, 1) & 0x20, 0);
-	assert_int_equal(io_in(0x42, 1), 100);
+	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x20, 0);
+	assert_int_equal(bus_in(&bus, 0x42, 1), 100);
 }
 
 static void test_read_back_status(void **state)
 {
 	program(2, 0, 10);
-	io_out(0x61, 1, 0x01);
+	bus_out(&bus, 0x61, 1, 0x01);
 	p.now = T0 + 20 * TSC_PER_CLOCK;
-	io_out(0x43, 1, 0xc0 | 0x20 | 0x08); /* read-back: status only, channel 2 */
-	assert_int_equal(io_in(0x42, 1), 0x80 | 3 << 4 | 0 << 1); /* OUT high, LSB/MSB, mode 0 */
+	bus_out(&bus, 0x43, 1, 0xc0 | 0x20 | 0x08); /* read-back: status only, channel 2 */
+	assert_int_equal(bus_in(&bus, 0x42, 1), 0x80 | 3 << 4 | 0 << 1); /* OUT high, LSB/MSB, mode 0 */
 }
 
 int main(void)

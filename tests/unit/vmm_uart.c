@@ -15,6 +15,8 @@
 #include "uart.h"
 #include "vmm.h"
 
+static struct bus bus;
+
 #define COM1 0x3f8
 
 static struct uart u;
@@ -37,21 +39,21 @@ static void set_irq(void *ctx, int level)
 
 static int setup(void **state)
 {
-	bus_reset();
+	bus_init(&bus);
 	nsent = 0;
 	irq_level = irq_edges = 0;
 	uart_init(&u, tx, set_irq, NULL);
-	return uart_register(&u);
+	return uart_register(&u, &bus);
 }
 
 static uint8_t in(int reg)
 {
-	return (uint8_t)io_in(COM1 + reg, 1);
+	return (uint8_t)bus_in(&bus, COM1 + reg, 1);
 }
 
 static void out(int reg, uint8_t v)
 {
-	io_out(COM1 + reg, 1, v);
+	bus_out(&bus, COM1 + reg, 1, v);
 }
 
 static void test_probe_registers(void **state)

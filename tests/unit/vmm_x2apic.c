@@ -13,6 +13,8 @@
 
 #include "pic.h"
 #include "vmm.h"
+
+static struct bus bus;
 #include "x2apic.h"
 
 #define TSC_PER_TICK 4
@@ -30,23 +32,23 @@ static struct pic pic;
 
 static int setup(void **state)
 {
-	bus_reset();
+	bus_init(&bus);
 	pic_init(&pic);
 	x2apic_init(&a, 4 * APIC_CRYSTAL_KHZ, &pic);
-	return x2apic_register(&a) | pic_register(&pic);
+	return x2apic_register(&a, &bus) | pic_register(&pic, &bus);
 }
 
 static uint64_t rd(uint32_t msr)
 {
 	uint64_t v;
 
-	assert_int_equal(msr_read(msr, &v), 0);
+	assert_int_equal(bus_rdmsr(&bus, msr, &v), 0);
 	return v;
 }
 
 static void wr(uint32_t msr, uint64_t v)
 {
-	assert_int_equal(msr_write(msr, v), 0);
+	assert_int_equal(bus_wrmsr(&bus, msr, v), 0);
 }
 
 static void eoi(void)
@@ -73,11 +75,11 @@ static void test_xapic_page_then_x2apic(void **state)
 	assert_int_equal(x2apic_mmio_read(&a, 0x21, &v), -1); /* not a register boundary */
 	assert_int_equal(x2apic_mmio_read(&a, 0x1000, &v), -1);
 	/* Disabling the APIC is refused; x2APIC on is accepted, and then the page is gone. */
-	assert_int_equal(msr_write(APIC_BASE_MSR, 0xfee00100), -1);
+	assert_int_equal(bus_wrmsr(&bus, APIC_BASE_MSR, 0xfee00100), -1);
 	wr(APIC_BASE_MSR, 0xfee00d00);
 	assert_int_equal(x2apic_mmio_read(&a, 0x30, &v), -1);
 	/* Back from x2APIC to xAPIC is not a legal transition. */
-	assert_int_equal(msr_write(APIC_BASE_MSR, 0xfee00900), -1);
+	assert_int_equal(bus_wrmsr(&bus, APIC_BASE_MSR, 0xfee00900), -1);
 }
 
 static void test_starts_in_virtual_wire(void **state)
@@ -217,15 +219,15 @@ static void test_icr_self(void **state)
 
 static void test_extint_through_lint0(void **state)
 {
-	io_out(0x20, 1, 0x11);
-	io_out(0x21, 1, 0x30);
-	io_out(0x21, 1, 0x04);
-	io_out(0x21, 1, 0x01);
-	io_out(0x21, 1, 0xef); /* IRQ4 only */
+	bus_out(&bus, 0x20, 1, 0x11);
+	bus_out(&bus, 0x21, 1, 0x30);
+	bus_out(&bus, 0x21, 1, 0x04);
+	bus_out(&bus, 0x21, 1, 0x01);
+	bus_out(&bus, 0x21, 1, 0xef); /* IRQ4 only */
 	pic_set_irq(&pic, 4, 1);
 	assert_int_equal(x2apic_take_interrupt(&a), 0x34);
 	assert_int_equal(a.extint_delivered, 1);
-	io_out(0x20, 1, 0x20);
+	bus_out(&bus, 0x20, 1, 0x20);
 	/* LINT0 masked: the PIC is cut off. */
 	wr(LINT0, 0x10700);
 	pic_set_irq(&pic, 4, 0);
@@ -239,13 +241,13 @@ static void test_general_protection(void **state)
 {
 	uint64_t v;
 
-	assert_int_equal(msr_write(0x803, 0), -1); /* version is read-only */
-	assert_int_equal(msr_write(EOI, 1), -1); /* non-zero EOI */
-	assert_int_equal(msr_read(EOI, &v), -1); /* write-only */
-	assert_int_equal(msr_write(TPR, 1ULL << 32), -1); /* reserved upper half */
-	assert_int_equal(msr_read(0x8ff, &v), -1); /* reserved */
+	assert_int_equal(bus_wrmsr(&bus, 0x803, 0), -1); /* version is read-only */
+	assert_int_equal(bus_wrmsr(&bus, EOI, 1), -1); /* non-zero EOI */
+	assert_int_equal(bus_rdmsr(&bus, EOI, &v), -1); /* write-only */
+	assert_int_equal(bus_wrmsr(&bus, TPR, 1ULL << 32), -1); /* reserved upper half */
+	assert_int_equal(bus_rdmsr(&bus, 0x8ff, &v), -1); /* reserved */
 	wr(APIC_BASE_MSR, 0xfee00d00);
-	assert_int_equal(msr_write(APIC_BASE_MSR, 0xfee00900), -1); /* leave x2APIC mode */
+	assert_int_equal(bus_wrmsr(&bus, APIC_BASE_MSR, 0xfee00900), -1); /* leave x2APIC mode */
 	assert_int_equal(rd(APIC_BASE_MSR), 0xfee00d00);
 }
 

@@ -8,6 +8,7 @@
 #include <asm/bootparam.h>
 #include <dyad/vcpu.h>
 
+#include "bus.h"
 #include "image.h"
 
 /*
@@ -55,10 +56,11 @@ void boot_params_build(struct boot_params *bp, const struct image_info *img, uin
 uint64_t boot_initrd_addr(const struct image_info *img, uint64_t ram, uint64_t size);
 
 /*
- * Writes the identity page tables and the GDT into guest memory at @mem (guest-physical 0)
- * and fills @s and @r for the 64-bit boot protocol: long mode, paging on, flat segments,
- * RIP at @entry, RSI at boot_params.
+ * Writes the identity page tables and the GDT into guest RAM @ram and fills @s and @r for the
+ * 64-bit boot protocol: long mode, paging on, flat segments, RIP at @entry, RSI at
+ * boot_params. Returns 0, or -1 when RAM does not hold [0, BOOT_STACK_TOP).
  */
-void boot_cpu_state(uint8_t *mem, uint64_t entry, struct dyad_sregs *s, struct dyad_regs *r);
+int boot_cpu_state(const struct guest_ram *ram, uint64_t entry, struct dyad_sregs *s,
+		   struct dyad_regs *r);
 
 #endif

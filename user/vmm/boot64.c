@@ -16,9 +16,10 @@
 #define PTE_A 0x20ULL /* set ahead: the walker then never writes the tables */
 #define PTE_D 0x40ULL
 
-static void put64(uint8_t *mem, uint64_t gpa, uint64_t v)
+/* Writes @v at @gpa inside the low area @low, which starts at guest-physical 0. */
+static void put64(uint8_t *low, uint64_t gpa, uint64_t v)
 {
-	memcpy(mem + gpa, &v, sizeof(v));
+	memcpy(low + gpa, &v, sizeof(v));
 }
 
 static struct dyad_segment flat(uint16_t sel, uint8_t type, uint8_t l, uint8_t db)
@@ -34,8 +35,16 @@ static struct dyad_segment flat(uint16_t sel, uint8_t type, uint8_t l, uint8_t d
 				      .g = 1 };
 }
 
-void boot_cpu_state(uint8_t *mem, uint64_t entry, struct dyad_sregs *s, struct dyad_regs *r)
+int boot_cpu_state(const struct guest_ram *ram, uint64_t entry, struct dyad_sregs *s,
+		   struct dyad_regs *r)
 {
+	void *p;
+
+	/* One check covers everything written below: [0, BOOT_STACK_TOP). */
+	if (gpa_ptr(ram, 0, BOOT_STACK_TOP, &p))
+		return -1;
+	uint8_t *mem = p;
+
 	/* GDT: descriptors 2 and 3, the encodings of the segments below. */
 	put64(mem, BOOT_GDT, 0);
 	put64(mem, BOOT_GDT + 8, 0);
@@ -68,4 +77,5 @@ void boot_cpu_state(uint8_t *mem, uint64_t entry, struct dyad_sregs *s, struct d
 	r->rsi = BOOT_PARAMS;
 	r->rsp = BOOT_STACK_TOP;
 	r->rflags = 0x2;
+	return 0;
 }

@@ -1,110 +1,82 @@
 // SPDX-License-Identifier: MIT
 /*
- * The dispatch tables: ports and MSRs to the device that registered them. A dozen ranges, so a
- * linear scan; the most recently hit range is tried first because exits come in runs (the
- * UART's THR/LSR, the APIC's EOI).
+ * The bus (bus.h has the API for device models): per space, the claimed ranges in a short
+ * array scanned linearly, with the range hit last tried first. A boot makes tens of thousands
+ * of port exits in runs on one device (the UART's THR/LSR per console byte), so the common
+ * case is one comparison; the table has a few dozen entries at most.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "bus.h"
 #include "vmm.h"
 
-#define IO_MAX 32
-#define MSR_MAX 16
-
-static const struct io_range *io_table[IO_MAX];
-static const struct msr_range *msr_table[MSR_MAX];
-static int io_count, msr_count;
-static const struct io_range *io_last;
-static const struct msr_range *msr_last;
-
-struct bus_stats bus_stats;
-
-void bus_reset(void)
+void bus_init(struct bus *b)
 {
-	io_count = msr_count = 0;
-	io_last = NULL;
-	msr_last = NULL;
-	bus_stats = (struct bus_stats){ 0 };
+	memset(b, 0, sizeof(*b));
 }
 
-int io_register(const struct io_range *r)
+int bus_register(struct bus *b, enum bus_space space, uint64_t first, uint64_t len, bus_fn fn,
+		 void *dev)
 {
-	if (io_count == IO_MAX || r->first > r->last)
+	uint64_t last = first + len - 1;
+
+	if ((unsigned)space >= BUS_SPACES || !len || !fn || last < first)
 		return -1;
-	for (int i = 0; i < io_count; i++)
-		if (r->first <= io_table[i]->last && io_table[i]->first <= r->last)
+	struct bus_table *t = &b->space[space];
+	if (t->count == BUS_RANGES)
+		return -1;
+	for (unsigned i = 0; i < t->count; i++)
+		if (first <= t->range[i].last && t->range[i].first <= last)
 			return -1;
-	io_table[io_count++] = r;
+	t->range[t->count++] = (struct bus_range){ first, last, fn, dev };
 	return 0;
 }
 
-int msr_register(const struct msr_range *r)
+static const struct bus_range *find(struct bus_table *t, uint64_t addr)
 {
-	if (msr_count == MSR_MAX || r->first > r->last)
-		return -1;
-	for (int i = 0; i < msr_count; i++)
-		if (r->first <= msr_table[i]->last && msr_table[i]->first <= r->last)
-			return -1;
-	msr_table[msr_count++] = r;
-	return 0;
-}
+	const struct bus_range *r = t->last_hit;
 
-static const struct io_range *io_find(uint16_t port)
-{
-	if (io_last && port >= io_last->first && port <= io_last->last)
-		return io_last;
-	for (int i = 0; i < io_count; i++)
-		if (port >= io_table[i]->first && port <= io_table[i]->last)
-			return io_last = io_table[i];
-	bus_stats.io_unowned++;
-	bus_stats.last_unowned_port = port;
+	if (r && addr >= r->first && addr <= r->last)
+		return r;
+	for (unsigned i = 0; i < t->count; i++) {
+		r = &t->range[i];
+		if (addr >= r->first && addr <= r->last)
+			return t->last_hit = r;
+	}
 	return NULL;
 }
 
-uint32_t io_in(uint16_t port, int size)
+static uint64_t ones(unsigned size)
 {
-	const struct io_range *r = io_find(port);
-	uint32_t ones = size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
-
-	if (!r || !r->in)
-		return ones;
-	return r->in(r->dev, port, size) & ones;
+	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
 }
 
-void io_out(uint16_t port, int size, uint32_t value)
+int bus_access(struct bus *b, enum bus_space space, uint64_t addr, unsigned size, int write,
+	       uint64_t *value)
 {
-	const struct io_range *r = io_find(port);
+	struct bus_table *t = &b->space[space];
+	const struct bus_range *r = find(t, addr);
+	uint64_t mask = space == BUS_MSR ? ~0ULL : ones(size);
+	int err;
 
-	if (r && r->out)
-		r->out(r->dev, port, size, value);
-}
-
-static const struct msr_range *msr_find(uint32_t index)
-{
-	if (msr_last && index >= msr_last->first && index <= msr_last->last)
-		return msr_last;
-	for (int i = 0; i < msr_count; i++)
-		if (index >= msr_table[i]->first && index <= msr_table[i]->last)
-			return msr_last = msr_table[i];
-	bus_stats.msr_unowned++;
-	bus_stats.last_unowned_msr = index;
-	return NULL;
-}
-
-int msr_read(uint32_t index, uint64_t *value)
-{
-	const struct msr_range *r = msr_find(index);
-
-	*value = 0;
-	return r && r->rd ? r->rd(r->dev, index, value) : -1;
-}
-
-int msr_write(uint32_t index, uint64_t value)
-{
-	const struct msr_range *r = msr_find(index);
-
-	return r && r->wr ? r->wr(r->dev, index, value) : -1;
+	if (write)
+		*value &= mask;
+	if (!r) {
+		t->unowned++;
+		t->last_unowned = addr;
+		err = BUS_UNOWNED;
+	} else {
+		err = r->fn(r->dev, addr, size, write, value) ? BUS_REFUSED : 0;
+		if (err)
+			t->refused++;
+		else
+			t->handled++;
+	}
+	if (!write)
+		*value = err ? (space == BUS_MSR ? 0 : mask) : *value & mask;
+	return err;
 }
 
 void vmm_log(const char *fmt, ...)

@@ -1,29 +1,22 @@
 // SPDX-License-Identifier: MIT
 /*
  * The guest's CPUID: the host's values (vendor, family, instruction sets) with what the VMM
- * does not virtualise taken out and what a KVM-like platform promises put in.
- *   leaf 1      hypervisor, x2APIC and TSC-deadline on; APIC ID 0, one logical CPU; VMX, SMX,
- *               MONITOR, speed/thermal control, PDCM, DTES64, MCE/MCA (their MSRs are absent),
- *               MTRR (no MTRR MSRs either), ACPI, TM, PBE, HTT off.
- *   leaf 6      ARAT only: the LAPIC timer runs in every C-state (Linux then skips the PIT).
- *   leaf 7      LA57 (5-level paging), TSC_ADJUST, SGX, PQM/PQE, Intel PT, WAITPKG, and the
- *               speculation-control MSR bits (SPEC_CTRL, STIBP, L1D_FLUSH, ARCH_CAPABILITIES,
- *               SSBD) off.
+ * does not virtualise taken out and what a KVM-like platform promises put in. Fixed bits are
+ * the rows of cpuid_rows[] below, one row per register and reason; the values the VMM computes
+ * (the maximum basic leaf, XSAVE sizes, the TSC and crystal rates, the hypervisor leaves) are
+ * the small functions above it.
+ *   0x40000000  "KVMKVMKVM", maximum leaf 0x40000001 with no paravirtual features: enough for
+ *               Linux's x2apic_available check.
+ *   leaf 0      the maximum basic leaf raised to 0x16 so that the frequency leaves are read;
+ *               leaves above it read 0.
  *   leaf 0xd    XSAVE for x87, SSE and AVX only, in the standard format (no XSAVEOPT, XSAVEC,
  *               XSAVES): sizes for that fixed set, which is what the guest enables. The
  *               host's leaf reports sizes for the host's XCR0 (Linux warned of an XSAVE
- *               size mismatch and turned XSAVE off; the kernel, keeping the guest's FPU by its
- *               XCR0, then lost its SSE state). AVX-512 and PKU, whose state is not in that
- *               set, are hidden.
- *   leaf 0xa    no architectural PMU.
- *   leaf 0xb/0x1f no extended topology (one CPU).
+ *               size mismatch and turned XSAVE off). AVX-512 and PKU, whose state is not in
+ *               that set, are hidden (rows).
  *   leaf 0x15   crystal APIC_CRYSTAL_KHZ and the ratio that gives tsc_khz, so the guest knows its
  *               TSC rate and the LAPIC timer period without calibration (Linux reads it on Intel).
  *   leaf 0x16   the base and maximum frequency in MHz.
- *   0x40000000  "KVMKVMKVM", maximum leaf 0x40000001 with no paravirtual features: enough for
- *               Linux's x2apic_available check.
- *   0x80000001  SVM, TOPOEXT and the AMD performance-counter extensions off.
- *   0x80000008  one core; 0x8000000a (SVM features) empty.
  */
 #include <string.h>
 
@@ -32,6 +25,92 @@
 #include "x2apic.h"
 
 #define BIT(n) (1u << (n))
+#define ALL_BITS 0xffffffffu
+
+/* clang-format off */
+const struct cpuid_row cpuid_rows[] = {
+	/* leaf 1: APIC ID 0, one logical CPU; CLFLUSH size and brand index kept. */
+	{ 1, CPUID_ANY, CPUID_EBX, 0xffff0000, 1u << 16 },
+	/* DTES64, MONITOR, DS-CPL, VMX, SMX, EIST, TM2, PDCM off (their MSRs are absent);
+	 * x2APIC, TSC-deadline and the hypervisor bit on. */
+	{ 1, CPUID_ANY, CPUID_ECX, BIT(2) | BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(7) | BIT(8) |
+		BIT(15), BIT(21) | BIT(24) | BIT(31) },
+	/*
+	 * WORKAROUND for the kernel's SVM FPU defect; delete this row once the kernel switches
+	 * the guest's XMM registers and MXCSR whatever the guest's XCR0. The kernel's SVM FPU
+	 * switch follows the guest's XCR0: a guest left at its reset XCR0 (x87 only, as when
+	 * XSAVE is hidden) reads the VMM's XMM values and loses its own at every exit. So XSAVE
+	 * is forced on here, and Linux runs XSETBV with SSE in XCR0. Every host Dyad runs guests
+	 * on has XSAVE (QEMU's -cpu max, Bochs's models, AMD CPUs with SVM since 2011), so today
+	 * the row changes nothing but forbids an edit that would hide XSAVE.
+	 */
+	{ 1, CPUID_ANY, CPUID_ECX, 0, BIT(26) },
+	/* MCE, MTRR, ACPI (thermal MSRs), MCA, TM, HTT, PBE off; APIC on. */
+	{ 1, CPUID_ANY, CPUID_EDX, BIT(7) | BIT(12) | BIT(14) | BIT(21) | BIT(22) | BIT(28) |
+		BIT(29) | BIT(31), BIT(9) },
+	/* Cache topology: one core per package, one thread per cache. */
+	{ 4, CPUID_ANY, CPUID_EAX, 0xfc000000 | 0xfffu << 14, 0 },
+	/* MONITOR/MWAIT: hidden. */
+	{ 5, CPUID_ANY, CPUID_ALL, ALL_BITS, 0 },
+	/* Power management: ARAT only, the LAPIC timer runs in every C-state (Linux then skips
+	 * the PIT). */
+	{ 6, CPUID_ANY, CPUID_ALL, ALL_BITS, 0 },
+	{ 6, CPUID_ANY, CPUID_EAX, 0, BIT(2) },
+	/* leaf 7.0 EAX, the last subleaf: 0; subleaves 1 and 2 (AVX-VNNI, AVX512_BF16, ...) read
+	 * 0 as on a CPU without them. */
+	{ 7, 0, CPUID_EAX, ALL_BITS, 0 },
+	{ 7, 1, CPUID_ALL, ALL_BITS, 0 },
+	{ 7, 2, CPUID_ALL, ALL_BITS, 0 },
+	/* TSC_ADJUST, SGX, PQM, PQE, Intel PT off (no MSRs behind them). */
+	{ 7, 0, CPUID_EBX, BIT(1) | BIT(2) | BIT(12) | BIT(15) | BIT(25), 0 },
+	/* AVX-512: its state is outside the XSAVE set offered (leaf 0xd). */
+	{ 7, 0, CPUID_EBX, BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) | BIT(28) | BIT(30) |
+		BIT(31), 0 },
+	/* AVX-512 VBMI etc., WAITPKG, PKU/OSPKE off. LA57: the bzImage decompressor would switch to
+	 * 5-level paging, which the kernel's instruction fetch for exits (a 4-level walk) cannot
+	 * follow; no guest RAM here needs it. */
+	{ 7, 0, CPUID_ECX, BIT(1) | BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(11) | BIT(12) |
+		BIT(14) | BIT(16), 0 },
+	/* AVX-512 4VNNIW/4FMAPS, AVX512_VP2INTERSECT, TSX force-abort, speculation-control MSRs
+	 * (SPEC_CTRL, STIBP, L1D_FLUSH, ARCH_CAPABILITIES, SSBD): no MSRs behind them. */
+	{ 7, 0, CPUID_EDX, BIT(2) | BIT(3) | BIT(8) | BIT(23) | BIT(26) | BIT(27) | BIT(28) |
+		BIT(29) | BIT(31), 0 },
+	/* No architectural PMU, no extended topology (one CPU). */
+	{ 0xa, CPUID_ANY, CPUID_ALL, ALL_BITS, 0 },
+	{ 0xb, CPUID_ANY, CPUID_ALL, ALL_BITS, 0 },
+	{ 0x1f, CPUID_ANY, CPUID_ALL, ALL_BITS, 0 },
+	/* The leaves of features leaf 7 hid: PQM, PQE, SGX, Intel PT. */
+	{ 0xf, CPUID_ANY, CPUID_ALL, ALL_BITS, 0 },
+	{ 0x10, CPUID_ANY, CPUID_ALL, ALL_BITS, 0 },
+	{ 0x12, CPUID_ANY, CPUID_ALL, ALL_BITS, 0 },
+	{ 0x14, CPUID_ANY, CPUID_ALL, ALL_BITS, 0 },
+	/* SVM, TOPOEXT and the AMD performance-counter extensions off; XOP and FMA4 are
+	 * VEX-encoded and need XSAVE state outside the offered set. */
+	{ 0x80000001, CPUID_ANY, CPUID_ECX, BIT(2) | BIT(11) | BIT(16) | BIT(22) | BIT(23) |
+		BIT(24) | BIT(28), 0 },
+	/* One core, APIC ID size 0. */
+	{ 0x80000008, CPUID_ANY, CPUID_ECX, 0xf0ff, 0 },
+	/* SVM features, AMD topology extensions, AMD PMU v2: none. */
+	{ 0x8000000a, CPUID_ANY, CPUID_ALL, ALL_BITS, 0 },
+	{ 0x8000001e, CPUID_ANY, CPUID_ALL, ALL_BITS, 0 },
+	{ 0x80000022, CPUID_ANY, CPUID_ALL, ALL_BITS, 0 },
+};
+/* clang-format on */
+const unsigned cpuid_nrows = ARRAY_SIZE(cpuid_rows);
+
+void cpuid_apply(const struct cpuid_row *rows, unsigned n, uint32_t leaf, uint32_t subleaf,
+		 uint32_t r[4])
+{
+	for (const struct cpuid_row *w = rows; w < rows + n; w++) {
+		if (w->leaf != leaf || (w->subleaf != CPUID_ANY && w->subleaf != subleaf))
+			continue;
+		for (int i = 0; i < 4; i++) {
+			if (w->reg != CPUID_ALL && w->reg != (enum cpuid_reg)i)
+				continue;
+			r[i] = (r[i] & ~w->clear) | w->set;
+		}
+	}
+}
 
 void cpuid_host(uint32_t leaf, uint32_t subleaf, uint32_t r[4])
 {
@@ -73,6 +152,24 @@ static void xsave_leaf(const struct cpuid_policy *p, uint32_t subleaf, uint32_t 
 	}
 }
 
+/* TSC = ECX * EBX / EAX = tsc_khz * 1000; nothing when the rate is unknown. */
+static void tsc_leaf(const struct cpuid_policy *p, uint32_t r[4])
+{
+	memset(r, 0, 4 * sizeof(r[0]));
+	if (!p->tsc_khz)
+		return;
+	r[0] = APIC_CRYSTAL_KHZ;
+	r[1] = (uint32_t)p->tsc_khz;
+	r[2] = APIC_CRYSTAL_KHZ * 1000;
+}
+
+static void frequency_leaf(const struct cpuid_policy *p, uint32_t r[4])
+{
+	r[0] = r[1] = (uint32_t)(p->tsc_khz / 1000);
+	r[2] = APIC_CRYSTAL_KHZ / 1000;
+	r[3] = 0;
+}
+
 void cpuid_guest(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, uint32_t r[4])
 {
 	uint32_t h0[4];
@@ -90,86 +187,19 @@ void cpuid_guest(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, 
 	if (leaf < 0x80000000 && leaf > max_basic)
 		return;
 	p->host(leaf, subleaf, r);
-
 	switch (leaf) {
 	case 0:
 		r[0] = max_basic;
 		break;
-	case 1:
-		r[1] &= 0x0000ffff; /* APIC ID 0, CLFLUSH size and brand kept */
-		r[1] |= 1u << 16; /* one logical processor */
-		r[2] &= ~(BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(7) | BIT(8) | BIT(2) | BIT(15));
-		r[2] |= BIT(21) | BIT(24) | BIT(31); /* x2APIC, TSC-deadline, hypervisor */
-		r[3] &= ~(BIT(7) | BIT(12) | BIT(14) | BIT(21) | BIT(22) | BIT(28) | BIT(29) |
-			  BIT(31));
-		r[3] |= BIT(9); /* APIC */
-		break;
-	case 4:
-		r[0] &= 0x03ffffff; /* one core per package */
-		r[0] &= ~(0xfffu << 14); /* one thread per cache */
-		break;
-	case 5: /* MONITOR/MWAIT: hidden */
-		memset(r, 0, 4 * sizeof(r[0]));
-		break;
-	case 6:
-		memset(r, 0, 4 * sizeof(r[0]));
-		r[0] = BIT(2); /* ARAT */
-		break;
-	case 7:
-		if (subleaf == 0) {
-			r[1] &= ~(BIT(1) | BIT(2) | BIT(12) | BIT(15) | BIT(25));
-			r[1] &= ~(BIT(16) | BIT(17) | BIT(21) | BIT(26) | BIT(27) | BIT(28) |
-				  BIT(30) | BIT(31)); /* AVX-512 */
-			r[2] &= ~(BIT(5) | BIT(1) | BIT(3) | BIT(4) | BIT(6) | BIT(11) | BIT(12) |
-				  BIT(14)); /* WAITPKG, AVX-512, PKU/OSPKE */
-			/* LA57: the bzImage decompressor would switch to 5-level paging, which the
-			 * kernel's instruction fetch for exits (a 4-level walk) cannot follow; no
-			 * guest RAM here needs it. */
-			r[2] &= ~BIT(16);
-			r[3] &= ~(BIT(2) | BIT(3) | BIT(8) | BIT(23));
-			r[3] &= ~(BIT(26) | BIT(27) | BIT(28) | BIT(29) | BIT(31));
-		} else {
-			memset(r, 0, 4 * sizeof(r[0])); /* AVX-VNNI, AVX512_BF16, ... */
-		}
-		break;
 	case 0xd:
 		xsave_leaf(p, subleaf, r);
 		break;
-	case 0xa:
-	case 0xb:
-	case 0x1f:
-		memset(r, 0, 4 * sizeof(r[0]));
-		break;
 	case 0x15:
-		r[0] = APIC_CRYSTAL_KHZ; /* TSC = ECX * EBX / EAX = tsc_khz * 1000 */
-		r[1] = (uint32_t)p->tsc_khz;
-		r[2] = APIC_CRYSTAL_KHZ * 1000;
-		r[3] = 0;
-		if (!p->tsc_khz)
-			memset(r, 0, 4 * sizeof(r[0]));
+		tsc_leaf(p, r);
 		break;
 	case 0x16:
-		r[0] = r[1] = (uint32_t)(p->tsc_khz / 1000);
-		r[2] = APIC_CRYSTAL_KHZ / 1000;
-		r[3] = 0;
-		break;
-	case 0x80000001:
-		r[2] &= ~(BIT(2) | BIT(22) | BIT(23) | BIT(24) | BIT(28));
-		r[2] &= ~(BIT(11) | BIT(16)); /* XOP, FMA4: VEX-encoded, need XSAVE state */
-		break;
-	case 0x80000008:
-		r[2] &= ~0xf0ffu; /* one core, APIC ID size 0 */
-		break;
-	case 0x8000000a:
-	case 0x8000001e:
-	case 0x80000022:
-		memset(r, 0, 4 * sizeof(r[0]));
-		break;
-	default:
-		/* Leaves above 0x16 below the host's maximum (SGX, PT, ...) read as the host's,
-		 * except the ones whose features leaf 7 hid. */
-		if (leaf == 0x12 || leaf == 0x14 || leaf == 0xf || leaf == 0x10)
-			memset(r, 0, 4 * sizeof(r[0]));
+		frequency_leaf(p, r);
 		break;
 	}
+	cpuid_apply(cpuid_rows, cpuid_nrows, leaf, subleaf, r);
 }

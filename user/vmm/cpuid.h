@@ -11,6 +11,25 @@ struct cpuid_policy {
 	void (*host)(uint32_t leaf, uint32_t subleaf, uint32_t r[4]);
 };
 
+/* A register of a CPUID result, as indexes into r[4]; CPUID_ALL names all four. */
+enum cpuid_reg { CPUID_EAX, CPUID_EBX, CPUID_ECX, CPUID_EDX, CPUID_ALL };
+#define CPUID_ANY 0xffffffffu /* a row's subleaf: every subleaf */
+
+/* One rule of the policy: in @reg of @leaf/@subleaf, clear the bits @clear, then set @set. */
+struct cpuid_row {
+	uint32_t leaf, subleaf;
+	enum cpuid_reg reg;
+	uint32_t clear, set;
+};
+
+/* The policy's rows (cpuid.c), applied in order to the host's values. */
+extern const struct cpuid_row cpuid_rows[];
+extern const unsigned cpuid_nrows;
+
+/* Applies the @n rows of @rows that match @leaf/@subleaf to @r, in order. */
+void cpuid_apply(const struct cpuid_row *rows, unsigned n, uint32_t leaf, uint32_t subleaf,
+		 uint32_t r[4]);
+
 /* Fills @p from the host CPU: vendor and the host CPUID function. */
 void cpuid_policy_init(struct cpuid_policy *p, uint64_t tsc_khz);
 /* What the guest's CPUID returns for @leaf/@subleaf: r = EAX, EBX, ECX, EDX. */

@@ -158,3 +158,23 @@ int ioapic_mmio_write(struct ioapic *io, uint64_t offset, uint32_t value)
 		return -1;
 	return 0;
 }
+
+/* The bus handler (bus.h): IOREGSEL and IOWIN are 32-bit registers; other sizes are refused. */
+static int ioapic_mmio(void *dev, uint64_t gpa, unsigned size, int write, uint64_t *value)
+{
+	uint32_t v = (uint32_t)*value;
+
+	if (size != 4)
+		return -1;
+	if (write)
+		return ioapic_mmio_write(dev, gpa - IOAPIC_BASE, v);
+	if (ioapic_mmio_read(dev, gpa - IOAPIC_BASE, &v))
+		return -1;
+	*value = v;
+	return 0;
+}
+
+int ioapic_register(struct ioapic *io, struct bus *b)
+{
+	return bus_register(b, BUS_MMIO, IOAPIC_BASE, IOAPIC_SIZE, ioapic_mmio, io);
+}

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "bus.h"
+
 #define IOAPIC_BASE 0xfec00000ULL
 #define IOAPIC_SIZE 0x1000
 #define IOAPIC_PINS 24
@@ -49,6 +51,8 @@ void ioapic_set_irq(struct ioapic *io, int pin, int level);
  * vector, and sends again for those whose pin is still asserted.
  */
 void ioapic_eoi(struct ioapic *io, int vector);
+/* Registers the MMIO page at IOAPIC_BASE on @b (32-bit accesses only). */
+int ioapic_register(struct ioapic *io, struct bus *b);
 /* 32-bit accesses at offset 0x00 (IOREGSEL) and 0x10 (IOWIN); -1 for anything else. */
 int ioapic_mmio_read(struct ioapic *io, uint64_t offset, uint32_t *value);
 int ioapic_mmio_write(struct ioapic *io, uint64_t offset, uint32_t value);

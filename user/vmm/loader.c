@@ -19,7 +19,7 @@
 #include "acpi.h"
 #include "boot.h"
 #include "ioapic.h"
-#include "vm.h"
+#include "machine.h"
 #include "vmm.h"
 
 static uint8_t head[IMAGE_HEAD_SIZE];
@@ -57,146 +57,180 @@ static int open_sized(const char *what, const char *path, uint64_t *size)
 	return fd;
 }
 
-static int map_ram(struct vm *vm)
+static int map_ram(struct machine *mach)
 {
 	struct dyad_stats st;
 
 	if (syscall(DYAD_SYS_STATS, &st) == 0 &&
-	    st.free_frames * 4096ULL < vm->ram + (16ULL << 20)) {
+	    st.free_frames * 4096ULL < mach->ram.size + (16ULL << 20)) {
 		vmm_log("RAM size %llu MiB is more than the %llu MiB free",
-			(unsigned long long)vm->ram >> 20,
+			(unsigned long long)mach->ram.size >> 20,
 			(unsigned long long)(st.free_frames * 4096ULL) >> 20);
 		return -1;
 	}
-	int huge = vm->opt.small_pages ? 0 : DYAD_MAP_HUGE;
+	int huge = mach->opt.small_pages ? 0 : DYAD_MAP_HUGE;
 	/*
 	 * No PROT_EXEC: the pair makes every guest-visible page guest-executable whatever the
 	 * VMM's own NX (include/arch/x86/pmap.h), so the guest's code never needs to be code for
 	 * the VMM, which only reads and writes guest RAM.
 	 */
-	void *p = mmap(NULL, vm->ram, PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, mach->ram.size, PROT_READ | PROT_WRITE,
 		       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | DYAD_MAP_GUEST | huge, -1, 0);
 	if (p == MAP_FAILED) {
 		vmm_log("cannot map %llu MiB of guest RAM at 0: %s",
-			(unsigned long long)vm->ram >> 20, strerror(errno));
+			(unsigned long long)mach->ram.size >> 20, strerror(errno));
 		return -1;
 	}
-	vm->mem = p;
+	mach->ram.base = p;
 	return 0;
 }
 
-static int load_kernel(struct vm *vm, int fd)
+/* Reads @len bytes at @off of @fd to guest-physical @gpa: 0, or -1 if the file ends early,
+ * fails, or the destination is not all RAM. */
+static int read_to_guest(struct machine *mach, int fd, uint64_t off, uint64_t gpa, uint64_t len)
 {
-	struct image_info *img = &vm->image;
+	void *dst;
+
+	if (!len)
+		return 0;
+	return gpa_ptr(&mach->ram, gpa, len, &dst) ? -1 : read_at(fd, off, dst, len);
+}
+
+static int load_kernel(struct machine *mach, int fd)
+{
+	struct image_info *img = &mach->image;
 
 	if (img->kind == IMAGE_BZIMAGE)
-		return read_at(fd, img->kernel_offset, vm->mem + img->lowest, img->kernel_size);
+		return read_to_guest(mach, fd, img->kernel_offset, img->lowest, img->kernel_size);
 	for (unsigned i = 0; i < img->nsegments; i++) {
 		const struct image_segment *s = &img->seg[i];
-		if (read_at(fd, s->offset, vm->mem + s->paddr, s->filesz))
+		void *seg;
+		/* The rest of memsz is fresh anonymous memory: already zero, but it must be RAM. */
+		if (s->memsz && gpa_ptr(&mach->ram, s->paddr, s->memsz, &seg))
 			return -1;
-		/* The rest of memsz is fresh anonymous memory: already zero. */
+		if (read_to_guest(mach, fd, s->offset, s->paddr, s->filesz))
+			return -1;
 	}
 	return 0;
 }
 
-static void build_cmdline(struct vm *vm)
+static int build_cmdline(struct machine *mach)
 {
-	char *dst = (char *)vm->mem + BOOT_CMDLINE;
-	size_t n = strlen(vm->opt.cmdline);
+	size_t n = strlen(mach->opt.cmdline);
+	void *p;
 
-	memcpy(dst, vm->opt.cmdline, n + 1);
+	if (n >= BOOT_CMDLINE_MAX || gpa_ptr(&mach->ram, BOOT_CMDLINE, BOOT_CMDLINE_MAX, &p))
+		return -1;
+	char *dst = p;
+	memcpy(dst, mach->opt.cmdline, n + 1);
 	/*
 	 * On AMD, Linux 6.1 reads no CPUID leaf for the TSC rate and would calibrate against the
 	 * PIT; tell it instead. (Intel guests get leaves 0x15/0x16.)
 	 */
-	if (vm->cpuid.amd && vm->tsc_khz && !strstr(dst, "tsc_early_khz=")) {
+	if (mach->cpuid.amd && mach->tsc_khz && !strstr(dst, "tsc_early_khz=")) {
 		int room = BOOT_CMDLINE_MAX - 1 - (int)n;
 		int w = snprintf(dst + n, room > 0 ? (size_t)room + 1 : 0, " tsc_early_khz=%llu",
-				 (unsigned long long)vm->tsc_khz);
+				 (unsigned long long)mach->tsc_khz);
 		if (w > room)
 			dst[n] = 0; /* no room: the guest calibrates itself */
-	}
-}
-
-int vm_open(struct vm *vm)
-{
-	uint64_t ksize = 0, isize = 0;
-	const char *why;
-
-	vm->kernel_fd = vm->initrd_fd = -1;
-	vm->kernel_fd = open_sized("kernel", vm->opt.kernel, &ksize);
-	if (vm->kernel_fd < 0)
-		return VMM_EXIT_USAGE;
-	size_t hlen = (size_t)MIN(ksize, (uint64_t)sizeof(head));
-	if (read_at(vm->kernel_fd, 0, head, hlen)) {
-		vmm_log("cannot read kernel '%s'", vm->opt.kernel);
-		return VMM_EXIT_USAGE;
-	}
-	if (image_parse(head, hlen, ksize, &vm->image, &why) ||
-	    image_place(&vm->image, vm->ram, &why)) {
-		vmm_log("kernel '%s': %s", vm->opt.kernel, why);
-		return VMM_EXIT_USAGE;
-	}
-	if (vm->opt.initrd) {
-		vm->initrd_fd = open_sized("initrd", vm->opt.initrd, &isize);
-		if (vm->initrd_fd < 0)
-			return VMM_EXIT_USAGE;
-		if (!isize) {
-			vmm_log("initrd '%s' is empty", vm->opt.initrd);
-			return VMM_EXIT_USAGE;
-		}
-		vm->initrd = boot_initrd_addr(&vm->image, vm->ram, isize);
-		if (!vm->initrd) {
-			vmm_log("RAM too small: %llu MiB hold the kernel but not the %llu KiB "
-				"initrd",
-				(unsigned long long)vm->ram >> 20, (unsigned long long)isize >> 10);
-			return VMM_EXIT_USAGE;
-		}
-		vm->initrd_size = isize;
 	}
 	return 0;
 }
 
-int vm_load(struct vm *vm, struct dyad_sregs *sregs, struct dyad_regs *regs)
+/* The BIOS data area's EBDA segment (0x40e) and base memory size in KiB (0x413), and the MP
+ * table in the EBDA. */
+/*
+ * The BIOS data area's EBDA segment (0x40e) and base memory size in KiB (0x413), and the ACPI
+ * tables in the BIOS area at BOOT_BIOS (reserved in e820), where an RSDP scan finds them too;
+ * boot_params.acpi_rsdp_addr points there as well.
+ */
+static int build_bios_tables(struct machine *mach)
 {
-	int err = VMM_EXIT_USAGE;
-
-	if (map_ram(vm))
-		goto out;
-	if (load_kernel(vm, vm->kernel_fd)) {
-		vmm_log("kernel '%s': the file ended early or could not be read", vm->opt.kernel);
-		goto out;
-	}
-	if (vm->initrd_fd >= 0 &&
-	    read_at(vm->initrd_fd, 0, vm->mem + vm->initrd, vm->initrd_size)) {
-		vmm_log("initrd '%s': the file ended early or could not be read", vm->opt.initrd);
-		goto out;
-	}
-	build_cmdline(vm);
-	struct boot_params *bp = (struct boot_params *)(vm->mem + BOOT_PARAMS);
-	boot_params_build(bp, &vm->image, vm->ram, vm->initrd, vm->initrd_size);
-	/* The ACPI tables in the BIOS area (reserved in e820), where a scan finds the RSDP too. */
+	uint16_t ebda = BOOT_EBDA >> 4, base_kib = BOOT_EBDA >> 10;
 	struct acpi_config acpi = { .gpa = BOOT_BIOS,
 				    .ncpus = 1,
 				    .ioapic_addr = IOAPIC_BASE,
 				    .ioapic_id = IOAPIC_ID };
-	if (!acpi_build(vm->mem + BOOT_BIOS, 0x100000 - BOOT_BIOS, &acpi)) {
-		vmm_log("the ACPI tables do not fit the BIOS area (a VMM bug)");
-		err = VMM_EXIT_ERROR;
+	void *seg, *kib, *tables;
+
+	if (gpa_ptr(&mach->ram, 0x40e, 2, &seg) || gpa_ptr(&mach->ram, 0x413, 2, &kib) ||
+	    gpa_ptr(&mach->ram, BOOT_BIOS, ACPI_TABLES_MAX, &tables))
+		return -1;
+	memcpy(seg, &ebda, 2);
+	memcpy(kib, &base_kib, 2);
+	return acpi_build(tables, ACPI_TABLES_MAX, &acpi) ? 0 : -1;
+}
+
+int machine_open(struct machine *mach)
+{
+	uint64_t ksize = 0, isize = 0;
+	const char *why;
+
+	mach->kernel_fd = mach->initrd_fd = -1;
+	mach->kernel_fd = open_sized("kernel", mach->opt.kernel, &ksize);
+	if (mach->kernel_fd < 0)
+		return VMM_EXIT_USAGE;
+	size_t hlen = (size_t)MIN(ksize, (uint64_t)sizeof(head));
+	if (read_at(mach->kernel_fd, 0, head, hlen)) {
+		vmm_log("cannot read kernel '%s'", mach->opt.kernel);
+		return VMM_EXIT_USAGE;
+	}
+	if (image_parse(head, hlen, ksize, &mach->image, &why) ||
+	    image_place(&mach->image, mach->ram.size, &why)) {
+		vmm_log("kernel '%s': %s", mach->opt.kernel, why);
+		return VMM_EXIT_USAGE;
+	}
+	if (mach->opt.initrd) {
+		mach->initrd_fd = open_sized("initrd", mach->opt.initrd, &isize);
+		if (mach->initrd_fd < 0)
+			return VMM_EXIT_USAGE;
+		if (!isize) {
+			vmm_log("initrd '%s' is empty", mach->opt.initrd);
+			return VMM_EXIT_USAGE;
+		}
+		mach->initrd = boot_initrd_addr(&mach->image, mach->ram.size, isize);
+		if (!mach->initrd) {
+			vmm_log("RAM too small: %llu MiB hold the kernel but not the %llu KiB "
+				"initrd",
+				(unsigned long long)mach->ram.size >> 20,
+				(unsigned long long)isize >> 10);
+			return VMM_EXIT_USAGE;
+		}
+		mach->initrd_size = isize;
+	}
+	return 0;
+}
+
+int machine_load(struct machine *mach, struct dyad_sregs *sregs, struct dyad_regs *regs)
+{
+	int err = VMM_EXIT_USAGE;
+
+	if (map_ram(mach))
+		goto out;
+	if (load_kernel(mach, mach->kernel_fd)) {
+		vmm_log("kernel '%s': the file ended early or could not be read", mach->opt.kernel);
 		goto out;
 	}
-	bp->acpi_rsdp_addr = BOOT_BIOS;
-	/* The BIOS data area's EBDA segment (0x40e) and base memory size in KiB (0x413). */
-	uint16_t ebda = BOOT_EBDA >> 4, base_kib = BOOT_EBDA >> 10;
-	memcpy(vm->mem + 0x40e, &ebda, 2);
-	memcpy(vm->mem + 0x413, &base_kib, 2);
-	boot_cpu_state(vm->mem, vm->image.entry, sregs, regs);
+	if (mach->initrd_fd >= 0 &&
+	    read_to_guest(mach, mach->initrd_fd, 0, mach->initrd, mach->initrd_size)) {
+		vmm_log("initrd '%s': the file ended early or could not be read", mach->opt.initrd);
+		goto out;
+	}
+	void *bp;
+	if (build_cmdline(mach) || build_bios_tables(mach) ||
+	    gpa_ptr(&mach->ram, BOOT_PARAMS, sizeof(struct boot_params), &bp) ||
+	    boot_cpu_state(&mach->ram, mach->image.entry, sregs, regs)) {
+		vmm_log("%llu MiB of RAM cannot hold the boot structures below 1 MiB",
+			(unsigned long long)mach->ram.size >> 20);
+		goto out;
+	}
+	boot_params_build(bp, &mach->image, mach->ram.size, mach->initrd, mach->initrd_size);
+	((struct boot_params *)bp)->acpi_rsdp_addr = BOOT_BIOS;
 	err = 0;
 out:
-	close(vm->kernel_fd);
-	if (vm->initrd_fd >= 0)
-		close(vm->initrd_fd);
-	vm->kernel_fd = vm->initrd_fd = -1;
+	close(mach->kernel_fd);
+	if (mach->initrd_fd >= 0)
+		close(mach->initrd_fd);
+	mach->kernel_fd = mach->initrd_fd = -1;
 	return err;
 }

@@ -12,12 +12,12 @@
 
 #include <dyad/abi.h>
 
-#include "vm.h"
+#include "machine.h"
 #include "vmm.h"
 
 #define BANNER "=== dyad-guest:"
 
-static struct vm the_vm;
+static struct machine the_machine;
 
 static const char usage[] =
 	"usage: vmm [-m SIZE] [-i INITRD] [-a APPEND]... [-q] [-s] KERNEL [GUEST CMDLINE...]\n"
@@ -30,9 +30,9 @@ static const char usage[] =
 
 static void uart_tx(void *ctx, uint8_t b)
 {
-	struct vm *vm = ctx;
+	struct machine *mach = ctx;
 
-	console_put(&vm->console, b, vm->apic.now);
+	console_put(&mach->console, b, mach->apic.now);
 }
 
 /*
@@ -40,10 +40,10 @@ static void uart_tx(void *ctx, uint8_t b)
  * legacy path, through LINT0) and the I/O APIC, whose pins are the ISA IRQs but for IRQ 0 on
  * pin 2 (the MADT's override). Linux masks whichever it does not use.
  */
-static void isa_irq(struct vm *vm, int irq, int level)
+static void isa_irq(struct machine *mach, int irq, int level)
 {
-	pic_set_irq(&vm->pic, irq, level);
-	ioapic_set_irq(&vm->ioapic, irq == 0 ? 2 : irq, level);
+	pic_set_irq(&mach->pic, irq, level);
+	ioapic_set_irq(&mach->ioapic, irq == 0 ? 2 : irq, level);
 }
 
 static void uart_irq(void *ctx, int level)
@@ -63,21 +63,21 @@ static void pit_irq(void *ctx, int level)
  */
 static void ioapic_deliver(void *ctx, const struct ioapic_msg *m)
 {
-	struct vm *vm = ctx;
+	struct machine *mach = ctx;
 
 	if ((m->mode != IOAPIC_DM_FIXED && m->mode != IOAPIC_DM_LOWEST) ||
 	    (!m->logical && m->dest != 0 && m->dest != 0xff)) {
-		vm->ioapic_undeliverable++;
+		mach->ioapic_undeliverable++;
 		return;
 	}
-	x2apic_accept(&vm->apic, m->vector, m->level);
+	x2apic_accept(&mach->apic, m->vector, m->level);
 }
 
 static void apic_eoi(void *ctx, int vector)
 {
-	struct vm *vm = ctx;
+	struct machine *mach = ctx;
 
-	ioapic_eoi(&vm->ioapic, vector);
+	ioapic_eoi(&mach->ioapic, vector);
 }
 
 /* The TSC rate when the kernel did not say: counted against the monotonic clock. */
@@ -92,34 +92,36 @@ static uint64_t measure_tsc_khz(void)
 	return (c1 - c0) * 1000000ULL / (t1 - t0);
 }
 
-static int devices_init(struct vm *vm)
+static int devices_init(struct machine *mach)
 {
 	int err = 0;
 
-	pic_init(&vm->pic);
-	x2apic_init(&vm->apic, vm->tsc_khz, &vm->pic);
-	vm->apic.eoi_broadcast = apic_eoi;
-	vm->apic.eoi_ctx = vm;
-	ioapic_init(&vm->ioapic, IOAPIC_ID, ioapic_deliver, vm);
-	pit_init(&vm->pit, vm->tsc_khz, pit_irq, vm);
-	pm_init(&vm->pm);
-	uart_init(&vm->uart, uart_tx, uart_irq, vm);
-	rtc_init(&vm->rtc, NULL);
-	ports_init(&vm->ports);
-	msrs_init(&vm->msrs);
-	console_init(&vm->console, 1, vm->tsc_khz, BANNER);
-	err |= pic_register(&vm->pic);
-	err |= x2apic_register(&vm->apic);
-	err |= uart_register(&vm->uart);
-	err |= rtc_register(&vm->rtc);
-	err |= ports_register(&vm->ports);
-	err |= pit_register(&vm->pit);
-	err |= pm_register(&vm->pm);
-	err |= msrs_register(&vm->msrs);
+	pic_init(&mach->pic);
+	x2apic_init(&mach->apic, mach->tsc_khz, &mach->pic);
+	mach->apic.eoi_broadcast = apic_eoi;
+	mach->apic.eoi_ctx = mach;
+	ioapic_init(&mach->ioapic, IOAPIC_ID, ioapic_deliver, mach);
+	pit_init(&mach->pit, mach->tsc_khz, pit_irq, mach);
+	pm_init(&mach->pm);
+	uart_init(&mach->uart, uart_tx, uart_irq, mach);
+	rtc_init(&mach->rtc, NULL);
+	ports_init(&mach->ports);
+	msrs_init(&mach->msrs);
+	console_init(&mach->console, 1, mach->tsc_khz, BANNER);
+	bus_init(&mach->bus);
+	err |= pic_register(&mach->pic, &mach->bus);
+	err |= x2apic_register(&mach->apic, &mach->bus);
+	err |= ioapic_register(&mach->ioapic, &mach->bus);
+	err |= uart_register(&mach->uart, &mach->bus);
+	err |= rtc_register(&mach->rtc, &mach->bus);
+	err |= ports_register(&mach->ports, &mach->bus);
+	err |= pit_register(&mach->pit, &mach->bus);
+	err |= pm_register(&mach->pm, &mach->bus);
+	err |= msrs_register(&mach->msrs, &mach->bus);
 	return err;
 }
 
-static int vcpu_create(struct vm *vm)
+static int vcpu_create(struct machine *mach)
 {
 	long fd = syscall(DYAD_SYS_VM_CREATE, 0);
 
@@ -129,66 +131,66 @@ static int vcpu_create(struct vm *vm)
 			strerror(errno));
 		return -1;
 	}
-	vm->vm_fd = (int)fd;
-	vm->vcpu_fd = ioctl(vm->vm_fd, DYAD_VM_CREATE_VCPU, 0);
-	if (vm->vcpu_fd < 0) {
+	mach->vm_fd = (int)fd;
+	mach->vcpu_fd = ioctl(mach->vm_fd, DYAD_VM_CREATE_VCPU, 0);
+	if (mach->vcpu_fd < 0) {
 		vmm_log("cannot create a vCPU: %s", strerror(errno));
 		return -1;
 	}
-	void *p = mmap(NULL, DYAD_RUN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
+	void *p = mmap(NULL, DYAD_RUN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mach->vcpu_fd, 0);
 	if (p == MAP_FAILED) {
 		vmm_log("cannot map the run page: %s", strerror(errno));
 		return -1;
 	}
-	vm->run = p;
+	mach->run = p;
 	return 0;
 }
 
 int main(int argc, char **argv, char **envp)
 {
-	struct vm *vm = &the_vm;
+	struct machine *mach = &the_machine;
 	struct dyad_sregs sregs;
 	struct dyad_regs regs;
 	char err[200];
 
-	vm->start_ns = now_ns();
-	vm->start_tsc = rdtsc();
-	if (options_parse(argc, argv, &vm->opt, err, sizeof(err))) {
+	mach->start_ns = now_ns();
+	mach->start_tsc = rdtsc();
+	if (options_parse(argc, argv, &mach->opt, err, sizeof(err))) {
 		vmm_log("%s", err);
 		fputs(usage, stderr);
 		return VMM_EXIT_USAGE;
 	}
-	vm->ram = vm->opt.ram;
-	int status = vm_open(vm);
+	mach->ram = (struct guest_ram){ .base = NULL, .size = mach->opt.ram };
+	int status = machine_open(mach);
 	if (status)
 		return status;
 
-	if (vcpu_create(vm))
+	if (vcpu_create(mach))
 		return VMM_EXIT_ERROR;
 	/* The kernel measured the TSC; the guest's CPUID, command line and APIC timer use it. */
-	vm->tsc_khz = vm->run->tsc_khz ? vm->run->tsc_khz : measure_tsc_khz();
-	cpuid_policy_init(&vm->cpuid, vm->tsc_khz);
-	status = vm_load(vm, &sregs, &regs);
+	mach->tsc_khz = mach->run->tsc_khz ? mach->run->tsc_khz : measure_tsc_khz();
+	cpuid_policy_init(&mach->cpuid, mach->tsc_khz);
+	status = machine_load(mach, &sregs, &regs);
 	if (status)
 		return status;
 	vmm_log("%s: %s kernel at %#llx, entry %#llx; initrd %llu KiB at %#llx; %llu MiB RAM",
-		vm->opt.kernel, vm->image.kind == IMAGE_ELF ? "ELF" : "bzImage",
-		(unsigned long long)vm->image.lowest, (unsigned long long)vm->image.entry,
-		(unsigned long long)vm->initrd_size >> 10, (unsigned long long)vm->initrd,
-		(unsigned long long)vm->ram >> 20);
-	if (ioctl(vm->vcpu_fd, DYAD_VCPU_SET_SREGS, &sregs) < 0) {
+		mach->opt.kernel, mach->image.kind == IMAGE_ELF ? "ELF" : "bzImage",
+		(unsigned long long)mach->image.lowest, (unsigned long long)mach->image.entry,
+		(unsigned long long)mach->initrd_size >> 10, (unsigned long long)mach->initrd,
+		(unsigned long long)mach->ram.size >> 20);
+	if (ioctl(mach->vcpu_fd, DYAD_VCPU_SET_SREGS, &sregs) < 0) {
 		vmm_log("the kernel refused the boot CPU state: %s", strerror(errno));
 		return VMM_EXIT_ERROR;
 	}
-	vm->run->regs = regs;
-	if (devices_init(vm)) {
+	mach->run->regs = regs;
+	if (devices_init(mach)) {
 		vmm_log("device registration overlaps (a VMM bug)");
 		return VMM_EXIT_ERROR;
 	}
-	status = vm_run(vm);
-	console_flush(&vm->console);
-	if (!vm->opt.quiet)
-		vm_summary(vm);
+	status = machine_run(mach);
+	console_flush(&mach->console);
+	if (!mach->opt.quiet)
+		machine_summary(mach);
 	vmm_log("exit status %d", status);
 	return status;
 }

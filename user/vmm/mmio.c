@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Just enough x86 decoding to finish an MMIO exit (Intel SDM vol. 2, ch. 2: instruction
- * format; ModRM/SIB addressing in 64-bit mode). The platform has no MMIO devices: the decoder
- * serves to step over an access to memory that does not exist, reading all ones.
+ * format; ModRM/SIB addressing in 64-bit mode), and the register side of the access: the value
+ * a store writes, and how a load's value lands in its destination register.
  */
 #include <string.h>
 
@@ -15,6 +15,28 @@ unsigned long *mmio_reg(struct dyad_regs *r, int reg)
 					 &r->rsi, &r->rdi, &r->r8,  &r->r9,  &r->r10, &r->r11,
 					 &r->r12, &r->r13, &r->r14, &r->r15 };
 	return map[reg & 15];
+}
+
+uint64_t mmio_store_value(struct dyad_regs *r, const struct mmio_insn *d)
+{
+	if (d->reg < 0)
+		return d->imm;
+	uint64_t v = *mmio_reg(r, d->reg);
+	return d->high8 ? v >> 8 : v;
+}
+
+void mmio_load(struct dyad_regs *r, const struct mmio_insn *d, uint64_t v)
+{
+	unsigned long *dst = mmio_reg(r, d->reg);
+
+	if (d->high8)
+		*dst = (*dst & ~0xff00UL) | (v & 0xff) << 8;
+	else if (d->zero_extend || d->size >= 4)
+		*dst = v; /* MOVZX, and a 32-bit load, zero-extend; the bus masked v to the size */
+	else if (d->size == 2)
+		*dst = (*dst & ~0xffffUL) | (v & 0xffff);
+	else
+		*dst = (*dst & ~0xffUL) | (v & 0xff);
 }
 
 int mmio_decode(const uint8_t *insn, unsigned n, struct mmio_insn *out)

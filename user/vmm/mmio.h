@@ -27,4 +27,11 @@ int mmio_decode(const uint8_t *insn, unsigned n, struct mmio_insn *out);
 /* The general register @reg (0..15, in x86 encoding order) of @r. */
 unsigned long *mmio_reg(struct dyad_regs *r, int reg);
 
+/* The value a decoded store @d writes (the bus masks it to d->size). */
+uint64_t mmio_store_value(struct dyad_regs *r, const struct mmio_insn *d);
+
+/* Puts the value @v a decoded load @d read into its destination register, as the CPU would:
+ * 32-bit and MOVZX loads zero-extend, 8- and 16-bit loads keep the register's other bits. */
+void mmio_load(struct dyad_regs *r, const struct mmio_insn *d, uint64_t v);
+
 #endif

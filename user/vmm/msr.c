@@ -31,7 +31,7 @@ void msrs_init(struct msrs *m)
 	*m = (struct msrs){ .misc_enable = 1 };
 }
 
-int msrs_read(void *dev, uint32_t index, uint64_t *value)
+static int msrs_read(void *dev, uint32_t index, uint64_t *value)
 {
 	struct msrs *m = dev;
 
@@ -65,7 +65,7 @@ int msrs_read(void *dev, uint32_t index, uint64_t *value)
 	return -1;
 }
 
-int msrs_write(void *dev, uint32_t index, uint64_t value)
+static int msrs_write(void *dev, uint32_t index, uint64_t value)
 {
 	struct msrs *m = dev;
 
@@ -88,25 +88,23 @@ int msrs_write(void *dev, uint32_t index, uint64_t value)
 	return -1;
 }
 
-#define ONE(name, idx)                                                                             \
-	{                                                                                          \
-		name, idx, idx, msrs_read, msrs_write, NULL                                        \
-	}
-static struct msr_range msr_ranges[] = {
-	ONE("platform-id", MSR_PLATFORM_ID),   ONE("feature-control", MSR_FEATURE_CONTROL),
-	ONE("bios-sign-id", MSR_BIOS_SIGN_ID), ONE("misc-enable", MSR_MISC_ENABLE),
-	ONE("amd-syscfg", MSR_AMD_SYSCFG),     ONE("amd-hwcr", MSR_AMD_HWCR),
-	ONE("amd-vm-cr", MSR_AMD_VM_CR),       ONE("amd-vm-hsave", MSR_AMD_VM_HSAVE_PA),
-	ONE("amd-de-cfg", MSR_AMD_DE_CFG),
-};
-
-int msrs_register(struct msrs *m)
+/* The bus handler (bus.h). */
+static int msrs_access(void *dev, uint64_t index, unsigned size, int write, uint64_t *value)
 {
+	return write ? msrs_write(dev, (uint32_t)index, *value)
+		     : msrs_read(dev, (uint32_t)index, value);
+}
+
+int msrs_register(struct msrs *m, struct bus *b)
+{
+	static const uint32_t owned[] = {
+		MSR_PLATFORM_ID, MSR_FEATURE_CONTROL, MSR_BIOS_SIGN_ID,
+		MSR_MISC_ENABLE, MSR_AMD_SYSCFG,      MSR_AMD_HWCR,
+		MSR_AMD_VM_CR,	 MSR_AMD_VM_HSAVE_PA, MSR_AMD_DE_CFG,
+	};
 	int err = 0;
 
-	for (unsigned i = 0; i < ARRAY_SIZE(msr_ranges); i++) {
-		msr_ranges[i].dev = m;
-		err |= msr_register(&msr_ranges[i]);
-	}
+	for (unsigned i = 0; i < ARRAY_SIZE(owned); i++)
+		err |= bus_register(b, BUS_MSR, owned[i], 1, msrs_access, m);
 	return err;
 }

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "bus.h"
+
 /* The model-specific registers outside the APIC that Linux reads on the way up. */
 struct msrs {
 	uint64_t misc_enable;
@@ -13,9 +15,6 @@ struct msrs {
 
 void msrs_init(struct msrs *m);
 /* Registers the MSRs below (msr.c's table). */
-int msrs_register(struct msrs *m);
-
-int msrs_read(void *dev, uint32_t index, uint64_t *value);
-int msrs_write(void *dev, uint32_t index, uint64_t value);
+int msrs_register(struct msrs *m, struct bus *b);
 
 #endif

@@ -151,7 +151,7 @@ static void chip_write(struct pic *p, struct pic_chip *c, int a0, uint8_t v)
 		cascade(p);
 }
 
-uint32_t pic_io_in(void *dev, uint16_t port, int size)
+static uint32_t pic_io_in(void *dev, uint16_t port, int size)
 {
 	struct pic *p = dev;
 
@@ -163,7 +163,7 @@ uint32_t pic_io_in(void *dev, uint16_t port, int size)
 	return c->read_isr ? c->isr : c->irr;
 }
 
-void pic_io_out(void *dev, uint16_t port, int size, uint32_t value)
+static void pic_io_out(void *dev, uint16_t port, int size, uint32_t value)
 {
 	struct pic *p = dev;
 
@@ -175,19 +175,19 @@ void pic_io_out(void *dev, uint16_t port, int size, uint32_t value)
 	chip_write(p, &p->chip[port >= 0xa0], port & 1, (uint8_t)value);
 }
 
-static struct io_range pic_ranges[3] = {
-	{ "pic-master", 0x20, 0x21, pic_io_in, pic_io_out, NULL },
-	{ "pic-slave", 0xa0, 0xa1, pic_io_in, pic_io_out, NULL },
-	{ "elcr", 0x4d0, 0x4d1, pic_io_in, pic_io_out, NULL },
-};
-
-int pic_register(struct pic *p)
+/* The bus handler (bus.h). */
+static int pic_access(void *dev, uint64_t port, unsigned size, int write, uint64_t *value)
 {
-	int err = 0;
+	if (write)
+		pic_io_out(dev, (uint16_t)port, (int)size, (uint32_t)*value);
+	else
+		*value = pic_io_in(dev, (uint16_t)port, (int)size);
+	return 0;
+}
 
-	for (unsigned i = 0; i < ARRAY_SIZE(pic_ranges); i++) {
-		pic_ranges[i].dev = p;
-		err |= io_register(&pic_ranges[i]);
-	}
-	return err;
+int pic_register(struct pic *dev, struct bus *b)
+{
+	return bus_register(b, BUS_PIO, 0x20, 2, pic_access, dev) |
+	       bus_register(b, BUS_PIO, 0xa0, 2, pic_access, dev) |
+	       bus_register(b, BUS_PIO, 0x4d0, 2, pic_access, dev);
 }

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "bus.h"
+
 /* One 8259A. */
 struct pic_chip {
 	uint8_t irr, isr, imr;
@@ -21,15 +23,12 @@ struct pic {
 /* A pair as after power-on: everything masked until the guest initialises it. */
 void pic_init(struct pic *p);
 /* Registers ports 0x20-0x21, 0xa0-0xa1 and the ELCR at 0x4d0-0x4d1. */
-int pic_register(struct pic *p);
+int pic_register(struct pic *p, struct bus *b);
 /* Drives ISA line @irq (0..15) to @level; an edge-triggered input latches on the rising edge. */
 void pic_set_irq(struct pic *p, int irq, int level);
 /* Whether the master's INT output is asserted (an unmasked request above what is in service). */
 int pic_pending(const struct pic *p);
 /* The INTA cycle: the vector to deliver, moving the request into service (spurious: IR7's). */
 int pic_ack(struct pic *p);
-
-uint32_t pic_io_in(void *dev, uint16_t port, int size);
-void pic_io_out(void *dev, uint16_t port, int size, uint32_t value);
 
 #endif

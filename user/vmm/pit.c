@@ -258,7 +258,7 @@ static void counter_write(struct pit *p, struct pit_channel *c, uint8_t b)
 	}
 }
 
-uint32_t pit_io_in(void *dev, uint16_t port, int size)
+static uint32_t pit_io_in(void *dev, uint16_t port)
 {
 	struct pit *p = dev;
 
@@ -271,7 +271,7 @@ uint32_t pit_io_in(void *dev, uint16_t port, int size)
 	return counter_read(p, &p->ch[port - 0x40]);
 }
 
-void pit_io_out(void *dev, uint16_t port, int size, uint32_t value)
+static void pit_io_out(void *dev, uint16_t port, uint32_t value)
 {
 	struct pit *p = dev;
 
@@ -285,18 +285,18 @@ void pit_io_out(void *dev, uint16_t port, int size, uint32_t value)
 	}
 }
 
-static struct io_range pit_ranges[2] = {
-	{ "pit", 0x40, 0x43, pit_io_in, pit_io_out, NULL },
-	{ "port-b", 0x61, 0x61, pit_io_in, pit_io_out, NULL },
-};
-
-int pit_register(struct pit *p)
+/* The bus handler (bus.h): every register is a byte; wider accesses see it in the low byte. */
+static int pit_access(void *dev, uint64_t port, unsigned size, int write, uint64_t *value)
 {
-	int err = 0;
+	if (write)
+		pit_io_out(dev, (uint16_t)port, (uint32_t)*value);
+	else
+		*value = pit_io_in(dev, (uint16_t)port);
+	return 0;
+}
 
-	for (unsigned i = 0; i < ARRAY_SIZE(pit_ranges); i++) {
-		pit_ranges[i].dev = p;
-		err |= io_register(&pit_ranges[i]);
-	}
-	return err;
+int pit_register(struct pit *p, struct bus *b)
+{
+	return bus_register(b, BUS_PIO, 0x40, 4, pit_access, p) |
+	       bus_register(b, BUS_PIO, 0x61, 1, pit_access, p);
 }

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bus.h"
+
 #define PIT_HZ 1193182 /* the 8254's input clock: 14.31818 MHz / 12 */
 
 struct pit_channel {
@@ -34,14 +36,11 @@ struct pit {
 
 /* A PIT as firmware leaves it: nothing loaded, channels 0 and 1 gated on, channel 2 off. */
 void pit_init(struct pit *p, uint64_t tsc_khz, void (*irq)(void *ctx, int level), void *ctx);
-/* Registers ports 0x40-0x43 and port B (0x61). */
-int pit_register(struct pit *p);
+/* Registers ports 0x40-0x43 and port B (0x61) on @b. */
+int pit_register(struct pit *p, struct bus *b);
 /* Raises IRQ 0 (once, however many edges were missed) if channel 0's OUT rose by TSC @now. */
 void pit_tick(struct pit *p, uint64_t now);
 /* The TSC of channel 0's next rising edge, or 0 when none will come. */
 uint64_t pit_next_deadline(const struct pit *p);
-
-uint32_t pit_io_in(void *dev, uint16_t port, int size);
-void pit_io_out(void *dev, uint16_t port, int size, uint32_t value);
 
 #endif

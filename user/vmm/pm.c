@@ -20,12 +20,12 @@ void pm_init(struct pm *p)
 }
 
 /* A byte-addressed view of the 16-bit registers: @off is the byte offset in the block. */
-static uint32_t reg_read(uint16_t reg, unsigned off, int size)
+static uint32_t reg_read(uint16_t reg, unsigned off, unsigned size)
 {
 	return (uint32_t)reg >> (8 * (off & 1)) & (size == 1 ? 0xff : 0xffff);
 }
 
-uint32_t pm_io_in(void *dev, uint16_t port, int size)
+static uint32_t pm_io_in(void *dev, uint16_t port, unsigned size)
 {
 	struct pm *p = dev;
 
@@ -48,7 +48,7 @@ static void cnt_write(struct pm *p, uint16_t v)
 		p->sleep_refused++;
 }
 
-void pm_io_out(void *dev, uint16_t port, int size, uint32_t value)
+static void pm_io_out(void *dev, uint16_t port, unsigned size, uint32_t value)
 {
 	struct pm *p = dev;
 
@@ -75,18 +75,18 @@ void pm_io_out(void *dev, uint16_t port, int size, uint32_t value)
 		p->en = v;
 }
 
-static struct io_range pm_ranges[2] = {
-	{ "pm1a-evt", ACPI_PM1A_EVT, ACPI_PM1A_EVT + 3, pm_io_in, pm_io_out, NULL },
-	{ "pm1a-cnt", ACPI_PM1A_CNT, ACPI_PM1A_CNT + 1, pm_io_in, pm_io_out, NULL },
-};
-
-int pm_register(struct pm *p)
+/* The bus handler (bus.h). */
+static int pm_access(void *dev, uint64_t port, unsigned size, int write, uint64_t *value)
 {
-	int err = 0;
+	if (write)
+		pm_io_out(dev, (uint16_t)port, size, (uint32_t)*value);
+	else
+		*value = pm_io_in(dev, (uint16_t)port, size);
+	return 0;
+}
 
-	for (unsigned i = 0; i < ARRAY_SIZE(pm_ranges); i++) {
-		pm_ranges[i].dev = p;
-		err |= io_register(&pm_ranges[i]);
-	}
-	return err;
+int pm_register(struct pm *p, struct bus *b)
+{
+	return bus_register(b, BUS_PIO, ACPI_PM1A_EVT, 4, pm_access, p) |
+	       bus_register(b, BUS_PIO, ACPI_PM1A_CNT, 2, pm_access, p);
 }

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "bus.h"
+
 /* The ACPI fixed-hardware PM1a event and control registers (ports in acpi.h). */
 struct pm {
 	uint16_t sts, en, cnt;
@@ -13,10 +15,7 @@ struct pm {
 
 /* As after reset, but already in ACPI mode (SCI_EN set: the FADT has no SMI command port). */
 void pm_init(struct pm *p);
-/* Registers PM1a_EVT (4 ports) and PM1a_CNT (2 ports). */
-int pm_register(struct pm *p);
-
-uint32_t pm_io_in(void *dev, uint16_t port, int size);
-void pm_io_out(void *dev, uint16_t port, int size, uint32_t value);
+/* Registers PM1a_EVT (4 ports) and PM1a_CNT (2 ports) on @b. */
+int pm_register(struct pm *p, struct bus *b);
 
 #endif

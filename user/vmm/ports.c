@@ -18,7 +18,7 @@ void ports_init(struct ports *p)
 	*p = (struct ports){ .verdict = -1 };
 }
 
-uint32_t ports_io_in(void *dev, uint16_t port, int size)
+static uint32_t ports_io_in(void *dev, uint16_t port, int size)
 {
 	struct ports *p = dev;
 
@@ -35,7 +35,7 @@ uint32_t ports_io_in(void *dev, uint16_t port, int size)
 	}
 }
 
-void ports_io_out(void *dev, uint16_t port, int size, uint32_t value)
+static void ports_io_out(void *dev, uint16_t port, int size, uint32_t value)
 {
 	struct ports *p = dev;
 
@@ -62,21 +62,21 @@ void ports_io_out(void *dev, uint16_t port, int size, uint32_t value)
 	}
 }
 
-static struct io_range port_ranges[] = {
-	{ "kbc-data", 0x60, 0x60, ports_io_in, ports_io_out, NULL },
-	{ "kbc", 0x64, 0x64, ports_io_in, ports_io_out, NULL },
-	{ "post", 0x80, 0x80, ports_io_in, ports_io_out, NULL },
-	{ "debug", VMM_DEBUG_PORT, VMM_DEBUG_PORT, ports_io_in, ports_io_out, NULL },
-	{ "pci", 0xcf8, 0xcff, ports_io_in, ports_io_out, NULL },
-};
-
-int ports_register(struct ports *p)
+/* The bus handler (bus.h). */
+static int ports_access(void *dev, uint64_t port, unsigned size, int write, uint64_t *value)
 {
-	int err = 0;
+	if (write)
+		ports_io_out(dev, (uint16_t)port, (int)size, (uint32_t)*value);
+	else
+		*value = ports_io_in(dev, (uint16_t)port, (int)size);
+	return 0;
+}
 
-	for (unsigned i = 0; i < ARRAY_SIZE(port_ranges); i++) {
-		port_ranges[i].dev = p;
-		err |= io_register(&port_ranges[i]);
-	}
-	return err;
+int ports_register(struct ports *dev, struct bus *b)
+{
+	return bus_register(b, BUS_PIO, 0x60, 1, ports_access, dev) |
+	       bus_register(b, BUS_PIO, 0x64, 1, ports_access, dev) |
+	       bus_register(b, BUS_PIO, 0x80, 1, ports_access, dev) |
+	       bus_register(b, BUS_PIO, VMM_DEBUG_PORT, 1, ports_access, dev) |
+	       bus_register(b, BUS_PIO, 0xcf8, 8, ports_access, dev);
 }

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "bus.h"
+
 /* The small fixed-function ports of a PC: what they asked the VMM to do. */
 struct ports {
 	int reset; /* the port the guest asked for a reset through (0xcf9, 0x64), else 0 */
@@ -19,9 +21,6 @@ void ports_init(struct ports *p);
  * control register (0xcf9, also the ACPI reset register), the keyboard controller (0x60, 0x64:
  * reset command only) and the VMM debug port. The PIT and port B are pit.c's.
  */
-int ports_register(struct ports *p);
-
-uint32_t ports_io_in(void *dev, uint16_t port, int size);
-void ports_io_out(void *dev, uint16_t port, int size, uint32_t value);
+int ports_register(struct ports *p, struct bus *b);
 
 #endif

@@ -54,7 +54,7 @@ static uint8_t hours(const struct rtc *r, unsigned h)
 	return encode(r, h12) | (h >= 12 ? 0x80 : 0);
 }
 
-uint32_t rtc_io_in(void *dev, uint16_t port, int size)
+static uint32_t rtc_io_in(void *dev, uint16_t port, int size)
 {
 	struct rtc *r = dev;
 	unsigned i = r->index;
@@ -88,7 +88,7 @@ uint32_t rtc_io_in(void *dev, uint16_t port, int size)
 	}
 }
 
-void rtc_io_out(void *dev, uint16_t port, int size, uint32_t value)
+static void rtc_io_out(void *dev, uint16_t port, int size, uint32_t value)
 {
 	struct rtc *r = dev;
 
@@ -109,10 +109,17 @@ void rtc_io_out(void *dev, uint16_t port, int size, uint32_t value)
 	}
 }
 
-static struct io_range rtc_range = { "rtc", 0x70, 0x71, rtc_io_in, rtc_io_out, NULL };
-
-int rtc_register(struct rtc *r)
+/* The bus handler (bus.h). */
+static int rtc_access(void *dev, uint64_t port, unsigned size, int write, uint64_t *value)
 {
-	rtc_range.dev = r;
-	return io_register(&rtc_range);
+	if (write)
+		rtc_io_out(dev, (uint16_t)port, (int)size, (uint32_t)*value);
+	else
+		*value = rtc_io_in(dev, (uint16_t)port, (int)size);
+	return 0;
+}
+
+int rtc_register(struct rtc *dev, struct bus *b)
+{
+	return bus_register(b, BUS_PIO, 0x70, 2, rtc_access, dev);
 }

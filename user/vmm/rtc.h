@@ -3,6 +3,8 @@
 #define VMM_RTC_H
 
 #include <stdint.h>
+
+#include "bus.h"
 #include <time.h>
 
 /* The MC146818 CMOS clock and its 128 bytes of RAM. */
@@ -15,9 +17,6 @@ struct rtc {
 /* A clock that reads @now (NULL: time()). */
 void rtc_init(struct rtc *r, time_t (*now)(void));
 /* Registers ports 0x70-0x71. */
-int rtc_register(struct rtc *r);
-
-uint32_t rtc_io_in(void *dev, uint16_t port, int size);
-void rtc_io_out(void *dev, uint16_t port, int size, uint32_t value);
+int rtc_register(struct rtc *r, struct bus *b);
 
 #endif

@@ -10,7 +10,7 @@
 
 #include <dyad/abi.h>
 
-#include "vm.h"
+#include "machine.h"
 #include "vmm.h"
 
 static const char *const stat_names[DYAD_STATS] = {
@@ -60,7 +60,7 @@ static unsigned long resident(unsigned long start, unsigned long end)
 }
 
 /* The VMM's own memory: its image, heap and stack pages, the run page and its page tables. */
-static void memory_report(struct vm *vm)
+static void memory_report(struct machine *mach)
 {
 	unsigned long image_end = (unsigned long)sbrk(0);
 	unsigned long image = resident((unsigned long)__executable_start, image_end);
@@ -78,15 +78,15 @@ static void memory_report(struct vm *vm)
 	printf("vmm: memory beyond guest RAM: %lu KiB (image+heap %lu KiB, stack %lu KiB, run page "
 	       "4 KiB, page-table pairs %lu KiB)\n",
 	       total >> 10, image >> 10, stack >> 10, tables >> 10);
-	(void)vm;
+	(void)mach;
 }
 
-static void ram_report(struct vm *vm)
+static void ram_report(struct machine *mach)
 {
 	unsigned long counts[3] = { 0 }, unmapped = 0;
 	struct dyad_vm_info info;
 
-	for (uint64_t a = 0; a < vm->ram;) {
+	for (uint64_t a = 0; a < mach->ram.size;) {
 		if (vm_query(a, &info) || !info.page_size) {
 			unmapped++;
 			a += 4096;
@@ -97,12 +97,12 @@ static void ram_report(struct vm *vm)
 	}
 	printf("vmm: guest RAM %llu MiB in %lu x 1G + %lu x 2M + %lu x 4K pages (%lu 4K pages not "
 	       "yet mapped)\n",
-	       (unsigned long long)vm->ram >> 20, counts[2], counts[1], counts[0], unmapped);
+	       (unsigned long long)mach->ram.size >> 20, counts[2], counts[1], counts[0], unmapped);
 }
 
-void vm_summary(struct vm *vm)
+void machine_summary(struct machine *mach)
 {
-	const struct dyad_vcpu_stats *s = &vm->run->stats;
+	const struct dyad_vcpu_stats *s = &mach->run->stats;
 	unsigned long total = 0;
 
 	printf("vmm: ---- summary ----\nvmm: VM exits by reason:");
@@ -117,26 +117,29 @@ void vm_summary(struct vm *vm)
 		       s->exits[DYAD_STAT_DEADLINE] + s->exits[DYAD_STAT_CONSOLE]);
 	printf("vmm: second-stage faults: %lu at 4K, %lu at 2M, %lu at 1G\n", s->guest_faults[0],
 	       s->guest_faults[1], s->guest_faults[2]);
-	ram_report(vm);
-	memory_report(vm);
-	printf("vmm: xAPIC MMIO accesses %lu, other MMIO %lu\n", vm->apic_mmio, vm->mmio_unhandled);
+	ram_report(mach);
+	memory_report(mach);
+	const struct bus_table *pio = &mach->bus.space[BUS_PIO], *msr = &mach->bus.space[BUS_MSR];
+	printf("vmm: MMIO accesses handled %lu, unhandled %lu\n", mach->bus.space[BUS_MMIO].handled,
+	       mach->mmio_unhandled);
 	printf("vmm: interrupts injected %lu (timer fired %lu, PIC %lu); #GP injected %lu; "
 	       "unowned ports %lu, unowned MSRs %lu; console %lu bytes in %lu writes\n",
-	       vm->injected, vm->apic.timer_fired, vm->apic.extint_delivered, vm->gp_injected,
-	       bus_stats.io_unowned, bus_stats.msr_unowned, vm->console.bytes, vm->console.writes);
+	       mach->injected, mach->apic.timer_fired, mach->apic.extint_delivered,
+	       mach->gp_injected, pio->unowned, msr->unowned, mach->console.bytes,
+	       mach->console.writes);
 	printf("vmm: at the end: PIC IMR %02x/%02x IRR %02x ISR %02x base %#x; LVT0 %#x, SVR %#x; "
 	       "UART IER %02x MCR %02x line %d; verdict %d\n",
-	       vm->pic.chip[0].imr, vm->pic.chip[1].imr, vm->pic.chip[0].irr, vm->pic.chip[0].isr,
-	       vm->pic.chip[0].base, vm->apic.lvt_lint0, vm->apic.svr, vm->uart.ier, vm->uart.mcr,
-	       vm->uart.irq_level, vm->ports.verdict);
-	if (vm->console.banner_tsc)
+	       mach->pic.chip[0].imr, mach->pic.chip[1].imr, mach->pic.chip[0].irr,
+	       mach->pic.chip[0].isr, mach->pic.chip[0].base, mach->apic.lvt_lint0, mach->apic.svr,
+	       mach->uart.ier, mach->uart.mcr, mach->uart.irq_level, mach->ports.verdict);
+	if (mach->console.banner_tsc)
 		printf("vmm: start to banner: %llu ms wall, %llu TSC ticks (%llu kHz TSC)\n",
-		       (unsigned long long)(vm->banner_ns - vm->start_ns) / 1000000,
-		       (unsigned long long)(vm->console.banner_tsc - vm->start_tsc),
-		       (unsigned long long)vm->tsc_khz);
+		       (unsigned long long)(mach->banner_ns - mach->start_ns) / 1000000,
+		       (unsigned long long)(mach->console.banner_tsc - mach->start_tsc),
+		       (unsigned long long)mach->tsc_khz);
 	else
 		printf("vmm: the guest printed no banner\n");
 	printf("vmm: total %llu ms wall\n",
-	       (unsigned long long)(now_ns() - vm->start_ns) / 1000000);
+	       (unsigned long long)(now_ns() - mach->start_ns) / 1000000);
 	fflush(stdout);
 }

@@ -82,7 +82,7 @@ static uint8_t modem_status(const struct uart *u)
 	       ((u->mcr & 8) << 4);
 }
 
-uint32_t uart_io_in(void *dev, uint16_t port, int size)
+static uint32_t uart_io_in(void *dev, uint16_t port, int size)
 {
 	struct uart *u = dev;
 	uint8_t v = 0;
@@ -119,7 +119,7 @@ uint32_t uart_io_in(void *dev, uint16_t port, int size)
 	return v;
 }
 
-void uart_io_out(void *dev, uint16_t port, int size, uint32_t value)
+static void uart_io_out(void *dev, uint16_t port, int size, uint32_t value)
 {
 	struct uart *u = dev;
 	uint8_t v = value;
@@ -169,10 +169,17 @@ void uart_io_out(void *dev, uint16_t port, int size, uint32_t value)
 	update_irq(u);
 }
 
-static struct io_range uart_range = { "com1", 0x3f8, 0x3ff, uart_io_in, uart_io_out, NULL };
-
-int uart_register(struct uart *u)
+/* The bus handler (bus.h). */
+static int uart_access(void *dev, uint64_t port, unsigned size, int write, uint64_t *value)
 {
-	uart_range.dev = u;
-	return io_register(&uart_range);
+	if (write)
+		uart_io_out(dev, (uint16_t)port, (int)size, (uint32_t)*value);
+	else
+		*value = uart_io_in(dev, (uint16_t)port, (int)size);
+	return 0;
+}
+
+int uart_register(struct uart *dev, struct bus *b)
+{
+	return bus_register(b, BUS_PIO, 0x3f8, 8, uart_access, dev);
 }

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "bus.h"
+
 #define UART_FIFO 16
 
 /* A 16550A. Transmission is instantaneous: THR is always empty again after a write. */
@@ -23,14 +25,11 @@ struct uart {
 void uart_init(struct uart *u, void (*tx)(void *, uint8_t), void (*set_irq)(void *, int),
 	       void *ctx);
 /* Registers COM1's ports 0x3f8-0x3ff. */
-int uart_register(struct uart *u);
+int uart_register(struct uart *u, struct bus *b);
 /* Room left in the receive FIFO. */
 unsigned uart_rx_room(const struct uart *u);
 /* Queues received bytes; returns how many fitted. */
 unsigned uart_receive(struct uart *u, const uint8_t *buf, unsigned len);
-
-uint32_t uart_io_in(void *dev, uint16_t port, int size);
-void uart_io_out(void *dev, uint16_t port, int size, uint32_t value);
 
 /* Register offsets and bits (PC16550D datasheet). */
 #define UART_RBR 0

@@ -178,7 +178,7 @@ static uint32_t tmcct(const struct x2apic *a)
 	return (uint32_t)MIN(left * APIC_CRYSTAL_KHZ / (a->tsc_khz * divide), a->tmict);
 }
 
-int x2apic_msr_read(void *dev, uint32_t index, uint64_t *value)
+static int x2apic_msr_read(void *dev, uint32_t index, uint64_t *value)
 {
 	struct x2apic *a = dev;
 	uint32_t r = index - 0x800;
@@ -276,7 +276,7 @@ static void icr_write(struct x2apic *a, uint64_t value)
 		x2apic_raise(a, low & 0xff);
 }
 
-int x2apic_msr_write(void *dev, uint32_t index, uint64_t value)
+static int x2apic_msr_write(void *dev, uint32_t index, uint64_t value)
 {
 	struct x2apic *a = dev;
 	uint32_t r = index - 0x800, v = (uint32_t)value;
@@ -417,20 +417,31 @@ int x2apic_mmio_write(struct x2apic *a, uint64_t offset, uint32_t value)
 	return 0;
 }
 
-static struct msr_range x2apic_ranges[3] = {
-	{ "apic-base", APIC_BASE_MSR, APIC_BASE_MSR, x2apic_msr_read, x2apic_msr_write, NULL },
-	{ "tsc-deadline", APIC_TSC_DEADLINE_MSR, APIC_TSC_DEADLINE_MSR, x2apic_msr_read,
-	  x2apic_msr_write, NULL },
-	{ "x2apic", 0x800, 0x8ff, x2apic_msr_read, x2apic_msr_write, NULL },
-};
-
-int x2apic_register(struct x2apic *a)
+/* The bus handlers (bus.h): the MSRs, and the xAPIC page's 32-bit registers. */
+static int x2apic_msr(void *dev, uint64_t index, unsigned size, int write, uint64_t *value)
 {
-	int err = 0;
+	return write ? x2apic_msr_write(dev, (uint32_t)index, *value)
+		     : x2apic_msr_read(dev, (uint32_t)index, value);
+}
 
-	for (unsigned i = 0; i < ARRAY_SIZE(x2apic_ranges); i++) {
-		x2apic_ranges[i].dev = a;
-		err |= msr_register(&x2apic_ranges[i]);
-	}
-	return err;
+static int x2apic_mmio(void *dev, uint64_t gpa, unsigned size, int write, uint64_t *value)
+{
+	uint32_t v = (uint32_t)*value;
+
+	if (size != 4)
+		return -1;
+	if (write)
+		return x2apic_mmio_write(dev, gpa - APIC_MMIO_BASE, v);
+	if (x2apic_mmio_read(dev, gpa - APIC_MMIO_BASE, &v))
+		return -1;
+	*value = v;
+	return 0;
+}
+
+int x2apic_register(struct x2apic *a, struct bus *b)
+{
+	return bus_register(b, BUS_MSR, APIC_BASE_MSR, 1, x2apic_msr, a) |
+	       bus_register(b, BUS_MSR, APIC_TSC_DEADLINE_MSR, 1, x2apic_msr, a) |
+	       bus_register(b, BUS_MSR, 0x800, 0x100, x2apic_msr, a) |
+	       bus_register(b, BUS_MMIO, APIC_MMIO_BASE, APIC_MMIO_SIZE, x2apic_mmio, a);
 }

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "bus.h"
+
 struct pic;
 
 /* The timer's input clock: CPUID 0x15 reports it as the "core crystal" (Linux sets its LAPIC
@@ -42,8 +44,11 @@ struct x2apic {
  * x2APIC already on it has no mapping for the page and faults), then switches to x2APIC itself.
  */
 void x2apic_init(struct x2apic *a, uint64_t tsc_khz, struct pic *pic);
-/* Registers IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC range 0x800-0x8ff. */
-int x2apic_register(struct x2apic *a);
+/*
+ * Registers IA32_APIC_BASE, IA32_TSC_DEADLINE, the x2APIC range 0x800-0x8ff and the xAPIC page
+ * at APIC_MMIO_BASE (32-bit accesses only; any other size is refused).
+ */
+int x2apic_register(struct x2apic *a, struct bus *b);
 /* Fires the timer if it is due at TSC @now. */
 void x2apic_tick(struct x2apic *a, uint64_t now);
 /* The TSC at which the timer fires next, or 0. */
@@ -67,8 +72,5 @@ void x2apic_accept(struct x2apic *a, int vector, int level);
  */
 int x2apic_mmio_read(struct x2apic *a, uint64_t offset, uint32_t *value);
 int x2apic_mmio_write(struct x2apic *a, uint64_t offset, uint32_t value);
-
-int x2apic_msr_read(void *dev, uint32_t index, uint64_t *value);
-int x2apic_msr_write(void *dev, uint32_t index, uint64_t value);
 
 #endif

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef VMM_VM_H
-#define VMM_VM_H
+#ifndef VMM_MACHINE_H
+#define VMM_MACHINE_H
 
 #include <stdint.h>
 
 #include <dyad/vcpu.h>
 
+#include "bus.h"
 #include "console.h"
 #include "cpuid.h"
 #include "image.h"
@@ -20,11 +21,14 @@
 #include "uart.h"
 #include "x2apic.h"
 
-/* The machine: one vCPU and its platform. Guest-physical X is the VMM's virtual X. */
-struct vm {
+/*
+ * The machine the VMM emulates: one vCPU, its RAM and its platform devices, on one bus. (The
+ * kernel's VM, reached through vm_fd, is the hardware-assisted part of it.) Guest-physical X
+ * is the VMM's virtual X.
+ */
+struct machine {
 	struct options opt;
-	uint8_t *mem; /* guest-physical 0: the VMM's address 0 */
-	uint64_t ram;
+	struct guest_ram ram; /* base 0: guest-physical 0 is the VMM's address 0 */
 	struct image_info image;
 	uint64_t initrd, initrd_size;
 	int kernel_fd, initrd_fd;
@@ -34,6 +38,7 @@ struct vm {
 	uint64_t start_tsc;
 	uint64_t start_ns, banner_ns;
 
+	struct bus bus;
 	struct cpuid_policy cpuid;
 	struct pic pic;
 	struct x2apic apic;
@@ -47,7 +52,7 @@ struct vm {
 	struct console console;
 
 	unsigned long vmm_exits[DYAD_EXIT_REASONS];
-	unsigned long gp_injected, mmio_unhandled, string_io, injected, apic_mmio, ioapic_mmio;
+	unsigned long gp_injected, mmio_unhandled, string_io, injected;
 	unsigned long ioapic_undeliverable; /* messages no local APIC accepts */
 	unsigned long reported; /* senseless-guest reports printed so far */
 };
@@ -72,16 +77,16 @@ uint64_t now_ns(void);
 
 /* Opens and checks the kernel and initrd against the RAM size. Returns 0, or VMM_EXIT_USAGE
  * after printing why. */
-int vm_open(struct vm *vm);
+int machine_open(struct machine *mach);
 
 /* Maps guest RAM, loads the kernel and initrd, writes boot_params, the MP table and the boot
  * CPU state's memory; closes the images. Returns 0, or VMM_EXIT_* after printing why. */
-int vm_load(struct vm *vm, struct dyad_sregs *sregs, struct dyad_regs *regs);
+int machine_load(struct machine *mach, struct dyad_sregs *sregs, struct dyad_regs *regs);
 
 /* Runs the guest until it powers off, resets or fails; returns the VMM's exit status. */
-int vm_run(struct vm *vm);
+int machine_run(struct machine *mach);
 
 /* Prints the end-of-run summary. */
-void vm_summary(struct vm *vm);
+void machine_summary(struct machine *mach);
 
 #endif
