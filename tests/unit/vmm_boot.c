@@ -63,6 +63,21 @@ static void test_e820(void **state)
 	assert_int_equal(boot_e820(e, 2, RAM), 2);
 }
 
+/* 6 GiB: 3 GiB below the 32-bit hole, the other 3 GiB from 4 GiB up, the hole not RAM. */
+static void test_e820_split_around_the_hole(void **state)
+{
+	struct boot_e820_entry e[8];
+	unsigned n = boot_e820(e, 8, 6ULL << 30);
+
+	assert_int_equal(n, 5);
+	assert_int_equal(e[3].addr + e[3].size, BOOT_RAM_LOW_MAX);
+	assert_int_equal(e[4].addr, GUEST_RAM_HIGH);
+	assert_int_equal(e[4].size, 3ULL << 30);
+	assert_int_equal(e[4].type, 1);
+	/* Exactly the low limit: no entry above 4 GiB. */
+	assert_int_equal(boot_e820(e, 8, BOOT_RAM_LOW_MAX), 4);
+}
+
 static void test_boot_params_bzimage(void **state)
 {
 	struct boot_params *bp = malloc(sizeof(*bp));
@@ -186,9 +201,9 @@ static void test_cpu_state(void **state)
 
 	assert_non_null(mem);
 	/* RAM smaller than the boot area is refused, not written past. */
-	struct guest_ram small = { mem, BOOT_STACK_TOP - 1 };
+	struct guest_ram small = { mem, BOOT_STACK_TOP - 1, 0 };
 	assert_int_equal(boot_cpu_state(&small, 0x1000200, &s, &r), -1);
-	struct guest_ram ram = { mem, BOOT_CMDLINE };
+	struct guest_ram ram = { mem, BOOT_CMDLINE, 0 };
 	assert_int_equal(boot_cpu_state(&ram, 0x1000200, &s, &r), 0);
 	assert_int_equal(r.rip, 0x1000200);
 	assert_int_equal(r.rsi, BOOT_PARAMS);
@@ -230,6 +245,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_e820),
+		cmocka_unit_test(test_e820_split_around_the_hole),
 		cmocka_unit_test(test_boot_params_bzimage),
 		cmocka_unit_test(test_boot_params_elf),
 		cmocka_unit_test(test_initrd_placement),

@@ -69,8 +69,18 @@ static void test_options(void **state)
 	assert_int_equal(parse(&o, err, 3, "-m", "12Q", "k"), -1);
 	assert_non_null(strstr(err, "bad RAM size"));
 	assert_int_equal(parse(&o, err, 3, "-m", "16M", "k"), -1);
-	assert_non_null(strstr(err, "32 MiB to 3072 MiB"));
-	assert_int_equal(parse(&o, err, 3, "-m", "4G", "k"), -1);
+	assert_non_null(strstr(err, "32 MiB to 1048576 MiB"));
+	assert_int_equal(parse(&o, err, 3, "-m", "2048G", "k"), -1);
+	/* Above 3 GiB is allowed: RAM continues at 4 GiB. */
+	assert_int_equal(parse(&o, err, 3, "-m", "6G", "k"), 0);
+	assert_int_equal(o.ram, 6ULL << 30);
+	/* The guest's physical address width. */
+	assert_int_equal(parse(&o, err, 3, "-p", "36", "k"), 0);
+	assert_int_equal(o.phys_bits, 36);
+	assert_int_equal(parse(&o, err, 3, "-p", "31", "k"), -1);
+	assert_non_null(strstr(err, "bad physical address width '31'"));
+	assert_int_equal(parse(&o, err, 3, "-p", "53", "k"), -1);
+	assert_int_equal(parse(&o, err, 3, "-p", "4x", "k"), -1);
 	assert_int_equal(parse(&o, err, 3, "-m", "99999999999999999999G", "k"), -1);
 }
 

@@ -9,6 +9,8 @@
 #   CASE linux-cloud, linux-rt  the vmlinux of Debian's cloud or rt flavour with its initramfs,
 #                       from GUEST_DIR-cloud or GUEST_DIR-rt (FLAVOUR=... tools/guest-image.sh);
 #                       the cloud case ends with `reboot`, which must reach the ACPI reset register
+#   CASE linux-6g       the vmlinux in a 6 GiB guest (3 GiB below the 32-bit hole, 3 GiB above
+#                       4 GiB) on an 8 GiB emulator: MemTotal and 1 GiB pages
 #   CASE bad-guest      the misbehaving guest (tests/vmm/bad_guest.asm)
 # Prints TAP; exits non-zero if any check failed. A machine whose Dyad has no VMX/SVM gives
 # `# SKIP` lines, or failures with VMM_E2E_NO_SKIP set. TEST_SUMMARY_FILE: as tools/boot-test.sh.
@@ -58,7 +60,8 @@ boot() {
 	else
 		# shellcheck disable=SC2046
 		timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
-			-display none -monitor none -serial stdio -cdrom "$iso" </dev/null >"$log" 2>&1 || true
+			-display none -monitor none -serial stdio -cdrom "$iso" \
+			${qemu_extra[@]+"${qemu_extra[@]}"} </dev/null >"$log" 2>&1 || true
 	fi
 	sed -i 's/\r$//' "$log" # the serial line ends lines with CR LF
 	echo "# $name: $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }") s wall"
@@ -81,7 +84,7 @@ long_pad() {
 
 # linux NAME KERNEL_PATH [long]; $initrd names the initramfs in the ISO, $end how the guest ends
 # (poweroff: status 0 through ACPI S5; reboot: status 2 through the ACPI reset register 0xcf9).
-initrd=/boot/initramfs.cpio end=poweroff iso_extra=()
+initrd=/boot/initramfs.cpio end=poweroff iso_extra=() qemu_extra=()
 linux() {
 	local log=$BUILD_DIR/vmm-e2e-$emu-$1.log words="dyad_mode=test dyad_ram_mib=$ram_mib" w args=''
 	[[ $end == poweroff ]] || words+=" dyad_end=$end"
@@ -111,7 +114,7 @@ linux() {
 		"$1: sleep 2 ended (timed by the RTC) and fork works"
 	tap "$(grep -aq 'x2apic enabled' "$log" && grep -aq 'IOAPIC\[0\]: apic_id' "$log"; echo $?)" \
 		"$1: the guest found its I/O APIC in the MADT and runs its local APIC in x2APIC mode"
-	tap "$(grep -aEq '^vmm: guest RAM [0-9]+ MiB in ([1-9][0-9]* x 1G|0 x 1G \+ [1-9][0-9]* x 2M) \+ 0 x 4K' "$log"; echo $?)" \
+	tap "$(grep -aEq '^vmm: guest RAM [0-9]+ MiB in [0-9]+ x 1G \+ [0-9]+ x 2M \+ 0 x 4K' "$log"; echo $?)" \
 		"$1: guest RAM in 2M/1G pages only"
 	tap "$([[ -n $faults ]] && (( ${faults// /+} < 1000 )); echo $?)" \
 		"$1: fewer than 1000 second-stage faults (${faults:-none reported}: 4K 2M 1G)"
@@ -157,6 +160,17 @@ for c in "$@"; do
 		initrd=/boot/initramfs-$f.cpio end=$([[ $f == cloud ]] && echo reboot || echo poweroff)
 		linux "$c" "/boot/vmlinux-$f"
 		iso_extra=() initrd=/boot/initramfs.cpio end=poweroff
+		;;
+	linux-6g)
+		# QEMU's last -m wins; TCG allocates the emulator's RAM lazily.
+		ram_mib=6144 qemu_extra=(-m 8G)
+		linux linux-6g /boot/vmlinux
+		log=$BUILD_DIR/vmm-e2e-$emu-linux-6g.log
+		sed -n 's/^# MemTotal/# linux-6g: MemTotal/p; s/^vmm: guest RAM/# linux-6g: guest RAM/p' "$log"
+		tap "$(grep -aEq '^vmm: guest RAM 6144 MiB in [1-9][0-9]* x 1G' "$log" &&
+			grep -aq 'BIOS-e820: \[mem 0x0000000100000000-0x00000001bfffffff\] usable' "$log"; echo $?)" \
+			"linux-6g: RAM above 4 GiB in the e820 map, backed with 1 GiB pages"
+		ram_mib=256 qemu_extra=()
 		;;
 	bad-guest) bad_guest ;;
 	*) die "unknown case '$c'" ;;

@@ -35,11 +35,23 @@
 #define BOOT_CS 0x10
 #define BOOT_DS 0x18
 
-/* Guest RAM the VMM accepts: above the kernel's needs, below the 32-bit MMIO hole. */
+/*
+ * Guest RAM the VMM accepts: above the kernel's needs. Up to BOOT_RAM_LOW_MAX lies below the
+ * 32-bit hole for MMIO (the I/O APIC, the local APIC) that ends at 4 GiB; the rest from 4 GiB up
+ * (GUEST_RAM_HIGH). The guest's physical address width bounds it too (options.h).
+ */
 #define BOOT_RAM_MIN (32ULL << 20)
-#define BOOT_RAM_MAX (3ULL << 30)
+#define BOOT_RAM_LOW_MAX (3ULL << 30)
+#define BOOT_RAM_MAX (1ULL << 40)
 
-/* Fills @e with the e820 map of @ram bytes of guest RAM; returns the number of entries. */
+/* The part of @ram bytes of guest RAM below the hole. */
+static inline uint64_t boot_ram_low(uint64_t ram)
+{
+	return ram < BOOT_RAM_LOW_MAX ? ram : BOOT_RAM_LOW_MAX;
+}
+
+/* Fills @e with the e820 map of @ram bytes of guest RAM (split around the hole); returns the
+ * number of entries. */
 unsigned boot_e820(struct boot_e820_entry *e, unsigned max, uint64_t ram);
 
 /*

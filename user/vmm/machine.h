@@ -28,6 +28,7 @@
  */
 struct machine {
 	struct options opt;
+	unsigned phys_bits; /* the guest's physical address width */
 	struct guest_ram ram; /* base 0: guest-physical 0 is the VMM's address 0 */
 	struct image_info image;
 	uint64_t initrd, initrd_size;

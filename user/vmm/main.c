@@ -20,9 +20,10 @@
 static struct machine the_machine;
 
 static const char usage[] =
-	"usage: vmm [-m SIZE] [-i INITRD] [-a APPEND]... [-q] [-s] KERNEL [GUEST CMDLINE...]\n"
+	"usage: vmm [-m SIZE] [-i INITRD] [-a APPEND]... [-p BITS] [-q] [-s] KERNEL [GUEST CMDLINE...]\n"
 	"  KERNEL    a bzImage (64-bit boot protocol) or an ELF vmlinux\n"
-	"  -m SIZE   guest RAM, 32M to 3G (default 256M)\n"
+	"  -m SIZE   guest RAM, 32M up (default 256M); above 3G it continues at 4G\n"
+	"  -p BITS   the guest's physical address width, 32 to 52 (default: the host's)\n"
 	"  -i FILE   initrd\n"
 	"  -a TEXT   appended to the guest command line (repeatable)\n"
 	"  -q        no summary\n"
@@ -160,7 +161,9 @@ int main(int argc, char **argv, char **envp)
 		fputs(usage, stderr);
 		return VMM_EXIT_USAGE;
 	}
-	mach->ram = (struct guest_ram){ .base = NULL, .size = mach->opt.ram };
+	mach->ram = (struct guest_ram){ .base = NULL,
+					.size = boot_ram_low(mach->opt.ram),
+					.high = mach->opt.ram - boot_ram_low(mach->opt.ram) };
 	int status = machine_open(mach);
 	if (status)
 		return status;
@@ -170,6 +173,7 @@ int main(int argc, char **argv, char **envp)
 	/* The kernel measured the TSC; the guest's CPUID, command line and APIC timer use it. */
 	mach->tsc_khz = mach->run->tsc_khz ? mach->run->tsc_khz : measure_tsc_khz();
 	cpuid_policy_init(&mach->cpuid, mach->tsc_khz);
+	mach->cpuid.phys_bits = mach->phys_bits;
 	status = machine_load(mach, &sregs, &regs);
 	if (status)
 		return status;
@@ -177,7 +181,7 @@ int main(int argc, char **argv, char **envp)
 		mach->opt.kernel, mach->image.kind == IMAGE_ELF ? "ELF" : "bzImage",
 		(unsigned long long)mach->image.lowest, (unsigned long long)mach->image.entry,
 		(unsigned long long)mach->initrd_size >> 10, (unsigned long long)mach->initrd,
-		(unsigned long long)mach->ram.size >> 20);
+		(unsigned long long)(mach->ram.size + mach->ram.high) >> 20);
 	if (ioctl(mach->vcpu_fd, DYAD_VCPU_SET_SREGS, &sregs) < 0) {
 		vmm_log("the kernel refused the boot CPU state: %s", strerror(errno));
 		return VMM_EXIT_ERROR;

@@ -13,6 +13,7 @@ struct options {
 	char cmdline[BOOT_CMDLINE_MAX];
 	int quiet; /* no summary */
 	int small_pages; /* guest RAM without DYAD_MAP_HUGE (4 KiB pages), for comparison */
+	unsigned phys_bits; /* the guest's physical address width (CPUID 0x80000008); 0: the host's */
 };
 
 #define OPTIONS_DEFAULT_RAM (256ULL << 20)
@@ -35,6 +36,7 @@ struct options {
  *             the default command line
  *   -q        no summary at the end
  *   -s        guest RAM in 4 KiB pages (no DYAD_MAP_HUGE), to compare
+ *   -p BITS   the guest's physical address width, 32 to 52 (default: the host's)
  * Returns 0, or -1 with a sentence in @err (size @errlen).
  */
 int options_parse(int argc, char **argv, struct options *o, char *err, unsigned errlen);
