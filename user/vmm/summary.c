@@ -132,6 +132,10 @@ void machine_summary(struct machine *mach)
 	       mach->injected, mach->apic.timer_fired, mach->apic.extint_delivered,
 	       mach->gp_injected, pio->unowned, msr->unowned, mach->console.bytes,
 	       mach->console.writes);
+	printf("vmm: I/O APIC messages %lu (%lu undeliverable, %lu masked edges lost); PIT "
+	       "interrupts %lu; local APIC in %s mode\n",
+	       mach->ioapic.delivered, mach->ioapic_undeliverable, mach->ioapic.masked_edges,
+	       mach->pit.irqs, (mach->apic.base_msr & 0x400) ? "x2APIC" : "xAPIC");
 	printf("vmm: at the end: PIC IMR %02x/%02x IRR %02x ISR %02x base %#x; LVT0 %#x, SVR %#x; "
 	       "UART IER %02x MCR %02x line %d; verdict %d\n",
 	       mach->pic.chip[0].imr, mach->pic.chip[1].imr, mach->pic.chip[0].irr,
