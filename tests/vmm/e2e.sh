@@ -9,8 +9,11 @@
 #   CASE linux-cloud, linux-rt  the vmlinux of Debian's cloud or rt flavour with its initramfs,
 #                       from GUEST_DIR-cloud or GUEST_DIR-rt (FLAVOUR=... tools/guest-image.sh);
 #                       the cloud case ends with `reboot`, which must reach the ACPI reset register
+#   CASE linux-cloud-pit  the cloud flavour with acpi=off: no local APIC for it (no MP-table
+#                       parser), so its timer is the PIT through the 8259, ExtINT on LINT0
 #   CASE linux-6g       the vmlinux in a 6 GiB guest (3 GiB below the 32-bit hole, 3 GiB above
-#                       4 GiB) on an 8 GiB emulator: MemTotal and 1 GiB pages
+#                       4 GiB) on an 8 GiB emulator: MemTotal and 1 GiB pages; then with -p 32,
+#                       which must be refused
 #   CASE bad-guest      the misbehaving guest (tests/vmm/bad_guest.asm)
 # Prints TAP; exits non-zero if any check failed. A machine whose Dyad has no VMX/SVM gives
 # `# SKIP` lines, or failures with VMM_E2E_NO_SKIP set. TEST_SUMMARY_FILE: as tools/boot-test.sh.
@@ -82,11 +85,12 @@ long_pad() {
 	printf '%s' "$pad"
 }
 
-# linux NAME KERNEL_PATH [long]; $initrd names the initramfs in the ISO, $end how the guest ends
+# linux NAME KERNEL_PATH [long]; $initrd names the initramfs in the ISO, $end how the guest ends,
+# $more_words go on the guest command line
 # (poweroff: status 0 through ACPI S5; reboot: status 2 through the ACPI reset register 0xcf9).
-initrd=/boot/initramfs.cpio end=poweroff iso_extra=() qemu_extra=()
+initrd=/boot/initramfs.cpio end=poweroff iso_extra=() qemu_extra=() more_words=''
 linux() {
-	local log=$BUILD_DIR/vmm-e2e-$emu-$1.log words="dyad_mode=test dyad_ram_mib=$ram_mib" w args=''
+	local log=$BUILD_DIR/vmm-e2e-$emu-$1.log words="dyad_mode=test dyad_ram_mib=$ram_mib$more_words" w args=''
 	[[ $end == poweroff ]] || words+=" dyad_end=$end"
 	[[ ${3:-} != long ]] || words+=" $(long_pad)"
 	for w in $words; do args+="-a $w "; done
@@ -100,7 +104,12 @@ linux() {
 	tap "$(grep -aq '^=== dyad-guest: Linux' "$log"; echo $?)" "$1: the guest printed its banner"
 	tap "$(grep -aq '^dyad-guest: PASS' "$log" && ! grep -aq '^not ok' "$log"; echo $?)" \
 		"$1: the guest test script passed (release, MemTotal, one CPU, hypervisor flag, 64 MiB checksum)"
-	if [[ $end == poweroff ]]; then
+	if [[ $more_words == *acpi=off* ]]; then
+		# No ACPI: Linux ends poweroff in cli; hlt. The cloud flavour's verdict is its PASS line.
+		tap "$(grep -aq '^dyad-guest: PASS' "$log" && grep -aq '^vmm: guest halted with interrupts off: power-off' "$log" &&
+			grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
+			"$1: without ACPI poweroff ends in HLT and the VMM ended with status 0"
+	elif [[ $end == poweroff ]]; then
 		tap "$(grep -aq 'verdict 0$' "$log" && grep -aq '^vmm: guest entered ACPI S5: power-off' "$log" &&
 			grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
 			"$1: the verdict came through the debug port, poweroff reached ACPI S5 and the VMM ended with status 0"
@@ -112,8 +121,13 @@ linux() {
 	fi
 	tap "$(grep -aq '^ok - sleep 2 ends' "$log" && grep -aq '^ok - 20 processes forked' "$log"; echo $?)" \
 		"$1: sleep 2 ended (timed by the RTC) and fork works"
-	tap "$(grep -aq 'x2apic enabled' "$log" && grep -aq 'IOAPIC\[0\]: apic_id' "$log"; echo $?)" \
-		"$1: the guest found its I/O APIC in the MADT and runs its local APIC in x2APIC mode"
+	if [[ $more_words == *acpi=off* ]]; then
+		tap "$(grep -aq 'No local APIC present' "$log" && grep -aEq '^vmm: I/O APIC messages 0 .*PIT interrupts [1-9]' "$log"; echo $?)" \
+			"$1: with no APIC known to the guest, the PIT's interrupts came through the 8259"
+	else
+		tap "$(grep -aq 'x2apic enabled' "$log" && grep -aq 'IOAPIC\[0\]: apic_id' "$log"; echo $?)" \
+			"$1: the guest found its I/O APIC in the MADT and runs its local APIC in x2APIC mode"
+	fi
 	tap "$(grep -aEq '^vmm: guest RAM [0-9]+ MiB in [0-9]+ x 1G \+ [0-9]+ x 2M \+ 0 x 4K' "$log"; echo $?)" \
 		"$1: guest RAM in 2M/1G pages only"
 	tap "$([[ -n $faults ]] && (( ${faults// /+} < 1000 )); echo $?)" \
@@ -147,8 +161,10 @@ for c in "$@"; do
 	case $c in
 	linux-vmlinux) linux linux-vmlinux /boot/vmlinux long ;;
 	linux-bzimage) linux linux-bzimage /boot/bzImage ;;
-	linux-cloud | linux-rt)
+	linux-cloud | linux-rt | linux-cloud-pit)
 		f=${c#linux-}
+		f=${f%-pit}
+		[[ $c != *-pit ]] || more_words=' acpi=off'
 		if [[ ! -s $guest-$f/vmlinux || ! -s $guest-$f/initramfs.cpio ]]; then
 			skip "$c: boots Linux" "no $guest-$f (FLAVOUR=$f tools/guest-image.sh $guest-$f)"
 			continue
@@ -157,9 +173,9 @@ for c in "$@"; do
 		ln -sf "$(realpath "$guest-$f/vmlinux")" "$BUILD_DIR/vmlinux-$f"
 		ln -sf "$(realpath "$guest-$f/initramfs.cpio")" "$BUILD_DIR/initramfs-$f.cpio"
 		iso_extra=("$BUILD_DIR/vmlinux-$f:/boot/vmlinux-$f" "$BUILD_DIR/initramfs-$f.cpio:/boot/initramfs-$f.cpio")
-		initrd=/boot/initramfs-$f.cpio end=$([[ $f == cloud ]] && echo reboot || echo poweroff)
+		initrd=/boot/initramfs-$f.cpio end=$([[ $c == linux-cloud ]] && echo reboot || echo poweroff)
 		linux "$c" "/boot/vmlinux-$f"
-		iso_extra=() initrd=/boot/initramfs.cpio end=poweroff
+		iso_extra=() initrd=/boot/initramfs.cpio end=poweroff more_words=''
 		;;
 	linux-6g)
 		# QEMU's last -m wins; TCG allocates the emulator's RAM lazily.
@@ -170,6 +186,12 @@ for c in "$@"; do
 		tap "$(grep -aEq '^vmm: guest RAM 6144 MiB in [1-9][0-9]* x 1G' "$log" &&
 			grep -aq 'BIOS-e820: \[mem 0x0000000100000000-0x00000001bfffffff\] usable' "$log"; echo $?)" \
 			"linux-6g: RAM above 4 GiB in the e820 map, backed with 1 GiB pages"
+		# The same RAM with a 32-bit guest physical address space cannot be: refused at start.
+		boot linux-6g-p32 "-m 6144M -p 32 -i /boot/initramfs.cpio /boot/vmlinux"
+		log=$BUILD_DIR/vmm-e2e-$emu-linux-6g-p32.log
+		tap "$(grep -aq "^vmm: 6144 MiB of RAM end at 0x1c0000000, beyond the guest's 32-bit physical address space" "$log" &&
+			grep -aq '^init: /bin/vmm exited with status 1$' "$log"; echo $?)" \
+			"linux-6g: -p 32 refuses RAM above 4 GiB with one line and status 1"
 		ram_mib=256 qemu_extra=()
 		;;
 	bad-guest) bad_guest ;;
