@@ -9,7 +9,7 @@ UNIT_SRCS_vmm_uart := tests/unit/vmm_uart.c user/vmm/uart.c user/vmm/bus.c
 UNIT_SRCS_vmm_pic := tests/unit/vmm_pic.c user/vmm/pic.c user/vmm/bus.c
 UNIT_SRCS_vmm_x2apic := tests/unit/vmm_x2apic.c user/vmm/x2apic.c user/vmm/pic.c user/vmm/bus.c
 UNIT_SRCS_vmm_boot := tests/unit/vmm_boot.c user/vmm/bootparams.c user/vmm/boot64.c \
-	user/vmm/mptable.c user/vmm/image.c user/vmm/bus.c
+	user/vmm/image.c user/vmm/bus.c
 UNIT_SRCS_vmm_acpi := tests/unit/vmm_acpi.c user/vmm/acpi.c user/vmm/pm.c user/vmm/bus.c
 UNIT_SRCS_vmm_ioapic := tests/unit/vmm_ioapic.c user/vmm/ioapic.c user/vmm/bus.c
 UNIT_SRCS_vmm_pit := tests/unit/vmm_pit.c user/vmm/pit.c user/vmm/bus.c

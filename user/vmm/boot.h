@@ -12,13 +12,14 @@
 #include "image.h"
 
 /*
- * Guest-physical layout below 1 MiB, all in the first e820 RAM range except the MP table:
+ * Guest-physical layout below 1 MiB, all in the first e820 RAM range except the BIOS area:
  *   0x00500 GDT (null, null, code 0x10, data 0x18)
  *   0x01000 PML4, 0x2000 PDPT, 0x3000-0x6fff four PDs: 4 GiB identity-mapped in 2 MiB pages
  *   0x07000-0x07fff the stack the kernel is entered with
  *   0x08000 boot_params (the "zero page")
  *   0x09000 the command line (BOOT_CMDLINE_MAX bytes with its NUL)
- *   0x9fc00 the MP table, in the reserved last KiB of base memory (the EBDA)
+ *   0x9fc00 the reserved last KiB of base memory (the EBDA), empty
+ *   0xf0000 the ACPI tables (acpi.c), RSDP first, in the reserved BIOS area
  */
 #define BOOT_GDT 0x500
 #define BOOT_PML4 0x1000

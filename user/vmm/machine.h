@@ -80,7 +80,7 @@ uint64_t now_ns(void);
  * after printing why. */
 int machine_open(struct machine *mach);
 
-/* Maps guest RAM, loads the kernel and initrd, writes boot_params, the MP table and the boot
+/* Maps guest RAM, loads the kernel and initrd, writes boot_params, the ACPI tables and the boot
  * CPU state's memory; closes the images. Returns 0, or VMM_EXIT_* after printing why. */
 int machine_load(struct machine *mach, struct dyad_sregs *sregs, struct dyad_regs *regs);
 

@@ -2,7 +2,7 @@
 /*
  * The local APIC through its x2APIC MSR interface only (Intel SDM vol. 3A, ch. 10/11: "Advanced
  * Programmable Interrupt Controller"), plus the xAPIC page for the few accesses Linux makes
- * before it switches to x2APIC mode (the ID and version while it parses the MP table). Modelled:
+ * before it switches to x2APIC mode (the ID and version while it parses the MADT). Modelled:
  * ID, version, TPR/PPR, EOI, LDR, SVR, ISR/TMR/IRR, ESR, ICR (self and all-including-self fixed
  * IPIs), the LVT, the timer in one-shot, periodic and TSC-deadline modes counting at the CPUID 0x15
  * crystal rate divided by TDCR, and the SELF IPI register. LINT0 in ExtINT mode passes the 8259's

@@ -40,7 +40,7 @@ struct x2apic {
 
 /*
  * An APIC as firmware leaves it: xAPIC mode, virtual wire (LINT0 ExtINT, LINT1 NMI, enabled).
- * Linux 6.1 reads the APIC ID over MMIO while it parses the MP table whatever the mode (with
+ * Linux 6.1 reads the APIC ID over MMIO while it parses the MADT whatever the mode (with
  * x2APIC already on it has no mapping for the page and faults), then switches to x2APIC itself.
  */
 void x2apic_init(struct x2apic *a, uint64_t tsc_khz, struct pic *pic);
