@@ -54,10 +54,9 @@ static const uint8_t *table(uint64_t gpa, const char *sig)
 
 static size_t build(unsigned ncpus)
 {
-	struct acpi_config c = { .gpa = GPA,
-				 .ncpus = ncpus,
-				 .ioapic_addr = IOAPIC_BASE,
-				 .ioapic_id = IOAPIC_ID };
+	struct acpi_config c = {
+		.gpa = GPA, .ncpus = ncpus, .ioapic_addr = IOAPIC_BASE, .ioapic_id = IOAPIC_ID
+	};
 
 	memset(mem, 0xa5, sizeof(mem)); /* nothing may depend on the buffer being zero */
 	return acpi_build(mem, sizeof(mem), &c);

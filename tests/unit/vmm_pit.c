@@ -155,7 +155,8 @@ static void test_read_back_status(void **state)
 	bus_out(&bus, 0x61, 1, 0x01);
 	p.now = T0 + 20 * TSC_PER_CLOCK;
 	bus_out(&bus, 0x43, 1, 0xc0 | 0x20 | 0x08); /* read-back: status only, channel 2 */
-	assert_int_equal(bus_in(&bus, 0x42, 1), 0x80 | 3 << 4 | 0 << 1); /* OUT high, LSB/MSB, mode 0 */
+	/* OUT high, LSB then MSB, mode 0. */
+	assert_int_equal(bus_in(&bus, 0x42, 1), 0x80 | 3 << 4 | 0 << 1);
 }
 
 int main(void)

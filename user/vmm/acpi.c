@@ -135,6 +135,7 @@ _Static_assert(sizeof(struct madt_x2apic) == 16, "x2APIC entry is 16 bytes");
  * The DSDT's definition block body: Name (_S5, Package (4) { 5, 5, 0, 0 }), i.e. SLP_TYPa,
  * SLP_TYPb and two reserved values (ACPI 6.4, 7.4.2 and 20.2.5).
  */
+/* clang-format off */
 static const uint8_t dsdt_aml[] = {
 	0x08, '_', 'S', '5', '_', /* NameOp, NameSeg "_S5_" */
 	0x12, 0x08, 0x04, /* PackageOp, PkgLength 8 (itself to the end), NumElements 4 */
@@ -142,6 +143,7 @@ static const uint8_t dsdt_aml[] = {
 	0x0a, ACPI_S5_SLP_TYP, /* BytePrefix SLP_TYPb */
 	0x00, 0x00, /* ZeroOp, ZeroOp */
 };
+/* clang-format on */
 
 uint8_t acpi_sum(const void *p, size_t len)
 {

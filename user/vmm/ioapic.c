@@ -130,8 +130,9 @@ static void reg_write(struct ioapic *io, uint32_t reg, uint32_t v)
 		e = (e & ~RE_WRITABLE_HIGH) | ((uint64_t)v << 32 & RE_WRITABLE_HIGH);
 	} else {
 		e = (e & ~RE_WRITABLE_LOW) | (v & RE_WRITABLE_LOW);
+		/* Remote IRR is undefined for edge entries: keep it 0. */
 		if (!(e & RE_LEVEL))
-			e &= ~RE_REMOTE_IRR; /* remote IRR is undefined for edge entries: keep it 0 */
+			e &= ~RE_REMOTE_IRR;
 	}
 	io->redir[pin] = e;
 	level_service(io, pin); /* unmasking a level entry whose pin is asserted sends */

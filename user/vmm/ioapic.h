@@ -9,7 +9,8 @@
 #define IOAPIC_BASE 0xfec00000ULL
 #define IOAPIC_SIZE 0x1000
 #define IOAPIC_PINS 24
-#define IOAPIC_ID 0 /* its APIC ID in the MADT (IDs of I/O and local APICs are separate in x2APIC) */
+/* Its APIC ID in the MADT (I/O APIC IDs are a name space apart from local x2APIC IDs). */
+#define IOAPIC_ID 0
 
 /* Delivery modes of a redirection entry (bits 10:8). */
 #define IOAPIC_DM_FIXED 0

@@ -37,8 +37,8 @@ static uint64_t elapsed(const struct pit *p, const struct pit_channel *c, uint64
 {
 	if (!c->counting || !c->gate || now < c->start)
 		return c->held;
-	return c->held + (uint64_t)((unsigned __int128)(now - c->start) * PIT_HZ /
-				    (p->tsc_khz * 1000));
+	return c->held +
+	       (uint64_t)((unsigned __int128)(now - c->start) * PIT_HZ / (p->tsc_khz * 1000));
 }
 
 static uint16_t value_at(const struct pit_channel *c, uint64_t t)
@@ -142,8 +142,8 @@ uint64_t pit_next_deadline(const struct pit *p)
 	if (!t)
 		return 0;
 	/* Channel 0's gate is always on, so nothing is held: TSC = start + t / PIT_HZ. */
-	uint64_t tsc = c->start + (uint64_t)(((unsigned __int128)t * p->tsc_khz * 1000 +
-					      PIT_HZ - 1) / PIT_HZ);
+	uint64_t tsc = c->start +
+		       (uint64_t)(((unsigned __int128)t * p->tsc_khz * 1000 + PIT_HZ - 1) / PIT_HZ);
 	return tsc ? tsc : 1;
 }
 

@@ -6,8 +6,8 @@
  * are refused (counted, the guest runs on). Nothing here raises an SCI: the platform has no
  * fixed-feature event sources (no PM timer, no buttons).
  */
-#include "acpi.h"
 #include "pm.h"
+#include "acpi.h"
 #include "vmm.h"
 
 #define PM1_CNT_SCI_EN 0x0001u
