@@ -5,10 +5,12 @@
 #   OUT/initramfs.cpio busybox-static with /init (see guest-init.sh below)
 #   OUT/release        the kernel release the package ships (what `uname -r` must say)
 #
-# Usage: tools/guest-image.sh [OUT]
+# Usage: [FLAVOUR=cloud|rt] tools/guest-image.sh [OUT]
 #
 # The kernel package is resolved from linux-image-amd64's dependency at every run (the security
 # archive moves); a package already downloaded is reused. Nothing is installed on the host.
+# FLAVOUR picks another of Debian's amd64 flavours (linux-image-FLAVOUR-amd64): give each its
+# own OUT.
 set -euo pipefail
 
 out=${1:-build/guest}
@@ -22,8 +24,11 @@ die() {
 }
 
 # ---- the kernel ---------------------------------------------------------------------------
+flavour=${FLAVOUR:-}
+[[ $flavour =~ ^(|cloud|rt)$ ]] || die "FLAVOUR must be empty, cloud or rt, not '$flavour'"
+meta=linux-image-${flavour:+$flavour-}amd64
 kernel_package() {
-	apt-cache depends linux-image-amd64 2>/dev/null |
+	apt-cache depends "$meta" 2>/dev/null |
 		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1
 }
 pkg=$(kernel_package)
@@ -32,7 +37,7 @@ if [[ -z $pkg && $(id -u) -eq 0 ]]; then
 	apt-get update -q >/dev/null || die "apt-get update failed"
 	pkg=$(kernel_package)
 fi
-[[ -n $pkg ]] || die "cannot resolve linux-image-amd64's kernel package (run apt-get update?)"
+[[ -n $pkg ]] || die "cannot resolve $meta's kernel package (run apt-get update?)"
 release=${pkg#linux-image-}
 
 deb=$(ls "$out"/"${pkg}"_*.deb 2>/dev/null | head -n 1 || true)
@@ -61,7 +66,8 @@ fi
 # ---- the uncompressed kernel ----------------------------------------------------------------
 # The boot protocol (2.08+) says where the compressed payload lies: setup_header.payload_offset
 # (0x248) and payload_length (0x24c), counted from the start of the protected-mode code, which
-# begins after (setup_sects + 1) sectors. Debian builds with KERNEL_XZ.
+# begins after (setup_sects + 1) sectors. Debian builds its amd64 and rt flavours with KERNEL_XZ,
+# cloud with KERNEL_LZ4 (the legacy LZ4 frame, followed by the 4-byte decompressed size).
 le32() { od -An -tu4 -j "$2" -N 4 "$1" | tr -d ' '; }
 u8() { od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' '; }
 if [[ ! -s $out/vmlinux || $out/bzImage -nt $out/vmlinux ]]; then
@@ -72,12 +78,15 @@ if [[ ! -s $out/vmlinux || $out/bzImage -nt $out/vmlinux ]]; then
 	poff=$(le32 "$out/bzImage" $((0x248)))
 	plen=$(le32 "$out/bzImage" $((0x24c)))
 	start=$(((sects + 1) * 512 + poff))
-	[[ $(od -An -tx1 -j "$start" -N 6 "$out/bzImage" | tr -d ' ') == fd377a585a00 ]] ||
-		die "the payload at $start is not xz (only KERNEL_XZ kernels are supported)"
-	echo "guest-image: decompressing the bzImage's payload into vmlinux (xz, a few seconds)"
+	magic=$(od -An -tx1 -j "$start" -N 6 "$out/bzImage" | tr -d ' ')
+	case $magic in
+	fd377a585a00) unpack=(xz -dc --single-stream) ;;
+	02214c18*) unpack=(lz4 -dc) plen=$((plen - 4)) ;;
+	*) die "the payload at $start is neither xz nor lz4 (magic $magic)" ;;
+	esac
+	echo "guest-image: decompressing the bzImage's payload into vmlinux ($magic, a few seconds)"
 	dd if="$out/bzImage" iflag=skip_bytes,count_bytes skip="$start" count="$plen" status=none |
-		xz -dc --single-stream \
-		>"$out/vmlinux.tmp" || die "xz could not decompress the payload"
+		"${unpack[@]}" >"$out/vmlinux.tmp" || die "${unpack[0]} could not decompress the payload"
 	[[ $(od -An -c -N 4 "$out/vmlinux.tmp" | tr -d ' ') == 177ELF ]] ||
 		die "the decompressed payload is not an ELF file"
 	mv "$out/vmlinux.tmp" "$out/vmlinux"

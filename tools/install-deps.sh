@@ -7,11 +7,12 @@ set -euo pipefail
 
 # bochs depends on "bochs-wx | bochs-gui"; naming bochs-term satisfies that with the small curses plugin
 # instead of wxWidgets. The rfb display the scripts use is built into the bochs package itself.
-# linux-libc-dev gives <asm/bootparam.h> for booting Linux guests; busybox-static and xz-utils build the
-# guest images (tools/guest-image.sh); gdb serves make debug and its tool test.
+# linux-libc-dev gives <asm/bootparam.h> for booting Linux guests; busybox-static, xz-utils and lz4
+# (the cloud flavour's payload) build the guest images (tools/guest-image.sh); gdb serves make debug
+# and its tool test.
 pkgs=(build-essential nasm grub-pc-bin grub-common xorriso mtools qemu-system-x86 bochs bochs-term
 	bochsbios vgabios libcmocka-dev musl-tools valgrind linux-libc-dev
-	busybox-static xz-utils gdb)
+	busybox-static xz-utils lz4 gdb)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * What the guest finds in memory at entry: the e820 map, boot_params, the initrd placement,
- * the MP table (found and checksummed the way Linux's mpparse does) and the identity page
- * tables and GDT of the 64-bit boot protocol.
+ * and the identity page tables and GDT of the 64-bit boot protocol (the ACPI tables have
+ * their own test, vmm_acpi.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,6 @@
 #include <cmocka.h>
 
 #include "boot.h"
-#include "mptable.h"
 #include "vmm.h"
 
 #define RAM (256ULL << 20)
@@ -57,10 +56,25 @@ static void test_e820(void **state)
 	/* Linux 6.1 needs RAM below 0x9fc00 for its real-mode trampoline. */
 	assert_int_equal(usable_low, 0x9fc00);
 	assert_int_equal(usable_total, 0x9fc00 + RAM - 0x100000);
-	/* The MP table's home is not RAM the kernel may take. */
+	/* The EBDA is not RAM the kernel may take. */
 	assert_int_equal(e[1].addr, BOOT_EBDA);
 	assert_int_equal(e[1].type, 2);
 	assert_int_equal(boot_e820(e, 2, RAM), 2);
+}
+
+/* 6 GiB: 3 GiB below the 32-bit hole, the other 3 GiB from 4 GiB up, the hole not RAM. */
+static void test_e820_split_around_the_hole(void **state)
+{
+	struct boot_e820_entry e[8];
+	unsigned n = boot_e820(e, 8, 6ULL << 30);
+
+	assert_int_equal(n, 5);
+	assert_int_equal(e[3].addr + e[3].size, BOOT_RAM_LOW_MAX);
+	assert_int_equal(e[4].addr, GUEST_RAM_HIGH);
+	assert_int_equal(e[4].size, 3ULL << 30);
+	assert_int_equal(e[4].type, 1);
+	/* Exactly the low limit: no entry above 4 GiB. */
+	assert_int_equal(boot_e820(e, 8, BOOT_RAM_LOW_MAX), 4);
 }
 
 static void test_boot_params_bzimage(void **state)
@@ -122,61 +136,6 @@ static void test_initrd_placement(void **state)
 }
 
 /* Linux's smp_scan_config: "_MP_", length 1, checksum over 16 bytes, revision 1 or 4. */
-static void test_mptable(void **state)
-{
-	uint8_t buf[MPTABLE_MAX_SIZE];
-	size_t n = mptable_build(buf, BOOT_EBDA, 0x00a00f11, 0x178bfbff);
-	uint32_t config;
-	uint16_t len, count;
-
-	assert_true(n <= MPTABLE_MAX_SIZE);
-	assert_true(BOOT_EBDA + n <= BOOT_LOW_END);
-	assert_memory_equal(buf, "_MP_", 4);
-	assert_int_equal(buf[8], 1);
-	assert_int_equal(buf[9], 4);
-	assert_int_equal(mptable_sum(buf, 16), 0);
-	assert_int_equal(buf[12] & 0x80, 0x80); /* IMCRP */
-	assert_int_equal(buf[11], 0); /* no default configuration: the table follows */
-	memcpy(&config, buf + 4, 4);
-	assert_int_equal(config, BOOT_EBDA + 16);
-	uint8_t *c = buf + 16;
-	assert_memory_equal(c, "PCMP", 4);
-	memcpy(&len, c + 4, 2);
-	memcpy(&count, c + 34, 2);
-	assert_int_equal(mptable_sum(c, len), 0);
-	assert_int_equal(16 + len, n);
-	assert_int_equal(count, 4);
-	/* Entries: one processor (enabled, boot CPU), one ISA bus, no I/O APIC (type 2). */
-	uint8_t *e = c + 44;
-	int cpus = 0, buses = 0, ioapics = 0;
-	for (unsigned i = 0; i < count; i++) {
-		switch (e[0]) {
-		case 0:
-			cpus++;
-			assert_int_equal(e[3], 3);
-			e += 20;
-			break;
-		case 1:
-			buses++;
-			assert_memory_equal(e + 2, "ISA", 3);
-			e += 8;
-			break;
-		case 2:
-			ioapics++;
-			e += 8;
-			break;
-		default:
-			e += 8;
-		}
-	}
-	assert_int_equal(cpus, 1);
-	assert_int_equal(buses, 1);
-	assert_int_equal(ioapics, 0);
-	/* A flipped byte shows in the checksum. */
-	c[40] ^= 1;
-	assert_int_not_equal(mptable_sum(c, len), 0);
-}
-
 static void test_cpu_state(void **state)
 {
 	uint8_t *mem = calloc(1, BOOT_CMDLINE);
@@ -186,9 +145,9 @@ static void test_cpu_state(void **state)
 
 	assert_non_null(mem);
 	/* RAM smaller than the boot area is refused, not written past. */
-	struct guest_ram small = { mem, BOOT_STACK_TOP - 1 };
+	struct guest_ram small = { mem, BOOT_STACK_TOP - 1, 0 };
 	assert_int_equal(boot_cpu_state(&small, 0x1000200, &s, &r), -1);
-	struct guest_ram ram = { mem, BOOT_CMDLINE };
+	struct guest_ram ram = { mem, BOOT_CMDLINE, 0 };
 	assert_int_equal(boot_cpu_state(&ram, 0x1000200, &s, &r), 0);
 	assert_int_equal(r.rip, 0x1000200);
 	assert_int_equal(r.rsi, BOOT_PARAMS);
@@ -230,10 +189,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_e820),
+		cmocka_unit_test(test_e820_split_around_the_hole),
 		cmocka_unit_test(test_boot_params_bzimage),
 		cmocka_unit_test(test_boot_params_elf),
 		cmocka_unit_test(test_initrd_placement),
-		cmocka_unit_test(test_mptable),
 		cmocka_unit_test(test_cpu_state),
 	};
 	return cmocka_run_group_tests_name("vmm_boot", tests, NULL, NULL);

@@ -185,7 +185,7 @@ static void test_alternating_ranges(void **state)
 static void test_gpa_ptr_bounds(void **state)
 {
 	static uint8_t mem[0x1000];
-	struct guest_ram ram = { mem, sizeof(mem) };
+	struct guest_ram ram = { mem, sizeof(mem), 0 };
 	void *p = NULL;
 
 	assert_int_equal(gpa_ptr(&ram, 0, 0x1000, &p), 0);
@@ -204,7 +204,7 @@ static void test_gpa_ptr_bounds(void **state)
 static void test_gpa_ptr_wraps_and_zero(void **state)
 {
 	static uint8_t mem[0x1000];
-	struct guest_ram ram = { mem, sizeof(mem) };
+	struct guest_ram ram = { mem, sizeof(mem), 0 };
 	void *p = NULL;
 
 	/* gpa + size wraps to a small number: refused, not "in range". */
@@ -215,15 +215,32 @@ static void test_gpa_ptr_wraps_and_zero(void **state)
 	assert_int_equal(gpa_ptr(&ram, 0, 0, &p), -1);
 	assert_int_equal(gpa_ptr(&ram, 0x800, 0, &p), -1);
 	/* No RAM at all. */
-	struct guest_ram none = { mem, 0 };
+	struct guest_ram none = { mem, 0, 0 };
 	assert_int_equal(gpa_ptr(&none, 0, 1, &p), -1);
 	assert_null(p);
+}
+
+/* RAM in two parts around the 32-bit hole: nothing in the hole, nothing across its edges. */
+static void test_gpa_ptr_high_ram(void **state)
+{
+	struct guest_ram ram = { NULL, 3ULL << 30, 2ULL << 30 };
+	void *p = NULL;
+
+	assert_int_equal(gpa_ptr(&ram, (3ULL << 30) - 4096, 4096, &p), 0);
+	assert_int_equal(gpa_ptr(&ram, (3ULL << 30) - 4096, 4097, &p), -1);
+	assert_int_equal(gpa_ptr(&ram, 0xfec00000, 4, &p), -1);
+	assert_int_equal(gpa_ptr(&ram, GUEST_RAM_HIGH - 1, 2, &p), -1);
+	assert_int_equal(gpa_ptr(&ram, GUEST_RAM_HIGH, 4096, &p), 0);
+	assert_ptr_equal(p, (void *)GUEST_RAM_HIGH);
+	assert_int_equal(gpa_ptr(&ram, (6ULL << 30) - 1, 1, &p), 0);
+	assert_int_equal(gpa_ptr(&ram, (6ULL << 30) - 1, 2, &p), -1);
+	assert_int_equal(gpa_ptr(&ram, 6ULL << 30, 1, &p), -1);
 }
 
 /* Guest RAM at the VMM's address 0: gpa 0 is a valid NULL pointer, told apart by the status. */
 static void test_gpa_ptr_at_zero(void **state)
 {
-	struct guest_ram ram = { NULL, 64 << 20 };
+	struct guest_ram ram = { NULL, 64 << 20, 0 };
 	void *p = (void *)1;
 
 	assert_int_equal(gpa_ptr(&ram, 0, 4096, &p), 0);
@@ -274,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_gpa_ptr_bounds),
 		cmocka_unit_test(test_gpa_ptr_wraps_and_zero),
 		cmocka_unit_test(test_gpa_ptr_at_zero),
+		cmocka_unit_test(test_gpa_ptr_high_ram),
 		cmocka_unit_test(test_mmio_register_side),
 	};
 	return cmocka_run_group_tests_name("vmm_bus", tests, NULL, NULL);

@@ -341,7 +341,7 @@ static void test_modules_that_do_not_fit(void **state)
 /* Guest RAM of RAM bytes for the builders (untouched pages cost nothing). */
 static struct guest_ram ram_new(void)
 {
-	struct guest_ram r = { calloc(1, RAM), RAM };
+	struct guest_ram r = { .base = calloc(1, RAM), .size = RAM };
 
 	assert_non_null(r.base);
 	return r;
@@ -412,7 +412,7 @@ static void test_information_limits(void **state)
 	assert_int_equal(mb_info_build(&ram, "", m, 1, &why), 0); /* exactly fills */
 	refused(mb_info_build(&ram, "", m, 2, &why), &why, "module strings");
 	/* RAM that does not reach the information area. */
-	struct guest_ram tiny = { ram.base, MB_LOW_END - 1 };
+	struct guest_ram tiny = { .base = ram.base, .size = MB_LOW_END - 1 };
 	refused(mb_info_build(&tiny, "", NULL, 0, &why), &why, "RAM");
 	free(ram.base);
 }
@@ -420,7 +420,7 @@ static void test_information_limits(void **state)
 static void test_entry_state(void **state)
 {
 	uint8_t *mem = calloc(1, MB_LOW_END);
-	struct guest_ram ram = { mem, MB_LOW_END };
+	struct guest_ram ram = { .base = mem, .size = MB_LOW_END };
 	struct dyad_sregs s;
 	struct dyad_regs r;
 

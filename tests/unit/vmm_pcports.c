@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The PC ports small kernels lean on: the debug port's verdict at each width and the VMM exit
- * status it maps to, and port B's refresh toggle and writable bits.
+ * status it maps to (port B is the PIT's: tests/unit/vmm_pit.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,62 +62,12 @@ static void test_debug_port_saturates(void **state)
 	assert_int_equal(p.verdict, VMM_VERDICT_MAX);
 }
 
-static void test_port_b(void **state)
-{
-	uint32_t a = bus_in(&bus, 0x61, 1), b = bus_in(&bus, 0x61, 1);
-
-	assert_int_equal(a & 0x20, 0x20); /* PIT OUT2 */
-	assert_int_equal((a ^ b) & 0x10, 0x10); /* refresh toggles */
-	assert_int_equal(a & 0x0f, 0);
-	bus_out(&bus, 0x61, 1, 0xf3); /* only bits 0-3 stick */
-	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x0f, 0x03);
-	bus_out(&bus, 0x61, 1, 0x01);
-	assert_int_equal(bus_in(&bus, 0x61, 1) & 0xcf, 0x01);
-}
-
-/* PIT channel 2 one-shot, as Dyad's calibration runs it: OUT2 low until the count has passed. */
-static void test_pit_channel2_out(void **state)
-{
-	uint64_t now = 5000;
-
-	p.now = &now;
-	p.tsc_khz = 1000; /* a 1 MHz TSC: 1.193182 PIT ticks per TSC tick */
-	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x20, 0x20); /* no count yet: high */
-	bus_out(&bus, 0x61, 1, 0x01); /* gate on */
-	bus_out(&bus, 0x43, 1, 0xb0); /* channel 2, LSB then MSB, mode 0 */
-	bus_out(&bus, 0x42, 1, 11932 & 0xff);
-	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x20, 0x20); /* half a count: not started */
-	bus_out(&bus, 0x42, 1, 11932 >> 8); /* 10 ms */
-	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x20, 0);
-	now += 9990;
-	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x20, 0);
-	/* A rising gate edge restarts the count. */
-	bus_out(&bus, 0x61, 1, 0x00);
-	bus_out(&bus, 0x61, 1, 0x01);
-	now += 20;
-	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x20, 0);
-	now += 9990;
-	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x20, 0x20);
-	/* The counter itself still reads 0 (Linux's quick calibration must give up). */
-	assert_int_equal(bus_in(&bus, 0x42, 1), 0);
-	/* A latch command leaves the count running; a new control word stops it. */
-	bus_out(&bus, 0x43, 1, 0x80);
-	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x20, 0x20);
-	bus_out(&bus, 0x43, 1, 0x90); /* LSB only */
-	bus_out(&bus, 0x42, 1, 100);
-	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x20, 0);
-	now += 84; /* 100 PIT ticks are 83.8 us */
-	assert_int_equal(bus_in(&bus, 0x61, 1) & 0x20, 0x20);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_no_write_is_poweroff, setup),
 		cmocka_unit_test_setup(test_debug_port_widths, setup),
 		cmocka_unit_test_setup(test_debug_port_saturates, setup),
-		cmocka_unit_test_setup(test_port_b, setup),
-		cmocka_unit_test_setup(test_pit_channel2_out, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -354,6 +354,32 @@ static void test_mode_switch_disarms(void **state)
 	assert_int_equal(rd(TMICT), 0);
 }
 
+static int broadcasts, broadcast_vector;
+
+static void on_eoi(void *ctx, int vector)
+{
+	broadcasts++;
+	broadcast_vector = vector;
+}
+
+static void test_level_eoi_broadcast(void **state)
+{
+	wr(0x80f, 0x1ff); /* SVR: enabled */
+	a.eoi_broadcast = on_eoi;
+	broadcasts = 0;
+	x2apic_accept(&a, 0x39, 1); /* level, from the I/O APIC */
+	x2apic_accept(&a, 0x31, 0); /* edge */
+	assert_int_equal(rd(0x818 + 1), 1u << (0x39 - 32)); /* TMR bit of the level vector only */
+	assert_int_equal(x2apic_take_interrupt(&a), 0x39);
+	eoi();
+	assert_int_equal(broadcasts, 1);
+	assert_int_equal(broadcast_vector, 0x39);
+	assert_int_equal(rd(0x818 + 1), 0);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x31);
+	eoi(); /* an edge vector's EOI is not broadcast */
+	assert_int_equal(broadcasts, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +400,7 @@ int main(void)
 		cmocka_unit_test_setup(test_pic_at_reset_base_is_held, setup),
 		cmocka_unit_test_setup(test_general_protection, setup),
 		cmocka_unit_test_setup(test_mode_switch_disarms, setup),
+		cmocka_unit_test_setup(test_level_eoi_broadcast, setup),
 	};
 	return cmocka_run_group_tests_name("vmm_x2apic", tests, NULL, NULL);
 }

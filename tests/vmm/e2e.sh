@@ -6,6 +6,14 @@
 #   CASE linux-vmlinux  Debian's vmlinux + the busybox initramfs running the guest test script,
 #                       with a guest command line padded past 1.5 KiB that must arrive whole
 #   CASE linux-bzimage  the same with the stock bzImage
+#   CASE linux-cloud, linux-rt  the vmlinux of Debian's cloud or rt flavour with its initramfs,
+#                       from GUEST_DIR-cloud or GUEST_DIR-rt (FLAVOUR=... tools/guest-image.sh);
+#                       the cloud case ends with `reboot`, which must reach the ACPI reset register
+#   CASE linux-cloud-pit  the cloud flavour with acpi=off: no local APIC for it (no MP-table
+#                       parser), so its timer is the PIT through the 8259, ExtINT on LINT0
+#   CASE linux-6g       the vmlinux in a 6 GiB guest (3 GiB below the 32-bit hole, 3 GiB above
+#                       4 GiB) on an 8 GiB emulator: MemTotal and 1 GiB pages; then with -p 32,
+#                       which must be refused
 #   CASE bad-guest      the misbehaving guest (tests/vmm/bad_guest.asm)
 #   CASE garbage-initrd Debian's vmlinux with an initrd of garbage: the guest kernel panics, and
 #                       the VMM must say so in one line and end with status 5
@@ -50,7 +58,7 @@ boot() {
 	"$(dirname "$0")/../../tools/mkiso.sh" "$iso" "$kernel" "init=/bin/vmm -- $args" \
 		"$vmm:/bin/vmm" "$guest/bzImage:/boot/bzImage" "$guest/vmlinux:/boot/vmlinux" \
 		"$guest/initramfs.cpio:/boot/initramfs.cpio" "$bad:/boot/bad_guest" \
-		"$garbage:/boot/garbage" >/dev/null
+		"$garbage:/boot/garbage" ${iso_extra[@]+"${iso_extra[@]}"} >/dev/null
 	echo "# $name: booting (timeout $limit s, log $log)"
 	local start=$EPOCHREALTIME
 	if [[ $emu == bochs ]]; then
@@ -60,7 +68,8 @@ boot() {
 	else
 		# shellcheck disable=SC2046
 		timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
-			-display none -monitor none -serial stdio -cdrom "$iso" </dev/null >"$log" 2>&1 || true
+			-display none -monitor none -serial stdio -cdrom "$iso" \
+			${qemu_extra[@]+"${qemu_extra[@]}"} </dev/null >"$log" 2>&1 || true
 	fi
 	sed -i 's/\r$//' "$log" # the serial line ends lines with CR LF
 	echo "# $name: $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }") s wall"
@@ -81,11 +90,17 @@ long_pad() {
 	printf '%s' "$pad"
 }
 
-linux() { # NAME KERNEL_PATH [long]
-	local log=$BUILD_DIR/vmm-e2e-$emu-$1.log words="dyad_mode=test dyad_ram_mib=$ram_mib" w args=''
+# linux NAME KERNEL_PATH [long]; $initrd names the initramfs in the ISO, $end how the guest ends,
+# $more_words go on the guest command line (port: the verdict written to the debug port ends the
+# VM at once, status 0; poweroff: status 0 through ACPI S5; reboot: status 2 through the ACPI
+# reset register 0xcf9).
+initrd=/boot/initramfs.cpio end=port iso_extra=() qemu_extra=() more_words=''
+linux() {
+	local log=$BUILD_DIR/vmm-e2e-$emu-$1.log words="dyad_mode=test dyad_ram_mib=$ram_mib$more_words" w args=''
+	[[ $end == port ]] || words+=" dyad_end=$end"
 	[[ ${3:-} != long ]] || words+=" $(long_pad)"
 	for w in $words; do args+="-a $w "; done
-	boot "$1" "-m ${ram_mib}M -i /boot/initramfs.cpio $args$2"
+	boot "$1" "-m ${ram_mib}M -i $initrd $args$2"
 	if no_vm "$log"; then
 		skip "$1: boots Linux" "Dyad found no VMX or SVM here"
 		return
@@ -101,15 +116,40 @@ linux() { # NAME KERNEL_PATH [long]
 	year=$(sed -n 's/^dyad-guest: date \([0-9]*\)-.*/\1/p' "$log" | head -n 1)
 	tap "$([[ $year == "$(date -u +%Y)" || $year == "$(date +%Y)" ]]; echo $?)" \
 		"$1: the guest's date says the host's year (${year:-no date line})"
-	tap "$(grep -aq '^vmm: verdict 0: pass reported' "$log" && grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
-		"$1: the verdict came through the debug port and the VMM ended with status 0"
+	if [[ $more_words == *acpi=off* ]]; then
+		# No ACPI: Linux ends poweroff in cli; hlt. The cloud flavour's verdict is its PASS line.
+		tap "$(grep -aq '^dyad-guest: PASS' "$log" && grep -aq '^vmm: guest halted with interrupts off: power-off' "$log" &&
+			grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
+			"$1: without ACPI poweroff ends in HLT and the VMM ended with status 0"
+	elif [[ $end == port ]]; then
+		tap "$(grep -aq '^vmm: verdict 0: pass reported' "$log" && grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
+			"$1: the verdict came through the debug port and the VMM ended with status 0"
+	elif [[ $end == poweroff ]]; then
+		tap "$(grep -aq '^dyad-guest: PASS' "$log" && grep -aq '^vmm: guest entered ACPI S5: power-off' "$log" &&
+			grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
+			"$1: poweroff reached ACPI S5 and the VMM ended with status 0"
+	else
+		# The cloud flavour has no /dev/port (CONFIG_DEVPORT off): its verdict is the PASS line.
+		tap "$(grep -aq '^dyad-guest: PASS' "$log" && grep -aq '^vmm: guest reset through port 0xcf9' "$log" &&
+			grep -aq '^init: /bin/vmm exited with status 2$' "$log"; echo $?)" \
+			"$1: reboot reached the ACPI reset register and the VMM ended with status 2"
+	fi
+	tap "$(grep -aq '^ok - sleep 2 ends' "$log" && grep -aq '^ok - 20 processes forked' "$log"; echo $?)" \
+		"$1: sleep 2 ended (timed by the RTC) and fork works"
+	if [[ $more_words == *acpi=off* ]]; then
+		tap "$(grep -aq 'No local APIC present' "$log" && grep -aEq '^vmm: I/O APIC messages 0 .*PIT interrupts [1-9]' "$log"; echo $?)" \
+			"$1: with no APIC known to the guest, the PIT's interrupts came through the 8259"
+	else
+		tap "$(grep -aq 'x2apic enabled' "$log" && grep -aq 'IOAPIC\[0\]: apic_id' "$log"; echo $?)" \
+			"$1: the guest found its I/O APIC in the MADT and runs its local APIC in x2APIC mode"
+	fi
 	# A clean boot: no MSR the VMM advertises but refuses, no warning with a stack dump, and
 	# every line of the VMM's own on a line of its own.
 	tap "$(! grep -aqE 'unchecked MSR access|Call Trace' "$log"; echo $?)" \
 		"$1: no 'unchecked MSR access' and no 'Call Trace' in the guest's boot$(grep -am1 -E 'unchecked MSR access|Call Trace' "$log" | sed 's/^/ (saw: /; s/$/)/')"
 	tap "$(! grep -aqE '[^[:space:]]vmm: ' "$log"; echo $?)" \
 		"$1: the VMM's lines start on a fresh line$(grep -am1 -E '[^[:space:]]vmm: ' "$log" | sed 's/^/ (saw: /; s/$/)/')"
-	tap "$(grep -aEq '^vmm: guest RAM [0-9]+ MiB in ([1-9][0-9]* x 1G|0 x 1G \+ [1-9][0-9]* x 2M) \+ 0 x 4K' "$log"; echo $?)" \
+	tap "$(grep -aEq '^vmm: guest RAM [0-9]+ MiB in [0-9]+ x 1G \+ [0-9]+ x 2M \+ 0 x 4K' "$log"; echo $?)" \
 		"$1: guest RAM in 2M/1G pages only"
 	tap "$([[ -n $faults ]] && (( ${faults// /+} < 1000 )); echo $?)" \
 		"$1: fewer than 1000 second-stage faults (${faults:-none reported}: 4K 2M 1G)"
@@ -153,8 +193,45 @@ garbage_initrd() {
 
 for c in "$@"; do
 	case $c in
-	linux-vmlinux) linux linux-vmlinux /boot/vmlinux long ;;
+	linux-vmlinux)
+		end=poweroff
+		linux linux-vmlinux /boot/vmlinux long
+		end=port
+		;;
 	linux-bzimage) linux linux-bzimage /boot/bzImage ;;
+	linux-cloud | linux-rt | linux-cloud-pit)
+		f=${c#linux-}
+		f=${f%-pit}
+		[[ $c != *-pit ]] || more_words=' acpi=off'
+		if [[ ! -s $guest-$f/vmlinux || ! -s $guest-$f/initramfs.cpio ]]; then
+			skip "$c: boots Linux" "no $guest-$f (FLAVOUR=$f tools/guest-image.sh $guest-$f)"
+			continue
+		fi
+		# The ISO names a module by its file's basename: links give these their own.
+		ln -sf "$(realpath "$guest-$f/vmlinux")" "$BUILD_DIR/vmlinux-$f"
+		ln -sf "$(realpath "$guest-$f/initramfs.cpio")" "$BUILD_DIR/initramfs-$f.cpio"
+		iso_extra=("$BUILD_DIR/vmlinux-$f:/boot/vmlinux-$f" "$BUILD_DIR/initramfs-$f.cpio:/boot/initramfs-$f.cpio")
+		initrd=/boot/initramfs-$f.cpio end=$([[ $c == linux-cloud ]] && echo reboot || echo poweroff)
+		linux "$c" "/boot/vmlinux-$f"
+		iso_extra=() initrd=/boot/initramfs.cpio end=port more_words=''
+		;;
+	linux-6g)
+		# QEMU's last -m wins; TCG allocates the emulator's RAM lazily.
+		ram_mib=6144 qemu_extra=(-m 8G)
+		linux linux-6g /boot/vmlinux
+		log=$BUILD_DIR/vmm-e2e-$emu-linux-6g.log
+		sed -n 's/^# MemTotal/# linux-6g: MemTotal/p; s/^vmm: guest RAM/# linux-6g: guest RAM/p' "$log"
+		tap "$(grep -aEq '^vmm: guest RAM 6144 MiB in [1-9][0-9]* x 1G' "$log" &&
+			grep -aq 'BIOS-e820: \[mem 0x0000000100000000-0x00000001bfffffff\] usable' "$log"; echo $?)" \
+			"linux-6g: RAM above 4 GiB in the e820 map, backed with 1 GiB pages"
+		# The same RAM with a 32-bit guest physical address space cannot be: refused at start.
+		boot linux-6g-p32 "-m 6144M -p 32 -i /boot/initramfs.cpio /boot/vmlinux"
+		log=$BUILD_DIR/vmm-e2e-$emu-linux-6g-p32.log
+		tap "$(grep -aq "^vmm: 6144 MiB of RAM end at 0x1c0000000, beyond the guest's 32-bit physical address space" "$log" &&
+			grep -aq '^init: /bin/vmm exited with status 1$' "$log"; echo $?)" \
+			"linux-6g: -p 32 refuses RAM above 4 GiB with one line and status 1"
+		ram_mib=256 qemu_extra=()
+		;;
 	bad-guest) bad_guest ;;
 	garbage-initrd) garbage_initrd ;;
 	*) die "unknown case '$c'" ;;

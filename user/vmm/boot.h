@@ -12,13 +12,14 @@
 #include "image.h"
 
 /*
- * Guest-physical layout below 1 MiB, all in the first e820 RAM range except the MP table:
+ * Guest-physical layout below 1 MiB, all in the first e820 RAM range except the BIOS area:
  *   0x00500 GDT (null, null, code 0x10, data 0x18)
  *   0x01000 PML4, 0x2000 PDPT, 0x3000-0x6fff four PDs: 4 GiB identity-mapped in 2 MiB pages
  *   0x07000-0x07fff the stack the kernel is entered with
  *   0x08000 boot_params (the "zero page")
  *   0x09000 the command line (BOOT_CMDLINE_MAX bytes with its NUL)
- *   0x9fc00 the MP table, in the reserved last KiB of base memory (the EBDA)
+ *   0x9fc00 the reserved last KiB of base memory (the EBDA), empty
+ *   0xf0000 the ACPI tables (acpi.c), RSDP first, in the reserved BIOS area
  */
 #define BOOT_GDT 0x500
 #define BOOT_PML4 0x1000
@@ -35,11 +36,23 @@
 #define BOOT_CS 0x10
 #define BOOT_DS 0x18
 
-/* Guest RAM the VMM accepts: above the kernel's needs, below the 32-bit MMIO hole. */
+/*
+ * Guest RAM the VMM accepts: above the kernel's needs. Up to BOOT_RAM_LOW_MAX lies below the
+ * 32-bit hole for MMIO (the I/O APIC, the local APIC) that ends at 4 GiB; the rest from 4 GiB up
+ * (GUEST_RAM_HIGH). The guest's physical address width bounds it too (options.h).
+ */
 #define BOOT_RAM_MIN (32ULL << 20)
-#define BOOT_RAM_MAX (3ULL << 30)
+#define BOOT_RAM_LOW_MAX (3ULL << 30)
+#define BOOT_RAM_MAX (1ULL << 40)
 
-/* Fills @e with the e820 map of @ram bytes of guest RAM; returns the number of entries. */
+/* The part of @ram bytes of guest RAM below the hole. */
+static inline uint64_t boot_ram_low(uint64_t ram)
+{
+	return ram < BOOT_RAM_LOW_MAX ? ram : BOOT_RAM_LOW_MAX;
+}
+
+/* Fills @e with the e820 map of @ram bytes of guest RAM (split around the hole); returns the
+ * number of entries. */
 unsigned boot_e820(struct boot_e820_entry *e, unsigned max, uint64_t ram);
 
 /*

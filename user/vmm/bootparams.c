@@ -15,13 +15,15 @@
 
 unsigned boot_e820(struct boot_e820_entry *e, unsigned max, uint64_t ram)
 {
+	uint64_t low = boot_ram_low(ram);
 	const struct boot_e820_entry map[] = {
 		{ 0, BOOT_EBDA, E820_TYPE_RAM },
 		{ BOOT_EBDA, BOOT_LOW_END - BOOT_EBDA, E820_TYPE_RESERVED },
 		{ BOOT_BIOS, 0x100000 - BOOT_BIOS, E820_TYPE_RESERVED },
-		{ 0x100000, ram - 0x100000, E820_TYPE_RAM },
+		{ 0x100000, low - 0x100000, E820_TYPE_RAM },
+		{ GUEST_RAM_HIGH, ram - low, E820_TYPE_RAM }, /* only when there is RAM above 4 GiB */
 	};
-	unsigned n = MIN(max, (unsigned)ARRAY_SIZE(map));
+	unsigned n = MIN(max, (unsigned)ARRAY_SIZE(map) - (ram == low));
 
 	memcpy(e, map, n * sizeof(*e));
 	return n;

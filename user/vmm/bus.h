@@ -112,10 +112,15 @@ static inline int bus_wrmsr(struct bus *b, uint32_t index, uint64_t value)
 	return bus_access(b, BUS_MSR, index, 8, 1, &value) ? -1 : 0;
 }
 
-/* Guest RAM as the VMM sees it: guest-physical X at base + X. */
+/*
+ * Guest RAM as the VMM sees it: guest-physical X at base + X. It lies in two parts around the
+ * 32-bit MMIO hole: [0, size) below it and [GUEST_RAM_HIGH, GUEST_RAM_HIGH + high) above 4 GiB.
+ */
+#define GUEST_RAM_HIGH (4ULL << 30)
 struct guest_ram {
 	uint8_t *base;
-	uint64_t size;
+	uint64_t size; /* below the hole: what the boot structures, kernel and initrd go in */
+	uint64_t high; /* above 4 GiB */
 };
 
 /*
@@ -124,7 +129,10 @@ struct guest_ram {
  */
 static inline int gpa_ptr(const struct guest_ram *ram, uint64_t gpa, uint64_t size, void **p)
 {
-	if (!size || gpa >= ram->size || size > ram->size - gpa)
+	uint64_t above = gpa - GUEST_RAM_HIGH;
+
+	if (!size || ((gpa >= ram->size || size > ram->size - gpa) &&
+		      (gpa < GUEST_RAM_HIGH || above >= ram->high || size > ram->high - above)))
 		return -1;
 	*p = (void *)((uintptr_t)ram->base + gpa);
 	return 0;

@@ -186,6 +186,10 @@ void cpuid_guest(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, 
 	case 0:
 		r[0] = max_basic;
 		break;
+	case 0x80000008:
+		if (p->phys_bits)
+			r[0] = (r[0] & ~0xffu) | p->phys_bits;
+		break;
 	case 0xd:
 		xsave_leaf(p, subleaf, r);
 		break;

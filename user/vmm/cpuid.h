@@ -7,6 +7,7 @@
 struct cpuid_policy {
 	uint64_t tsc_khz; /* the TSC rate Dyad measured (run->tsc_khz) */
 	int amd; /* the host vendor is AuthenticAMD */
+	unsigned phys_bits; /* CPUID 0x80000008 EAX[7:0] the guest sees; 0: the host's */
 	/* The host's CPUID (what the VMM itself reads). */
 	void (*host)(uint32_t leaf, uint32_t subleaf, uint32_t r[4]);
 };

@@ -5,9 +5,12 @@
 #   dyad_mode=shell    an interactive shell on the console (the default)
 #   dyad_mode=test     the test script below; its verdict goes to the VMM, then power-off
 #   dyad_ram_mib=N     the RAM the VMM gave the guest, for the MemTotal check
+#   dyad_end=reboot    the test script ends with `reboot` (ACPI reset register)
+#   dyad_end=poweroff  the test script ends with `poweroff` (ACPI S5)
 #
-# The verdict reaches the VMM twice: as one byte written to the VMM's debug port 0xf4 (0 = pass,
-# else the number of failed checks) through /dev/port, and as a "dyad-guest: PASS|FAIL" line.
+# The verdict is a "dyad-guest: PASS|FAIL" line. Without dyad_end it also goes to the VMM as one
+# byte written to the debug port 0xf4 (0 = pass, else the number of failed checks) through
+# /dev/port, which ends the VM at once; with dyad_end the guest ends as a system would.
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
 /bin/busybox --install -s
@@ -71,6 +74,26 @@ buffer_ok() {
 	[ "$sum" = "@BUFSUM@" ]
 }
 
+rtc() { cat /sys/class/rtc/rtc0/since_epoch 2>/dev/null; }
+
+# Timer interrupts drive sleep: a guest without a working timer hangs here. The RTC (CMOS)
+# brackets it: 2 s of sleep is 1 to 4 RTC seconds (its resolution is one second).
+sleep_ok() {
+	t0=$(rtc)
+	sleep 2
+	t1=$(rtc)
+	echo "# sleep 2: RTC ${t0:-?} -> ${t1:-?}"
+	[ -n "$t0" ] && [ -n "$t1" ] && [ $((t1 - t0)) -ge 1 ] && [ $((t1 - t0)) -le 4 ]
+}
+
+fork_ok() {
+	n=0
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		(exit 0) && /bin/busybox true && n=$((n + 1))
+	done
+	[ $n = 20 ]
+}
+
 if [ "$(arg dyad_mode)" = test ]; then
 	# The whole command line, so that the host can see that a long one arrived uncut.
 	cmdline=$(cat /proc/cmdline)
@@ -82,10 +105,23 @@ if [ "$(arg dyad_mode)" = test ]; then
 	check "a 64 MiB buffer written and read back" buffer_ok
 	echo "dyad-guest: date $(date -u '+%Y-%m-%d %H:%M:%S')"
 	check "the wall clock is not before @YEAR@" date_ok
+	check "sleep 2 ends, timed by the RTC" sleep_ok
+	check "20 processes forked and waited for" fork_ok
 	if [ $failed = 0 ]; then echo "dyad-guest: PASS"; else echo "dyad-guest: FAIL ($failed)"; fi
-	# The debug port: one byte at offset 0xf4 of /dev/port.
-	printf "\\$(printf %03o $failed)" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
-	poweroff -f
+	# As an init would: busybox's poweroff and reboot signal PID 1, which ends the system.
+	trap 'poweroff -f' USR2
+	trap 'reboot -f' TERM
+	case $(arg dyad_end) in
+	reboot) reboot ;;
+	poweroff) poweroff ;;
+	*)
+		# The debug port, one byte at offset 0xf4 of /dev/port: the VMM ends the VM at once.
+		printf "\\$(printf %03o $failed)" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null ||
+			echo "# no /dev/port: the verdict is the line above"
+		poweroff
+		;;
+	esac
+	while :; do sleep 1; done # the trap ends it
 fi
 
 echo "dyad-guest: shell (poweroff -f ends the VM)"

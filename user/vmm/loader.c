@@ -16,9 +16,10 @@
 
 #include <dyad/abi.h>
 
+#include "acpi.h"
 #include "boot.h"
+#include "ioapic.h"
 #include "machine.h"
-#include "mptable.h"
 #include "multiboot.h"
 #include "vmm.h"
 
@@ -63,31 +64,77 @@ static int open_sized(const char *what, const char *path, uint64_t *size)
 	return fd;
 }
 
+/*
+ * Maps one part of guest RAM, [@gpa, @gpa + @len), at the same VMM address. No PROT_EXEC: the
+ * pair makes every guest-visible page guest-executable whatever the VMM's own NX
+ * (include/arch/x86/pmap.h), so the guest's code never needs to be code for the VMM, which only
+ * reads and writes guest RAM. With DYAD_MAP_HUGE the kernel backs every 1 GiB-aligned GiB of it
+ * with a 1 GiB page where it can.
+ */
+static int map_part(struct machine *mach, uint64_t gpa, uint64_t len)
+{
+	int huge = mach->opt.small_pages ? 0 : DYAD_MAP_HUGE;
+	void *p = mmap((void *)gpa, len, PROT_READ | PROT_WRITE,
+		       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | DYAD_MAP_GUEST | huge, -1, 0);
+
+	if (p == MAP_FAILED) {
+		vmm_log("cannot map %llu MiB of guest RAM at %#llx: %s",
+			(unsigned long long)len >> 20, (unsigned long long)gpa, strerror(errno));
+		return -1;
+	}
+	if (gpa == 0)
+		mach->ram.base = p;
+	return 0;
+}
+
 static int map_ram(struct machine *mach)
 {
+	uint64_t total = mach->ram.size + mach->ram.high;
 	struct dyad_stats st;
 
 	if (syscall(DYAD_SYS_STATS, &st) == 0 &&
-	    st.free_frames * 4096ULL < mach->ram.size + (16ULL << 20)) {
+	    st.free_frames * 4096ULL < total + (16ULL << 20)) {
 		vmm_log("RAM size %llu MiB is more than the %llu MiB free",
-			(unsigned long long)mach->ram.size >> 20,
+			(unsigned long long)total >> 20,
 			(unsigned long long)(st.free_frames * 4096ULL) >> 20);
 		return -1;
 	}
-	int huge = mach->opt.small_pages ? 0 : DYAD_MAP_HUGE;
-	/*
-	 * No PROT_EXEC: the pair makes every guest-visible page guest-executable whatever the
-	 * VMM's own NX (include/arch/x86/pmap.h), so the guest's code never needs to be code for
-	 * the VMM, which only reads and writes guest RAM.
-	 */
-	void *p = mmap(NULL, mach->ram.size, PROT_READ | PROT_WRITE,
-		       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | DYAD_MAP_GUEST | huge, -1, 0);
-	if (p == MAP_FAILED) {
-		vmm_log("cannot map %llu MiB of guest RAM at 0: %s",
-			(unsigned long long)mach->ram.size >> 20, strerror(errno));
+	if (map_part(mach, 0, mach->ram.size) ||
+	    (mach->ram.high && map_part(mach, GUEST_RAM_HIGH, mach->ram.high)))
+		return -1;
+	return 0;
+}
+
+/*
+ * The guest's physical address width: -p, else the host's (CPUID 0x80000008), which the
+ * second-stage tables can map. RAM or MMIO beyond it is refused: the guest could not address it.
+ */
+static int check_phys_bits(struct machine *mach)
+{
+	uint32_t r[4];
+	uint64_t end = mach->ram.high ? GUEST_RAM_HIGH + mach->ram.high : mach->ram.size;
+
+	cpuid_host(0x80000000, 0, r);
+	unsigned host = 36; /* the architectural minimum when the leaf is missing */
+	if (r[0] >= 0x80000008) {
+		cpuid_host(0x80000008, 0, r);
+		host = r[0] & 0xff;
+	}
+	unsigned bits = mach->opt.phys_bits ? mach->opt.phys_bits : host;
+	if (bits > host) {
+		vmm_log("a %u-bit guest physical address space is wider than the host's %u bits",
+			bits, host);
 		return -1;
 	}
-	mach->ram.base = p;
+	/* The highest MMIO is the local APIC's page, below 4 GiB: 32 bits always hold it. */
+	if (end > 1ULL << bits) {
+		vmm_log("%llu MiB of RAM end at %#llx, beyond the guest's %u-bit physical address "
+			"space (-p)",
+			(unsigned long long)(mach->ram.size + mach->ram.high) >> 20,
+			(unsigned long long)end, bits);
+		return -1;
+	}
+	mach->phys_bits = bits;
 	return 0;
 }
 
@@ -150,20 +197,26 @@ static int build_cmdline(struct machine *mach)
 
 /* The BIOS data area's EBDA segment (0x40e) and base memory size in KiB (0x413), and the MP
  * table in the EBDA. */
+/*
+ * The BIOS data area's EBDA segment (0x40e) and base memory size in KiB (0x413), and the ACPI
+ * tables in the BIOS area at BOOT_BIOS (reserved in e820), where an RSDP scan finds them too;
+ * boot_params.acpi_rsdp_addr points there as well.
+ */
 static int build_bios_tables(struct machine *mach)
 {
 	uint16_t ebda = BOOT_EBDA >> 4, base_kib = BOOT_EBDA >> 10;
-	void *seg, *kib, *mp;
-	uint32_t r1[4];
+	struct acpi_config acpi = { .gpa = BOOT_BIOS,
+				    .ncpus = 1,
+				    .ioapic_addr = IOAPIC_BASE,
+				    .ioapic_id = IOAPIC_ID };
+	void *seg, *kib, *tables;
 
 	if (gpa_ptr(&mach->ram, 0x40e, 2, &seg) || gpa_ptr(&mach->ram, 0x413, 2, &kib) ||
-	    gpa_ptr(&mach->ram, BOOT_EBDA, MPTABLE_MAX_SIZE, &mp))
+	    gpa_ptr(&mach->ram, BOOT_BIOS, ACPI_TABLES_MAX, &tables))
 		return -1;
 	memcpy(seg, &ebda, 2);
 	memcpy(kib, &base_kib, 2);
-	cpuid_guest(&mach->cpuid, 1, 0, r1);
-	mptable_build(mp, BOOT_EBDA, r1[0], r1[3]);
-	return 0;
+	return acpi_build(tables, ACPI_TABLES_MAX, &acpi) ? 0 : -1;
 }
 
 /* Adds module @i from "FILE" or "FILE,STRING" (@string NULL: @arg is the file). */
@@ -263,6 +316,8 @@ int machine_open(struct machine *mach)
 		vmm_log("cannot read kernel '%s'", mach->opt.kernel);
 		return VMM_EXIT_USAGE;
 	}
+	if (check_phys_bits(mach))
+		return VMM_EXIT_USAGE;
 	int mb = mb_parse(head, hlen, ksize, &mach->image, &why);
 	if (mb == 0)
 		return mb_open(mach);
@@ -324,7 +379,9 @@ int machine_load(struct machine *mach, struct dyad_sregs *sregs, struct dyad_reg
 			(unsigned long long)mach->ram.size >> 20);
 		goto out;
 	}
-	boot_params_build(bp, &mach->image, mach->ram.size, mach->initrd, mach->initrd_size);
+	boot_params_build(bp, &mach->image, mach->ram.size + mach->ram.high, mach->initrd,
+			  mach->initrd_size);
+	((struct boot_params *)bp)->acpi_rsdp_addr = BOOT_BIOS;
 	err = 0;
 out:
 	close(mach->kernel_fd);

@@ -11,9 +11,12 @@
 #include "cpuid.h"
 #include "fw_cfg.h"
 #include "image.h"
+#include "ioapic.h"
 #include "msr.h"
 #include "options.h"
 #include "pic.h"
+#include "pit.h"
+#include "pm.h"
 #include "ports.h"
 #include "rtc.h"
 #include "uart.h"
@@ -26,6 +29,7 @@
  */
 struct machine {
 	struct options opt;
+	unsigned phys_bits; /* the guest's physical address width */
 	struct guest_ram ram; /* base 0: guest-physical 0 is the VMM's address 0 */
 	struct image_info image;
 	uint64_t initrd, initrd_size;
@@ -40,6 +44,9 @@ struct machine {
 	struct cpuid_policy cpuid;
 	struct pic pic;
 	struct x2apic apic;
+	struct ioapic ioapic;
+	struct pit pit;
+	struct pm pm;
 	struct uart uart;
 	struct rtc rtc;
 	struct ports ports;
@@ -49,6 +56,7 @@ struct machine {
 
 	unsigned long vmm_exits[DYAD_EXIT_REASONS];
 	unsigned long gp_injected, mmio_unhandled, string_io, injected;
+	unsigned long ioapic_undeliverable; /* messages no local APIC accepts */
 	unsigned long reported; /* senseless-guest reports printed so far */
 };
 
@@ -74,7 +82,7 @@ uint64_t now_ns(void);
  * after printing why. */
 int machine_open(struct machine *mach);
 
-/* Maps guest RAM, loads the kernel and initrd, writes boot_params, the MP table and the boot
+/* Maps guest RAM, loads the kernel and initrd, writes boot_params, the ACPI tables and the boot
  * CPU state's memory; closes the images. Returns 0, or VMM_EXIT_* after printing why. */
 int machine_load(struct machine *mach, struct dyad_sregs *sregs, struct dyad_regs *regs);
 

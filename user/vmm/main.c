@@ -22,10 +22,11 @@ static struct machine the_machine;
 static uint64_t entry_tsc, entry_ns, first_tx_tsc, first_tx_ns;
 
 static const char usage[] =
-	"usage: vmm [-m SIZE] [-i INITRD] [--module FILE[,STRING]]... [-a APPEND]... [-q] [-s]\n"
-	"           KERNEL [GUEST CMDLINE...]\n"
+	"usage: vmm [-m SIZE] [-i INITRD] [--module FILE[,STRING]]... [-a APPEND]... [-p BITS] [-q]\n"
+	"           [-s] KERNEL [GUEST CMDLINE...]\n"
 	"  KERNEL    a bzImage (64-bit boot protocol), an ELF vmlinux or a multiboot kernel\n"
-	"  -m SIZE   guest RAM, 32M to 3G (default 256M)\n"
+	"  -m SIZE   guest RAM, 32M up (default 256M); above 3G it continues at 4G\n"
+	"  -p BITS   the guest's physical address width, 32 to 52 (default: the host's)\n"
 	"  -i FILE   initrd (a multiboot kernel's module 0)\n"
 	"  --module FILE[,STRING]  a further multiboot module and its string (repeatable)\n"
 	"  -a TEXT   appended to the guest command line (repeatable)\n"
@@ -43,11 +44,49 @@ static void uart_tx(void *ctx, uint8_t b)
 	console_put(&mach->console, b, mach->apic.now);
 }
 
+/*
+ * The ISA interrupt lines reach both interrupt controllers, as on a PC: the 8259 pair (the
+ * legacy path, through LINT0) and the I/O APIC, whose pins are the ISA IRQs but for IRQ 0 on
+ * pin 2 (the MADT's override). Linux masks whichever it does not use.
+ */
+static void isa_irq(struct machine *mach, int irq, int level)
+{
+	pic_set_irq(&mach->pic, irq, level);
+	ioapic_set_irq(&mach->ioapic, irq == 0 ? 2 : irq, level);
+}
+
 static void uart_irq(void *ctx, int level)
+{
+	isa_irq(ctx, 4, level);
+}
+
+static void pit_irq(void *ctx, int level)
+{
+	isa_irq(ctx, 0, level);
+}
+
+/*
+ * An I/O APIC message to the one local APIC (ID 0): fixed and lowest-priority interrupts whose
+ * destination includes it. Physical destination 0 or the broadcast 0xff; any logical
+ * destination, since the only CPU's logical ID is set by the guest. Others are counted.
+ */
+static void ioapic_deliver(void *ctx, const struct ioapic_msg *m)
 {
 	struct machine *mach = ctx;
 
-	pic_set_irq(&mach->pic, 4, level);
+	if ((m->mode != IOAPIC_DM_FIXED && m->mode != IOAPIC_DM_LOWEST) ||
+	    (!m->logical && m->dest != 0 && m->dest != 0xff)) {
+		mach->ioapic_undeliverable++;
+		return;
+	}
+	x2apic_accept(&mach->apic, m->vector, m->level);
+}
+
+static void apic_eoi(void *ctx, int vector)
+{
+	struct machine *mach = ctx;
+
+	ioapic_eoi(&mach->ioapic, vector);
 }
 
 static void end_guest_line(void *console)
@@ -92,20 +131,26 @@ static int devices_init(struct machine *mach)
 
 	pic_init(&mach->pic);
 	x2apic_init(&mach->apic, mach->tsc_khz, &mach->pic);
+	mach->apic.eoi_broadcast = apic_eoi;
+	mach->apic.eoi_ctx = mach;
+	ioapic_init(&mach->ioapic, IOAPIC_ID, ioapic_deliver, mach);
+	pit_init(&mach->pit, mach->tsc_khz, pit_irq, mach);
+	pm_init(&mach->pm);
 	uart_init(&mach->uart, uart_tx, uart_irq, mach);
 	rtc_init(&mach->rtc, NULL);
 	ports_init(&mach->ports);
-	mach->ports.now = &mach->apic.now; /* set at every port exit */
-	mach->ports.tsc_khz = mach->tsc_khz;
 	msrs_init(&mach->msrs);
 	console_init(&mach->console, 1, mach->tsc_khz, BANNER);
 	bus_init(&mach->bus);
 	fw_cfg_init(&mach->fw_cfg, mach->ram.size, 1);
 	err |= pic_register(&mach->pic, &mach->bus);
 	err |= x2apic_register(&mach->apic, &mach->bus);
+	err |= ioapic_register(&mach->ioapic, &mach->bus);
 	err |= uart_register(&mach->uart, &mach->bus);
 	err |= rtc_register(&mach->rtc, &mach->bus);
 	err |= ports_register(&mach->ports, &mach->bus);
+	err |= pit_register(&mach->pit, &mach->bus);
+	err |= pm_register(&mach->pm, &mach->bus);
 	err |= msrs_register(&mach->msrs, &mach->bus);
 	err |= fw_cfg_register(&mach->fw_cfg, &mach->bus);
 	return err;
@@ -150,7 +195,9 @@ int main(int argc, char **argv, char **envp)
 		fputs(usage, stderr);
 		return VMM_EXIT_USAGE;
 	}
-	mach->ram = (struct guest_ram){ .base = NULL, .size = mach->opt.ram };
+	mach->ram = (struct guest_ram){ .base = NULL,
+					.size = boot_ram_low(mach->opt.ram),
+					.high = mach->opt.ram - boot_ram_low(mach->opt.ram) };
 	int status = machine_open(mach);
 	if (status)
 		return status;
@@ -160,6 +207,7 @@ int main(int argc, char **argv, char **envp)
 	/* The kernel measured the TSC; the guest's CPUID, command line and APIC timer use it. */
 	mach->tsc_khz = mach->run->tsc_khz ? mach->run->tsc_khz : measure_tsc_khz();
 	cpuid_policy_init(&mach->cpuid, mach->tsc_khz);
+	mach->cpuid.phys_bits = mach->phys_bits;
 	status = machine_load(mach, &sregs, &regs);
 	if (status)
 		return status;
@@ -171,7 +219,7 @@ int main(int argc, char **argv, char **envp)
 			mach->opt.kernel, (unsigned long long)mach->image.lowest,
 			(unsigned long long)mach->image.highest,
 			(unsigned long long)mach->image.entry, n, (unsigned long long)span >> 10,
-			(unsigned long long)first, (unsigned long long)mach->ram.size >> 20);
+			(unsigned long long)first, (unsigned long long)(mach->ram.size + mach->ram.high) >> 20);
 	} else {
 		vmm_log("%s: %s kernel at %#llx, entry %#llx; initrd %llu KiB at %#llx; %llu MiB "
 			"RAM",
@@ -179,7 +227,7 @@ int main(int argc, char **argv, char **envp)
 			(unsigned long long)mach->image.lowest,
 			(unsigned long long)mach->image.entry,
 			(unsigned long long)mach->initrd_size >> 10,
-			(unsigned long long)mach->initrd, (unsigned long long)mach->ram.size >> 20);
+			(unsigned long long)mach->initrd, (unsigned long long)(mach->ram.size + mach->ram.high) >> 20);
 	}
 	if (ioctl(mach->vcpu_fd, DYAD_VCPU_SET_SREGS, &sregs) < 0) {
 		vmm_log("the kernel refused the boot CPU state: %s", strerror(errno));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The VMM's command line. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "options.h"
@@ -91,7 +92,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 			o->modules[o->nmodules++] = argv[++i];
 			continue;
 		}
-		if (strcmp(a, "-m") && strcmp(a, "-i") && strcmp(a, "-a")) {
+		if (strcmp(a, "-m") && strcmp(a, "-i") && strcmp(a, "-a") && strcmp(a, "-p")) {
 			snprintf(err, errlen, "unknown option '%s'", a);
 			return -1;
 		}
@@ -108,6 +109,15 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 			}
 		} else if (a[1] == 'i') {
 			o->initrd = v;
+		} else if (a[1] == 'p') {
+			char *end;
+			unsigned long bits = strtoul(v, &end, 10);
+			if (*end || end == v || bits < 32 || bits > 52) {
+				snprintf(err, errlen, "bad physical address width '%s' (32 to 52 bits)",
+					 v);
+				return -1;
+			}
+			o->phys_bits = (unsigned)bits;
 		} else if (nextra == OPTIONS_MAX_APPEND) {
 			snprintf(err, errlen, "more than %d -a options", OPTIONS_MAX_APPEND);
 			return -1;

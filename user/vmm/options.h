@@ -19,19 +19,19 @@ struct options {
 	const char *modules[OPTIONS_MAX_MODULES];
 	unsigned nmodules;
 	unsigned default_len; /* bytes of cmdline that are the default line (0: words were given) */
+	unsigned phys_bits; /* the guest's physical address width (CPUID 0x80000008); 0: the host's */
 };
 
 #define OPTIONS_DEFAULT_RAM (256ULL << 20)
 /* -a options: as many as fit the kernel's argument limit (512 arguments, two each). */
 #define OPTIONS_MAX_APPEND 256
 /*
- * noapic: with no I/O APIC, x86-64 Linux 6.1 routes the 8259 through LINT0 (ExtINT) only with
- * skip_ioapic_setup; its MP-table IMCRP check is 32-bit only, and it soft-disables the APIC
- * (masking LINT0) before it looks at LINT0. The APIC then stays in xAPIC mode, over MMIO.
+ * The platform is described by ACPI (acpi.c): Linux finds its local APIC, the I/O APIC that
+ * legacy IRQs reach it through, the PM1a power-off and the reset register there.
  */
 #define OPTIONS_DEFAULT_CMDLINE                                                                    \
-	"console=ttyS0,115200 earlyprintk=serial nokaslr tsc=reliable acpi=off pci=off "           \
-	"mitigations=off i8042.noaux noapic panic=-1"
+	"console=ttyS0,115200 earlyprintk=serial nokaslr tsc=reliable pci=off "                    \
+	"mitigations=off i8042.noaux panic=-1"
 
 /*
  * Parses the VMM's arguments:
@@ -43,6 +43,7 @@ struct options {
  *   -q        no summary at the end
  *   -s        guest RAM in 4 KiB pages (no DYAD_MAP_HUGE), to compare
  *   --module FILE[,STRING]  a multiboot module, after -i's (repeatable)
+ *   -p BITS   the guest's physical address width, 32 to 52 (default: the host's)
  * Returns 0, or -1 with a sentence in @err (size @errlen).
  */
 int options_parse(int argc, char **argv, struct options *o, char *err, unsigned errlen);

@@ -73,7 +73,7 @@ static void exit_io(struct machine *mach)
 		skip(run, 1);
 		return;
 	}
-	mach->apic.now = rdtsc();
+	mach->apic.now = mach->pit.now = rdtsc();
 	if (run->exit.io.direction == DYAD_IO_IN) {
 		uint32_t v = bus_in(&mach->bus, port, size);
 		if (size == 4)
@@ -176,6 +176,7 @@ static void before_entry(struct machine *mach)
 	uint64_t now = rdtsc();
 
 	x2apic_tick(&mach->apic, now);
+	pit_tick(&mach->pit, now);
 	if (mach->console.due && now >= mach->console.due)
 		console_flush(&mach->console);
 	if (mach->console.banner_tsc && !mach->banner_ns)
@@ -195,7 +196,9 @@ static void before_entry(struct machine *mach)
 			mach->injected++;
 		}
 	}
-	uint64_t due = x2apic_next_deadline(&mach->apic);
+	uint64_t due = x2apic_next_deadline(&mach->apic), pit_due = pit_next_deadline(&mach->pit);
+	if (pit_due && (!due || pit_due < due))
+		due = pit_due;
 	if (mach->console.due && (!due || mach->console.due < due))
 		due = mach->console.due;
 	if (mach->console.panic_tsc) {
@@ -238,12 +241,16 @@ static int run_loop(struct machine *mach)
 		case DYAD_EXIT_IO:
 			exit_io(mach);
 			if (mach->ports.reset) {
-				vmm_log("guest reset");
+				vmm_log("guest reset through port %#x", mach->ports.reset);
 				return VMM_EXIT_RESET;
 			}
 			if (mach->ports.debug_exit) {
 				console_flush(&mach->console); /* the guest's last words first */
 				vmm_log("guest wrote %d to the debug port", mach->ports.verdict);
+				return ports_status(&mach->ports);
+			}
+			if (mach->pm.poweroff) {
+				vmm_log("guest entered ACPI S5: power-off");
 				return ports_status(&mach->ports);
 			}
 			break;

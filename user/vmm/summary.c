@@ -86,7 +86,11 @@ static void ram_report(struct machine *mach)
 	unsigned long counts[3] = { 0 }, unmapped = 0;
 	struct dyad_vm_info info;
 
-	for (uint64_t a = 0; a < mach->ram.size;) {
+	for (uint64_t a = 0; a < GUEST_RAM_HIGH + mach->ram.high;) {
+		if (a >= mach->ram.size && a < GUEST_RAM_HIGH)
+			a = GUEST_RAM_HIGH; /* the hole */
+		if (a >= GUEST_RAM_HIGH + mach->ram.high)
+			break;
 		if (vm_query(a, &info) || !info.page_size) {
 			unmapped++;
 			a += 4096;
@@ -97,7 +101,8 @@ static void ram_report(struct machine *mach)
 	}
 	printf("vmm: guest RAM %llu MiB in %lu x 1G + %lu x 2M + %lu x 4K pages (%lu 4K pages not "
 	       "yet mapped)\n",
-	       (unsigned long long)mach->ram.size >> 20, counts[2], counts[1], counts[0], unmapped);
+	       (unsigned long long)(mach->ram.size + mach->ram.high) >> 20, counts[2], counts[1],
+	       counts[0], unmapped);
 }
 
 void machine_summary(struct machine *mach)
@@ -127,6 +132,10 @@ void machine_summary(struct machine *mach)
 	       mach->injected, mach->apic.timer_fired, mach->apic.extint_delivered,
 	       mach->gp_injected, pio->unowned, msr->unowned, mach->console.bytes,
 	       mach->console.writes);
+	printf("vmm: I/O APIC messages %lu (%lu undeliverable, %lu masked edges lost); PIT "
+	       "interrupts %lu; local APIC in %s mode\n",
+	       mach->ioapic.delivered, mach->ioapic_undeliverable, mach->ioapic.masked_edges,
+	       mach->pit.irqs, (mach->apic.base_msr & 0x400) ? "x2APIC" : "xAPIC");
 	printf("vmm: at the end: PIC IMR %02x/%02x IRR %02x ISR %02x base %#x; LVT0 %#x, SVR %#x; "
 	       "UART IER %02x MCR %02x line %d\n",
 	       mach->pic.chip[0].imr, mach->pic.chip[1].imr, mach->pic.chip[0].irr,

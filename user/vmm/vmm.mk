@@ -36,6 +36,10 @@ vmm: $(VMM_BIN)
 GUEST_DIR := $(BUILD)/guest
 guest-image:
 	tools/guest-image.sh $(GUEST_DIR)
+# Debian's other amd64 flavours, each in GUEST_DIR-FLAVOUR (the e2e cases linux-cloud, linux-rt).
+.PHONY: guest-image-cloud guest-image-rt
+guest-image-cloud guest-image-rt: guest-image-%:
+	FLAVOUR=$* tools/guest-image.sh $(GUEST_DIR)-$*
 
 # ---- end-to-end tests (tests/vmm/e2e.sh) ------------------------------------------------------
 # The misbehaving guest: a nasm ELF loaded at 1 MiB like a kernel.
@@ -47,13 +51,18 @@ $(VMM_BAD_GUEST): tests/vmm/bad_guest.asm
 
 VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) tests/vmm/e2e.sh tools/mkiso.sh
 
-.PHONY: vmm-e2e vmm-e2e-quick
+.PHONY: vmm-e2e vmm-e2e-quick vmm-e2e-flavours
 # For `make check`: the stock bzImage (the artifact users have) and the vmlinux fast path, each
-# through the guest test script, then the misbehaving guest and a guest kernel that panics
-# (garbage initrd). About 6 minutes under QEMU TCG.
-vmm-e2e: deps $(VMM_E2E_DEPS) guest-image
+# through the guest test script, the cloud flavour's vmlinux (ACPI only: no MP-table parser),
+# then the misbehaving guest and a guest kernel that panics (garbage initrd). About 6 minutes
+# under QEMU TCG.
+vmm-e2e: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-bzimage \
-		linux-vmlinux bad-guest garbage-initrd
+		linux-vmlinux linux-cloud bad-guest garbage-initrd
+# Every amd64 flavour Debian ships for the release (vmlinux each), about 4 minutes.
+vmm-e2e-flavours: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud guest-image-rt
+	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-vmlinux \
+		linux-cloud linux-rt
 # The stock bzImage under Bochs: Dyad's VMX backend on Bochs's EPT walker (a few minutes).
 .PHONY: vmm-e2e-bochs
 vmm-e2e-bochs: deps $(VMM_E2E_DEPS) guest-image

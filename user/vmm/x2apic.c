@@ -2,7 +2,7 @@
 /*
  * The local APIC through its x2APIC MSR interface only (Intel SDM vol. 3A, ch. 10/11: "Advanced
  * Programmable Interrupt Controller"), plus the xAPIC page for the few accesses Linux makes
- * before it switches to x2APIC mode (the ID and version while it parses the MP table). Modelled:
+ * before it switches to x2APIC mode (the ID and version while it parses the MADT). Modelled:
  * ID, version, TPR/PPR, EOI, LDR, SVR, ISR/TMR/IRR, ESR, ICR (self and all-including-self fixed
  * IPIs), the LVT, the timer in one-shot, periodic and TSC-deadline modes counting at the CPUID 0x15
  * crystal rate divided by TDCR, and the SELF IPI register. LINT0 in ExtINT mode passes the 8259's
@@ -108,6 +108,14 @@ void x2apic_raise(struct x2apic *a, int vector)
 		return;
 	}
 	a->irr[vector >> 5] |= 1u << (vector & 31);
+	a->tmr[vector >> 5] &= ~(1u << (vector & 31));
+}
+
+void x2apic_accept(struct x2apic *a, int vector, int level)
+{
+	x2apic_raise(a, vector);
+	if (level && vector >= 16 && vector <= 255)
+		a->tmr[vector >> 5] |= 1u << (vector & 31);
 }
 
 /* TSC ticks for @count timer ticks at the current divider. */
@@ -223,7 +231,7 @@ static int x2apic_msr_read(void *dev, uint32_t index, uint64_t *value)
 		return 0;
 	}
 	if (r >= REG_TMR && r < REG_TMR + 8) {
-		*value = 0; /* everything is edge-triggered */
+		*value = a->tmr[r - REG_TMR];
 		return 0;
 	}
 	if (r >= REG_IRR && r < REG_IRR + 8) {
@@ -338,8 +346,15 @@ static int x2apic_msr_write(void *dev, uint32_t index, uint64_t value)
 		if (v)
 			return -1; /* x2APIC: a non-zero EOI write is a #GP */
 		int s = highest(a->isr);
-		if (s >= 0)
-			a->isr[s >> 5] &= ~(1u << (s & 31));
+		if (s < 0)
+			break;
+		uint32_t bit = 1u << (s & 31);
+		a->isr[s >> 5] &= ~bit;
+		if (a->tmr[s >> 5] & bit) { /* level-triggered: the I/O APIC clears remote IRR */
+			a->tmr[s >> 5] &= ~bit;
+			if (a->eoi_broadcast)
+				a->eoi_broadcast(a->eoi_ctx, s);
+		}
 		break;
 	}
 	case REG_SVR:

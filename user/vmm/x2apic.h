@@ -26,13 +26,16 @@ struct x2apic {
 	uint32_t esr, esr_pending; /* ESR as last loaded; errors since (SDM 10.5.3) */
 	uint32_t lvt_timer, lvt_thermal, lvt_pmc, lvt_lint0, lvt_lint1, lvt_error;
 	uint32_t tmict, tdcr;
-	uint32_t irr[8], isr[8];
+	uint32_t irr[8], isr[8], tmr[8]; /* TMR: accepted level-triggered, EOI is broadcast */
 	uint64_t tsc_deadline; /* TSC-deadline mode: IA32_TSC_DEADLINE, 0 disarmed */
 	uint64_t timer_start, timer_period; /* one-shot/periodic: TSC at arming, period in TSC */
 	uint64_t timer_due; /* TSC at which the timer fires next; 0 disarmed */
 	uint64_t tsc_khz;
 	uint64_t now; /* the TSC of the access being emulated (set by the caller) */
 	struct pic *pic; /* behind LINT0 when it is programmed ExtINT */
+	/* The EOI of a level-triggered vector, broadcast to the I/O APIC(s); may be NULL. */
+	void (*eoi_broadcast)(void *ctx, int vector);
+	void *eoi_ctx;
 	unsigned long timer_fired, extint_delivered;
 	unsigned long illegal_vectors; /* APIC sources given a vector below 16: logged in ESR */
 	unsigned long extint_below_16; /* 8259 requests left pending: vector below 16 */
@@ -40,7 +43,7 @@ struct x2apic {
 
 /*
  * An APIC as firmware leaves it: xAPIC mode, virtual wire (LINT0 ExtINT, LINT1 NMI, enabled).
- * Linux 6.1 reads the APIC ID over MMIO while it parses the MP table whatever the mode (with
+ * Linux 6.1 reads the APIC ID over MMIO while it parses the MADT whatever the mode (with
  * x2APIC already on it has no mapping for the page and faults), then switches to x2APIC itself.
  */
 void x2apic_init(struct x2apic *a, uint64_t tsc_khz, struct pic *pic);
@@ -60,9 +63,14 @@ uint64_t x2apic_next_deadline(const struct x2apic *a);
  * is left pending and counted in extint_below_16.
  */
 int x2apic_take_interrupt(struct x2apic *a);
-/* Sets @vector in IRR (self-IPI, timer, or any fixed-mode source); a vector below 16 is
- * logged as "receive illegal vector" in ESR instead. */
+/* Sets @vector in IRR (self-IPI, timer, or any fixed-mode source), edge-triggered; a vector
+ * below 16 is logged as "receive illegal vector" in ESR instead. */
 void x2apic_raise(struct x2apic *a, int vector);
+/*
+ * Accepts a fixed interrupt @vector from the I/O APIC; @level sets its TMR bit, so that its EOI
+ * is broadcast through eoi_broadcast.
+ */
+void x2apic_accept(struct x2apic *a, int vector, int level);
 
 /*
  * The xAPIC page at APIC_MMIO_BASE (only in xAPIC mode): register offset / 16 is the x2APIC
