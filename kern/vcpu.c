@@ -4,7 +4,7 @@
  * VMM hands in, and the run loop's policy. The backend (arch/x86/svm.c or vmx.c) enters the
  * guest once per call; this file decides what each exit means:
  *   - a second-stage fault inside guest-visible memory is the VMM's own page fault at the same
- *     address, served by one mm_fault() call: the pair maps it in both halves at once;
+ *     address, served by one mm_guest_fault() call: the pair maps it in both halves at once;
  *   - a fault the entry already allows is spurious: the guest resumes;
  *   - any other fault is an MMIO exit, with the instruction bytes the architecture fetches
  *     through the guest's page tables (vcpu_fetch);
@@ -116,12 +116,6 @@ static bool access_allowed(const struct pmap_leaf *leaf, u32 access)
 	return prot != 0;
 }
 
-/* Leaves per level of @pm: what one mm_fault() added tells its page size without a walk. */
-static u64 leaves(const struct pmap *pm, unsigned lvl)
-{
-	return pm->nr_leaves[lvl];
-}
-
 /*
  * A second-stage fault. Returns true when the guest can go on (served, or spurious); false
  * with an MMIO exit filled in for the VMM.
@@ -133,16 +127,13 @@ static bool guest_fault(struct vcpu *v, const struct vcpu_exit *e, struct spurio
 	struct pmap_leaf leaf;
 
 	if (e->gpa < USER_TOP) {
-		const struct mm_region *r = mm_find(p, e->gpa);
-		u64 before[3] = { leaves(&p->pmap, 1), leaves(&p->pmap, 2), leaves(&p->pmap, 3) };
 		u64 err = PF_U | ((e->access & DYAD_ACCESS_WRITE) ? PF_W : 0);
+		u64 size = e->entry_allowed ? 0 : mm_guest_fault(p, e->gpa, err);
 
 		/* The central claim: the VMM's own page fault, one call, both halves mapped. */
-		if (r && (r->flags & MM_GUEST) && !e->entry_allowed && mm_fault(p, e->gpa, err)) {
+		if (size) {
 			run->stats.exits[DYAD_STAT_GUEST_FAULT]++;
-			for (unsigned lvl = 1; lvl <= 3; lvl++)
-				if (leaves(&p->pmap, lvl) > before[lvl - 1])
-					run->stats.guest_faults[lvl - 1]++;
+			run->stats.guest_faults[size == SZ_4K ? 0 : size == SZ_2M ? 1 : 2]++;
 			return true;
 		}
 		/* Present and allowing the access: spurious (a rights upgrade takes no flush). */
