@@ -35,3 +35,14 @@ iso_grub_cfg() {
 	cat "$d/grub.cfg" 2>/dev/null
 	rm -rf "$d"
 }
+
+# Sets the array `modules` to the user programs the ISO carries (USER_ISO_MODULES, which make
+# check-tools passes); fails with a message when it is empty.
+# shellcheck disable=SC2034  # modules is for the caller
+user_iso_modules() {
+	read -ra modules <<<"${USER_ISO_MODULES:-}"
+	if [[ ${#modules[@]} -eq 0 ]]; then
+		echo "USER_ISO_MODULES is empty: run through make check-tools" >&2
+		return 1
+	fi
+}

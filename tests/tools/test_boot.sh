@@ -10,11 +10,7 @@ kernel=${KERNEL:-build/dyad.elf}
 cd "$ROOT" || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-read -ra modules <<<"${USER_ISO_MODULES:-}"
-if [[ ${#modules[@]} -eq 0 ]]; then
-	echo "USER_ISO_MODULES is empty: run through make check-tools" >&2
-	exit 1
-fi
+user_iso_modules || exit 1
 # The monitor's `time` line with the tick count and the count the TSC expects.
 timer_re='^timer: [0-9]+ ticks in [0-9.]+ s at 100 Hz \([0-9]+ expected, fewer if interrupts'
 timer_re+=' were off long\)$'

@@ -11,11 +11,7 @@ kernel=${KERNEL:-build/dyad.elf}
 cd "$ROOT" || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-read -ra modules <<<"${USER_ISO_MODULES:-}"
-if [[ ${#modules[@]} -eq 0 ]]; then
-	echo "USER_ISO_MODULES is empty: run through make check-tools" >&2
-	exit 1
-fi
+user_iso_modules || exit 1
 if ! command -v qemu-system-x86_64 >/dev/null; then
 	for t in init_words_beyond_511_are_e2big command_line_beyond_4095_bytes_is_refused \
 		modules_beyond_the_table_are_warned_about_not_fatal; do
