@@ -288,6 +288,22 @@ static void call_irq(struct trap_frame *tf)
 	lapic_eoi();
 }
 
+void smp_call_poll(void)
+{
+	struct percpu *pc = this_cpu();
+	u64 flags;
+
+	if (!__atomic_load_n(&pc->call, __ATOMIC_RELAXED))
+		return;
+	flags = read_rflags();
+	irq_disable();
+	/* Again with interrupts off: the IPI may have run it in between. */
+	if (__atomic_load_n(&pc->call, __ATOMIC_RELAXED))
+		run_pending_call(pc);
+	if (flags & RFLAGS_IF)
+		irq_enable();
+}
+
 static void call_lock_acquire(void)
 {
 	struct percpu *pc = this_cpu();

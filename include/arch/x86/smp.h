@@ -101,6 +101,13 @@ typedef void (*smp_call_fn)(void *arg);
  */
 unsigned smp_call_mask(const cpumask_t *mask, smp_call_fn fn, void *arg);
 
+/*
+ * Runs the call waiting for this CPU, if there is one, as its IPI would. For code that spins
+ * for a lock whose holder may be waiting in smp_call_mask() for this CPU (the pmap's lock,
+ * which a page fault takes with interrupts off).
+ */
+void smp_call_poll(void);
+
 /* smp_call_mask() on CPU @cpu alone; 0 if it is not online. */
 unsigned smp_call_on(unsigned cpu, smp_call_fn fn, void *arg);
 
