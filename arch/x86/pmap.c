@@ -237,6 +237,7 @@ static void shootdown_cpu(void *arg)
 	const struct shootdown *s = arg;
 	unsigned cpu = pmap_arch_cpu();
 
+	stat_add(&pmap_shootdowns.ran[cpu], 1);
 	if (s->f && cpumask_test(&s->host, cpu) && pmap_current_cpu[cpu] == s->pm) {
 		if (s->f->all)
 			tlb_flush_all();
@@ -280,12 +281,17 @@ static void shootdown(struct pmap *pm, const struct flush *f, bool guest)
 	stat_add(&pmap_shootdowns.guest_cpus, guest ? cpumask_weight(&s.guest) : 0);
 	if (s.f && pm == pmap_current_cpu[self])
 		cpumask_set(&s.host, self); /* the tables changed under this CPU's CR3 */
+	stat_add(&pmap_shootdowns.sent[self], 1);
 	shootdown_cpu(&s);
 	cpumask_clear(&remote);
 	for (unsigned i = 0; i < ARRAY_SIZE(remote.bits); i++)
 		remote.bits[i] = s.host.bits[i] | s.guest.bits[i];
 	cpumask_unset(&remote, self);
 	if (cpumask_next(&remote, 0) < SMP_MAX_CPUS) {
+		unsigned cpu;
+
+		for_each_cpu (cpu, &remote)
+			stat_add(&pmap_shootdowns.sent[cpu], 1);
 		stat_add(&pmap_shootdowns.remote, 1);
 		pmap_arch_shootdown(&remote, shootdown_cpu, &s);
 	}

@@ -31,13 +31,13 @@ static irq_handler_t irq_handlers[256];
 static trap_fault_fn page_fault_handler;
 static trap_fault_fn user_fault_handler;
 
-/* The one armed trap_catch(), if any, and the CPU it runs on. Catches do not nest. */
+/* Per CPU: its armed trap_catch(), if any. Catches do not nest. */
 static struct {
 	bool armed;
 	unsigned cpu;
 	struct kjmp jmp;
 	struct fault_info *fi;
-} catcher;
+} catchers[SMP_MAX_CPUS];
 
 /*
  * NMIs seen so far and where the last one landed. Only the NMI handler writes these, and it
@@ -99,19 +99,21 @@ void trap_set_irq_handler(unsigned vector, irq_handler_t fn)
 
 bool trap_catch(void (*fn)(void *arg), void *arg, struct fault_info *fi)
 {
-	BUG_ON(catcher.armed);
-	if (kjmp_save(&catcher.jmp)) {
+	typeof(catchers[0]) *c = &catchers[this_cpu_id()];
+
+	BUG_ON(c->armed);
+	if (kjmp_save(&c->jmp)) {
 		/* Back from trap_dispatch, *fi filled in. The flags kjmp_save kept have AC clear,
 		 * but say so: fn may have been inside user_access_begin() when it faulted. */
 		if (cpu_smap_enabled)
 			clac();
 		return true;
 	}
-	catcher.fi = fi;
-	catcher.cpu = this_cpu_id();
-	catcher.armed = true;
+	c->fi = fi;
+	c->cpu = this_cpu_id();
+	c->armed = true;
 	fn(arg);
-	catcher.armed = false;
+	c->armed = false;
 	return false;
 }
 
@@ -137,16 +139,18 @@ static void exception(struct trap_frame *tf)
 {
 	if (tf->vector == T_PF && page_fault_handler && page_fault_handler(tf))
 		return;
-	/* Another CPU's fault is not the caught one: its stack is not the catcher's. */
-	if (catcher.armed && catcher.cpu == this_cpu_id() && (tf->cs & 3) == 0) {
-		*catcher.fi = (struct fault_info){
+	typeof(catchers[0]) *c = &catchers[this_cpu_id()];
+
+	/* Only this CPU's catch: another CPU's stack is not this catcher's. */
+	if (c->armed && c->cpu == this_cpu_id() && (tf->cs & 3) == 0) {
+		*c->fi = (struct fault_info){
 			.vector = tf->vector,
 			.error = tf->error,
 			.rip = tf->rip,
 			.cr2 = read_cr2(),
 		};
-		catcher.armed = false;
-		kjmp_restore(&catcher.jmp);
+		c->armed = false;
+		kjmp_restore(&c->jmp);
 	}
 	if ((tf->cs & 3) && user_fault_handler && user_fault_handler(tf))
 		return;

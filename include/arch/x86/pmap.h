@@ -583,6 +583,8 @@ struct pmap_shootdown_stats {
 	u64 ops; /* flushes that reached the end of an operation or a batch */
 	u64 remote; /* of those, the ones that sent an IPI to another CPU */
 	u64 host_cpus, guest_cpus; /* CPUs asked to flush their host / guest side */
+	u64 sent[SMP_MAX_CPUS]; /* per CPU: shootdowns that named it as a target */
+	u64 ran[SMP_MAX_CPUS]; /* per CPU: shootdown functions it ran (must equal sent) */
 };
 extern struct pmap_shootdown_stats pmap_shootdowns;
 
