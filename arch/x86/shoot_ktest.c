@@ -23,6 +23,7 @@
 #include <arch/x86/cpu.h>
 #include <arch/x86/pmap.h>
 #include <arch/x86/smp.h>
+#include <arch/x86/svm.h>
 #include <arch/x86/trap.h>
 #include <dyad/bootinfo.h>
 #include <dyad/ktest.h>
@@ -31,6 +32,7 @@
 #include <dyad/printf.h>
 #include <dyad/string.h>
 #include <dyad/time.h>
+#include <dyad/vcpu.h>
 
 #define SH_VA 0x40000000ULL /* the test pages: SH_PAGES of them from here */
 #define SH_PAGES 16
@@ -411,8 +413,31 @@ KTEST(pmap_shootdown_cost_on_1_2_4_cpus)
 	struct pmap pm;
 	cpumask_t others;
 
+	bool vm_on = false;
+	paddr_t pa;
+	u64 held = 0;
+
 	KT_ASSERT(kt, pmap_create(&pm) == 0, "pmap_create: out of memory");
+	/* With VMX or SVM on on every CPU, as while a VM exists: INVEPT runs where VMX is on. */
+	if (vcpu_backend && vcpu_backend->enable() == 0)
+		vm_on = true;
 	pmap_guest_root(&pm);
+	/* The fault path's hold of the pmap's lock: pmap_map_page() of 4 KiB, nearly all of it. */
+	pa = pmem_alloc(0);
+	KT_ASSERT(kt, pa, "out of memory");
+	pmap_map(&pm, SH_VA + PAGE_SIZE, pa, PAGE_SIZE, 0); /* the tables exist, as mostly */
+	for (unsigned r = 0; r < COST_ROUNDS; r++) {
+		u64 t0 = rdtsc();
+
+		pmap_map_page(&pm, SH_VA, pa, PAGE_SIZE, PMAP_W);
+		held += rdtsc() - t0;
+		pmap_unmap(&pm, SH_VA, PAGE_SIZE, NULL, NULL);
+	}
+	pmap_unmap(&pm, SH_VA + PAGE_SIZE, PAGE_SIZE, NULL, NULL);
+	pmem_free(pa, 0);
+	printf("# fault path: pmap_map_page() of 4 KiB, the pmap's lock held for nearly all of it: "
+	       "%lu TSC ticks\n",
+	       held / COST_ROUNDS);
 	for (unsigned i = 0; i < ARRAY_SIZE(counts); i++) {
 		if (counts[i] > smp_cpus_online())
 			break;
@@ -426,4 +451,30 @@ KTEST(pmap_shootdown_cost_on_1_2_4_cpus)
 	}
 	pmap_guest_detach(&pm);
 	pmap_destroy(&pm, NULL, NULL);
+	if (vm_on)
+		vcpu_backend->disable();
+}
+
+static void count_svme(void *arg)
+{
+	if (rdmsr(MSR_EFER) & EFER_SVME)
+		__atomic_fetch_add((unsigned *)arg, 1, __ATOMIC_RELAXED);
+}
+
+/* SVM's share of "every CPU may enter a guest": EFER.SVME on all of them, then on none. */
+KTEST(svm_every_cpu_enables_svm)
+{
+	unsigned on = 0, off = 0;
+	int err;
+
+	if (vcpu_backend != &svm_backend)
+		KT_SKIP(kt, "no SVM");
+	err = svm_backend.enable();
+	KT_ASSERT(kt, err == 0, "enable: %d", err);
+	smp_call_mask(smp_online_mask(), count_svme, &on);
+	svm_backend.disable();
+	smp_call_mask(smp_online_mask(), count_svme, &off);
+	KT_EXPECT(kt, on == smp_cpus_online(), "%u of %u CPUs have EFER.SVME", on,
+		  smp_cpus_online());
+	KT_EXPECT(kt, off == 0, "%u CPUs still have EFER.SVME after the last disable", off);
 }
