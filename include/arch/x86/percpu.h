@@ -32,6 +32,7 @@ struct tss {
 #define IST_STACKS 3
 
 struct smp_call;
+struct trap_catcher;
 struct thread;
 struct pmap;
 
@@ -65,6 +66,8 @@ struct percpu {
 	volatile u32 in_idle; /* the idle thread runs: a wake sends a resched IPI */
 	u64 resched_ipis; /* resched IPIs taken */
 	struct pmap *pmap_current; /* the pmap whose tables are in this CPU's CR3 (NULL: kernel's) */
+	struct trap_catcher *catcher; /* the armed trap_catch() on this CPU, if any */
+	bool in_uaccess; /* a uaccess helper runs its copy here (kern/uaccess.c) */
 	u64 gdt[GDT_ENTRIES] __aligned(16);
 	struct tss tss __aligned(16);
 } __aligned(64);
