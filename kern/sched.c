@@ -504,6 +504,16 @@ static void stack_init(struct thread *t, u64 top, void (*fn)(void *), void *arg)
 	t->rsp = (u64)sp;
 }
 
+/* A kernel thread's first code: it starts with interrupts off, as the switch left them. */
+static void kthread_entry(void *arg)
+{
+	struct thread *t = arg;
+
+	irq_enable();
+	t->fn(t->arg);
+	sched_thread_exit();
+}
+
 struct thread *kthread_create(void (*fn)(void *arg), void *arg, const cpumask_t *affinity)
 {
 	struct thread *t = thread_alloc();
@@ -512,7 +522,9 @@ struct thread *kthread_create(void (*fn)(void *arg), void *arg, const cpumask_t 
 		return NULL;
 	if (affinity)
 		t->affinity = *affinity;
-	stack_init(t, t->kstack_top, fn, arg);
+	t->fn = fn;
+	t->arg = arg;
+	stack_init(t, t->kstack_top, kthread_entry, t);
 	return t;
 }
 
