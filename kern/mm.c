@@ -121,10 +121,11 @@ static int free_leaf(void *arg, const struct pmap_leaf *leaf)
 
 	if (r && (r->flags & MM_FRAME))
 		return 0;
-	if (mm_poison_freed) {
-		u64 *w = pmem_va(leaf->pa);
+	/* A huge page: the first 4 KiB of each 2 MiB (a whole GiB would cost seconds). */
+	for (u64 off = 0; mm_poison_freed && off < leaf->size; off += SZ_2M) {
+		u64 *w = pmem_va(leaf->pa + off);
 
-		for (u64 i = 0; i < leaf->size / sizeof(u64); i++)
+		for (u64 i = 0; i < PAGE_SIZE / sizeof(u64); i++)
 			w[i] = MM_POISON;
 	}
 	pmem_free_part(leaf->pa, order_of(leaf->size));
