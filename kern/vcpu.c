@@ -224,6 +224,8 @@ static long vcpu_run_loop(struct vcpu *v)
 			sched_yield();
 		}
 		run->stats.entries++;
+		/* The thread may have moved (a yield, a halt): vcpu_kick() aims at this CPU. */
+		__atomic_store_n(&v->run_cpu, this_cpu_id(), __ATOMIC_RELEASE);
 		err = vcpu_backend->enter(v, &e);
 		if (err)
 			return err;
