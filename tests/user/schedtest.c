@@ -321,16 +321,17 @@ static int kill4(const char *mode)
 
 #define YIELDS 2000
 #define PINGS 5000
-#define PARTNER_NS (3000 * NS_PER_MS)
+#define PARTNER_NS (1000 * NS_PER_MS)
 
-static volatile int ping_word;
+static volatile int ping_word, stop_yielding;
 
-/* The partner of a yield measurement: yields on CPU 0 for PARTNER_NS, longer than it lasts. */
+/* The partner of a yield measurement: yields on CPU 0 for PARTNER_NS (longer than the measurement
+ * lasts) or until told to stop (a thread partner). */
 static void *yielder(void *arg)
 {
 	pin_self(0);
 	unsigned long long t0 = now_ns();
-	while (now_ns() - t0 < PARTNER_NS)
+	while (now_ns() - t0 < PARTNER_NS && !stop_yielding)
 		sys0(SYS_sched_yield);
 	return arg;
 }
@@ -387,8 +388,10 @@ static void figures(int cpus)
 	pthread_t t;
 
 	/* Two threads of this process yield to each other on CPU 0: one switch per yield. */
+	stop_yielding = 0;
 	pthread_create(&t, NULL, yielder, NULL);
 	unsigned long long threads_ns = yield_switch_ns();
+	stop_yielding = 1;
 	pthread_join(t, NULL);
 
 	/* The same between two processes (another address space: a CR3 load per switch). */
