@@ -168,7 +168,6 @@ static long proc_create(const char *path, const char *const argv[], const char *
 		pmem_free(pa, PROC_ORDER);
 		return -ENOMEM;
 	}
-	spin_init(&p->mm_lock);
 	spin_init(&p->lock);
 	p->child_wq = (struct waitq)WAITQ_INIT;
 	const char *base = basename_of(path);

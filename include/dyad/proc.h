@@ -69,16 +69,11 @@ struct proc {
 	char name[PROC_NAME_MAX];
 	struct proc *parent; /* proc_table_lock; NULL: started by the kernel, or orphaned */
 	struct pmap pmap;
-	struct mm_region regions[PROC_MAX_REGIONS]; /* sorted by start, disjoint; mm_lock */
+	struct mm_region regions[PROC_MAX_REGIONS]; /* sorted by start, disjoint; pmap.mm_lock */
 	unsigned nr_regions;
 	struct fd fds[PROC_MAX_FDS];
 	u64 brk_start, brk; /* heap: [brk_start, brk) */
 	u64 page_faults;
-	/*
-	 * Taken around every mm_* call on this process from the process layer and the system
-	 * calls (threads fault, map and unmap at once), with interrupts on.
-	 */
-	struct spinlock mm_lock;
 	struct spinlock lock; /* threads, nr_threads, killed, exit_status */
 	struct thread *threads;
 	unsigned nr_threads;
