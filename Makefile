@@ -26,7 +26,7 @@ HOSTCFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter -Werror \
 	-Iinclude -Itests/unit -DHOST_BUILD -MMD -MP
 HOSTLIBS := -lcmocka
 
-KSRCS := $(sort $(wildcard kern/*.c arch/x86/*.c))
+KSRCS := $(sort $(wildcard kern/*.c kern/virtio/*.c arch/x86/*.c))
 KASMS := $(sort $(wildcard arch/x86/*.asm))
 KOBJS := $(KSRCS:%.c=$(BUILD)/k/%.o) $(KASMS:%.asm=$(BUILD)/k/%.asm.o)
 
