@@ -110,7 +110,8 @@ if [[ -n ${DISK:-} ]]; then
 	[[ $DISK != *,* ]] || die "DISK='$DISK': QEMU cannot take a file name with a comma"
 	[[ -r $DISK ]] || die "DISK='$DISK' cannot be read"
 	disk_ro=
-	[[ -w $DISK ]] || disk_ro=,readonly=on # a read-only image: Dyad sees a read-only disk
+	# A read-only image (no write permission bit, or none for us): Dyad sees a read-only disk.
+	if [[ ! -w $DISK || -z $(find "$DISK" -maxdepth 0 -perm /222) ]]; then disk_ro=,readonly=on; fi
 	QEMU_COMMON+=(-drive "if=none,id=d0,file=$DISK,format=raw$disk_ro" -device virtio-blk-pci,drive=d0)
 fi
 
