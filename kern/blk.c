@@ -17,8 +17,12 @@
 
 #define DEV_PREFIX "/dev/"
 #define VIRTBLK_MAJOR 253 /* Linux's dynamic major for virtio-blk, as its /dev/vda shows */
-/* The kernel buffer one pread64/pwrite64 moves through: 64 KiB, device max_io permitting. */
-#define BOUNCE_ORDER 4
+/*
+ * The kernel buffer one pread64/pwrite64 moves through: as large as the transfer, up to 1 MiB
+ * (device max_io permitting), so that a large request is one device request, a small one
+ * costs a small allocation.
+ */
+#define BOUNCE_MAX_ORDER 8
 
 static struct blk_dev *devs[BLK_MAX_DEVS];
 static unsigned nr_devs;
@@ -143,11 +147,14 @@ static long transfer(struct fd *f, u64 ubuf, u64 len, s64 off, bool write)
 	long n = clip(b, len, off, write);
 	if (n <= 0)
 		return n;
-	u64 pa = pmem_alloc(BOUNCE_ORDER);
+	unsigned order = 0;
+	while (order < BOUNCE_MAX_ORDER && (PAGE_SIZE << order) < MIN((u64)n, (u64)b->max_io))
+		order++;
+	u64 pa = pmem_alloc(order);
 	if (!pa)
 		return -ENOMEM;
 	void *buf = pmem_va(pa);
-	u32 chunk = MIN((u32)(PAGE_SIZE << BOUNCE_ORDER), b->max_io);
+	u32 chunk = MIN((u32)(PAGE_SIZE << order), b->max_io);
 	long done = 0, err = 0;
 	while (done < n) {
 		u32 step = (u32)MIN((u64)chunk, (u64)(n - done));
@@ -164,7 +171,7 @@ static long transfer(struct fd *f, u64 ubuf, u64 len, s64 off, bool write)
 		}
 		done += step;
 	}
-	pmem_free(pa, BOUNCE_ORDER);
+	pmem_free(pa, order);
 	/* As Linux: what was moved before an error is the result; an error alone is returned. */
 	return done ? done : err;
 }

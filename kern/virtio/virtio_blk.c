@@ -45,7 +45,7 @@
 #define SLOT_STATUS 16
 #define MAX_SLOTS 64
 #define REQ_DESCS 3
-#define MAX_IO (64 * 1024)
+#define MAX_IO (1024 * 1024) /* one data descriptor, physically contiguous */
 
 struct vblk_req {
 	struct blk_completion c;

@@ -8,3 +8,9 @@ scratch-disk:
 	@mkdir -p $(BUILD)
 	rm -f $(SCRATCH_DISK) && truncate -s $(SCRATCH_DISK_SIZE) $(SCRATCH_DISK)
 BLK_NO_SKIP := |no virtio disk
+
+# `make bench-blk`: disk throughput from a Dyad process and from bare Linux on the same image
+# (tools/bench-blk.sh).
+.PHONY: bench-blk
+bench-blk: $(KERNEL) $(USER_BINS)
+	tools/bench-blk.sh $(KERNEL) $(USER_ISO_MODULES)
