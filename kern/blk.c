@@ -106,8 +106,9 @@ int blk_fd_open(const char *path, u64 flags, struct fd *f)
 	spin_unlock(&b->open_lock);
 	if (busy)
 		return -EBUSY;
-	*f = (struct fd){ .kind = FD_BLK, .blk = b, .access = access,
-			  .flags = (u32)(flags & O_NONBLOCK) };
+	*f = (struct fd){
+		.kind = FD_BLK, .blk = b, .access = access, .flags = (u32)(flags & O_NONBLOCK)
+	};
 	return 0;
 }
 

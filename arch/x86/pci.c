@@ -161,7 +161,8 @@ static void size_bars(struct pci_dev *d)
 		pci_cfg_write32(d, off, old);
 		if (old & 1) {
 			u32 mask = probe & ~3u & 0xffff;
-			d->bar[i] = (struct pci_bar){ .pa = old & ~3u, .io = true,
+			d->bar[i] = (struct pci_bar){ .pa = old & ~3u,
+						      .io = true,
 						      .size = mask ? (~mask & 0xffff) + 1 : 0 };
 			continue;
 		}
@@ -192,16 +193,18 @@ static void add_function(u8 bus, u8 dev, u8 fn, u32 id)
 		return;
 	}
 	struct pci_dev *d = &devs[nr_devs++];
-	*d = (struct pci_dev){ .bus = bus, .dev = dev, .fn = fn, .vendor = (u16)id,
-			       .device = (u16)(id >> 16) };
+	*d = (struct pci_dev){
+		.bus = bus, .dev = dev, .fn = fn, .vendor = (u16)id, .device = (u16)(id >> 16)
+	};
 	u32 class = pci_cfg_read32(d, PCI_REVISION);
-	d->revision = (u8)class;
+	d->revision = (u8) class;
 	d->prog_if = (u8)(class >> 8);
 	d->subclass = (u8)(class >> 16);
 	d->class = (u8)(class >> 24);
 	d->subsys_device = pci_cfg_read16(d, PCI_SUBSYS_ID);
 	if ((pci_cfg_read8(d, PCI_HEADER_TYPE) & 0x7f) == 0)
-		size_bars(d); /* bridges (type 1) have two BARs and a different layout: left alone */
+		size_bars(
+			d); /* bridges (type 1) have two BARs and a different layout: left alone */
 	d->msix_cap = pci_cap_find(d, PCI_CAP_MSIX, 0);
 	d->msi_cap = pci_cap_find(d, PCI_CAP_MSI, 0);
 

@@ -170,7 +170,8 @@ static int vblk_rw(struct blk_dev *b, enum blk_op op, u64 off, u64 pa, u32 len)
 		return -EROFS;
 	u64 flags = lock_irqsave(&vb->lock);
 	/* A free slot; every slot busy means as many requests in flight: wait for one. */
-	while (!vb->failed && vb->slot_busy == (vb->nr_slots == 64 ? ~0ull : BIT(vb->nr_slots) - 1)) {
+	while (!vb->failed &&
+	       vb->slot_busy == (vb->nr_slots == 64 ? ~0ull : BIT(vb->nr_slots) - 1)) {
 		unlock_irqrestore(&vb->lock, flags);
 		halt();
 		flags = lock_irqsave(&vb->lock);
@@ -232,9 +233,10 @@ int virtio_blk_probe(struct virtio_pci *vp)
 	memset(vb, 0, sizeof(*vb));
 	vb->vp = *vp;
 	spin_init(&vb->lock);
-	int err = virtio_pci_negotiate(&vb->vp, BIT(VIRTIO_BLK_F_SIZE_MAX) | BIT(VIRTIO_BLK_F_SEG_MAX) |
-							  BIT(VIRTIO_BLK_F_RO) | BIT(VIRTIO_BLK_F_BLK_SIZE) |
-							  BIT(VIRTIO_BLK_F_FLUSH));
+	int err = virtio_pci_negotiate(&vb->vp,
+				       BIT(VIRTIO_BLK_F_SIZE_MAX) | BIT(VIRTIO_BLK_F_SEG_MAX) |
+					       BIT(VIRTIO_BLK_F_RO) | BIT(VIRTIO_BLK_F_BLK_SIZE) |
+					       BIT(VIRTIO_BLK_F_FLUSH));
 	if (err)
 		return err;
 
@@ -290,6 +292,7 @@ int virtio_blk_probe(struct virtio_pci *vp)
 	       b->has_flush ? ", write cache flushed on fsync" : "", vb->vq.size,
 	       vb->vector ? "MSI-X interrupts" : "no interrupt: polled at timer ticks");
 	if (vb->vector)
-		printf("virtio-blk: %s: vector %#x to APIC ID %u\n", b->name, vb->vector, lapic_id());
+		printf("virtio-blk: %s: vector %#x to APIC ID %u\n", b->name, vb->vector,
+		       lapic_id());
 	return 0;
 }

@@ -5,7 +5,7 @@
 
 int virtio_blk_judge(u32 type, u32 data_len, u32 used_len, u8 status)
 {
-	/* A read's device-writable part is its data and the status; a write's or flush's, the status. */
+	/* The device writes a read's data and status, a write's or flush's status alone. */
 	u64 want = type == VIRTIO_BLK_T_IN ? (u64)data_len + 1 : 1;
 
 	switch (status) {

@@ -9,10 +9,10 @@
  * run (VIRTQ_SEED replays it) checks the free list against a model through thousands of
  * adds and out-of-order completions, across the 16-bit index wrap.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,7 +265,8 @@ static void random_model(void **state)
 			unsigned n = 1 + rnd() % 3;
 			struct virtq_buf b[3];
 			for (unsigned i = 0; i < n; i++)
-				b[i] = (struct virtq_buf){ .pa = 0x1000 * (i + 1), .len = 512,
+				b[i] = (struct virtq_buf){ .pa = 0x1000 * (i + 1),
+							   .len = 512,
 							   .device_writes = i + 1 == n };
 			void *c = &cookies[step % 64];
 			int h = virtq_add(vq, b, n, c);

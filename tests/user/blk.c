@@ -10,9 +10,9 @@
  * DISK=) every check is a skip.
  *
  *   /bin/blk [SEED]                    the tests (SEED: the random run to replay)
- *   /bin/blk persist-write SEED        boot 1: a pattern and its checksum (tests/tools/test_blk_persist.sh)
- *   /bin/blk persist-check SEED        boot 2: the same pattern must be there
- *   /bin/blk child-busy | child-hold   children of the holder tests
+ *   /bin/blk persist-write SEED        boot 1: a pattern and its checksum
+ * (tests/tools/test_blk_persist.sh) /bin/blk persist-check SEED        boot 2: the same pattern
+ * must be there /bin/blk child-busy | child-hold   children of the holder tests
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +21,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -90,7 +90,8 @@ static uint64_t fnv(const uint8_t *p, long len)
 
 static void *map(long len)
 {
-	void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p =
+		mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -121,8 +122,9 @@ static void random_rounds(long fd, uint8_t *shadow, long size, uint8_t *buf, uin
 		long w = pwrite_(fd, buf, len, off);
 		long r = pread_(fd, back, len, off);
 		if (w != len || r != len || memcmp(buf, back, (size_t)len)) {
-			printf("#   round %d: %ld bytes at %ld: write %ld, read %ld, %s\n", i, len, off,
-			       w, r, memcmp(buf, back, (size_t)len) ? "data differ" : "data equal");
+			printf("#   round %d: %ld bytes at %ld: write %ld, read %ld, %s\n", i, len,
+			       off, w, r,
+			       memcmp(buf, back, (size_t)len) ? "data differ" : "data equal");
 			bad++;
 		}
 		memcpy(shadow + off, buf, (size_t)len);
@@ -157,26 +159,31 @@ static void end_of_disk(long fd, uint8_t *shadow, long size, uint8_t *buf)
 	ut_ok(memcmp(buf, shadow + last, SECTOR) == 0, "the last sector holds what was written");
 	ut_eq(pread_(fd, buf, 2 * SECTOR, last), SECTOR, "a read across the end is cut at the end");
 	ut_eq(pread_(fd, buf, SECTOR, size), 0, "a read at the end gives 0 bytes");
-	ut_eq(pread_(fd, buf, SECTOR, size + 4096 * SECTOR), 0, "a read past the end gives 0 bytes");
+	ut_eq(pread_(fd, buf, SECTOR, size + 4096 * SECTOR), 0,
+	      "a read past the end gives 0 bytes");
 	ut_eq(pwrite_(fd, buf, SECTOR, size), -ENOSPC, "a write at the end is ENOSPC");
 	pattern(buf, 2 * SECTOR, last, 78);
-	ut_eq(pwrite_(fd, buf, 2 * SECTOR, last), SECTOR, "a write across the end is cut at the end");
+	ut_eq(pwrite_(fd, buf, 2 * SECTOR, last), SECTOR,
+	      "a write across the end is cut at the end");
 	memcpy(shadow + last, buf, SECTOR);
 }
 
 static void bad_requests(long fd, uint8_t *shadow, uint8_t *buf)
 {
-	ut_eq(pread_(fd, buf, SECTOR, 1), -EINVAL, "a read at an offset that is no sector multiple is EINVAL");
-	ut_eq(pwrite_(fd, buf, SECTOR, 100), -EINVAL, "a write at an offset that is no sector multiple is EINVAL");
-	ut_eq(pread_(fd, buf, 100, 0), -EINVAL, "a read of a length that is no sector multiple is EINVAL");
-	ut_eq(pwrite_(fd, buf, SECTOR + 1, 0), -EINVAL, "a write of a length that is no sector multiple is EINVAL");
+	ut_eq(pread_(fd, buf, SECTOR, 1), -EINVAL,
+	      "a read at an offset that is no sector multiple is EINVAL");
+	ut_eq(pwrite_(fd, buf, SECTOR, 100), -EINVAL,
+	      "a write at an offset that is no sector multiple is EINVAL");
+	ut_eq(pread_(fd, buf, 100, 0), -EINVAL,
+	      "a read of a length that is no sector multiple is EINVAL");
+	ut_eq(pwrite_(fd, buf, SECTOR + 1, 0), -EINVAL,
+	      "a write of a length that is no sector multiple is EINVAL");
 	ut_eq(pread_(fd, buf, SECTOR, -SECTOR), -EINVAL, "a negative offset is EINVAL");
 	ut_eq(pread_(fd, buf, 0, 0), 0, "a read of 0 bytes gives 0");
 	ut_eq(pread_(fd, NULL, SECTOR, 0), -EFAULT, "a read into NULL is EFAULT");
 	ut_eq(pwrite_(fd, (void *)0xffff800000000000ul, SECTOR, 0), -EFAULT,
 	      "a write from a kernel address is EFAULT");
-	ut_ok(pread_(fd, buf, SECTOR, 0) == SECTOR &&
-		      memcmp(buf, shadow, SECTOR) == 0,
+	ut_ok(pread_(fd, buf, SECTOR, 0) == SECTOR && memcmp(buf, shadow, SECTOR) == 0,
 	      "the failed write from a kernel address left sector 0 as it was");
 	/* The user buffer may have any alignment: the kernel copies through its own. */
 	pattern(buf + 1, 2 * SECTOR, SECTOR, 99);
@@ -184,7 +191,8 @@ static void bad_requests(long fd, uint8_t *shadow, uint8_t *buf)
 	memcpy(shadow + SECTOR, buf + 1, 2 * SECTOR);
 	memset(buf, 0, 3 * SECTOR);
 	long r = pread_(fd, buf + 3, 2 * SECTOR, SECTOR);
-	ut_ok(w == 2 * SECTOR && r == 2 * SECTOR && memcmp(buf + 3, shadow + SECTOR, 2 * SECTOR) == 0,
+	ut_ok(w == 2 * SECTOR && r == 2 * SECTOR &&
+		      memcmp(buf + 3, shadow + SECTOR, 2 * SECTOR) == 0,
 	      "an unaligned user buffer is written and read whole (%ld, %ld)", w, r);
 }
 
@@ -218,13 +226,15 @@ static long spawn_self(const char *arg)
 static void holders(long fd)
 {
 	ut_eq(disk_open(O_RDONLY), -EBUSY, "a second open while the disk is held is EBUSY");
-	ut_eq(spawn_self("child-busy"), 0, "a child's open while its parent holds the disk is EBUSY");
+	ut_eq(spawn_self("child-busy"), 0,
+	      "a child's open while its parent holds the disk is EBUSY");
 	ut_eq(sys1(SYS_close, fd), 0, "close");
 	ut_eq(spawn_self("child-hold"), 0, "a child opens the disk and exits without closing it");
 	long again = disk_open(O_RDONLY);
 	ut_ok(again >= 0, "the disk is free again after its holder's exit (%ld)", again);
 	char buf[SECTOR];
-	ut_eq(pwrite_(again, buf, SECTOR, 0), -EBADF, "a write through an O_RDONLY descriptor is EBADF");
+	ut_eq(pwrite_(again, buf, SECTOR, 0), -EBADF,
+	      "a write through an O_RDONLY descriptor is EBADF");
 	ut_eq(sys3(SYS_fcntl, again, F_GETFL, 0) & O_ACCMODE, O_RDONLY, "F_GETFL says O_RDONLY");
 	sys1(SYS_close, again);
 	long wo = disk_open(O_WRONLY);
@@ -249,10 +259,13 @@ static void *work(void *arg)
 
 	for (int i = 0; i < THREAD_ROUNDS; i++) {
 		long n = 1 + (long)((w->seed + (uint64_t)i * 7) % 16);
-		long off = w->base + (long)(((uint64_t)i * 104729) % (uint64_t)(w->span / SECTOR - 16)) * SECTOR;
+		long off =
+			w->base +
+			(long)(((uint64_t)i * 104729) % (uint64_t)(w->span / SECTOR - 16)) * SECTOR;
 		pattern(a, n * SECTOR, off, w->seed);
 		if (pwrite_(w->fd, a, n * SECTOR, off) != n * SECTOR ||
-		    pread_(w->fd, b, n * SECTOR, off) != n * SECTOR || memcmp(a, b, (size_t)n * SECTOR))
+		    pread_(w->fd, b, n * SECTOR, off) != n * SECTOR ||
+		    memcmp(a, b, (size_t)n * SECTOR))
 			w->bad++;
 	}
 	return NULL;
@@ -270,7 +283,9 @@ static void threads(long fd, long size)
 	long span = size / THREADS / SECTOR * SECTOR;
 	int started = 0;
 	for (int i = 0; i < THREADS; i++) {
-		w[i] = (struct worker){ .fd = fd, .base = i * span, .span = span, .seed = rng + (uint64_t)i };
+		w[i] = (struct worker){
+			.fd = fd, .base = i * span, .span = span, .seed = rng + (uint64_t)i
+		};
 		if (pthread_create(&t[i], NULL, work, &w[i]) == 0)
 			started++;
 	}
@@ -280,7 +295,8 @@ static void threads(long fd, long size)
 		bad += w[i].bad;
 	}
 	ut_eq(started, THREADS, "4 threads started");
-	ut_eq(bad, 0, "4 threads x %d writes and reads of their own regions at once", THREAD_ROUNDS);
+	ut_eq(bad, 0, "4 threads x %d writes and reads of their own regions at once",
+	      THREAD_ROUNDS);
 }
 
 /* ---- persistence across boots ---------------------------------------------------------------- */
@@ -306,9 +322,10 @@ static int persist(const char *mode, uint64_t seed)
 		memcpy(s0, hdr, sizeof(hdr));
 		long w1 = pwrite_(fd, p, PERSIST_LEN, SECTOR), w0 = pwrite_(fd, s0, SECTOR, 0);
 		long f = sys1(SYS_fsync, fd);
-		printf("blk: persist-write: seed %lu, %ld bytes, checksum %#lx: %s\n", (unsigned long)seed,
-		       PERSIST_LEN, (unsigned long)hdr[2],
-		       w1 == PERSIST_LEN && w0 == SECTOR && f == 0 ? "written and flushed" : "FAILED");
+		printf("blk: persist-write: seed %lu, %ld bytes, checksum %#lx: %s\n",
+		       (unsigned long)seed, PERSIST_LEN, (unsigned long)hdr[2],
+		       w1 == PERSIST_LEN && w0 == SECTOR && f == 0 ? "written and flushed"
+								   : "FAILED");
 		return !(w1 == PERSIST_LEN && w0 == SECTOR && f == 0);
 	}
 	uint8_t s0[SECTOR];
@@ -342,7 +359,8 @@ int main(int argc, char **argv)
 	printf("# blk: seed %lu (replay: /bin/blk %lu)\n", (unsigned long)rng, (unsigned long)rng);
 	long fd = disk_open(O_RDWR);
 	if (fd == -ENOENT) {
-		ut_skip("the block device tests", "no virtio disk: the emulator was started without DISK=");
+		ut_skip("the block device tests",
+			"no virtio disk: the emulator was started without DISK=");
 		return ut_end("blk");
 	}
 	if (!ut_ok(fd >= 0, "%s opens read-write (%ld)", DISK, fd))

@@ -54,7 +54,8 @@ int main(void)
 	}
 	if (sys1(SYS_uname, &u) == 0)
 		snprintf(sysname, sizeof(sysname), "%s", u.sysname);
-	uint8_t *buf = mmap(NULL, SEQ_CALL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *buf =
+		mmap(NULL, SEQ_CALL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED)
 		return 1;
 	for (long i = 0; i < SEQ_CALL; i++)
@@ -78,7 +79,8 @@ int main(void)
 	t = now();
 	for (int i = 0; i < RAND_OPS; i++) {
 		x = x * 6364136223846793005ull + 1442695040888963407ull;
-		bad |= sys4(SYS_pwrite64, fd, buf, 4096, (long)((x >> 33) % (uint64_t)blocks) * 4096) != 4096;
+		bad |= sys4(SYS_pwrite64, fd, buf, 4096,
+			    (long)((x >> 33) % (uint64_t)blocks) * 4096) != 4096;
 	}
 	bad |= sys1(SYS_fsync, fd) != 0;
 	report("random write 4K", RAND_OPS * 4096l, RAND_OPS, now() - t);
@@ -86,7 +88,8 @@ int main(void)
 	t = now();
 	for (int i = 0; i < RAND_OPS; i++) {
 		x = x * 6364136223846793005ull + 1442695040888963407ull;
-		bad |= sys4(SYS_pread64, fd, buf, 4096, (long)((x >> 33) % (uint64_t)blocks) * 4096) != 4096;
+		bad |= sys4(SYS_pread64, fd, buf, 4096,
+			    (long)((x >> 33) % (uint64_t)blocks) * 4096) != 4096;
 	}
 	report("random read 4K", RAND_OPS * 4096l, RAND_OPS, now() - t);
 	if (bad)
