@@ -204,4 +204,11 @@ int virtio_blk_judge(u32 type, u32 data_len, u32 used_len, u8 status);
 /* Starts the virtio-blk driver on @vp (a probed transport). Returns 0 or -errno. */
 int virtio_blk_probe(struct virtio_pci *vp);
 
+struct blk_dev;
+
+/* The completion interrupts @b has taken (0 for a disk without one), for the self-tests. */
+u64 virtio_blk_irqs(const struct blk_dev *b);
+/* True when @b completes by interrupt (MSI-X), false when its issuers poll at timer ticks. */
+bool virtio_blk_has_irq(const struct blk_dev *b);
+
 #endif

@@ -212,6 +212,18 @@ static int vblk_rw(struct blk_dev *b, enum blk_op op, u64 off, u64 pa, u32 len)
 
 static const struct blk_ops vblk_ops = { .rw = vblk_rw };
 
+u64 virtio_blk_irqs(const struct blk_dev *b)
+{
+	const struct vblk *vb = b->priv;
+
+	return __atomic_load_n(&vb->irqs, __ATOMIC_RELAXED);
+}
+
+bool virtio_blk_has_irq(const struct blk_dev *b)
+{
+	return ((const struct vblk *)b->priv)->vector != 0;
+}
+
 /* The logical block size the device states, if it is one Dyad accepts, else 512. */
 static u32 block_size(struct vblk *vb)
 {
