@@ -12,6 +12,7 @@
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
 #include <dyad/proc.h>
+#include <dyad/sched.h>
 #include <dyad/string.h>
 #include <dyad/uaccess.h>
 
@@ -56,20 +57,44 @@ struct blk_dev *blk_find(const char *name)
 	return NULL;
 }
 
+void blk_completion_init(struct blk_completion *c)
+{
+	struct thread *t = thread_current();
+
+	*c = (struct blk_completion){ .waiter = t && !t->idle ? t : NULL };
+}
+
 void blk_complete(struct blk_completion *c, int err, u32 len)
 {
+	struct thread *t = c->waiter;
+
 	c->err = err;
 	c->len = len;
+	/* After this store the waiter may return and its stack (which holds *c) be reused. */
 	__atomic_store_n(&c->done, true, __ATOMIC_RELEASE);
+	if (t)
+		sched_wake(t);
 }
 
 /*
- * Sleeps until @c is done. The check and the halt run with interrupts off and STI's one
- * instruction shadow covering HLT, so a completion interrupt between them cannot be lost. A
- * waiter on a CPU the device does not interrupt wakes at its own timer tick (100 Hz).
+ * Sleeps until @c is done. A thread blocks in the scheduler: sched_prepare_block() before the
+ * check, so a completion between the check and sched_block() makes the block return at once.
+ * The wait goes on while the process is being killed (sched_block() then returns at once): the
+ * device still owns the request's memory until it answers, and it answers within the
+ * emulator's I/O time. Without a thread (early boot, an idle thread) the CPU halts between
+ * interrupts: the check and the halt run with interrupts off and STI's one-instruction shadow
+ * covering HLT, so the completion interrupt cannot slip in between.
  */
 void blk_wait(struct blk_completion *c)
 {
+	if (c->waiter) {
+		for (;;) {
+			sched_prepare_block();
+			if (__atomic_load_n(&c->done, __ATOMIC_ACQUIRE))
+				return;
+			sched_block(0);
+		}
+	}
 	bool was_on = read_rflags() & BIT(9);
 
 	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) {

@@ -58,17 +58,26 @@ int blk_register(struct blk_dev *b);
 struct blk_dev *blk_find(const char *name);
 
 /*
- * A request's completion: the driver's interrupt handler calls blk_complete(); the thread
- * that issued it sleeps in blk_wait(). Until the scheduler can block a thread, blk_wait()
- * halts the CPU (sti; hlt) between interrupts; it is the one place that changes then.
+ * A request's completion: the issuing thread calls blk_completion_init() before the request
+ * can reach the device, then sleeps in blk_wait(); the driver's interrupt handler calls
+ * blk_complete(), which wakes it. blk_wait() is the one place a disk request waits: a
+ * scheduler block for a thread, a halt between interrupts before the scheduler runs.
  */
+struct thread;
+
 struct blk_completion {
 	volatile bool done;
 	int err;
 	u32 len; /* what the device reported it wrote */
+	struct thread *waiter; /* NULL: no scheduler yet, blk_wait() halts */
 };
 
+void blk_completion_init(struct blk_completion *c);
 void blk_wait(struct blk_completion *c);
+/*
+ * From any context, interrupts included. The caller holds a lock that the waiter takes after
+ * blk_wait() returns, so the waiting thread is still there when it is woken.
+ */
 void blk_complete(struct blk_completion *c, int err, u32 len);
 
 /* ---- the file interface (kern/blk.c), called from kern/syscall.c ---------------------------- */

@@ -10,7 +10,9 @@
  * the caller's physically contiguous kernel buffer.
  *
  * Locking: vb->lock (taken with interrupts off) guards the queue, the slots and the counters;
- * the interrupt handler takes it too. A request's issuer sleeps in blk_wait() without it.
+ * the interrupt handler takes it too, and completes requests under it. A request's issuer
+ * sleeps in blk_wait() without it and takes it once more before it returns, so the thread
+ * that blk_complete() wakes cannot have ended by then.
  *
  * Nothing the device returns is trusted: the virtqueue checks used-ring indexes, ids and
  * lengths, virtio_blk_judge() the status byte and the length per request. A device that
@@ -25,6 +27,7 @@
 #include <dyad/pci.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
+#include <dyad/sched.h>
 #include <dyad/spinlock.h>
 #include <dyad/string.h>
 #include <dyad/time.h>
@@ -168,12 +171,16 @@ static int vblk_rw(struct blk_dev *b, enum blk_op op, u64 off, u64 pa, u32 len)
 		return -EINVAL;
 	if (op == BLK_WRITE && b->read_only)
 		return -EROFS;
+	blk_completion_init(&r.c);
 	u64 flags = lock_irqsave(&vb->lock);
 	/* A free slot; every slot busy means as many requests in flight: wait for one. */
 	while (!vb->failed &&
 	       vb->slot_busy == (vb->nr_slots == 64 ? ~0ull : BIT(vb->nr_slots) - 1)) {
 		unlock_irqrestore(&vb->lock, flags);
-		halt();
+		if (r.c.waiter)
+			sched_yield();
+		else
+			halt();
 		flags = lock_irqsave(&vb->lock);
 	}
 	if (vb->failed) {
@@ -204,6 +211,10 @@ static int vblk_rw(struct blk_dev *b, enum blk_op op, u64 off, u64 pa, u32 len)
 		vblk_wait(vb, &r);
 		err = r.c.err;
 	}
+	/*
+	 * Taking the lock the completion ran under also waits until blk_complete() has woken this
+	 * thread: only then may the thread go on and, perhaps, end.
+	 */
 	flags = lock_irqsave(&vb->lock);
 	vb->slot_busy &= ~BIT(r.slot);
 	unlock_irqrestore(&vb->lock, flags);
