@@ -121,7 +121,11 @@ void pci_cfg_write32(const struct pci_dev *d, u16 off, u32 v)
 	cfg_write(d->bus, d->dev, d->fn, off, v);
 }
 
-/* A read-modify-write of the dword: the neighbouring half is written back as read. */
+/*
+ * A read-modify-write of the dword: the neighbouring half is written back as read. Next to the
+ * command register that is the status register, whose error bits are write-one-to-clear:
+ * such a write clears errors already reported, which nothing here reads.
+ */
 void pci_cfg_write16(const struct pci_dev *d, u16 off, u16 v)
 {
 	unsigned shift = (off & 2) * 8;

@@ -206,12 +206,13 @@ int virtio_pci_queue_setup(struct virtio_pci *vp, u16 index, struct virtq *vq, u
 	wr64(vp->common, C_Q_DESC, vq->desc_pa);
 	wr64(vp->common, C_Q_DRIVER, vq->avail_pa);
 	wr64(vp->common, C_Q_DEVICE, vq->used_pa);
-	u32 notify_off = (u32)rd16(vp->common, C_Q_NOTIFY_OFF) * vp->notify_mult;
+	/* In 64 bits: a hostile multiplier must not wrap the offset back into the window. */
+	u64 notify_off = (u64)rd16(vp->common, C_Q_NOTIFY_OFF) * vp->notify_mult;
 	if (notify_off > vp->notify_len || vp->notify_len - notify_off < 2) {
 		pmem_free(pa, 0);
 		return -ENODEV;
 	}
-	vp->notify_off[index] = notify_off;
+	vp->notify_off[index] = (u32)notify_off;
 	wr16(vp->common, C_Q_ENABLE, 1);
 	return 0;
 }
