@@ -48,6 +48,7 @@
 #define SLOT_STATUS 16
 #define MAX_SLOTS 64
 #define REQ_DESCS 3
+#define ERRORS_PRINTED_MAX 10
 #define MAX_IO (1024 * 1024) /* one data descriptor, physically contiguous */
 
 struct vblk_req {
@@ -68,6 +69,8 @@ struct vblk {
 	unsigned nr_slots;
 	unsigned vector; /* 0: no interrupt, issuers poll at each timer tick */
 	bool failed;
+	const char *fail_why; /* what the device did, printed once by an issuer */
+	unsigned errors_printed; /* device-reported errors printed, at most ERRORS_PRINTED_MAX */
 	u64 irqs, requests;
 };
 
@@ -90,12 +93,15 @@ static void unlock_irqrestore(struct spinlock *l, u64 flags)
 		irq_enable();
 }
 
-/* With vb->lock held: the device broke the protocol. Fails it and everything in flight. */
+/*
+ * With vb->lock held: the device broke the protocol. Fails it and everything in flight. Runs
+ * in the interrupt handler, where printing could wait for a console lock the interrupted code
+ * holds: the reason is kept and an issuer prints it (vblk_report).
+ */
 static void vblk_fail(struct vblk *vb, const char *why)
 {
 	if (!vb->failed)
-		printf("virtio-blk: %s: %s; the device is failed, its requests end with EIO\n",
-		       vb->blk.name, why);
+		vb->fail_why = why;
 	vb->failed = true;
 	vb->vq.broken = true;
 	virtio_pci_fail(&vb->vp);
@@ -217,7 +223,25 @@ static int vblk_rw(struct blk_dev *b, enum blk_op op, u64 off, u64 pa, u32 len)
 	 */
 	flags = lock_irqsave(&vb->lock);
 	vb->slot_busy &= ~BIT(r.slot);
+	const char *why = vb->fail_why;
+	vb->fail_why = NULL;
+	bool print_error = err == -EIO && !vb->failed && vb->errors_printed < ERRORS_PRINTED_MAX;
+	vb->errors_printed += print_error;
 	unlock_irqrestore(&vb->lock, flags);
+	if (why)
+		printf("virtio-blk: %s: %s; the device is failed, its requests end with EIO\n",
+		       b->name, why);
+	if (print_error)
+		printf("virtio-blk: %s: the device reported an error on a %s of %u bytes at byte "
+		       "%lu "
+		       "(EIO)%s\n",
+		       b->name,
+		       op == BLK_READ	 ? "read"
+		       : op == BLK_WRITE ? "write"
+					 : "flush",
+		       len, off,
+		       vb->errors_printed == ERRORS_PRINTED_MAX ? "; no more of these are printed"
+								: "");
 	return err < 0 ? err : 0;
 }
 

@@ -344,12 +344,34 @@ static int persist(const char *mode, uint64_t seed)
 	return !ok;
 }
 
+/*
+ * The device reports an error on reads at byte @off (QEMU's blkdebug, tests/tools/
+ * test_blk_errors.sh): that read is EIO, and the disk goes on working elsewhere.
+ */
+static int io_error(long off)
+{
+	static uint8_t buf[4096];
+	long fd = disk_open(O_RDWR);
+	long bad = pread_(fd, buf, SECTOR, off), good = pread_(fd, buf, SECTOR, 0);
+	long again = pread_(fd, buf, SECTOR, off), w = pwrite_(fd, buf, SECTOR, 0);
+
+	printf("blk: ioerr: read at %ld: %ld, read at 0: %ld, again at %ld: %ld, write at 0: %ld: "
+	       "%s\n",
+	       off, bad, good, off, again, w,
+	       fd >= 0 && bad == -EIO && good == SECTOR && again == -EIO && w == SECTOR
+		       ? "as expected"
+		       : "WRONG");
+	return !(fd >= 0 && bad == -EIO && good == SECTOR && again == -EIO && w == SECTOR);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "child-busy") == 0)
 		return disk_open(O_RDWR) == -EBUSY ? 0 : 1;
 	if (argc > 1 && strcmp(argv[1], "child-hold") == 0)
 		return disk_open(O_RDWR) >= 0 ? 0 : 1; /* exits holding it */
+	if (argc > 2 && strcmp(argv[1], "ioerr") == 0)
+		return io_error(strtol(argv[2], NULL, 0));
 	if (argc > 2 && strncmp(argv[1], "persist-", 8) == 0)
 		return persist(argv[1], strtoull(argv[2], NULL, 0));
 
