@@ -26,7 +26,7 @@ HOSTCFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter -Werror \
 	-Iinclude -Itests/unit -DHOST_BUILD -MMD -MP
 HOSTLIBS := -lcmocka
 
-KSRCS := $(sort $(wildcard kern/*.c arch/x86/*.c))
+KSRCS := $(sort $(wildcard kern/*.c kern/virtio/*.c arch/x86/*.c))
 KASMS := $(sort $(wildcard arch/x86/*.asm))
 KOBJS := $(KSRCS:%.c=$(BUILD)/k/%.o) $(KASMS:%.asm=$(BUILD)/k/%.asm.o)
 
@@ -144,8 +144,8 @@ boot-test-bochs: deps
 USER_TEST_EXPECT := ^user: [1-9][0-9]* passed, 0 failed, [0-9]+ skipped$$
 
 boot-test-user: deps
-	$(MAKE) utest-iso
-	BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' tools/boot-test.sh qemu $(UTEST_ISO)
+	$(MAKE) utest-iso scratch-disk
+	BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' DISK=$(SCRATCH_DISK) tools/boot-test.sh qemu $(UTEST_ISO)
 
 # Tests that must not skip under Bochs, whose CPU model (corei7_skylake_x) has what they need:
 # there no VM test may skip, and the VMX ktests must have passed.
@@ -182,9 +182,10 @@ CHECK_SUMMARY = $(abspath $(BUILD))/check-summary.txt
 check: deps
 	@mkdir -p $(BUILD) && rm -f $(CHECK_SUMMARY)
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) unit
-	$(MAKE) utest-iso
-	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' \
-		BOOT_TEST_STDIN=$(CONSOLE_BURST) BOOT_TEST_NO_SKIP='$(VM_TEST_NO_SKIP)$(SMP_NO_SKIP)' \
+	$(MAKE) utest-iso scratch-disk
+	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' DISK=$(SCRATCH_DISK) \
+		BOOT_TEST_STDIN=$(CONSOLE_BURST) \
+		BOOT_TEST_NO_SKIP='$(VM_TEST_NO_SKIP)$(SMP_NO_SKIP)$(BLK_NO_SKIP)' \
 		tools/boot-test.sh qemu $(UTEST_ISO)
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' CPUS=$(BOCHS_CHECK_CPUS) \
 		BOOT_TEST_NO_SKIP='$(BOCHS_NO_SKIP)$(SMP_NO_SKIP)' BOOT_TEST_MIN_PASS='$(BOCHS_MIN_PASS)' \
@@ -204,9 +205,9 @@ check: deps
 
 # The same boot with DEBUG=1 kernel objects in their own build directory.
 check-debug:
-	$(MAKE) BUILD=$(BUILD)/debug DEBUG=1 utest-iso
-	BUILD=$(BUILD)/debug BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' \
-		tools/boot-test.sh qemu $(BUILD)/debug/dyad-utest.iso
+	$(MAKE) BUILD=$(BUILD)/debug DEBUG=1 utest-iso scratch-disk
+	BUILD=$(BUILD)/debug BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' DISK=$(BUILD)/debug/scratch-disk.img \
+		BOOT_TEST_NO_SKIP='$(BLK_NO_SKIP:|%=%)' tools/boot-test.sh qemu $(BUILD)/debug/dyad-utest.iso
 
 deps:
 	tools/install-deps.sh
@@ -286,6 +287,7 @@ help:
 	@echo "  make bench-user     system-call and page-fault costs measured in QEMU"
 	@echo "  make bench-vm       VM exit round trip and second-stage fault costs (QEMU, SVM)"
 	@echo "  make bench-guest    the stock bzImage booted directly and by the VMM (Bochs)"
+	@echo "  make bench-blk      /dev/vda throughput from a Dyad process and from bare Linux (QEMU)"
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"
 	@echo "  make vmm-multiboot  the multiboot test kernel and Dyad through the VMM (QEMU);"
 	@echo "                      vmm-multiboot-bochs (test kernel), vmm-multiboot-bochs-dyad on VMX"
@@ -303,6 +305,7 @@ help:
 	@echo "                      (default: Debian's bzImage, fetched by make guest-image)"
 	@echo "  RUN_PATH=p          make run/run-dyad: force kvm, tcg-svm or bochs"
 	@echo "  CPUS=n              emulated CPUs, 1 to 64 (default: 4 under QEMU, 1 under Bochs)"
+	@echo "  DISK=FILE           QEMU runs: attach the raw image FILE as a virtio-blk disk, Dyad's /dev/vda"
 	@echo "  DEBUG=1             a kernel whose page-table pair checks every invariant after each change"
 	@echo "  BUILD=dir           build directory (default build)"
 	@echo "  V=1                 show full command lines"

@@ -22,6 +22,7 @@
 #include <dyad/ktest.h>
 #include <dyad/monitor.h>
 #include <dyad/panic.h>
+#include <dyad/pci.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
 #include <dyad/proc.h>
@@ -30,6 +31,7 @@
 #include <dyad/time.h>
 #include <dyad/ustack.h>
 #include <dyad/vcpu.h>
+#include <dyad/virtio.h>
 
 static struct boot_info boot_info;
 
@@ -196,6 +198,8 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	sched_init(); /* kmain becomes a thread; every CPU started below runs the others */
 	irq_enable();
 	smp_init(&boot_info);
+	pci_init();
+	virtio_init(); /* disks: /dev/vda, ... */
 
 	/* A test run (ktest), a first process (init=), or both, end the emulator with a verdict. */
 	static const char *init_argv[ARGV_MAX + 1];

@@ -11,6 +11,7 @@
 #include <arch/x86/memlayout.h>
 #include <arch/x86/trap.h>
 #include <arch/x86/user.h>
+#include <dyad/blk.h>
 #include <dyad/elf.h>
 #include <dyad/futex.h>
 #include <arch/x86/gdt.h>
@@ -123,6 +124,8 @@ static void proc_free(struct proc *p)
 	for (int fd = 0; fd < PROC_MAX_FDS; fd++)
 		if (p->fds[fd].kind == FD_VM || p->fds[fd].kind == FD_VCPU)
 			vcpu_fd_release(&p->fds[fd]);
+		else if (p->fds[fd].kind == FD_BLK)
+			blk_fd_release(&p->fds[fd]);
 	if (!p->zombie)
 		mm_teardown(p);
 	pmem_free(pmem_pa(p), PROC_ORDER);
@@ -299,6 +302,8 @@ static void proc_end(struct proc *p)
 	for (int fd = 0; fd < PROC_MAX_FDS; fd++)
 		if (p->fds[fd].kind == FD_VM || p->fds[fd].kind == FD_VCPU)
 			vcpu_fd_release(&p->fds[fd]);
+		else if (p->fds[fd].kind == FD_BLK)
+			blk_fd_release(&p->fds[fd]); /* a dead holder frees its disk */
 	mm_teardown(p);
 
 	spin_lock(&proc_table_lock);

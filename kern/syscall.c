@@ -23,6 +23,7 @@
 #include <arch/x86/memlayout.h>
 #include <arch/x86/trap.h>
 #include <arch/x86/user.h>
+#include <dyad/blk.h>
 #include <dyad/console.h>
 #include <dyad/errno.h>
 #include <dyad/futex.h>
@@ -140,6 +141,18 @@ static long sys_writev(u64 fd, u64 iov, u64 cnt, u64 a3, u64 a4, u64 a5)
 	return total;
 }
 
+/* openat of a block device node (include/dyad/blk.h): the lowest free descriptor holds it. */
+static long blk_open_fd(struct proc *p, const char *path, u64 flags)
+{
+	for (int fd = 0; fd < PROC_MAX_FDS; fd++) {
+		if (p->fds[fd].kind == FD_NONE) {
+			int err = blk_fd_open(path, flags, &p->fds[fd]);
+			return err ? err : fd;
+		}
+	}
+	return -EMFILE;
+}
+
 static long sys_openat(u64 dirfd, u64 upath, u64 flags, u64 mode, u64 a4, u64 a5)
 {
 	struct proc *p = proc_current;
@@ -150,6 +163,8 @@ static long sys_openat(u64 dirfd, u64 upath, u64 flags, u64 mode, u64 a4, u64 a5
 		return n;
 	if (n == 0)
 		return -ENOENT;
+	if (blk_path(path))
+		return blk_open_fd(p, path, flags);
 	const struct boot_module *m = bootinfo_module(kernel_boot_info(), path);
 	if (!m)
 		return (flags & O_CREAT) ? -EROFS : -ENOENT;
@@ -166,6 +181,46 @@ static long sys_openat(u64 dirfd, u64 upath, u64 flags, u64 mode, u64 a4, u64 a5
 	}
 	spin_unlock(&p->lock);
 	return -EMFILE;
+}
+
+static long sys_pread64(u64 fd, u64 buf, u64 len, u64 off, u64 a4, u64 a5)
+{
+	struct fd *f = fd_get((int)fd);
+
+	if (!f)
+		return -EBADF;
+	if (f->kind == FD_BLK)
+		return blk_fd_pread(f, buf, len, (s64)off);
+	if (f->kind == FD_CONSOLE)
+		return -ESPIPE;
+	if (f->kind != FD_MODULE || (s64)off < 0 || (s64)len < 0)
+		return -EINVAL;
+	u64 size = f->mod->end - f->mod->start;
+	u64 n = off < size ? MIN(len, size - off) : 0;
+	return copy_to_user(buf, (u8 *)pmem_va(f->mod->start) + off, n) ? -EFAULT : (long)n;
+}
+
+static long sys_pwrite64(u64 fd, u64 buf, u64 len, u64 off, u64 a4, u64 a5)
+{
+	struct fd *f = fd_get((int)fd);
+
+	if (!f)
+		return -EBADF;
+	if (f->kind == FD_BLK)
+		return blk_fd_pwrite(f, buf, len, (s64)off);
+	return f->kind == FD_CONSOLE ? -ESPIPE : -EBADF;
+}
+
+/* fsync and fdatasync: a block device's write cache is flushed; nothing else is cached. */
+static long sys_fsync(u64 fd, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	struct fd *f = fd_get((int)fd);
+
+	if (!f)
+		return -EBADF;
+	if (f->kind == FD_BLK)
+		return blk_fd_fsync(f);
+	return f->kind == FD_CONSOLE ? -EINVAL : 0;
 }
 
 static long sys_open(u64 upath, u64 flags, u64 mode, u64 a3, u64 a4, u64 a5)
@@ -190,6 +245,8 @@ static long sys_close(u64 fd, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 	spin_unlock(&p->lock);
 	if (gone.kind == FD_VM || gone.kind == FD_VCPU)
 		vcpu_fd_release(&gone);
+	if (gone.kind == FD_BLK)
+		blk_fd_release(&gone);
 	return 0;
 }
 
@@ -201,6 +258,8 @@ static long sys_fcntl(u64 fd, u64 cmd, u64 arg, u64 a3, u64 a4, u64 a5)
 		return -EBADF;
 	switch (cmd) {
 	case F_GETFL:
+		if (f->kind == FD_BLK)
+			return f->access | f->flags;
 		return (f->kind == FD_MODULE ? O_RDONLY : O_RDWR) | f->flags;
 	case F_SETFL:
 		f->flags = (u32)(arg & O_NONBLOCK); /* the one status flag Dyad has */
@@ -220,7 +279,7 @@ static long sys_lseek(u64 fd, u64 off, u64 whence, u64 a3, u64 a4, u64 a5)
 
 	if (!f)
 		return -EBADF;
-	if (f->kind != FD_MODULE)
+	if (f->kind != FD_MODULE && f->kind != FD_BLK)
 		return -ESPIPE;
 	switch (whence) {
 	case SEEK_SET:
@@ -230,7 +289,7 @@ static long sys_lseek(u64 fd, u64 off, u64 whence, u64 a3, u64 a4, u64 a5)
 		base = (s64)f->pos;
 		break;
 	case SEEK_END:
-		base = (s64)(f->mod->end - f->mod->start);
+		base = f->kind == FD_BLK ? (s64)blk_fd_size(f) : (s64)(f->mod->end - f->mod->start);
 		break;
 	default:
 		return -EINVAL;
@@ -255,6 +314,12 @@ static long sys_fstat(u64 fd, u64 ustat, u64 a2, u64 a3, u64 a4, u64 a5)
 	if (f->kind == FD_CONSOLE) {
 		st.st_mode = S_IFCHR | 0620;
 		st.st_rdev = (4 << 8) | 64; /* ttyS0 */
+	} else if (f->kind == FD_BLK) {
+		st.st_mode = S_IFBLK | 0660;
+		st.st_rdev = blk_fd_rdev(f);
+		/* Linux says 0 here (BLKGETSIZE64 or lseek SEEK_END give the size): the size is more use. */
+		st.st_size = (s64)blk_fd_size(f);
+		st.st_blksize = 4096;
 	} else if (f->kind != FD_MODULE) {
 		st.st_mode = S_IFREG | 0600; /* VM and vCPU: anonymous kernel objects */
 	} else {
@@ -278,7 +343,9 @@ static long sys_ioctl(u64 fd, u64 req, u64 arg, u64 a3, u64 a4, u64 a5)
 		return copy_to_user(arg, &ws, sizeof(ws));
 	}
 	if (f->kind == FD_VM || f->kind == FD_VCPU)
-		return vcpu_ioctl(f, req, arg); /* VMX/SVM run on every CPU: no pin */
+		return vcpu_ioctl(f, req, arg);
+	if (f->kind == FD_BLK)
+		return blk_fd_ioctl(f, req, arg);
 	return -ENOTTY;
 }
 
@@ -721,6 +788,10 @@ static const syscall_fn linux_calls[] = {
 	[__NR_sched_setaffinity] = sys_sched_setaffinity,
 	[__NR_wait4] = sys_wait4,
 	[__NR_openat] = sys_openat,
+	[__NR_pread64] = sys_pread64,
+	[__NR_pwrite64] = sys_pwrite64,
+	[__NR_fsync] = sys_fsync,
+	[__NR_fdatasync] = sys_fsync,
 };
 
 static const syscall_fn dyad_calls[] = {

@@ -103,6 +103,18 @@ qemu_accel_args() {
 # shellcheck disable=SC2054  # the commas belong to -device
 QEMU_COMMON=(-m 3G -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot)
 
+# DISK=FILE attaches FILE (a raw image) to every QEMU run as a virtio-blk disk: Dyad's /dev/vda.
+# A missing file or a name QEMU's option syntax cannot carry (a comma) is refused before booting.
+if [[ -n ${DISK:-} ]]; then
+	[[ -f $DISK ]] || die "DISK='$DISK' is not a file (make one: truncate -s 64M disk.img)"
+	[[ $DISK != *,* ]] || die "DISK='$DISK': QEMU cannot take a file name with a comma"
+	[[ -r $DISK ]] || die "DISK='$DISK' cannot be read"
+	disk_ro=
+	# A read-only image (no write permission bit, or none for us): Dyad sees a read-only disk.
+	if [[ ! -w $DISK || -z $(find "$DISK" -maxdepth 0 -perm /222) ]]; then disk_ro=,readonly=on; fi
+	QEMU_COMMON+=(-drive "if=none,id=d0,file=$DISK,format=raw$disk_ro" -device virtio-blk-pci,drive=d0)
+fi
+
 # The guest RAM `make run` accepts (RAM=), in MiB: the VMM's own bounds (BOOT_RAM_MIN and
 # BOOT_RAM_MAX in user/vmm/boot.h), checked here before anything boots. Change both together.
 GUEST_RAM_MIN_MIB=32

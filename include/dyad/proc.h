@@ -52,9 +52,10 @@ struct mm_region {
 	u64 file_off, file_len;
 };
 
-enum fd_kind { FD_NONE, FD_CONSOLE, FD_MODULE, FD_VM, FD_VCPU };
+enum fd_kind { FD_NONE, FD_CONSOLE, FD_MODULE, FD_VM, FD_VCPU, FD_BLK };
 
 struct vm;
+struct blk_dev;
 
 struct fd {
 	enum fd_kind kind;
@@ -62,6 +63,8 @@ struct fd {
 	u64 pos;
 	struct vm *vm; /* FD_VM, FD_VCPU: holds one of vm->refs */
 	u32 flags; /* O_NONBLOCK */
+	struct blk_dev *blk; /* FD_BLK: the device this file holds */
+	u32 access; /* FD_BLK: O_RDONLY, O_WRONLY or O_RDWR */
 };
 
 struct proc {

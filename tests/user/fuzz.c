@@ -561,10 +561,19 @@ struct call_rule {
 static const struct call_rule rules[] = {
 	{ SYS_read, "read", S_COUNT, E(EBADF) | E(EINVAL) | E(EFAULT) },
 	{ SYS_write, "write", S_COUNT, E(EBADF) | E(EINVAL) | E(EFAULT) },
-	{ SYS_open, "open", S_FD, E(ENOENT) | E(EFAULT) | E(EROFS) | E(EMFILE) | E(ENAMETOOLONG) },
+	{ SYS_open, "open", S_FD,
+	  E(ENOENT) | E(EFAULT) | E(EROFS) | E(EMFILE) | E(ENAMETOOLONG) | E(EBUSY) | E(EACCES) |
+		  E(EINVAL) },
 	{ SYS_openat, "openat", S_FD,
-	  E(ENOENT) | E(EFAULT) | E(EROFS) | E(EMFILE) | E(ENAMETOOLONG) | E(EBADF) },
+	  E(ENOENT) | E(EFAULT) | E(EROFS) | E(EMFILE) | E(ENAMETOOLONG) | E(EBADF) | E(EBUSY) |
+		  E(EACCES) | E(EINVAL) },
 	{ SYS_close, "close", S_ZERO, E(EBADF) },
+	{ SYS_pread64, "pread64", S_COUNT,
+	  E(EBADF) | E(EINVAL) | E(EFAULT) | E(ESPIPE) | E(EIO) | E(ENOMEM) },
+	{ SYS_pwrite64, "pwrite64", S_COUNT,
+	  E(EBADF) | E(EINVAL) | E(EFAULT) | E(ESPIPE) | E(EIO) | E(ENOMEM) | E(ENOSPC) },
+	{ SYS_fsync, "fsync", S_ZERO, E(EBADF) | E(EINVAL) | E(EIO) },
+	{ SYS_fdatasync, "fdatasync", S_ZERO, E(EBADF) | E(EINVAL) | E(EIO) },
 	{ SYS_fstat, "fstat", S_ZERO, E(EBADF) | E(EFAULT) },
 	{ SYS_lseek, "lseek", S_NONNEG, E(EBADF) | E(ESPIPE) | E(EINVAL) },
 	{ SYS_fcntl, "fcntl", S_NONNEG, E(EBADF) | E(EINVAL) },

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Block devices as files (include/dyad/blk.h states the rules a process sees): /dev/vda, ...,
+ * registered by drivers, held by one open file at a time, read and written through a kernel
+ * buffer so that the user's buffer needs no alignment and is never touched by the device.
+ */
+#include <linux/fcntl.h>
+#include <linux/fs.h>
+
+#include <arch/x86/asm.h>
+#include <dyad/blk.h>
+#include <dyad/errno.h>
+#include <dyad/pmem.h>
+#include <dyad/proc.h>
+#include <dyad/sched.h>
+#include <dyad/string.h>
+#include <dyad/uaccess.h>
+
+#define DEV_PREFIX "/dev/"
+#define VIRTBLK_MAJOR 253 /* Linux's dynamic major for virtio-blk, as its /dev/vda shows */
+/*
+ * The kernel buffer one pread64/pwrite64 moves through: as large as the transfer, up to 1 MiB
+ * (device max_io permitting), so that a large request is one device request, a small one
+ * costs a small allocation.
+ */
+#define BOUNCE_MAX_ORDER 8
+
+static struct blk_dev *devs[BLK_MAX_DEVS];
+static unsigned nr_devs;
+static struct spinlock devs_lock = SPINLOCK_INIT;
+
+int blk_register(struct blk_dev *b)
+{
+	int err = 0;
+
+	spin_lock(&devs_lock);
+	if (nr_devs == BLK_MAX_DEVS) {
+		err = -ENOSPC;
+	} else {
+		b->name[0] = 'v';
+		b->name[1] = 'd';
+		b->name[2] = (char)('a' + nr_devs);
+		b->name[3] = '\0';
+		spin_init(&b->open_lock);
+		b->held = false;
+		devs[nr_devs++] = b;
+	}
+	spin_unlock(&devs_lock);
+	return err;
+}
+
+struct blk_dev *blk_find(const char *name)
+{
+	for (unsigned i = 0; i < nr_devs; i++)
+		if (strcmp(devs[i]->name, name) == 0)
+			return devs[i];
+	return NULL;
+}
+
+void blk_completion_init(struct blk_completion *c)
+{
+	struct thread *t = thread_current();
+
+	*c = (struct blk_completion){ .waiter = t && !t->idle ? t : NULL };
+}
+
+void blk_complete(struct blk_completion *c, int err, u32 len)
+{
+	struct thread *t = c->waiter;
+
+	c->err = err;
+	c->len = len;
+	/* After this store the waiter may return and its stack (which holds *c) be reused. */
+	__atomic_store_n(&c->done, true, __ATOMIC_RELEASE);
+	if (t)
+		sched_wake(t);
+}
+
+/*
+ * Sleeps until @c is done. A thread blocks in the scheduler: sched_prepare_block() before the
+ * check, so a completion between the check and sched_block() makes the block return at once.
+ * The wait goes on while the process is being killed (sched_block() then returns at once): the
+ * device still owns the request's memory until it answers, and it answers within the
+ * emulator's I/O time. Without a thread (early boot, an idle thread) the CPU halts between
+ * interrupts: the check and the halt run with interrupts off and STI's one-instruction shadow
+ * covering HLT, so the completion interrupt cannot slip in between.
+ */
+void blk_wait(struct blk_completion *c)
+{
+	if (c->waiter) {
+		for (;;) {
+			sched_prepare_block();
+			if (__atomic_load_n(&c->done, __ATOMIC_ACQUIRE))
+				return;
+			sched_block(0);
+		}
+	}
+	bool was_on = read_rflags() & BIT(9);
+
+	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) {
+		irq_disable();
+		if (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE))
+			__asm__ volatile("sti; hlt" : : : "memory");
+		else
+			irq_enable();
+	}
+	if (!was_on)
+		irq_disable();
+}
+
+bool blk_path(const char *path)
+{
+	return strncmp(path, DEV_PREFIX "vd", sizeof(DEV_PREFIX "vd") - 1) == 0;
+}
+
+int blk_fd_open(const char *path, u64 flags, struct fd *f)
+{
+	if (!blk_path(path))
+		return -ENOENT;
+	struct blk_dev *b = blk_find(path + sizeof(DEV_PREFIX) - 1);
+	if (!b)
+		return -ENOENT; /* as Linux with no such node: O_CREAT does not make a device */
+	u32 access = (u32)(flags & O_ACCMODE);
+	if (access == O_ACCMODE)
+		return -EINVAL;
+	if (access != O_RDONLY && b->read_only)
+		return -EACCES;
+	spin_lock(&b->open_lock);
+	bool busy = b->held;
+	b->held = true;
+	spin_unlock(&b->open_lock);
+	if (busy)
+		return -EBUSY;
+	*f = (struct fd){
+		.kind = FD_BLK, .blk = b, .access = access, .flags = (u32)(flags & O_NONBLOCK)
+	};
+	return 0;
+}
+
+void blk_fd_release(struct fd *f)
+{
+	struct blk_dev *b = f->blk;
+
+	if (!b)
+		return;
+	spin_lock(&b->open_lock);
+	b->held = false;
+	spin_unlock(&b->open_lock);
+	f->blk = NULL;
+}
+
+/*
+ * Checks a transfer and cuts it at the end of the device. Returns the bytes to move (0: a read
+ * at the end) or -EINVAL (misaligned, negative offset), -ENOSPC (a write at or past the end).
+ */
+static long clip(const struct blk_dev *b, u64 len, s64 off, bool write)
+{
+	if (off < 0 || ((u64)off | len) & (b->block_size - 1))
+		return -EINVAL;
+	if ((s64)len < 0)
+		return -EINVAL;
+	if ((u64)off >= b->size)
+		return write && len ? -ENOSPC : 0;
+	return (long)MIN(len, b->size - (u64)off);
+}
+
+static long transfer(struct fd *f, u64 ubuf, u64 len, s64 off, bool write)
+{
+	struct blk_dev *b = f->blk;
+
+	if (write ? f->access == O_RDONLY : f->access == O_WRONLY)
+		return -EBADF;
+	long n = clip(b, len, off, write);
+	if (n <= 0)
+		return n;
+	unsigned order = 0;
+	while (order < BOUNCE_MAX_ORDER && (PAGE_SIZE << order) < MIN((u64)n, (u64)b->max_io))
+		order++;
+	u64 pa = pmem_alloc(order);
+	if (!pa)
+		return -ENOMEM;
+	void *buf = pmem_va(pa);
+	u32 chunk = MIN((u32)(PAGE_SIZE << order), b->max_io);
+	long done = 0, err = 0;
+	while (done < n) {
+		u32 step = (u32)MIN((u64)chunk, (u64)(n - done));
+		if (write && copy_from_user(buf, ubuf + (u64)done, step)) {
+			err = -EFAULT;
+			break;
+		}
+		err = b->ops->rw(b, write ? BLK_WRITE : BLK_READ, (u64)off + (u64)done, pa, step);
+		if (err)
+			break;
+		if (!write && copy_to_user(ubuf + (u64)done, buf, step)) {
+			err = -EFAULT;
+			break;
+		}
+		done += step;
+	}
+	pmem_free(pa, order);
+	/* As Linux: what was moved before an error is the result; an error alone is returned. */
+	return done ? done : err;
+}
+
+long blk_fd_pread(struct fd *f, u64 ubuf, u64 len, s64 off)
+{
+	return transfer(f, ubuf, len, off, false);
+}
+
+long blk_fd_pwrite(struct fd *f, u64 ubuf, u64 len, s64 off)
+{
+	return transfer(f, ubuf, len, off, true);
+}
+
+long blk_fd_fsync(struct fd *f)
+{
+	struct blk_dev *b = f->blk;
+
+	if (!b->has_flush)
+		return 0; /* a write-through device: every write is already durable */
+	return b->ops->rw(b, BLK_FLUSH, 0, 0, 0);
+}
+
+long blk_fd_ioctl(struct fd *f, u64 req, u64 arg)
+{
+	struct blk_dev *b = f->blk;
+	u64 v64;
+	int v32;
+	long vlong;
+
+	switch (req) {
+	case BLKGETSIZE64:
+		v64 = b->size;
+		return copy_to_user(arg, &v64, sizeof(v64));
+	case BLKGETSIZE:
+		vlong = (long)(b->size / BLK_SECTOR);
+		return copy_to_user(arg, &vlong, sizeof(vlong));
+	case BLKSSZGET:
+	case BLKPBSZGET:
+		v32 = (int)b->block_size;
+		return copy_to_user(arg, &v32, sizeof(v32));
+	case BLKROGET:
+		v32 = b->read_only;
+		return copy_to_user(arg, &v32, sizeof(v32));
+	case BLKFLSBUF:
+		return 0; /* there is no buffer cache */
+	default:
+		return -ENOTTY;
+	}
+}
+
+u64 blk_fd_size(const struct fd *f)
+{
+	return f->blk->size;
+}
+
+u64 blk_fd_rdev(const struct fd *f)
+{
+	for (unsigned i = 0; i < nr_devs; i++)
+		if (devs[i] == f->blk)
+			return (VIRTBLK_MAJOR << 8) | (i * 16);
+	return 0;
+}
