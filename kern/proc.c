@@ -283,28 +283,14 @@ long proc_spawn(const char *path, const char *const argv[], const char *const en
 	return r < 0 ? r : status;
 }
 
-/* The last thread of @p is gone: free its memory, make it a zombie, tell its parent. */
-static void proc_end(struct proc *p)
+/*
+ * The last thread of @p is gone and its stack freed: make @p a zombie and tell its parent (or
+ * free it if nobody will wait). Runs as the dead thread's on_freed hook, so a parent's wait
+ * returns only once every frame of the child, the last kernel stack included, is free.
+ */
+static void proc_publish_end(void *arg)
 {
-	struct proc *to_free = NULL;
-	bool has_vm = false;
-
-	for (int fd = 0; fd < PROC_MAX_FDS; fd++)
-		has_vm |= p->fds[fd].kind == FD_VM || p->fds[fd].kind == FD_VCPU;
-	if (has_vm) {
-		/* VMs live on CPU 0 until VMX/SVM run on every CPU: end them there. */
-		cpumask_t cpu0;
-		cpumask_clear(&cpu0);
-		cpumask_set(&cpu0, 0);
-		sched_set_affinity(thread_current(), &cpu0);
-	}
-	/* VMs first: their teardown needs the address space their guest ran in. */
-	for (int fd = 0; fd < PROC_MAX_FDS; fd++)
-		if (p->fds[fd].kind == FD_VM || p->fds[fd].kind == FD_VCPU)
-			vcpu_fd_release(&p->fds[fd]);
-		else if (p->fds[fd].kind == FD_BLK)
-			blk_fd_release(&p->fds[fd]); /* a dead holder frees its disk */
-	mm_teardown(p);
+	struct proc *p = arg, *to_free = NULL;
 
 	spin_lock(&proc_table_lock);
 	for (struct proc *q = all_procs, *n; q; q = n) {
@@ -333,6 +319,20 @@ static void proc_end(struct proc *p)
 		to_free = q->all_next;
 		proc_free(q);
 	}
+}
+
+/* The last thread of @p is leaving: free its memory; proc_publish_end follows its switch. */
+static void proc_end(struct proc *p)
+{
+	/* VMs first: their teardown needs the address space their guest ran in. */
+	for (int fd = 0; fd < PROC_MAX_FDS; fd++)
+		if (p->fds[fd].kind == FD_VM || p->fds[fd].kind == FD_VCPU)
+			vcpu_fd_release(&p->fds[fd]);
+		else if (p->fds[fd].kind == FD_BLK)
+			blk_fd_release(&p->fds[fd]); /* a dead holder frees its disk */
+	mm_teardown(p);
+	thread_current()->on_freed = proc_publish_end;
+	thread_current()->on_freed_arg = p;
 }
 
 void proc_kill(struct proc *p, int status)

@@ -185,12 +185,17 @@ void sched_switch_finish(void)
 	pc->switch_prev = NULL;
 	spin_unlock(&sched_lock);
 	if (prev && prev->state == THREAD_DEAD) {
+		void (*on_freed)(void *) = prev->on_freed;
+		void *on_freed_arg = prev->on_freed_arg;
+
 		if (prev->kstack)
 			pmem_free(prev->kstack, THREAD_KSTACK_ORDER);
 		if (prev->fpu)
 			pmem_free(pmem_pa(prev->fpu), 0);
 		pmem_free(pmem_pa(prev), 0);
 		__atomic_sub_fetch(&threads_alive, 1, __ATOMIC_RELAXED);
+		if (on_freed)
+			on_freed(on_freed_arg);
 	}
 }
 

@@ -58,6 +58,13 @@ struct thread {
 	struct thread *proc_next; /* the process's thread list (proc->lock) */
 	void (*fn)(void *arg); /* a kernel thread's body */
 	void *arg;
+	/*
+	 * Called by the CPU that frees this dead thread's stack and struct, after it has: the last
+	 * thread of a process tells the waiting parent only then, so that every frame of the
+	 * child is free when wait returns. Runs with interrupts off and no lock held.
+	 */
+	void (*on_freed)(void *arg);
+	void *on_freed_arg;
 };
 
 /* A list of blocked threads that an event wakes together. The lock is taken with interrupts off. */
