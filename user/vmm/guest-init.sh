@@ -13,6 +13,7 @@
 #                                 all of it, if smaller) are printed for the host to compare
 #                      vda-write  64 MiB (or all of /dev/vda, if smaller) written, synced, the page
 #                                 cache dropped, read back with the same md5: destroys the disk
+#                      dyad_vda_bytes=N changes the 64 MiB of both (e.g. 4096 for a first try)
 #                      hvc0       /dev/hvc0 is there and takes the line "dyad-guest: hello on hvc0"
 #                      pci        every PCI function's vendor:device and driver printed (no check)
 #   root=DEV           switch_root into the ext4 file system on DEV (/dev/vda, or UUID=...,
@@ -127,10 +128,12 @@ hwrng_ok() {
 	[ "$bytes" = 4096 ] && [ "$distinct" -gt 1 ]
 }
 
-vda_span() { # the bytes the vda checks cover: 64 MiB, or the whole disk if smaller
+vda_span() { # the bytes the vda checks cover: dyad_vda_bytes (64 MiB), or the whole disk if smaller
 	sectors=$(cat /sys/block/vda/size 2>/dev/null) || return 1
 	span=$((sectors * 512))
-	[ $span -gt $((64 << 20)) ] && span=$((64 << 20))
+	want=$(arg dyad_vda_bytes)
+	want=${want:-$((64 << 20))}
+	[ $span -gt "$want" ] && span=$want
 	echo $span
 }
 
@@ -148,7 +151,7 @@ vda_write_ok() {
 	span=$(vda_span) || return 1
 	yes dyad-vda | head -c "$span" >/tmp/vda-pattern
 	want=$(md5sum /tmp/vda-pattern | cut -d' ' -f1)
-	dd if=/tmp/vda-pattern of=/dev/vda bs=1M conv=fsync 2>/dev/null || return 1
+	dd if=/tmp/vda-pattern of=/dev/vda bs=4096 conv=fsync 2>/dev/null || return 1
 	rm -f /tmp/vda-pattern
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
