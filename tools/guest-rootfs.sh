@@ -16,10 +16,12 @@
 # /dev/port: 0 for running, else the number of failed units, at least 1) and so ends the VM.
 #
 # Small on purpose: the image travels as a GRUB module, read by BIOS calls. Documentation,
-# manual pages, translations and udev's hardware database (names of USB and PCI products, 21 MiB
-# with its index) are never unpacked (dpkg path-exclude); apt's lists and caches are dropped.
+# manual pages, translations, udev's hardware database (names of USB and PCI products, 21 MiB
+# with its index) and glibc's converters for other character sets than ASCII and UTF-8 (8 MiB)
+# are never unpacked (dpkg path-exclude); apt's lists and caches are dropped.
 # /usr is merged by mmdebstrap's own merged-usr hook (directory links, as debootstrap does): else
-# apt satisfies init-system-helpers with usrmerge, which brings all of perl (45 MiB). The file system has 48 MiB free for the guest's writes.
+# apt satisfies init-system-helpers with usrmerge, which brings all of perl (45 MiB). The file
+# system has about 40 MiB free for the guest's writes.
 #
 # mmdebstrap runs in its root mode (chroot) so that mkfs.ext4 -d copies true owners: as root.
 set -euo pipefail
@@ -114,6 +116,8 @@ mmdebstrap --mode=root --variant=minbase --format=directory \
 	--dpkgopt='path-include=/usr/share/doc/*/copyright' \
 	--dpkgopt='path-exclude=/usr/share/lintian/*' \
 	--dpkgopt='path-exclude=/lib/udev/hwdb.d/*' \
+	--dpkgopt='path-exclude=/usr/lib/x86_64-linux-gnu/gconv/*' \
+	--dpkgopt='path-include=/usr/lib/x86_64-linux-gnu/gconv/gconv-modules*' \
 	--dpkgopt='path-exclude=/usr/lib/udev/hwdb.d/*' \
 	--customize-hook='echo dyad-guest >"$1/etc/hostname"' \
 	--customize-hook='printf "127.0.0.1\tlocalhost\n127.0.1.1\tdyad-guest\n" >"$1/etc/hosts"' \
@@ -130,11 +134,14 @@ mmdebstrap --mode=root --variant=minbase --format=directory \
 		die "mmdebstrap failed"
 	}
 
-# The image: the tree's size, a quarter more for ext4's own metadata, and 48 MiB free.
+# The image: the tree's size, 15% more for ext4's own metadata and partly used 4 KiB blocks, and
+# 32 MiB free. 4 KiB blocks and an inode per 8 KiB: mke2fs's defaults for a file system this
+# small (1 KiB blocks, an inode per 4 KiB) cost a third more.
 used_kib=$(du -sk "$root" | cut -f1)
-size_mib=$(((used_kib * 5 / 4) / 1024 + 48))
+size_mib=$(((used_kib * 115 / 100) / 1024 + 32))
 rm -f "$img.tmp"
-"$mkfs" -q -t ext4 -L dyad-root -m 0 -J size=4 -E root_owner=0:0 -d "$root" "$img.tmp" "${size_mib}M" ||
+"$mkfs" -q -t ext4 -L dyad-root -b 4096 -i 8192 -m 0 -J size=4 -E root_owner=0:0 -d "$root" \
+	"$img.tmp" "${size_mib}M" ||
 	die "mkfs.ext4 failed"
 mv "$img.tmp" "$img"
 echo "guest-rootfs: $img: $size_mib MiB (tree $((used_kib >> 10)) MiB), built in $((EPOCHSECONDS - start)) s"
