@@ -147,9 +147,10 @@ void pci_cfg_write(struct pci_dev *d, unsigned offset, unsigned size, uint32_t v
 		uint32_t old = pci_get32(d->cfg + PCI_BAR0 + 4 * slot);
 		uint32_t v = (old & ~mask) | ((value << shift) & mask);
 		pci_put32(d->cfg + PCI_BAR0 + 4 * slot, bar_dword(d, slot, v));
-		unsigned bar = d->bar[slot].size ? slot : slot - 1;
-		if (d->bar[bar].size)
-			bar_update(d, bar);
+		if (d->bar[slot].size)
+			bar_update(d, slot);
+		else if (slot && d->bar[slot - 1].is64)
+			bar_update(d, slot - 1); /* the high half of a 64-bit BAR */
 		return;
 	}
 	for (unsigned i = 0; i < size; i++) {
