@@ -75,7 +75,6 @@ After=multi-user.target
 # simple, not oneshot: the wait below ends only when no job is left, this one's included.
 Type=simple
 ExecStart=/usr/local/sbin/dyad-verdict
-StandardOutput=journal+console
 
 [Install]
 WantedBy=multi-user.target
@@ -85,15 +84,19 @@ cat >"$tmp/dyad-verdict" <<'EOF'
 # Waits for the boot to end, then says how it went: on the console, and with dyad_mode=test on
 # the kernel command line as one byte on the VMM's debug port 0xf4 (0 = running, else the number
 # of failed units, at least 1), which ends the VM.
+say() { # to the journal, and to the console as a line of its own
+	echo "$*"
+	echo "$*" >/dev/console
+}
 state=$(systemctl is-system-running --wait)
 up=$(cut -d' ' -f1 /proc/uptime)
 failed=$(systemctl list-units --state=failed --plain --no-legend | cut -d' ' -f1)
 n=0
 for u in $failed; do
-	echo "dyad-guest: failed unit $u"
+	say "dyad-guest: failed unit $u"
 	n=$((n + 1))
 done
-echo "dyad-guest: system $state after $up s, $n failed units"
+say "dyad-guest: system $state after $up s, $n failed units"
 case " $(cat /proc/cmdline) " in
 *" dyad_mode=test "*)
 	[ "$state" = running ] || [ $n -gt 0 ] || n=1

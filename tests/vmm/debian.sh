@@ -49,8 +49,9 @@ finish() {
 }
 elapsed() { awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $1 }"; }
 # failed_units LOG: the units the guest named as failed, sorted, one per line
-failed_units() { sed -n 's/^dyad-guest: failed unit \([^ ]*\).*/\1/p' "$1" | sort -u; }
-system_line() { grep -a -m1 '^dyad-guest: system ' "$1" || true; }
+# (Anywhere on a line: the console interleaves the kernel's and systemd's output with the guest's.)
+failed_units() { grep -ao 'dyad-guest: failed unit [^ ]*' "$1" | cut -d' ' -f4 | sort -u; }
+system_line() { grep -ao -m1 'dyad-guest: system .* failed units' "$1" | head -n 1 || true; }
 
 for f in "$kernel" "$vmm" "$guest/bzImage" "$guest/initramfs.cpio"; do
 	[[ -f $f ]] || die "'$f' not found"
