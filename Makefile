@@ -218,7 +218,7 @@ deps:
 # tools/lib.sh's DISK, the emulator's disk for Dyad itself, is not given to these runs.
 RUN_GUEST_DEPS := deps $(KERNEL) $(VMM_BIN) $(if $(and $(GUEST_KERNEL),$(INITRD)),,guest-image) \
 	$(if $(filter debian,$(DISK)),guest-rootfs)
-RUN_GUEST = $(if $(GUEST_KERNEL),KERNEL='$(GUEST_KERNEL)') GUEST_DISK='$(DISK)' DISK= tools/run-guest.sh
+RUN_GUEST = GUEST_DISK='$(DISK)' DISK= $(if $(GUEST_KERNEL),KERNEL='$(GUEST_KERNEL)') tools/run-guest.sh
 
 run: $(RUN_GUEST_DEPS)
 	$(RUN_GUEST) auto $(KERNEL) $(VMM_BIN)
