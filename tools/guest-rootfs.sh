@@ -37,7 +37,7 @@ out=$(cd "$out" && pwd)
 release=$(cat "$out/release")
 deb=$(ls "$out"/linux-image-"$release"_*.deb 2>/dev/null | head -n 1 || true)
 [[ -n $deb ]] || die "$out has no linux-image-$release package: run tools/guest-image.sh $out"
-[[ $(id -u) -eq 0 ]] || die "mmdebstrap's root mode needs root (the image's files keep their owners)"
+[[ $(id -u) -eq 0 ]] || die "mmdebstrap's root mode needs root (the files keep their owners)"
 command -v mmdebstrap >/dev/null || die "mmdebstrap not found (tools/install-deps.sh installs it)"
 command -v mkfs.ext4 >/dev/null || [[ -x /sbin/mkfs.ext4 ]] || die "mkfs.ext4 not found (e2fsprogs)"
 mkfs=$(command -v mkfs.ext4 || echo /sbin/mkfs.ext4)
@@ -59,14 +59,41 @@ trap 'rm -rf "$tmp"' EXIT
 root=$tmp/root
 start=$EPOCHSECONDS
 
-# The files written into the image, each by a customize hook below.
-cat >"$tmp/autologin.conf" <<'EOF'
+echo "guest-rootfs: bootstrapping Debian 12 (minbase + systemd) into a directory"
+mmdebstrap --mode=root --variant=minbase --format=directory \
+	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+	--include=systemd,systemd-sysv,udev,procps,iproute2,kmod \
+	--dpkgopt='path-exclude=/usr/share/man/*' \
+	--dpkgopt='path-exclude=/usr/share/info/*' \
+	--dpkgopt='path-exclude=/usr/share/locale/*' \
+	--dpkgopt='path-include=/usr/share/locale/locale.alias' \
+	--dpkgopt='path-exclude=/usr/share/doc/*' \
+	--dpkgopt='path-include=/usr/share/doc/*/copyright' \
+	--dpkgopt='path-exclude=/usr/share/lintian/*' \
+	--dpkgopt='path-exclude=/lib/udev/hwdb.d/*' \
+	--dpkgopt='path-exclude=/usr/lib/x86_64-linux-gnu/gconv/*' \
+	--dpkgopt='path-include=/usr/lib/x86_64-linux-gnu/gconv/gconv-modules*' \
+	--dpkgopt='path-exclude=/usr/lib/udev/hwdb.d/*' \
+	bookworm "$root" ${GUEST_MIRROR:+"$GUEST_MIRROR"} >"$tmp/mmdebstrap.log" 2>&1 ||
+	{
+		tail -n 20 "$tmp/mmdebstrap.log" >&2
+		die "mmdebstrap failed"
+	}
+
+# The system's own files, written into the tree before it becomes the image.
+printf 'dyad-guest\n' >"$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tdyad-guest\n' >"$root/etc/hosts"
+printf 'LABEL=dyad-root\t/\text4\tdefaults,noatime\t0\t0\n' >"$root/etc/fstab"
+sed -i 's/^root:[^:]*:/root::/' "$root/etc/shadow" # no password: the consoles log root in
+units=$root/etc/systemd/system
+mkdir -p "$units/serial-getty@.service.d" "$units/multi-user.target.wants" "$root/usr/local/sbin"
+cat >"$units/serial-getty@.service.d/autologin.conf" <<'EOF'
 # Root logs in on the serial console and on hvc0 without a password (a test guest).
 [Service]
 ExecStart=
 ExecStart=-/sbin/agetty --autologin root --noclear --keep-baud 115200,57600,38400,9600 - $TERM
 EOF
-cat >"$tmp/dyad-verdict.service" <<'EOF'
+cat >"$units/dyad-verdict.service" <<'EOF'
 [Unit]
 Description=Dyad guest verdict on the console and the VMM's debug port
 After=multi-user.target
@@ -79,7 +106,7 @@ ExecStart=/usr/local/sbin/dyad-verdict
 [Install]
 WantedBy=multi-user.target
 EOF
-cat >"$tmp/dyad-verdict" <<'EOF'
+cat >"$root/usr/local/sbin/dyad-verdict" <<'EOF'
 #!/bin/sh
 # Waits for the boot to end, then says how it went: on the console, and with dyad_mode=test on
 # the kernel command line as one byte on the VMM's debug port 0xf4 (0 = running, else the number
@@ -105,37 +132,10 @@ case " $(cat /proc/cmdline) " in
 	;;
 esac
 EOF
-chmod 755 "$tmp/dyad-verdict"
-
-echo "guest-rootfs: bootstrapping Debian 12 (minbase + systemd) into a directory"
-mmdebstrap --mode=root --variant=minbase --format=directory \
-	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-	--include=systemd,systemd-sysv,udev,procps,iproute2,kmod \
-	--dpkgopt='path-exclude=/usr/share/man/*' \
-	--dpkgopt='path-exclude=/usr/share/info/*' \
-	--dpkgopt='path-exclude=/usr/share/locale/*' \
-	--dpkgopt='path-include=/usr/share/locale/locale.alias' \
-	--dpkgopt='path-exclude=/usr/share/doc/*' \
-	--dpkgopt='path-include=/usr/share/doc/*/copyright' \
-	--dpkgopt='path-exclude=/usr/share/lintian/*' \
-	--dpkgopt='path-exclude=/lib/udev/hwdb.d/*' \
-	--dpkgopt='path-exclude=/usr/lib/x86_64-linux-gnu/gconv/*' \
-	--dpkgopt='path-include=/usr/lib/x86_64-linux-gnu/gconv/gconv-modules*' \
-	--dpkgopt='path-exclude=/usr/lib/udev/hwdb.d/*' \
-	--customize-hook='echo dyad-guest >"$1/etc/hostname"' \
-	--customize-hook='printf "127.0.0.1\tlocalhost\n127.0.1.1\tdyad-guest\n" >"$1/etc/hosts"' \
-	--customize-hook='printf "LABEL=dyad-root\t/\text4\tdefaults,noatime\t0\t0\n" >"$1/etc/fstab"' \
-	--customize-hook='sed -i "s/^root:[^:]*:/root::/" "$1/etc/shadow"' \
-	--customize-hook="mkdir -p \"\$1/etc/systemd/system/serial-getty@.service.d\" && cp '$tmp/autologin.conf' \"\$1/etc/systemd/system/serial-getty@.service.d/\"" \
-	--customize-hook="cp '$tmp/dyad-verdict.service' \"\$1/etc/systemd/system/\" && mkdir -p \"\$1/usr/local/sbin\" && cp '$tmp/dyad-verdict' \"\$1/usr/local/sbin/\"" \
-	--customize-hook='ln -s /etc/systemd/system/dyad-verdict.service "$1/etc/systemd/system/multi-user.target.wants/dyad-verdict.service"' \
-	--customize-hook="'$here/guest-modules.sh' '$deb' '$release' \"\$1\" ${modules[*]} >/dev/null" \
-	--customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*.log' \
-	bookworm "$root" ${GUEST_MIRROR:+"$GUEST_MIRROR"} >"$tmp/mmdebstrap.log" 2>&1 ||
-	{
-		tail -n 20 "$tmp/mmdebstrap.log" >&2
-		die "mmdebstrap failed"
-	}
+chmod 755 "$root/usr/local/sbin/dyad-verdict"
+ln -s ../dyad-verdict.service "$units/multi-user.target.wants/dyad-verdict.service"
+"$here/guest-modules.sh" "$deb" "$release" "$root" "${modules[@]}" >/dev/null
+rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
 
 # The image: the tree's size, 15% more for ext4's own metadata and partly used 4 KiB blocks, and
 # 32 MiB free. 4 KiB blocks and an inode per 8 KiB: mke2fs's defaults for a file system this
@@ -144,7 +144,8 @@ used_kib=$(du -sk "$root" | cut -f1)
 size_mib=$(((used_kib * 115 / 100) / 1024 + 32))
 rm -f "$img.tmp"
 "$mkfs" -q -t ext4 -L dyad-root -b 4096 -i 8192 -m 0 -J size=4 -E root_owner=0:0 -d "$root" \
-	"$img.tmp" "${size_mib}M" ||
+	"$img.tmp" "${size_mib}M" >/dev/null ||
 	die "mkfs.ext4 failed"
 mv "$img.tmp" "$img"
-echo "guest-rootfs: $img: $size_mib MiB (tree $((used_kib >> 10)) MiB), built in $((EPOCHSECONDS - start)) s"
+echo "guest-rootfs: $img: $size_mib MiB (tree $((used_kib >> 10)) MiB)," \
+	"built in $((EPOCHSECONDS - start)) s"
