@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: the path choice (QEMU+KVM with nested VMX, else QEMU TCG with SVM, else Bochs), the
 # guest ISO following RAM= and GUEST_CMDLINE= at every run, KERNEL= naming the guest kernel and not
-# Dyad's, RAM= refused before anything boots, the VMM naming the user's kernel file, and (when
+# Dyad's (run and run-guest), RAM= and bad DISK= images refused before anything boots, DISK= given
+# to the runner and not to the emulator, the VMM naming the user's kernel file, and (when
 # the default guest is built) a typed command answered by the guest's shell, whose Ctrl-C
 # interrupts `sleep 20`.
 set -uo pipefail
