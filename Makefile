@@ -215,13 +215,16 @@ deps:
 # ---- interactive -----------------------------------------------------------------------------
 # `make run` boots Dyad with the VMM as first process into a Linux guest's shell.
 # The default guest (make guest-image) unless both images are given.
-RUN_GUEST_DEPS := deps $(KERNEL) $(VMM_BIN) $(if $(and $(GUEST_KERNEL),$(INITRD)),,guest-image)
-RUN_GUEST = $(if $(GUEST_KERNEL),KERNEL='$(GUEST_KERNEL)') tools/run-guest.sh
+# DISK=debian (make guest-rootfs) or DISK=FILE: the guest's disk (tools/run-guest.sh's GUEST_DISK);
+# tools/lib.sh's DISK, the emulator's disk for Dyad itself, is not given to these runs.
+RUN_GUEST_DEPS := deps $(KERNEL) $(VMM_BIN) $(if $(and $(GUEST_KERNEL),$(INITRD)),,guest-image) \
+	$(if $(filter debian,$(DISK)),guest-rootfs)
+RUN_GUEST = GUEST_DISK='$(DISK)' DISK= $(if $(GUEST_KERNEL),KERNEL='$(GUEST_KERNEL)') tools/run-guest.sh
 
 run: $(RUN_GUEST_DEPS)
 	$(RUN_GUEST) auto $(KERNEL) $(VMM_BIN)
 
-run-qemu: $(RUN_GUEST_DEPS)
+run-qemu run-guest: $(RUN_GUEST_DEPS)
 	$(RUN_GUEST) qemu $(KERNEL) $(VMM_BIN)
 
 run-bochs: $(RUN_GUEST_DEPS)
@@ -289,6 +292,7 @@ help:
 	@echo "  make bench-guest    the stock bzImage booted directly and by the VMM (Bochs)"
 	@echo "  make bench-blk      /dev/vda throughput from a Dyad process and from bare Linux (QEMU)"
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"
+	@echo "  make guest-rootfs   the Debian 12 disk image for DISK=debian (mmdebstrap, as root)"
 	@echo "  make vmm-multiboot  the multiboot test kernel and Dyad through the VMM (QEMU);"
 	@echo "                      vmm-multiboot-bochs (test kernel), vmm-multiboot-bochs-dyad on VMX"
 	@echo "  make boot-test-ryzen  the VM tests on Bochs's ryzen model (SVM with NRIP save, XSETBV exits)"
@@ -303,6 +307,9 @@ help:
 	@echo "  GUEST_CMDLINE='...' make run: words added to the guest kernel's command line"
 	@echo "  KERNEL=F, INITRD=F  make run: guest kernel (bzImage, vmlinux or multiboot) and initramfs"
 	@echo "                      (default: Debian's bzImage, fetched by make guest-image)"
+	@echo "  DISK=debian         make run: the guest boots Debian 12 with systemd from a virtio disk"
+	@echo "                      (make guest-rootfs); DISK=FILE: any raw image, its root named by"
+	@echo "                      GUEST_CMDLINE (root=/dev/vda rw); writes last until power-off"
 	@echo "  RUN_PATH=p          make run/run-dyad: force kvm, tcg-svm or bochs"
 	@echo "  CPUS=n              emulated CPUs, 1 to 64 (default: 4 under QEMU, 1 under Bochs)"
 	@echo "  DISK=FILE           QEMU runs: attach the raw image FILE as a virtio-blk disk, Dyad's /dev/vda"

@@ -2,7 +2,8 @@
 # Builds the Linux guest images the VMM boots, cached under OUT (default build/guest):
 #   OUT/bzImage        Debian's stock kernel, as packaged
 #   OUT/vmlinux        the uncompressed ELF kernel inside it (the fast path: no guest-side xz)
-#   OUT/initramfs.cpio busybox-static with /init (see guest-init.sh below)
+#   OUT/initramfs.cpio busybox-static with /init (see guest-init.sh below) and the kernel's
+#                      virtio and ext4 modules (tools/guest-modules.sh), loaded by /init
 #   OUT/release        the kernel release the package ships (what `uname -r` must say)
 #
 # Usage: [FLAVOUR=cloud|rt] tools/guest-image.sh [OUT]
@@ -57,7 +58,7 @@ if [[ ! -s $out/bzImage || $deb -nt $out/bzImage || $(cat "$out/release" 2>/dev/
 	echo "guest-image: unpacking $pkg"
 	dpkg-deb -x "$deb" "$out/pkg"
 	cp "$out/pkg/boot/vmlinuz-$release" "$out/bzImage.tmp"
-	rm -rf "$out/pkg" # the modules are not needed: the initramfs is busybox only
+	rm -rf "$out/pkg" # the initramfs takes its few modules from the package itself (below)
 	mv "$out/bzImage.tmp" "$out/bzImage"
 	rm -f "$out/vmlinux" "$out/initramfs.cpio"
 	echo "$release" >"$out/release"
@@ -98,10 +99,22 @@ bb=/bin/busybox
 [[ -x $bb ]] && ! readelf -l "$bb" | grep -q 'program interpreter' ||
 	die "$bb is not busybox-static (install busybox-static)"
 init_src=$here/../user/vmm/guest-init.sh
+# The modules /init loads, with their dependencies (guest-modules.sh): the kernel builds virtio's
+# PCI transport, its block, console and entropy drivers and ext4 as modules. crc32c is what ext4's
+# metadata checksums ask the crypto API for (the SSE4.2 one is used where the CPU has it). A
+# flavour that builds one in (cloud: ext4, crc32c_generic) leaves it out: modules.builtin says.
+GUEST_MODULES=(virtio_pci virtio_blk virtio_console virtio-rng ext4 crc32c_generic crc32c-intel)
 
 # A 64 MiB buffer the test script writes and checksums in the guest; its sum is computed here.
 BUF_BYTES=$((64 << 20))
-if [[ ! -s $out/initramfs.cpio || $here/guest-image.sh -nt $out/initramfs.cpio || $init_src -nt $out/initramfs.cpio || $bb -nt $out/initramfs.cpio ]]; then
+stale() { # target sources...: whether target is missing or older than any source
+	local t=$1 f
+	shift
+	[[ -s $t ]] || return 0
+	for f in "$@"; do [[ $f -nt $t ]] && return 0; done
+	return 1
+}
+if stale "$out/initramfs.cpio" "$here/guest-image.sh" "$here/guest-modules.sh" "$init_src" "$bb" "$deb"; then
 	echo "guest-image: building the busybox initramfs"
 	bufsum=$({ yes dyad || true; } | head -c $BUF_BYTES | md5sum | cut -d" " -f1)
 	tmp=$(mktemp -d)
@@ -110,6 +123,17 @@ if [[ ! -s $out/initramfs.cpio || $here/guest-image.sh -nt $out/initramfs.cpio |
 	sed -e "s/@RELEASE@/$release/" -e "s/@BUFSUM@/$bufsum/" -e "s/@BUF_BYTES@/$BUF_BYTES/" \
 		-e "s/@YEAR@/$(date -u +%Y)/g" \
 		"$init_src" >"$tmp/init"
+	builtin=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO "./lib/modules/$release/modules.builtin") ||
+		die "$deb has no modules.builtin"
+	mods=()
+	for m in "${GUEST_MODULES[@]}"; do
+		grep -q "/${m//[-_]/[-_]}\.ko\$" <<<"$builtin" || mods+=("$m")
+	done
+	mkdir -p "$tmp/mods/lib/modules"
+	if ((${#mods[@]})); then
+		"$here/guest-modules.sh" "$deb" "$release" "$tmp/mods" "${mods[@]}" >/dev/null
+	fi
+	printf '%s\n' ${mods[@]+"${mods[@]}"} >"$tmp/modules"
 
 	# cpio "newc": a 110-byte ASCII header (magic and 13 eight-digit hex fields), the name with
 	# its NUL, padding to 4 bytes, the data, padding to 4 bytes; "TRAILER!!!" ends the archive.
@@ -131,9 +155,18 @@ if [[ ! -s $out/initramfs.cpio || $here/guest-image.sh -nt $out/initramfs.cpio |
 		ino=$((ino + 1))
 	}
 	{
-		for d in bin sbin dev proc sys tmp etc usr usr/bin usr/sbin; do
+		for d in bin sbin dev proc sys tmp etc usr usr/bin usr/sbin lib mnt; do
 			entry "$d" $((040755)) 0 0
 		done
+		# The module tree, parents before children (find's order).
+		while IFS= read -r p; do
+			if [[ -d $tmp/mods/lib/$p ]]; then
+				entry "lib/$p" $((040755)) 0 0
+			else
+				entry "lib/$p" $((0100644)) 0 0 "$tmp/mods/lib/$p"
+			fi
+		done < <(cd "$tmp/mods/lib" && find modules -mindepth 0 | LC_ALL=C sort)
+		entry etc/modules $((0100644)) 0 0 "$tmp/modules"
 		entry dev/console $((020600)) 5 1
 		entry dev/null $((020666)) 1 3
 		entry dev/port $((020600)) 1 4

@@ -10,6 +10,12 @@
 #        RAM=SIZE           guest RAM, e.g. 512M (default 256M; limits in lib.sh)
 #        GUEST_CMDLINE=...  words appended to the VMM's default guest command line
 #                           (dyad_mode=test runs the guest test script instead of a shell)
+#        GUEST_DISK=NAME    the guest's virtio disk (/dev/vda, the VMM's -d), carried as a module:
+#                           `debian` is the Debian 12 image (make guest-rootfs), booted with
+#                           root=/dev/vda rw; any other NAME is a raw image FILE, whose root (if
+#                           any) GUEST_CMDLINE names (root=/dev/vda, rootfstype=, rw). Dyad holds
+#                           the image in memory: the guest's writes last until power-off.
+#                           (make run's DISK= arrives here: tools/lib.sh's DISK is the host's disk.)
 # Dyad's own command line holds 4095 bytes and its first process takes up to 511 words after
 # `--`: a guest command line of the VMM's 2047 bytes fits through it.
 #
@@ -45,6 +51,27 @@ for f in "$dyad" "$vmm" ${initrd:+"$initrd"}; do
 	[[ -f $f ]] || die "'$f' not found (make guest-image builds the default guest)"
 done
 
+disk=${GUEST_DISK:-} root_words=''
+case $disk in
+'') ;;
+debian)
+	disk=$BUILD_DIR/guest/debian.ext4
+	[[ -f $disk ]] || die "'$disk' not found (make guest-rootfs builds it)"
+	[[ " ${GUEST_CMDLINE:-} " == *" root="* ]] || root_words='root=/dev/vda rw'
+	;;
+*)
+	[[ -f $disk ]] || die "DISK='$disk' is neither 'debian' nor a disk image file"
+	;;
+esac
+if [[ -n $disk ]]; then
+	# Checked here, before a boot: the VMM would refuse them only after GRUB's long read.
+	disk_bytes=$(stat -c %s "$disk")
+	((disk_bytes > 0)) || die "the disk image '$disk' is empty"
+	((disk_bytes % 512 == 0)) ||
+		die "the disk image '$disk' is $disk_bytes bytes, not a whole number of 512-byte sectors"
+	[[ -r $disk ]] || die "the disk image '$disk' cannot be read"
+fi
+
 # dyad_path FILE FALLBACK: the path the VMM opens for FILE: FILE as given, if Dyad can take it
 # as a module name and grub.cfg can carry it; else FALLBACK.
 dyad_path() {
@@ -57,22 +84,27 @@ dyad_path() {
 }
 kernel_path=$(dyad_path "$kernel" /boot/guest-kernel)
 initrd_path=${initrd:+$(dyad_path "$initrd" /boot/guest-initrd)}
+disk_path=${disk:+$(dyad_path "$disk" /boot/guest-disk)}
 
-args="-m ${ram_mib}M${initrd:+ -i $initrd_path}"
-for w in ${GUEST_CMDLINE:-}; do
+args="-m ${ram_mib}M${initrd:+ -i $initrd_path}${disk:+ -d $disk_path}"
+for w in $root_words ${GUEST_CMDLINE:-}; do
 	args+=" -a $w"
 done
 args+=" $kernel_path"
 iso=$BUILD_DIR/run-guest.iso
 mib() { echo $((($(stat -c %s "$1") + (1 << 20) - 1) >> 20)); }
-size=$(($(mib "$kernel") + ${initrd:+$(mib "$initrd")}0))
+size=$(($(mib "$kernel") + ${initrd:+$(mib "$initrd") +} ${disk:+$(mib "$disk") +} 0))
 [[ $emu == iso ]] || echo "run-guest: building the ISO ($size MiB of guest images)" >&2
 # The ISO is rebuilt every time: a changed KERNEL, INITRD, RAM or command line takes effect.
 "$ROOT/tools/mkiso.sh" "$iso" "$dyad" "init=/bin/vmm -- $args" "$vmm:/bin/vmm" \
-	"$kernel:$kernel_path" ${initrd:+"$initrd:$initrd_path"} >/dev/null
+	"$kernel:$kernel_path" ${initrd:+"$initrd:$initrd_path"} ${disk:+"$disk:$disk_path"} >/dev/null
 echo "run-guest: the VMM will load $kernel ($(mib "$kernel") MiB)" \
 	"${initrd:+"+ $initrd ($(mib "$initrd") MiB) "}into ${ram_mib} MiB of guest RAM," \
-	"extra command line '${GUEST_CMDLINE:-}'" >&2
+	"extra command line '${root_words:+$root_words }${GUEST_CMDLINE:-}'" >&2
+if [[ -n $disk ]]; then
+	echo "run-guest: disk $disk ($(mib "$disk") MiB) is the guest's /dev/vda: Dyad serves a copy" \
+		"held in memory, so the guest's writes last until power-off; the file is never changed" >&2
+fi
 # Two silent stretches follow: until Dyad's first line GRUB reads the images from the ISO (on
 # the VGA screen, not shown here), and after the VMM's line naming the entry a bzImage
 # decompresses itself before Linux prints anything.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: the path choice (QEMU+KVM with nested VMX, else QEMU TCG with SVM, else Bochs), the
 # guest ISO following RAM= and GUEST_CMDLINE= at every run, KERNEL= naming the guest kernel and not
-# Dyad's, RAM= refused before anything boots, the VMM naming the user's kernel file, and (when
+# Dyad's (run and run-guest), RAM= and bad DISK= images refused before anything boots, DISK= given
+# to the runner and not to the emulator, the VMM naming the user's kernel file, and (when
 # the default guest is built) a typed command answered by the guest's shell, whose Ctrl-C
 # interrupts `sleep 20`.
 set -uo pipefail
@@ -121,6 +122,40 @@ elif grep -q guest-image.sh <<<"$out"; then
 	not_ok $name "fetches the default guest although KERNEL= and INITRD= are given"
 else
 	ok $name
+fi
+
+# make run-guest took its rule from vmm.mk, which passed no KERNEL= on: the default bzImage booted.
+out=$(submake -n run-guest KERNEL="$tmp/bz" INITRD="$tmp/initrd" 2>&1)
+expect make_run_guest_kernel_names_the_guest_kernel \
+	"make -n run-guest: $(grep -m1 run-guest.sh <<<"$out" || tail -2 <<<"$out")" \
+	grep -q "KERNEL='$tmp/bz' tools/run-guest.sh qemu .*dyad.elf " <<<"$out"
+
+# ---- the guest's disk (DISK=) ---------------------------------------------------------------------
+out=$(submake -n run DISK=debian KERNEL="$tmp/bz" INITRD="$tmp/initrd" 2>&1)
+expect make_run_disk_debian_builds_the_image_and_names_it \
+	"make -n run DISK=debian: $(grep -m1 run-guest.sh <<<"$out" || tail -2 <<<"$out")" \
+	grep -q "guest-rootfs.sh" <<<"$out"
+expect make_run_disk_goes_to_the_runner_not_to_the_emulator "$(grep -m1 run-guest.sh <<<"$out")" \
+	grep -q "GUEST_DISK='debian' DISK= " <<<"$out"
+name=run_guest_refuses_bad_disks_before_booting
+if [[ ! -f $vmm ]]; then
+	skip $name "the VMM is not built ($vmm)"
+else
+	: >"$tmp/empty.img"
+	head -c 1000 /dev/zero >"$tmp/odd.img"
+	bad=''
+	for d in "$tmp/nosuch.img|is neither 'debian' nor a disk image file" "$tmp/empty.img|is empty" \
+		"$tmp/odd.img|is 1000 bytes, not a whole number of 512-byte sectors"; do
+		status=0
+		out=$(KERNEL=$tmp/bz INITRD=$tmp/initrd GUEST_DISK=${d%%|*} \
+			tools/run-guest.sh iso "$dyad" "$vmm" 2>&1) || status=$?
+		[[ $status -eq 1 && $out == *"${d#*|}"* ]] || bad+=" ${d%%|*}: status $status, '$out';"
+	done
+	head -c 4096 /dev/zero >"$tmp/disk.img"
+	out=$(KERNEL=$tmp/bz INITRD=$tmp/initrd GUEST_DISK=$tmp/disk.img \
+		tools/run-guest.sh iso "$dyad" "$vmm" 2>&1) || bad+=" a 4 KiB image refused: $out;"
+	[[ $out == *"writes last until power-off"* ]] || bad+=" no word on writes: $out;"
+	if [[ -n $bad ]]; then not_ok $name "$bad"; else ok $name; fi
 fi
 
 # ---- a bad guest kernel is named as the user named it --------------------------------------------

@@ -3,12 +3,14 @@
  * ACPI tables (ACPI 6.4, ch. 5.2) for a PC with local APICs, one I/O APIC and the legacy ISA
  * devices, built once at load time:
  *   RSDP  revision 2, pointing at the XSDT only (no RSDT)
- *   XSDT  FADT, MADT
+ *   XSDT  FADT, MADT, SSDT
  *   FADT  revision 6: SCI on IRQ 9, no SMI command port (the machine is always in ACPI mode),
  *         PM1a event/control blocks (pm.c), no PM timer, no GPE blocks, the reset register,
  *         no 8042 (Linux then skips the keyboard controller) and no VGA
  *   FACS  required by a FADT that is not hardware-reduced; nothing in it is used
  *   DSDT  only \_S5, the sleep type that PM1a_CNT.SLP_TYP must carry to power off
+ *   SSDT  the PCI host bridge \_SB.PCI0 (PNP0A03): bus 0-255, its I/O ports and the 32-bit
+ *         memory window of pci.h, configuration through ports 0xcf8/0xcfc (no MCFG)
  *   MADT  one local APIC entry per CPU (x2APIC entries for IDs of 255 and above), the I/O APIC,
  *         the PC's interrupt source overrides (IRQ 0 on GSI 2; SCI level, active high) and
  *         LINT1 as NMI
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "acpi.h"
+#include "pci.h"
 
 struct acpi_rsdp {
 	char signature[8];
@@ -124,7 +127,6 @@ _Static_assert(sizeof(struct madt_x2apic) == 16, "x2APIC entry is 16 bytes");
 #define FADT_RESET_REG_SUP (1u << 10)
 #define BOOT_ARCH_LEGACY_DEVICES (1u << 0)
 #define BOOT_ARCH_NO_VGA (1u << 2)
-#define BOOT_ARCH_NO_MSI (1u << 3)
 #define MADT_PCAT_COMPAT (1u << 0) /* a dual 8259 is present too */
 #define MADT_ENABLED 1u
 #define MPS_LEVEL_HIGH 0x000d /* trigger level (3 << 2), polarity active high (1) */
@@ -227,7 +229,8 @@ static struct acpi_fadt *build_fadt(struct area *a, uint32_t facs, uint32_t dsdt
 	f->pm1_cnt_len = 2;
 	f->p_lvl2_lat = 101; /* > 100: C2 not supported */
 	f->p_lvl3_lat = 1001; /* > 1000: C3 not supported */
-	f->iapc_boot_arch = BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_NO_VGA | BOOT_ARCH_NO_MSI;
+	/* MSI is supported: the PCI functions interrupt through MSI-X only (msix.c). */
+	f->iapc_boot_arch = BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_NO_VGA;
 	f->flags = FADT_WBINVD | FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_RESET_REG_SUP;
 	f->reset_reg = (struct acpi_gas){ .space = GAS_SYSTEM_IO,
 					  .bit_width = 8,
@@ -288,6 +291,107 @@ static struct acpi_header *build_madt(struct area *a, const struct acpi_config *
 	return h;
 }
 
+/*
+ * AML for \_SB.PCI0 (ACPI 6.4, 20.2 and 6.4 for the resource descriptors), built inside out:
+ * each package's length is known once its body is.
+ */
+struct aml {
+	uint8_t b[256];
+	size_t n;
+};
+
+static void aml_put(struct aml *a, const void *p, size_t len)
+{
+	if (a->n + len <= sizeof(a->b))
+		memcpy(a->b + a->n, p, len);
+	a->n += len; /* past the end: acpi_build sees it and fails */
+}
+
+/* @op (1 or 2 bytes), PkgLength, then @body. */
+static void aml_pkg(struct aml *a, const uint8_t *op, size_t oplen, const struct aml *body)
+{
+	size_t total = body->n + 1;
+	uint8_t len[2];
+
+	aml_put(a, op, oplen);
+	if (total <= 63) {
+		len[0] = (uint8_t)total;
+		aml_put(a, len, 1);
+	} else {
+		total++; /* two length bytes: up to 4095 */
+		len[0] = (uint8_t)(0x40 | (total & 0xf));
+		len[1] = (uint8_t)(total >> 4);
+		aml_put(a, len, 2);
+	}
+	aml_put(a, body->b, body->n);
+}
+
+/* A 16-bit word-address-space descriptor (bus numbers or I/O) produced by the bridge. */
+static void word_space(struct aml *a, uint8_t type, uint8_t tflags, uint16_t min, uint16_t max)
+{
+	uint16_t len = (uint16_t)(max - min + 1);
+	uint8_t d[16] = { 0x88, 13, 0, type, 0x0c /* min and max fixed, producer */, tflags };
+
+	memcpy(d + 8, &min, 2);
+	memcpy(d + 10, &max, 2);
+	memcpy(d + 14, &len, 2);
+	aml_put(a, d, sizeof(d));
+}
+
+static size_t build_pci0(struct aml *out)
+{
+	struct aml crs = { .n = 0 }, buf = { .n = 0 }, dev = { .n = 0 }, scope = { .n = 0 };
+	static const uint8_t cf8[] = { 0x47, 1, 0xf8, 0x0c, 0xf8, 0x0c, 1, 8 }; /* IO 0xcf8-0xcff */
+	uint32_t mem[5] = { 0, (uint32_t)PCI_MMIO_BASE, (uint32_t)(PCI_MMIO_END - 1), 0,
+			    (uint32_t)(PCI_MMIO_END - PCI_MMIO_BASE) };
+	uint8_t dmem[6] = { 0x87, 23, 0, 0 /* memory */, 0x0c, 1 /* read-write, uncached */ };
+	static const uint8_t end[] = { 0x79, 0 };
+
+	word_space(&crs, 2, 0, 0, 0xff); /* bus numbers */
+	aml_put(&crs, cf8, sizeof(cf8));
+	word_space(&crs, 1, 3, 0, 0xcf7); /* I/O, entire range */
+	word_space(&crs, 1, 3, 0xd00, 0xffff);
+	aml_put(&crs, dmem, sizeof(dmem));
+	aml_put(&crs, mem, sizeof(mem));
+	aml_put(&crs, end, sizeof(end));
+
+	uint8_t size[2] = { 0x0a, (uint8_t)crs.n }; /* BytePrefix: the buffer's size */
+	aml_put(&buf, size, 2);
+	aml_put(&buf, crs.b, crs.n);
+
+	/* Name (_HID, EisaId ("PNP0A03")), Name (_UID, 0), Name (_BBN, 0), Name (_CRS, ...) */
+	static const uint8_t names[] = { 'P', 'C', 'I', '0',
+					 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03,
+					 0x08, '_', 'U', 'I', 'D', 0x00,
+					 0x08, '_', 'B', 'B', 'N', 0x00,
+					 0x08, '_', 'C', 'R', 'S' };
+	static const uint8_t buffer_op = 0x11, device_op[] = { 0x5b, 0x82 }, scope_op = 0x10;
+	aml_put(&dev, names, sizeof(names));
+	aml_pkg(&dev, &buffer_op, 1, &buf);
+
+	static const uint8_t sb[] = { '\\', '_', 'S', 'B', '_' };
+	aml_put(&scope, sb, sizeof(sb));
+	aml_pkg(&scope, device_op, 2, &dev);
+
+	out->n = 0;
+	aml_pkg(out, &scope_op, 1, &scope);
+	return out->n <= sizeof(out->b) ? out->n : 0;
+}
+
+static struct acpi_header *build_ssdt(struct area *a)
+{
+	struct aml aml;
+	size_t n = build_pci0(&aml);
+	struct acpi_header *h = n ? take(a, sizeof(*h) + n, 16) : NULL;
+
+	if (!h)
+		return NULL;
+	header(h, "SSDT", (uint32_t)(sizeof(*h) + n), 2);
+	memcpy(h + 1, aml.b, n);
+	seal(h);
+	return h;
+}
+
 size_t acpi_build(uint8_t *buf, size_t size, const struct acpi_config *c)
 {
 	struct area a = { buf, size, 0, c->gpa };
@@ -295,22 +399,23 @@ size_t acpi_build(uint8_t *buf, size_t size, const struct acpi_config *c)
 	if (!c->ncpus || c->ncpus > ACPI_MAX_CPUS || (c->gpa & 15) || c->gpa + size > 1ULL << 32)
 		return 0;
 	struct acpi_rsdp *rsdp = take(&a, sizeof(*rsdp), 16);
-	struct acpi_header *xsdt = take(&a, sizeof(*xsdt) + 2 * 8, 16);
+	struct acpi_header *xsdt = take(&a, sizeof(*xsdt) + 3 * 8, 16);
 	struct acpi_facs *facs = take(&a, sizeof(*facs), 64);
 	struct acpi_header *dsdt = build_dsdt(&a);
 	if (!rsdp || !xsdt || !facs || !dsdt)
 		return 0;
 	struct acpi_fadt *fadt = build_fadt(&a, gpa_of(&a, facs), gpa_of(&a, dsdt));
 	struct acpi_header *madt = fadt ? build_madt(&a, c) : NULL;
-	if (!madt)
+	struct acpi_header *ssdt = madt ? build_ssdt(&a) : NULL;
+	if (!ssdt)
 		return 0;
 
 	memcpy(facs->signature, "FACS", 4);
 	facs->length = sizeof(*facs);
 	facs->version = 2;
 
-	header(xsdt, "XSDT", sizeof(*xsdt) + 2 * 8, 1);
-	uint64_t entries[2] = { gpa_of(&a, fadt), gpa_of(&a, madt) };
+	header(xsdt, "XSDT", sizeof(*xsdt) + 3 * 8, 1);
+	uint64_t entries[3] = { gpa_of(&a, fadt), gpa_of(&a, madt), gpa_of(&a, ssdt) };
 	memcpy(xsdt + 1, entries, sizeof(entries));
 	seal(xsdt);
 

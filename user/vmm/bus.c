@@ -32,6 +32,20 @@ int bus_register(struct bus *b, enum bus_space space, uint64_t first, uint64_t l
 	return 0;
 }
 
+int bus_unregister(struct bus *b, enum bus_space space, uint64_t first, void *dev)
+{
+	if ((unsigned)space >= BUS_SPACES)
+		return -1;
+	struct bus_table *t = &b->space[space];
+	for (unsigned i = 0; i < t->count; i++) {
+		if (t->range[i].first == first && t->range[i].dev == dev) {
+			t->range[i] = t->range[--t->count];
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static const struct bus_range *find(const struct bus_table *t, uint64_t addr)
 {
 	for (unsigned i = 0; i < t->count; i++)

@@ -78,6 +78,12 @@ int bus_register(struct bus *b, enum bus_space space, uint64_t first, uint64_t l
 		 void *dev);
 
 /*
+ * Releases the range of @space starting at @first that @dev claimed (a PCI BAR the guest moves
+ * or stops decoding). Returns 0, or -1 when there is no such range.
+ */
+int bus_unregister(struct bus *b, enum bus_space space, uint64_t first, void *dev);
+
+/*
  * Performs one access (see above). Returns 0, BUS_REFUSED or BUS_UNOWNED. When a read fails,
  * *@value is all ones of @size for ports and MMIO, and 0 for an MSR. Port and MMIO values are
  * masked to @size both ways.

@@ -7,6 +7,21 @@
 #   dyad_ram_mib=N     the RAM the VMM gave the guest, for the MemTotal check
 #   dyad_end=reboot    the test script ends with `reboot` (ACPI reset register)
 #   dyad_end=poweroff  the test script ends with `poweroff` (ACPI S5)
+#   dyad_check=A,B,... device checks added to the test script (dyad_mode=test implied):
+#                      hwrng      /dev/hwrng is virtio_rng's and gives 4 KiB that are not all one byte
+#                      vda        /dev/vda is there; its size and the md5 of its first 64 MiB (or
+#                                 all of it, if smaller) are printed for the host to compare
+#                      vda-write  64 MiB (or all of /dev/vda, if smaller) written, synced, the page
+#                                 cache dropped, read back with the same md5: destroys the disk
+#                      dyad_vda_bytes=N changes the 64 MiB of both (e.g. 4096 for a first try)
+#                      hvc0       /dev/hvc0 is there and takes the line "dyad-guest: hello on hvc0"
+#                      pci        every PCI function's vendor:device and driver printed (no check)
+#   root=DEV           switch_root into the ext4 file system on DEV (/dev/vda, or UUID=...,
+#                      LABEL=...) and run its init (init=..., default /sbin/init) instead of
+#                      anything above; rootfstype=, rw (default ro), dyad_rootwait=SECONDS (10)
+#
+# The kernel's virtio and ext4 modules (listed in /etc/modules) are loaded first, each with what
+# it depends on (modprobe, modules.dep by depmod); a driver whose device is absent stays idle.
 #
 # The verdict is a "dyad-guest: PASS|FAIL" line. Without dyad_end it also goes to the VMM as one
 # byte written to the debug port 0xf4 (0 = pass, else the number of failed checks) through
@@ -23,6 +38,11 @@ if mount -t devtmpfs dev /dev; then
 else
 	echo "dyad-guest: warning: this kernel has no devtmpfs: no job control, Ctrl-C does nothing"
 fi
+for m in $(cat /etc/modules); do
+	# crc32c-intel refuses a CPU without SSE4.2; ext4 then uses crc32c_generic.
+	modprobe -q "$m" 2>/dev/null || [ "$m" = crc32c-intel ] ||
+		echo "dyad-guest: warning: module $m did not load"
+done
 echo
 echo "=== dyad-guest: Linux $(uname -r) on $(grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: //') ==="
 
@@ -94,7 +114,140 @@ fork_ok() {
 	[ $n = 20 ]
 }
 
-if [ "$(arg dyad_mode)" = test ]; then
+# ---- device checks (dyad_check=) ----------------------------------------------------------------
+hwrng_ok() {
+	cur=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)
+	echo "# hwrng: current ${cur:-none}, available $(cat /sys/class/misc/hw_random/rng_available 2>/dev/null)"
+	case $cur in virtio_rng*) ;; *) return 1 ;; esac
+	# A device that never answers would hang the read: bounded by timeout.
+	timeout 20 dd if=/dev/hwrng of=/tmp/rng bs=4096 count=1 2>/dev/null || return 1
+	bytes=$(wc -c </tmp/rng)
+	distinct=$(od -An -v -tx1 /tmp/rng | tr -s ' ' '\n' | grep . | sort -u | wc -l)
+	rm -f /tmp/rng
+	echo "# hwrng: $bytes bytes, $distinct distinct byte values"
+	[ "$bytes" = 4096 ] && [ "$distinct" -gt 1 ]
+}
+
+vda_span() { # the bytes the vda checks cover: dyad_vda_bytes (64 MiB), or the whole disk if smaller
+	sectors=$(cat /sys/block/vda/size 2>/dev/null) || return 1
+	span=$((sectors * 512))
+	want=$(arg dyad_vda_bytes)
+	want=${want:-$((64 << 20))}
+	[ $span -gt "$want" ] && span=$want
+	echo $span
+}
+
+vda_ok() {
+	[ -b /dev/vda ] || return 1
+	span=$(vda_span) || return 1
+	echo "# vda: $(cat /sys/block/vda/size) sectors, serial '$(cat /sys/block/vda/serial 2>/dev/null)'"
+	sum=$(head -c "$span" /dev/vda | md5sum | cut -d' ' -f1)
+	echo "dyad-guest: vda md5 of $span bytes: $sum"
+	[ -n "$sum" ]
+}
+
+vda_write_ok() {
+	[ -b /dev/vda ] || return 1
+	span=$(vda_span) || return 1
+	yes dyad-vda | head -c "$span" >/tmp/vda-pattern
+	want=$(md5sum /tmp/vda-pattern | cut -d' ' -f1)
+	dd if=/tmp/vda-pattern of=/dev/vda bs=4096 conv=fsync 2>/dev/null || return 1
+	rm -f /tmp/vda-pattern
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	blockdev --flushbufs /dev/vda 2>/dev/null
+	got=$(head -c "$span" /dev/vda | md5sum | cut -d' ' -f1)
+	echo "# vda: wrote $span bytes with md5 $want, read back $got"
+	[ "$want" = "$got" ]
+}
+
+hvc0_ok() {
+	[ -c /dev/hvc0 ] || return 1
+	echo "dyad-guest: hello on hvc0" >/dev/hvc0
+}
+
+pci_list() {
+	for d in /sys/bus/pci/devices/*; do
+		[ -e "$d/vendor" ] || continue
+		drv=$(readlink "$d/driver" 2>/dev/null)
+		echo "# pci ${d##*/} $(sed 's/^0x//' "$d/vendor"):$(sed 's/^0x//' "$d/device") class $(cat "$d/class") driver ${drv##*/}"
+	done
+	return 0
+}
+
+device_checks() { # the comma-separated names of dyad_check=
+	for c in $(arg dyad_check | tr , ' '); do
+		case $c in
+		hwrng) check "virtio-rng: /dev/hwrng gives random bytes" hwrng_ok ;;
+		vda) check "virtio-blk: /dev/vda is read" vda_ok ;;
+		vda-write) check "virtio-blk: /dev/vda written, synced and read back" vda_write_ok ;;
+		hvc0) check "virtio-console: a line written on /dev/hvc0" hvc0_ok ;;
+		pci) pci_list ;;
+		*) check "dyad_check=$c is a known check" false ;;
+		esac
+	done
+}
+
+# ---- root= : switch_root into a disk's system --------------------------------------------------
+# Fails (returns) with a message when the root does not appear or does not mount; on success
+# never returns.
+switch_to_root() {
+	root=$(arg root)
+	wait_s=$(arg dyad_rootwait)
+	wait_s=${wait_s:-10}
+	fstype=$(arg rootfstype)
+	fstype=${fstype:-ext4}
+	mode=ro
+	grep -qw rw /proc/cmdline && mode=rw
+	i=0
+	while :; do
+		case $root in
+		UUID=* | LABEL=*) dev=$(findfs "$root" 2>/dev/null) ;;
+		*) dev=$root ;;
+		esac
+		[ -n "$dev" ] && [ -b "$dev" ] && break
+		if [ $i -ge $((wait_s * 10)) ]; then
+			echo "dyad-guest: root $root did not appear in $wait_s s (block devices:" \
+				"$(ls /sys/class/block 2>/dev/null | tr '\n' ' '))"
+			return 1
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	mkdir -p /newroot
+	if ! mount -t "$fstype" -o "$mode" "$dev" /newroot; then
+		echo "dyad-guest: root $dev ($fstype, $mode) does not mount"
+		return 1
+	fi
+	init=$(arg init)
+	init=${init:-/sbin/init}
+	if [ ! -x "/newroot$init" ] && [ ! -L "/newroot$init" ]; then
+		echo "dyad-guest: root $dev has no $init"
+		umount /newroot
+		return 1
+	fi
+	echo "dyad-guest: switching to root $dev ($fstype, $mode), $init"
+	umount /tmp
+	umount /dev/pts 2>/dev/null
+	for fs in dev proc sys; do
+		if [ -d "/newroot/$fs" ]; then
+			mount --move "/$fs" "/newroot/$fs"
+		else
+			umount "/$fs"
+		fi
+	done
+	exec switch_root /newroot "$init"
+}
+
+if [ -n "$(arg root)" ]; then
+	switch_to_root
+	# Here only when the root failed: a verdict of 1 to the VMM (the VM ends with an error).
+	echo "dyad-guest: FAIL (no root)"
+	printf '\001' | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
+	poweroff -f
+fi
+
+if [ "$(arg dyad_mode)" = test ] || [ -n "$(arg dyad_check)" ]; then
 	# The whole command line, so that the host can see that a long one arrived uncut.
 	cmdline=$(cat /proc/cmdline)
 	echo "dyad-guest: cmdline ${#cmdline} bytes: $cmdline"
@@ -107,6 +260,7 @@ if [ "$(arg dyad_mode)" = test ]; then
 	check "the wall clock is not before @YEAR@" date_ok
 	check "sleep 2 ends, timed by the RTC" sleep_ok
 	check "20 processes forked and waited for" fork_ok
+	device_checks
 	if [ $failed = 0 ]; then echo "dyad-guest: PASS"; else echo "dyad-guest: FAIL ($failed)"; fi
 	# As an init would: busybox's poweroff and reboot signal PID 1, which ends the system.
 	trap 'poweroff -f' USR2

@@ -14,12 +14,16 @@
 #include "ioapic.h"
 #include "msr.h"
 #include "options.h"
+#include "pci.h"
 #include "pic.h"
 #include "pit.h"
 #include "pm.h"
 #include "ports.h"
 #include "rtc.h"
 #include "uart.h"
+#include "virtio_blk.h"
+#include "virtio_console.h"
+#include "virtio_rng.h"
 #include "x2apic.h"
 
 /*
@@ -53,6 +57,13 @@ struct machine {
 	struct msrs msrs;
 	struct console console;
 	struct fw_cfg fw_cfg;
+	struct pci_bus pci;
+	/* The virtio functions the options asked for: NULL when absent. */
+	struct virtio_console *vcon;
+	struct virtio_rng *vrng;
+	struct virtio_blk *vblk;
+	struct blk_backend disk;
+	unsigned long msi_undeliverable; /* MSI messages no local APIC accepts */
 
 	unsigned long vmm_exits[DYAD_EXIT_REASONS];
 	unsigned long gp_injected, mmio_unhandled, string_io, injected;

@@ -23,20 +23,29 @@ static uint64_t entry_tsc, entry_ns, first_tx_tsc, first_tx_ns;
 
 static const char usage[] =
 	"usage: vmm [-m SIZE] [-i INITRD] [--module FILE[,STRING]]... [-a APPEND]... [-p BITS] [-q]\n"
-	"           [-s] KERNEL [GUEST CMDLINE...]\n"
+	"           [-s] [-C hvc] [-R] [-d DISK] KERNEL [GUEST CMDLINE...]\n"
 	"  KERNEL    a bzImage (64-bit boot protocol), an ELF vmlinux or a multiboot kernel\n"
 	"  -m SIZE   guest RAM, 32M up (default 256M); above 3G it continues at 4G\n"
 	"  -p BITS   the guest's physical address width, 32 to 52 (default: the host's)\n"
 	"  -i FILE   initrd (a multiboot kernel's module 0)\n"
 	"  --module FILE[,STRING]  a further multiboot module and its string (repeatable)\n"
 	"  -a TEXT   appended to the guest command line (repeatable)\n"
+	"  -C hvc    a virtio console, the guest's console=hvc0 (the 16550 keeps early boot)\n"
+	"  -R        a virtio-rng fed from RDSEED/RDRAND\n"
+	"  -d DISK   a virtio-blk disk on the image DISK (whole 512-byte sectors); a read-only\n"
+	"            file is served from a private copy whose writes last until power-off\n"
 	"  -q        no summary\n"
 	"  -s        guest RAM in 4 KiB pages instead of 2 MiB / 1 GiB\n";
+
+/* Guest console output: lines and the exits they cost, by device (the end-of-run figures). */
+static unsigned long uart_lines, uart_exits, vcon_lines;
+static bus_fn uart_fn;
 
 static void uart_tx(void *ctx, uint8_t b)
 {
 	struct machine *mach = ctx;
 
+	uart_lines += b == '\n';
 	if (!first_tx_tsc) {
 		first_tx_tsc = rdtsc();
 		first_tx_ns = now_ns();
@@ -87,6 +96,124 @@ static void apic_eoi(void *ctx, int vector)
 	struct machine *mach = ctx;
 
 	ioapic_eoi(&mach->ioapic, vector);
+}
+
+/* Counts the exits the 16550's ports cost, on the way to its handler. */
+static int uart_counted(void *dev, uint64_t addr, unsigned size, int write, uint64_t *value)
+{
+	uart_exits++;
+	return uart_fn(dev, addr, size, write, value);
+}
+
+static void count_uart_exits(struct bus *b, void *uart)
+{
+	struct bus_table *t = &b->space[BUS_PIO];
+
+	for (unsigned i = 0; i < t->count; i++)
+		if (t->range[i].dev == uart) {
+			uart_fn = t->range[i].fn;
+			t->range[i].fn = uart_counted;
+		}
+}
+
+static void vcon_out(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct machine *mach = ctx;
+	uint64_t now = rdtsc();
+
+	for (size_t i = 0; i < len; i++) {
+		vcon_lines += buf[i] == '\n';
+		console_put(&mach->console, buf[i], now);
+	}
+}
+
+/*
+ * The local APIC an interrupt message is for: with one vCPU, physical destination 0 or the
+ * broadcast 0xff, or any logical destination (the only CPU's logical ID is the guest's to set).
+ * NULL for none. The one place a message finds its CPU, for when there are more.
+ */
+static struct x2apic *apic_for(struct machine *mach, uint32_t dest, int logical)
+{
+	if (logical ? dest != 0 : (dest == 0 || dest == 0xff))
+		return &mach->apic;
+	return NULL;
+}
+
+/* An MSI from a PCI function (msix.c): fixed or lowest priority, edge-triggered. */
+static int msi_deliver(void *ctx, const struct msi_msg *m)
+{
+	struct machine *mach = ctx;
+	struct x2apic *apic = apic_for(mach, m->dest, m->logical);
+
+	if (!apic) {
+		mach->msi_undeliverable++;
+		return -1;
+	}
+	x2apic_accept(apic, m->vector, 0);
+	return 0;
+}
+
+/* The virtio functions the options ask for, on the PCI bus. Returns 0, or -1 (a VMM bug). */
+static int virtio_init(struct machine *mach)
+{
+	static struct virtio_console vcon;
+	static struct virtio_rng vrng;
+	static struct virtio_blk vblk;
+	int err = 0;
+
+	if (mach->opt.hvc) {
+		err |= virtio_console_init(&vcon, &mach->ram, msi_deliver, mach, vcon_out, mach) |
+		       pci_add(&mach->pci, &vcon.v.pci);
+		mach->vcon = &vcon;
+	}
+	if (mach->opt.rng) {
+		const char *src;
+		rng_fill_fn fill = virtio_rng_source(&src);
+		if (fill) {
+			err |= virtio_rng_init(&vrng, &mach->ram, msi_deliver, mach, fill) |
+			       pci_add(&mach->pci, &vrng.v.pci);
+			mach->vrng = &vrng;
+			vmm_log("virtio-rng at 00:%02x.0 from %s", vrng.v.pci.slot, src);
+		} else {
+			vmm_log("-R: this CPU has neither RDSEED nor RDRAND: no virtio-rng");
+		}
+	}
+	if (mach->opt.disk) {
+		err |= virtio_blk_init(&vblk, &mach->ram, msi_deliver, mach, &mach->disk,
+				       "dyad-vda") |
+		       pci_add(&mach->pci, &vblk.v.pci);
+		mach->vblk = &vblk;
+		vmm_log("virtio-blk at 00:%02x.0: %s, %llu sectors, %s", vblk.v.pci.slot,
+			mach->opt.disk, (unsigned long long)mach->disk.size / BLK_SECTOR,
+			mach->disk.private_copy
+				? "read-only file: a private copy, writes last until power-off"
+				: "read-write: writes go to the file");
+	}
+	if (mach->vcon)
+		vmm_log("virtio-console at 00:%02x.0: the guest's console=hvc0", vcon.v.pci.slot);
+	return err;
+}
+
+/* Console lines and what they cost; the virtio functions' traffic. */
+static void virtio_summary(struct machine *mach)
+{
+	vmm_log("console: 16550 %lu lines, %lu port exits (%.1f per line); virtio-console %lu "
+		"lines, %lu notifications (%.1f per line)",
+		uart_lines, uart_exits, uart_lines ? (double)uart_exits / uart_lines : 0.0,
+		vcon_lines, mach->vcon ? mach->vcon->v.notifies : 0,
+		vcon_lines && mach->vcon ? (double)mach->vcon->v.notifies / vcon_lines : 0.0);
+	if (mach->vcon)
+		vmm_log("virtio-console: %lu buffers, %lu bytes out; %lu bytes in, %lu dropped",
+			mach->vcon->tx_buffers, mach->vcon->tx_bytes, mach->vcon->rx_bytes,
+			mach->vcon->rx_dropped);
+	if (mach->vrng)
+		vmm_log("virtio-rng: %lu bytes", mach->vrng->bytes);
+	if (mach->vblk)
+		vmm_log("virtio-blk: %lu reads, %lu writes, %lu flushes, %lu get-ids, %lu errors",
+			mach->vblk->reads, mach->vblk->writes, mach->vblk->flushes,
+			mach->vblk->get_ids, mach->vblk->errors);
+	if (mach->msi_undeliverable)
+		vmm_log("MSI messages no local APIC accepted: %lu", mach->msi_undeliverable);
 }
 
 static void end_guest_line(void *console)
@@ -143,6 +270,7 @@ static int devices_init(struct machine *mach)
 	console_init(&mach->console, 1, mach->tsc_khz, BANNER);
 	bus_init(&mach->bus);
 	fw_cfg_init(&mach->fw_cfg, mach->ram.size, 1);
+	pci_init(&mach->pci, &mach->bus);
 	err |= pic_register(&mach->pic, &mach->bus);
 	err |= x2apic_register(&mach->apic, &mach->bus);
 	err |= ioapic_register(&mach->ioapic, &mach->bus);
@@ -153,6 +281,9 @@ static int devices_init(struct machine *mach)
 	err |= pm_register(&mach->pm, &mach->bus);
 	err |= msrs_register(&mach->msrs, &mach->bus);
 	err |= fw_cfg_register(&mach->fw_cfg, &mach->bus);
+	err |= pci_register(&mach->pci);
+	err |= virtio_init(mach);
+	count_uart_exits(&mach->bus, &mach->uart);
 	return err;
 }
 
@@ -193,6 +324,10 @@ int main(int argc, char **argv, char **envp)
 	if (options_parse(argc, argv, &mach->opt, err, sizeof(err))) {
 		vmm_log("%s", err);
 		fputs(usage, stderr);
+		return VMM_EXIT_USAGE;
+	}
+	if (mach->opt.disk && blk_backend_open(&mach->disk, mach->opt.disk, 0, err, sizeof(err))) {
+		vmm_log("%s", err);
 		return VMM_EXIT_USAGE;
 	}
 	mach->ram = (struct guest_ram){ .base = NULL,
@@ -247,8 +382,10 @@ int main(int argc, char **argv, char **envp)
 		vmm_log("guest entry to its first serial byte: %llu us wall, %llu TSC ticks",
 			(unsigned long long)(first_tx_ns - entry_ns) / 1000,
 			(unsigned long long)(first_tx_tsc - entry_tsc));
-	if (!mach->opt.quiet)
+	if (!mach->opt.quiet) {
 		machine_summary(mach);
+		virtio_summary(mach);
+	}
 	vmm_log("exit status %d (%s)", status, status_words(status));
 	return status;
 }

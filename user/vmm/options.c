@@ -75,6 +75,28 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 			i++;
 			break;
 		}
+		if (!strcmp(a, "-R")) {
+			o->rng = 1;
+			continue;
+		}
+		if (!strcmp(a, "-C") || !strcmp(a, "-d")) {
+			if (i + 1 >= argc || !argv[i + 1][0]) {
+				snprintf(err, errlen, "option %s needs %s", a,
+					 a[1] == 'C' ? "a console name (hvc)" : "a disk image");
+				return -1;
+			}
+			const char *v = argv[++i];
+			if (a[1] == 'd') {
+				o->disk = v;
+			} else if (!strcmp(v, "hvc")) {
+				o->hvc = 1;
+			} else {
+				snprintf(err, errlen, "unknown console '%s' (-C hvc: a virtio console)",
+					 v);
+				return -1;
+			}
+			continue;
+		}
 		if (!strcmp(a, "-q") || !strcmp(a, "-s")) {
 			*(a[1] == 'q' ? &o->quiet : &o->small_pages) = 1;
 			continue;
@@ -142,6 +164,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 	for (unsigned k = 0; k < nextra; k++)
 		if (append(o->cmdline, extra[k], err, errlen))
 			return -1;
+	/* The last console= is Linux's /dev/console once it exists; ttyS0 has the early boot. */
+	if (o->hvc && append(o->cmdline, "console=hvc0", err, errlen))
+		return -1;
 	if (o->ram < BOOT_RAM_MIN || o->ram > BOOT_RAM_MAX || (o->ram & 0xfffff)) {
 		snprintf(err, errlen,
 			 "RAM size %llu bytes: must be a whole number of MiB from %llu MiB to %llu "

@@ -20,6 +20,9 @@ struct options {
 	unsigned nmodules;
 	unsigned default_len; /* bytes of cmdline that are the default line (0: words were given) */
 	unsigned phys_bits; /* the guest's physical address width (CPUID 0x80000008); 0: the host's */
+	int hvc; /* -C hvc: a virtio console, and console=hvc0 on the guest command line */
+	int rng; /* -R: a virtio-rng */
+	const char *disk; /* -d PATH: a virtio-blk on this image */
 };
 
 #define OPTIONS_DEFAULT_RAM (256ULL << 20)
@@ -30,7 +33,7 @@ struct options {
  * legacy IRQs reach it through, the PM1a power-off and the reset register there.
  */
 #define OPTIONS_DEFAULT_CMDLINE                                                                    \
-	"console=ttyS0,115200 earlyprintk=serial nokaslr tsc=reliable pci=off "                    \
+	"console=ttyS0,115200 earlyprintk=serial nokaslr tsc=reliable "                    \
 	"mitigations=off i8042.noaux panic=-1"
 
 /*
@@ -44,6 +47,10 @@ struct options {
  *   -s        guest RAM in 4 KiB pages (no DYAD_MAP_HUGE), to compare
  *   --module FILE[,STRING]  a multiboot module, after -i's (repeatable)
  *   -p BITS   the guest's physical address width, 32 to 52 (default: the host's)
+ *   -C hvc    a virtio console; console=hvc0 goes at the end of the guest command line (the
+ *             16550 stays for early boot)
+ *   -R        a virtio-rng fed from RDSEED or RDRAND
+ *   -d PATH   a virtio-blk disk on the image PATH (whole 512-byte sectors)
  * Returns 0, or -1 with a sentence in @err (size @errlen).
  */
 int options_parse(int argc, char **argv, struct options *o, char *err, unsigned errlen);

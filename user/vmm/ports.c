@@ -2,9 +2,8 @@
 /*
  * Fixed-function PC ports.
  *   0x80        POST codes: dropped (reads all ones like any unclaimed port).
- *   0xcf8-0xcff PCI configuration mechanism #1 with no host bridge behind it: the address
- *               register keeps what is written, data reads all ones ("no device"), so Linux
- *               finds no PCI. 0xcf9 is the PIIX reset control register: bit 2 set resets.
+ *   0xcf9       the PIIX reset control register: bit 2 set resets. (PCI configuration,
+ *               0xcf8 and 0xcfc-0xcff around it, is pci.c's.)
  *   0x60, 0x64  the 8042 keyboard controller, present only for its reset pulse (command 0xfe
  *               to 0x64). Status reads 0: input buffer empty, so Linux's reset path writes
  *               without waiting; no keyboard data is ever available.
@@ -24,8 +23,6 @@ static uint32_t ports_io_in(void *dev, uint16_t port, int size)
 	struct ports *p = dev;
 
 	switch (port) {
-	case 0xcf8:
-		return size == 4 ? p->pci_addr : 0xffffffff;
 	case 0xcf9:
 		return p->cf9;
 	case 0x60:
@@ -43,10 +40,6 @@ static void ports_io_out(void *dev, uint16_t port, int size, uint32_t value)
 	switch (port) {
 	case 0x80:
 		p->post_writes++;
-		break;
-	case 0xcf8:
-		if (size == 4)
-			p->pci_addr = value;
 		break;
 	case 0xcf9:
 		if (value & 0x04)
@@ -86,5 +79,5 @@ int ports_register(struct ports *dev, struct bus *b)
 	       bus_register(b, BUS_PIO, 0x64, 1, ports_access, dev) |
 	       bus_register(b, BUS_PIO, 0x80, 1, ports_access, dev) |
 	       bus_register(b, BUS_PIO, VMM_DEBUG_PORT, 1, ports_access, dev) |
-	       bus_register(b, BUS_PIO, 0xcf8, 8, ports_access, dev);
+	       bus_register(b, BUS_PIO, 0xcf9, 1, ports_access, dev);
 }

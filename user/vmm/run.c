@@ -149,13 +149,31 @@ static void exit_cpuid(struct machine *mach)
 	skip(run, 2);
 }
 
+/* Where console input goes: the virtio console once its driver posted buffers, else COM1. */
+static unsigned console_room(struct machine *mach, int *hvc)
+{
+	unsigned room = mach->vcon ? virtio_console_rx_room(mach->vcon) : 0;
+
+	*hvc = room > 0;
+	return room ? room : uart_rx_room(&mach->uart);
+}
+
 static void exit_console(struct machine *mach)
 {
-	uint8_t buf[UART_FIFO];
-	unsigned room = uart_rx_room(&mach->uart);
+	uint8_t buf[UART_FIFO > 64 ? UART_FIFO : 64];
+	int hvc;
+	unsigned room = console_room(mach, &hvc);
 
 	if (!room)
 		return;
+	if (room > sizeof(buf))
+		room = sizeof(buf);
+	if (hvc) {
+		ssize_t n = read(0, buf, room);
+		if (n > 0)
+			virtio_console_receive(mach->vcon, buf, (unsigned)n);
+		return;
+	}
 	/* Input is waiting: this read returns at once with what is there. */
 	ssize_t n = read(0, buf, room);
 	if (n > 0)
@@ -206,7 +224,8 @@ static void before_entry(struct machine *mach)
 		due = due && due < end ? due : end;
 	}
 	run->deadline_tsc = due;
-	run->request = uart_rx_room(&mach->uart) ? DYAD_RUN_WAKE_CONSOLE : 0;
+	int hvc;
+	run->request = console_room(mach, &hvc) ? DYAD_RUN_WAKE_CONSOLE : 0;
 }
 
 /* Whether the guest panicked and has had its time to print the dump: Linux's end-of-panic

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+/* The disk image behind virtio-blk (virtio_blk.h): a read-write file, or a private copy. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "virtio_blk.h"
+
+static int file_read(struct blk_backend *b, uint64_t off, void *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = pread(b->fd, buf, len, (off_t)off);
+		if (n <= 0)
+			return -1;
+		buf = (uint8_t *)buf + n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int file_write(struct blk_backend *b, uint64_t off, const void *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = pwrite(b->fd, buf, len, (off_t)off);
+		if (n <= 0)
+			return -1;
+		buf = (const uint8_t *)buf + n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int file_flush(struct blk_backend *b)
+{
+	return fsync(b->fd) ? -1 : 0;
+}
+
+static int mem_read(struct blk_backend *b, uint64_t off, void *buf, size_t len)
+{
+	memcpy(buf, b->copy + off, len);
+	return 0;
+}
+
+static int mem_write(struct blk_backend *b, uint64_t off, const void *buf, size_t len)
+{
+	memcpy(b->copy + off, buf, len);
+	return 0;
+}
+
+static int mem_flush(struct blk_backend *b)
+{
+	return 0; /* nothing outlives the VMM */
+}
+
+static const struct blk_ops file_ops = { file_read, file_write, file_flush };
+static const struct blk_ops mem_ops = { mem_read, mem_write, mem_flush };
+
+void blk_backend_mem(struct blk_backend *b, uint8_t *mem, uint64_t size)
+{
+	*b = (struct blk_backend){ .ops = &mem_ops, .size = size, .fd = -1, .copy = mem,
+				   .private_copy = 1 };
+}
+
+int blk_backend_open(struct blk_backend *b, const char *path, int force_copy, char *err,
+		     size_t errlen)
+{
+	struct stat st;
+	int fd = force_copy ? -1 : open(path, O_RDWR);
+	int rw = fd >= 0;
+
+	if (!rw)
+		fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		snprintf(err, errlen, "disk %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) || st.st_size <= 0 || st.st_size % BLK_SECTOR) {
+		if (st.st_size <= 0)
+			snprintf(err, errlen, "disk %s: empty (a disk image is whole 512-byte sectors)",
+				 path);
+		else
+			snprintf(err, errlen,
+				 "disk %s: %lld bytes is not a whole number of 512-byte sectors", path,
+				 (long long)st.st_size);
+		close(fd);
+		return -1;
+	}
+	uint64_t size = (uint64_t)st.st_size;
+	if (rw) {
+		*b = (struct blk_backend){ .ops = &file_ops, .size = size, .fd = fd };
+		return 0;
+	}
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		snprintf(err, errlen, "disk %s: no memory for a private copy of %llu bytes", path,
+			 (unsigned long long)size);
+		close(fd);
+		return -1;
+	}
+	for (uint64_t done = 0; done < size;) {
+		ssize_t n = read(fd, (uint8_t *)mem + done, size - done);
+		if (n <= 0) {
+			snprintf(err, errlen, "disk %s: read failed at byte %llu", path,
+				 (unsigned long long)done);
+			munmap(mem, size);
+			close(fd);
+			return -1;
+		}
+		done += (uint64_t)n;
+	}
+	close(fd);
+	blk_backend_mem(b, mem, size);
+	return 0;
+}
