@@ -286,6 +286,8 @@ help:
 	@echo "  make bench-user     system-call and page-fault costs measured in QEMU"
 	@echo "  make bench-vm       VM exit round trip and second-stage fault costs (QEMU, SVM)"
 	@echo "  make bench-guest    the stock bzImage booted directly and by the VMM (Bochs)"
+	@echo "  make bench-threads  thread/process switch, fault-in on 1/2/4 CPUs, munmap cost (QEMU)"
+	@echo "  make stress         the address-space stress alone (QEMU), STRESS_SECONDS=300 SEED=-"
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"
 	@echo "  make vmm-multiboot  the multiboot test kernel and Dyad through the VMM (QEMU);"
 	@echo "                      vmm-multiboot-bochs (test kernel), vmm-multiboot-bochs-dyad on VMX"

@@ -18,9 +18,9 @@
  * system call must have succeeded, and, on Dyad, free frames must be back where they were
  * (counting the page-table pairs that stay behind) once everything is unmapped.
  *
- * argv: [SEED [SECONDS [ACCESSORS]]]. SEED is printed; without one, a new seed is taken from
- * the TSC. Each thread's sequence comes from the seed and its index; the interleaving is the
- * scheduler's, so a replay repeats each thread's choices, not their timing.
+ * argv: [SEED [SECONDS [ACCESSORS]]]. SEED is printed; without one (or with "-"), a new seed is
+ * taken from the TSC. Each thread's sequence comes from the seed and its index; the interleaving is
+ * the scheduler's, so a replay repeats each thread's choices, not their timing.
  */
 #define _GNU_SOURCE
 #include <stdatomic.h>
@@ -44,8 +44,9 @@
 #define PROT_RW (PROT_READ | PROT_WRITE)
 
 enum op { OP_MAP, OP_MAP_HUGE, OP_UNMAP, OP_PROTECT, OP_READ, OP_WRITE, OP_CHECK, OP_KINDS };
-static const char *const op_names[OP_KINDS] = { "mmap 4K", "mmap 2M", "munmap", "mprotect",
-						"page reads", "page writes", "checker pages" };
+static const char *const op_names[OP_KINDS] = { "mmap 4K",	"mmap 2M",    "munmap",
+						"mprotect",	"page reads", "page writes",
+						"checker pages" };
 
 struct page_state {
 	unsigned mapped : 1, tagged : 1;
@@ -130,8 +131,7 @@ static void sys_failed(const char *what, long r, int s, int p, int n)
  * accessor words (their owner and generation; @own, when given, is the caller's word and must
  * be exactly that), and zeros everywhere else, every @step words from @first.
  */
-static void check_page(const char *who, int s, int p, int own_k, uint64_t own, int first,
-		       int step)
+static void check_page(const char *who, int s, int p, int own_k, uint64_t own, int first, int step)
 {
 	const struct page_state *ps = &slots[s].page[p];
 	volatile uint64_t *w = (volatile uint64_t *)(slot_addr(s) + (unsigned long)p * 4096);
@@ -144,8 +144,9 @@ static void check_page(const char *who, int s, int p, int own_k, uint64_t own, i
 		v = w[1 + k];
 		if (k == own_k && v != own)
 			sighting(who, s, p, 1 + k, v, own);
-		else if (k != own_k && v && (v >> 56 != (uint64_t)k + 1 ||
-					     ((v >> 32) & 0xffffff) != (ps->gen & 0xffffff)))
+		else if (k != own_k && v &&
+			 (v >> 56 != (uint64_t)k + 1 ||
+			  ((v >> 32) & 0xffffff) != (ps->gen & 0xffffff)))
 			sighting(who, s, p, 1 + k, v, aword(k, ps->gen, 0));
 	}
 	for (int i = first; i < (int)WORDS; i += step)
@@ -239,7 +240,7 @@ struct worker {
 	struct own {
 		unsigned gen;
 		uint64_t val;
-	} *own;
+	} * own;
 };
 
 static void *mutator_fn(void *arg)
@@ -335,7 +336,9 @@ int main(int argc, char **argv)
 	uint64_t seed = rdtsc() * 0x9e3779b97f4a7c15UL, secs = DEFAULT_SECONDS, nacc = accessors;
 
 	ut_begin("stress");
-	if ((argc > 1 && parse_u64(argv[1], &seed)) || (argc > 2 && parse_u64(argv[2], &secs)) ||
+	/* "-" as SEED: a new one, so that SECONDS can be given without a seed. */
+	if ((argc > 1 && strcmp(argv[1], "-") != 0 && parse_u64(argv[1], &seed)) ||
+	    (argc > 2 && parse_u64(argv[2], &secs)) ||
 	    (argc > 3 && (parse_u64(argv[3], &nacc) || nacc < 1 || nacc > MAX_ACCESSORS))) {
 		printf("stress: usage: stress [SEED [SECONDS [ACCESSORS (1-%d)]]]\n",
 		       MAX_ACCESSORS);
@@ -364,9 +367,9 @@ int main(int argc, char **argv)
 		w[i].k = i >= MUTATORS && i < MUTATORS + accessors ? i - MUTATORS : -1;
 		w[i].seed = seed ^ ((uint64_t)(i + 1) * 0xd1b54a32d192ed03UL);
 		w[i].own = w[i].k >= 0 ? calloc(SLOTS * PAGES, sizeof(*w[i].own)) : NULL;
-		void *(*fn)(void *) = i < MUTATORS	       ? mutator_fn :
-				      i < MUTATORS + accessors ? accessor_fn :
-								 checker_fn;
+		void *(*fn)(void *) = i < MUTATORS		 ? mutator_fn
+				      : i < MUTATORS + accessors ? accessor_fn
+								 : checker_fn;
 		if ((w[i].k >= 0 && !w[i].own) || pthread_create(&w[i].t, NULL, fn, &w[i]))
 			break;
 		started++;

@@ -79,8 +79,8 @@ static void futex_switch(int cpu_a, int cpu_b)
 	if (cpu_a == cpu_b)
 		printf("bench: thread switch (futex ping-pong, both on CPU %d): %ld ns, %lu TSC "
 		       "per switch (%d rounds)\n",
-		       cpu_a, (t1 - t0) / (2 * PP_ROUNDS), (unsigned long)(c1 - c0) / (2 * PP_ROUNDS),
-		       PP_ROUNDS);
+		       cpu_a, (t1 - t0) / (2 * PP_ROUNDS),
+		       (unsigned long)(c1 - c0) / (2 * PP_ROUNDS), PP_ROUNDS);
 	else
 		printf("bench: cross-CPU futex wake-up (CPU %d <-> %d): %ld ns, %lu TSC per "
 		       "one-way hand-off\n",
@@ -240,7 +240,8 @@ static long fault_round(int n)
 	atomic_store(&start_flag, 0);
 	atomic_store(&done_count, 0);
 	for (; made < n; made++) {
-		f[made] = (struct faulter){ .cpu = affinity_nth(made), .area = base + made * SZ_2M };
+		f[made] =
+			(struct faulter){ .cpu = affinity_nth(made), .area = base + made * SZ_2M };
 		if (pthread_create(&f[made].t, NULL, faulter_fn, &f[made]))
 			break;
 	}
@@ -298,7 +299,8 @@ static void unmap_cost(int cpus)
 {
 	for (int n = 1; n <= MAX_THREADS; n *= 2) {
 		if (n > cpus) {
-			printf("bench: munmap shootdown, live on %d CPUs: not measured: %d CPU(s)\n",
+			printf("bench: munmap shootdown, live on %d CPUs: not measured: %d "
+			       "CPU(s)\n",
 			       n, cpus);
 			continue;
 		}

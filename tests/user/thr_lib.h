@@ -31,8 +31,8 @@
 #define THR_FUTEX_PRIVATE 128
 #define NS_PER_S 1000000000L
 /* The pthread_create flags, as the kernel must take them (include/uapi has no copy). */
-#define THR_PTHREAD_FLAGS                                                                         \
-	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |       \
+#define THR_PTHREAD_FLAGS                                                                          \
+	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |        \
 	 CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
 /* CPUs a mask can name here: 1024, as glibc's and musl's cpu_set_t. */
 #define THR_MAX_CPUS 1024

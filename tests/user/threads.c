@@ -160,8 +160,7 @@ static void futex_ping_pong(int priv)
 	wait_turn(0, priv);
 	long dt = now_ns() - t0;
 	pthread_join(t, NULL);
-	ut_eq(rounds, PINGPONG_ROUNDS, "ping-pong (%s): ping saw %d rounds", kind,
-	      PINGPONG_ROUNDS);
+	ut_eq(rounds, PINGPONG_ROUNDS, "ping-pong (%s): ping saw %d rounds", kind, PINGPONG_ROUNDS);
 	ut_eq(atomic_load(&pong_rounds), PINGPONG_ROUNDS, "ping-pong (%s): pong saw %d rounds",
 	      kind, PINGPONG_ROUNDS);
 	ut_eq(atomic_load(&pong_timeouts), 0, "ping-pong (%s): no side gave up", kind);
@@ -324,7 +323,7 @@ static int wait_cleared(volatile int *w)
 }
 
 #define CLEARTID_FLAGS                                                                             \
-	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |       \
+	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |        \
 	 CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
 
 static void tid_semantics(void)
