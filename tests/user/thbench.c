@@ -152,11 +152,17 @@ static int yield_child(char **argv)
 	return 0;
 }
 
-/* Starts a second process without waiting: Linux forks; Dyad has no such call yet. */
+/* Starts a second process without waiting: dyad_spawn with DYAD_SPAWN_NOWAIT, or a fork. */
 static long start_child(char *const argv[])
 {
-	if (on_dyad())
+	if (on_dyad()) {
+#ifdef DYAD_SPAWN_NOWAIT
+		fflush(stdout);
+		return sys3(DYAD_SYS_SPAWN, argv[0], argv, DYAD_SPAWN_NOWAIT);
+#else
 		return -ENOSYS;
+#endif
+	}
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
