@@ -46,6 +46,7 @@ struct vcpu_thread {
 	int cpu;
 	atomic_int state; /* 0 starting, 1 running the guest, 2 done, -1 setup failed */
 	long setup_err;
+	int ran_on, ran_on_count; /* the vCPU thread's mask once its VM exists */
 	long exit_reason, runs;
 	struct dyad_run last;
 };
@@ -69,6 +70,8 @@ static void *vcpu_fn(void *arg)
 		atomic_store(&v->state, -1);
 		return NULL;
 	}
+	v->ran_on = affinity_nth(0);
+	v->ran_on_count = affinity_count();
 	c.run->regs.rdi = TARGET;
 	c.run->regs.rsi = MAGIC;
 	atomic_store(&v->state, 1);
@@ -131,6 +134,8 @@ static void take_page_away(int how, int cpu_vcpu, int cpu_vmm)
 			      v.setup_err);
 		return;
 	}
+	ut_ok(v.ran_on == cpu_vcpu && v.ran_on_count == 1,
+	      "%s: the vCPU thread runs on CPU %d only", what, cpu_vcpu);
 	/* The guest's writes arrive through the VMM's own mapping of the same page. */
 	while ((*page & ~0xffffffffUL) != MAGIC || (*page & 0xffffffffUL) < RUNNING_WRITES) {
 		if (now_ns() > end || atomic_load(&v.state) == 2)
@@ -211,17 +216,20 @@ int main(void)
 		ut_skip("vmshoot: a page taken from a running guest", "%s", why);
 		return ut_end("vmshoot");
 	}
+	/* The CPUs first: a kernel may pin a thread that creates a VM. */
+	int cpus = affinity_count(), a = affinity_nth(0), b = affinity_nth(1);
+	if (cpus < 2) {
+		ut_skip("vmshoot: a page taken from a running guest", "one CPU online");
+		return ut_end("vmshoot");
+	}
 	long r = dyad_vm_create(0);
 	if (r < 0) {
 		ut_skip("vmshoot: a page taken from a running guest", "no VMX/SVM (%ld)", r);
 		return ut_end("vmshoot");
 	}
 	vm_close((int)r);
-	if (affinity_count() < 2) {
-		ut_skip("vmshoot: a page taken from a running guest", "one CPU online");
-		return ut_end("vmshoot");
-	}
-	int a = affinity_nth(0), b = affinity_nth(1);
+	printf("#   after dyad_vm_create the main thread may run on %d of %d CPUs\n",
+	       affinity_count(), cpus);
 	take_page_away(TAKE_UNMAP, b, a);
 	take_page_away(TAKE_PROTECT, b, a);
 	return ut_end("vmshoot");
