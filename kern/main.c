@@ -25,6 +25,7 @@
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
 #include <dyad/proc.h>
+#include <dyad/sched.h>
 #include <dyad/string.h>
 #include <dyad/time.h>
 #include <dyad/ustack.h>
@@ -192,6 +193,7 @@ void kmain(u32 magic, paddr_t mbi_pa)
 	pmap_kernel_half_init(kmap_kernel_pml4(), KERNEL_IMAGE_PA(kmap_kernel_pml4()));
 	proc_init();
 	vcpu_init();
+	sched_init(); /* kmain becomes a thread; every CPU started below runs the others */
 	irq_enable();
 	smp_init(&boot_info);
 

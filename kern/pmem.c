@@ -11,7 +11,9 @@
 #include <arch/x86/memlayout.h>
 #include <dyad/bootinfo.h>
 #include <dyad/buddy.h>
+#include <arch/x86/asm.h>
 #include <dyad/pmem.h>
+#include <dyad/spinlock.h>
 #include <dyad/printf.h>
 #include <dyad/string.h>
 
@@ -21,6 +23,32 @@
 extern char kernel_image_start[], kernel_image_end[];
 
 static struct buddy kernel_buddy;
+/*
+ * The allocator's one lock: every CPU allocates. Taken with interrupts off, so that a caller
+ * holding an interrupts-off lock (the scheduler's) may free, and no interrupt handler on this CPU
+ * can find it held.
+ */
+static struct spinlock pmem_lock = SPINLOCK_INIT;
+
+static u64 pmem_lock_irqsave(void)
+{
+#ifdef HOST_BUILD
+	u64 flags = 0; /* the host tests run it in user space: no interrupt flag to touch */
+#else
+	u64 flags = read_rflags();
+
+	irq_disable();
+#endif
+	spin_lock(&pmem_lock);
+	return flags;
+}
+
+static void pmem_unlock_irqrestore(u64 flags)
+{
+	spin_unlock(&pmem_lock);
+	if (flags & RFLAGS_IF)
+		irq_enable();
+}
 static struct phys_range reserved[MAX_RESERVED];
 static unsigned nr_reserved;
 static paddr_t first_limit;
@@ -38,12 +66,16 @@ paddr_t pmem_pa(const void *va)
 
 paddr_t pmem_alloc(unsigned order)
 {
-	return buddy_alloc(&kernel_buddy, order);
+	u64 flags = pmem_lock_irqsave();
+	paddr_t pa = buddy_alloc(&kernel_buddy, order);
+
+	pmem_unlock_irqrestore(flags);
+	return pa;
 }
 
 paddr_t pmem_alloc_zeroed(unsigned order)
 {
-	paddr_t pa = buddy_alloc(&kernel_buddy, order);
+	paddr_t pa = pmem_alloc(order);
 
 	if (pa)
 		memset(pmem_va(pa), 0, PAGE_SIZE << order);
@@ -52,17 +84,27 @@ paddr_t pmem_alloc_zeroed(unsigned order)
 
 void pmem_free(paddr_t pa, unsigned order)
 {
+	u64 flags = pmem_lock_irqsave();
+
 	buddy_free(&kernel_buddy, pa, order);
+	pmem_unlock_irqrestore(flags);
 }
 
 void pmem_free_part(paddr_t pa, unsigned order)
 {
+	u64 flags = pmem_lock_irqsave();
+
 	buddy_free_part(&kernel_buddy, pa, order);
+	pmem_unlock_irqrestore(flags);
 }
 
 u64 pmem_free_frames(void)
 {
-	return buddy_free_frames(&kernel_buddy);
+	u64 flags = pmem_lock_irqsave();
+	u64 n = buddy_free_frames(&kernel_buddy);
+
+	pmem_unlock_irqrestore(flags);
+	return n;
 }
 
 u64 pmem_metadata_bytes(void)

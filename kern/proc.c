@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Processes: build an address space from an ELF module, run it in ring 3 until it exits, give
- * every page back. See include/dyad/proc.h for the synchronous model.
+ * Processes: build an address space from an ELF module, start its first thread, end it when its
+ * last thread exits, give every page back. See include/dyad/proc.h for the model.
  */
 #include <linux/mman.h>
 
@@ -12,6 +12,8 @@
 #include <arch/x86/trap.h>
 #include <arch/x86/user.h>
 #include <dyad/elf.h>
+#include <dyad/futex.h>
+#include <arch/x86/gdt.h>
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
@@ -24,21 +26,19 @@
 #include <uapi/dyad/abi.h>
 
 #define PROC_ORDER 2 /* struct proc lives in a 16 KiB block (its region table is 12 KiB) */
-#define PROC_MAX_DEPTH 16 /* nested spawns: each holds a kernel stack */
+#define PROC_MAX 64 /* processes at once, zombies included: a spawn loop ends in -EAGAIN */
 
 _Static_assert(sizeof(struct proc) <= (PAGE_SIZE << PROC_ORDER), "struct proc too large");
 /* The largest argv, its pointers, and 2 KiB left for the path, envp and auxv. */
 _Static_assert(ARGV_STRINGS_MAX + (ARGV_MAX + 1) * 8 + 2048 <= USTACK_IMAGE_SIZE,
 	       "initial stack image too small for the argument limits");
 
-struct proc *proc_current;
-static int next_pid = 1;
-static unsigned depth;
-
-static u64 kstack_top(const struct proc *p)
-{
-	return (u64)pmem_va(p->kstack) + (PAGE_SIZE << PROC_KSTACK_ORDER);
-}
+/* Every process, zombies included, and the parent links: proc_table_lock. */
+static struct spinlock proc_table_lock = SPINLOCK_INIT;
+static struct proc *all_procs;
+static unsigned nr_procs;
+/* Woken when a child of the kernel (parent NULL, not autoreap) ends. */
+static struct waitq kernel_child_wq = WAITQ_INIT;
 
 /* Maps the program's segments as file-backed regions; the heap starts after the last one. */
 static int load_segments(struct proc *p, const struct boot_module *m, const struct elf_image *img)
@@ -117,50 +117,37 @@ static const char *basename_of(const char *path)
 	return base;
 }
 
+/* Frees a process that never ran, or a zombie: the struct and (if still there) its memory. */
 static void proc_free(struct proc *p)
 {
-	/* VMs first: their teardown needs the address space their guest ran in. */
 	for (int fd = 0; fd < PROC_MAX_FDS; fd++)
 		if (p->fds[fd].kind == FD_VM || p->fds[fd].kind == FD_VCPU)
 			vcpu_fd_release(&p->fds[fd]);
-	mm_teardown(p);
-	if (p->kstack)
-		pmem_free(p->kstack, PROC_KSTACK_ORDER);
-	if (p->fpu)
-		pmem_free(pmem_pa(p->fpu), 0);
+	if (!p->zombie)
+		mm_teardown(p);
 	pmem_free(pmem_pa(p), PROC_ORDER);
 }
 
-/* Enters @p and returns its exit status when it ends (proc_exit resumes here). */
-static int proc_run(struct proc *p, u64 entry, u64 rsp)
+static void table_unlink(struct proc *p)
 {
-	struct proc *parent = proc_current;
-
-	p->parent = parent;
-	if (parent)
-		fpu_save(parent->fpu); /* the spawn call must not clobber the parent's registers */
-	fpu_load_clean(); /* nothing of the parent's (or an earlier process's) registers remains */
-	proc_current = p;
-	depth++;
-	pmap_activate(&p->pmap);
-	user_set_kernel_stack(kstack_top(p));
-	user_set_fs_base(0);
-	if (kjmp_save(&p->exit_ctx) == 0)
-		user_enter(entry, rsp);
-
-	/* Back on the parent's stack: the child's kernel stack is no longer in use. */
-	depth--;
-	proc_current = parent;
-	pmap_activate(parent ? &parent->pmap : NULL);
-	if (parent) {
-		user_set_kernel_stack(kstack_top(parent));
-		user_set_fs_base(parent->fs_base);
-		fpu_restore(parent->fpu);
+	for (struct proc **pp = &all_procs; *pp; pp = &(*pp)->all_next) {
+		if (*pp == p) {
+			*pp = p->all_next;
+			nr_procs--;
+			return;
+		}
 	}
-	return p->exit_status;
+	panic("%s: unreachable", __func__);
 }
 
-long proc_spawn(const char *path, const char *const argv[], const char *const envp[])
+unsigned proc_count(void)
+{
+	return __atomic_load_n(&nr_procs, __ATOMIC_RELAXED);
+}
+
+/* Builds the process (address space, arguments, first thread) without starting it. */
+static long proc_create(const char *path, const char *const argv[], const char *const envp[],
+			struct proc **out, struct thread **first)
 {
 	const struct boot_module *m = bootinfo_module(kernel_boot_info(), path);
 	struct elf_image img;
@@ -168,8 +155,6 @@ long proc_spawn(const char *path, const char *const argv[], const char *const en
 
 	if (!m)
 		return -ENOENT;
-	if (depth >= PROC_MAX_DEPTH)
-		return -EAGAIN;
 	err = elf_parse(pmem_va(m->start), m->end - m->start, &img);
 	if (err) {
 		printf("proc: cannot run %s: %s\n", path, img.why);
@@ -179,19 +164,13 @@ long proc_spawn(const char *path, const char *const argv[], const char *const en
 	if (!pa)
 		return -ENOMEM;
 	struct proc *p = pmem_va(pa);
-	p->kstack = pmem_alloc(PROC_KSTACK_ORDER);
-	/* fpu_area_size() <= PAGE_SIZE; XRSTOR wants the zero header a fresh area has. */
-	paddr_t fpu = pmem_alloc_zeroed(0);
-	p->fpu = fpu ? pmem_va(fpu) : NULL;
-	if (!p->kstack || !p->fpu || pmap_create(&p->pmap)) {
-		if (p->kstack)
-			pmem_free(p->kstack, PROC_KSTACK_ORDER);
-		if (fpu)
-			pmem_free(fpu, 0);
+	if (pmap_create(&p->pmap)) {
 		pmem_free(pa, PROC_ORDER);
 		return -ENOMEM;
 	}
-	p->pid = next_pid++;
+	spin_init(&p->mm_lock);
+	spin_init(&p->lock);
+	p->child_wq = (struct waitq)WAITQ_INIT;
 	const char *base = basename_of(path);
 	memcpy(p->name, base, MIN(strlen(base), sizeof(p->name) - 1));
 	for (int fd = 0; fd < 3; fd++)
@@ -206,34 +185,277 @@ long proc_spawn(const char *path, const char *const argv[], const char *const en
 		proc_free(p);
 		return rsp;
 	}
-	int status = proc_run(p, img.entry, (u64)rsp);
-	proc_free(p);
-	return status;
+	/* Ring 3 at the entry with every register zero and RFLAGS just IF. */
+	struct trap_frame tf = { .rip = img.entry, .cs = GDT_USER_CS, .rflags = RFLAGS_IF,
+				 .rsp = (u64)rsp, .ss = GDT_USER_DS };
+	struct thread *t = uthread_create(p, &tf, NULL);
+	if (!t) {
+		proc_free(p);
+		return -ENOMEM;
+	}
+	p->pid = t->tid;
+	p->threads = t;
+	p->nr_threads = 1;
+	*out = p;
+	*first = t;
+	return 0;
+}
+
+long proc_spawn_nowait(const char *path, const char *const argv[], const char *const envp[])
+{
+	struct proc *p;
+	struct thread *t;
+	long err;
+
+	if (proc_count() >= PROC_MAX)
+		return -EAGAIN;
+	err = proc_create(path, argv, envp, &p, &t);
+	if (err)
+		return err;
+	spin_lock(&proc_table_lock);
+	p->parent = proc_current;
+	if (p->parent && __atomic_load_n(&p->parent->killed, __ATOMIC_ACQUIRE)) {
+		spin_unlock(&proc_table_lock);
+		thread_free_unstarted(t);
+		proc_free(p);
+		return -EINTR;
+	}
+	p->all_next = all_procs;
+	all_procs = p;
+	nr_procs++;
+	spin_unlock(&proc_table_lock);
+	sched_start(t);
+	return p->pid;
+}
+
+long proc_wait(int pid, int *status, bool *killed, bool nohang)
+{
+	struct proc *me = proc_current;
+	struct waitq *wq = me ? &me->child_wq : &kernel_child_wq;
+
+	for (;;) {
+		struct waitq_entry e;
+		struct proc *done = NULL;
+		bool found = false;
+
+		sched_prepare_block();
+		waitq_add(wq, &e);
+		spin_lock(&proc_table_lock);
+		for (struct proc *q = all_procs; q; q = q->all_next) {
+			if (q->parent != me || q->autoreap || (pid != -1 && q->pid != pid))
+				continue;
+			found = true;
+			if (q->zombie) {
+				done = q;
+				table_unlink(q);
+				break;
+			}
+		}
+		spin_unlock(&proc_table_lock);
+		if (done) {
+			waitq_del(wq, &e);
+			long r = done->pid;
+			*status = done->exit_status;
+			*killed = done->crashed;
+			proc_free(done);
+			return r;
+		}
+		if (!found || nohang || (me && __atomic_load_n(&me->killed, __ATOMIC_ACQUIRE))) {
+			waitq_del(wq, &e);
+			return !found ? -ECHILD : nohang ? 0 : -EINTR;
+		}
+		sched_block(0);
+		waitq_del(wq, &e);
+	}
+}
+
+long proc_spawn(const char *path, const char *const argv[], const char *const envp[])
+{
+	long pid = proc_spawn_nowait(path, argv, envp);
+	int status;
+	bool killed;
+
+	if (pid < 0)
+		return pid;
+	long r = proc_wait((int)pid, &status, &killed, false);
+	return r < 0 ? r : status;
+}
+
+/* The last thread of @p is gone: free its memory, make it a zombie, tell its parent. */
+static void proc_end(struct proc *p)
+{
+	struct proc *to_free = NULL;
+	bool has_vm = false;
+
+	for (int fd = 0; fd < PROC_MAX_FDS; fd++)
+		has_vm |= p->fds[fd].kind == FD_VM || p->fds[fd].kind == FD_VCPU;
+	if (has_vm) {
+		/* VMs live on CPU 0 until VMX/SVM run on every CPU: end them there. */
+		cpumask_t cpu0;
+		cpumask_clear(&cpu0);
+		cpumask_set(&cpu0, 0);
+		sched_set_affinity(thread_current(), &cpu0);
+	}
+	/* VMs first: their teardown needs the address space their guest ran in. */
+	for (int fd = 0; fd < PROC_MAX_FDS; fd++)
+		if (p->fds[fd].kind == FD_VM || p->fds[fd].kind == FD_VCPU)
+			vcpu_fd_release(&p->fds[fd]);
+	mm_teardown(p);
+
+	spin_lock(&proc_table_lock);
+	for (struct proc *q = all_procs, *n; q; q = n) {
+		n = q->all_next;
+		if (q->parent != p)
+			continue;
+		q->parent = NULL;
+		q->autoreap = true; /* nobody is left to wait for it */
+		if (q->zombie) {
+			table_unlink(q);
+			q->all_next = to_free;
+			to_free = q;
+		}
+	}
+	p->zombie = true;
+	if (p->autoreap) {
+		table_unlink(p);
+		p->all_next = to_free;
+		to_free = p;
+	} else {
+		waitq_wake_all(p->parent ? &p->parent->child_wq : &kernel_child_wq);
+	}
+	spin_unlock(&proc_table_lock);
+	while (to_free) {
+		struct proc *q = to_free;
+		to_free = q->all_next;
+		proc_free(q);
+	}
+}
+
+void proc_kill(struct proc *p, int status)
+{
+	struct thread *self = thread_current();
+
+	spin_lock(&p->lock);
+	if (!p->killed) {
+		p->exit_status = status & 0xff;
+		__atomic_store_n(&p->killed, true, __ATOMIC_RELEASE);
+	}
+	for (struct thread *t = p->threads; t; t = t->proc_next)
+		if (t != self)
+			sched_kick(t);
+	spin_unlock(&p->lock);
+}
+
+void proc_thread_exit(int status, bool group)
+{
+	struct thread *t = thread_current();
+	struct proc *p = t->proc;
+	bool last;
+
+	BUG_ON(!p);
+	irq_enable();
+	if (group)
+		proc_kill(p, status);
+	if (t->clear_child_tid && !__atomic_load_n(&p->killed, __ATOMIC_ACQUIRE)) {
+		u32 zero = 0;
+		if (!copy_to_user(t->clear_child_tid, &zero, sizeof(zero)))
+			futex_wake(p, t->clear_child_tid, 1);
+	}
+	/* Off the address space before the count says it may go (the last thread frees it). */
+	irq_disable();
+	pmap_activate(NULL);
+	irq_enable();
+	spin_lock(&p->lock);
+	for (struct thread **pp = &p->threads; *pp; pp = &(*pp)->proc_next) {
+		if (*pp == t) {
+			*pp = t->proc_next;
+			break;
+		}
+	}
+	last = --p->nr_threads == 0;
+	if (last && !p->killed)
+		p->exit_status = status & 0xff;
+	spin_unlock(&p->lock);
+	t->proc = NULL;
+	if (last)
+		proc_end(p);
+	sched_thread_exit();
 }
 
 void proc_exit(int status)
 {
-	struct proc *p = proc_current;
+	proc_thread_exit(status, true);
+}
 
-	BUG_ON(!p);
-	p->exit_status = status & 0xff;
-	kjmp_restore(&p->exit_ctx);
+long proc_clone_thread(u64 stack, u64 tls, u64 clear_tid)
+{
+	struct thread *self = thread_current();
+	struct proc *p = self->proc;
+	struct trap_frame tf = *(struct trap_frame *)(self->kstack_top - sizeof(tf));
+
+	tf.rax = 0; /* the child's result */
+	if (stack)
+		tf.rsp = stack;
+	/* The child starts with the caller's registers, the FPU ones included. */
+	fpu_save(self->fpu);
+	struct thread *t = uthread_create(p, &tf, self->fpu);
+	if (!t)
+		return -EAGAIN;
+	t->fs_base = tls;
+	t->clear_child_tid = clear_tid;
+	t->affinity = self->affinity;
+	spin_lock(&p->lock);
+	if (p->killed) {
+		spin_unlock(&p->lock);
+		thread_free_unstarted(t);
+		return -EAGAIN;
+	}
+	t->proc_next = p->threads;
+	p->threads = t;
+	p->nr_threads++;
+	spin_unlock(&p->lock);
+	long tid = t->tid;
+	sched_start(t);
+	return tid;
+}
+
+struct thread *proc_find_thread(struct proc *p, int tid)
+{
+	struct thread *found = NULL;
+
+	if (tid == 0)
+		return thread_current();
+	spin_lock(&p->lock);
+	for (struct thread *t = p->threads; t; t = t->proc_next)
+		if (t->tid == tid)
+			found = t;
+	spin_unlock(&p->lock);
+	return found;
 }
 
 /*
  * Demand paging: a fault of user code, or of the kernel inside a uaccess helper. A kernel fault
  * on a user address anywhere else is left to trap_dispatch, which panics (or to an armed
- * trap_catch, in self-tests).
+ * trap_catch, in self-tests). The regions are read under the process's mm_lock, with interrupts
+ * on if the faulting code had them on (another CPU may be waiting on an IPI to this one).
  */
 static bool proc_page_fault(struct trap_frame *tf)
 {
 	u64 addr = read_cr2();
+	struct proc *p = proc_current;
+	bool served;
 
-	if (!proc_current || addr >= USER_TOP)
+	if (!p || addr >= USER_TOP)
 		return false;
 	if (!(tf->cs & 3) && !uaccess_active())
 		return false;
-	return mm_fault(proc_current, addr, tf->error);
+	if (tf->rflags & RFLAGS_IF)
+		irq_enable();
+	spin_lock(&p->mm_lock);
+	served = mm_fault(p, addr, tf->error);
+	spin_unlock(&p->mm_lock);
+	irq_disable();
+	return served;
 }
 
 /* An exception in ring 3 that nothing could serve: the process dies, the kernel goes on. */
@@ -246,8 +468,14 @@ static bool proc_user_fault(struct trap_frame *tf)
 	       trap_exception_name(tf->vector), tf->rip);
 	if (tf->vector == T_PF)
 		printf(", address %#lx, error %#lx", read_cr2(), tf->error);
+	if (p->nr_threads > 1)
+		printf(", in thread %d of %u", thread_current()->tid, p->nr_threads);
 	printf("\n");
-	proc_exit(DYAD_KILLED_STATUS);
+	spin_lock(&p->lock);
+	p->crashed |= !p->killed; /* the first reason to end is the one reported */
+	spin_unlock(&p->lock);
+	proc_kill(p, DYAD_KILLED_STATUS);
+	proc_thread_exit(0, false);
 }
 
 void proc_init(void)

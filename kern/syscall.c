@@ -11,6 +11,8 @@
 #include <asm-generic/termios.h>
 #include <linux/fcntl.h>
 #include <linux/fs.h>
+#include <linux/futex.h>
+#include <linux/sched.h>
 #include <linux/stat.h>
 #include <linux/mman.h>
 #include <linux/time.h>
@@ -23,9 +25,11 @@
 #include <arch/x86/user.h>
 #include <dyad/console.h>
 #include <dyad/errno.h>
+#include <dyad/futex.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
 #include <dyad/proc.h>
+#include <dyad/sched.h>
 #include <dyad/string.h>
 #include <dyad/time.h>
 #include <dyad/uaccess.h>
@@ -250,6 +254,20 @@ static long sys_fstat(u64 fd, u64 ustat, u64 a2, u64 a3, u64 a4, u64 a5)
 	return copy_to_user(ustat, &st, sizeof(st));
 }
 
+/*
+ * VMs run on CPU 0 only until VMXON/SVM enable and VMCS migration run on every CPU: a thread
+ * that uses a VM or vCPU descriptor is pinned there, and moves there now. Remove this when the
+ * virtualization layer is per-CPU.
+ */
+static void pin_vm_thread(void)
+{
+	cpumask_t cpu0;
+
+	cpumask_clear(&cpu0);
+	cpumask_set(&cpu0, 0);
+	sched_set_affinity(thread_current(), &cpu0);
+}
+
 static long sys_ioctl(u64 fd, u64 req, u64 arg, u64 a3, u64 a4, u64 a5)
 {
 	struct fd *f = fd_get((int)fd);
@@ -261,54 +279,85 @@ static long sys_ioctl(u64 fd, u64 req, u64 arg, u64 a3, u64 a4, u64 a5)
 		struct winsize ws = { .ws_row = 24, .ws_col = 80 };
 		return copy_to_user(arg, &ws, sizeof(ws));
 	}
-	if (f->kind == FD_VM || f->kind == FD_VCPU)
+	if (f->kind == FD_VM || f->kind == FD_VCPU) {
+		pin_vm_thread();
 		return vcpu_ioctl(f, req, arg);
+	}
 	return -ENOTTY;
 }
 
+/* The regions are changed under the process's mm_lock: its threads fault and map at once. */
 static long sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off)
 {
+	struct proc *p = proc_current;
+	long r;
+
 	if (len > USER_TOP)
 		return -ENOMEM; /* as Linux: larger than any address space */
+	spin_lock(&p->mm_lock);
 	if (!(flags & MAP_ANONYMOUS) && fd < PROC_MAX_FDS &&
-	    (proc_current->fds[fd].kind == FD_VCPU || proc_current->fds[fd].kind == FD_VM))
-		return vcpu_mmap(&proc_current->fds[fd], addr, len, (u32)prot, (u32)flags, off);
-	return mm_mmap(proc_current, addr, len, (u32)prot, (u32)flags, (int)fd, off);
+	    (p->fds[fd].kind == FD_VCPU || p->fds[fd].kind == FD_VM))
+		r = vcpu_mmap(&p->fds[fd], addr, len, (u32)prot, (u32)flags, off);
+	else
+		r = mm_mmap(p, addr, len, (u32)prot, (u32)flags, (int)fd, off);
+	spin_unlock(&p->mm_lock);
+	return r;
 }
 
 static long sys_munmap(u64 addr, u64 len, u64 a2, u64 a3, u64 a4, u64 a5)
 {
-	return mm_munmap(proc_current, addr, len);
+	struct proc *p = proc_current;
+
+	spin_lock(&p->mm_lock);
+	long r = mm_munmap(p, addr, len);
+	spin_unlock(&p->mm_lock);
+	return r;
 }
 
 static long sys_mprotect(u64 addr, u64 len, u64 prot, u64 a3, u64 a4, u64 a5)
 {
-	return mm_mprotect(proc_current, addr, len, (u32)prot);
+	struct proc *p = proc_current;
+
+	spin_lock(&p->mm_lock);
+	long r = mm_mprotect(p, addr, len, (u32)prot);
+	spin_unlock(&p->mm_lock);
+	return r;
 }
 
 static long sys_brk(u64 new_brk, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 {
-	return (long)mm_brk(proc_current, new_brk);
+	struct proc *p = proc_current;
+
+	spin_lock(&p->mm_lock);
+	long r = (long)mm_brk(p, new_brk);
+	spin_unlock(&p->mm_lock);
+	return r;
 }
 
+/* exit: this thread only; the process ends with @status when it was the last. */
 static long sys_exit(u64 status, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 {
-	proc_exit((int)status);
+	proc_thread_exit((int)status, false);
+}
+
+static long sys_exit_group(u64 status, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	proc_thread_exit((int)status, true);
 }
 
 static long sys_arch_prctl(u64 code, u64 addr, u64 a2, u64 a3, u64 a4, u64 a5)
 {
-	struct proc *p = proc_current;
+	struct thread *t = thread_current();
 
 	switch (code) {
 	case ARCH_SET_FS:
 		if (addr >= USER_TOP)
 			return -EPERM; /* a kernel or non-canonical base would #GP on load */
-		p->fs_base = addr;
+		t->fs_base = addr;
 		user_set_fs_base(addr);
 		return 0;
 	case ARCH_GET_FS:
-		return copy_to_user(addr, &p->fs_base, sizeof(p->fs_base));
+		return copy_to_user(addr, &t->fs_base, sizeof(t->fs_base));
 	default:
 		return -EINVAL;
 	}
@@ -316,8 +365,13 @@ static long sys_arch_prctl(u64 code, u64 addr, u64 a2, u64 a3, u64 a4, u64 a5)
 
 static long sys_set_tid_address(u64 ptr, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 {
-	proc_current->tid_address = ptr;
-	return proc_current->pid;
+	thread_current()->clear_child_tid = ptr;
+	return thread_current()->tid;
+}
+
+static long sys_gettid(u64 a0, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	return thread_current()->tid;
 }
 
 static long sys_getpid(u64 a0, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
@@ -327,7 +381,9 @@ static long sys_getpid(u64 a0, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 
 static long sys_getppid(u64 a0, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 {
-	return proc_current->parent ? proc_current->parent->pid : 0;
+	struct proc *parent = __atomic_load_n(&proc_current->parent, __ATOMIC_RELAXED);
+
+	return parent ? parent->pid : 0;
 }
 
 static long sys_zero(u64 a0, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
@@ -361,9 +417,163 @@ static long sys_nanosleep(u64 ureq, u64 urem, u64 a2, u64 a3, u64 a4, u64 a5)
 	u64 end = time_ns() + (u64)req.tv_sec * 1000000000 + (u64)req.tv_nsec;
 	if ((u64)req.tv_sec > 1000000000ULL)
 		end = ~0ULL;
-	while (time_ns() < end)
-		halt(); /* the timer interrupt wakes us every tick */
+	return sched_sleep_until(end) ? 0 : -EINTR; /* killed: the thread exits on its way out */
+}
+
+static long sys_clock_nanosleep(u64 clock, u64 flags, u64 ureq, u64 urem, u64 a4, u64 a5)
+{
+	struct __kernel_timespec req;
+	u64 now, ns, end;
+
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME)
+		return -EINVAL;
+	if (flags & ~(u64)TIMER_ABSTIME)
+		return -EINVAL;
+	if (copy_from_user(&req, ureq, sizeof(req)))
+		return -EFAULT;
+	if (req.tv_sec < 0 || req.tv_nsec < 0 || req.tv_nsec >= 1000000000)
+		return -EINVAL;
+	ns = (u64)req.tv_sec > 1000000000ULL ? ~0ULL >> 1
+					      : (u64)req.tv_sec * 1000000000 + (u64)req.tv_nsec;
+	now = time_ns();
+	if (!(flags & TIMER_ABSTIME))
+		end = now + ns;
+	else if (clock == CLOCK_REALTIME)
+		end = ns > time_realtime_ns() ? now + (ns - time_realtime_ns()) : now;
+	else
+		end = ns;
+	return sched_sleep_until(end) ? 0 : -EINTR;
+}
+
+static long sys_sched_yield(u64 a0, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
+{
+	sched_yield();
 	return 0;
+}
+
+/* The flags musl's pthread_create passes; CLONE_DETACHED is ignored, as Linux ignores it. */
+#define CLONE_THREAD_FLAGS                                                                         \
+	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |        \
+	 CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
+
+/* clone(flags, stack, parent_tid, child_tid, tls): threads only, as pthread_create makes them. */
+static long sys_clone(u64 flags, u64 stack, u64 parent_tid, u64 child_tid, u64 tls, u64 a5)
+{
+	if ((flags & ~(u64)CLONE_DETACHED) != CLONE_THREAD_FLAGS)
+		return -EINVAL;
+	if (tls >= USER_TOP || stack >= USER_TOP)
+		return -EINVAL;
+	long tid = proc_clone_thread(stack, tls, child_tid);
+	if (tid < 0)
+		return tid;
+	u32 v = (u32)tid;
+	/* Written after the child may already run, as Linux allows for a non-settid race. */
+	if (copy_to_user(parent_tid, &v, sizeof(v)))
+		return tid; /* the thread exists; Linux reports it the same way */
+	return tid;
+}
+
+static long sys_futex(u64 uaddr, u64 op, u64 val, u64 utimeout, u64 uaddr2, u64 val3)
+{
+	struct proc *p = proc_current;
+	u32 cmd = (u32)op & ~(u32)FUTEX_PRIVATE_FLAG;
+
+	switch (cmd) {
+	case FUTEX_WAIT: {
+		u64 deadline = 0;
+		if (utimeout) {
+			struct __kernel_timespec ts;
+			if (copy_from_user(&ts, utimeout, sizeof(ts)))
+				return -EFAULT;
+			if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000)
+				return -EINVAL;
+			u64 ns = (u64)ts.tv_sec > 1000000000ULL
+					 ? ~0ULL >> 1
+					 : (u64)ts.tv_sec * 1000000000 + (u64)ts.tv_nsec;
+			deadline = time_ns() + ns;
+			if (!deadline)
+				deadline = 1;
+		}
+		return futex_wait(p, uaddr, (u32)val, deadline);
+	}
+	case FUTEX_WAKE:
+		return futex_wake(p, uaddr, (u32)MIN(val, (u64)0x7fffffff));
+	default:
+		return -ENOSYS; /* FUTEX_CLOCK_REALTIME, requeue, bitsets, PI: not offered */
+	}
+}
+
+/* A thread of the caller's process by tid (0: the caller), as the affinity calls name it. */
+static struct thread *thread_by_tid(u64 tid)
+{
+	if ((s64)tid < 0 || tid > 0x7fffffff)
+		return NULL;
+	return proc_find_thread(proc_current, (int)tid);
+}
+
+static long sys_sched_getaffinity(u64 tid, u64 len, u64 umask, u64 a3, u64 a4, u64 a5)
+{
+	struct thread *t = thread_by_tid(tid);
+	cpumask_t m;
+
+	if (len < sizeof(m.bits) || (len & 7))
+		return -EINVAL;
+	if (!t)
+		return -ESRCH;
+	for (unsigned i = 0; i < ARRAY_SIZE(m.bits); i++)
+		m.bits[i] = t->affinity.bits[i] & smp_online_mask()->bits[i];
+	if (copy_to_user(umask, m.bits, sizeof(m.bits)))
+		return -EFAULT;
+	return sizeof(m.bits);
+}
+
+static long sys_sched_setaffinity(u64 tid, u64 len, u64 umask, u64 a3, u64 a4, u64 a5)
+{
+	struct thread *t = thread_by_tid(tid);
+	cpumask_t m;
+	bool any = false;
+
+	if (!t)
+		return -ESRCH;
+	cpumask_clear(&m);
+	if (copy_from_user(m.bits, umask, MIN(len, sizeof(m.bits))))
+		return -EFAULT;
+	for (unsigned i = 0; i < ARRAY_SIZE(m.bits); i++) {
+		m.bits[i] &= smp_online_mask()->bits[i];
+		any |= m.bits[i] != 0;
+	}
+	if (!any)
+		return -EINVAL; /* no online CPU in the mask */
+	sched_set_affinity(t, &m);
+	return 0;
+}
+
+#define WNOHANG_FLAG 1
+#define SIGSEGV_NR 11
+
+/* wait4(pid, status, options, rusage): pid > 0 or -1; WNOHANG; rusage reads as zeros. */
+static long sys_wait4(u64 pid, u64 ustatus, u64 options, u64 urusage, u64 a4, u64 a5)
+{
+	int status;
+	bool killed;
+
+	if (options & ~(u64)WNOHANG_FLAG)
+		return -EINVAL;
+	if ((s64)pid != -1 && ((s64)pid <= 0 || pid > 0x7fffffff))
+		return -EINVAL; /* process groups do not exist here */
+	long r = proc_wait((int)(s64)pid, &status, &killed, options & WNOHANG_FLAG);
+	if (r <= 0)
+		return r;
+	/* As Linux encodes it: a fault ends a process as SIGSEGV would, else the exit code. */
+	int ws = killed ? SIGSEGV_NR : (status & 0xff) << 8;
+	if (ustatus && copy_to_user(ustatus, &ws, sizeof(ws)))
+		return -EFAULT;
+	if (urusage) {
+		static const u8 zero[144];
+		if (copy_to_user(urusage, zero, sizeof(zero)))
+			return -EFAULT;
+	}
+	return r;
 }
 
 static void copy_field(char *dst, const char *src, size_t cap)
@@ -399,7 +609,7 @@ static long sys_rt_sigprocmask(u64 how, u64 set, u64 oldset, u64 size, u64 a4, u
 
 /*
  * The argv of a new process, copied in from the caller: the pointers, then the strings. The
- * block is held while the child runs (spawn is synchronous), one per nesting level.
+ * block is freed once the child's stack holds its copy.
  */
 struct spawn_args {
 	const char *argv[ARGV_MAX + 1];
@@ -436,12 +646,15 @@ static long copy_argv(u64 uargv, struct spawn_args *a)
 	return 0;
 }
 
-static long sys_dyad_spawn(u64 upath, u64 uargv, u64 a2, u64 a3, u64 a4, u64 a5)
+static long sys_dyad_spawn(u64 upath, u64 uargv, u64 flags, u64 a3, u64 a4, u64 a5)
 {
 	static const char *const envp[] = { "PATH=/bin", NULL };
 	char path[PATH_MAX_LEN];
-	long err = strncpy_from_user(path, upath, sizeof(path));
+	long err;
 
+	if (flags & ~(u64)DYAD_SPAWN_NOWAIT)
+		return -EINVAL;
+	err = strncpy_from_user(path, upath, sizeof(path));
 	if (err < 0)
 		return err;
 	paddr_t block = pmem_alloc(SPAWN_ARGS_ORDER);
@@ -450,9 +663,14 @@ static long sys_dyad_spawn(u64 upath, u64 uargv, u64 a2, u64 a3, u64 a4, u64 a5)
 	struct spawn_args *a = pmem_va(block);
 	err = copy_argv(uargv, a);
 	if (!err)
-		err = proc_spawn(path, a->argv, envp);
+		err = proc_spawn_nowait(path, a->argv, envp); /* the child has its own copy */
 	pmem_free(block, SPAWN_ARGS_ORDER);
-	return err;
+	if (err < 0 || (flags & DYAD_SPAWN_NOWAIT))
+		return err;
+	int status;
+	bool killed;
+	long r = proc_wait((int)err, &status, &killed, false);
+	return r < 0 ? r : status;
 }
 
 static long sys_dyad_stats(u64 ustats, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
@@ -487,6 +705,7 @@ static long sys_dyad_vm_query(u64 addr, u64 uinfo, u64 a2, u64 a3, u64 a4, u64 a
 
 static long sys_dyad_vm_create(u64 flags, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 {
+	pin_vm_thread();
 	return vcpu_sys_vm_create(flags);
 }
 
@@ -515,10 +734,17 @@ static const syscall_fn linux_calls[] = {
 	[__NR_getegid] = sys_zero,
 	[__NR_getppid] = sys_getppid,
 	[__NR_arch_prctl] = sys_arch_prctl,
-	[__NR_gettid] = sys_getpid,
+	[__NR_gettid] = sys_gettid,
 	[__NR_set_tid_address] = sys_set_tid_address,
 	[__NR_clock_gettime] = sys_clock_gettime,
-	[__NR_exit_group] = sys_exit,
+	[__NR_exit_group] = sys_exit_group,
+	[__NR_clone] = sys_clone,
+	[__NR_futex] = sys_futex,
+	[__NR_sched_yield] = sys_sched_yield,
+	[__NR_clock_nanosleep] = sys_clock_nanosleep,
+	[__NR_sched_getaffinity] = sys_sched_getaffinity,
+	[__NR_sched_setaffinity] = sys_sched_setaffinity,
+	[__NR_wait4] = sys_wait4,
 	[__NR_openat] = sys_openat,
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <arch/x86/cpu.h>
 #include <arch/x86/memlayout.h>
+#include <arch/x86/percpu.h>
 #include <arch/x86/trap.h>
 #include <dyad/errno.h>
 #include <dyad/string.h>
@@ -14,14 +15,12 @@ struct copy_job {
 };
 
 /*
- * True while a helper below runs its copy: only then may a kernel-mode page fault on a user
- * address be served by demand paging (see uaccess_active()).
+ * True while a helper below runs its copy on this CPU: only then may a kernel-mode page fault on
+ * a user address be served by demand paging (see uaccess_active()).
  */
-static bool in_uaccess;
-
 bool uaccess_active(void)
 {
-	return in_uaccess;
+	return this_cpu()->in_uaccess;
 }
 
 /* Runs @fn under trap_catch with user access open; true if it faulted. */
@@ -30,9 +29,9 @@ static bool run_user_access(void (*fn)(void *arg), void *arg)
 	struct fault_info fi;
 	bool faulted;
 
-	in_uaccess = true;
+	this_cpu()->in_uaccess = true;
 	faulted = trap_catch(fn, arg, &fi);
-	in_uaccess = false;
+	this_cpu()->in_uaccess = false;
 	return faulted;
 }
 

@@ -23,6 +23,7 @@
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
 #include <dyad/proc.h>
+#include <dyad/sched.h>
 #include <dyad/string.h>
 #include <dyad/time.h>
 #include <dyad/uaccess.h>
@@ -157,9 +158,10 @@ static bool guest_fault(struct vcpu *v, const struct vcpu_exit *e, struct spurio
 }
 
 /*
- * HLT with IF = 1 (RIP is past it). A queued event wakes the guest at once; otherwise the host
- * CPU sleeps (sti; hlt: the timer and the UART interrupt wake it) until the deadline or
- * console input. With neither requested nothing would ever wake the guest: a HLT exit.
+ * HLT with IF = 1 (RIP is past it). A queued event wakes the guest at once; otherwise the
+ * vCPU's thread blocks (the CPU runs other threads or idles) until the deadline or console
+ * input. With neither requested nothing would ever wake the guest: a HLT exit. So is the death
+ * of the process, which the VMM's thread then meets on its way out.
  */
 static bool halt_sleep(struct vcpu *v)
 {
@@ -173,13 +175,28 @@ static bool halt_sleep(struct vcpu *v)
 		return false;
 	}
 	run->stats.exits[DYAD_STAT_HALT_SLEEP]++;
+	/* No guest state stays loaded while another thread has the CPU. */
+	if (vcpu_backend->sync)
+		vcpu_backend->sync(v);
 	for (;;) {
-		irq_disable();
 		if (deadline_passed(run) || console_wakes(run))
 			break;
-		__asm__ volatile("sti; hlt" : : : "memory"); /* no wake-up lost between the two */
+		if (proc_current && proc_current->killed) {
+			run->insn_len = 0;
+			exit_to_vmm(run, DYAD_EXIT_HLT);
+			return false;
+		}
+		u64 deadline_ns = 0;
+		if (run->deadline_tsc) {
+			u64 now = rdtsc(), left = run->deadline_tsc > now ? run->deadline_tsc - now : 0;
+			deadline_ns = time_ns() + left / tsc_hz * 1000000000ULL +
+				      left % tsc_hz * 1000000000ULL / tsc_hz;
+		}
+		if (run->request & DYAD_RUN_WAKE_CONSOLE)
+			console_wait_input(deadline_ns);
+		else
+			sched_sleep_until(deadline_ns);
 	}
-	irq_enable();
 	return !wake_reason(run);
 }
 
@@ -197,6 +214,14 @@ static long vcpu_run_loop(struct vcpu *v)
 
 		if (wake_reason(run))
 			return 0;
+		/* Ring 3's two checks, before the guest's ring: death, then preemption. */
+		if (proc_current && proc_current->killed)
+			return -EINTR;
+		if (sched_need_resched()) {
+			if (vcpu_backend->sync)
+				vcpu_backend->sync(v);
+			sched_yield();
+		}
 		run->stats.entries++;
 		err = vcpu_backend->enter(v, &e);
 		if (err)

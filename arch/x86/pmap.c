@@ -41,7 +41,9 @@
 #define WALK_DESCEND 1
 #define WALK_STOP (-4096) /* a callback asked to stop; its value is in walk.ret */
 
+#ifdef HOST_BUILD
 struct pmap *pmap_current;
+#endif
 const struct pmap_format *pmap_boot_format = &pmap_format_ept;
 static const kpte_t *kernel_master;
 static paddr_t kernel_master_pa;

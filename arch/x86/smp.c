@@ -24,6 +24,7 @@
 #include <dyad/panic.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
+#include <dyad/sched.h>
 #include <dyad/spinlock.h>
 #include <dyad/string.h>
 #include <dyad/time.h>
@@ -348,6 +349,12 @@ unsigned smp_call_mask(const cpumask_t *mask, smp_call_fn fn, void *arg)
 	return n;
 }
 
+void smp_send_resched(unsigned cpu)
+{
+	if (cpu < SMP_MAX_CPUS && cpumask_test(&online_mask, cpu))
+		icr_send(percpu_of(cpu)->apic_id, ICR_ASSERT | ICR_FIXED | IRQ_RESCHED);
+}
+
 unsigned smp_call_on(unsigned cpu, smp_call_fn fn, void *arg)
 {
 	cpumask_t m;
@@ -369,8 +376,7 @@ void smp_ap_main(struct percpu *pc)
 	cpu_init_local();
 	timer_init_ap();
 	__atomic_store_n(&pc->state, CPU_ONLINE, __ATOMIC_RELEASE);
-	for (;;)
-		__asm__ volatile("sti; hlt; cli" : : : "memory");
+	sched_ap_enter(); /* this CPU's idle thread from now on: it runs what the queue holds */
 }
 
 /* Waits until @pc is online or @deadline (TSC) passes. */

@@ -12,6 +12,7 @@
 #include <arch/x86/rtc.h>
 #include <arch/x86/trap.h>
 #include <dyad/printf.h>
+#include <dyad/sched.h>
 #include <dyad/time.h>
 
 #define PIT_HZ 1193182ULL
@@ -160,6 +161,7 @@ static void timer_irq(struct trap_frame *tf)
 	if (pc->cpu == 0)
 		timer_ticks++;
 	lapic_write(LAPIC_EOI, 0);
+	sched_tick(); /* deadlines and time slices */
 }
 
 /* The periodic timer at TIMER_HZ on this CPU, at the rate the boot CPU measured. */

@@ -31,13 +31,15 @@ static irq_handler_t irq_handlers[256];
 static trap_fault_fn page_fault_handler;
 static trap_fault_fn user_fault_handler;
 
-/* The one armed trap_catch(), if any, and the CPU it runs on. Catches do not nest. */
-static struct {
-	bool armed;
-	unsigned cpu;
+/*
+ * An armed trap_catch(), on its caller's stack, reached through percpu.catcher: one per CPU (a
+ * thread is not switched away in the kernel while one is armed: nothing in a catch blocks).
+ * Catches do not nest.
+ */
+struct trap_catcher {
 	struct kjmp jmp;
 	struct fault_info *fi;
-} catcher;
+};
 
 /*
  * NMIs seen so far and where the last one landed. Only the NMI handler writes these, and it
@@ -99,7 +101,9 @@ void trap_set_irq_handler(unsigned vector, irq_handler_t fn)
 
 bool trap_catch(void (*fn)(void *arg), void *arg, struct fault_info *fi)
 {
-	BUG_ON(catcher.armed);
+	struct trap_catcher catcher;
+
+	BUG_ON(this_cpu()->catcher);
 	if (kjmp_save(&catcher.jmp)) {
 		/* Back from trap_dispatch, *fi filled in. The flags kjmp_save kept have AC clear,
 		 * but say so: fn may have been inside user_access_begin() when it faulted. */
@@ -108,10 +112,9 @@ bool trap_catch(void (*fn)(void *arg), void *arg, struct fault_info *fi)
 		return true;
 	}
 	catcher.fi = fi;
-	catcher.cpu = this_cpu_id();
-	catcher.armed = true;
+	this_cpu()->catcher = &catcher;
 	fn(arg);
-	catcher.armed = false;
+	this_cpu()->catcher = NULL;
 	return false;
 }
 
@@ -137,16 +140,17 @@ static void exception(struct trap_frame *tf)
 {
 	if (tf->vector == T_PF && page_fault_handler && page_fault_handler(tf))
 		return;
-	/* Another CPU's fault is not the caught one: its stack is not the catcher's. */
-	if (catcher.armed && catcher.cpu == this_cpu_id() && (tf->cs & 3) == 0) {
-		*catcher.fi = (struct fault_info){
+	struct trap_catcher *c = this_cpu()->catcher;
+
+	if (c && (tf->cs & 3) == 0) {
+		*c->fi = (struct fault_info){
 			.vector = tf->vector,
 			.error = tf->error,
 			.rip = tf->rip,
 			.cr2 = read_cr2(),
 		};
-		catcher.armed = false;
-		kjmp_restore(&catcher.jmp);
+		this_cpu()->catcher = NULL;
+		kjmp_restore(&c->jmp);
 	}
 	if ((tf->cs & 3) && user_fault_handler && user_fault_handler(tf))
 		return;

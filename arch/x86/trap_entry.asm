@@ -6,7 +6,7 @@ bits 64
 %include "arch/x86/trap_frame.inc"
 %include "arch/x86/percpu.inc"
 section .text
-extern trap_dispatch
+extern trap_dispatch, sched_user_return
 extern cpu_smap_enabled
 
 ; Vectors where the CPU pushes an error code itself.
@@ -80,6 +80,7 @@ trap_common:
 	swapgs				; back to the user GS this NMI/#DB/#DF/#MC found
 	jmp .restore
 .to_user:
+	call sched_user_return		; a killed thread exits, a preempted one yields here
 	cli				; no interrupt between SWAPGS and IRETQ
 	swapgs
 .restore:

@@ -11,7 +11,7 @@ bits 64
 %define SYSCALL_VECTOR 0x80		; marks a syscall frame in struct trap_frame.vector
 
 section .text
-extern syscall_dispatch, trap_nmi_report, trap_nmi_seen, trap_nmi_reported
+extern syscall_dispatch, sched_user_return, trap_nmi_report, trap_nmi_seen, trap_nmi_reported
 
 ; Entered by SYSCALL: RCX = user RIP, R11 = user RFLAGS, interrupts masked by SFMASK.
 ; Builds a struct trap_frame on the kernel stack so a system call looks like any other trap.
@@ -39,6 +39,7 @@ syscall_entry:
 .no_nmi:
 	mov rdi, rsp
 	call syscall_dispatch		; the result is in the frame's rax
+	call sched_user_return		; a killed thread exits, a preempted one yields here
 	cli
 	POP_GPRS
 	add rsp, 16			; vector, error

@@ -15,5 +15,10 @@ int console_getc(void);
 int console_trygetc(void);
 /* True when console_trygetc() would return a byte. */
 bool console_input_waiting(void);
+/*
+ * Blocks the calling thread until input may be waiting or time_ns() reaches @deadline_ns (0:
+ * none); may return early (a stray wake, polled input): callers check again.
+ */
+void console_wait_input(u64 deadline_ns);
 
 #endif

@@ -2,20 +2,22 @@
 #ifndef DYAD_PROC_H
 #define DYAD_PROC_H
 
-#include <arch/x86/kjmp.h>
 #include <arch/x86/pmap.h>
 #include <dyad/bootinfo.h>
+#include <dyad/sched.h>
+#include <dyad/spinlock.h>
 #include <dyad/types.h>
 
 /*
  * A process: one address space (a page-table pair tree, so its user addresses are also its
  * guest's physical addresses), a list of memory regions served by demand paging, open files,
- * and a kernel stack.
+ * and one or more threads (include/dyad/sched.h) that share all of it.
  *
- * Processes run synchronously: proc_spawn() enters the new process and returns when it exits,
- * like vfork + exec + wait. The first process is spawned by the kernel, later ones by the
- * dyad_spawn system call. There is one CPU and no preemption, so exactly one process (the
- * innermost spawned) is runnable at a time: proc_current.
+ * Processes run concurrently on every CPU. dyad_spawn starts a child and, in its synchronous
+ * form, waits for it (like vfork + exec + wait); with DYAD_SPAWN_NOWAIT it returns the child's
+ * pid, and wait4 collects the status later. A process ends when its last thread exits, or all
+ * at once on exit_group or a fault (every thread is made to exit); its last thread gives every
+ * frame back, and the struct stays as a zombie until its parent waits (or at once if nobody can).
  */
 /*
  * Regions per process. Adjacent regions with equal attributes are merged, so this bounds the
@@ -65,22 +67,33 @@ struct fd {
 struct proc {
 	int pid;
 	char name[PROC_NAME_MAX];
-	struct proc *parent;
+	struct proc *parent; /* proc_table_lock; NULL: started by the kernel, or orphaned */
 	struct pmap pmap;
-	struct mm_region regions[PROC_MAX_REGIONS]; /* sorted by start, disjoint */
+	struct mm_region regions[PROC_MAX_REGIONS]; /* sorted by start, disjoint; mm_lock */
 	unsigned nr_regions;
 	struct fd fds[PROC_MAX_FDS];
 	u64 brk_start, brk; /* heap: [brk_start, brk) */
-	u64 fs_base;
-	u64 tid_address;
 	u64 page_faults;
-	paddr_t kstack; /* order PROC_KSTACK_ORDER */
-	struct kjmp exit_ctx; /* where proc_run() resumes when the process ends */
-	void *fpu; /* x87/SSE/AVX registers while a child runs: a zeroed fpu_area_size() area */
+	/*
+	 * Taken around every mm_* call on this process from the process layer and the system
+	 * calls (threads fault, map and unmap at once), with interrupts on.
+	 */
+	struct spinlock mm_lock;
+	struct spinlock lock; /* threads, nr_threads, killed, exit_status */
+	struct thread *threads;
+	unsigned nr_threads;
+	bool killed; /* set once (exit_group, a fault): every thread exits at its next chance */
 	int exit_status;
+	bool crashed; /* killed by the kernel for a fault (exit_status DYAD_KILLED_STATUS) */
+	bool zombie; /* proc_table_lock: every thread is gone and every frame freed */
+	bool autoreap; /* proc_table_lock: nobody will wait; freed when it ends */
+	struct waitq child_wq; /* woken when a child of this process ends */
+	struct proc *all_next; /* proc_table_lock */
 };
 
-extern struct proc *proc_current;
+struct thread;
+/* The process of the thread running on this CPU; NULL in a kernel thread. */
+#define proc_current (thread_current() ? thread_current()->proc : NULL)
 
 /* Sets up system-call entry and the fault handlers. */
 void proc_init(void);
@@ -88,12 +101,45 @@ void proc_init(void);
 /*
  * Runs the program in the module named @path with @argv and @envp (NULL-terminated, kernel
  * memory) until it exits. Returns its exit status (0..255; DYAD_KILLED_STATUS if the kernel
- * killed it) or a negative errno if it could not start (-ENOENT, -ENOEXEC, -ENOMEM, -E2BIG).
- * All of its memory is returned before this returns.
+ * killed it) or a negative errno if it could not start (-ENOENT, -ENOEXEC, -ENOMEM, -E2BIG,
+ * -EAGAIN: too many processes), or -EINTR if the caller's own process was killed meanwhile
+ * (the child then runs on as an orphan). All of its memory is returned before this returns.
  */
 long proc_spawn(const char *path, const char *const argv[], const char *const envp[]);
 
-/* Ends the current process with @status. */
-__attribute__((noreturn)) void proc_exit(int status);
+/* Starts the program as a child of the caller's process; returns its pid or -errno. */
+long proc_spawn_nowait(const char *path, const char *const argv[], const char *const envp[]);
+
+/*
+ * Waits for the caller's child @pid (-1: any) to end and frees it. Returns its pid with
+ * *@status its exit status and *@killed whether the kernel killed it; 0 if @nohang and none has
+ * ended; -ECHILD if there is no such child; -EINTR if the caller's process is being killed.
+ */
+long proc_wait(int pid, int *status, bool *killed, bool nohang);
+
+/*
+ * Ends the current thread; with @group (exit_group) the whole process, with @status. The last
+ * thread out frees the process's memory. Never returns.
+ */
+__noreturn void proc_thread_exit(int status, bool group);
+
+/* Ends the current process with @status (exit_group). */
+__noreturn void proc_exit(int status);
+
+/* Makes every thread of @p exit; the process's status is @status unless it was already ending. */
+void proc_kill(struct proc *p, int status);
+
+/*
+ * A new thread of the current process (clone with CLONE_THREAD): it returns to ring 3 from a copy
+ * of the caller's system-call frame with rax 0, stack @stack and FS base @tls, and clears
+ * @clear_tid at exit. Returns its tid or -errno (-EAGAIN: no memory or the process is ending).
+ */
+long proc_clone_thread(u64 stack, u64 tls, u64 clear_tid);
+
+/* The thread @tid of @p (0: the current one), or NULL. */
+struct thread *proc_find_thread(struct proc *p, int tid);
+
+/* Processes that exist (zombies included) and threads of the current process: for tests. */
+unsigned proc_count(void);
 
 #endif

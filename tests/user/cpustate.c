@@ -295,7 +295,7 @@ static void fpu_not_inherited(void)
 			 "fnstcw %[fcwa]\n\tstmxcsr %[mxa]"
 			 : "=a"(st), [fcwa] "=m"(fcw_after), [mxa] "=m"(mxcsr_after)
 			 : "0"((long)DYAD_SYS_SPAWN), "D"(SELF),
-			   "S"(argv), [fcw] "m"(fcw), [mx] "m"(mxcsr)
+			   "S"(argv), "d"(0L), [fcw] "m"(fcw), [mx] "m"(mxcsr)
 			 : "rcx", "r11", "memory");
 	if (avx)
 		__asm__ volatile("vmovdqu %%ymm0, 0(%0)\n\tvmovdqu %%ymm7, 32(%0)\n\t"

@@ -421,6 +421,8 @@ static void tame_spawn(long a[6])
 		snprintf(status_arg, sizeof(status_arg), "%lu", next() % 256);
 		a[1] = (long)nop_argv;
 	}
+	/* The flags: the synchronous form (a child left running would hold frames), or bad ones. */
+	a[2] = next() % 8 ? 0 : (long)(next() | 2);
 }
 
 static void tame_arch_prctl(long a[6])
@@ -517,6 +519,7 @@ static const long implemented[] = {
 	SYS_uname,	    SYS_getuid,	    SYS_getgid,	    SYS_geteuid,	 SYS_getegid,
 	SYS_getppid,	    SYS_arch_prctl, SYS_gettid,	    SYS_set_tid_address, SYS_clock_gettime,
 	SYS_openat,	    DYAD_SYS_SPAWN, DYAD_SYS_STATS, DYAD_SYS_VM_QUERY,
+	SYS_sched_yield,    SYS_sched_getaffinity, SYS_sched_setaffinity,
 };
 
 static long random_nr(void)
@@ -586,7 +589,11 @@ static const struct call_rule rules[] = {
 	{ SYS_set_tid_address, "set_tid_address", S_PID, 0 },
 	{ SYS_clock_gettime, "clock_gettime", S_ZERO, E(EINVAL) | E(EFAULT) },
 	{ DYAD_SYS_SPAWN, "dyad_spawn", S_STATUS,
-	  E(ENOENT) | E(ENOEXEC) | E(EFAULT) | E(E2BIG) | E(ENAMETOOLONG) | E(ENOMEM) | E(EAGAIN) },
+	  E(ENOENT) | E(ENOEXEC) | E(EFAULT) | E(E2BIG) | E(ENAMETOOLONG) | E(ENOMEM) | E(EAGAIN) |
+		  E(EINVAL) },
+	{ SYS_sched_yield, "sched_yield", S_ZERO, 0 },
+	{ SYS_sched_getaffinity, "sched_getaffinity", S_NONNEG, E(EINVAL) | E(EFAULT) | E(ESRCH) },
+	{ SYS_sched_setaffinity, "sched_setaffinity", S_ZERO, E(EINVAL) | E(EFAULT) | E(ESRCH) },
 	{ DYAD_SYS_STATS, "dyad_stats", S_ZERO, E(EFAULT) },
 	{ DYAD_SYS_VM_QUERY, "dyad_vm_query", S_ZERO, E(EINVAL) | E(EFAULT) },
 	{ DYAD_SYS_VM_CREATE, "dyad_vm_create", S_FD,

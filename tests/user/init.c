@@ -165,6 +165,7 @@ int main(int argc, char **argv)
 	run_test("/bin/mmap");
 	run_test("/bin/faults");
 	run_test("/bin/cpustate");
+	run_test("/bin/schedtest");
 	crash_is_killed_and_next_runs();
 	spawn_errors();
 	spawn_argument_limits();

@@ -32,6 +32,9 @@ struct tss {
 #define IST_STACKS 3
 
 struct smp_call;
+struct trap_catcher;
+struct thread;
+struct pmap;
 
 /* CPU states, in percpu.state. */
 #define CPU_ABSENT 0 /* not started, or did not answer */
@@ -56,6 +59,15 @@ struct percpu {
 	volatile u64 call_ipis_empty; /* call IPIs that found no call waiting */
 	u64 ist_top[IST_STACKS]; /* #DF, NMI, #DB stacks (tops) */
 	paddr_t stacks_pa; /* an AP's stack block (idle stack and IST stacks) */
+	struct thread *current; /* the thread running here (kern/sched.c) */
+	struct thread *idle; /* this CPU's idle thread */
+	struct thread *switch_prev; /* the thread just switched away from, until it is let go */
+	volatile u32 need_resched; /* set by the tick or a wake; read on the way to ring 3 */
+	volatile u32 in_idle; /* the idle thread runs: a wake sends a resched IPI */
+	u64 resched_ipis; /* resched IPIs taken */
+	struct pmap *pmap_current; /* the pmap whose tables are in this CPU's CR3 (NULL: kernel's) */
+	struct trap_catcher *catcher; /* the armed trap_catch() on this CPU, if any */
+	bool in_uaccess; /* a uaccess helper runs its copy here (kern/uaccess.c) */
 	u64 gdt[GDT_ENTRIES] __aligned(16);
 	struct tss tss __aligned(16);
 } __aligned(64);

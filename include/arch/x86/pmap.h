@@ -369,8 +369,13 @@ struct pmap_check_err {
 	opte_t odd; /* the odd-half entry of the same slot */
 };
 
-/* The pmap whose KPT is in CR3, NULL for the kernel's master tables. */
+/* The pmap whose KPT is in CR3, NULL for the kernel's master tables: this CPU's. */
+#ifdef HOST_BUILD
 extern struct pmap *pmap_current;
+#else
+#include <arch/x86/percpu.h>
+#define pmap_current (this_cpu()->pmap_current)
+#endif
 
 /* The odd half's format of every pmap created from now on; set by pmap_kernel_half_init(). */
 extern const struct pmap_format *pmap_boot_format;

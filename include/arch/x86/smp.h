@@ -8,8 +8,9 @@
 /*
  * Every CPU of the machine: found in the firmware's tables (include/arch/x86/acpi.h), started
  * with INIT-SIPI-SIPI through a real-mode trampoline below 1 MiB, each with its own GDT, TSS,
- * IST stacks, per-CPU data (include/arch/x86/percpu.h) and LAPIC timer. Processes run on the
- * boot CPU only; the others sit in `sti; hlt` and run what smp_call_*() sends them.
+ * IST stacks, per-CPU data (include/arch/x86/percpu.h) and LAPIC timer. Every CPU runs
+ * threads from the one run queue (kern/sched.c), and idles in `sti; hlt` when there are none;
+ * each also runs what smp_call_*() sends it.
  */
 
 /* A set of CPUs by index. The atomic forms may race with each other on one mask. */
@@ -74,6 +75,11 @@ static inline unsigned cpumask_next(const cpumask_t *m, unsigned cpu)
 
 /* The vector of call IPIs (smp_call_mask). */
 #define IRQ_CALL 0xf0
+/* The vector of resched IPIs: the target looks at the run queue (kern/sched.c). */
+#define IRQ_RESCHED 0xf1
+
+/* Sends a resched IPI to CPU @cpu if it is online. Any context. */
+void smp_send_resched(unsigned cpu);
 
 struct boot_info;
 

@@ -11,9 +11,13 @@
 
 #define DYAD_SYS_BASE 0x1000
 
-/* long dyad_spawn(const char *path, char *const argv[]): runs a program to its end and
- * returns its exit status (0..255), 128 + signal-like code when it was killed, or -errno. */
+/* long dyad_spawn(const char *path, char *const argv[], unsigned long flags): runs a program to
+ * its end and returns its exit status (0..255), 128 + signal-like code when it was killed, or
+ * -errno. With DYAD_SPAWN_NOWAIT it returns the child's pid at once; wait4 collects it (its
+ * status as Linux encodes it: exit code << 8, or SIGSEGV (11) when the kernel killed it). Other
+ * flags: -EINVAL. */
 #define DYAD_SYS_SPAWN (DYAD_SYS_BASE + 0)
+#define DYAD_SPAWN_NOWAIT 0x1
 /* long dyad_stats(struct dyad_stats *out) */
 #define DYAD_SYS_STATS (DYAD_SYS_BASE + 1)
 /* long dyad_vm_query(unsigned long addr, struct dyad_vm_info *out) */
