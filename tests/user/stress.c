@@ -40,6 +40,8 @@
 #define MAX_RANGE 64 /* pages per mmap/munmap/mprotect */
 #define MAX_REPORTS 10
 #define TAG_MAGIC 0x7a6b000000000000UL
+/* What Dyad fills a freed frame with once every CPU has flushed it (MM_POISON, kern/mm.c). */
+#define DYAD_POISON 0xd1adf7eed1adf7eeUL
 /* Frames of a huge page are contiguous: a slot-wide mmap asks for one (Dyad's flag). */
 #define PROT_RW (PROT_READ | PROT_WRITE)
 
@@ -111,11 +113,13 @@ static void sighting(const char *who, int s, int p, int w, uint64_t seen, uint64
 {
 	atomic_fetch_add(&sightings, 1);
 	if (atomic_fetch_add(&reports, 1) < MAX_REPORTS) {
-		int same = seen && (seen & 0xff) * 0x0101010101010101UL == seen;
+		const char *kind = seen == DYAD_POISON ? " (the poison of a freed frame)"
+				   : (seen >> 48) == (TAG_MAGIC >> 48) ? " (a page tag)"
+				   : !seen			       ? " (a fresh frame)"
+								       : "";
 
 		printf("#   sighting by %s: slot %d page %d word %d: %#lx, expected %#lx%s\n", who,
-		       s, p, w, (unsigned long)seen, (unsigned long)want,
-		       same ? " (a repeated byte: poison?)" : "");
+		       s, p, w, (unsigned long)seen, (unsigned long)want, kind);
 	}
 }
 
