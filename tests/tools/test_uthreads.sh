@@ -39,7 +39,7 @@ else
 	not_ok stress_passes_on_linux "status $status: $(grep -A1 '^not ok' "$tmp/stress" | head -6)"
 fi
 expect stress_prints_the_seed_that_replays_it "no replay line" \
-	grep -q 'seed 0x5eed, 3 s.*replay: /bin/stress 0x5eed 3 2' "$tmp/stress"
+	grep -q 'seed 0x5eed, 3 s.*replay: /bin/stress 0x5eed 3 2 1' "$tmp/stress"
 
 bad=
 for v in nonsense 12abc ""; do
