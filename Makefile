@@ -143,9 +143,15 @@ boot-test-bochs: deps
 # Both emulators boot the self-tests and then the user-space tests (Bochs: the VMX CPU model).
 USER_TEST_EXPECT := ^user: [1-9][0-9]* passed, 0 failed, [0-9]+ skipped$$
 
+# The user tests take minutes with threads: 1,000 threads, 500 threaded processes killed, and the
+# address-space stress's 30 s (tests/user/uthreads.mk); a kernel with threads may not skip them.
+USER_TEST_TIMEOUT := 400
+THREADS_NO_SKIP := no threads in this kernel
+
 boot-test-user: deps
 	$(MAKE) utest-iso
-	BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' tools/boot-test.sh qemu $(UTEST_ISO)
+	BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' BOOT_TEST_TIMEOUT=$(USER_TEST_TIMEOUT) \
+		BOOT_TEST_NO_SKIP='$(THREADS_NO_SKIP)' tools/boot-test.sh qemu $(UTEST_ISO)
 
 # Tests that must not skip under Bochs, whose CPU model (corei7_skylake_x) has what they need:
 # there no VM test may skip, and the VMX ktests must have passed.
@@ -184,7 +190,8 @@ check: deps
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) unit
 	$(MAKE) utest-iso
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' \
-		BOOT_TEST_STDIN=$(CONSOLE_BURST) BOOT_TEST_NO_SKIP='$(VM_TEST_NO_SKIP)$(SMP_NO_SKIP)' \
+		BOOT_TEST_STDIN=$(CONSOLE_BURST) BOOT_TEST_TIMEOUT=$(USER_TEST_TIMEOUT) \
+		BOOT_TEST_NO_SKIP='$(VM_TEST_NO_SKIP)$(SMP_NO_SKIP)|$(THREADS_NO_SKIP)' \
 		tools/boot-test.sh qemu $(UTEST_ISO)
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' CPUS=$(BOCHS_CHECK_CPUS) \
 		BOOT_TEST_NO_SKIP='$(BOCHS_NO_SKIP)$(SMP_NO_SKIP)' BOOT_TEST_MIN_PASS='$(BOCHS_MIN_PASS)' \
