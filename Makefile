@@ -144,8 +144,11 @@ boot-test-bochs: deps
 USER_TEST_EXPECT := ^user: [1-9][0-9]* passed, 0 failed, [0-9]+ skipped$$
 
 # The user tests take minutes with threads: 1,000 threads, 500 threaded processes killed, and the
-# address-space stress's 30 s (tests/user/uthreads.mk); a kernel with threads may not skip them.
+# address-space stress's 30 s (tests/user/uthreads.mk), about 10 minutes under Bochs; a kernel
+# with threads may not skip them.
 USER_TEST_TIMEOUT := 400
+BOCHS_USER_TEST_TIMEOUT := 1800
+DEBUG_USER_TEST_TIMEOUT := 900
 THREADS_NO_SKIP := no threads in this kernel
 
 boot-test-user: deps
@@ -194,7 +197,9 @@ check: deps
 		BOOT_TEST_NO_SKIP='$(VM_TEST_NO_SKIP)$(SMP_NO_SKIP)|$(THREADS_NO_SKIP)' \
 		tools/boot-test.sh qemu $(UTEST_ISO)
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' CPUS=$(BOCHS_CHECK_CPUS) \
-		BOOT_TEST_NO_SKIP='$(BOCHS_NO_SKIP)$(SMP_NO_SKIP)' BOOT_TEST_MIN_PASS='$(BOCHS_MIN_PASS)' \
+		BOOT_TEST_TIMEOUT=$(BOCHS_USER_TEST_TIMEOUT) \
+		BOOT_TEST_NO_SKIP='$(BOCHS_NO_SKIP)$(SMP_NO_SKIP)|$(THREADS_NO_SKIP)' \
+		BOOT_TEST_MIN_PASS='$(BOCHS_MIN_PASS)' \
 		tools/boot-test.sh bochs $(UTEST_ISO)
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) boot-test-ryzen
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) check-debug
@@ -213,6 +218,7 @@ check: deps
 check-debug:
 	$(MAKE) BUILD=$(BUILD)/debug DEBUG=1 utest-iso
 	BUILD=$(BUILD)/debug BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' \
+		BOOT_TEST_TIMEOUT=$(DEBUG_USER_TEST_TIMEOUT) \
 		tools/boot-test.sh qemu $(BUILD)/debug/dyad-utest.iso
 
 deps:
