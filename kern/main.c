@@ -110,12 +110,12 @@ static void print_cmdline(const char *line)
 }
 
 /* The words the kernel reads on its command line; everything after `--` goes to init. */
-static const char *const boot_options[] = { "ktest", "init=", "smp_seed=", NULL };
+static const char *const boot_options[] = { "ktest", "init=", "smp_seed=", "shoot_seed=", NULL };
 
 static void warn_unknown_option(const char *word, size_t len)
 {
 	printf("boot: warning: unknown option '%.*s' ignored (known: ktest init=PATH smp_seed=N "
-	       "--)\n",
+	       "shoot_seed=N --)\n",
 	       (int)len, word);
 }
 

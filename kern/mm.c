@@ -6,7 +6,21 @@
  * regions thereby appear in the EPT at the same address.
  *
  * Frames belong to exactly one leaf of one process. Whoever removes a leaf frees exactly the
- * frames it covered (free_leaf), even when it was cut out of a larger block.
+ * frames it covered (free_leaf), even when it was cut out of a larger block, and only after
+ * the pair module's shootdown (pmap_unmap reports a leaf after every CPU flushed it); the
+ * frame is first filled with MM_POISON (mm_poison_freed).
+ *
+ * LOCKING. Threads of one process share its pmap, and so its region table. Per address space:
+ *   1. the region lock (pm->mm_lock, a reader-writer spin word): faults read the table and
+ *      take it shared, so faults on several CPUs run in parallel (they serialise only on the
+ *      pmap's lock, for the few hundred instructions of pmap_map_page); mmap, munmap,
+ *      mprotect, brk and region_add change it and take it exclusive;
+ *   2. scratch_lock (one for all processes: the scratch list below), by writers only;
+ *   3. pm->lock, inside pmap_*.
+ * Always in this order. A spinner runs the call IPIs aimed at its CPU (pmap_arch_poll), as
+ * the pmap's lock does: a writer may hold the region lock across a shootdown that waits for
+ * a CPU spinning here with interrupts off (a fault). Writers can starve behind a stream of
+ * faults; each fault holds the lock for one page's allocation, fill and mapping.
  */
 #include <linux/mman.h>
 
@@ -20,16 +34,67 @@
 #include <dyad/mm.h>
 #include <uapi/dyad/abi.h>
 
+bool mm_poison_freed = true;
+
 #define MM_MMAP_BOTTOM 0x10000ULL /* nothing is placed below 64 KiB: NULL stays unmapped */
 #define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
 
 /*
  * Scratch for rebuilding a region list: a change is built here in full, checked, and only
- * then copied over the process's list, so a refused change leaves the list as it was. mm calls
- * never nest and there is one CPU.
+ * then copied over the process's list, so a refused change leaves the list as it was. Held
+ * under scratch_lock from regions_build() to regions_commit() (or the refusal).
  */
 static struct mm_region scratch[PROC_MAX_REGIONS];
 static unsigned scratch_n;
+static s32 scratch_lock;
+
+/* Spins until *@word goes from @from (any value >= 0 when @from < 0) to @to. */
+static void lock_word(s32 *word, s32 from, s32 to, bool shared)
+{
+	for (;;) {
+		s32 v = __atomic_load_n(word, __ATOMIC_RELAXED);
+
+		if (shared ? v >= 0 : v == from) {
+			if (__atomic_compare_exchange_n(word, &v, shared ? v + 1 : to, false,
+							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+				return;
+			continue;
+		}
+		pmap_arch_poll();
+		__builtin_ia32_pause();
+	}
+}
+
+/* The region lock of @p's address space, exclusive (region changes) or shared (faults). */
+static void mm_write_lock(struct proc *p)
+{
+	lock_word(&p->pmap.mm_lock, 0, -1, false);
+}
+
+static void mm_write_unlock(struct proc *p)
+{
+	__atomic_store_n(&p->pmap.mm_lock, 0, __ATOMIC_RELEASE);
+}
+
+static void mm_read_lock(struct proc *p)
+{
+	lock_word(&p->pmap.mm_lock, 0, 0, true);
+}
+
+static void mm_read_unlock(struct proc *p)
+{
+	__atomic_fetch_sub(&p->pmap.mm_lock, 1, __ATOMIC_RELEASE);
+}
+
+static void scratch_acquire(void)
+{
+	lock_word(&scratch_lock, 0, 1, false);
+}
+
+static void scratch_release(void)
+{
+	__atomic_store_n(&scratch_lock, 0, __ATOMIC_RELEASE);
+}
 
 _Static_assert(ELF_LOAD_END == MM_STACK_TOP - MM_STACK_SIZE,
 	       "the ELF validator's top must be the bottom of the stack area the loader adds");
@@ -56,6 +121,13 @@ static int free_leaf(void *arg, const struct pmap_leaf *leaf)
 
 	if (r && (r->flags & MM_FRAME))
 		return 0;
+	/* A huge page: the first 4 KiB of each 2 MiB (a whole GiB would cost seconds). */
+	for (u64 off = 0; mm_poison_freed && off < leaf->size; off += SZ_2M) {
+		u64 *w = pmem_va(leaf->pa + off);
+
+		for (u64 i = 0; i < PAGE_SIZE / sizeof(u64); i++)
+			w[i] = MM_POISON;
+	}
 	pmem_free_part(leaf->pa, order_of(leaf->size));
 	return 0;
 }
@@ -84,7 +156,8 @@ static bool user_range_valid(u64 start, u64 len)
  * fault looks its region up twice (kern/vcpu.c, then mm_fault()): with the hint a repeated
  * lookup is one range check instead of a search. Only a hint: it is checked against the list
  * before use, so no change to any list has to update it. Regions are disjoint, so a region
- * that holds @addr is the region of @addr. One CPU; a stale value costs a search, nothing more.
+ * that holds @addr is the region of @addr. Shared by every CPU (read and written relaxed):
+ * a stale or foreign value costs a search, nothing more.
  */
 static unsigned find_hint;
 
@@ -96,9 +169,10 @@ static bool region_holds(const struct mm_region *r, u64 addr)
 const struct mm_region *mm_find(const struct proc *p, u64 addr)
 {
 	unsigned lo = 0, hi = p->nr_regions;
+	unsigned hint = __atomic_load_n(&find_hint, __ATOMIC_RELAXED);
 
-	if (find_hint < hi && region_holds(&p->regions[find_hint], addr))
-		return &p->regions[find_hint];
+	if (hint < hi && region_holds(&p->regions[hint], addr))
+		return &p->regions[hint];
 	/* The list is sorted and disjoint: find the first region that ends above @addr. */
 	while (lo < hi) {
 		unsigned mid = lo + (hi - lo) / 2;
@@ -110,7 +184,7 @@ const struct mm_region *mm_find(const struct proc *p, u64 addr)
 	}
 	if (lo == p->nr_regions || addr < p->regions[lo].start)
 		return NULL;
-	find_hint = lo;
+	__atomic_store_n(&find_hint, lo, __ATOMIC_RELAXED);
 	return &p->regions[lo];
 }
 
@@ -217,7 +291,20 @@ static void regions_commit(struct proc *p)
 	p->nr_regions = scratch_n;
 }
 
-int mm_region_add(struct proc *p, const struct mm_region *r)
+/* The writer's locks, in order: the region lock, then the scratch list. */
+static void writer_begin(struct proc *p)
+{
+	mm_write_lock(p);
+	scratch_acquire();
+}
+
+static void writer_end(struct proc *p)
+{
+	scratch_release();
+	mm_write_unlock(p);
+}
+
+static int region_add(struct proc *p, const struct mm_region *r)
 {
 	if (!user_range_valid(r->start, r->end - r->start) || !IS_ALIGNED(r->end, PAGE_SIZE))
 		return -EINVAL;
@@ -229,7 +316,7 @@ int mm_region_add(struct proc *p, const struct mm_region *r)
 	return err;
 }
 
-int mm_munmap(struct proc *p, u64 addr, u64 len)
+static int munmap_locked(struct proc *p, u64 addr, u64 len)
 {
 	int err;
 
@@ -245,7 +332,7 @@ int mm_munmap(struct proc *p, u64 addr, u64 len)
 	return err;
 }
 
-int mm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot)
+static int mprotect_locked(struct proc *p, u64 addr, u64 len, u32 prot)
 {
 	u64 end, pos;
 	int err;
@@ -407,7 +494,7 @@ static long mmap_region(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, 
 	return (long)addr;
 }
 
-u64 mm_brk(struct proc *p, u64 new_brk)
+static u64 brk_locked(struct proc *p, u64 new_brk)
 {
 	u64 old_end = ALIGN_UP(p->brk, PAGE_SIZE), new_end = ALIGN_UP(new_brk, PAGE_SIZE);
 
@@ -422,9 +509,9 @@ u64 mm_brk(struct proc *p, u64 new_brk)
 					  .end = new_end,
 					  .prot = PROT_READ | PROT_WRITE,
 					  .flags = MM_HEAP };
-		if (mm_region_add(p, &heap))
+		if (region_add(p, &heap))
 			return p->brk;
-	} else if (new_end < old_end && mm_munmap(p, new_end, old_end - new_end)) {
+	} else if (new_end < old_end && munmap_locked(p, new_end, old_end - new_end)) {
 		return p->brk;
 	}
 	p->brk = new_brk;
@@ -473,27 +560,51 @@ static unsigned fault_first_size(struct proc *p, const struct mm_region *r, u64 
 
 /*
  * Fills the fresh block @pa for the page [base, base + size) of @r and maps it. Returns @size,
- * or 0 when the mapping failed (-ENOMEM for a page-table pair) and the block went back.
+ * or 0 when the mapping failed (-ENOMEM for a page-table pair) and the block went back, or
+ * FAULT_RACED when something was mapped there meanwhile (the block went back too).
+ * Runs under the region lock, shared.
  */
+#define FAULT_RACED 1 /* no page size: fault_map() found the slot mapped */
+
 static u64 fault_map(struct proc *p, const struct mm_region *r, u64 base, paddr_t pa, u64 size,
 		     u32 flags)
 {
+	int err;
+
 	fill_frame(r, base, pa, size);
-	if (pmap_map_page(&p->pmap, base, pa, size, flags) == 0) {
-		p->page_faults++;
+	err = pmap_map_page(&p->pmap, base, pa, size, flags);
+	if (err == 0) {
+		__atomic_fetch_add(&p->page_faults, 1, __ATOMIC_RELAXED);
 		return size;
 	}
 	pmem_free(pa, order_of(size));
-	return 0;
+	return err == -EEXIST ? FAULT_RACED : 0;
 }
 
 /*
- * Serves a fault at @addr in region @r (NULL: in none) with error code @err. Returns the size
- * of the one page it mapped, or 0 when the fault is not served. Inlined into its two callers,
- * which differ only in how they pick @r: the fault path pays no call for the split.
+ * A not-present fault at @addr found a page there: another thread's fault (or mmap) mapped it
+ * between the CPU's walk and this one. Served, so the access is retried, when that page
+ * allows it (a guest-visible page is guest-executable); its size is returned. Otherwise 0.
  */
-static inline __attribute__((always_inline)) u64 fault_in(struct proc *p, const struct mm_region *r,
-							  u64 addr, u64 err)
+static u64 fault_raced(struct proc *p, u64 addr, u64 err, bool guest)
+{
+	struct pmap_leaf l;
+
+	if (pmap_lookup(&p->pmap, addr, &l))
+		return 0; /* unmapped again meanwhile: refused, as a fault in no page is */
+	if (((err & PF_W) && !(l.flags & PMAP_W)) ||
+	    ((err & PF_I) && !(l.flags & (guest ? PMAP_VISIBLE : PMAP_X))))
+		return 0;
+	return l.size;
+}
+
+/*
+ * fault_in()'s first part: the region's checks, the page size, the allocation and the mapping.
+ * Returns the size mapped, 0 (not served) or FAULT_RACED.
+ */
+static inline __attribute__((always_inline)) u64 fault_alloc_map(struct proc *p,
+								 const struct mm_region *r,
+								 u64 addr, u64 err)
 {
 	static const u64 sizes[] = { SZ_1G, SZ_2M, SZ_4K };
 
@@ -526,42 +637,119 @@ static inline __attribute__((always_inline)) u64 fault_in(struct proc *p, const 
 	return 0;
 }
 
+/*
+ * Serves a fault at @addr in region @r (NULL: in none) with error code @err. Returns the size
+ * of the one page it mapped, or 0 when the fault is not served. A not-present fault on a page
+ * that is mapped by the time the pmap's lock is taken is the race of two threads faulting the
+ * same page: served if that page allows the access (fault_raced). Inlined into its two
+ * callers, which differ only in how they pick @r: the fault path pays no call for the split.
+ */
+static inline __attribute__((always_inline)) u64 fault_in(struct proc *p, const struct mm_region *r,
+							  u64 addr, u64 err, bool guest)
+{
+	u64 size = fault_alloc_map(p, r, addr, err);
+
+	return size == FAULT_RACED ? fault_raced(p, addr, err, guest) : size;
+}
+
 bool mm_fault(struct proc *p, u64 addr, u64 err)
 {
-	return fault_in(p, mm_find(p, addr), addr, err) != 0;
+	u64 size;
+
+	mm_read_lock(p);
+	size = fault_in(p, mm_find(p, addr), addr, err, false);
+	mm_read_unlock(p);
+	return size != 0;
 }
 
 u64 mm_guest_fault(struct proc *p, u64 gpa, u64 err)
 {
-	const struct mm_region *r = mm_find(p, gpa);
+	const struct mm_region *r;
+	u64 size = 0;
 
-	return r && (r->flags & MM_GUEST) ? fault_in(p, r, gpa, err) : 0;
+	mm_read_lock(p);
+	r = mm_find(p, gpa);
+	if (r && (r->flags & MM_GUEST))
+		size = fault_in(p, r, gpa, err, true);
+	mm_read_unlock(p);
+	return size;
+}
+
+int mm_region_add(struct proc *p, const struct mm_region *r)
+{
+	int err;
+
+	writer_begin(p);
+	err = region_add(p, r);
+	writer_end(p);
+	return err;
+}
+
+int mm_munmap(struct proc *p, u64 addr, u64 len)
+{
+	int err;
+
+	writer_begin(p);
+	err = munmap_locked(p, addr, len);
+	writer_end(p);
+	return err;
+}
+
+int mm_mprotect(struct proc *p, u64 addr, u64 len, u32 prot)
+{
+	int err;
+
+	writer_begin(p);
+	err = mprotect_locked(p, addr, len, prot);
+	writer_end(p);
+	return err;
+}
+
+u64 mm_brk(struct proc *p, u64 new_brk)
+{
+	u64 brk;
+
+	writer_begin(p);
+	brk = brk_locked(p, new_brk);
+	writer_end(p);
+	return brk;
 }
 
 long mm_mmap(struct proc *p, u64 addr, u64 len, u32 prot, u32 flags, int fd, u64 off)
 {
-	return mmap_region(p, addr, len, prot, flags, fd, off, 0);
+	long r;
+
+	writer_begin(p);
+	r = mmap_region(p, addr, len, prot, flags, fd, off, 0);
+	writer_end(p);
+	return r;
 }
 
 long mm_map_frame(struct proc *p, u64 addr, u32 prot, u32 flags, paddr_t pa)
 {
 	const u32 placement = MAP_FIXED | MAP_FIXED_NOREPLACE;
-	long va = mmap_region(p, addr, PAGE_SIZE, prot,
-			      (flags & placement) | MAP_ANONYMOUS | MAP_SHARED, -1, 0, MM_FRAME);
+	long va;
+	int err;
 
-	if (va < 0)
-		return va;
-	int err = pmap_map_page(&p->pmap, (u64)va, pa, PAGE_SIZE,
-				region_pmap_flags(mm_find(p, (u64)va)));
-	if (err) {
-		mm_munmap(p, (u64)va, PAGE_SIZE);
-		return err;
+	writer_begin(p);
+	va = mmap_region(p, addr, PAGE_SIZE, prot,
+			 (flags & placement) | MAP_ANONYMOUS | MAP_SHARED, -1, 0, MM_FRAME);
+	if (va >= 0) {
+		err = pmap_map_page(&p->pmap, (u64)va, pa, PAGE_SIZE,
+				    region_pmap_flags(mm_find(p, (u64)va)));
+		if (err) {
+			munmap_locked(p, (u64)va, PAGE_SIZE);
+			va = err;
+		}
 	}
+	writer_end(p);
 	return va;
 }
 
 void mm_teardown(struct proc *p)
 {
+	writer_begin(p);
 	pmap_destroy(&p->pmap, free_leaf, p);
 	p->nr_regions = 0;
+	writer_end(p);
 }

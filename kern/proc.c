@@ -436,8 +436,8 @@ struct thread *proc_find_thread(struct proc *p, int tid)
 /*
  * Demand paging: a fault of user code, or of the kernel inside a uaccess helper. A kernel fault
  * on a user address anywhere else is left to trap_dispatch, which panics (or to an armed
- * trap_catch, in self-tests). The regions are read under the process's mm_lock, with interrupts
- * on if the faulting code had them on (another CPU may be waiting on an IPI to this one).
+ * trap_catch, in self-tests). With interrupts on if the faulting code had them on (another CPU
+ * may be waiting on an IPI to this one; kern/mm.c's locks also run such calls while spinning).
  */
 static bool proc_page_fault(struct trap_frame *tf)
 {
@@ -451,9 +451,7 @@ static bool proc_page_fault(struct trap_frame *tf)
 		return false;
 	if (tf->rflags & RFLAGS_IF)
 		irq_enable();
-	spin_lock(&p->mm_lock);
-	served = mm_fault(p, addr, tf->error);
-	spin_unlock(&p->mm_lock);
+	served = mm_fault(p, addr, tf->error); /* under the region lock kern/mm.c takes */
 	irq_disable();
 	return served;
 }

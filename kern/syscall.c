@@ -254,20 +254,6 @@ static long sys_fstat(u64 fd, u64 ustat, u64 a2, u64 a3, u64 a4, u64 a5)
 	return copy_to_user(ustat, &st, sizeof(st));
 }
 
-/*
- * VMs run on CPU 0 only until VMXON/SVM enable and VMCS migration run on every CPU: a thread
- * that uses a VM or vCPU descriptor is pinned there, and moves there now. Remove this when the
- * virtualization layer is per-CPU.
- */
-static void pin_vm_thread(void)
-{
-	cpumask_t cpu0;
-
-	cpumask_clear(&cpu0);
-	cpumask_set(&cpu0, 0);
-	sched_set_affinity(thread_current(), &cpu0);
-}
-
 static long sys_ioctl(u64 fd, u64 req, u64 arg, u64 a3, u64 a4, u64 a5)
 {
 	struct fd *f = fd_get((int)fd);
@@ -279,59 +265,37 @@ static long sys_ioctl(u64 fd, u64 req, u64 arg, u64 a3, u64 a4, u64 a5)
 		struct winsize ws = { .ws_row = 24, .ws_col = 80 };
 		return copy_to_user(arg, &ws, sizeof(ws));
 	}
-	if (f->kind == FD_VM || f->kind == FD_VCPU) {
-		pin_vm_thread();
-		return vcpu_ioctl(f, req, arg);
-	}
+	if (f->kind == FD_VM || f->kind == FD_VCPU)
+		return vcpu_ioctl(f, req, arg); /* VMX/SVM run on every CPU: no pin */
 	return -ENOTTY;
 }
 
-/* The regions are changed under the process's mm_lock: its threads fault and map at once. */
+/* kern/mm.c locks the regions itself (the address space's region lock): threads map at once. */
 static long sys_mmap(u64 addr, u64 len, u64 prot, u64 flags, u64 fd, u64 off)
 {
 	struct proc *p = proc_current;
-	long r;
 
 	if (len > USER_TOP)
 		return -ENOMEM; /* as Linux: larger than any address space */
-	spin_lock(&p->mm_lock);
 	if (!(flags & MAP_ANONYMOUS) && fd < PROC_MAX_FDS &&
 	    (p->fds[fd].kind == FD_VCPU || p->fds[fd].kind == FD_VM))
-		r = vcpu_mmap(&p->fds[fd], addr, len, (u32)prot, (u32)flags, off);
-	else
-		r = mm_mmap(p, addr, len, (u32)prot, (u32)flags, (int)fd, off);
-	spin_unlock(&p->mm_lock);
-	return r;
+		return vcpu_mmap(&p->fds[fd], addr, len, (u32)prot, (u32)flags, off);
+	return mm_mmap(p, addr, len, (u32)prot, (u32)flags, (int)fd, off);
 }
 
 static long sys_munmap(u64 addr, u64 len, u64 a2, u64 a3, u64 a4, u64 a5)
 {
-	struct proc *p = proc_current;
-
-	spin_lock(&p->mm_lock);
-	long r = mm_munmap(p, addr, len);
-	spin_unlock(&p->mm_lock);
-	return r;
+	return mm_munmap(proc_current, addr, len);
 }
 
 static long sys_mprotect(u64 addr, u64 len, u64 prot, u64 a3, u64 a4, u64 a5)
 {
-	struct proc *p = proc_current;
-
-	spin_lock(&p->mm_lock);
-	long r = mm_mprotect(p, addr, len, (u32)prot);
-	spin_unlock(&p->mm_lock);
-	return r;
+	return mm_mprotect(proc_current, addr, len, (u32)prot);
 }
 
 static long sys_brk(u64 new_brk, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 {
-	struct proc *p = proc_current;
-
-	spin_lock(&p->mm_lock);
-	long r = (long)mm_brk(p, new_brk);
-	spin_unlock(&p->mm_lock);
-	return r;
+	return (long)mm_brk(proc_current, new_brk);
 }
 
 /* exit: this thread only; the process ends with @status when it was the last. */
@@ -705,7 +669,6 @@ static long sys_dyad_vm_query(u64 addr, u64 uinfo, u64 a2, u64 a3, u64 a4, u64 a
 
 static long sys_dyad_vm_create(u64 flags, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 {
-	pin_vm_thread();
 	return vcpu_sys_vm_create(flags);
 }
 

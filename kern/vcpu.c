@@ -17,6 +17,7 @@
 #include <arch/x86/cpu.h>
 #include <arch/x86/memlayout.h>
 #include <arch/x86/pmap.h>
+#include <arch/x86/smp.h>
 #include <arch/x86/trap.h>
 #include <dyad/console.h>
 #include <dyad/errno.h>
@@ -247,11 +248,28 @@ static long vcpu_run_loop(struct vcpu *v)
 
 static long vcpu_run(struct vcpu *v)
 {
-	long r = vcpu_run_loop(v);
+	long r;
 
+	__atomic_store_n(&v->run_cpu, this_cpu_id(), __ATOMIC_RELEASE);
+	r = vcpu_run_loop(v);
+	__atomic_store_n(&v->run_cpu, VCPU_NO_CPU, __ATOMIC_RELEASE);
 	if (vcpu_backend->sync)
 		vcpu_backend->sync(v);
 	return r;
+}
+
+static void kick_noop(void *arg)
+{
+}
+
+bool vcpu_kick(struct vcpu *v)
+{
+	u32 cpu = __atomic_load_n(&v->run_cpu, __ATOMIC_ACQUIRE);
+
+	if (cpu == VCPU_NO_CPU || cpu == this_cpu_id())
+		return false;
+	__atomic_fetch_add(&v->kicks, 1, __ATOMIC_RELAXED);
+	return smp_call_on(cpu, kick_noop, NULL) != 0;
 }
 
 /* ---- descriptors --------------------------------------------------------------------------- */
@@ -324,7 +342,9 @@ static long create_vcpu(struct vm *vm)
 	run_pa = pmem_alloc_zeroed(0);
 	if (!run_pa)
 		return -ENOMEM;
-	*v = (struct vcpu){ .vm = vm, .run = pmem_va(run_pa), .run_pa = run_pa };
+	*v = (struct vcpu){
+		.vm = vm, .run = pmem_va(run_pa), .run_pa = run_pa, .run_cpu = VCPU_NO_CPU
+	};
 	v->run->tsc_khz = tsc_hz / 1000;
 	err = vcpu_backend->create(v);
 	if (err) {

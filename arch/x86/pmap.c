@@ -33,6 +33,8 @@
 
 /* A range needing more invlpg than this gets one full flush instead. */
 #define FLUSH_MAX 32
+/* Removed leaves reported per shootdown: a longer unmap flushes once per batch. */
+#define FLUSH_LEAVES 64
 /* Pairs a range edit may need: two cut ends, each splitting a 1G and then a 2M jumbo. */
 #define SPLIT_MAX (2 * (PMAP_LEVELS - 2))
 
@@ -41,13 +43,26 @@
 #define WALK_DESCEND 1
 #define WALK_STOP (-4096) /* a callback asked to stop; its value is in walk.ret */
 
-#ifdef HOST_BUILD
-struct pmap *pmap_current;
-#endif
+struct pmap *pmap_current_cpu[SMP_MAX_CPUS];
+struct pmap_shootdown_stats pmap_shootdowns;
 const struct pmap_format *pmap_boot_format = &pmap_format_ept;
 static const kpte_t *kernel_master;
 static paddr_t kernel_master_pa;
-static bool vmx_on; /* pmap_vmx_operation(): INVEPT is legal */
+static bool vmx_on[SMP_MAX_CPUS]; /* pmap_vmx_operation(), per CPU: INVEPT is legal there */
+
+/*
+ * pm->lock, taken by spinning: a CPU waiting here runs the call IPIs aimed at it, so the
+ * holder's shootdown (which waits for every target) finishes even when this CPU spins with
+ * interrupts off (a page fault).
+ */
+static void pmap_lock(struct pmap *pm)
+{
+	while (__atomic_exchange_n(&pm->lock.locked, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&pm->lock.locked, __ATOMIC_RELAXED)) {
+			pmap_arch_poll();
+			__builtin_ia32_pause();
+		}
+}
 
 /* ---- pairs ----------------------------------------------------------------------------- */
 
@@ -64,16 +79,24 @@ static paddr_t pair_alloc(struct pmap *pm)
 	return pa;
 }
 
-static void pair_free(struct pmap *pm, paddr_t pa)
+/* Uncounts @pa; the caller frees it (at once if no walker ever saw it, else pair_retire). */
+static void pair_uncount(struct pmap *pm, paddr_t pa)
 {
 	pm->nr_pairs--;
 	pm->pair_sum -= pa;
 	pm->pair_sq -= pa * pa;
+}
+
+/* Frees a pair that was never linked into the tables: no TLB can hold it. */
+static void pair_free(struct pmap *pm, paddr_t pa)
+{
+	pair_uncount(pm, pa);
 	pmem_free(pa, PMAP_PAIR_ORDER);
 }
 
 struct flush;
 static void flush_guest(struct flush *f);
+static void pair_retire(struct pmap *pm, struct flush *f, paddr_t pa);
 
 /*
  * True when replacing odd entry @old by @new (format @f) takes something away that a guest
@@ -149,6 +172,12 @@ struct flush {
 	bool guest; /* the guest's TLB may hold something the odd half no longer grants */
 	unsigned n;
 	u64 va[FLUSH_MAX]; /* only va[0..n) is ever read: not initialised */
+	/* Released only after the shootdown (pmap.h, SEVERAL CPUS, step 5). */
+	paddr_t pairs; /* unlinked pairs, chained through their first KPTE (never present) */
+	pmap_leaf_fn fn; /* sees each removed leaf; may be NULL */
+	void *arg;
+	unsigned nleaves;
+	struct pmap_leaf leaves[FLUSH_LEAVES]; /* only leaves[0..nleaves) is read */
 };
 
 static void flush_init(struct flush *f)
@@ -157,6 +186,9 @@ static void flush_init(struct flush *f)
 	f->all = false;
 	f->guest = false;
 	f->n = 0;
+	f->pairs = 0;
+	f->fn = NULL;
+	f->nleaves = 0;
 }
 
 /* Notes that a guest TLB may hold a translation the odd half has just narrowed or dropped. */
@@ -181,34 +213,122 @@ static u64 eptp_of(const struct pmap *pm)
 	       ((cpu_features.ept_vpid_cap & EPT_CAP_AD) ? EPTP_AD : 0);
 }
 
-/*
- * The guest's side of a flush, for a pmap attached to a guest: a new generation (the SVM
- * backend compares it before VMRUN) and, in EPT format while VMX is on, INVEPT single-context
- * now (there is no per-address INVEPT).
- */
-static void flush_guest_now(struct pmap *pm)
+static void stat_add(u64 *c, u64 n)
 {
-	__atomic_store_n(&pm->guest_tlb_gen, pm->guest_tlb_gen + 1, __ATOMIC_RELEASE);
-	if (pm->fmt->invept && vmx_on)
-		tlb_invept_single(eptp_of(pm));
+	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
+}
+
+/* One shootdown: what each target CPU flushes. */
+struct shootdown {
+	struct pmap *pm;
+	const struct flush *f; /* NULL: no host side */
+	cpumask_t host, guest;
+};
+
+/*
+ * A target's part (this CPU directly, the others from the call IPI, interrupts off): the host
+ * side if it still has the pmap in CR3 (if it left, its CR3 write flushed), INVLPG per changed
+ * leaf (one INVLPG drops a whole large page and all paging-structure caches) or a full flush;
+ * the guest side, INVEPT single-context in EPT format while this CPU is in VMX operation (an
+ * NPT guest is flushed by the SVM backend at its next VMRUN: the IPI has already made it exit).
+ */
+static void shootdown_cpu(void *arg)
+{
+	const struct shootdown *s = arg;
+	unsigned cpu = pmap_arch_cpu();
+
+	stat_add(&pmap_shootdowns.ran[cpu], 1);
+	if (s->f && cpumask_test(&s->host, cpu) && pmap_current_cpu[cpu] == s->pm) {
+		if (s->f->all)
+			tlb_flush_all();
+		else
+			for (unsigned i = 0; i < s->f->n; i++)
+				tlb_invlpg(s->f->va[i]);
+	}
+	if (cpumask_test(&s->guest, cpu) && s->pm->fmt->invept && vmx_on[cpu])
+		tlb_invept_single(eptp_of(s->pm));
 }
 
 /*
- * One flush per operation: INVLPG per changed leaf (one INVLPG drops a whole large page and
- * all paging-structure caches) or one full flush, only if @pm is in CR3; and the guest's
- * flush if the operation took anything from the odd half of a pmap that serves a guest.
+ * THE SHOOTDOWN (pmap.h, SEVERAL CPUS, steps 2-4), under pm->lock: the host side where @f
+ * (may be NULL) changed a translation, on the CPUs that have @pm loaded; with @guest, a new
+ * guest generation and the guest side on the CPUs that entered the guest since their last
+ * flush. This CPU flushes directly (in guest_cpus or not: VMX on here, an INVEPT keeps the
+ * one-CPU behaviour of flushing a stale context of a reused root); the others by one IPI.
  */
-static void flush_finish(struct pmap *pm, const struct flush *f)
+static void shootdown(struct pmap *pm, const struct flush *f, bool guest)
 {
-	if (f->any && pm == pmap_current) {
-		if (f->all)
-			tlb_flush_all();
-		else
-			for (unsigned i = 0; i < f->n; i++)
-				tlb_invlpg(f->va[i]);
+	struct shootdown s = { .pm = pm, .f = (f && f->any) ? f : NULL };
+	unsigned self = pmap_arch_cpu();
+	cpumask_t remote;
+
+	cpumask_clear(&s.host);
+	cpumask_clear(&s.guest);
+	if (guest) {
+		__atomic_store_n(&pm->guest_tlb_gen, pm->guest_tlb_gen + 1, __ATOMIC_SEQ_CST);
+		for (unsigned i = 0; i < ARRAY_SIZE(s.guest.bits); i++)
+			s.guest.bits[i] =
+				__atomic_exchange_n(&pm->guest_cpus.bits[i], 0, __ATOMIC_SEQ_CST);
+		cpumask_set(&s.guest, self);
 	}
-	if (f->guest && pm->guest_attached)
-		flush_guest_now(pm);
+	if (s.f)
+		for (unsigned i = 0; i < ARRAY_SIZE(s.host.bits); i++)
+			s.host.bits[i] = __atomic_load_n(&pm->loaded.bits[i], __ATOMIC_SEQ_CST);
+	if (!s.f && !guest)
+		return;
+	stat_add(&pmap_shootdowns.ops, 1);
+	stat_add(&pmap_shootdowns.host_cpus, cpumask_weight(&s.host));
+	stat_add(&pmap_shootdowns.guest_cpus, guest ? cpumask_weight(&s.guest) : 0);
+	if (s.f && pm == pmap_current_cpu[self])
+		cpumask_set(&s.host, self); /* the tables changed under this CPU's CR3 */
+	stat_add(&pmap_shootdowns.sent[self], 1);
+	shootdown_cpu(&s);
+	cpumask_clear(&remote);
+	for (unsigned i = 0; i < ARRAY_SIZE(remote.bits); i++)
+		remote.bits[i] = s.host.bits[i] | s.guest.bits[i];
+	cpumask_unset(&remote, self);
+	if (cpumask_next(&remote, 0) < SMP_MAX_CPUS) {
+		unsigned cpu;
+
+		for_each_cpu (cpu, &remote)
+			stat_add(&pmap_shootdowns.sent[cpu], 1);
+		stat_add(&pmap_shootdowns.remote, 1);
+		pmap_arch_shootdown(&remote, shootdown_cpu, &s);
+	}
+}
+
+/*
+ * Ends one batch of an operation: the shootdown, then (step 5) the pairs it unlinked go back
+ * to pmem and @f->fn sees the leaves it removed. @f is ready for the next batch.
+ */
+static void flush_finish(struct pmap *pm, struct flush *f)
+{
+	shootdown(pm, f, f->guest && pm->guest_attached);
+	while (f->pairs) {
+		paddr_t pa = f->pairs;
+
+		f->pairs = *(kpte_t *)pmem_va(pa);
+		*(kpte_t *)pmem_va(pa) = 0;
+		pmem_free(pa, PMAP_PAIR_ORDER);
+	}
+	for (unsigned i = 0; i < f->nleaves; i++)
+		f->fn(f->arg, &f->leaves[i]);
+	f->any = f->all = f->guest = false;
+	f->n = 0;
+	f->nleaves = 0;
+}
+
+/*
+ * Uncounts the pair @pa that the walk just unlinked and keeps it for after the shootdown: a
+ * CPU's paging-structure cache or a second-stage walker may still read it. Chained through
+ * its first KPTE: an 8 KiB-aligned address with P (and EPT's R/W/X) clear is not present in
+ * either format, so a stale walker reading it faults instead of following it.
+ */
+static void pair_retire(struct pmap *pm, struct flush *f, paddr_t pa)
+{
+	pair_uncount(pm, pa);
+	*(kpte_t *)pmem_va(pa) = f->pairs;
+	f->pairs = pa;
 }
 
 /* ---- the walker ------------------------------------------------------------------------ */
@@ -277,7 +397,7 @@ static int walk_table(struct walk *w, paddr_t pa, unsigned lvl, u64 va, u64 end)
 			r = walk_table(w, child, lvl - 1, va, next);
 			if ((w->prune || (r < 0 && w->undo)) && pair_empty(child)) {
 				pair_write(w->pm, kp, lvl, 0, 0, w->flush);
-				pair_free(w->pm, child);
+				pair_retire(w->pm, w->flush, child);
 				flush_add(w->flush, va);
 			}
 		}
@@ -420,8 +540,15 @@ static int unmap_slot(struct walk *w, kpte_t *kp, unsigned lvl, u64 va, u64 end)
 	w->pm->nr_leaves[lvl]--;
 	flush_add(w->flush, va);
 	if (w->fn) {
+		/* Reported after the shootdown; a full batch is shot down now, mid-walk. */
+		struct flush *f = w->flush;
+
 		leaf = leaf_report(k, lvl, va);
-		w->fn(w->arg, &leaf);
+		f->fn = w->fn;
+		f->arg = w->arg;
+		f->leaves[f->nleaves++] = leaf;
+		if (f->nleaves == FLUSH_LEAVES)
+			flush_finish(w->pm, f);
 	}
 	return WALK_NEXT;
 }
@@ -738,12 +865,12 @@ void pmap_destroy(struct pmap *pm, pmap_leaf_fn fn, void *arg)
 	};
 
 	flush_init(&f);
-	BUG_ON(pm == pmap_current);
-	spin_lock(&pm->lock);
+	BUG_ON(cpumask_next(&pm->loaded, 0) < SMP_MAX_CPUS);
+	pmap_lock(pm);
 	walk_range(&w, 0, USER_TOP); /* whole leaves only: nothing to split */
+	if (pm->guest_attached)
+		f.guest = true; /* the last guest flush, on every CPU that entered it */
 	flush_finish(pm, &f);
-	if (pm->guest_attached && !f.guest)
-		flush_guest_now(pm);
 	pm->guest_attached = false;
 	pair_free(pm, pm->root);
 	BUG_ON(pm->nr_pairs != 0);
@@ -770,7 +897,7 @@ int pmap_map(struct pmap *pm, u64 va, paddr_t pa, u64 len, u32 flags)
 	    len > PMAP_PA_LIMIT - pa || (flags & ~PMAP_MAP_FLAGS))
 		return -EINVAL;
 	w.leaf_size = pm->page_size[!!(flags & PMAP_VISIBLE)][flags_policy(flags)];
-	spin_lock(&pm->lock);
+	pmap_lock(pm);
 	r = walk_range(&w, va, va + len);
 	if (r < 0 && w.done > va) {
 		/* Roll back: [va, done) holds only leaves this call wrote, so no split. */
@@ -823,7 +950,7 @@ int pmap_map_page(struct pmap *pm, u64 va, paddr_t pa, u64 size, u32 flags)
 	if (!lvl || !IS_ALIGNED(va | pa, size) || va >= USER_TOP || pa >= PMAP_PA_LIMIT ||
 	    (flags & ~PMAP_MAP_FLAGS))
 		return -EINVAL;
-	spin_lock(&pm->lock);
+	pmap_lock(pm);
 	kp = (kpte_t *)pmem_va(pm->root) + pmap_index(va, l);
 	for (; l > lvl && *kp && !kpte_is_leaf(*kp, l); l--)
 		kp = (kpte_t *)pmem_va(kpte_table(*kp)) + pmap_index(va, l - 1);
@@ -873,7 +1000,7 @@ int pmap_unmap(struct pmap *pm, u64 va, u64 len, pmap_leaf_fn fn, void *arg)
 	flush_init(&f);
 	if (!range_ok(va, len))
 		return -EINVAL;
-	spin_lock(&pm->lock);
+	pmap_lock(pm);
 	r = edit_range(&w, va, va + len);
 	op_end(pm, &f, "unmap");
 	return r;
@@ -889,7 +1016,7 @@ int pmap_protect(struct pmap *pm, u64 va, u64 len, u32 prot)
 	flush_init(&f);
 	if (!range_ok(va, len) || (prot & ~PMAP_PROT))
 		return -EINVAL;
-	spin_lock(&pm->lock);
+	pmap_lock(pm);
 	r = edit_range(&w, va, va + len);
 	op_end(pm, &f, "protect");
 	return r;
@@ -911,7 +1038,7 @@ int pmap_lookup(struct pmap *pm, u64 va, struct pmap_leaf *out)
 	flush_init(&f);
 	if (va >= USER_TOP)
 		return -ENOENT;
-	spin_lock(&pm->lock);
+	pmap_lock(pm);
 	r = walk_range(&w, ALIGN_DOWN(va, PAGE_SIZE), ALIGN_DOWN(va, PAGE_SIZE) + PAGE_SIZE);
 	spin_unlock(&pm->lock);
 	return r == WALK_STOP ? 0 : -ENOENT;
@@ -927,7 +1054,7 @@ int pmap_iterate(struct pmap *pm, u64 va, u64 len, pmap_leaf_fn fn, void *arg)
 	flush_init(&f);
 	if (!range_ok(va, len))
 		return -EINVAL;
-	spin_lock(&pm->lock);
+	pmap_lock(pm);
 	r = walk_range(&w, va, va + len);
 	spin_unlock(&pm->lock);
 	return r == WALK_STOP ? w.ret : r;
@@ -945,7 +1072,7 @@ int pmap_clear_ad(struct pmap *pm, u64 va, u64 len, u32 which, pmap_leaf_fn fn, 
 	flush_init(&f);
 	if (!range_ok(va, len) || !which || (which & ~PMAP_AD))
 		return -EINVAL;
-	spin_lock(&pm->lock);
+	pmap_lock(pm);
 	r = walk_range(&w, va, va + len);
 	op_end(pm, &f, "clear_ad");
 	return r;
@@ -956,7 +1083,7 @@ int pmap_check(struct pmap *pm, struct pmap_check_err *err)
 {
 	int r;
 
-	spin_lock(&pm->lock);
+	pmap_lock(pm);
 	r = check_locked(pm, err);
 	spin_unlock(&pm->lock);
 	return r;
@@ -965,9 +1092,9 @@ int pmap_check(struct pmap *pm, struct pmap_check_err *err)
 /* Attaches @pm to a guest (flushing a stale EPT context) and returns root + 4096. */
 paddr_t pmap_guest_root(struct pmap *pm)
 {
-	spin_lock(&pm->lock);
+	pmap_lock(pm);
 	pm->guest_attached = true;
-	if (pm->fmt->invept && vmx_on)
+	if (pm->fmt->invept && vmx_on[pmap_arch_cpu()])
 		tlb_invept_single(eptp_of(pm));
 	spin_unlock(&pm->lock);
 	return pm->root + PAGE_SIZE;
@@ -984,9 +1111,9 @@ u64 pmap_eptp(struct pmap *pm)
 /* The last guest flush, then changes flush the host TLB only. */
 void pmap_guest_detach(struct pmap *pm)
 {
-	spin_lock(&pm->lock);
+	pmap_lock(pm);
 	if (pm->guest_attached)
-		flush_guest_now(pm);
+		shootdown(pm, NULL, true);
 	pm->guest_attached = false;
 	spin_unlock(&pm->lock);
 }
@@ -994,12 +1121,23 @@ void pmap_guest_detach(struct pmap *pm)
 /* Records whether INVEPT is legal now. */
 void pmap_vmx_operation(bool on)
 {
-	vmx_on = on;
+	vmx_on[pmap_arch_cpu()] = on;
 }
 
-/* Loads @pm (NULL: the master PML4) into CR3. */
+/*
+ * Loads @pm (NULL: the master PML4) into CR3, keeping the loaded masks exact: this CPU joins
+ * @pm's before the CR3 write (a shootdown that misses the bit changed the tables before this
+ * walk could start) and leaves the old pmap's after it (until then it may cache the old one).
+ */
 void pmap_activate(struct pmap *pm)
 {
+	unsigned cpu = pmap_arch_cpu();
+	struct pmap *old = pmap_current_cpu[cpu];
+
+	if (pm)
+		cpumask_set_atomic(&pm->loaded, cpu);
 	pmap_arch_load_cr3(pm ? pm->root : kernel_master_pa);
-	pmap_current = pm;
+	pmap_current_cpu[cpu] = pm;
+	if (old && old != pm)
+		cpumask_unset_atomic(&old->loaded, cpu);
 }

@@ -265,18 +265,36 @@ static void icr_send(u32 apic_id, u32 low)
 		irq_enable();
 }
 
+/* Per CPU: the call its fn is running, until it returns or calls smp_call_release(). */
+static struct smp_call *call_running[SMP_MAX_CPUS];
+
 /* Runs the call waiting for this CPU, if any (from the IPI, or while waiting for call_lock). */
 static void run_pending_call(struct percpu *pc)
 {
 	struct smp_call *c = __atomic_exchange_n(&pc->call, NULL, __ATOMIC_ACQUIRE);
+	struct smp_call *outer = call_running[pc->cpu];
 
 	if (!c) {
 		pc->call_ipis_empty++;
 		return;
 	}
+	call_running[pc->cpu] = c;
 	c->fn(c->arg);
 	pc->calls_run++;
 	/* The caller's stack holds *c: after this it may be gone. */
+	if (call_running[pc->cpu] == c)
+		__atomic_sub_fetch(&c->remaining, 1, __ATOMIC_RELEASE);
+	call_running[pc->cpu] = outer;
+}
+
+void smp_call_release(void)
+{
+	unsigned cpu = this_cpu_id();
+	struct smp_call *c = call_running[cpu];
+
+	if (!c)
+		return;
+	call_running[cpu] = NULL;
 	__atomic_sub_fetch(&c->remaining, 1, __ATOMIC_RELEASE);
 }
 
@@ -287,6 +305,22 @@ static void call_irq(struct trap_frame *tf)
 	pc->call_ipis++;
 	run_pending_call(pc);
 	lapic_eoi();
+}
+
+void smp_call_poll(void)
+{
+	struct percpu *pc = this_cpu();
+	u64 flags;
+
+	if (!__atomic_load_n(&pc->call, __ATOMIC_RELAXED))
+		return;
+	flags = read_rflags();
+	irq_disable();
+	/* Again with interrupts off: the IPI may have run it in between. */
+	if (__atomic_load_n(&pc->call, __ATOMIC_RELAXED))
+		run_pending_call(pc);
+	if (flags & RFLAGS_IF)
+		irq_enable();
 }
 
 static void call_lock_acquire(void)

@@ -26,6 +26,7 @@
 #include <arch/x86/cpu.h>
 #include <arch/x86/fpu.h>
 #include <arch/x86/pmap.h>
+#include <arch/x86/smp.h>
 #include <arch/x86/svm.h>
 #include <arch/x86/trap.h>
 #include <arch/x86/vcpu_x86.h>
@@ -49,7 +50,9 @@ struct svm_vcpu {
 	u64 exit_rip; /* the RIP reported at the last exit */
 	bool loaded; /* the guest's registers are in the VMCB and gprs, not in run->regs */
 	u64 reinject; /* EXITINTINFO to deliver first, 0: none */
-	u64 asid_gen;
+	u64 asid_gen; /* the generation of asid_cpu's ASIDs its ASID is from */
+	u32 asid_cpu; /* the CPU whose ASID space its ASID is from */
+	u64 migrations; /* VMRUNs on another CPU than the last one */
 	u64 tlb_gen; /* pmap_guest_tlb_gen() last flushed for */
 	bool flush; /* flush this ASID's nested TLB before the next VMRUN */
 	bool window; /* V_IRQ armed for the interrupt window */
@@ -68,10 +71,23 @@ _Static_assert(sizeof(struct svm_block) <= (PAGE_SIZE << SVM_BLOCK_ORDER), "svm_
 static struct {
 	bool nrips, flush_by_asid;
 	u32 nasid;
-	paddr_t hsave, host_area, iopm, msrpm;
+	paddr_t iopm, msrpm;
+	bool enabled;
+} svm;
+
+/*
+ * Per CPU: the host save area (VM_HSAVE_PA) and the VMSAVE/VMLOAD area of the host, and the
+ * CPU's own ASID space. ASIDs tag one CPU's TLB only, so each CPU hands out its own, in
+ * generations: when they run out the generation moves on and the next VMRUN of each vCPU on
+ * that CPU takes a new one with a flush of all ASIDs. A vCPU that comes to another CPU takes
+ * an ASID there in the same way: nothing it cached on an earlier stay can be used.
+ */
+static struct {
+	paddr_t hsave, host_area;
 	u32 next_asid;
 	u64 asid_gen;
-} svm;
+	bool on;
+} svm_cpus[SMP_MAX_CPUS];
 
 static inline void clgi(void)
 {
@@ -126,53 +142,94 @@ static void msrpm_pass(u8 *pm, u32 msr)
 	pm[base + n / 4] &= (u8) ~(3u << ((n % 4) * 2));
 }
 
+/* EFER.SVME and the host save area on this CPU (an IPI function). */
+static void svm_enable_cpu(void *arg)
+{
+	unsigned cpu = this_cpu_id();
+
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+	wrmsr(MSR_VM_HSAVE_PA, svm_cpus[cpu].hsave);
+	svm_cpus[cpu].on = true;
+}
+
+static void svm_disable_cpu(void *arg)
+{
+	unsigned cpu = this_cpu_id();
+
+	if (rdmsr(MSR_EFER) & EFER_SVME) {
+		wrmsr(MSR_VM_HSAVE_PA, 0);
+		wrmsr(MSR_EFER, rdmsr(MSR_EFER) & ~EFER_SVME);
+	}
+	svm_cpus[cpu].on = false;
+}
+
 static void svm_disable(void);
 
+/* SVM on every online CPU (the first VM's creation): the shared maps, each CPU's areas. */
 static int svm_enable(void)
 {
-	svm.hsave = pmem_alloc_zeroed(0);
-	svm.host_area = pmem_alloc_zeroed(0);
+	unsigned cpu;
+
+	if (svm.enabled)
+		return 0;
 	svm.iopm = pmem_alloc(IOPM_ORDER);
 	svm.msrpm = pmem_alloc(MSRPM_ORDER);
-	if (!svm.hsave || !svm.host_area || !svm.iopm || !svm.msrpm) {
+	svm.enabled = true;
+	if (!svm.iopm || !svm.msrpm) {
 		svm_disable();
 		return -ENOMEM;
+	}
+	for_each_cpu (cpu, smp_online_mask()) {
+		svm_cpus[cpu].hsave = pmem_alloc_zeroed(0);
+		svm_cpus[cpu].host_area = pmem_alloc_zeroed(0);
+		if (!svm_cpus[cpu].hsave || !svm_cpus[cpu].host_area) {
+			svm_disable();
+			return -ENOMEM;
+		}
 	}
 	memset(pmem_va(svm.iopm), 0xff, PAGE_SIZE << IOPM_ORDER);
 	memset(pmem_va(svm.msrpm), 0xff, PAGE_SIZE << MSRPM_ORDER);
 	for (unsigned i = 0; i < vx86_msr_pass_count; i++)
 		msrpm_pass(pmem_va(svm.msrpm), vx86_msr_pass[i]);
-	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
-	wrmsr(MSR_VM_HSAVE_PA, svm.hsave);
+	smp_call_mask(smp_online_mask(), svm_enable_cpu, NULL);
 	return 0;
 }
 
 static void svm_disable(void)
 {
-	if (rdmsr(MSR_EFER) & EFER_SVME) {
-		wrmsr(MSR_VM_HSAVE_PA, 0);
-		wrmsr(MSR_EFER, rdmsr(MSR_EFER) & ~EFER_SVME);
+	if (!svm.enabled)
+		return;
+	smp_call_mask(smp_online_mask(), svm_disable_cpu, NULL);
+	for (unsigned cpu = 0; cpu < SMP_MAX_CPUS; cpu++) {
+		if (svm_cpus[cpu].hsave)
+			pmem_free(svm_cpus[cpu].hsave, 0);
+		if (svm_cpus[cpu].host_area)
+			pmem_free(svm_cpus[cpu].host_area, 0);
+		svm_cpus[cpu].hsave = svm_cpus[cpu].host_area = 0;
 	}
-	if (svm.hsave)
-		pmem_free(svm.hsave, 0);
-	if (svm.host_area)
-		pmem_free(svm.host_area, 0);
 	if (svm.iopm)
 		pmem_free(svm.iopm, IOPM_ORDER);
 	if (svm.msrpm)
 		pmem_free(svm.msrpm, MSRPM_ORDER);
-	svm.hsave = svm.host_area = svm.iopm = svm.msrpm = 0;
+	svm.iopm = svm.msrpm = 0;
+	svm.enabled = false;
 }
 
-/* A fresh ASID; when they run out, a new generation starts with a flush of all of them. */
-static void asid_assign(struct svm_vcpu *sv)
+/*
+ * A fresh ASID from CPU @cpu's space; when they run out, a new generation starts with a flush
+ * of all of them (on that CPU). Interrupts off: the vCPU runs on @cpu next.
+ */
+static void asid_assign(struct svm_vcpu *sv, unsigned cpu)
 {
-	if (svm.next_asid == 0 || svm.next_asid >= svm.nasid) {
-		svm.next_asid = 1;
-		svm.asid_gen++;
+	typeof(svm_cpus[0]) *c = &svm_cpus[cpu];
+
+	if (c->next_asid == 0 || c->next_asid >= svm.nasid) {
+		c->next_asid = 1;
+		c->asid_gen++;
 	}
-	sv->vmcb->control.asid = svm.next_asid++;
-	sv->asid_gen = svm.asid_gen;
+	sv->vmcb->control.asid = c->next_asid++;
+	sv->asid_gen = c->asid_gen;
+	sv->asid_cpu = cpu;
 	sv->vmcb->control.tlb_control = SVM_TLB_FLUSH_ALL;
 }
 
@@ -216,7 +273,7 @@ static int svm_create(struct vcpu *v)
 	c->nested_ctl = SVM_NESTED_NP_ENABLE;
 	c->nested_cr3 = pmap_guest_root(&v->vm->proc->pmap); /* the odd half of the root pair */
 	sv->tlb_gen = pmap_guest_tlb_gen(&v->vm->proc->pmap);
-	asid_assign(sv);
+	asid_assign(sv, this_cpu_id());
 
 	/* The reset state: real mode at f000:fff0, as a CPU leaves INIT. */
 	s->cs = (struct vmcb_seg){
@@ -641,15 +698,25 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 
 	irq_disable();
 	clgi();
+	unsigned cpu = this_cpu_id();
 	/*
 	 * The pair's rule, checked with interrupts and GIF off right before VMRUN: a right taken
 	 * from the odd half since the last flush (the generation moved), a fault on a present
-	 * entry, or ASIDs that wrapped, and the nested TLB is flushed at this VMRUN.
+	 * entry, ASIDs that wrapped, or a move to another CPU, and the nested TLB is flushed at
+	 * this VMRUN. This CPU joins the pmap's guest_cpus first: a shootdown that misses it
+	 * bumped the generation before this read (pmap.h, SEVERAL CPUS).
 	 */
+	pmap_guest_enter(&v->vm->proc->pmap, cpu);
 	u64 gen = pmap_guest_tlb_gen(&v->vm->proc->pmap);
-	if (gen != sv->tlb_gen || sv->flush || sv->asid_gen != svm.asid_gen) {
-		if (sv->asid_gen != svm.asid_gen)
-			asid_assign(sv);
+	if (sv->asid_cpu != cpu) {
+		/* The x86 layer's state lives in the CPU: a move with it loaded is a kernel bug. */
+		BUG_ON(sv->state.loaded);
+		sv->migrations++;
+	}
+	if (gen != sv->tlb_gen || sv->flush || sv->asid_cpu != cpu ||
+	    sv->asid_gen != svm_cpus[cpu].asid_gen) {
+		if (sv->asid_cpu != cpu || sv->asid_gen != svm_cpus[cpu].asid_gen)
+			asid_assign(sv, cpu);
 		else
 			c->tlb_control = svm.flush_by_asid ? SVM_TLB_FLUSH_ASID : SVM_TLB_FLUSH_ALL;
 		sv->flush = false;
@@ -659,7 +726,7 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 	if (!sv->state.loaded)
 		vx86_state_to_guest(&sv->state);
 	irq_enable(); /* GIF = 0 holds host interrupts until STGI; IF = 1 makes them INTR exits */
-	svm_vmrun(sv->vmcb_pa, &sv->gprs, svm.host_area);
+	svm_vmrun(sv->vmcb_pa, &sv->gprs, svm_cpus[cpu].host_area);
 	irq_disable();
 	stgi();
 	irq_enable(); /* a host interrupt that ended the guest is taken here */

@@ -12,6 +12,7 @@
 #include <arch/x86/fpu.h>
 #include <arch/x86/gdt.h>
 #include <arch/x86/pmap.h>
+#include <arch/x86/smp.h>
 #include <arch/x86/tlb.h>
 #include <arch/x86/trap.h>
 #include <dyad/errno.h>
@@ -31,13 +32,33 @@ struct vmx_caps vmx_caps;
 struct vmx_config vmx_config;
 u64 vmx_host_star, vmx_host_lstar, vmx_host_cstar, vmx_host_sfmask;
 
-static paddr_t vmxon_region; /* non-zero while VMX is on */
-static paddr_t vmcs_current;
+/*
+ * Per CPU: its VMXON region (allocated while VMX is enabled) and the VMCS it has current.
+ * VMX is on on every online CPU between vmx_enable() and vmx_disable() (vmx_enabled).
+ */
+static struct {
+	paddr_t vmxon;
+	paddr_t vmcs_current;
+	bool on;
+} vmx_cpus[SMP_MAX_CPUS];
+static bool vmx_enabled;
 static u16 vpid_next;
 
 extern const u8 vmx_exit[];
 
 /* ---- detection ---------------------------------------------------------------------------- */
+
+/* Locks IA32_FEATURE_CONTROL (per CPU) with VMX outside SMX allowed, if the firmware did not. */
+static u64 feature_control_unlock(void)
+{
+	u64 fc = rdmsr(MSR_FEATURE_CONTROL);
+
+	if (!(fc & FEATURE_CONTROL_LOCKED)) {
+		fc |= FEATURE_CONTROL_LOCKED | FEATURE_CONTROL_VMX_OUTSIDE_SMX;
+		wrmsr(MSR_FEATURE_CONTROL, fc);
+	}
+	return fc;
+}
 
 static bool vmx_detect(void)
 {
@@ -48,11 +69,7 @@ static bool vmx_detect(void)
 		printf("vmx: no VMX\n");
 		return false;
 	}
-	fc = rdmsr(MSR_FEATURE_CONTROL);
-	if (!(fc & FEATURE_CONTROL_LOCKED)) {
-		fc |= FEATURE_CONTROL_LOCKED | FEATURE_CONTROL_VMX_OUTSIDE_SMX;
-		wrmsr(MSR_FEATURE_CONTROL, fc);
-	}
+	fc = feature_control_unlock();
 	if (!(fc & FEATURE_CONTROL_VMX_OUTSIDE_SMX)) {
 		printf("vmx: no VMX: IA32_FEATURE_CONTROL is locked with VMX off\n");
 		return false;
@@ -91,77 +108,195 @@ static bool fixed_ok(u64 v, u64 fixed0, u64 fixed1)
 	return (v & fixed0) == fixed0 && (v & ~fixed1) == 0;
 }
 
-static int vmx_enable(void)
+/*
+ * VMXON on this CPU, with its preallocated region (an IPI function: interrupts off). Sets
+ * *@arg to -EIO if the CPU refuses; the region stays allocated for vmx_disable() to free.
+ */
+static void vmx_enable_cpu(void *arg)
 {
+	unsigned cpu = this_cpu_id();
 	u64 cr0 = read_cr0() | CR0_NE, cr4 = read_cr4() | CR4_VMXE, old_cr4 = read_cr4();
-	paddr_t region;
+	paddr_t region = vmx_cpus[cpu].vmxon;
 	bool fail;
 
-	if (vmxon_region)
-		return 0;
-	if (!fixed_ok(cr0, vmx_caps.cr0_fixed0, vmx_caps.cr0_fixed1) ||
+	if (vmx_cpus[cpu].on)
+		return;
+	if (!(feature_control_unlock() & FEATURE_CONTROL_VMX_OUTSIDE_SMX) ||
+	    !fixed_ok(cr0, vmx_caps.cr0_fixed0, vmx_caps.cr0_fixed1) ||
 	    !fixed_ok(cr4, vmx_caps.cr4_fixed0, vmx_caps.cr4_fixed1)) {
-		printf("vmx: host CR0 %#lx / CR4 %#lx break the VMX fixed bits\n", cr0, cr4);
-		return -EIO;
+		__atomic_store_n((int *)arg, -EIO, __ATOMIC_RELAXED);
+		return;
 	}
-	region = pmem_alloc_zeroed(0);
-	if (!region)
-		return -ENOMEM;
-	*(u32 *)pmem_va(region) = VMX_BASIC_REVISION(vmx_caps.basic);
-
 	/* NE is a fixed-1 bit of VMX operation: x87 errors are reported natively. */
 	write_cr0(cr0);
 	write_cr4(cr4);
 	__asm__ volatile("vmxon %1; setna %0" : "=qm"(fail) : "m"(region) : "cc", "memory");
 	if (fail) {
 		write_cr4(old_cr4);
-		pmem_free(region, 0);
-		printf("vmx: VMXON failed\n");
-		return -EIO;
+		__atomic_store_n((int *)arg, -EIO, __ATOMIC_RELAXED);
+		return;
+	}
+	vmx_cpus[cpu].on = true;
+	vmx_cpus[cpu].vmcs_current = 0;
+	pmap_vmx_operation(true);
+	/* EPT translations may survive VMXOFF: none from an earlier VMX session may be used. */
+	if (vmx_caps.ept_vpid & EPT_CAP_INVEPT_ALL)
+		invept(INVEPT_ALL, 0);
+}
+
+/* VMXOFF on this CPU if it is on (an IPI function). */
+static void vmx_disable_cpu(void *arg)
+{
+	unsigned cpu = this_cpu_id();
+
+	if (!vmx_cpus[cpu].on)
+		return;
+	pmap_vmx_operation(false);
+	__asm__ volatile("vmxoff" : : : "cc", "memory");
+	write_cr4(read_cr4() & ~CR4_VMXE);
+	vmx_cpus[cpu].on = false;
+	vmx_cpus[cpu].vmcs_current = 0;
+}
+
+static void vmx_disable(void);
+
+/*
+ * VMX operation on every online CPU (the first VM's creation): a VMXON region each, then one
+ * call IPI that runs VMXON everywhere. All or nothing: a CPU that refuses turns it off again
+ * on all of them.
+ */
+static int vmx_enable(void)
+{
+	unsigned cpu;
+	int err = 0;
+
+	if (vmx_enabled)
+		return 0;
+	for_each_cpu (cpu, smp_online_mask()) {
+		paddr_t region = pmem_alloc_zeroed(0);
+
+		if (!region) {
+			vmx_disable();
+			return -ENOMEM;
+		}
+		*(u32 *)pmem_va(region) = VMX_BASIC_REVISION(vmx_caps.basic);
+		vmx_cpus[cpu].vmxon = region;
+	}
+	vmx_enabled = true;
+	smp_call_mask(smp_online_mask(), vmx_enable_cpu, &err);
+	if (err) {
+		printf("vmx: VMXON failed on a CPU (or its fixed bits refuse the host's CR0/CR4)\n");
+		vmx_disable();
+		return err;
 	}
 	vmx_host_star = rdmsr(MSR_STAR);
 	vmx_host_lstar = rdmsr(MSR_LSTAR);
 	vmx_host_cstar = rdmsr(MSR_CSTAR);
 	vmx_host_sfmask = rdmsr(MSR_SFMASK);
-	vmxon_region = region;
-	vmcs_current = 0;
-	pmap_vmx_operation(true);
-	/* EPT translations may survive VMXOFF: none from an earlier VMX session may be used. */
-	if (vmx_caps.ept_vpid & EPT_CAP_INVEPT_ALL)
-		invept(INVEPT_ALL, 0);
 	return 0;
 }
 
 static void vmx_disable(void)
 {
-	if (!vmxon_region)
-		return;
-	pmap_vmx_operation(false);
-	__asm__ volatile("vmxoff" : : : "cc", "memory");
-	write_cr4(read_cr4() & ~CR4_VMXE);
-	pmem_free(vmxon_region, 0);
-	vmxon_region = 0;
-	vmcs_current = 0;
+	unsigned cpu;
+
+	if (vmx_enabled)
+		smp_call_mask(smp_online_mask(), vmx_disable_cpu, NULL);
+	vmx_enabled = false;
+	for (cpu = 0; cpu < SMP_MAX_CPUS; cpu++)
+		if (vmx_cpus[cpu].vmxon) {
+			pmem_free(vmx_cpus[cpu].vmxon, 0);
+			vmx_cpus[cpu].vmxon = 0;
+		}
 }
 
 /* ---- the VMCS ------------------------------------------------------------------------------- */
 
+static void vmcs_init_host(void);
+
+/* A VPID no vCPU got since the last wrap (never 0: that is the host's). */
+static u16 vpid_alloc(void)
+{
+	u16 old = __atomic_load_n(&vpid_next, __ATOMIC_RELAXED), new;
+
+	do
+		new = old % 0xffff + 1;
+	while (!__atomic_compare_exchange_n(&vpid_next, &old, new, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED));
+	return new;
+}
+
+/* VMCLEAR on this CPU: @pa's state goes to memory, its launch state to clear. */
 static bool vmcs_clear(paddr_t pa)
 {
+	unsigned cpu = this_cpu_id();
 	bool fail;
 
 	__asm__ volatile("vmclear %1; setna %0" : "=qm"(fail) : "m"(pa) : "cc", "memory");
-	if (vmcs_current == pa)
-		vmcs_current = 0;
+	if (vmx_cpus[cpu].vmcs_current == pa)
+		vmx_cpus[cpu].vmcs_current = 0;
 	return !fail;
 }
 
+/* VMCLEAR of the vCPU @arg on the CPU its VMCS is active on (a call IPI there). */
+static void vmcs_clear_call(void *arg)
+{
+	struct vmx_vcpu *x = arg;
+
+	if (!vmcs_clear(x->vmcs))
+		panic("vmx: VMCLEAR of a vCPU's VMCS failed on CPU %u", this_cpu_id());
+}
+
+/*
+ * Makes @x's VMCS active on x->cpu no more: VMCLEAR there (through an IPI when that is another
+ * CPU). Call with interrupts on when x->cpu may be another CPU.
+ */
+static void vmcs_release(struct vmx_vcpu *x)
+{
+	if (x->cpu == VMX_NO_CPU)
+		return;
+	if (x->cpu == this_cpu_id())
+		vmcs_clear_call(x);
+	else if (!smp_call_on(x->cpu, vmcs_clear_call, x))
+		panic("vmx: the CPU %u holding a VMCS is not online", x->cpu);
+	x->cpu = VMX_NO_CPU;
+	x->launched = false; /* after VMCLEAR only VMLAUNCH enters */
+}
+
+/*
+ * THE MIGRATION RULE. A VMCS is active on at most one CPU. vmx_load() on another CPU than the
+ * one it was last current on first VMCLEARs it there (vmcs_release), then VMPTRLDs it here and
+ * rewrites the host state that differs per CPU (TR, GDTR, IDTR, GS base: vmcs_init_host), and
+ * gives the vCPU a fresh VPID so that no guest-linear translation it left in this CPU's TLB
+ * on an earlier stay is used. Second-stage translations are the pmap's business: a CPU that
+ * is not in the pmap's guest_cpus holds none of them (pmap.h, SEVERAL CPUS).
+ * Guest MSRs and FPU state must not be loaded (guest_loaded: vmx_sync first): they live in
+ * the CPU, and a move with them loaded is a kernel bug.
+ */
 void vmx_load(struct vmx_vcpu *x)
 {
-	if (vmcs_current == x->vmcs)
+	unsigned cpu = this_cpu_id();
+
+	if (x->cpu != cpu) {
+		bool moved = x->cpu != VMX_NO_CPU;
+
+		BUG_ON(x->guest_loaded);
+		vmcs_release(x);
+		__asm__ volatile("vmptrld %0" : : "m"(x->vmcs) : "cc", "memory");
+		vmx_cpus[cpu].vmcs_current = x->vmcs;
+		x->cpu = cpu;
+		x->migrations += moved;
+		vmcs_init_host();
+		if (x->vpid) {
+			x->vpid = vpid_alloc();
+			vmcs_write(VMCS_VPID, x->vpid);
+		}
+		return;
+	}
+	if (vmx_cpus[cpu].vmcs_current == x->vmcs)
 		return;
 	__asm__ volatile("vmptrld %0" : : "m"(x->vmcs) : "cc", "memory");
-	vmcs_current = x->vmcs;
+	vmx_cpus[cpu].vmcs_current = x->vmcs;
 }
 
 /* The host bits of CR0/CR4 (fixed by VMX; CR4.VMXE hidden): the guest sees the shadow. */
@@ -365,12 +500,16 @@ static int vmx_create(struct vcpu *v)
 	paddr_t self = pmem_alloc_zeroed(0);
 	struct vmx_vcpu *x;
 
-	if (!vmxon_region)
+	if (!vmx_enabled) {
+		if (self)
+			pmem_free(self, 0);
 		return -ENODEV;
+	}
 	if (!self)
 		return -ENOMEM;
 	x = pmem_va(self);
 	x->self = self;
+	x->cpu = VMX_NO_CPU;
 	x->vmcs = pmem_alloc_zeroed(0);
 	x->msr_bitmap = pmem_alloc(0);
 	x->fpu = pmem_alloc(0);
@@ -386,7 +525,7 @@ static int vmx_create(struct vcpu *v)
 	msr_bitmap_init(pmem_va(x->msr_bitmap));
 	vx86_state_init(&x->state, pmem_va(x->fpu), pmem_va(x->host_fpu));
 	if (vmx_config.have & VMX_HAVE_VPID)
-		x->vpid = vpid_next = vpid_next % 0xffff + 1; /* never 0: that is the host's */
+		x->vpid = vpid_alloc();
 	/* Attaches the pmap: from now on taking a right from the EPT runs INVEPT (and this once). */
 	x->eptp = pmap_eptp(&v->vm->proc->pmap);
 
@@ -409,7 +548,7 @@ static void vmx_destroy(struct vcpu *v)
 	if (!x)
 		return;
 	/* Every DYAD_VCPU_RUN ends with vmx_sync(): no guest state is loaded here. */
-	vmcs_clear(x->vmcs);
+	vmcs_release(x);
 	/* The last INVEPT for this EPTP: afterwards the pmap needs none (and VMX may go off). */
 	pmap_guest_detach(&v->vm->proc->pmap);
 	vmx_free(x);

@@ -7,6 +7,7 @@
  */
 #include <arch/x86/asm.h>
 #include <arch/x86/pmap.h>
+#include <arch/x86/smp.h>
 #include <arch/x86/vmx.h>
 #include <dyad/errno.h>
 #include <dyad/ktest.h>
@@ -14,7 +15,10 @@
 #include <dyad/printf.h>
 #include <dyad/proc.h>
 #include <dyad/string.h>
+#include <dyad/time.h>
 #include <dyad/vcpu.h>
+
+#include "vmx_priv.h"
 
 #define ALLOW(bits) ((u64)(u32)(bits) << 32)
 
@@ -412,4 +416,119 @@ KTEST(vmx_backend_round_trip)
 	printf("# vmx: backend share of an exit (best of %d, TSC ticks): %lu when the VMM's state "
 	       "comes back, %lu when the guest's stays loaded\n",
 	       ROUND_TRIPS, vmm, kernel);
+}
+
+static void count_vmxe(void *arg)
+{
+	if (read_cr4() & CR4_VMXE)
+		__atomic_fetch_add((unsigned *)arg, 1, __ATOMIC_RELAXED);
+}
+
+/* The first VM turns VMX on on every online CPU, the last one off on all of them. */
+KTEST(vmx_every_cpu_enters_vmx_operation)
+{
+	unsigned on = 0, off = 0;
+	int err;
+
+	if (!have_vmx())
+		KT_SKIP(kt, "no VMX");
+	err = vmx_backend.enable();
+	KT_ASSERT(kt, err == 0, "enable: %d", err);
+	smp_call_mask(smp_online_mask(), count_vmxe, &on);
+	vmx_backend.disable();
+	smp_call_mask(smp_online_mask(), count_vmxe, &off);
+	KT_EXPECT(kt, on == smp_cpus_online(), "%u of %u CPUs in VMX operation", on,
+		  smp_cpus_online());
+	KT_EXPECT(kt, off == 0, "%u CPUs still have CR4.VMXE after the last disable", off);
+}
+
+#define MOVE_ENTRIES 20
+
+struct move {
+	struct vcpu *v;
+	unsigned bad, cpu;
+	bool host_gs_ok;
+	u32 done;
+};
+
+/* Enters the OUT loop MOVE_ENTRIES times, each a VMM-handled exit; counts the wrong ones. */
+static unsigned move_enters(struct vcpu *v)
+{
+	struct vcpu_exit e;
+	unsigned bad = 0;
+
+	for (int i = 0; i < MOVE_ENTRIES; i++) {
+		v->run->regs.rip = GUEST_CODE;
+		if (vmx_backend.enter(v, &e) || e.kind != VCPU_EXIT_USER ||
+		    v->run->exit_reason != DYAD_EXIT_IO || v->run->exit.io.port != 0x80)
+			bad += e.kind != VCPU_EXIT_RESUME;
+		vmx_backend.sync(v);
+	}
+	return bad;
+}
+
+/*
+ * On the other CPU, from a call IPI: the caller is released first (it must take the VMCLEAR
+ * IPI this CPU's first entry sends it).
+ */
+static void move_worker(void *arg)
+{
+	struct move *m = arg;
+
+	smp_call_release();
+	m->bad = move_enters(m->v);
+	m->cpu = vmx_of(m->v)->cpu;
+	m->host_gs_ok = vmcs_read(VMCS_HOST_GS_BASE) == rdmsr(MSR_GS_BASE);
+	__atomic_store_n(&m->done, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * A vCPU runs on the boot CPU, then on another CPU, then on the boot CPU again: each move
+ * VMCLEARs the VMCS on the CPU it leaves (by IPI from the one it comes to), loads it there and
+ * rewrites the host state for that CPU. Every entry must end in the guest's OUT, and the
+ * VMCS's host GS base must be the running CPU's.
+ */
+KTEST(vmx_vcpu_moves_between_cpus)
+{
+	struct tiny t = { 0 };
+	struct move m = { .v = &t.v };
+	unsigned other = 1, bad0, bad2;
+	int err;
+
+	if (!have_vmx())
+		KT_SKIP(kt, "no VMX");
+	if (smp_cpus_online() < 2)
+		KT_SKIP(kt, "one CPU online");
+	err = tiny_setup(&t, out_loop, sizeof(out_loop));
+	if (!err)
+		err = vmx_backend.enable();
+	if (!err)
+		err = vmx_backend.create(&t.v);
+	if (err) {
+		vmx_backend.disable();
+		tiny_teardown(&t);
+		KT_ASSERT(kt, false, "setup: %d", err);
+	}
+	t.v.run->regs.rflags = 2;
+	bad0 = move_enters(&t.v);
+	smp_call_on(other, move_worker, &m);
+	u64 deadline = time_ns() + 5000000000ULL;
+	while (!__atomic_load_n(&m.done, __ATOMIC_ACQUIRE) && time_ns() < deadline)
+		cpu_relax();
+	KT_EXPECT(kt, m.done, "the other CPU did not finish its entries");
+	bad2 = move_enters(&t.v);
+	KT_EXPECT(kt, vmx_of(&t.v)->cpu == this_cpu_id(), "VMCS active on CPU %u",
+		  vmx_of(&t.v)->cpu);
+	KT_EXPECT(kt, vmcs_read(VMCS_HOST_GS_BASE) == rdmsr(MSR_GS_BASE),
+		  "host GS base not this CPU's after the move back");
+	u64 moves = vmx_of(&t.v)->migrations;
+	vmx_backend.destroy(&t.v);
+	vmx_backend.disable();
+	tiny_teardown(&t);
+	KT_EXPECT(kt, bad0 + m.bad + bad2 == 0, "entries not ending in the OUT: %u, %u, %u", bad0,
+		  m.bad, bad2);
+	KT_EXPECT(kt, m.done && m.cpu == other, "on the other CPU the VMCS was active on %u",
+		  m.cpu);
+	KT_EXPECT(kt, m.host_gs_ok, "host GS base not the other CPU's after the move");
+	KT_EXPECT(kt, moves == 2, "%lu moves counted, 2 made", moves);
 }

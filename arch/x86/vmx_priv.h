@@ -14,6 +14,8 @@ struct vmx_vcpu {
 	/* Pages: vapic is 0 without a TPR shadow; fpu is the guest's, host_fpu the VMM's. */
 	paddr_t self, vmcs, msr_bitmap, vapic, fpu, host_fpu;
 	u64 eptp;
+	u32 cpu; /* the CPU the VMCS is active on (VMPTRLD'd, not VMCLEARed), or VMX_NO_CPU */
+	u64 migrations; /* moves to another CPU (vmx_load) */
 	u16 vpid;
 	bool launched; /* VMRESUME, not VMLAUNCH */
 	bool run_event; /* run->inject went into this entry */
@@ -34,6 +36,8 @@ struct vmx_vcpu {
 	u64 star, lstar, cstar, sfmask, kernel_gs_base;
 };
 
+#define VMX_NO_CPU 0xffffffffu
+
 static inline struct vmx_vcpu *vmx_of(struct vcpu *v)
 {
 	return v->hw;
@@ -42,7 +46,11 @@ static inline struct vmx_vcpu *vmx_of(struct vcpu *v)
 /* The host's SYSCALL MSRs, read at VMXON: restored after the guest's were loaded. */
 extern u64 vmx_host_star, vmx_host_lstar, vmx_host_cstar, vmx_host_sfmask;
 
-/* Makes @x's VMCS the current one (VMPTRLD unless it already is). */
+/*
+ * Makes @x's VMCS the current one on this CPU (VMPTRLD unless it already is); a vCPU that was
+ * last on another CPU is VMCLEARed there first and its host state rewritten (vmx.c, THE
+ * MIGRATION RULE). Call with interrupts on when the vCPU may have moved.
+ */
 void vmx_load(struct vmx_vcpu *x);
 
 /* The guest's view of CR0 / CR4 (the read shadow for bits the host owns). */

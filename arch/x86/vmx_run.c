@@ -9,9 +9,11 @@
  */
 #include <arch/x86/asm.h>
 #include <arch/x86/fpu.h>
+#include <arch/x86/pmap.h>
 #include <arch/x86/trap.h>
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
+#include <dyad/proc.h>
 #include <dyad/string.h>
 
 #include "vmx_priv.h"
@@ -464,6 +466,7 @@ int vmx_enter(struct vcpu *v, struct vcpu_exit *out)
 	*out = (struct vcpu_exit){ .kind = VCPU_EXIT_RESUME };
 
 	flags = read_rflags();
+	vmx_load(x); /* with interrupts on: a vCPU that moved is VMCLEARed on its old CPU by IPI */
 	irq_disable();
 	vmx_load(x);
 	vmcs_write(VMCS_GUEST_RIP, run->regs.rip);
@@ -480,6 +483,8 @@ int vmx_enter(struct vcpu *v, struct vcpu_exit *out)
 	}
 	/* The kernel's own page faults (serving the guest's) may change CR2 between entries. */
 	write_cr2_raw(x->cr2);
+	/* This CPU may cache the EPT's translations from here on (pmap.h, SEVERAL CPUS). */
+	pmap_guest_enter(&v->vm->proc->pmap, x->cpu);
 	failed = vmx_run_guest(&run->regs, x->launched);
 	x->cr2 = read_cr2();
 

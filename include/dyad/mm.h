@@ -9,7 +9,21 @@
  * page tables goes through pmap_*, under the pmap's one lock, so the KPT and EPT move together.
  * All functions return 0 (or an address) on success and a negative errno on failure, and
  * leave the process as it was on failure.
+ *
+ * Threads of one process may call every function here at once: each takes the address
+ * space's region lock (pm->mm_lock; shared for faults, exclusive for changes) before the
+ * pmap's lock, never after (kern/mm.c, LOCKING).
  */
+
+/*
+ * Every frame a process gives back (munmap, mprotect to PROT_NONE, MAP_FIXED over it, brk down,
+ * exit) is filled with this 64-bit word before it returns to the allocator, after every CPU
+ * flushed its translations: a 4 KiB page whole, a 2 MiB or 1 GiB page in the first 4 KiB of
+ * each of its 2 MiB (so poisoning a GiB costs what poisoning 2 MiB does). A user-space checker that reads it through a mapping it still
+ * owns has seen a stale frame. On by default; mm_poison_freed = false turns it off.
+ */
+#define MM_POISON 0xd1adf7eed1adf7eeULL
+extern bool mm_poison_freed;
 
 /* Region placement. */
 #define MM_MMAP_TOP 0x00007f0000000000ULL /* mmap without a hint searches down from here */
@@ -59,7 +73,10 @@ u64 mm_guest_fault(struct proc *p, u64 gpa, u64 err);
  */
 long mm_map_frame(struct proc *p, u64 addr, u32 prot, u32 flags, paddr_t pa);
 
-/* The region containing @addr, or NULL. */
+/*
+ * The region containing @addr, or NULL. The caller holds @p's region lock, or @p has one
+ * thread (creation, exit); the result is valid until the lock is released.
+ */
 const struct mm_region *mm_find(const struct proc *p, u64 addr);
 
 /* Unmaps everything and frees every frame the process's memory used. */

@@ -23,7 +23,19 @@ struct vcpu {
 	struct dyad_run *run; /* the run page, through the direct map */
 	paddr_t run_pa;
 	void *hw; /* the backend's state: VMCS or VMCB and friends */
+	u32 run_cpu; /* the CPU in DYAD_VCPU_RUN's entry loop, VCPU_NO_CPU outside it */
+	u64 kicks; /* vcpu_kick() IPIs sent to it */
 };
+
+#define VCPU_NO_CPU 0xffffffffu
+
+/*
+ * Makes @v leave guest mode soon if it is in the guest on another CPU: a call IPI to that CPU
+ * (the external interrupt exits the guest; the entry loop then checks for host work, such as
+ * a wake-up or a flush, before it enters again). Returns true if an IPI was sent. For threads
+ * other than @v's (multi-vCPU guests); harmless when @v is not running.
+ */
+bool vcpu_kick(struct vcpu *v);
 
 struct vm {
 	struct proc *proc; /* whose address space is the guest-physical space */

@@ -277,3 +277,25 @@ void panic(const char *fmt, ...)
 	fprintf(stderr, "\n");
 	abort();
 }
+
+/* pmap.h stand-ins for the SMP hooks: the CPU is shim.cpu; a shootdown runs fn "on" each. */
+unsigned pmap_arch_cpu(void)
+{
+	return shim.cpu;
+}
+
+void pmap_arch_shootdown(const cpumask_t *mask, void (*fn)(void *), void *arg)
+{
+	unsigned self = shim.cpu, cpu;
+
+	shim.shootdown_ipis++;
+	for_each_cpu (cpu, mask) {
+		shim.cpu = cpu;
+		fn(arg);
+	}
+	shim.cpu = self;
+}
+
+void pmap_arch_poll(void)
+{
+}

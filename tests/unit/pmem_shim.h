@@ -29,6 +29,8 @@ struct shim_stats {
 	u64 last_eptp;
 	u64 cr3_loads;
 	u64 last_cr3;
+	unsigned cpu; /* pmap_arch_cpu() */
+	u64 shootdown_ipis; /* pmap_arch_shootdown() calls */
 };
 
 extern struct shim_stats shim;

@@ -829,6 +829,66 @@ static void test_tlb_flush_once_per_operation(void **state)
 	assert_int_equal(shim.invlpg + shim.flush_all, 0); /* not in CR3: nothing */
 }
 
+/* Runs pmap_activate(@p) as CPU @cpu would. */
+static void activate_on(unsigned cpu, struct pmap *p)
+{
+	unsigned self = shim.cpu;
+
+	shim.cpu = cpu;
+	pmap_activate(p);
+	shim.cpu = self;
+}
+
+/*
+ * SMP: a change that takes a right away reaches, by one IPI, the other CPUs that have the pmap
+ * loaded (host side) or entered its guest since their last flush (guest side), and no others;
+ * a CPU that switched away is no target; each guest flush empties the guest mask.
+ */
+static void test_tlb_shootdown_reaches_other_cpus(void **state)
+{
+	activate_on(1, &pm);
+	activate_on(2, &pm);
+	assert_int_equal(cpumask_weight(&pm.loaded), 2);
+	assert_int_equal(pmap_map(&pm, G1, PA0, 8 * K4, PMAP_W | PMAP_VISIBLE), 0);
+	shim_tlb_reset();
+	shim.shootdown_ipis = 0;
+	assert_int_equal(pmap_protect(&pm, G1, K4, 0), 0);
+	assert_int_equal(shim.shootdown_ipis, 1);
+	assert_int_equal(shim.invlpg, 2); /* CPUs 1 and 2; CPU 0 does not have it loaded */
+	activate_on(2, NULL);
+	assert_int_equal(cpumask_weight(&pm.loaded), 1);
+	shim_tlb_reset();
+	assert_int_equal(pmap_unmap(&pm, G1, K4, NULL, NULL), 0);
+	assert_int_equal(shim.invlpg, 1);
+	assert_int_equal(shim.shootdown_ipis, 2);
+
+	/* the guest side: CPU 3 ran a vCPU of it (VMX on there) */
+	shim.cpu = 3;
+	pmap_vmx_operation(!want->npt);
+	shim.cpu = 0;
+	pmap_guest_root(&pm);
+	pmap_guest_enter(&pm, 3);
+	shim_tlb_reset();
+	assert_int_equal(pmap_protect(&pm, G1 + K4, K4, 0), 0);
+	assert_int_equal(shim.shootdown_ipis, 3);
+	assert_int_equal(shim.invlpg, 1); /* CPU 1 */
+	/* CPU 0 (VMX on here in EPT format) and CPU 3 */
+	assert_int_equal(shim.invept, want->npt ? 0 : 2);
+	assert_int_equal(cpumask_weight(&pm.guest_cpus), 0);
+	shim_tlb_reset();
+	assert_int_equal(pmap_protect(&pm, G1 + 2 * K4, K4, 0), 0);
+	assert_int_equal(shim.invept, want->npt ? 0 : 1); /* CPU 3 has not entered since */
+	assert_int_equal(shim.shootdown_ipis, 4); /* CPU 1's host side */
+	activate_on(1, NULL);
+	shim_tlb_reset();
+	assert_int_equal(pmap_protect(&pm, G1 + 3 * K4, K4, 0), 0);
+	assert_int_equal(shim.shootdown_ipis, 4); /* nobody else: no IPI */
+	shim.cpu = 3;
+	pmap_vmx_operation(false);
+	shim.cpu = 0;
+	pmap_guest_detach(&pm);
+}
+
 static void test_tlb_eptp_is_guest_root_wb_4level_ad(void **state)
 {
 	if (want->npt) {
@@ -1142,6 +1202,7 @@ static void test_checker_catches_unpaired_table(void **state)
 	T(test_oom_create)                                                                         \
 	T(test_tlb_flush_once_per_operation)                                                       \
 	T(test_tlb_eptp_is_guest_root_wb_4level_ad)                                                \
+	T(test_tlb_shootdown_reaches_other_cpus)                                                   \
 	T(test_tlb_guest_flush_when_rights_are_taken)                                              \
 	T(test_tlb_no_invept_while_vmx_is_off)                                                     \
 	T(test_tlb_destroy_flushes_an_attached_guest)                                              \

@@ -3,6 +3,7 @@
 #define ARCH_X86_PMAP_H
 
 #include <arch/x86/cpu.h>
+#include <arch/x86/smp.h>
 #include <dyad/spinlock.h>
 #include <dyad/types.h>
 
@@ -59,15 +60,46 @@
  * operation that takes a right away from the odd half (unmap, protect to fewer rights, a
  * split, a freed table, cleared A/D bits) bumps pm->guest_tlb_gen under the lock before it
  * returns; adding a mapping or a right bumps nothing (the guest may take one spurious fault).
- *   - EPT: the same operation also runs INVEPT single-context, but only while VMX is on
+ *   - EPT: the same operation also runs INVEPT single-context on every CPU that entered the
+ *     guest since its last flush (guest_cpus, below), each only while it is in VMX operation
  *     (pmap_vmx_operation()): INVEPT outside VMX operation is #UD.
  *   - NPT: nothing on the CPU drops nested translations but a new ASID or TLB_CONTROL at the
  *     next VMRUN (INVLPGA drops one guest-virtual page, not a nested one). So the SVM backend
  *     compares pmap_guest_tlb_gen() with the value it last flushed for, with interrupts and
  *     GIF off, immediately before every VMRUN, and flushes when it differs (TLB_CONTROL 3
  *     with flush-by-ASID, else a new ASID, or TLB_CONTROL 1 when ASIDs wrap).
- * Dyad runs on one host CPU, so no vCPU is inside the guest while its pmap changes; a second
- * CPU would also need an IPI that forces such a vCPU out before the operation returns.
+ *
+ * SEVERAL CPUS. Each pmap keeps two cpumasks, both updated with atomic operations:
+ *   - loaded: the CPUs whose CR3 holds its KPT. pmap_activate() sets this CPU's bit before it
+ *     writes CR3 and clears the bit in the pmap it leaves after (the clearing is exact, not
+ *     lazy: without PCIDs the CR3 write has dropped every non-global entry of the old one);
+ *   - guest_cpus: the CPUs that entered a guest on its odd half since their last guest flush.
+ *     pmap_guest_enter() sets this CPU's bit with interrupts off immediately before every VM
+ *     entry; a guest flush takes the whole mask (an atomic exchange with 0) as its targets.
+ * An operation that takes something away (unmap, protect to fewer rights, a split, a freed
+ * table, cleared A/D bits) ends, still under the lock, with THE SHOOTDOWN:
+ *   1. the entries change (pair_write: atomic exchanges, sequentially consistent);
+ *   2. the guest generation is bumped (the SVM backend compares it before every VMRUN);
+ *   3. the targets are read: loaded, and for the guest side guest_cpus exchanged with 0.
+ *      A CPU that sets its bit after this read loads CR3 (or enters the guest) after step 1
+ *      in the same total order, so it cannot cache the old entry;
+ *   4. this CPU flushes directly (INVLPG per page or a CR3 reload if it has the pmap loaded;
+ *      INVEPT single-context if it is in guest_cpus and in VMX operation); every other target
+ *      runs the same through one smp_call_mask() IPI, which the caller waits for. The IPI
+ *      also forces a vCPU that is in guest mode on that CPU out (the external interrupt exits
+ *      it); its next entry re-reads the generation (SVM: new ASID or TLB_CONTROL) and sets
+ *      its guest_cpus bit again;
+ *   5. only then are the frames and pairs the operation freed released: pairs go back to
+ *      pmem, and pmap_unmap()'s @fn sees each removed leaf (so it may free the frame). An
+ *      operation that removes many leaves does steps 2-5 for each batch of FLUSH_LEAVES.
+ * So a freed frame or pair is reused only after every CPU that may cache a translation to it
+ * has flushed. A CPU spinning for a pmap's lock runs call IPIs aimed at it meanwhile
+ * (pmap_arch_poll()), so the holder's shootdown completes even if the spinner has interrupts
+ * off (the page-fault path).
+ *
+ * LOCK ORDER for one address space: the region-table lock of its owner (kern/mm.c, the
+ * mm_lock word below) first, then pm->lock; a shootdown runs under pm->lock, and its IPI
+ * functions take no lock.
  */
 
 typedef u64 kpte_t;
@@ -332,6 +364,13 @@ static inline bool npte_present(npte_t e)
 
 struct pmap {
 	struct spinlock lock; /* guards both halves of every pair of this pmap, and the fields */
+	cpumask_t loaded; /* CPUs with this KPT in CR3 (atomic; see SEVERAL CPUS above) */
+	cpumask_t guest_cpus; /* CPUs that entered its guest since their last guest flush */
+	/*
+	 * The owner's region-table lock (kern/mm.c): a reader-writer spin word, > 0 readers
+	 * (faults), -1 a writer (mmap, munmap, mprotect, brk). Taken before lock, never after.
+	 */
+	s32 mm_lock;
 	paddr_t root; /* root pair: KPT PML4 at root, the odd half's PML4 at root + 4096 */
 	const struct pmap_format *fmt; /* the odd half's format: pmap_boot_format at creation */
 	bool guest_attached; /* between pmap_guest_root() and pmap_guest_detach() */
@@ -369,13 +408,10 @@ struct pmap_check_err {
 	opte_t odd; /* the odd-half entry of the same slot */
 };
 
-/* The pmap whose KPT is in CR3, NULL for the kernel's master tables: this CPU's. */
-#ifdef HOST_BUILD
-extern struct pmap *pmap_current;
-#else
-#include <arch/x86/percpu.h>
-#define pmap_current (this_cpu()->pmap_current)
-#endif
+/* Per CPU: the pmap whose KPT is in its CR3, NULL for the kernel's master tables. */
+extern struct pmap *pmap_current_cpu[SMP_MAX_CPUS];
+/* This CPU's. */
+#define pmap_current (pmap_current_cpu[pmap_arch_cpu()])
 
 /* The odd half's format of every pmap created from now on; set by pmap_kernel_half_init(). */
 extern const struct pmap_format *pmap_boot_format;
@@ -438,7 +474,8 @@ bool pmap_page_size_ok(const struct pmap *pm, u64 size, u32 flags);
  * Unmaps whatever is mapped in [va, va + len); holes are fine. A jumbo the range cuts is first
  * split into smaller pages; pairs left empty are freed. The frames stay the caller's: @fn
  * (may be NULL, its return value ignored) sees each leaf removed, with A/D OR'd over both
- * halves, BEFORE the TLB flush: it must not let a frame be reused before pmap_unmap returns.
+ * halves, AFTER every CPU that may cache it has flushed (the shootdown above; in batches of
+ * FLUSH_LEAVES leaves), still under the pmap's lock: it may free the frame at once.
  * Returns 0, -EINVAL, or -ENOMEM (a split found no pair; nothing changed).
  */
 int pmap_unmap(struct pmap *pm, u64 va, u64 len, pmap_leaf_fn fn, void *arg);
@@ -498,8 +535,8 @@ u64 pmap_eptp(struct pmap *pm);
 void pmap_guest_detach(struct pmap *pm);
 
 /*
- * The VMX code says whether the CPU is in VMX operation (after VMXON: true; before VMXOFF:
- * false). INVEPT is issued only while it is. After VMXON the VMX code must itself run INVEPT
+ * The VMX code says whether THIS CPU is in VMX operation (after VMXON: true; before VMXOFF:
+ * false). INVEPT is issued only on a CPU that is. After VMXON the VMX code must itself run INVEPT
  * all-context before the first VM entry: EPT translations may survive VMXOFF.
  */
 void pmap_vmx_operation(bool on);
@@ -522,8 +559,34 @@ static inline u32 pmap_leaf_guest_prot(const struct pmap_leaf *l)
 	return (l->flags & PMAP_VISIBLE) ? PMAP_X | (l->flags & PMAP_W) : 0;
 }
 
-/* Loads the KPT of @pm into CR3 (NULL: the kernel's master PML4) and makes it pmap_current. */
+/*
+ * Loads the KPT of @pm into CR3 (NULL: the kernel's master PML4) and makes it this CPU's
+ * pmap_current: sets this CPU in @pm->loaded before the CR3 write and clears it in the pmap
+ * it leaves after. Call with preemption (interrupts) off or from a context that cannot move
+ * to another CPU between the two.
+ */
 void pmap_activate(struct pmap *pm);
+
+/*
+ * The VM entry path calls this with interrupts off immediately before each VMLAUNCH/VMRESUME/
+ * VMRUN on @pm's odd half: this CPU may now cache its translations until the next guest flush.
+ */
+static inline void pmap_guest_enter(struct pmap *pm, unsigned cpu)
+{
+	if (!cpumask_test(&pm->guest_cpus, cpu))
+		cpumask_set_atomic(&pm->guest_cpus, cpu);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Counters of the shootdowns since boot (all pmaps): for the ktests and the benchmark. */
+struct pmap_shootdown_stats {
+	u64 ops; /* flushes that reached the end of an operation or a batch */
+	u64 remote; /* of those, the ones that sent an IPI to another CPU */
+	u64 host_cpus, guest_cpus; /* CPUs asked to flush their host / guest side */
+	u64 sent[SMP_MAX_CPUS]; /* per CPU: shootdowns that named it as a target */
+	u64 ran[SMP_MAX_CPUS]; /* per CPU: shootdown functions it ran (must equal sent) */
+};
+extern struct pmap_shootdown_stats pmap_shootdowns;
 
 #ifdef PMAP_DEBUG
 /* Debug builds run pmap_check() after every pmap_debug_interval-th operation (default 1). */
@@ -532,5 +595,11 @@ extern unsigned pmap_debug_interval;
 
 /* Writes CR3. Out of line: the host test shim counts it instead. */
 void pmap_arch_load_cr3(paddr_t pa);
+/* This CPU's index (the host shim returns a settable value). */
+unsigned pmap_arch_cpu(void);
+/* Runs @fn(@arg) on every other online CPU of @mask and waits for them (smp_call_mask). */
+void pmap_arch_shootdown(const cpumask_t *mask, void (*fn)(void *), void *arg);
+/* Runs a call IPI that waits for this CPU, if any: called while spinning for a pmap's lock. */
+void pmap_arch_poll(void);
 
 #endif

@@ -107,6 +107,21 @@ typedef void (*smp_call_fn)(void *arg);
  */
 unsigned smp_call_mask(const cpumask_t *mask, smp_call_fn fn, void *arg);
 
+/*
+ * Runs the call waiting for this CPU, if there is one, as its IPI would. For code that spins
+ * for a lock whose holder may be waiting in smp_call_mask() for this CPU (the pmap's lock,
+ * which a page fault takes with interrupts off).
+ */
+void smp_call_poll(void);
+
+/*
+ * Called by a call's function on a target CPU: its caller stops waiting for this CPU now, and
+ * the function goes on (interrupts still off, the call vector still in service, so it must
+ * smp_call_poll() to take later calls, and must not touch its caller's argument once the
+ * caller may have returned). For tests that keep CPUs busy while the caller works on.
+ */
+void smp_call_release(void);
+
 /* smp_call_mask() on CPU @cpu alone; 0 if it is not online. */
 unsigned smp_call_on(unsigned cpu, smp_call_fn fn, void *arg);
 
