@@ -58,6 +58,20 @@ static struct fd *fd_get(int fd)
 	return &p->fds[fd];
 }
 
+/*
+ * VMs run on CPU 0 only until VMXON/SVM enable and VMCS migration run on every CPU: a thread
+ * that uses a VM or vCPU descriptor is pinned there, and moves there now. Remove this when the
+ * virtualization layer is per-CPU.
+ */
+static void pin_vm_thread(void)
+{
+	cpumask_t cpu0;
+
+	cpumask_clear(&cpu0);
+	cpumask_set(&cpu0, 0);
+	sched_set_affinity(thread_current(), &cpu0);
+}
+
 static long sys_read(u64 fd, u64 buf, u64 len, u64 a3, u64 a4, u64 a5)
 {
 	struct fd *f = fd_get((int)fd);
@@ -155,12 +169,16 @@ static long sys_openat(u64 dirfd, u64 upath, u64 flags, u64 mode, u64 a4, u64 a5
 		return (flags & O_CREAT) ? -EROFS : -ENOENT;
 	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
 		return -EROFS;
+	/* Threads open and close at once: a slot is claimed under the process's lock. */
+	spin_lock(&p->lock);
 	for (int fd = 0; fd < PROC_MAX_FDS; fd++) {
 		if (p->fds[fd].kind == FD_NONE) {
 			p->fds[fd] = (struct fd){ .kind = FD_MODULE, .mod = m };
+			spin_unlock(&p->lock);
 			return fd;
 		}
 	}
+	spin_unlock(&p->lock);
 	return -EMFILE;
 }
 
@@ -171,13 +189,23 @@ static long sys_open(u64 upath, u64 flags, u64 mode, u64 a3, u64 a4, u64 a5)
 
 static long sys_close(u64 fd, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 {
-	struct fd *f = fd_get((int)fd);
+	struct proc *p = proc_current;
+	struct fd *f, gone;
 
-	if (!f)
+	/* Taken out under the lock, so that two threads cannot both close one descriptor. */
+	spin_lock(&p->lock);
+	f = fd_get((int)fd);
+	if (!f) {
+		spin_unlock(&p->lock);
 		return -EBADF;
-	if (f->kind == FD_VM || f->kind == FD_VCPU)
-		vcpu_fd_release(f);
+	}
+	gone = *f;
 	*f = (struct fd){ .kind = FD_NONE };
+	spin_unlock(&p->lock);
+	if (gone.kind == FD_VM || gone.kind == FD_VCPU) {
+		pin_vm_thread(); /* a VM ends where it runs */
+		vcpu_fd_release(&gone);
+	}
 	return 0;
 }
 

@@ -80,7 +80,19 @@ trap_common:
 	swapgs				; back to the user GS this NMI/#DB/#DF/#MC found
 	jmp .restore
 .to_user:
-	call sched_user_return		; a killed thread exits, a preempted one yields here
+	; A killed thread exits, a preempted one yields here; not on an IST stack (NMI, #DB, #DF,
+	; #MC), which is this CPU's and not the thread's: the next return to ring 3 does it.
+	mov rax, [rsp + TF_VECTOR]
+	cmp rax, 1
+	je .no_resched
+	cmp rax, 2
+	je .no_resched
+	cmp rax, 8
+	je .no_resched
+	cmp rax, 18
+	je .no_resched
+	call sched_user_return
+.no_resched:
 	cli				; no interrupt between SWAPGS and IRETQ
 	swapgs
 .restore:

@@ -25,6 +25,7 @@
 #define FUTEX_WAIT_BITSET 9
 #define FUTEX_PRIVATE_FLAG 128
 #define FUTEX_WAIT_PRIVATE (FUTEX_WAIT | FUTEX_PRIVATE_FLAG)
+#define FUTEX_WAKE_PRIVATE (FUTEX_WAKE | FUTEX_PRIVATE_FLAG)
 
 #define KILL_CYCLES 500
 #define NS_PER_MS 1000000ULL
@@ -316,15 +317,115 @@ static int kill4(const char *mode)
 	return 1;
 }
 
+/* ---- figures: what a switch costs ---------------------------------------------------------- */
+
+#define YIELDS 2000
+#define PINGS 5000
+#define PARTNER_NS (3000 * NS_PER_MS)
+
+static volatile int ping_word;
+
+/* The partner of a yield measurement: yields on CPU 0 for PARTNER_NS, longer than it lasts. */
+static void *yielder(void *arg)
+{
+	pin_self(0);
+	unsigned long long t0 = now_ns();
+	while (now_ns() - t0 < PARTNER_NS)
+		sys0(SYS_sched_yield);
+	return arg;
+}
+
+/* ns per switch: YIELDS yields on CPU 0 while the partner (started 50 ms ago) yields back. */
+static unsigned long long yield_switch_ns(void)
+{
+	struct timespec settle = { .tv_sec = 0, .tv_nsec = 50 * NS_PER_MS };
+
+	pin_self(0);
+	sys2(SYS_nanosleep, &settle, 0);
+	unsigned long long t0 = now_ns();
+	for (int i = 0; i < YIELDS; i++)
+		sys0(SYS_sched_yield);
+	return (now_ns() - t0) / (2 * YIELDS);
+}
+
+/* Ping-pong on one futex word: the ponger answers each odd value with the next even one. */
+static void *ponger(void *arg)
+{
+	pin_self((int)(long)arg);
+	for (int v = 1; v < 2 * PINGS; v += 2) {
+		while (__atomic_load_n(&ping_word, __ATOMIC_ACQUIRE) != v)
+			sys6(SYS_futex, (long)&ping_word, FUTEX_WAIT_PRIVATE, v - 1, 0, 0, 0);
+		__atomic_store_n(&ping_word, v + 1, __ATOMIC_RELEASE);
+		sys6(SYS_futex, (long)&ping_word, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+	}
+	return NULL;
+}
+
+static unsigned long long ping_pong_ns(int my_cpu, int other_cpu)
+{
+	pthread_t t;
+
+	ping_word = 0;
+	pin_self(my_cpu);
+	if (pthread_create(&t, NULL, ponger, (void *)(long)other_cpu))
+		return 0;
+	unsigned long long t0 = now_ns();
+	for (int v = 0; v < 2 * PINGS; v += 2) {
+		__atomic_store_n(&ping_word, v + 1, __ATOMIC_RELEASE);
+		sys6(SYS_futex, (long)&ping_word, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+		while (__atomic_load_n(&ping_word, __ATOMIC_ACQUIRE) != v + 2)
+			sys6(SYS_futex, (long)&ping_word, FUTEX_WAIT_PRIVATE, v + 1, 0, 0, 0);
+	}
+	unsigned long long ns = (now_ns() - t0) / PINGS;
+	pthread_join(t, NULL);
+	return ns;
+}
+
+static void figures(int cpus)
+{
+	unsigned long all = ~0UL;
+	pthread_t t;
+
+	/* Two threads of this process yield to each other on CPU 0: one switch per yield. */
+	pthread_create(&t, NULL, yielder, NULL);
+	unsigned long long threads_ns = yield_switch_ns();
+	pthread_join(t, NULL);
+
+	/* The same between two processes (another address space: a CR3 load per switch). */
+	char *argv[] = { "/bin/schedtest", "yield", NULL };
+	long pid = sys3(DYAD_SYS_SPAWN, "/bin/schedtest", argv, DYAD_SPAWN_NOWAIT);
+	unsigned long long procs_ns = yield_switch_ns();
+	int status = -1;
+	sys4(SYS_wait4, pid, &status, 0, 0);
+	ut_ok(pid > 0 && status == 0, "a yielding child process ran beside this one");
+
+	printf("# figure: sched_yield switch between two threads of one process on one CPU: "
+	       "%llu ns\n", threads_ns);
+	printf("# figure: sched_yield switch between two processes on one CPU: %llu ns\n",
+	       procs_ns);
+	printf("# figure: futex ping-pong round trip, both threads on CPU 0: %llu ns\n",
+	       ping_pong_ns(0, 0));
+	if (cpus > 1)
+		printf("# figure: futex ping-pong round trip, CPU 0 <-> CPU 1: %llu ns\n",
+		       ping_pong_ns(0, 1));
+	sys3(SYS_sched_setaffinity, 0, sizeof(all), &all);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "kill4") == 0)
 		return kill4(argv[2]);
+	if (argc == 2 && strcmp(argv[1], "yield") == 0) {
+		yielder(NULL);
+		return 0;
+	}
 	ut_begin("schedtest");
+	int cpus = online_cpus(); /* before any test pins this thread */
 	bad_inputs();
 	timing();
 	threads();
 	concurrent_children();
 	kill_cycles();
+	figures(cpus);
 	return ut_end("schedtest");
 }
