@@ -143,9 +143,18 @@ boot-test-bochs: deps
 # Both emulators boot the self-tests and then the user-space tests (Bochs: the VMX CPU model).
 USER_TEST_EXPECT := ^user: [1-9][0-9]* passed, 0 failed, [0-9]+ skipped$$
 
+# The user tests take minutes with threads: 1,000 threads, 500 threaded processes killed, and the
+# address-space stress's 30 s (tests/user/uthreads.mk), about 10 minutes under Bochs; a kernel
+# with threads may not skip them.
+USER_TEST_TIMEOUT := 400
+BOCHS_USER_TEST_TIMEOUT := 1800
+DEBUG_USER_TEST_TIMEOUT := 900
+THREADS_NO_SKIP := no threads in this kernel
+
 boot-test-user: deps
 	$(MAKE) utest-iso scratch-disk
-	BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' DISK=$(SCRATCH_DISK) tools/boot-test.sh qemu $(UTEST_ISO)
+	BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' DISK=$(SCRATCH_DISK) BOOT_TEST_TIMEOUT=$(USER_TEST_TIMEOUT) \
+		BOOT_TEST_NO_SKIP='$(THREADS_NO_SKIP)' tools/boot-test.sh qemu $(UTEST_ISO)
 
 # Tests that must not skip under Bochs, whose CPU model (corei7_skylake_x) has what they need:
 # there no VM test may skip, and the VMX ktests must have passed.
@@ -184,11 +193,13 @@ check: deps
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) unit
 	$(MAKE) utest-iso scratch-disk
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' DISK=$(SCRATCH_DISK) \
-		BOOT_TEST_STDIN=$(CONSOLE_BURST) \
-		BOOT_TEST_NO_SKIP='$(VM_TEST_NO_SKIP)$(SMP_NO_SKIP)$(BLK_NO_SKIP)' \
+		BOOT_TEST_STDIN=$(CONSOLE_BURST) BOOT_TEST_TIMEOUT=$(USER_TEST_TIMEOUT) \
+		BOOT_TEST_NO_SKIP='$(VM_TEST_NO_SKIP)$(SMP_NO_SKIP)$(BLK_NO_SKIP)|$(THREADS_NO_SKIP)' \
 		tools/boot-test.sh qemu $(UTEST_ISO)
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' CPUS=$(BOCHS_CHECK_CPUS) \
-		BOOT_TEST_NO_SKIP='$(BOCHS_NO_SKIP)$(SMP_NO_SKIP)' BOOT_TEST_MIN_PASS='$(BOCHS_MIN_PASS)' \
+		BOOT_TEST_TIMEOUT=$(BOCHS_USER_TEST_TIMEOUT) \
+		BOOT_TEST_NO_SKIP='$(BOCHS_NO_SKIP)$(SMP_NO_SKIP)|$(THREADS_NO_SKIP)' \
+		BOOT_TEST_MIN_PASS='$(BOCHS_MIN_PASS)' \
 		tools/boot-test.sh bochs $(UTEST_ISO)
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) boot-test-ryzen
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) check-debug
@@ -207,6 +218,7 @@ check: deps
 check-debug:
 	$(MAKE) BUILD=$(BUILD)/debug DEBUG=1 utest-iso scratch-disk
 	BUILD=$(BUILD)/debug BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' DISK=$(BUILD)/debug/scratch-disk.img \
+		BOOT_TEST_TIMEOUT=$(DEBUG_USER_TEST_TIMEOUT) \
 		BOOT_TEST_NO_SKIP='$(BLK_NO_SKIP:|%=%)' tools/boot-test.sh qemu $(BUILD)/debug/dyad-utest.iso
 
 deps:
@@ -291,6 +303,8 @@ help:
 	@echo "  make bench-vm       VM exit round trip and second-stage fault costs (QEMU, SVM)"
 	@echo "  make bench-guest    the stock bzImage booted directly and by the VMM (Bochs)"
 	@echo "  make bench-blk      /dev/vda throughput from a Dyad process and from bare Linux (QEMU)"
+	@echo "  make bench-threads  thread/process switch, fault-in on 1/2/4 CPUs, munmap cost (QEMU)"
+	@echo "  make stress         the address-space stress alone (QEMU), STRESS_SECONDS=300 SEED=-"
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"
 	@echo "  make guest-rootfs   the Debian 12 disk image for DISK=debian (mmdebstrap, as root)"
 	@echo "  make vmm-multiboot  the multiboot test kernel and Dyad through the VMM (QEMU);"

@@ -171,8 +171,12 @@ int main(int argc, char **argv)
 	spawn_errors();
 	spawn_argument_limits();
 	spawn_cycles_return_memory();
+	/* Threads, then the shared address space under stress (30 s, a new seed each boot). */
+	run_test("/bin/threads");
+	run_test("/bin/stress");
 	run_test("/bin/fuzz");
 	run_test("/bin/vm");
+	run_test("/bin/vmshoot");
 	run_test("/bin/vmfuzz");
 	ut_summary("user");
 	return ut_failed;

@@ -9,7 +9,8 @@ USER_CC := musl-gcc
 USER_CFLAGS := -std=gnu11 -static -fno-pie -no-pie -O2 -g -Wall -Wextra -Werror \
 	-Iinclude/uapi -MMD -MP
 
-USER_PROGS := init nop crash sysconf mmap faults fuzz bench cpustate schedtest blk blkbench
+USER_PROGS := init nop crash sysconf mmap faults fuzz bench cpustate schedtest blk blkbench threads \
+	stress thbench vmshoot
 USER_BINS := $(USER_PROGS:%=$(BUILD)/user/%)
 # A plain text file, so that spawning something that is not a program can be tested.
 USER_ISO_MODULES := $(foreach p,$(USER_PROGS),$(BUILD)/user/$(p):/bin/$(p)) \
