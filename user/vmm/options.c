@@ -152,11 +152,22 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 		return -1;
 	}
 	o->kernel = argv[i++];
+	/*
+	 * -C hvc: the default line's console is hvc0 instead of ttyS0, once virtio_console has
+	 * found it; until then earlyprintk=serial has the kernel's lines on the 16550. (Both as
+	 * consoles would write every line twice.)
+	 */
+	char hvc_default[sizeof(OPTIONS_DEFAULT_CMDLINE) + 16];
+	size_t serial = strlen(OPTIONS_SERIAL_CONSOLE);
+	_Static_assert(sizeof(OPTIONS_SERIAL_CONSOLE) < sizeof(OPTIONS_DEFAULT_CMDLINE),
+		       "the default line starts with the serial console");
+	snprintf(hvc_default, sizeof(hvc_default), "console=hvc0%s",
+		 OPTIONS_DEFAULT_CMDLINE + serial);
 	if (i < argc) {
 		for (; i < argc; i++)
 			if (append(o->cmdline, argv[i], err, errlen))
 				return -1;
-	} else if (append(o->cmdline, OPTIONS_DEFAULT_CMDLINE, err, errlen)) {
+	} else if (append(o->cmdline, o->hvc ? hvc_default : OPTIONS_DEFAULT_CMDLINE, err, errlen)) {
 		return -1;
 	} else {
 		o->default_len = (unsigned)strlen(o->cmdline);
@@ -164,8 +175,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 	for (unsigned k = 0; k < nextra; k++)
 		if (append(o->cmdline, extra[k], err, errlen))
 			return -1;
-	/* The last console= is Linux's /dev/console once it exists; ttyS0 has the early boot. */
-	if (o->hvc && append(o->cmdline, "console=hvc0", err, errlen))
+	/* Words of the user's own: the last console= is Linux's /dev/console once it exists. */
+	if (o->hvc && !o->default_len && append(o->cmdline, "console=hvc0", err, errlen))
 		return -1;
 	if (o->ram < BOOT_RAM_MIN || o->ram > BOOT_RAM_MAX || (o->ram & 0xfffff)) {
 		snprintf(err, errlen,

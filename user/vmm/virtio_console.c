@@ -32,8 +32,12 @@ static void transmit(struct virtio_console *c)
 
 static void notify(struct virtio_dev *v, unsigned q)
 {
-	if (q == VCON_TX)
-		transmit(v->priv);
+	struct virtio_console *c = v->priv;
+
+	if (q == VCON_TX) {
+		c->tx_notifies++;
+		transmit(c);
+	}
 	/* The receive queue's buffers wait for input. */
 }
 
@@ -53,7 +57,7 @@ int virtio_console_init(struct virtio_console *c, const struct guest_ram *ram,
 {
 	c->out = out;
 	c->out_ctx = out_ctx;
-	c->tx_buffers = c->tx_bytes = c->rx_bytes = c->rx_dropped = 0;
+	c->tx_notifies = c->tx_buffers = c->tx_bytes = c->rx_bytes = c->rx_dropped = 0;
 	return virtio_pci_init(&c->v, &ops, c, ram, deliver, ctx);
 }
 
