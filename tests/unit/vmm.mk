@@ -2,7 +2,7 @@
 # The VMM's sources see the user ABI as <dyad/...> (include/uapi) ahead of the kernel's headers.
 # Every test links the VMM's core (the bus and logging) and the files it names.
 VMM_UNIT := bus cpuid uart pic x2apic boot image misc multiboot fw_cfg pcports acpi ioapic pit \
-	pci
+	pci virtq
 UNIT_TESTS += $(VMM_UNIT:%=vmm_%)
 VMM_UNIT_CORE := user/vmm/bus.c user/vmm/log.c
 
@@ -22,6 +22,7 @@ UNIT_SRCS_vmm_acpi := tests/unit/vmm_acpi.c user/vmm/acpi.c user/vmm/pm.c $(VMM_
 UNIT_SRCS_vmm_ioapic := tests/unit/vmm_ioapic.c user/vmm/ioapic.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_pit := tests/unit/vmm_pit.c user/vmm/pit.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_pci := tests/unit/vmm_pci.c user/vmm/pci.c user/vmm/msix.c $(VMM_UNIT_CORE)
+UNIT_SRCS_vmm_virtq := tests/unit/vmm_virtq.c user/vmm/virtq.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_misc := tests/unit/vmm_misc.c user/vmm/options.c user/vmm/console.c \
 	user/vmm/mmio.c user/vmm/cpuid.c user/vmm/rtc.c user/vmm/ports.c user/vmm/msr.c \
 	$(VMM_UNIT_CORE)
