@@ -32,12 +32,8 @@ static void transmit(struct virtio_console *c)
 
 static void notify(struct virtio_dev *v, unsigned q)
 {
-	struct virtio_console *c = v->priv;
-
-	if (q == VCON_TX) {
-		c->tx_notifies++;
-		transmit(c);
-	}
+	if (q == VCON_TX)
+		transmit(v->priv);
 	/* The receive queue's buffers wait for input. */
 }
 
@@ -57,7 +53,7 @@ int virtio_console_init(struct virtio_console *c, const struct guest_ram *ram,
 {
 	c->out = out;
 	c->out_ctx = out_ctx;
-	c->tx_notifies = c->tx_buffers = c->tx_bytes = c->rx_bytes = c->rx_dropped = 0;
+	c->tx_buffers = c->tx_bytes = c->rx_bytes = c->rx_dropped = 0;
 	return virtio_pci_init(&c->v, &ops, c, ram, deliver, ctx);
 }
 

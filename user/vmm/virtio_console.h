@@ -21,7 +21,7 @@ struct virtio_console {
 	struct virtio_dev v;
 	void (*out)(void *ctx, const uint8_t *buf, size_t len); /* guest output */
 	void *out_ctx;
-	unsigned long tx_notifies, tx_buffers, tx_bytes, rx_bytes, rx_dropped;
+	unsigned long tx_buffers, tx_bytes, rx_bytes, rx_dropped;
 };
 
 /* Prepares the device (see virtio_pci_init); @out receives the guest's output. */

@@ -301,6 +301,7 @@ static int bar_fn(struct pci_dev *d, unsigned bar, uint64_t off, unsigned size, 
 			return 0;
 		}
 		v->notifies++;
+		v->queue_notifies[qi]++;
 		if (virtio_queue(v, qi))
 			v->ops->notify(v, qi);
 		return 0;
