@@ -25,7 +25,7 @@ UNIT_SRCS_vmm_pci := tests/unit/vmm_pci.c user/vmm/pci.c user/vmm/msix.c $(VMM_U
 UNIT_SRCS_vmm_virtq := tests/unit/vmm_virtq.c user/vmm/virtq.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_virtio := tests/unit/vmm_virtio.c user/vmm/virtio_pci.c user/vmm/virtq.c \
 	user/vmm/msix.c user/vmm/pci.c user/vmm/virtio_blk.c user/vmm/virtio_blk_backend.c \
-	user/vmm/virtio_console.c user/vmm/virtio_rng.c $(VMM_UNIT_CORE)
+	user/vmm/virtio_console.c user/vmm/virtio_rng.c user/vmm/options.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_misc := tests/unit/vmm_misc.c user/vmm/options.c user/vmm/console.c \
 	user/vmm/mmio.c user/vmm/cpuid.c user/vmm/rtc.c user/vmm/ports.c user/vmm/msr.c \
 	$(VMM_UNIT_CORE)

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "options.h"
 #include "pci.h"
 #include "virtio_blk.h"
 #include "virtio_console.h"
@@ -542,6 +543,48 @@ static void test_backends(void **state)
 	forget(p);
 }
 
+static int parse(struct options *o, char *err, const char *a0, const char *a1, const char *a2,
+		 const char *a3)
+{
+	char *argv[] = { "vmm", (char *)a0, (char *)a1, (char *)a2, (char *)a3, NULL };
+	int argc = 1;
+
+	while (argv[argc])
+		argc++;
+	return options_parse(argc, argv, o, err, 160);
+}
+
+static void test_options(void **state)
+{
+	struct options o;
+	char err[160];
+
+	/* -C hvc: hvc0 in place of ttyS0 in the default line, early boot still on the 16550. */
+	assert_int_equal(parse(&o, err, "-C", "hvc", "k", NULL), 0);
+	assert_true(o.hvc);
+	assert_non_null(strstr(o.cmdline, "console=hvc0 earlyprintk=serial"));
+	assert_null(strstr(o.cmdline, "ttyS0"));
+	assert_int_equal(o.default_len, strlen(o.cmdline));
+	/* A line of the user's own gets console=hvc0 at its end. */
+	assert_int_equal(parse(&o, err, "-C", "hvc", "k", "console=ttyS0"), 0);
+	assert_string_equal(o.cmdline, "console=ttyS0 console=hvc0");
+	/* Without -C the default line has its serial console, and PCI is not turned off. */
+	assert_int_equal(parse(&o, err, "k", NULL, NULL, NULL), 0);
+	assert_false(o.hvc || o.rng || o.disk);
+	assert_non_null(strstr(o.cmdline, "console=ttyS0,115200"));
+	assert_null(strstr(o.cmdline, "pci=off"));
+	assert_int_equal(parse(&o, err, "-R", "-d", "/boot/disk.img", "k"), 0);
+	assert_true(o.rng);
+	assert_string_equal(o.disk, "/boot/disk.img");
+	/* Bad values. */
+	assert_int_equal(parse(&o, err, "-C", "ttyS1", "k", NULL), -1);
+	assert_non_null(strstr(err, "unknown console 'ttyS1'"));
+	assert_int_equal(parse(&o, err, "-d", NULL, NULL, NULL), -1);
+	assert_non_null(strstr(err, "-d needs a disk image"));
+	assert_int_equal(parse(&o, err, "-d", "", "k", NULL), -1);
+	assert_int_equal(parse(&o, err, "-C", NULL, NULL, NULL), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -551,6 +594,7 @@ int main(void)
 		cmocka_unit_test_setup(test_console, setup),
 		cmocka_unit_test_setup(test_rng, setup),
 		cmocka_unit_test_setup(test_backends, setup),
+		cmocka_unit_test(test_options),
 	};
 
 	return cmocka_run_group_tests(tests, setup_ram, teardown_ram);
