@@ -20,6 +20,9 @@
 #                       initramfs the guest test script also reads /dev/hwrng, writes and reads
 #                       /dev/vda and writes on hvc0. Then the same boot without -C hvc: exits
 #                       per console line and per boot on ttyS0 against hvc0
+#   CASE hostile-virtio a hostile virtio driver (tests/vmm/hostile_virtio.asm, built next to
+#                       BAD_GUEST): the VMM refuses each broken ring with a line, marks the
+#                       device for reset, and is still there for the guest's verdict
 #   CASE bad-guest      the misbehaving guest (tests/vmm/bad_guest.asm)
 #   CASE garbage-initrd Debian's vmlinux with an initrd of garbage: the guest kernel panics, and
 #                       the VMM must say so in one line and end with status 5
@@ -227,6 +230,33 @@ virtio() {
 		"linux-virtio: the same boot on ttyS0 only failed just the hvc0 check"
 }
 
+hostile_virtio() {
+	local log=$BUILD_DIR/vmm-e2e-$emu-hostile-virtio.log hostile
+	hostile=$(dirname "$bad")/hostile_virtio
+	[[ -s $hostile ]] || die "no $hostile (make $hostile)"
+	iso_extra=("$hostile:/boot/hostile_virtio")
+	boot hostile-virtio "-m 64M -R /boot/hostile_virtio"
+	iso_extra=()
+	if no_vm "$log"; then
+		skip "hostile-virtio: the VMM refuses broken rings" "Dyad found no VMX or SVM here"
+		return
+	fi
+	if grep -aq '^vmm: -R: this CPU has neither RDSEED nor RDRAND' "$log"; then
+		skip "hostile-virtio: the VMM refuses broken rings" "no RDSEED or RDRAND: no virtio-rng"
+		return
+	fi
+	local why p='^vmm: virtio-rng 00:01.0: queue 0: '
+	for why in 'the chain from descriptor 0 loops' \
+		'descriptor 0: buffer 0x7fff00000000\+0x1000 is not guest RAM' \
+		'available index 100 is more than the ring.s 8 ahead of 0' \
+		'rings outside guest RAM \(descriptors 0xf0000000'; do
+		tap "$(grep -aEq "$p$why.*: device needs reset$" "$log"; echo $?)" \
+			"hostile-virtio: refused with one line: ${why//\\/}"
+	done
+	tap "$(grep -aq '^vmm: guest wrote 0 to the debug port' "$log" && grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
+		"hostile-virtio: a good request served, NEEDS_RESET seen after each bad one, the VMM alive for the verdict"
+}
+
 bad_guest() {
 	local log=$BUILD_DIR/vmm-e2e-$emu-bad-guest.log
 	boot bad-guest "-m 64M /boot/bad_guest"
@@ -297,6 +327,7 @@ for c in "$@"; do
 		ram_mib=256 qemu_extra=()
 		;;
 	linux-virtio) virtio ;;
+	hostile-virtio) hostile_virtio ;;
 	bad-guest) bad_guest ;;
 	garbage-initrd) garbage_initrd ;;
 	*) die "unknown case '$c'" ;;
