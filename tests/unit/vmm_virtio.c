@@ -336,6 +336,68 @@ static void test_blk_requests(void **state)
 	assert_true(virtio_running(&blk.v));
 }
 
+/* A backend that takes whole sectors only, as Dyad's /dev/vda does. */
+static const struct blk_ops *mem_ops;
+static unsigned odd_calls;
+
+static int strict_read(struct blk_backend *b, uint64_t off, void *buf, size_t len)
+{
+	odd_calls += (off | len) % 512 != 0;
+	return mem_ops->read(b, off, buf, len);
+}
+
+static int strict_write(struct blk_backend *b, uint64_t off, const void *buf, size_t len)
+{
+	odd_calls += (off | len) % 512 != 0;
+	return mem_ops->write(b, off, buf, len);
+}
+
+static int strict_flush(struct blk_backend *b)
+{
+	return mem_ops->flush(b);
+}
+
+static const struct blk_ops strict_ops = { strict_read, strict_write, strict_flush };
+
+static void test_blk_odd_buffers(void **state)
+{
+	mem_ops = disk.ops;
+	disk.ops = &strict_ops;
+	odd_calls = 0;
+	bring_up(&blk.v, 1, 1ULL << 32);
+	/* A read of sectors 2-3 into buffers of 100, 412 and 512 bytes, then the status. */
+	uint32_t hdr[4] = { 0, 0, 2, 0 };
+	memcpy(ram_base + DATA, hdr, sizeof(hdr));
+	put_desc(0, 0, DATA, 16, VIRTQ_DESC_F_NEXT, 1);
+	put_desc(0, 1, DATA + 0x1000, 100, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	put_desc(0, 2, DATA + 0x2000, 412, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 3);
+	put_desc(0, 3, DATA + 0x4000, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 4);
+	put_desc(0, 4, DATA + 0x3000, 1, VIRTQ_DESC_F_WRITE, 0);
+	kick(0, 0);
+	assert_int_equal(ram_base[DATA + 0x3000], 0);
+	assert_memory_equal(ram_base + DATA + 0x1000, disk_mem + 1024, 100);
+	assert_memory_equal(ram_base + DATA + 0x2000, disk_mem + 1124, 412);
+	assert_memory_equal(ram_base + DATA + 0x4000, disk_mem + 1536, 512);
+	assert_int_equal(used_len(0, 0), 1025);
+	/* A write of sector 7 whose first buffer holds the header and 300 bytes of data. */
+	hdr[0] = 1;
+	hdr[2] = 7;
+	memcpy(ram_base + DATA, hdr, sizeof(hdr));
+	memset(ram_base + DATA + 16, 0x61, 300);
+	memset(ram_base + DATA + 0x1000, 0x62, 212);
+	put_desc(0, 0, DATA, 316, VIRTQ_DESC_F_NEXT, 1);
+	put_desc(0, 1, DATA + 0x1000, 212, VIRTQ_DESC_F_NEXT, 2);
+	put_desc(0, 2, DATA + 0x3000, 1, VIRTQ_DESC_F_WRITE, 0);
+	kick(0, 0);
+	assert_int_equal(ram_base[DATA + 0x3000], 0);
+	assert_int_equal(disk_mem[7 * 512], 0x61);
+	assert_int_equal(disk_mem[7 * 512 + 299], 0x61);
+	assert_int_equal(disk_mem[7 * 512 + 300], 0x62);
+	assert_int_equal(disk_mem[7 * 512 + 511], 0x62);
+	assert_int_equal(disk_mem[8 * 512], (uint8_t)(8 + 8 * 512));
+	assert_int_equal(odd_calls, 0);
+}
+
 static void expect_broken(struct virtio_dev *v, unsigned config_vector_before)
 {
 	assert_true(bar(0x14, 1, 0, 0) & VIRTIO_STATUS_NEEDS_RESET);
@@ -591,6 +653,7 @@ int main(void)
 		cmocka_unit_test_setup(test_features_and_layout, setup),
 		cmocka_unit_test_setup(test_blk_requests, setup),
 		cmocka_unit_test_setup(test_blk_broken_by_the_driver, setup),
+		cmocka_unit_test_setup(test_blk_odd_buffers, setup),
 		cmocka_unit_test_setup(test_console, setup),
 		cmocka_unit_test_setup(test_rng, setup),
 		cmocka_unit_test_setup(test_backends, setup),
