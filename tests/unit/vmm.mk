@@ -21,7 +21,8 @@ UNIT_SRCS_vmm_pcports := tests/unit/vmm_pcports.c user/vmm/ports.c $(VMM_UNIT_CO
 UNIT_SRCS_vmm_acpi := tests/unit/vmm_acpi.c user/vmm/acpi.c user/vmm/pm.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_ioapic := tests/unit/vmm_ioapic.c user/vmm/ioapic.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_pit := tests/unit/vmm_pit.c user/vmm/pit.c $(VMM_UNIT_CORE)
-UNIT_SRCS_vmm_pci := tests/unit/vmm_pci.c user/vmm/pci.c user/vmm/msix.c $(VMM_UNIT_CORE)
+UNIT_SRCS_vmm_pci := tests/unit/vmm_pci.c user/vmm/pci.c user/vmm/msix.c user/vmm/acpi.c \
+	$(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_virtq := tests/unit/vmm_virtq.c user/vmm/virtq.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_virtio := tests/unit/vmm_virtio.c user/vmm/virtio_pci.c user/vmm/virtq.c \
 	user/vmm/msix.c user/vmm/pci.c user/vmm/virtio_blk.c user/vmm/virtio_blk_backend.c \

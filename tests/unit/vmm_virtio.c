@@ -137,7 +137,8 @@ static void bring_up(struct virtio_dev *v, unsigned nq, uint64_t features)
 	bar(0x0c, 4, 1, (uint32_t)features);
 	bar(0x08, 4, 1, 1);
 	bar(0x0c, 4, 1, (uint32_t)(features >> 32));
-	bar(0x14, 1, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+	bar(0x14, 1, 1,
+	    VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
 	assert_true(bar(0x14, 1, 0, 0) & VIRTIO_STATUS_FEATURES_OK);
 	bar(0x10, 2, 1, 0);
 	assert_int_equal(bar(0x10, 2, 0, 0), 0);
@@ -245,7 +246,8 @@ static void test_features_and_layout(void **state)
 			if (type == 1)
 				assert_true(len >= 0x38);
 			if (type == 2)
-				assert_int_equal(pci_cfg_read(&blk.v.pci, at + 16, 4), VIRTIO_NOTIFY_MULT);
+				assert_int_equal(pci_cfg_read(&blk.v.pci, at + 16, 4),
+						 VIRTIO_NOTIFY_MULT);
 		}
 		at = pci_cfg_read(&blk.v.pci, at + 1, 1);
 	}

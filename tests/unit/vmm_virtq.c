@@ -207,7 +207,8 @@ static void test_bad_indexes_and_loops(void **state)
 	/* A chain through every descriptor once is fine. */
 	setup(state);
 	for (unsigned i = 0; i < QSZ; i++)
-		put_desc(i, DATA + 16 * i, 16, i + 1 < QSZ ? VIRTQ_DESC_F_NEXT : 0, (uint16_t)(i + 1));
+		put_desc(i, DATA + 16 * i, 16, i + 1 < QSZ ? VIRTQ_DESC_F_NEXT : 0,
+			 (uint16_t)(i + 1));
 	offer(0);
 	assert_int_equal(virtq_pop(&q, &c), 1);
 	assert_int_equal(c.nout, QSZ);
@@ -294,7 +295,8 @@ static void test_indirect(void **state)
 	put_desc(0, table, sizeof(nested), VIRTQ_DESC_F_INDIRECT, 0);
 	offer(0);
 	expect_broken("indirect inside an indirect");
-	struct desc loop[2] = { { DATA, 4, VIRTQ_DESC_F_NEXT, 1 }, { DATA, 4, VIRTQ_DESC_F_NEXT, 0 } };
+	struct desc loop[2] = { { DATA, 4, VIRTQ_DESC_F_NEXT, 1 },
+				{ DATA, 4, VIRTQ_DESC_F_NEXT, 0 } };
 	setup(state);
 	memcpy(ram_base + table, loop, sizeof(loop));
 	put_desc(0, table, sizeof(loop), VIRTQ_DESC_F_INDIRECT, 0);
@@ -358,7 +360,8 @@ static void test_random_rings(void **state)
 		memset(ram_base + DESC, 0, 0x3000);
 		assert_int_equal(virtq_setup(&q, &ram, QSZ, DESC, AVAIL, USED, rnd() & 1), 0);
 		for (unsigned i = 0; i < QSZ; i++) {
-			uint16_t flags = (uint16_t)(rnd() & 3), next = (uint16_t)(rnd() % (QSZ + 2));
+			uint16_t flags = (uint16_t)(rnd() & 3),
+				 next = (uint16_t)(rnd() % (QSZ + 2));
 			if (rnd() % 4 == 0)
 				flags |= VIRTQ_DESC_F_INDIRECT;
 			uint32_t len = (uint32_t)(rnd() % 3 ? rnd() % 600 : rnd());
@@ -369,7 +372,8 @@ static void test_random_rings(void **state)
 				len = 16 * (uint32_t)(rnd() % 12);
 				for (unsigned k = 0; k < 12; k++) {
 					struct desc e = { nasty_addr(), (uint32_t)(rnd() % 700),
-							  (uint16_t)(rnd() & 7), (uint16_t)(rnd() % 14) };
+							  (uint16_t)(rnd() & 7),
+							  (uint16_t)(rnd() % 14) };
 					memcpy(ram_base + addr + 16 * k, &e, sizeof(e));
 				}
 			}

@@ -360,11 +360,13 @@ static size_t build_pci0(struct aml *out)
 	aml_put(&buf, crs.b, crs.n);
 
 	/* Name (_HID, EisaId ("PNP0A03")), Name (_UID, 0), Name (_BBN, 0), Name (_CRS, ...) */
+	/* clang-format off */
 	static const uint8_t names[] = { 'P', 'C', 'I', '0',
 					 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03,
 					 0x08, '_', 'U', 'I', 'D', 0x00,
 					 0x08, '_', 'B', 'B', 'N', 0x00,
 					 0x08, '_', 'C', 'R', 'S' };
+	/* clang-format on */
 	static const uint8_t buffer_op = 0x11, device_op[] = { 0x5b, 0x82 }, scope_op = 0x10;
 	aml_put(&dev, names, sizeof(names));
 	aml_pkg(&dev, &buffer_op, 1, &buf);

@@ -201,7 +201,9 @@ static void virtio_summary(struct machine *mach)
 		"lines, %lu transmit notifications (%.2f per line)",
 		uart_lines, uart_exits, uart_lines ? (double)uart_exits / uart_lines : 0.0,
 		vcon_lines, mach->vcon ? mach->vcon->v.queue_notifies[VCON_TX] : 0,
-		vcon_lines && mach->vcon ? (double)mach->vcon->v.queue_notifies[VCON_TX] / vcon_lines : 0.0);
+		vcon_lines && mach->vcon
+			? (double)mach->vcon->v.queue_notifies[VCON_TX] / vcon_lines
+			: 0.0);
 	if (mach->vcon)
 		vmm_log("virtio-console: %lu buffers, %lu bytes out; %lu bytes in, %lu dropped",
 			mach->vcon->tx_buffers, mach->vcon->tx_bytes, mach->vcon->rx_bytes,

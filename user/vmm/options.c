@@ -91,8 +91,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 			} else if (!strcmp(v, "hvc")) {
 				o->hvc = 1;
 			} else {
-				snprintf(err, errlen, "unknown console '%s' (-C hvc: a virtio console)",
-					 v);
+				snprintf(err, errlen,
+					 "unknown console '%s' (-C hvc: a virtio console)", v);
 				return -1;
 			}
 			continue;
@@ -167,7 +167,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 		for (; i < argc; i++)
 			if (append(o->cmdline, argv[i], err, errlen))
 				return -1;
-	} else if (append(o->cmdline, o->hvc ? hvc_default : OPTIONS_DEFAULT_CMDLINE, err, errlen)) {
+	} else if (append(o->cmdline, o->hvc ? hvc_default : OPTIONS_DEFAULT_CMDLINE, err,
+			  errlen)) {
 		return -1;
 	} else {
 		o->default_len = (unsigned)strlen(o->cmdline);

@@ -63,8 +63,9 @@ static const struct blk_ops mem_ops = { mem_read, mem_write, mem_flush };
 
 void blk_backend_mem(struct blk_backend *b, uint8_t *mem, uint64_t size)
 {
-	*b = (struct blk_backend){ .ops = &mem_ops, .size = size, .fd = -1, .copy = mem,
-				   .private_copy = 1 };
+	*b = (struct blk_backend){
+		.ops = &mem_ops, .size = size, .fd = -1, .copy = mem, .private_copy = 1
+	};
 }
 
 int blk_backend_open(struct blk_backend *b, const char *path, int force_copy, char *err,
@@ -82,12 +83,12 @@ int blk_backend_open(struct blk_backend *b, const char *path, int force_copy, ch
 	}
 	if (fstat(fd, &st) || st.st_size <= 0 || st.st_size % BLK_SECTOR) {
 		if (st.st_size <= 0)
-			snprintf(err, errlen, "disk %s: empty (a disk image is whole 512-byte sectors)",
-				 path);
+			snprintf(err, errlen,
+				 "disk %s: empty (a disk image is whole 512-byte sectors)", path);
 		else
 			snprintf(err, errlen,
-				 "disk %s: %lld bytes is not a whole number of 512-byte sectors", path,
-				 (long long)st.st_size);
+				 "disk %s: %lld bytes is not a whole number of 512-byte sectors",
+				 path, (long long)st.st_size);
 		close(fd);
 		return -1;
 	}
