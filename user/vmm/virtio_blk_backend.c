@@ -100,12 +100,12 @@ int blk_backend_open(struct blk_backend *b, const char *path, int force_copy, ch
 	long long bytes = fstat(fd, &st) ? -1 : image_size(fd, &st);
 	if (bytes <= 0 || bytes % BLK_SECTOR) {
 		if (bytes <= 0)
-			snprintf(err, errlen, "disk %s: empty (a disk image is whole 512-byte sectors)",
-				 path);
+			snprintf(err, errlen,
+				 "disk %s: empty (a disk image is whole 512-byte sectors)", path);
 		else
 			snprintf(err, errlen,
-				 "disk %s: %lld bytes is not a whole number of 512-byte sectors", path,
-				 bytes);
+				 "disk %s: %lld bytes is not a whole number of 512-byte sectors",
+				 path, bytes);
 		close(fd);
 		return -1;
 	}
