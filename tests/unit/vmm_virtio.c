@@ -629,17 +629,24 @@ static void test_options(void **state)
 	assert_non_null(strstr(o.cmdline, "console=hvc0 earlyprintk=serial"));
 	assert_null(strstr(o.cmdline, "ttyS0"));
 	assert_int_equal(o.default_len, strlen(o.cmdline));
+	assert_null(strstr(o.cmdline, "pci=off"));
+	assert_non_null(strstr(o.cmdline, " iommu=noaperture "));
 	/* A line of the user's own gets console=hvc0 at its end. */
 	assert_int_equal(parse(&o, err, "-C", "hvc", "k", "console=ttyS0"), 0);
 	assert_string_equal(o.cmdline, "console=ttyS0 console=hvc0");
-	/* Without -C the default line has its serial console, and PCI is not turned off. */
+	/* Without virtio functions the default line as it is: no PCI for Linux to scan. */
 	assert_int_equal(parse(&o, err, "k", NULL, NULL, NULL), 0);
 	assert_false(o.hvc || o.rng || o.disk);
-	assert_non_null(strstr(o.cmdline, "console=ttyS0,115200"));
-	assert_null(strstr(o.cmdline, "pci=off"));
+	assert_string_equal(o.cmdline, OPTIONS_DEFAULT_CMDLINE);
+	assert_non_null(strstr(o.cmdline, " pci=off "));
+	/* With them, PCI on and the serial console kept. */
 	assert_int_equal(parse(&o, err, "-R", "-d", "/boot/disk.img", "k"), 0);
 	assert_true(o.rng);
 	assert_string_equal(o.disk, "/boot/disk.img");
+	assert_non_null(strstr(o.cmdline, "console=ttyS0,115200 earlyprintk=serial"));
+	assert_null(strstr(o.cmdline, "pci=off"));
+	assert_non_null(strstr(o.cmdline, " iommu=noaperture "));
+	assert_int_equal(o.default_len, strlen(o.cmdline));
 	/* Bad values. */
 	assert_int_equal(parse(&o, err, "-C", "ttyS1", "k", NULL), -1);
 	assert_non_null(strstr(err, "unknown console 'ttyS1'"));

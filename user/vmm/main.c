@@ -204,6 +204,9 @@ static void virtio_summary(struct machine *mach)
 		vcon_lines && mach->vcon
 			? (double)mach->vcon->v.queue_notifies[VCON_TX] / vcon_lines
 			: 0.0);
+	vmm_log("pci: %lu configuration reads, %lu writes; %lu to no function (buses up to %u)",
+		mach->pci.cfg_reads, mach->pci.cfg_writes, mach->pci.cfg_absent,
+		mach->pci.absent_bus_max);
 	if (mach->vcon)
 		vmm_log("virtio-console: %lu buffers, %lu bytes out; %lu bytes in, %lu dropped",
 			mach->vcon->tx_buffers, mach->vcon->tx_bytes, mach->vcon->rx_bytes,

@@ -153,22 +153,25 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 	}
 	o->kernel = argv[i++];
 	/*
-	 * -C hvc: the default line's console is hvc0 instead of ttyS0, once virtio_console has
-	 * found it; until then earlyprintk=serial has the kernel's lines on the 16550. (Both as
-	 * consoles would write every line twice.)
+	 * With virtio functions the default line lets Linux scan PCI (iommu=noaperture in place of
+	 * pci=off), and -C hvc has console=hvc0 in place of ttyS0, once virtio_console has found
+	 * it; until then earlyprintk=serial has the kernel's lines on the 16550 (both as consoles
+	 * would write every line twice).
 	 */
-	char hvc_default[sizeof(OPTIONS_DEFAULT_CMDLINE) + 16];
-	size_t serial = strlen(OPTIONS_SERIAL_CONSOLE);
-	_Static_assert(sizeof(OPTIONS_SERIAL_CONSOLE) < sizeof(OPTIONS_DEFAULT_CMDLINE),
-		       "the default line starts with the serial console");
-	snprintf(hvc_default, sizeof(hvc_default), "console=hvc0%s",
-		 OPTIONS_DEFAULT_CMDLINE + serial);
+	char dev_default[sizeof(OPTIONS_DEFAULT_CMDLINE) + 32];
+	const char *def = OPTIONS_DEFAULT_CMDLINE, *off = strstr(def, " pci=off");
+	if ((o->hvc || o->rng || o->disk) && off) {
+		size_t serial = strlen(OPTIONS_SERIAL_CONSOLE);
+		snprintf(dev_default, sizeof(dev_default), "%s%.*s iommu=noaperture%s",
+			 o->hvc ? "console=hvc0" : OPTIONS_SERIAL_CONSOLE,
+			 (int)(off - def - serial), def + serial, off + strlen(" pci=off"));
+		def = dev_default;
+	}
 	if (i < argc) {
 		for (; i < argc; i++)
 			if (append(o->cmdline, argv[i], err, errlen))
 				return -1;
-	} else if (append(o->cmdline, o->hvc ? hvc_default : OPTIONS_DEFAULT_CMDLINE, err,
-			  errlen)) {
+	} else if (append(o->cmdline, def, err, errlen)) {
 		return -1;
 	} else {
 		o->default_len = (unsigned)strlen(o->cmdline);
