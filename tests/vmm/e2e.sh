@@ -206,7 +206,7 @@ virtio() {
 	local id ok=0
 	for id in '1af4:1043 class 0x078000 driver virtio-pci' '1af4:1044 class 0x00ff00 driver virtio-pci' \
 		'1af4:1042 class 0x018000 driver virtio-pci'; do
-		grep -aEq "^# pci 0000:00:0[1-9].0 $id[[:cntrl:]]*\$" "$log" || ok=1
+		grep -aEq "^# pci 0000:00:0[1-9].0 ${id}[[:cntrl:]]*\$" "$log" || ok=1
 	done
 	tap "$ok" "linux-virtio: the guest's virtio_pci drives the console, rng and blk functions"
 	tap "$(! grep -aqE 'BAR [0-9]+: (no space|failed to assign)|MSI.*disabl|device needs reset' "$log"; echo $?)" \
