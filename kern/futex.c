@@ -5,6 +5,7 @@
  * read and the sleep is never lost (sched_prepare_block() comes before the read). The lock is
  * taken with interrupts on (reading the word may fault); nothing takes it in an interrupt.
  */
+#include <arch/x86/memlayout.h>
 #include <dyad/errno.h>
 #include <dyad/futex.h>
 #include <dyad/proc.h>
@@ -84,6 +85,9 @@ long futex_wake(struct proc *p, u64 uaddr, u32 n)
 
 	if (uaddr & 3)
 		return -EINVAL;
+	/* The word is not read, but it must be a user address, as on Linux (access_ok). */
+	if (uaddr >= USER_TOP - sizeof(u32))
+		return -EFAULT;
 	spin_lock(&futex_lock);
 	for (struct futex_waiter **pp = &waiters; *pp;) {
 		struct futex_waiter *w = *pp;
