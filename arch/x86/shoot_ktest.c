@@ -461,17 +461,14 @@ static void count_svme(void *arg)
 		__atomic_fetch_add((unsigned *)arg, 1, __ATOMIC_RELAXED);
 }
 
-/*
- * AMD's share of "every CPU may enter a guest": EFER.SVME on all of them, then on none. (The
- * name and the skip reason avoid "vm": the Bochs stage refuses any skipped VM test.)
- */
-KTEST(amd_every_cpu_enables_guest_mode)
+/* SVM's share of "every CPU may enter a guest": EFER.SVME on all of them, then on none. */
+KTEST(svm_every_cpu_enables_svm)
 {
 	unsigned on = 0, off = 0;
 	int err;
 
 	if (vcpu_backend != &svm_backend)
-		KT_SKIP(kt, "not an AMD CPU with nested paging");
+		KT_SKIP(kt, "no SVM");
 	err = svm_backend.enable();
 	KT_ASSERT(kt, err == 0, "enable: %d", err);
 	smp_call_mask(smp_online_mask(), count_svme, &on);

@@ -15,6 +15,7 @@
 #include <dyad/pmem.h>
 #include <dyad/proc.h>
 #include <dyad/string.h>
+#include <dyad/time.h>
 
 #include "vmx_priv.h"
 
@@ -83,10 +84,21 @@ static void prepare_events(struct vmx_vcpu *x, struct dyad_run *run)
 	}
 }
 
-/* The preemption timer ends the entry at the VMM's deadline (host interrupts end it anyway). */
+/*
+ * The preemption timer ends the entry at the VMM's deadline, and an entry with the guest's
+ * RFLAGS.IF = 0 after one host timer period at most. External-interrupt exiting should end such
+ * an entry at the first host interrupt whatever the guest's IF; Bochs's VMX model (2.7) does
+ * not: it re-evaluates interrupt masking while it loads the guest's RFLAGS, before it counts
+ * the CPU as in VMX non-root, so with IF = 0 on both sides of the entry every host interrupt
+ * stays pending until the guest sets IF or something else exits. A guest spinning with IF = 0
+ * then held off this CPU's timer and the call IPIs of TLB shootdowns (smp_call_mask() panics
+ * after 10 s). The bound makes the exit come anyway; the interrupt is taken when vmx_enter()
+ * enables interrupts again. On a CPU without the defect it costs one exit per timer period
+ * of a guest that keeps IF = 0.
+ */
 static void prepare_timer(struct dyad_run *run)
 {
-	u64 now, ticks = PREEMPT_MAX;
+	u64 now, ticks = PREEMPT_MAX, if_off_max = (tsc_hz / TIMER_HZ) >> vmx_config.preempt_shift;
 
 	if (!(vmx_config.have & VMX_HAVE_PREEMPT))
 		return;
@@ -95,9 +107,11 @@ static void prepare_timer(struct dyad_run *run)
 		ticks = run->deadline_tsc > now
 				? (run->deadline_tsc - now) >> vmx_config.preempt_shift
 				: 0;
-		if (ticks > PREEMPT_MAX)
-			ticks = PREEMPT_MAX;
 	}
+	if (!(run->regs.rflags & RFLAGS_IF) && ticks > if_off_max)
+		ticks = if_off_max;
+	if (ticks > PREEMPT_MAX)
+		ticks = PREEMPT_MAX;
 	vmcs_write(VMCS_PREEMPT_TIMER, ticks);
 }
 
