@@ -357,13 +357,15 @@ static int mprotect_locked(struct proc *p, u64 addr, u64 len, u32 prot)
 	err = regions_build(p, addr, end, prot, NULL);
 	if (err)
 		return err;
-	/* PROT_NONE unmaps the pages, so their contents do not survive a later mprotect back. */
-	if (!(prot & PROT_ALL))
-		err = pmap_unmap(&p->pmap, addr, len, free_leaf, p);
-	else
-		err = pmap_protect(&p->pmap, addr, len,
-				   ((prot & PROT_WRITE) ? PMAP_W : 0) |
-					   ((prot & PROT_EXEC) ? PMAP_X : 0));
+	/*
+	 * PROT_NONE keeps the pages and their frames, inaccessible (PMAP_NONE), as Linux does: a
+	 * later mprotect back shows the same contents. Unmapping them instead lost every byte
+	 * written before, which a program may rely on (guard pages that come back, allocators).
+	 */
+	err = pmap_protect(&p->pmap, addr, len,
+			   !(prot & PROT_ALL) ? PMAP_NONE
+					      : ((prot & PROT_WRITE) ? PMAP_W : 0) |
+							((prot & PROT_EXEC) ? PMAP_X : 0));
 	if (!err)
 		regions_commit(p);
 	return err;
@@ -590,7 +592,7 @@ static u64 fault_raced(struct proc *p, u64 addr, u64 err, bool guest)
 {
 	struct pmap_leaf l;
 
-	if (pmap_lookup(&p->pmap, addr, &l))
+	if (pmap_lookup(&p->pmap, addr, &l) || (l.flags & PMAP_NONE))
 		return 0; /* unmapped again meanwhile: refused, as a fault in no page is */
 	if (((err & PF_W) && !(l.flags & PMAP_W)) ||
 	    ((err & PF_I) && !(l.flags & (guest ? PMAP_VISIBLE : PMAP_X))))

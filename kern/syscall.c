@@ -737,8 +737,10 @@ static long sys_dyad_vm_query(u64 addr, u64 uinfo, u64 a2, u64 a3, u64 a4, u64 a
 	if (pmap_lookup(&proc_current->pmap, addr & PAGE_MASK, &leaf) == 0) {
 		info.pa = leaf.pa + (addr - leaf.va);
 		info.page_size = leaf.size;
-		info.prot = PROT_READ | ((leaf.flags & PMAP_W) ? PROT_WRITE : 0) |
-			    ((leaf.flags & PMAP_X) ? PROT_EXEC : 0);
+		info.prot = (leaf.flags & PMAP_NONE)
+				    ? PROT_NONE
+				    : PROT_READ | ((leaf.flags & PMAP_W) ? PROT_WRITE : 0) |
+					      ((leaf.flags & PMAP_X) ? PROT_EXEC : 0);
 		info.guest_visible = !!(leaf.flags & PMAP_VISIBLE);
 		info.ad = ((leaf.flags & PMAP_ACCESSED) ? DYAD_VM_ACCESSED : 0) |
 			  ((leaf.flags & PMAP_DIRTY) ? DYAD_VM_DIRTY : 0);

@@ -417,6 +417,9 @@ static int walk_range(struct walk *w, u64 va, u64 end)
 /* The PMAP_* flags of a leaf KPTE (its A/D bits may include the odd entry's). */
 static u32 kpte_pmap_flags(kpte_t k)
 {
+	if (!(k & KPTE_U)) /* PMAP_NONE: no right reaches the user or the guest */
+		return PMAP_NONE | ((k & KPTE_A) ? PMAP_ACCESSED : 0) |
+		       ((k & KPTE_D) ? PMAP_DIRTY : 0);
 	return ((k & KPTE_W) ? PMAP_W : 0) | ((k & KPTE_NX) ? 0 : PMAP_X) |
 	       ((k & KPTE_VIS) ? PMAP_VISIBLE : 0) | ((k & KPTE_A) ? PMAP_ACCESSED : 0) |
 	       ((k & KPTE_D) ? PMAP_DIRTY : 0);
@@ -554,9 +557,10 @@ static int unmap_slot(struct walk *w, kpte_t *kp, unsigned lvl, u64 va, u64 end)
 }
 
 /*
- * protect: rewrite W and NX of leaves whose protection differs; split cut ones. The host TLB
- * is flushed for every change (mm_fault() refuses faults on present pages, so a stale
- * read-only entry must not survive an upgrade); the guest's only when W is taken away.
+ * protect: rewrite W, NX and U (clear for PMAP_NONE) of leaves whose protection differs; split
+ * cut ones. The host TLB is flushed for every change (mm_fault() refuses faults on present
+ * pages, so a stale read-only entry must not survive an upgrade); the guest's only when the
+ * odd entry loses something (W, or the whole entry when U goes).
  */
 static int protect_slot(struct walk *w, kpte_t *kp, unsigned lvl, u64 va, u64 end)
 {
@@ -567,8 +571,8 @@ static int protect_slot(struct walk *w, kpte_t *kp, unsigned lvl, u64 va, u64 en
 		return WALK_NEXT;
 	if (!kpte_is_leaf(k, lvl))
 		return WALK_DESCEND;
-	nk = (k & ~(KPTE_W | KPTE_NX | KPTE_AD)) | ((w->flags & PMAP_W) ? KPTE_W : 0) |
-	     ((w->flags & PMAP_X) ? 0 : w->pm->nx);
+	nk = (k & ~(KPTE_W | KPTE_NX | KPTE_U | KPTE_AD)) | ((w->flags & PMAP_NONE) ? 0 : KPTE_U) |
+	     ((w->flags & PMAP_W) ? KPTE_W : 0) | ((w->flags & PMAP_X) ? 0 : w->pm->nx);
 	if (nk == (k & ~KPTE_AD))
 		return WALK_NEXT;
 	if (leaf_is_cut(lvl, va, end))
@@ -1014,7 +1018,8 @@ int pmap_protect(struct pmap *pm, u64 va, u64 len, u32 prot)
 	int r;
 
 	flush_init(&f);
-	if (!range_ok(va, len) || (prot & ~PMAP_PROT))
+	if (!range_ok(va, len) || (prot & ~(PMAP_PROT | PMAP_NONE)) ||
+	    ((prot & PMAP_NONE) && (prot & PMAP_PROT)))
 		return -EINVAL;
 	pmap_lock(pm);
 	r = edit_range(&w, va, va + len);

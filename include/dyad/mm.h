@@ -16,7 +16,7 @@
  */
 
 /*
- * Every frame a process gives back (munmap, mprotect to PROT_NONE, MAP_FIXED over it, brk down,
+ * Every frame a process gives back (munmap, MAP_FIXED over it, brk down,
  * exit) is filled with this 64-bit word before it returns to the allocator, after every CPU
  * flushed its translations: a 4 KiB page whole, a 2 MiB or 1 GiB page in the first 4 KiB of
  * each of its 2 MiB (so poisoning a GiB costs what poisoning 2 MiB does). A user-space checker that reads it through a mapping it still

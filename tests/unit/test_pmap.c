@@ -559,6 +559,30 @@ static void test_protect_same_prot_does_not_split(void **state)
 	assert_int_equal(pm.nr_pairs, 2);
 }
 
+/*
+ * PMAP_NONE (mprotect PROT_NONE): the leaf and its frame stay, U clear, the odd entry 0; a
+ * protect with rights gives the same frame back, odd entry restored. A cut jumbo splits.
+ */
+static void test_protect_none_keeps_the_frame_and_empties_the_odd_entry(void **state)
+{
+	unsigned l;
+
+	assert_int_equal(pmap_map(&pm, G1, PA0, M2, RWXV), 0);
+	assert_int_equal(pmap_protect(&pm, G1 + K4, K4, PMAP_NONE), 0);
+	assert_int_equal(pm.nr_splits, 1);
+	expect_leaf(G1 + K4, PA0 + K4, K4, PMAP_NONE);
+	assert_int_equal(*tl_find(&pm, G1 + K4, &l) & KPTE_U, 0);
+	assert_int_equal(*kpte_to_odd(tl_find(&pm, G1 + K4, &l)), 0);
+	expect_leaf(G1, PA0, K4, RWXV);
+	expect_odd(G1, PA0, 1, RWXV);
+	assert_int_equal(pmap_protect(&pm, G1 + K4, K4, PMAP_W), 0);
+	expect_leaf(G1 + K4, PA0 + K4, K4, PMAP_W | PMAP_VISIBLE);
+	expect_odd(G1 + K4, PA0 + K4, 1, PMAP_W | PMAP_VISIBLE);
+	/* PMAP_NONE means no right at all: with W or X it is a contradiction. */
+	assert_int_equal(pmap_protect(&pm, G1, K4, PMAP_NONE | PMAP_W), -EINVAL);
+	expect_leaf(G1, PA0, K4, RWXV);
+}
+
 static void test_protect_keeps_ad_bits(void **state)
 {
 	unsigned l;
@@ -1186,6 +1210,7 @@ static void test_checker_catches_unpaired_table(void **state)
 	T(test_protect_whole_leaf_keeps_size)                                                      \
 	T(test_protect_splits_at_each_level)                                                       \
 	T(test_protect_same_prot_does_not_split)                                                   \
+	T(test_protect_none_keeps_the_frame_and_empties_the_odd_entry)                             \
 	T(test_protect_keeps_ad_bits)                                                              \
 	T(test_clear_ad_ors_halves_and_clears_both)                                                \
 	T(test_split_copies_ad_to_children)                                                        \

@@ -355,6 +355,13 @@ static inline bool npte_present(npte_t e)
 #define PMAP_VISIBLE BIT(2) /* guest-visible: also mapped in the EPT */
 #define PMAP_MAX_2M BIT(3) /* policy: no 1 GiB page for this mapping */
 #define PMAP_MAX_4K BIT(4) /* policy: 4 KiB pages only */
+/*
+ * pmap_protect(), and reported: no access at all (PROT_NONE). The leaf and its frame stay, with
+ * U clear: a user access faults as a protection fault, the odd entry is 0 (the guest sees
+ * nothing), and a later protect with rights gives the same frame back. Reported alone: a
+ * PMAP_NONE leaf reports no PMAP_W, PMAP_X or PMAP_VISIBLE.
+ */
+#define PMAP_NONE BIT(5)
 #define PMAP_ACCESSED BIT(8) /* reported: A set in either half */
 #define PMAP_DIRTY BIT(9) /* reported: D set in either half */
 #define PMAP_PROT (PMAP_W | PMAP_X)
@@ -482,8 +489,9 @@ int pmap_unmap(struct pmap *pm, u64 va, u64 len, pmap_leaf_fn fn, void *arg);
 
 /*
  * Sets the protection of every page mapped in [va, va + len) to @prot (PMAP_W, PMAP_X;
- * readable is implied; guest visibility does not change). Holes are skipped, cut jumbos are
- * split, A/D bits are kept. The guest's rights follow W only: a guest-visible page stays
+ * readable is implied; guest visibility does not change), or takes every right away with
+ * PMAP_NONE alone (the leaves and frames stay, see PMAP_NONE). Holes are skipped, cut jumbos
+ * are split, A/D bits are kept. The guest's rights follow W only: a guest-visible page stays
  * guest-executable whatever PMAP_X says. Returns 0, -EINVAL, or -ENOMEM (nothing changed).
  */
 int pmap_protect(struct pmap *pm, u64 va, u64 len, u32 prot);
