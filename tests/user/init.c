@@ -173,6 +173,7 @@ int main(int argc, char **argv)
 	spawn_cycles_return_memory();
 	run_test("/bin/fuzz");
 	run_test("/bin/vm");
+	run_test("/bin/vmsmp");
 	run_test("/bin/vmfuzz");
 	ut_summary("user");
 	return ut_failed;

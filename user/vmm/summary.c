@@ -25,6 +25,7 @@ static const char *const stat_names[DYAD_STATS] = {
 	[DYAD_STAT_FAIL_ENTRY] = "fail-entry",
 	[DYAD_STAT_DEADLINE] = "deadline",
 	[DYAD_STAT_CONSOLE] = "console",
+	[DYAD_STAT_KICK] = "kick",
 	[DYAD_STAT_INTERNAL] = "internal",
 	[DYAD_STAT_GUEST_FAULT] = "guest-fault",
 	[DYAD_STAT_SPURIOUS_FAULT] = "spurious-fault",
