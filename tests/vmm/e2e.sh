@@ -112,7 +112,7 @@ linux() {
 	faults=$(sed -n 's/^vmm: second-stage faults: \([0-9]*\) at 4K, \([0-9]*\) at 2M, \([0-9]*\) at 1G$/\1 \2 \3/p' "$log")
 	tap "$(grep -aq '^=== dyad-guest: Linux' "$log"; echo $?)" "$1: the guest printed its banner"
 	tap "$(grep -aq '^dyad-guest: PASS' "$log" && ! grep -aq '^not ok' "$log"; echo $?)" \
-		"$1: the guest test script passed (release, MemTotal, one CPU, hypervisor flag, 64 MiB checksum)"
+		"$1: the guest test script passed (release, MemTotal, CPU count, hypervisor flag, 64 MiB checksum)"
 	# The guest's clock: the VMM's RTC, from Dyad's wall clock, from the emulator's RTC, which
 	# follows the host's clock (UTC under QEMU, local time under Bochs).
 	local year
@@ -245,7 +245,7 @@ for c in "$@"; do
 		tap "$(grep -aq "^# CPUs: cpuinfo $cpus, nproc $cpus, want $cpus" "$log" &&
 			grep -aq "smp: Brought up 1 node, $cpus CPUs" "$log"; echo $?)" \
 			"$c: Linux brought up $cpus CPUs (INIT-SIPI-SIPI) and counts $cpus in /proc/cpuinfo and nproc"
-		tap "$(grep -aEq "^vmm: IPIs sent [1-9][0-9]* \(kicks [1-9][0-9]*\), INIT [1-9][0-9]*, SIPI [1-9]" "$log"; echo $?)" \
+		tap "$(grep -aEq "^vmm: IPIs sent [1-9][0-9]* \(kicks of other vCPUs [1-9][0-9]*\), INIT [1-9][0-9]*, SIPI [1-9]" "$log"; echo $?)" \
 			"$c: the vCPUs exchanged IPIs, with kicks, INIT and SIPI"
 		vmm_extra='' more_words=''
 		;;
