@@ -2,7 +2,7 @@
 # The VMM's sources see the user ABI as <dyad/...> (include/uapi) ahead of the kernel's headers.
 # Every test links the VMM's core (the bus and logging) and the files it names.
 VMM_UNIT := bus cpuid uart pic x2apic boot image misc multiboot fw_cfg pcports acpi ioapic pit \
-	pci ipi
+	pci virtq virtio ipi
 UNIT_TESTS += $(VMM_UNIT:%=vmm_%)
 VMM_UNIT_CORE := user/vmm/bus.c user/vmm/log.c
 
@@ -23,7 +23,12 @@ UNIT_SRCS_vmm_ioapic := tests/unit/vmm_ioapic.c user/vmm/ioapic.c $(VMM_UNIT_COR
 UNIT_SRCS_vmm_ipi := tests/unit/vmm_ipi.c user/vmm/ipi.c user/vmm/x2apic.c user/vmm/pic.c \
 	$(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_pit := tests/unit/vmm_pit.c user/vmm/pit.c $(VMM_UNIT_CORE)
-UNIT_SRCS_vmm_pci := tests/unit/vmm_pci.c user/vmm/pci.c user/vmm/msix.c $(VMM_UNIT_CORE)
+UNIT_SRCS_vmm_pci := tests/unit/vmm_pci.c user/vmm/pci.c user/vmm/msix.c user/vmm/acpi.c \
+	$(VMM_UNIT_CORE)
+UNIT_SRCS_vmm_virtq := tests/unit/vmm_virtq.c user/vmm/virtq.c $(VMM_UNIT_CORE)
+UNIT_SRCS_vmm_virtio := tests/unit/vmm_virtio.c user/vmm/virtio_pci.c user/vmm/virtq.c \
+	user/vmm/msix.c user/vmm/pci.c user/vmm/virtio_blk.c user/vmm/virtio_blk_backend.c \
+	user/vmm/virtio_console.c user/vmm/virtio_rng.c user/vmm/options.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_misc := tests/unit/vmm_misc.c user/vmm/options.c user/vmm/console.c \
 	user/vmm/mmio.c user/vmm/cpuid.c user/vmm/rtc.c user/vmm/ports.c user/vmm/msr.c \
 	$(VMM_UNIT_CORE)

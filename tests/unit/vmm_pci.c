@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "acpi.h"
 #include "msix.h"
 #include "pci.h"
 #include "vmm.h"
@@ -414,6 +415,59 @@ static void test_msi_decode(void **state)
 	assert_int_equal(msi_decode(0xfee00000ULL, 0x731, &m), -1); /* ExtINT */
 }
 
+/* The SSDT's \_SB.PCI0 as Linux's ACPI PCI root driver reads it. */
+static void test_ssdt_describes_the_host_bridge(void **state)
+{
+	static uint8_t mem[ACPI_TABLES_MAX];
+	struct acpi_config c = {
+		.gpa = 0xf0000, .ncpus = 1, .ioapic_addr = 0xfec00000, .ioapic_id = 1
+	};
+	const uint8_t *ssdt = NULL;
+
+	assert_true(acpi_build(mem, sizeof(mem), &c) > 0);
+	uint64_t xsdt_gpa;
+	memcpy(&xsdt_gpa, mem + 24, 8);
+	const uint8_t *xsdt = mem + (xsdt_gpa - c.gpa);
+	uint32_t xlen;
+	memcpy(&xlen, xsdt + 4, 4);
+	for (uint32_t off = 36; off + 8 <= xlen; off += 8) {
+		uint64_t gpa;
+		memcpy(&gpa, xsdt + off, 8);
+		if (!memcmp(mem + (gpa - c.gpa), "SSDT", 4))
+			ssdt = mem + (gpa - c.gpa);
+	}
+	assert_non_null(ssdt);
+	uint32_t len;
+	memcpy(&len, ssdt + 4, 4);
+	assert_int_equal(acpi_sum(ssdt, len), 0);
+	const uint8_t *aml = ssdt + 36, *end = ssdt + len;
+	/* Scope (\_SB) { Device (PCI0) { ... } }, each package length reaching the table's end. */
+	assert_int_equal(aml[0], 0x10);
+	unsigned pkg = (aml[1] & 0x0f) | aml[2] << 4;
+	assert_int_equal(aml[1] >> 6, 1);
+	assert_ptr_equal(aml + 1 + pkg, end);
+	assert_memory_equal(aml + 3, "\\_SB_", 5);
+	const uint8_t *dev = aml + 8;
+	assert_int_equal(dev[0], 0x5b);
+	assert_int_equal(dev[1], 0x82);
+	assert_ptr_equal(dev + 2 + ((dev[2] & 0x0f) | dev[3] << 4), end);
+	assert_memory_equal(dev + 4, "PCI0", 4);
+	/* _HID EisaId ("PNP0A03") */
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03 };
+	assert_memory_equal(dev + 8, hid, sizeof(hid));
+	/* The memory window in a DWord address space descriptor, and the end tag last. */
+	const uint8_t *p = dev + 8;
+	while (p + 26 <= end && p[0] != 0x87)
+		p++;
+	assert_true(p + 26 <= end);
+	uint32_t min, max;
+	memcpy(&min, p + 10, 4);
+	memcpy(&max, p + 14, 4);
+	assert_int_equal(min, PCI_MMIO_BASE);
+	assert_int_equal(max, PCI_MMIO_END - 1);
+	assert_int_equal(end[-2], 0x79);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +480,7 @@ int main(void)
 		cmocka_unit_test_setup(test_msix_table, setup),
 		cmocka_unit_test_setup(test_msix_masks_and_pending, setup),
 		cmocka_unit_test_setup(test_msi_decode, setup),
+		cmocka_unit_test(test_ssdt_describes_the_host_bridge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,16 @@
 #   CASE linux-smp2, linux-smp4  the vmlinux with -c 2 / -c 4: the guest brings up every AP
 #                       (INIT-SIPI-SIPI through the x2APIC), counts N CPUs in /proc/cpuinfo and
 #                       nproc, and sleeps and forks as with one
+#   CASE linux-virtio   the vmlinux with a virtio console (-C hvc), virtio-rng (-R) and a
+#                       virtio-blk disk (-d) on a module: the guest's PCI scan finds the three
+#                       functions at the ACPI host bridge; with the virtio modules in its
+#                       initramfs the guest test script also reads /dev/hwrng, writes and reads
+#                       /dev/vda and writes on hvc0. Then the same checks with console=hvc0,
+#                       and without the console function: exits per console line and per
+#                       boot on hvc0 against ttyS0
+#   CASE hostile-virtio a hostile virtio driver (tests/vmm/hostile_virtio.asm, built next to
+#                       BAD_GUEST): the VMM refuses each broken ring with a line, marks the
+#                       device for reset, and is still there for the guest's verdict
 #   CASE bad-guest      the misbehaving guest (tests/vmm/bad_guest.asm)
 #   CASE garbage-initrd Debian's vmlinux with an initrd of garbage: the guest kernel panics, and
 #                       the VMM must say so in one line and end with status 5
@@ -166,6 +176,98 @@ linux() {
 		"$1: a guest command line of ${#words}+ bytes arrived whole (/proc/cmdline)"
 }
 
+# The exit counts of a boot's summary: "io mmio total".
+exit_counts() {
+	local io mmio total
+	io=$(sed -n 's/^vmm: VM exits by reason:.* io=\([0-9]*\).*/\1/p' "$1" | head -n 1)
+	mmio=$(sed -n 's/^vmm: VM exits by reason:.* mmio=\([0-9]*\).*/\1/p' "$1" | head -n 1)
+	total=$(sed -n 's/^vmm: \([0-9]*\) exits, .*/\1/p' "$1" | head -n 1)
+	echo "${io:-?} ${mmio:-?} ${total:-?}"
+}
+
+virtio() {
+	local log=$BUILD_DIR/vmm-e2e-$emu-linux-virtio.log disk=$BUILD_DIR/vmm-e2e-disk.img i
+	# 1 MiB, every sector named by its number: the guest's md5 of it must be the host's.
+	for i in $(seq 0 2047); do printf 'dyad-disk sector %04d%*s\n' "$i" 490 ''; done >"$disk"
+	local sum checks=dyad_check=pci,hwrng,vda,vda-write,hvc0
+	sum=$(md5sum <"$disk" | cut -d' ' -f1)
+	iso_extra=("$disk:/boot/disk.img")
+	# First with a command line of its own that keeps ttyS0 as /dev/console (-C hvc appends
+	# console=hvc0): every check's line is on the 16550, hvc0's line comes through the VMM too.
+	local own="console=ttyS0,115200 earlyprintk=serial nokaslr tsc=reliable iommu=noaperture mitigations=off i8042.noaux panic=-1"
+	more_words=" $checks"
+	linux linux-virtio "-C hvc -R -d /boot/disk.img /boot/vmlinux $own"
+	more_words=''
+	if no_vm "$log"; then
+		iso_extra=()
+		return
+	fi
+	tap "$(grep -aq '^vmm: virtio-blk at 00:0[1-9].0: /boot/disk.img, 2048 sectors, read-only file: a private copy, writes last until power-off' "$log"; echo $?)" \
+		"linux-virtio: a read-only module disk is served from a private copy, and the VMM says so"
+	tap "$(grep -aq 'PCI Root Bridge \[PCI0\] (domain 0000 \[bus 00\])' "$log"; echo $?)" \
+		"linux-virtio: the guest found the host bridge in the ACPI tables"
+	local id ok=0
+	for id in '1af4:1043 class 0x078000 driver virtio-pci' '1af4:1044 class 0x00ff00 driver virtio-pci' \
+		'1af4:1042 class 0x018000 driver virtio-pci'; do
+		grep -aEq "^# pci 0000:00:0[1-9].0 ${id}[[:cntrl:]]*\$" "$log" || ok=1
+	done
+	tap "$ok" "linux-virtio: the guest's virtio_pci drives the console, rng and blk functions"
+	tap "$(! grep -aqE 'BAR [0-9]+: (no space|failed to assign)|MSI.*disabl|device needs reset' "$log"; echo $?)" \
+		"linux-virtio: BARs in the window, MSI-X on, no device broken$(grep -am1 -E 'BAR [0-9]+: (no space|failed to assign)|device needs reset' "$log" | sed 's/^/ (saw: /; s/$/)/')"
+	tap "$(grep -aq '^ok - virtio-rng: /dev/hwrng gives random bytes' "$log" && grep -aq '^vmm: virtio-rng: [1-9][0-9]* bytes' "$log"; echo $?)" \
+		"linux-virtio: /dev/hwrng reads random bytes from the VMM"
+	tap "$(grep -aq "^dyad-guest: vda md5 of 1048576 bytes: $sum" "$log"; echo $?)" \
+		"linux-virtio: the guest read the disk image whole (md5 $sum)"
+	tap "$(grep -aq '^ok - virtio-blk: /dev/vda written, synced and read back' "$log" &&
+		grep -aEq '^vmm: virtio-blk: [1-9][0-9]* reads, [1-9][0-9]* writes, [1-9][0-9]* flushes' "$log"; echo $?)" \
+		"linux-virtio: /dev/vda written, flushed and read back"
+	tap "$(grep -aq '^ok - virtio-console: a line written on /dev/hvc0' "$log" && grep -aq '^dyad-guest: hello on hvc0' "$log" &&
+		grep -aEq '^vmm: console: .* virtio-console [1-9][0-9]* lines' "$log"; echo $?)" \
+		"linux-virtio: hvc0 took a line and the VMM printed it"
+	# The figures: the same checks with hvc0 as the console (the default line under -C hvc),
+	# then with ttyS0 only (no console function: the hvc0 check alone fails).
+	local log2=$BUILD_DIR/vmm-e2e-$emu-linux-virtio-hvc0.log log3=$BUILD_DIR/vmm-e2e-$emu-linux-virtio-ttyS0.log
+	local common="-m ${ram_mib}M -i $initrd -a dyad_mode=test -a dyad_ram_mib=$ram_mib -a $checks -R -d /boot/disk.img"
+	boot linux-virtio-hvc0 "$common -C hvc /boot/vmlinux"
+	boot linux-virtio-ttyS0 "$common /boot/vmlinux"
+	iso_extra=()
+	tap "$(grep -aq '^vmm: guest wrote 0 to the debug port' "$log2" && grep -aq '^init: /bin/vmm exited with status 0$' "$log2" &&
+		grep -aq 'printk: console \[hvc0\] enabled' "$log2"; echo $?)" \
+		"linux-virtio: with console=hvc0 alone every check passed (verdict 0 on the debug port)"
+	tap "$(grep -aq '^vmm: guest wrote 1 to the debug port' "$log3"; echo $?)" \
+		"linux-virtio: without -C hvc the hvc0 check alone failed (verdict 1)"
+	sed -n 's/^vmm: console: /# linux-virtio-hvc0: console: /p' "$log2"
+	sed -n 's/^vmm: console: /# linux-virtio-ttyS0: console: /p' "$log3"
+	echo "# linux-virtio: boot exits (io mmio total): hvc0 $(exit_counts "$log2"), ttyS0 $(exit_counts "$log3")"
+}
+
+hostile_virtio() {
+	local log=$BUILD_DIR/vmm-e2e-$emu-hostile-virtio.log hostile
+	hostile=$(dirname "$bad")/hostile_virtio
+	[[ -s $hostile ]] || die "no $hostile (make $hostile)"
+	iso_extra=("$hostile:/boot/hostile_virtio")
+	boot hostile-virtio "-m 64M -R /boot/hostile_virtio"
+	iso_extra=()
+	if no_vm "$log"; then
+		skip "hostile-virtio: the VMM refuses broken rings" "Dyad found no VMX or SVM here"
+		return
+	fi
+	if grep -aq '^vmm: -R: this CPU has neither RDSEED nor RDRAND' "$log"; then
+		skip "hostile-virtio: the VMM refuses broken rings" "no RDSEED or RDRAND: no virtio-rng"
+		return
+	fi
+	local why p='^vmm: virtio-rng 00:01.0: queue 0: '
+	for why in 'the chain from descriptor 0 loops' \
+		'descriptor 0: buffer 0x7fff00000000\+0x1000 is not guest RAM' \
+		'available index 100 is more than the ring.s 8 ahead of 0' \
+		'rings outside guest RAM \(descriptors 0xf0000000'; do
+		tap "$(grep -aEq "$p$why.*: device needs reset$" "$log"; echo $?)" \
+			"hostile-virtio: refused with one line: ${why//\\/}"
+	done
+	tap "$(grep -aq '^vmm: guest wrote 0 to the debug port' "$log" && grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
+		"hostile-virtio: a good request served, NEEDS_RESET seen after each bad one, the VMM alive for the verdict"
+}
+
 bad_guest() {
 	local log=$BUILD_DIR/vmm-e2e-$emu-bad-guest.log
 	boot bad-guest "-m 64M /boot/bad_guest"
@@ -249,6 +351,8 @@ for c in "$@"; do
 			"$c: the vCPUs exchanged IPIs, with kicks, INIT and SIPI"
 		vmm_extra='' more_words=''
 		;;
+	linux-virtio) virtio ;;
+	hostile-virtio) hostile_virtio ;;
 	bad-guest) bad_guest ;;
 	garbage-initrd) garbage_initrd ;;
 	*) die "unknown case '$c'" ;;

@@ -9,7 +9,7 @@
  *         no 8042 (Linux then skips the keyboard controller) and no VGA
  *   FACS  required by a FADT that is not hardware-reduced; nothing in it is used
  *   DSDT  only \_S5, the sleep type that PM1a_CNT.SLP_TYP must carry to power off
- *   SSDT  the PCI host bridge \_SB.PCI0 (PNP0A03): bus 0-255, its I/O ports and the 32-bit
+ *   SSDT  the PCI host bridge \_SB.PCI0 (PNP0A03): bus 0 only, its I/O ports and the 32-bit
  *         memory window of pci.h, configuration through ports 0xcf8/0xcfc (no MCFG)
  *   MADT  one local APIC entry per CPU (x2APIC entries for IDs of 255 and above), the I/O APIC,
  *         the PC's interrupt source overrides (IRQ 0 on GSI 2; SCI level, active high) and
@@ -347,7 +347,8 @@ static size_t build_pci0(struct aml *out)
 	uint8_t dmem[6] = { 0x87, 23, 0, 0 /* memory */, 0x0c, 1 /* read-write, uncached */ };
 	static const uint8_t end[] = { 0x79, 0 };
 
-	word_space(&crs, 2, 0, 0, 0xff); /* bus numbers */
+	/* Bus 0 alone: with 0-255 Linux probes every slot of every bus, 33k port exits. */
+	word_space(&crs, 2, 0, 0, 0);
 	aml_put(&crs, cf8, sizeof(cf8));
 	word_space(&crs, 1, 3, 0, 0xcf7); /* I/O, entire range */
 	word_space(&crs, 1, 3, 0xd00, 0xffff);
@@ -360,11 +361,13 @@ static size_t build_pci0(struct aml *out)
 	aml_put(&buf, crs.b, crs.n);
 
 	/* Name (_HID, EisaId ("PNP0A03")), Name (_UID, 0), Name (_BBN, 0), Name (_CRS, ...) */
+	/* clang-format off */
 	static const uint8_t names[] = { 'P', 'C', 'I', '0',
 					 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03,
 					 0x08, '_', 'U', 'I', 'D', 0x00,
 					 0x08, '_', 'B', 'B', 'N', 0x00,
 					 0x08, '_', 'C', 'R', 'S' };
+	/* clang-format on */
 	static const uint8_t buffer_op = 0x11, device_op[] = { 0x5b, 0x82 }, scope_op = 0x10;
 	aml_put(&dev, names, sizeof(names));
 	aml_pkg(&dev, &buffer_op, 1, &buf);

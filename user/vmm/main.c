@@ -213,10 +213,15 @@ static int virtio_init(struct machine *mach)
 static void virtio_summary(struct machine *mach)
 {
 	vmm_log("console: 16550 %lu lines, %lu port exits (%.1f per line); virtio-console %lu "
-		"lines, %lu notifications (%.1f per line)",
+		"lines, %lu transmit notifications (%.2f per line)",
 		uart_lines, uart_exits, uart_lines ? (double)uart_exits / uart_lines : 0.0,
-		vcon_lines, mach->vcon ? mach->vcon->v.notifies : 0,
-		vcon_lines && mach->vcon ? (double)mach->vcon->v.notifies / vcon_lines : 0.0);
+		vcon_lines, mach->vcon ? mach->vcon->v.queue_notifies[VCON_TX] : 0,
+		vcon_lines && mach->vcon
+			? (double)mach->vcon->v.queue_notifies[VCON_TX] / vcon_lines
+			: 0.0);
+	vmm_log("pci: %lu configuration reads, %lu writes; %lu to no function (buses up to %u)",
+		mach->pci.cfg_reads, mach->pci.cfg_writes, mach->pci.cfg_absent,
+		mach->pci.absent_bus_max);
 	if (mach->vcon)
 		vmm_log("virtio-console: %lu buffers, %lu bytes out; %lu bytes in, %lu dropped",
 			mach->vcon->tx_buffers, mach->vcon->tx_bytes, mach->vcon->rx_bytes,

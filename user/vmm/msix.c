@@ -110,8 +110,14 @@ int msix_init(struct msix *x, struct pci_dev *d, unsigned nvec, unsigned bar, ui
 	unsigned at = pci_dev_cap(d, cap, sizeof(cap), wmask);
 	if (!at)
 		return -1;
-	*x = (struct msix){ .pdev = d, .nvec = nvec, .cap = at, .bar = bar, .table = table,
-			    .pba = pba, .deliver = deliver, .ctx = ctx };
+	*x = (struct msix){ .pdev = d,
+			    .nvec = nvec,
+			    .cap = at,
+			    .bar = bar,
+			    .table = table,
+			    .pba = pba,
+			    .deliver = deliver,
+			    .ctx = ctx };
 	for (unsigned v = 0; v < nvec; v++)
 		x->entry[v][3] = MSIX_ENTRY_MASKED;
 	d->cfg_written = cfg_written;
@@ -126,10 +132,12 @@ static uint32_t table_read(const struct msix *x, uint64_t off)
 
 static void table_write(struct msix *x, uint64_t off, uint32_t v)
 {
-	unsigned vec = (unsigned)(off / MSIX_ENTRY_SIZE), word = (unsigned)(off % MSIX_ENTRY_SIZE) / 4;
+	unsigned vec = (unsigned)(off / MSIX_ENTRY_SIZE),
+		 word = (unsigned)(off % MSIX_ENTRY_SIZE) / 4;
 
 	if (word == 3) {
-		x->entry[vec][3] = (x->entry[vec][3] & ~MSIX_ENTRY_MASKED) | (v & MSIX_ENTRY_MASKED);
+		x->entry[vec][3] = (x->entry[vec][3] & ~MSIX_ENTRY_MASKED) |
+				   (v & MSIX_ENTRY_MASKED);
 		release(x);
 	} else {
 		x->entry[vec][word] = v;

@@ -92,8 +92,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 			} else if (!strcmp(v, "hvc")) {
 				o->hvc = 1;
 			} else {
-				snprintf(err, errlen, "unknown console '%s' (-C hvc: a virtio console)",
-					 v);
+				snprintf(err, errlen,
+					 "unknown console '%s' (-C hvc: a virtio console)", v);
 				return -1;
 			}
 			continue;
@@ -163,11 +163,26 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 		return -1;
 	}
 	o->kernel = argv[i++];
+	/*
+	 * With virtio functions the default line lets Linux scan PCI (iommu=noaperture in place of
+	 * pci=off), and -C hvc has console=hvc0 in place of ttyS0, once virtio_console has found
+	 * it; until then earlyprintk=serial has the kernel's lines on the 16550 (both as consoles
+	 * would write every line twice).
+	 */
+	char dev_default[sizeof(OPTIONS_DEFAULT_CMDLINE) + 32];
+	const char *def = OPTIONS_DEFAULT_CMDLINE, *off = strstr(def, " pci=off");
+	if ((o->hvc || o->rng || o->disk) && off) {
+		size_t serial = strlen(OPTIONS_SERIAL_CONSOLE);
+		snprintf(dev_default, sizeof(dev_default), "%s%.*s iommu=noaperture%s",
+			 o->hvc ? "console=hvc0" : OPTIONS_SERIAL_CONSOLE,
+			 (int)(off - def - serial), def + serial, off + strlen(" pci=off"));
+		def = dev_default;
+	}
 	if (i < argc) {
 		for (; i < argc; i++)
 			if (append(o->cmdline, argv[i], err, errlen))
 				return -1;
-	} else if (append(o->cmdline, OPTIONS_DEFAULT_CMDLINE, err, errlen)) {
+	} else if (append(o->cmdline, def, err, errlen)) {
 		return -1;
 	} else {
 		o->default_len = (unsigned)strlen(o->cmdline);
@@ -175,8 +190,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 	for (unsigned k = 0; k < nextra; k++)
 		if (append(o->cmdline, extra[k], err, errlen))
 			return -1;
-	/* The last console= is Linux's /dev/console once it exists; ttyS0 has the early boot. */
-	if (o->hvc && append(o->cmdline, "console=hvc0", err, errlen))
+	/* Words of the user's own: the last console= is Linux's /dev/console once it exists. */
+	if (o->hvc && !o->default_len && append(o->cmdline, "console=hvc0", err, errlen))
 		return -1;
 	if (o->ram < BOOT_RAM_MIN || o->ram > BOOT_RAM_MAX || (o->ram & 0xfffff)) {
 		snprintf(err, errlen,

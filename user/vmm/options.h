@@ -32,10 +32,13 @@ struct options {
 #define OPTIONS_MAX_APPEND 256
 /*
  * The platform is described by ACPI (acpi.c): Linux finds its local APIC, the I/O APIC that
- * legacy IRQs reach it through, the PM1a power-off and the reset register there.
+ * legacy IRQs reach it through, the PM1a power-off and the reset register there. With a virtio
+ * function (-C, -R, -d) the default line has iommu=noaperture in place of pci=off: Linux then
+ * scans PCI, but not twice every slot of 256 buses for an AMD GART aperture (16k port exits).
  */
+#define OPTIONS_SERIAL_CONSOLE "console=ttyS0,115200" /* how the default line starts */
 #define OPTIONS_DEFAULT_CMDLINE                                                                    \
-	"console=ttyS0,115200 earlyprintk=serial nokaslr tsc=reliable "                    \
+	OPTIONS_SERIAL_CONSOLE " earlyprintk=serial nokaslr tsc=reliable pci=off "                 \
 	"mitigations=off i8042.noaux panic=-1"
 
 /*
@@ -49,8 +52,9 @@ struct options {
  *   -s        guest RAM in 4 KiB pages (no DYAD_MAP_HUGE), to compare
  *   --module FILE[,STRING]  a multiboot module, after -i's (repeatable)
  *   -p BITS   the guest's physical address width, 32 to 52 (default: the host's)
- *   -C hvc    a virtio console; console=hvc0 goes at the end of the guest command line (the
- *             16550 stays for early boot)
+ *   -C hvc    a virtio console, and console=hvc0 in place of the default line's ttyS0
+ *             (appended to a line of the user's own); earlyprintk keeps early boot on the 16550;
+ *             with -R and -d, the default line has no pci=off (see above)
  *   -R        a virtio-rng fed from RDSEED or RDRAND
  *   -d PATH   a virtio-blk disk on the image PATH (whole 512-byte sectors)
  * Returns 0, or -1 with a sentence in @err (size @errlen).

@@ -192,8 +192,12 @@ static int cfg_access(void *dev, uint64_t port, unsigned size, int write, uint64
 	}
 	unsigned k = (unsigned)(port - 0xcfc);
 	struct pci_dev *d = selected(p);
-	if (!d || k + size > 4)
+	if (!d || k + size > 4) {
+		p->cfg_absent++;
+		if (((p->addr >> 16) & 0xff) > p->absent_bus_max)
+			p->absent_bus_max = (uint8_t)(p->addr >> 16);
 		return -1; /* nothing there: reads all ones */
+	}
 	unsigned offset = (p->addr & 0xfc) + k;
 	if (write) {
 		p->cfg_writes++;

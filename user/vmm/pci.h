@@ -86,6 +86,8 @@ struct pci_bus {
 	struct pci_dev *dev[PCI_SLOTS];
 	uint64_t mmio_next; /* firmware-style BAR assignment, from PCI_MMIO_BASE up */
 	unsigned long cfg_reads, cfg_writes;
+	unsigned long cfg_absent; /* data accesses that selected no function */
+	uint8_t absent_bus_max; /* the highest bus number they named */
 };
 
 /* An empty bus with its host bridge, on @b. */

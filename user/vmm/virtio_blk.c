@@ -4,6 +4,7 @@
  * reserved, sector), data (read by the device for a write, written for a read or get-id), and a
  * status byte the device writes last. Requests run to completion in the notification exit.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "virtio_blk.h"
@@ -45,6 +46,25 @@ static int in_range(const struct virtio_blk *d, uint64_t sector, uint64_t len)
 	return sector <= sectors && len / BLK_SECTOR <= sectors - sector && !(len % BLK_SECTOR);
 }
 
+/*
+ * Whether every buffer of the request's data is whole sectors: then each goes to the backend as
+ * it is. Otherwise (the driver may split the data anywhere) it goes through a bounce buffer, so
+ * that the backend sees sector-sized pieces only (Dyad's /dev/vda takes nothing else).
+ */
+static int whole_sectors(const struct virtq_chain *ch, unsigned first, unsigned end, uint64_t skip,
+			 uint64_t len)
+{
+	for (unsigned k = first; k < end && len; k++) {
+		uint64_t n = ch->buf[k].len > skip ? ch->buf[k].len - skip : 0;
+		skip = n ? 0 : skip - ch->buf[k].len;
+		n = n < len ? n : len;
+		if (n % BLK_SECTOR)
+			return 0;
+		len -= n;
+	}
+	return 1;
+}
+
 static uint8_t do_read(struct virtio_blk *d, const struct virtq_chain *ch, uint64_t sector,
 		       uint64_t len)
 {
@@ -52,6 +72,15 @@ static uint8_t do_read(struct virtio_blk *d, const struct virtq_chain *ch, uint6
 
 	if (!in_range(d, sector, len))
 		return VIRTIO_BLK_S_IOERR;
+	d->reads++;
+	if (!whole_sectors(ch, ch->nout, ch->nout + ch->nin, 0, len)) {
+		uint8_t *bounce = malloc(len ? len : 1);
+		int err = !bounce || d->disk->ops->read(d->disk, off, bounce, len);
+		if (!err)
+			virtq_write(ch, 0, bounce, len);
+		free(bounce);
+		return err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	}
 	for (unsigned k = ch->nout; k < ch->nout + ch->nin && left; k++) {
 		uint64_t n = ch->buf[k].len < left ? ch->buf[k].len : left;
 		if (d->disk->ops->read(d->disk, off, ch->buf[k].p, n))
@@ -59,7 +88,6 @@ static uint8_t do_read(struct virtio_blk *d, const struct virtq_chain *ch, uint6
 		off += n;
 		left -= n;
 	}
-	d->reads++;
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -70,6 +98,17 @@ static uint8_t do_write(struct virtio_blk *d, const struct virtq_chain *ch, uint
 
 	if (!in_range(d, sector, len))
 		return VIRTIO_BLK_S_IOERR;
+	d->writes++;
+	if (!whole_sectors(ch, 0, ch->nout, skip, len)) {
+		uint8_t *bounce = malloc(len ? len : 1);
+		int err = !bounce;
+		if (!err) {
+			virtq_read(ch, skip, bounce, len);
+			err = d->disk->ops->write(d->disk, off, bounce, len);
+		}
+		free(bounce);
+		return err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	}
 	for (unsigned k = 0; k < ch->nout; k++) {
 		if (skip >= ch->buf[k].len) {
 			skip -= ch->buf[k].len;
@@ -81,7 +120,6 @@ static uint8_t do_write(struct virtio_blk *d, const struct virtq_chain *ch, uint
 		off += n;
 		skip = 0;
 	}
-	d->writes++;
 	return VIRTIO_BLK_S_OK;
 }
 

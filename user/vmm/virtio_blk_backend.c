@@ -10,6 +10,22 @@
 
 #include "virtio_blk.h"
 
+/* BLKGETSIZE64 (<linux/fs.h>: _IOR(0x12, 114, size_t)), without the header, whose ioctl
+ * macros clash with musl's. */
+#define BLK_GETSIZE64 0x80081272u
+int ioctl(int fd, int request, ...);
+
+/* The size of the image open at @fd: st_size, or for a block device whose st_size is 0 (as on
+ * Linux) what BLKGETSIZE64 says. */
+static long long image_size(int fd, const struct stat *st)
+{
+	uint64_t bytes = 0;
+
+	if (S_ISBLK(st->st_mode) && !st->st_size && !ioctl(fd, (int)BLK_GETSIZE64, &bytes))
+		return (long long)bytes;
+	return (long long)st->st_size;
+}
+
 static int file_read(struct blk_backend *b, uint64_t off, void *buf, size_t len)
 {
 	while (len) {
@@ -63,8 +79,9 @@ static const struct blk_ops mem_ops = { mem_read, mem_write, mem_flush };
 
 void blk_backend_mem(struct blk_backend *b, uint8_t *mem, uint64_t size)
 {
-	*b = (struct blk_backend){ .ops = &mem_ops, .size = size, .fd = -1, .copy = mem,
-				   .private_copy = 1 };
+	*b = (struct blk_backend){
+		.ops = &mem_ops, .size = size, .fd = -1, .copy = mem, .private_copy = 1
+	};
 }
 
 int blk_backend_open(struct blk_backend *b, const char *path, int force_copy, char *err,
@@ -80,18 +97,19 @@ int blk_backend_open(struct blk_backend *b, const char *path, int force_copy, ch
 		snprintf(err, errlen, "disk %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) || st.st_size <= 0 || st.st_size % BLK_SECTOR) {
-		if (st.st_size <= 0)
-			snprintf(err, errlen, "disk %s: empty (a disk image is whole 512-byte sectors)",
-				 path);
+	long long bytes = fstat(fd, &st) ? -1 : image_size(fd, &st);
+	if (bytes <= 0 || bytes % BLK_SECTOR) {
+		if (bytes <= 0)
+			snprintf(err, errlen,
+				 "disk %s: empty (a disk image is whole 512-byte sectors)", path);
 		else
 			snprintf(err, errlen,
-				 "disk %s: %lld bytes is not a whole number of 512-byte sectors", path,
-				 (long long)st.st_size);
+				 "disk %s: %lld bytes is not a whole number of 512-byte sectors",
+				 path, bytes);
 		close(fd);
 		return -1;
 	}
-	uint64_t size = (uint64_t)st.st_size;
+	uint64_t size = (uint64_t)bytes;
 	if (rw) {
 		*b = (struct blk_backend){ .ops = &file_ops, .size = size, .fd = fd };
 		return 0;

@@ -95,7 +95,8 @@ static void reset(struct virtio_dev *v)
 	v->isr = 0;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
 		struct virtio_queue *q = &v->q[i];
-		*q = (struct virtio_queue){ .size = v->ops->queue_size, .vector = VIRTIO_NO_VECTOR };
+		*q = (struct virtio_queue){ .size = v->ops->queue_size,
+					    .vector = VIRTIO_NO_VECTOR };
 	}
 	if (v->ops->reset)
 		v->ops->reset(v);
@@ -294,13 +295,15 @@ static int bar_fn(struct pci_dev *d, unsigned bar, uint64_t off, unsigned size, 
 		}
 		return 0;
 	}
-	if (off >= VIRTIO_NOTIFY_OFF && off < VIRTIO_NOTIFY_OFF + VIRTIO_NOTIFY_MULT * v->ops->nqueues) {
+	if (off >= VIRTIO_NOTIFY_OFF &&
+	    off < VIRTIO_NOTIFY_OFF + VIRTIO_NOTIFY_MULT * v->ops->nqueues) {
 		unsigned qi = (unsigned)(off - VIRTIO_NOTIFY_OFF) / VIRTIO_NOTIFY_MULT;
 		if (!write) {
 			*value = 0;
 			return 0;
 		}
 		v->notifies++;
+		v->queue_notifies[qi]++;
 		if (virtio_queue(v, qi))
 			v->ops->notify(v, qi);
 		return 0;
@@ -339,14 +342,14 @@ int virtio_pci_init(struct virtio_dev *v, const struct virtio_ops *ops, void *pr
 		     ops->class_code, 1, VIRTIO_VENDOR, VIRTIO_DEVICE_BASE + ops->id);
 	v->pci.priv = v;
 	v->pci.bar_fn = bar_fn;
-	int err = pci_dev_bar(&v->pci, VIRTIO_BAR, VIRTIO_BAR_SIZE, 1) |
-		  add_cap(&v->pci, CAP_COMMON, VIRTIO_COMMON_OFF, VIRTIO_COMMON_LEN) |
-		  add_cap(&v->pci, CAP_NOTIFY, VIRTIO_NOTIFY_OFF,
-			  VIRTIO_NOTIFY_MULT * ops->nqueues) |
-		  add_cap(&v->pci, CAP_ISR, VIRTIO_ISR_OFF, 1) |
-		  add_cap(&v->pci, CAP_DEVICE, VIRTIO_DEVCFG_OFF, VIRTIO_DEVCFG_LEN) |
-		  msix_init(&v->msix, &v->pci, ops->nqueues + 1, VIRTIO_BAR, VIRTIO_MSIX_TABLE,
-			    VIRTIO_MSIX_PBA, deliver, ctx);
+	int err =
+		pci_dev_bar(&v->pci, VIRTIO_BAR, VIRTIO_BAR_SIZE, 1) |
+		add_cap(&v->pci, CAP_COMMON, VIRTIO_COMMON_OFF, VIRTIO_COMMON_LEN) |
+		add_cap(&v->pci, CAP_NOTIFY, VIRTIO_NOTIFY_OFF, VIRTIO_NOTIFY_MULT * ops->nqueues) |
+		add_cap(&v->pci, CAP_ISR, VIRTIO_ISR_OFF, 1) |
+		add_cap(&v->pci, CAP_DEVICE, VIRTIO_DEVCFG_OFF, VIRTIO_DEVCFG_LEN) |
+		msix_init(&v->msix, &v->pci, ops->nqueues + 1, VIRTIO_BAR, VIRTIO_MSIX_TABLE,
+			  VIRTIO_MSIX_PBA, deliver, ctx);
 	if (err)
 		return -1;
 	reset(v);

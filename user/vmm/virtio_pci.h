@@ -82,6 +82,7 @@ struct virtio_dev {
 	uint8_t status, config_generation, isr;
 	struct virtio_queue q[VIRTIO_MAX_QUEUES];
 	unsigned long notifies, used_interrupts, breaks;
+	unsigned long queue_notifies[VIRTIO_MAX_QUEUES]; /* the driver's writes, by queue */
 };
 
 /*

@@ -57,7 +57,9 @@ static size_t fill_rdrand(uint8_t *buf, size_t len)
 
 static void host_cpuid(uint32_t leaf, uint32_t *r)
 {
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(0));
 }
 
 rng_fill_fn virtio_rng_source(const char **name)

@@ -67,13 +67,21 @@ int virtq_setup(struct virtq *q, const struct guest_ram *ram, uint16_t size, uin
 			    (unsigned long long)used);
 	if (gpa_ptr(ram, desc, 16ULL * size, &d) || gpa_ptr(ram, avail, 6 + 2ULL * size, &a) ||
 	    gpa_ptr(ram, used, 6 + 8ULL * size, &u))
-		return fail(q, "rings outside guest RAM (descriptors %#llx, available %#llx, used "
-			       "%#llx, size %u)",
+		return fail(q,
+			    "rings outside guest RAM (descriptors %#llx, available %#llx, used "
+			    "%#llx, size %u)",
 			    (unsigned long long)desc, (unsigned long long)avail,
 			    (unsigned long long)used, size);
-	*q = (struct virtq){ .ram = ram, .size = size, .indirect = indirect, .desc_gpa = desc,
-			     .avail_gpa = avail, .used_gpa = used, .desc = d, .avail = a,
-			     .used = u, .ready = 1 };
+	*q = (struct virtq){ .ram = ram,
+			     .size = size,
+			     .indirect = indirect,
+			     .desc_gpa = desc,
+			     .avail_gpa = avail,
+			     .used_gpa = used,
+			     .desc = d,
+			     .avail = a,
+			     .used = u,
+			     .ready = 1 };
 	return 0;
 }
 

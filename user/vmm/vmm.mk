@@ -54,16 +54,25 @@ $(VMM_BAD_GUEST): tests/vmm/bad_guest.asm
 	$(NASM) -f elf64 -o $@.o $<
 	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack -Ttext-segment=0x100000 -e _start -o $@ $@.o
 
-VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) tests/vmm/e2e.sh tools/mkiso.sh
+# The hostile virtio driver, built the same way; e2e.sh finds it next to the bad guest.
+VMM_HOSTILE_GUEST := $(BUILD)/vmm/hostile_virtio
+$(VMM_HOSTILE_GUEST): tests/vmm/hostile_virtio.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f elf64 -o $@.o $<
+	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack -Ttext-segment=0x100000 -e _start -o $@ $@.o
+
+VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) $(VMM_HOSTILE_GUEST) tests/vmm/e2e.sh \
+	tools/mkiso.sh
 
 .PHONY: vmm-e2e vmm-e2e-quick vmm-e2e-flavours vmm-e2e-smp
 # For `make check`: the stock bzImage (the artifact users have), the same kernel with 2 vCPUs,
-# and the vmlinux fast path, each through the guest test script, the cloud flavour's vmlinux (ACPI only: no MP-table parser),
-# then the misbehaving guest and a guest kernel that panics (garbage initrd). About 6 minutes
-# under QEMU TCG.
+# and the vmlinux fast path, each through the guest test script, the cloud flavour's vmlinux
+# (ACPI only: no MP-table parser), then the misbehaving guest and a guest kernel that panics
+# (garbage initrd), the virtio devices (twice: hvc0, then ttyS0) and the hostile virtio driver.
+# About 9 minutes under QEMU TCG.
 vmm-e2e: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-bzimage linux-smp2 \
-		linux-vmlinux linux-cloud bad-guest garbage-initrd
+		linux-vmlinux linux-cloud bad-guest garbage-initrd linux-virtio hostile-virtio
 # Every amd64 flavour Debian ships for the release (vmlinux each), about 4 minutes.
 vmm-e2e-flavours: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud guest-image-rt
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-vmlinux \
