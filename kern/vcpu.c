@@ -199,8 +199,8 @@ static bool halt_sleep(struct vcpu *v)
 			exit_to_vmm(run, DYAD_EXIT_HLT);
 			return false;
 		}
-		if (kick_latched(v))
-			return true; /* the run loop returns DYAD_EXIT_KICK before the next entry */
+		if (kick_latched(v) || __atomic_load_n(&v->vm->closed, __ATOMIC_ACQUIRE))
+			return true; /* the run loop returns before the next entry */
 		u64 deadline_ns = 0;
 		if (run->deadline_tsc) {
 			u64 now = rdtsc(), left = run->deadline_tsc > now ? run->deadline_tsc - now : 0;
@@ -246,6 +246,8 @@ static long vcpu_run_loop(struct vcpu *v)
 		/* Ring 3's two checks, before the guest's ring: death, then preemption. */
 		if (proc_current && proc_current->killed)
 			return -EINTR;
+		if (__atomic_load_n(&v->vm->closed, __ATOMIC_ACQUIRE))
+			return -EBADF; /* another thread closed every descriptor of this VM */
 		if (sched_need_resched()) {
 			if (vcpu_backend->sync)
 				vcpu_backend->sync(v);
@@ -301,6 +303,12 @@ static long vcpu_run(struct vcpu *v)
 	if (vcpu_backend->sync)
 		vcpu_backend->sync(v);
 	__atomic_store_n(&v->running, false, __ATOMIC_RELEASE);
+	/*
+	 * Closed meanwhile: whatever ended the loop (the close's own kick, say), the run page
+	 * goes with the VM when this call drops its reference, so the VMM must not read it.
+	 */
+	if (__atomic_load_n(&v->vm->closed, __ATOMIC_ACQUIRE))
+		return -EBADF;
 	return r;
 }
 
@@ -341,6 +349,7 @@ static int fd_install(struct vm *vm, enum fd_kind kind, struct vcpu *v)
 		if (p->fds[fd].kind == FD_NONE) {
 			p->fds[fd] = (struct fd){ .kind = kind, .vm = vm, .vcpu = v };
 			__atomic_fetch_add(&vm->refs, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&vm->nfds, 1, __ATOMIC_RELAXED);
 			ret = fd;
 			break;
 		}
@@ -474,13 +483,49 @@ static void vm_destroy(struct vm *vm)
 		vcpu_backend->disable();
 }
 
+static void vm_put(struct vm *vm)
+{
+	if (__atomic_sub_fetch(&vm->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		vm_destroy(vm);
+}
+
+/*
+ * The VM of descriptor @f with a reference for one call, or NULL: another thread may close @f
+ * meanwhile (close empties it under p->lock); the reference keeps the VM until vm_put().
+ */
+static struct vm *vm_get(struct fd *f, struct vcpu **v, enum fd_kind *kind)
+{
+	struct proc *p = proc_current;
+	struct vm *vm = NULL;
+
+	spin_lock(&p->lock);
+	if ((f->kind == FD_VM || f->kind == FD_VCPU) && f->vm) {
+		vm = f->vm;
+		*v = f->vcpu;
+		*kind = f->kind;
+		__atomic_fetch_add(&vm->refs, 1, __ATOMIC_RELAXED);
+	}
+	spin_unlock(&p->lock);
+	return vm;
+}
+
 void vcpu_fd_release(struct fd *f)
 {
 	struct vm *vm = f->vm;
 
 	*f = (struct fd){ .kind = FD_NONE };
-	if (vm && __atomic_sub_fetch(&vm->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		vm_destroy(vm);
+	if (!vm)
+		return;
+	if (__atomic_sub_fetch(&vm->nfds, 1, __ATOMIC_ACQ_REL) == 0) {
+		/* Threads still in RUN (descriptors closed under them) leave with -EBADF. */
+		__atomic_store_n(&vm->closed, true, __ATOMIC_RELEASE);
+		for (unsigned i = 0; i < DYAD_VCPUS_MAX; i++) {
+			struct vcpu *v = __atomic_load_n(&vm->vcpus[i], __ATOMIC_ACQUIRE);
+			if (v)
+				vcpu_kick_ioctl(v);
+		}
+	}
+	vm_put(vm);
 }
 
 static long msrs_ioctl(struct vcpu *v, u64 arg, bool set)
@@ -542,26 +587,42 @@ static long vcpu_fd_ioctl(struct vcpu *v, u64 req, u64 arg)
 
 long vcpu_ioctl(struct fd *f, u64 req, u64 arg)
 {
-	struct vm *vm = f->vm;
+	struct vcpu *v = NULL;
+	enum fd_kind kind = FD_NONE;
+	struct vm *vm = vm_get(f, &v, &kind);
+	long r;
 
-	if (vm->proc != proc_current)
+	if (!vm)
 		return -EBADF;
-	if (f->kind == FD_VM)
-		return req == DYAD_VM_CREATE_VCPU ? create_vcpu(vm) : -ENOTTY;
-	return vcpu_fd_ioctl(f->vcpu, req, arg);
+	if (vm->proc != proc_current)
+		r = -EBADF;
+	else if (kind == FD_VM)
+		r = req == DYAD_VM_CREATE_VCPU ? create_vcpu(vm) : -ENOTTY;
+	else
+		r = vcpu_fd_ioctl(v, req, arg);
+	vm_put(vm);
+	return r;
 }
 
 long vcpu_mmap(struct fd *f, u64 addr, u64 len, u32 prot, u32 flags, u64 off)
 {
-	struct vcpu *v = f->vcpu;
+	struct vcpu *v = NULL;
+	enum fd_kind kind = FD_NONE;
+	struct vm *vm = vm_get(f, &v, &kind);
+	long r;
 
-	if (f->kind != FD_VCPU || f->vm->proc != proc_current)
+	if (!vm)
 		return -ENODEV;
-	if (off || !len || ALIGN_UP(len, PAGE_SIZE) != DYAD_RUN_SIZE ||
-	    (flags & (MAP_SHARED | MAP_PRIVATE)) != MAP_SHARED ||
-	    (flags & (DYAD_MAP_GUEST | DYAD_MAP_HUGE | MAP_ANONYMOUS)))
-		return -EINVAL; /* VMM-private: never guest-visible */
-	if (prot & PROT_EXEC)
-		return -EACCES;
-	return mm_map_frame(proc_current, addr, prot, flags, v->run_pa);
+	if (kind != FD_VCPU || vm->proc != proc_current)
+		r = -ENODEV;
+	else if (off || !len || ALIGN_UP(len, PAGE_SIZE) != DYAD_RUN_SIZE ||
+		 (flags & (MAP_SHARED | MAP_PRIVATE)) != MAP_SHARED ||
+		 (flags & (DYAD_MAP_GUEST | DYAD_MAP_HUGE | MAP_ANONYMOUS)))
+		r = -EINVAL; /* VMM-private: never guest-visible */
+	else if (prot & PROT_EXEC)
+		r = -EACCES;
+	else
+		r = mm_map_frame(proc_current, addr, prot, flags, v->run_pa);
+	vm_put(vm);
+	return r;
 }

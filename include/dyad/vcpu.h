@@ -48,7 +48,9 @@ struct vm {
 	struct spinlock lock; /* nr_vcpus, vcpus[] */
 	unsigned nr_vcpus; /* vcpus[0 .. nr_vcpus) exist; they live until the VM ends */
 	struct vcpu *vcpus[DYAD_VCPUS_MAX];
-	int refs; /* descriptors naming this VM, its vCPUs' included (atomic) */
+	int refs; /* descriptors naming this VM (its vCPUs' included) + calls in flight (atomic) */
+	int nfds; /* descriptors alone (atomic); at 0 the VM is closed */
+	bool closed; /* every descriptor is gone: RUN calls still inside return -EBADF */
 };
 
 /* What one entry into the guest ended with, as the backend reports it to kern/vcpu.c. */

@@ -217,6 +217,38 @@ static void test_limit(void)
 		vm_close((int)r);
 }
 
+/* Every descriptor closed by one thread while another runs the vCPU: that RUN returns -EBADF. */
+static void test_close_under_run(void)
+{
+	struct vmctx c;
+	struct runner r = { 0 };
+
+	if (vm_open(&c) || open_vcpu(&c, &r, 0)) {
+		ut_ok(0, "close under RUN: VM set up");
+		return;
+	}
+	r.run->regs.rax = 0x40;
+	r.cpu = online_cpus() > 1 ? 1 : -1;
+	pthread_create(&r.thread, NULL, runner_main, &r);
+	wait_flag(&r.spinning, SAFETY_MS);
+	sleep_ms(30);
+	unsigned long t0 = rdtsc(), khz = r.run->tsc_khz ? r.run->tsc_khz : 1;
+	vm_close(c.cpu);
+	vm_close(c.vm);
+	c.cpu = c.vm = -1;
+	wait_flag(&r.done, SAFETY_MS + 1000);
+	unsigned long us = (r.done_tsc - t0) * 1000 / khz;
+	pthread_join(r.thread, NULL);
+	ut_ok(r.first == DYAD_EXIT_IO && r.second == -EBADF && us < 1000000,
+	      "closing every descriptor ends a RUN inside the guest with EBADF (%ld, %lu us)",
+	      r.second, us);
+	long vm = dyad_vm_create(0);
+	ut_ok(vm >= 0, "and the VM is gone once that RUN returned: a new one can be made (%ld)", vm);
+	if (vm >= 0)
+		vm_close((int)vm);
+	vm_shut(&c);
+}
+
 int main(void)
 {
 	ut_begin("vmsmp");
@@ -228,5 +260,6 @@ int main(void)
 	vm_close((int)r);
 	test_runners();
 	test_limit();
+	test_close_under_run();
 	return ut_end("vmsmp");
 }
