@@ -349,6 +349,11 @@ for c in "$@"; do
 			"$c: Linux brought up $cpus CPUs (INIT-SIPI-SIPI) and counts $cpus in /proc/cpuinfo and nproc"
 		tap "$(grep -aEq "^vmm: IPIs sent [1-9][0-9]* \(kicks of other vCPUs [1-9][0-9]*\), INIT [1-9][0-9]*, SIPI [1-9]" "$log"; echo $?)" \
 			"$c: the vCPUs exchanged IPIs, with kicks, INIT and SIPI"
+		# One TSC for all vCPUs: tsc stays the clocksource, no warp reported. (The VMM's default
+		# line has tsc=reliable, which skips Linux's own TSC sync check: this is the weak form.)
+		tap "$(grep -aEq 'clocksource: Switched to clocksource tsc[[:space:]]*$' "$log" &&
+			! grep -aqiE 'TSC.*(unstable|warp|not synchroni)' "$log"; echo $?)" \
+			"$c: the vCPUs' TSCs agree: no warp, clocksource tsc$(grep -aim1 -E 'TSC.*(unstable|warp|not synchroni)' "$log" | sed 's/^/ (saw: /; s/$/)/')"
 		vmm_extra='' more_words=''
 		;;
 	linux-virtio) virtio ;;
