@@ -14,7 +14,8 @@
 #   CASE linux-6g       the vmlinux in a 6 GiB guest (3 GiB below the 32-bit hole, 3 GiB above
 #                       4 GiB) on an 8 GiB emulator: MemTotal and 1 GiB pages; then with -p 32,
 #                       which must be refused
-#   CASE linux-smp2, linux-smp4  the vmlinux with -c 2 / -c 4: the guest brings up every AP
+#   CASE linux-smp2, linux-smp4, linux-smp8  the vmlinux with -c N (8: oversubscribed on the
+#                       emulator's 4 CPUs): the guest brings up every AP
 #                       (INIT-SIPI-SIPI through the x2APIC), counts N CPUs in /proc/cpuinfo and
 #                       nproc, and sleeps and forks as with one
 #   CASE linux-virtio   the vmlinux with a virtio console (-C hvc), virtio-rng (-R) and a
@@ -337,7 +338,7 @@ for c in "$@"; do
 			"linux-6g: -p 32 refuses RAM above 4 GiB with one line and status 1"
 		ram_mib=256 qemu_extra=()
 		;;
-	linux-smp2 | linux-smp4)
+	linux-smp2 | linux-smp4 | linux-smp8)
 		cpus=${c#linux-smp}
 		vmm_extra="-c $cpus " more_words=" dyad_cpus=$cpus"
 		linux "$c" /boot/vmlinux
