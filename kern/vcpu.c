@@ -24,6 +24,7 @@
 #include <arch/x86/trap.h>
 #include <dyad/console.h>
 #include <dyad/errno.h>
+#include <dyad/mm.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
 #include <dyad/proc.h>
@@ -32,7 +33,6 @@
 #include <dyad/time.h>
 #include <dyad/uaccess.h>
 #include <dyad/vcpu.h>
-#include <dyad/mm.h>
 #include <uapi/dyad/vcpu.h>
 
 _Static_assert(sizeof(struct dyad_run) <= DYAD_RUN_SIZE, "the run page overflows");
@@ -203,7 +203,8 @@ static bool halt_sleep(struct vcpu *v)
 			return true; /* the run loop returns before the next entry */
 		u64 deadline_ns = 0;
 		if (run->deadline_tsc) {
-			u64 now = rdtsc(), left = run->deadline_tsc > now ? run->deadline_tsc - now : 0;
+			u64 now = rdtsc(),
+			    left = run->deadline_tsc > now ? run->deadline_tsc - now : 0;
 			deadline_ns = time_ns() + left / tsc_hz * 1000000000ULL +
 				      left % tsc_hz * 1000000000ULL / tsc_hz;
 		}
@@ -218,7 +219,7 @@ static bool halt_sleep(struct vcpu *v)
 			u64 poll = time_ns() + CONSOLE_KICK_POLL_NS;
 			if (!kick_latched(v))
 				console_wait_input(deadline_ns && deadline_ns < poll ? deadline_ns
-										: poll);
+										     : poll);
 		} else {
 			sched_prepare_block();
 			if (!kick_latched(v) && !(proc_current && proc_current->killed))
@@ -426,11 +427,9 @@ static long create_vcpu(struct vm *vm)
 		err = -ENOMEM;
 		goto unslot;
 	}
-	*v = (struct vcpu){ .vm = vm,
-			    .run = pmem_va(run_pa),
-			    .run_pa = run_pa,
-			    .run_cpu = VCPU_NO_CPU,
-			    .id = id };
+	*v = (struct vcpu){
+		.vm = vm, .run = pmem_va(run_pa), .run_pa = run_pa, .run_cpu = VCPU_NO_CPU, .id = id
+	};
 	v->run->tsc_khz = tsc_hz / 1000;
 	err = vcpu_backend->create(v);
 	if (err) {

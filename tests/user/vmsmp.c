@@ -243,7 +243,8 @@ static void test_close_under_run(void)
 	      "closing every descriptor ends a RUN inside the guest with EBADF (%ld, %lu us)",
 	      r.second, us);
 	long vm = dyad_vm_create(0);
-	ut_ok(vm >= 0, "and the VM is gone once that RUN returned: a new one can be made (%ld)", vm);
+	ut_ok(vm >= 0, "and the VM is gone once that RUN returned: a new one can be made (%ld)",
+	      vm);
 	if (vm >= 0)
 		vm_close((int)vm);
 	vm_shut(&c);

@@ -358,7 +358,8 @@ int vcpu_run_loop(struct vcpu_ctx *vc)
 			return mach->end_status;
 		if (r < 0) {
 			if (e == EINVAL && run->inject.pending)
-				vmm_log("vCPU %u: DYAD_VCPU_RUN refused the event to inject (type %u, "
+				vmm_log("vCPU %u: DYAD_VCPU_RUN refused the event to inject (type "
+					"%u, "
 					"vector %u): %s",
 					vc->id, run->inject.type, run->inject.vector, strerror(e));
 			else
@@ -368,7 +369,8 @@ int vcpu_run_loop(struct vcpu_ctx *vc)
 		int status = handle_exit(mach);
 		if (status >= 0)
 			return status;
-		/* The 8259 is behind the BSP's LINT0 alone: a device an AP drove may have raised it. */
+		/* The 8259 is behind the BSP's LINT0 alone: a device an AP drove may have raised
+		 * it. */
 		if (vc->id && pic_pending(&mach->pic))
 			vcpu_notify(&mach->vcpus[0]);
 	}

@@ -89,7 +89,8 @@ static void deliver(struct machine *mach, struct vcpu_ctx *from, struct vcpu_ctx
 	case ICR_DM_NMI:
 		/* The vCPU interface injects no NMI (uapi: exceptions other than 2, interrupts). */
 		if (!mach->ipi_nmi_dropped++)
-			vmm_log("vCPU %u sent an NMI IPI: NMIs cannot be injected, dropped", from->id);
+			vmm_log("vCPU %u sent an NMI IPI: NMIs cannot be injected, dropped",
+				from->id);
 		break;
 	default:
 		mach->ipi_ignored++;
