@@ -232,7 +232,10 @@ deps:
 # tools/lib.sh's DISK, the emulator's disk for Dyad itself, is not given to these runs.
 RUN_GUEST_DEPS := deps $(KERNEL) $(VMM_BIN) $(if $(and $(GUEST_KERNEL),$(INITRD)),,guest-image) \
 	$(if $(filter debian,$(DISK)),guest-rootfs)
-RUN_GUEST = GUEST_DISK='$(DISK)' DISK= $(if $(GUEST_KERNEL),KERNEL='$(GUEST_KERNEL)') tools/run-guest.sh
+# GUEST_CPUS: the guest's vCPUs (the VMM's -c), next to RAM= (the guest's memory).
+GUEST_CPUS ?= 2
+RUN_GUEST = GUEST_DISK='$(DISK)' DISK= GUEST_CPUS='$(GUEST_CPUS)' \
+	$(if $(GUEST_KERNEL),KERNEL='$(GUEST_KERNEL)') tools/run-guest.sh
 
 run: $(RUN_GUEST_DEPS)
 	$(RUN_GUEST) auto $(KERNEL) $(VMM_BIN)
@@ -319,6 +322,7 @@ help:
 	@echo "                      (options: ktest, init=PATH, then -- ARGS for init)"
 	@echo "  ISO_MODULES='F:/p'  extra files on the run ISO; F is seen by Dyad as /p"
 	@echo "  RAM=256M            make run: guest RAM, from 32M to 3G (checked before booting)"
+	@echo "  GUEST_CPUS=2        make run: the guest's vCPUs, 1 to 32 (the VMM's -c; one thread each)"
 	@echo "  GUEST_CMDLINE='...' make run: words added to the guest kernel's command line"
 	@echo "  KERNEL=F, INITRD=F  make run: guest kernel (bzImage, vmlinux or multiboot) and initramfs"
 	@echo "                      (default: Debian's bzImage, fetched by make guest-image)"

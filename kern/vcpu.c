@@ -9,7 +9,10 @@
  *   - any other fault is an MMIO exit, with the instruction bytes the architecture fetches
  *     through the guest's page tables (vcpu_fetch);
  *   - HLT with interrupts enabled sleeps the host CPU until the deadline or console input.
- * One VM per process, one vCPU per VM; the VM lives while any descriptor names it.
+ * One VM per process, up to DYAD_VCPUS_MAX vCPUs per VM; the VM lives while any descriptor names
+ * it. A kick (DYAD_VCPU_KICK) is a latch plus a nudge: the flag is checked before every entry
+ * and before every HLT sleep, the nudge is a call IPI to the CPU in guest mode (vcpu_kick) or a
+ * wake-up of the thread asleep on HLT.
  */
 #include <linux/mman.h>
 
@@ -21,6 +24,7 @@
 #include <arch/x86/trap.h>
 #include <dyad/console.h>
 #include <dyad/errno.h>
+#include <dyad/mm.h>
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
 #include <dyad/proc.h>
@@ -29,12 +33,12 @@
 #include <dyad/time.h>
 #include <dyad/uaccess.h>
 #include <dyad/vcpu.h>
-#include <dyad/mm.h>
 #include <uapi/dyad/vcpu.h>
 
 _Static_assert(sizeof(struct dyad_run) <= DYAD_RUN_SIZE, "the run page overflows");
 _Static_assert(DYAD_STAT_INTERNAL == DYAD_EXIT_INTERNAL - 1, "exit reasons index the stats");
-_Static_assert(sizeof(struct vcpu) + sizeof(struct vm) <= PAGE_SIZE, "vm block too small");
+_Static_assert(sizeof(struct vm) + DYAD_VCPUS_MAX * sizeof(struct vcpu) <= PAGE_SIZE,
+	       "vm block too small");
 
 /* A backend that is not linked in is a null weak symbol: a kernel builds without either. */
 extern const struct vcpu_backend vmx_backend __attribute__((weak));
@@ -86,6 +90,14 @@ static bool deadline_passed(const struct dyad_run *run)
 {
 	return run->deadline_tsc && rdtsc() >= run->deadline_tsc;
 }
+
+static bool kick_latched(struct vcpu *v)
+{
+	return __atomic_load_n(&v->kick, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* Longest console wait between two looks at the kick latch (console.c has its own waitq). */
+#define CONSOLE_KICK_POLL_NS 2000000ULL
 
 static bool console_wakes(const struct dyad_run *run)
 {
@@ -187,16 +199,33 @@ static bool halt_sleep(struct vcpu *v)
 			exit_to_vmm(run, DYAD_EXIT_HLT);
 			return false;
 		}
+		if (kick_latched(v) || __atomic_load_n(&v->vm->closed, __ATOMIC_ACQUIRE))
+			return true; /* the run loop returns before the next entry */
 		u64 deadline_ns = 0;
 		if (run->deadline_tsc) {
-			u64 now = rdtsc(), left = run->deadline_tsc > now ? run->deadline_tsc - now : 0;
+			u64 now = rdtsc(),
+			    left = run->deadline_tsc > now ? run->deadline_tsc - now : 0;
 			deadline_ns = time_ns() + left / tsc_hz * 1000000000ULL +
 				      left % tsc_hz * 1000000000ULL / tsc_hz;
 		}
-		if (run->request & DYAD_RUN_WAKE_CONSOLE)
-			console_wait_input(deadline_ns);
-		else
-			sched_sleep_until(deadline_ns);
+		/*
+		 * Publish the sleeper, then clear old wakes, then look at the latch: a kicker
+		 * stores the latch before it reads the sleeper, so either this look sees its
+		 * kick or its wake-up comes after sched_prepare_block() and ends the block.
+		 */
+		__atomic_store_n(&v->sleeper, thread_current(), __ATOMIC_SEQ_CST);
+		if (run->request & DYAD_RUN_WAKE_CONSOLE) {
+			/* console_wait_input clears wakes itself: bound the wait, look again. */
+			u64 poll = time_ns() + CONSOLE_KICK_POLL_NS;
+			if (!kick_latched(v))
+				console_wait_input(deadline_ns && deadline_ns < poll ? deadline_ns
+										     : poll);
+		} else {
+			sched_prepare_block();
+			if (!kick_latched(v) && !(proc_current && proc_current->killed))
+				sched_block(deadline_ns);
+		}
+		__atomic_store_n(&v->sleeper, NULL, __ATOMIC_SEQ_CST);
 	}
 	return !wake_reason(run);
 }
@@ -218,14 +247,28 @@ static long vcpu_run_loop(struct vcpu *v)
 		/* Ring 3's two checks, before the guest's ring: death, then preemption. */
 		if (proc_current && proc_current->killed)
 			return -EINTR;
+		if (__atomic_load_n(&v->vm->closed, __ATOMIC_ACQUIRE))
+			return -EBADF; /* another thread closed every descriptor of this VM */
 		if (sched_need_resched()) {
 			if (vcpu_backend->sync)
 				vcpu_backend->sync(v);
 			sched_yield();
 		}
+		/*
+		 * The thread may have moved (a yield, a halt): vcpu_kick() aims at this CPU. The
+		 * latch is read after the store, a kicker reads run_cpu after its latch store: a
+		 * kick this look misses sends its IPI here. Threads are not preempted in the
+		 * kernel, so run_cpu stays right until the entry. (An IPI taken between this look
+		 * and the backend's interrupts-off entry is lost; the next host tick's exit sees
+		 * the latch.)
+		 */
+		__atomic_store_n(&v->run_cpu, this_cpu_id(), __ATOMIC_SEQ_CST);
+		if (__atomic_exchange_n(&v->kick, 0, __ATOMIC_SEQ_CST)) {
+			run->insn_len = 0;
+			exit_to_vmm(run, DYAD_EXIT_KICK);
+			return 0;
+		}
 		run->stats.entries++;
-		/* The thread may have moved (a yield, a halt): vcpu_kick() aims at this CPU. */
-		__atomic_store_n(&v->run_cpu, this_cpu_id(), __ATOMIC_RELEASE);
 		err = vcpu_backend->enter(v, &e);
 		if (err)
 			return err;
@@ -252,11 +295,21 @@ static long vcpu_run(struct vcpu *v)
 {
 	long r;
 
+	/* One runner per vCPU: its backend state and run page are not shared. */
+	if (__atomic_exchange_n(&v->running, true, __ATOMIC_ACQUIRE))
+		return -EBUSY;
 	__atomic_store_n(&v->run_cpu, this_cpu_id(), __ATOMIC_RELEASE);
 	r = vcpu_run_loop(v);
 	__atomic_store_n(&v->run_cpu, VCPU_NO_CPU, __ATOMIC_RELEASE);
 	if (vcpu_backend->sync)
 		vcpu_backend->sync(v);
+	__atomic_store_n(&v->running, false, __ATOMIC_RELEASE);
+	/*
+	 * Closed meanwhile: whatever ended the loop (the close's own kick, say), the run page
+	 * goes with the VM when this call drops its reference, so the VMM must not read it.
+	 */
+	if (__atomic_load_n(&v->vm->closed, __ATOMIC_ACQUIRE))
+		return -EBADF;
 	return r;
 }
 
@@ -274,20 +327,36 @@ bool vcpu_kick(struct vcpu *v)
 	return smp_call_on(cpu, kick_noop, NULL) != 0;
 }
 
+/* DYAD_VCPU_KICK: latch, then nudge the CPU in guest mode or the thread asleep on HLT. */
+static long vcpu_kick_ioctl(struct vcpu *v)
+{
+	__atomic_store_n(&v->kick, 1, __ATOMIC_SEQ_CST);
+	vcpu_kick(v);
+	struct thread *t = __atomic_load_n(&v->sleeper, __ATOMIC_SEQ_CST);
+	if (t)
+		sched_wake(t); /* the sleeper cannot be gone: it clears the pointer first */
+	return 0;
+}
+
 /* ---- descriptors --------------------------------------------------------------------------- */
 
-static int fd_install(struct vm *vm, enum fd_kind kind)
+static int fd_install(struct vm *vm, enum fd_kind kind, struct vcpu *v)
 {
 	struct proc *p = proc_current;
+	int ret = -EMFILE;
 
+	spin_lock(&p->lock);
 	for (int fd = 0; fd < PROC_MAX_FDS; fd++) {
 		if (p->fds[fd].kind == FD_NONE) {
-			p->fds[fd] = (struct fd){ .kind = kind, .vm = vm };
-			vm->refs++;
-			return fd;
+			p->fds[fd] = (struct fd){ .kind = kind, .vm = vm, .vcpu = v };
+			__atomic_fetch_add(&vm->refs, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&vm->nfds, 1, __ATOMIC_RELAXED);
+			ret = fd;
+			break;
 		}
 	}
-	return -EMFILE;
+	spin_unlock(&p->lock);
+	return ret;
 }
 
 /* One VM per process: any VM or vCPU descriptor means the process has one. */
@@ -317,7 +386,8 @@ long vcpu_sys_vm_create(u64 flags)
 	struct vm *vm = pa ? pmem_va(pa) : NULL;
 	if (vm) {
 		vm->proc = p;
-		err = fd_install(vm, FD_VM);
+		spin_init(&vm->lock);
+		err = fd_install(vm, FD_VM, NULL);
 		if (err >= 0)
 			return err;
 		pmem_free(pa, 0);
@@ -327,39 +397,57 @@ long vcpu_sys_vm_create(u64 flags)
 	return vm ? err : -ENOMEM;
 }
 
-/* The vCPU lives in the same page as its VM, after it. */
-static struct vcpu *vcpu_of(struct vm *vm)
+/* vCPU i lives in the same page as its VM, after it. */
+static struct vcpu *vcpu_slot(struct vm *vm, unsigned i)
 {
-	return (struct vcpu *)(vm + 1);
+	return (struct vcpu *)(vm + 1) + i;
 }
 
+/*
+ * A new vCPU, its run page and backend state. Ids are handed out under vm->lock; a vCPU whose
+ * creation fails frees its slot only if it is still the last one (else the slot stays a hole
+ * of NULL and the next creation takes a fresh one).
+ */
 static long create_vcpu(struct vm *vm)
 {
-	struct vcpu *v = vcpu_of(vm);
 	paddr_t run_pa;
+	unsigned id;
 	int err;
 
-	if (vm->vcpu)
+	spin_lock(&vm->lock);
+	id = vm->nr_vcpus;
+	if (id < DYAD_VCPUS_MAX)
+		vm->nr_vcpus++;
+	spin_unlock(&vm->lock);
+	if (id >= DYAD_VCPUS_MAX)
 		return -EBUSY;
+	struct vcpu *v = vcpu_slot(vm, id);
 	run_pa = pmem_alloc_zeroed(0);
-	if (!run_pa)
-		return -ENOMEM;
+	if (!run_pa) {
+		err = -ENOMEM;
+		goto unslot;
+	}
 	*v = (struct vcpu){
-		.vm = vm, .run = pmem_va(run_pa), .run_pa = run_pa, .run_cpu = VCPU_NO_CPU
+		.vm = vm, .run = pmem_va(run_pa), .run_pa = run_pa, .run_cpu = VCPU_NO_CPU, .id = id
 	};
 	v->run->tsc_khz = tsc_hz / 1000;
 	err = vcpu_backend->create(v);
 	if (err) {
 		pmem_free(run_pa, 0);
+		goto unslot;
+	}
+	err = fd_install(vm, FD_VCPU, v);
+	if (err >= 0) {
+		__atomic_store_n(&vm->vcpus[id], v, __ATOMIC_RELEASE);
 		return err;
 	}
-	vm->vcpu = v;
-	err = fd_install(vm, FD_VCPU);
-	if (err < 0) {
-		vcpu_backend->destroy(v);
-		pmem_free(run_pa, 0);
-		vm->vcpu = NULL;
-	}
+	vcpu_backend->destroy(v);
+	pmem_free(run_pa, 0);
+unslot:
+	spin_lock(&vm->lock);
+	if (vm->nr_vcpus == id + 1)
+		vm->nr_vcpus = id;
+	spin_unlock(&vm->lock);
 	return err;
 }
 
@@ -380,9 +468,11 @@ static void unmap_run_page(struct vcpu *v)
 
 static void vm_destroy(struct vm *vm)
 {
-	struct vcpu *v = vm->vcpu;
+	for (unsigned i = 0; i < DYAD_VCPUS_MAX; i++) {
+		struct vcpu *v = vm->vcpus[i];
 
-	if (v) {
+		if (!v)
+			continue;
 		vcpu_backend->destroy(v);
 		unmap_run_page(v);
 		pmem_free(v->run_pa, 0);
@@ -392,13 +482,49 @@ static void vm_destroy(struct vm *vm)
 		vcpu_backend->disable();
 }
 
+static void vm_put(struct vm *vm)
+{
+	if (__atomic_sub_fetch(&vm->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		vm_destroy(vm);
+}
+
+/*
+ * The VM of descriptor @f with a reference for one call, or NULL: another thread may close @f
+ * meanwhile (close empties it under p->lock); the reference keeps the VM until vm_put().
+ */
+static struct vm *vm_get(struct fd *f, struct vcpu **v, enum fd_kind *kind)
+{
+	struct proc *p = proc_current;
+	struct vm *vm = NULL;
+
+	spin_lock(&p->lock);
+	if ((f->kind == FD_VM || f->kind == FD_VCPU) && f->vm) {
+		vm = f->vm;
+		*v = f->vcpu;
+		*kind = f->kind;
+		__atomic_fetch_add(&vm->refs, 1, __ATOMIC_RELAXED);
+	}
+	spin_unlock(&p->lock);
+	return vm;
+}
+
 void vcpu_fd_release(struct fd *f)
 {
 	struct vm *vm = f->vm;
 
 	*f = (struct fd){ .kind = FD_NONE };
-	if (vm && --vm->refs == 0)
-		vm_destroy(vm);
+	if (!vm)
+		return;
+	if (__atomic_sub_fetch(&vm->nfds, 1, __ATOMIC_ACQ_REL) == 0) {
+		/* Threads still in RUN (descriptors closed under them) leave with -EBADF. */
+		__atomic_store_n(&vm->closed, true, __ATOMIC_RELEASE);
+		for (unsigned i = 0; i < DYAD_VCPUS_MAX; i++) {
+			struct vcpu *v = __atomic_load_n(&vm->vcpus[i], __ATOMIC_ACQUIRE);
+			if (v)
+				vcpu_kick_ioctl(v);
+		}
+	}
+	vm_put(vm);
 }
 
 static long msrs_ioctl(struct vcpu *v, u64 arg, bool set)
@@ -451,6 +577,8 @@ static long vcpu_fd_ioctl(struct vcpu *v, u64 req, u64 arg)
 		return msrs_ioctl(v, arg, false);
 	case DYAD_VCPU_SET_MSRS:
 		return msrs_ioctl(v, arg, true);
+	case DYAD_VCPU_KICK:
+		return arg ? -EINVAL : vcpu_kick_ioctl(v);
 	default:
 		return -ENOTTY;
 	}
@@ -458,26 +586,42 @@ static long vcpu_fd_ioctl(struct vcpu *v, u64 req, u64 arg)
 
 long vcpu_ioctl(struct fd *f, u64 req, u64 arg)
 {
-	struct vm *vm = f->vm;
+	struct vcpu *v = NULL;
+	enum fd_kind kind = FD_NONE;
+	struct vm *vm = vm_get(f, &v, &kind);
+	long r;
 
-	if (vm->proc != proc_current)
+	if (!vm)
 		return -EBADF;
-	if (f->kind == FD_VM)
-		return req == DYAD_VM_CREATE_VCPU ? create_vcpu(vm) : -ENOTTY;
-	return vcpu_fd_ioctl(vm->vcpu, req, arg);
+	if (vm->proc != proc_current)
+		r = -EBADF;
+	else if (kind == FD_VM)
+		r = req == DYAD_VM_CREATE_VCPU ? create_vcpu(vm) : -ENOTTY;
+	else
+		r = vcpu_fd_ioctl(v, req, arg);
+	vm_put(vm);
+	return r;
 }
 
 long vcpu_mmap(struct fd *f, u64 addr, u64 len, u32 prot, u32 flags, u64 off)
 {
-	struct vcpu *v = f->vm->vcpu;
+	struct vcpu *v = NULL;
+	enum fd_kind kind = FD_NONE;
+	struct vm *vm = vm_get(f, &v, &kind);
+	long r;
 
-	if (f->kind != FD_VCPU || f->vm->proc != proc_current)
+	if (!vm)
 		return -ENODEV;
-	if (off || !len || ALIGN_UP(len, PAGE_SIZE) != DYAD_RUN_SIZE ||
-	    (flags & (MAP_SHARED | MAP_PRIVATE)) != MAP_SHARED ||
-	    (flags & (DYAD_MAP_GUEST | DYAD_MAP_HUGE | MAP_ANONYMOUS)))
-		return -EINVAL; /* VMM-private: never guest-visible */
-	if (prot & PROT_EXEC)
-		return -EACCES;
-	return mm_map_frame(proc_current, addr, prot, flags, v->run_pa);
+	if (kind != FD_VCPU || vm->proc != proc_current)
+		r = -ENODEV;
+	else if (off || !len || ALIGN_UP(len, PAGE_SIZE) != DYAD_RUN_SIZE ||
+		 (flags & (MAP_SHARED | MAP_PRIVATE)) != MAP_SHARED ||
+		 (flags & (DYAD_MAP_GUEST | DYAD_MAP_HUGE | MAP_ANONYMOUS)))
+		r = -EINVAL; /* VMM-private: never guest-visible */
+	else if (prot & PROT_EXEC)
+		r = -EACCES;
+	else
+		r = mm_map_frame(proc_current, addr, prot, flags, v->run_pa);
+	vm_put(vm);
+	return r;
 }

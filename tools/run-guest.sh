@@ -8,6 +8,7 @@
 #        INITRD=FILE        initramfs (default build/guest/initramfs.cpio), a multiboot kernel's
 #                           module 0 (none by default)
 #        RAM=SIZE           guest RAM, e.g. 512M (default 256M; limits in lib.sh)
+#        GUEST_CPUS=N       the guest's vCPUs, 1 to 32 (default 2): the VMM's -c
 #        GUEST_CMDLINE=...  words appended to the VMM's default guest command line
 #                           (dyad_mode=test runs the guest test script instead of a shell)
 #        GUEST_DISK=NAME    the guest's virtio disk (/dev/vda, the VMM's -d), carried as a module:
@@ -45,6 +46,9 @@ else
 	initrd=${INITRD:-$BUILD_DIR/guest/initramfs.cpio}
 fi
 ram=${RAM:-256M}
+guest_cpus=${GUEST_CPUS:-2}
+[[ $guest_cpus =~ ^[0-9]+$ ]] && ((guest_cpus >= 1 && guest_cpus <= 32)) ||
+	die "GUEST_CPUS=$guest_cpus: the VMM runs 1 to 32 vCPUs"
 # Checked before anything is built or booted: the VMM would refuse it only after a whole boot.
 ram_mib=$(guest_ram_mib "$ram") || exit 1
 for f in "$dyad" "$vmm" ${initrd:+"$initrd"}; do
@@ -86,7 +90,7 @@ kernel_path=$(dyad_path "$kernel" /boot/guest-kernel)
 initrd_path=${initrd:+$(dyad_path "$initrd" /boot/guest-initrd)}
 disk_path=${disk:+$(dyad_path "$disk" /boot/guest-disk)}
 
-args="-m ${ram_mib}M${initrd:+ -i $initrd_path}${disk:+ -d $disk_path}"
+args="-c $guest_cpus -m ${ram_mib}M${initrd:+ -i $initrd_path}${disk:+ -d $disk_path}"
 for w in $root_words ${GUEST_CMDLINE:-}; do
 	args+=" -a $w"
 done

@@ -62,6 +62,7 @@ struct fd {
 	const struct boot_module *mod;
 	u64 pos;
 	struct vm *vm; /* FD_VM, FD_VCPU: holds one of vm->refs */
+	struct vcpu *vcpu; /* FD_VCPU: the vCPU it names */
 	u32 flags; /* O_NONBLOCK */
 	struct blk_dev *blk; /* FD_BLK: the device this file holds */
 	u32 access; /* FD_BLK: O_RDONLY, O_WRONLY or O_RDWR */

@@ -2,6 +2,7 @@
 #ifndef DYAD_VCPU_H
 #define DYAD_VCPU_H
 
+#include <dyad/spinlock.h>
 #include <dyad/types.h>
 #include <uapi/dyad/vcpu.h>
 
@@ -16,6 +17,7 @@
  */
 
 struct proc;
+struct thread;
 struct vm;
 
 struct vcpu {
@@ -25,6 +27,10 @@ struct vcpu {
 	void *hw; /* the backend's state: VMCS or VMCB and friends */
 	u32 run_cpu; /* the CPU in DYAD_VCPU_RUN's entry loop, VCPU_NO_CPU outside it */
 	u64 kicks; /* vcpu_kick() IPIs sent to it */
+	u32 id; /* index in vm->vcpus */
+	u32 kick; /* DYAD_VCPU_KICK latched, not yet returned as DYAD_EXIT_KICK (atomic) */
+	struct thread *sleeper; /* the thread blocked in HLT for this vCPU, or NULL (atomic) */
+	bool running; /* a thread is inside DYAD_VCPU_RUN (atomic: one runner at a time) */
 };
 
 #define VCPU_NO_CPU 0xffffffffu
@@ -39,8 +45,12 @@ bool vcpu_kick(struct vcpu *v);
 
 struct vm {
 	struct proc *proc; /* whose address space is the guest-physical space */
-	struct vcpu *vcpu; /* the one vCPU, or NULL */
-	int refs; /* descriptors naming this VM, its vCPU's included */
+	struct spinlock lock; /* nr_vcpus, vcpus[] */
+	unsigned nr_vcpus; /* vcpus[0 .. nr_vcpus) exist; they live until the VM ends */
+	struct vcpu *vcpus[DYAD_VCPUS_MAX];
+	int refs; /* descriptors naming this VM (its vCPUs' included) + calls in flight (atomic) */
+	int nfds; /* descriptors alone (atomic); at 0 the VM is closed */
+	bool closed; /* every descriptor is gone: RUN calls still inside return -EBADF */
 };
 
 /* What one entry into the guest ended with, as the backend reports it to kern/vcpu.c. */

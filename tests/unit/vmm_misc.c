@@ -83,6 +83,17 @@ static void test_options(void **state)
 	assert_int_equal(parse(&o, err, 3, "-p", "53", "k"), -1);
 	assert_int_equal(parse(&o, err, 3, "-p", "4x", "k"), -1);
 	assert_int_equal(parse(&o, err, 3, "-m", "99999999999999999999G", "k"), -1);
+	/* vCPUs: 1 by default, 1 to OPTIONS_MAX_CPUS with -c. */
+	assert_int_equal(parse(&o, err, 1, "k"), 0);
+	assert_int_equal(o.ncpus, 1);
+	assert_int_equal(parse(&o, err, 3, "-c", "8", "k"), 0);
+	assert_int_equal(o.ncpus, 8);
+	assert_int_equal(parse(&o, err, 3, "-c", "32", "k"), 0);
+	assert_int_equal(parse(&o, err, 3, "-c", "0", "k"), -1);
+	assert_non_null(strstr(err, "bad vCPU count '0' (1 to 32)"));
+	assert_int_equal(parse(&o, err, 3, "-c", "33", "k"), -1);
+	assert_int_equal(parse(&o, err, 3, "-c", "2x", "k"), -1);
+	assert_int_equal(parse(&o, err, 2, "k", "-c"), 0); /* after the kernel: a guest word */
 }
 
 static void test_options_long_cmdline(void **state)

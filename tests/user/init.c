@@ -177,6 +177,7 @@ int main(int argc, char **argv)
 	run_test("/bin/fuzz");
 	run_test("/bin/vm");
 	run_test("/bin/vmshoot");
+	run_test("/bin/vmsmp");
 	run_test("/bin/vmfuzz");
 	ut_summary("user");
 	return ut_failed;

@@ -783,7 +783,11 @@ static void test_descriptors(void)
 		return;
 	ut_eq(dyad_vm_create(0), -EBUSY, "one VM per process");
 	ut_eq(dyad_vm_create(1), -EINVAL, "flags must be 0");
-	ut_eq(vm_ioctl(c.vm, DYAD_VM_CREATE_VCPU, 0), -EBUSY, "one vCPU per VM");
+	long cpu2 = vm_ioctl(c.vm, DYAD_VM_CREATE_VCPU, 0);
+	ut_ok(cpu2 >= 0 && cpu2 != c.cpu, "a second vCPU has a descriptor of its own (%ld)",
+	      cpu2);
+	if (cpu2 >= 0)
+		vm_close((int)cpu2);
 	ut_eq(vm_ioctl(c.vm, DYAD_VCPU_RUN, 0), -ENOTTY, "RUN on the VM descriptor is ENOTTY");
 	ut_eq(vm_ioctl(c.cpu, 0x1234, 0), -ENOTTY, "an unknown vCPU ioctl is ENOTTY");
 	ut_eq(vm_ioctl(c.cpu, DYAD_VCPU_GET_SREGS, (void *)0x1), -EFAULT,

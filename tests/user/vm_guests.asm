@@ -323,4 +323,13 @@ guest_lm_outloop:
 	jmp .again
 guest_lm_outloop_end:
 
+; A vCPU of a multi-vCPU test: reports AL (its number, set by the VMM) on port 0x10, then spins
+; with IF = 0 until the host kicks it out.
+global guest_lm_smp, guest_lm_smp_end
+guest_lm_smp:
+	out 0x10, al
+.spin:
+	jmp .spin
+guest_lm_smp_end:
+
 section .note.GNU-stack noalloc noexec nowrite progbits

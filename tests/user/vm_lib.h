@@ -238,7 +238,7 @@ static inline const char *exit_name(long r)
 {
 	static const char *const names[] = { "none",	 "io",	       "mmio",	   "cpuid",
 					     "rdmsr",	 "wrmsr",      "hlt",	   "hypercall",
-					     "shutdown", "fail-entry", "deadline", "console",
+					     "shutdown", "fail-entry", "deadline", "console", "kick",
 					     "internal" };
 
 	return r >= 0 && r < (long)(sizeof(names) / sizeof(names[0])) ? names[r] : "error";

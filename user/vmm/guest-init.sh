@@ -5,6 +5,8 @@
 #   dyad_mode=shell    an interactive shell on the console (the default)
 #   dyad_mode=test     the test script below; its verdict goes to the VMM, then power-off
 #   dyad_ram_mib=N     the RAM the VMM gave the guest, for the MemTotal check
+#   dyad_cpus=N        the vCPUs the VMM gave the guest (default 1), for the CPU-count check
+#                      (with N > 1 it also wants rescheduling/function-call IPIs on every CPU)
 #   dyad_end=reboot    the test script ends with `reboot` (ACPI reset register)
 #   dyad_end=poweroff  the test script ends with `poweroff` (ACPI S5)
 #   dyad_check=A,B,... device checks added to the test script (dyad_mode=test implied):
@@ -75,7 +77,17 @@ memtotal_ok() {
 		[ "$kib" -ge $((ram * 1024 - ram * 128 - 32768)) ]
 }
 
-one_cpu_ok() { [ "$(grep -c '^processor' /proc/cpuinfo)" = 1 ]; }
+cpus_ok() { # /proc/cpuinfo and nproc both count dyad_cpus=N (default 1)
+	want=$(arg dyad_cpus)
+	want=${want:-1}
+	echo "# CPUs: cpuinfo $(grep -c '^processor' /proc/cpuinfo), nproc $(nproc), want $want"
+	[ "$(grep -c '^processor' /proc/cpuinfo)" = "$want" ] && [ "$(nproc)" = "$want" ] || return 1
+	[ "$want" = 1 ] && return 0
+	# Several CPUs: rescheduling and function-call IPIs reached every one of them.
+	grep -E '^ *(RES|CAL|TLB):' /proc/interrupts | tr -s ' ' | sed 's/^/# /'
+	awk -v n="$want" '/^ *(RES|CAL):/ { for (i = 2; i <= n + 1; i++) s[i] += $i }
+		END { for (i = 2; i <= n + 1; i++) if (!s[i]) exit 1 }' /proc/interrupts
+}
 
 hypervisor_ok() { grep -q '^flags.* hypervisor' /proc/cpuinfo; }
 
@@ -253,7 +265,7 @@ if [ "$(arg dyad_mode)" = test ] || [ -n "$(arg dyad_check)" ]; then
 	echo "dyad-guest: cmdline ${#cmdline} bytes: $cmdline"
 	check "uname -r is @RELEASE@" release_ok
 	check "MemTotal matches the guest RAM" memtotal_ok
-	check "one CPU" one_cpu_ok
+	check "CPU count is dyad_cpus (1 by default)" cpus_ok
 	check "the hypervisor flag" hypervisor_ok
 	check "a 64 MiB buffer written and read back" buffer_ok
 	echo "dyad-guest: date $(date -u '+%Y-%m-%d %H:%M:%S')"

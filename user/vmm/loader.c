@@ -206,7 +206,7 @@ static int build_bios_tables(struct machine *mach)
 {
 	uint16_t ebda = BOOT_EBDA >> 4, base_kib = BOOT_EBDA >> 10;
 	struct acpi_config acpi = { .gpa = BOOT_BIOS,
-				    .ncpus = 1,
+				    .ncpus = mach->opt.ncpus,
 				    .ioapic_addr = IOAPIC_BASE,
 				    .ioapic_id = IOAPIC_ID };
 	void *seg, *kib, *tables;

@@ -2,6 +2,7 @@
 #ifndef VMM_MACHINE_H
 #define VMM_MACHINE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include <dyad/vcpu.h>
@@ -26,10 +27,17 @@
 #include "virtio_rng.h"
 #include "x2apic.h"
 
+struct vcpu_ctx;
+
 /*
- * The machine the VMM emulates: one vCPU, its RAM and its platform devices, on one bus. (The
- * kernel's VM, reached through vm_fd, is the hardware-assisted part of it.) Guest-physical X
- * is the VMM's virtual X.
+ * The machine the VMM emulates: opt.ncpus vCPUs, its RAM and its platform devices, on one bus.
+ * (The kernel's VM, reached through vm_fd, is the hardware-assisted part of it.) Guest-physical
+ * X is the VMM's virtual X. vcpu_fd, run and apic are vCPU 0's (the bootstrap processor's);
+ * every vCPU's are in vcpus[] (vcpu_thread.h).
+ *
+ * Threads: one per vCPU. Everything below is guarded by `lock` (the bus lock), which a vCPU's
+ * thread holds from the return of DYAD_VCPU_RUN until its next call; device files know
+ * nothing of threads.
  */
 struct machine {
 	struct options opt;
@@ -40,6 +48,10 @@ struct machine {
 	int kernel_fd, initrd_fd;
 	int vm_fd, vcpu_fd;
 	struct dyad_run *run;
+	struct vcpu_ctx *vcpus; /* [opt.ncpus] */
+	pthread_mutex_t lock;
+	int ended, end_status; /* a vCPU ended the run with end_status (VMM_EXIT_*) */
+	unsigned long ipis, ipi_kicks, ipi_nmi_dropped, ipi_ignored, sipis, inits;
 	uint64_t tsc_khz;
 	uint64_t start_tsc;
 	uint64_t start_ns, banner_ns;

@@ -12,7 +12,9 @@
 
 #include <dyad/abi.h>
 
+#include "ipi.h"
 #include "machine.h"
+#include "vcpu_thread.h"
 #include "vmm.h"
 
 #define BANNER "=== dyad-guest:"
@@ -22,9 +24,10 @@ static struct machine the_machine;
 static uint64_t entry_tsc, entry_ns, first_tx_tsc, first_tx_ns;
 
 static const char usage[] =
-	"usage: vmm [-m SIZE] [-i INITRD] [--module FILE[,STRING]]... [-a APPEND]... [-p BITS] [-q]\n"
+	"usage: vmm [-c N] [-m SIZE] [-i INITRD] [--module FILE[,STRING]]... [-a APPEND]... [-p BITS] [-q]\n"
 	"           [-s] [-C hvc] [-R] [-d DISK] KERNEL [GUEST CMDLINE...]\n"
 	"  KERNEL    a bzImage (64-bit boot protocol), an ELF vmlinux or a multiboot kernel\n"
+	"  -c N      vCPUs, 1 to 32 (default 1): one VMM thread each, APs started by INIT-SIPI\n"
 	"  -m SIZE   guest RAM, 32M up (default 256M); above 3G it continues at 4G\n"
 	"  -p BITS   the guest's physical address width, 32 to 52 (default: the host's)\n"
 	"  -i FILE   initrd (a multiboot kernel's module 0)\n"
@@ -74,21 +77,22 @@ static void pit_irq(void *ctx, int level)
 	isa_irq(ctx, 0, level);
 }
 
+static struct x2apic *apic_for(struct machine *mach, uint32_t dest, int logical);
+
 /*
- * An I/O APIC message to the one local APIC (ID 0): fixed and lowest-priority interrupts whose
- * destination includes it. Physical destination 0 or the broadcast 0xff; any logical
- * destination, since the only CPU's logical ID is set by the guest. Others are counted.
+ * An I/O APIC message: fixed and lowest-priority interrupts, to the local APIC its destination
+ * names (apic_for). Others, and destinations no APIC matches, are counted.
  */
 static void ioapic_deliver(void *ctx, const struct ioapic_msg *m)
 {
 	struct machine *mach = ctx;
+	struct x2apic *apic = apic_for(mach, m->dest, m->logical);
 
-	if ((m->mode != IOAPIC_DM_FIXED && m->mode != IOAPIC_DM_LOWEST) ||
-	    (!m->logical && m->dest != 0 && m->dest != 0xff)) {
+	if ((m->mode != IOAPIC_DM_FIXED && m->mode != IOAPIC_DM_LOWEST) || !apic) {
 		mach->ioapic_undeliverable++;
 		return;
 	}
-	x2apic_accept(&mach->apic, m->vector, m->level);
+	x2apic_accept(apic, m->vector, m->level);
 }
 
 static void apic_eoi(void *ctx, int vector)
@@ -128,15 +132,26 @@ static void vcon_out(void *ctx, const uint8_t *buf, size_t len)
 }
 
 /*
- * The local APIC an interrupt message is for: with one vCPU, physical destination 0 or the
- * broadcast 0xff, or any logical destination (the only CPU's logical ID is the guest's to set).
- * NULL for none. The one place a message finds its CPU, for when there are more.
+ * The local APIC an interrupt message (I/O APIC or MSI) is for, or NULL for none. One vCPU:
+ * physical destination 0 or the broadcast 0xff, or any logical destination (the only CPU's
+ * logical ID is the guest's to set). Several: the physical ID, or the first logical match in
+ * the BSP's mode (ipi.c), as a lowest-priority message; the broadcast 0xff goes to the BSP.
  */
 static struct x2apic *apic_for(struct machine *mach, uint32_t dest, int logical)
 {
-	if (logical ? dest != 0 : (dest == 0 || dest == 0xff))
+	unsigned n = mach->vcpus ? mach->opt.ncpus : 1;
+	struct ipi_cpu cpus[IPI_MAX_CPUS];
+
+	if (n == 1)
+		return (logical ? dest != 0 : (dest == 0 || dest == 0xff)) ? &mach->apic : NULL;
+	if (!logical && dest == 0xff)
 		return &mach->apic;
-	return NULL;
+	for (unsigned i = 0; i < n; i++)
+		cpus[i] = (struct ipi_cpu){ .id = mach->vcpus[i].apic->id,
+					    .ldr = mach->vcpus[i].apic->ldr };
+	uint32_t low = ICR_DM_LOWEST << 8 | (logical ? 1u << 11 : 0);
+	uint64_t set = ipi_targets(cpus, n, 0, low, dest, x2apic_is_x2apic(&mach->apic));
+	return set ? mach->vcpus[__builtin_ctzll(set)].apic : NULL;
 }
 
 /* An MSI from a PCI function (msix.c): fixed or lowest priority, edge-triggered. */
@@ -378,6 +393,8 @@ int main(int argc, char **argv, char **envp)
 		vmm_log("device registration overlaps (a VMM bug)");
 		return VMM_EXIT_ERROR;
 	}
+	if (vcpus_create(mach))
+		return VMM_EXIT_ERROR;
 	entry_ns = now_ns();
 	entry_tsc = rdtsc();
 	vmm_log_before(end_guest_line, &mach->console);

@@ -67,6 +67,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 
 	memset(o, 0, sizeof(*o));
 	o->ram = OPTIONS_DEFAULT_RAM;
+	o->ncpus = 1;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (a[0] != '-')
@@ -114,7 +115,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 			o->modules[o->nmodules++] = argv[++i];
 			continue;
 		}
-		if (strcmp(a, "-m") && strcmp(a, "-i") && strcmp(a, "-a") && strcmp(a, "-p")) {
+		if (strcmp(a, "-m") && strcmp(a, "-i") && strcmp(a, "-a") && strcmp(a, "-p") &&
+		    strcmp(a, "-c")) {
 			snprintf(err, errlen, "unknown option '%s'", a);
 			return -1;
 		}
@@ -129,6 +131,15 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 				snprintf(err, errlen, "bad RAM size '%s' (examples: 256M, 1G)", v);
 				return -1;
 			}
+		} else if (a[1] == 'c') {
+			char *end;
+			unsigned long n = strtoul(v, &end, 10);
+			if (*end || end == v || n < 1 || n > OPTIONS_MAX_CPUS) {
+				snprintf(err, errlen, "bad vCPU count '%s' (1 to %d)", v,
+					 OPTIONS_MAX_CPUS);
+				return -1;
+			}
+			o->ncpus = (unsigned)n;
 		} else if (a[1] == 'i') {
 			o->initrd = v;
 		} else if (a[1] == 'p') {

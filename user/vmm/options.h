@@ -7,11 +7,13 @@
 #include "boot.h"
 
 #define OPTIONS_MAX_MODULES 32
+#define OPTIONS_MAX_CPUS 32 /* DYAD_VCPUS_MAX */
 
 struct options {
 	const char *kernel; /* bzImage or ELF vmlinux (required) */
 	const char *initrd; /* optional */
 	uint64_t ram; /* bytes */
+	unsigned ncpus; /* -c: vCPUs, 1..OPTIONS_MAX_CPUS */
 	char cmdline[BOOT_CMDLINE_MAX];
 	int quiet; /* no summary */
 	int small_pages; /* guest RAM without DYAD_MAP_HUGE (4 KiB pages), for comparison */

@@ -5,6 +5,10 @@
  * CPUID tables. Anything the guest does that the platform does not have is reported (the
  * first few of each kind) and answered as a PC would: all ones, a dropped write, a #GP. A Linux
  * panic on the guest's console ends the run once the guest has printed its dump.
+ *
+ * Each vCPU's thread runs this loop for its vCPU (vcpu_self), holding the bus lock except
+ * inside DYAD_VCPU_RUN. vCPU 0 also drives the shared time-driven devices (the PIT, the
+ * console's batch, the panic grace) and takes console input; every vCPU drives its own APIC.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +18,7 @@
 
 #include "machine.h"
 #include "mmio.h"
+#include "vcpu_thread.h"
 #include "vmm.h"
 
 #define REPORT_MAX 20 /* senseless-guest reports printed before going quiet */
@@ -31,7 +36,7 @@ static void report(struct machine *mach, const char *fmt, unsigned long a, unsig
 	if (mach->reported++ < REPORT_MAX) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), fmt, a, b);
-		vmm_log("guest at rip %#lx: %s", mach->run->regs.rip, msg);
+		vmm_log("guest at rip %#lx: %s", vcpu_self->run->regs.rip, msg);
 	}
 }
 
@@ -42,7 +47,7 @@ static void skip(struct dyad_run *run, unsigned fallback)
 
 static void inject_gp(struct machine *mach)
 {
-	struct dyad_run *run = mach->run;
+	struct dyad_run *run = vcpu_self->run;
 
 	mach->gp_injected++;
 	run->inject = (struct dyad_event){ .pending = 1,
@@ -54,7 +59,7 @@ static void inject_gp(struct machine *mach)
 
 static void exit_io(struct machine *mach)
 {
-	struct dyad_run *run = mach->run;
+	struct dyad_run *run = vcpu_self->run;
 	uint16_t port = run->exit.io.port;
 	int size = run->exit.io.size;
 
@@ -73,7 +78,7 @@ static void exit_io(struct machine *mach)
 		skip(run, 1);
 		return;
 	}
-	mach->apic.now = mach->pit.now = rdtsc();
+	mach->apic.now = mach->pit.now = vcpu_self->apic->now = rdtsc();
 	if (run->exit.io.direction == DYAD_IO_IN) {
 		uint32_t v = bus_in(&mach->bus, port, size);
 		if (size == 4)
@@ -90,7 +95,7 @@ static void exit_io(struct machine *mach)
 
 static void exit_mmio(struct machine *mach)
 {
-	struct dyad_run *run = mach->run;
+	struct dyad_run *run = vcpu_self->run;
 	uint64_t gpa = run->exit.mmio.gpa;
 	struct mmio_insn d;
 
@@ -103,7 +108,7 @@ static void exit_mmio(struct machine *mach)
 		return;
 	}
 	uint64_t v = d.is_write ? mmio_store_value(&run->regs, &d) : 0;
-	mach->apic.now = rdtsc();
+	vcpu_self->apic->now = rdtsc();
 	if (bus_access(&mach->bus, BUS_MMIO, gpa, d.size, d.is_write, &v)) {
 		/* v is all ones for a read: a PC's floating bus. */
 		mach->mmio_unhandled++;
@@ -117,11 +122,11 @@ static void exit_mmio(struct machine *mach)
 
 static void exit_msr(struct machine *mach, int write)
 {
-	struct dyad_run *run = mach->run;
+	struct dyad_run *run = vcpu_self->run;
 	uint32_t index = run->exit.msr.index;
 	uint64_t v = 0;
 
-	mach->apic.now = rdtsc();
+	vcpu_self->apic->now = rdtsc();
 	int err = write ? bus_wrmsr(&mach->bus, index, run->exit.msr.value)
 			: bus_rdmsr(&mach->bus, index, &v);
 	if (err) {
@@ -138,10 +143,12 @@ static void exit_msr(struct machine *mach, int write)
 
 static void exit_cpuid(struct machine *mach)
 {
-	struct dyad_run *run = mach->run;
+	struct dyad_run *run = vcpu_self->run;
 	uint32_t r[4];
 
 	cpuid_guest(&mach->cpuid, (uint32_t)run->regs.rax, (uint32_t)run->regs.rcx, r);
+	if (run->regs.rax == 1) /* the initial APIC ID is this vCPU's */
+		r[1] = (r[1] & 0x00ffffffu) | vcpu_self->id << 24;
 	run->regs.rax = r[0];
 	run->regs.rbx = r[1];
 	run->regs.rcx = r[2];
@@ -187,22 +194,32 @@ static uint64_t panic_grace(const struct machine *mach)
 	return mach->tsc_khz * PANIC_GRACE_MS;
 }
 
+/*
+ * With several vCPUs a HLT must sleep in the kernel until a kick even when no timer is armed:
+ * the deadline is then this far away (a spurious deadline exit at worst).
+ */
+#define HALT_HEARTBEAT_MS 10000
+
 /* Time-driven work and the interrupt to queue, before an entry. */
 static void before_entry(struct machine *mach)
 {
-	struct dyad_run *run = mach->run;
+	struct dyad_run *run = vcpu_self->run;
+	struct x2apic *apic = vcpu_self->apic;
+	int bsp = vcpu_self->id == 0;
 	uint64_t now = rdtsc();
 
-	x2apic_tick(&mach->apic, now);
-	pit_tick(&mach->pit, now);
-	if (mach->console.due && now >= mach->console.due)
-		console_flush(&mach->console);
-	if (mach->console.banner_tsc && !mach->banner_ns)
-		mach->banner_ns = now_ns();
+	x2apic_tick(apic, now);
+	if (bsp) {
+		pit_tick(&mach->pit, now);
+		if (mach->console.due && now >= mach->console.due)
+			console_flush(&mach->console);
+		if (mach->console.banner_tsc && !mach->banner_ns)
+			mach->banner_ns = now_ns();
+	}
 	if (!run->inject.pending) {
-		unsigned long held = mach->apic.extint_below_16;
-		int v = x2apic_take_interrupt(&mach->apic);
-		if (!held && mach->apic.extint_below_16)
+		unsigned long held = apic->extint_below_16;
+		int v = x2apic_take_interrupt(apic);
+		if (!held && apic->extint_below_16)
 			report(mach,
 			       "the 8259 requests vector %#lx (base %#lx, its reset value?): "
 			       "vectors below 16 cannot be injected, left pending",
@@ -214,18 +231,23 @@ static void before_entry(struct machine *mach)
 			mach->injected++;
 		}
 	}
-	uint64_t due = x2apic_next_deadline(&mach->apic), pit_due = pit_next_deadline(&mach->pit);
-	if (pit_due && (!due || pit_due < due))
-		due = pit_due;
-	if (mach->console.due && (!due || mach->console.due < due))
-		due = mach->console.due;
-	if (mach->console.panic_tsc) {
-		uint64_t end = mach->console.panic_tsc + panic_grace(mach);
-		due = due && due < end ? due : end;
+	uint64_t due = x2apic_next_deadline(apic);
+	if (bsp) {
+		uint64_t pit_due = pit_next_deadline(&mach->pit);
+		if (pit_due && (!due || pit_due < due))
+			due = pit_due;
+		if (mach->console.due && (!due || mach->console.due < due))
+			due = mach->console.due;
+		if (mach->console.panic_tsc) {
+			uint64_t end = mach->console.panic_tsc + panic_grace(mach);
+			due = due && due < end ? due : end;
+		}
 	}
+	if (!due && mach->opt.ncpus > 1)
+		due = now + mach->tsc_khz * HALT_HEARTBEAT_MS;
 	run->deadline_tsc = due;
 	int hvc;
-	run->request = console_room(mach, &hvc) ? DYAD_RUN_WAKE_CONSOLE : 0;
+	run->request = bsp && console_room(mach, &hvc) ? DYAD_RUN_WAKE_CONSOLE : 0;
 }
 
 /* Whether the guest panicked and has had its time to print the dump: Linux's end-of-panic
@@ -237,93 +259,132 @@ static int panic_over(const struct machine *mach)
 	return c->panic_tsc && (c->panic_end || rdtsc() - c->panic_tsc >= panic_grace(mach));
 }
 
-static int run_loop(struct machine *mach)
+/* One exit of the calling thread's vCPU: -1 to go on, else the VMM's exit status. */
+static int handle_exit(struct machine *mach)
 {
-	struct dyad_run *run = mach->run;
+	struct dyad_run *run = vcpu_self->run;
+
+	unsigned reason = run->exit_reason;
+	if (reason < DYAD_EXIT_REASONS)
+		mach->vmm_exits[reason]++;
+	switch (reason) {
+	case DYAD_EXIT_IO:
+		exit_io(mach);
+		if (mach->ports.reset) {
+			vmm_log("guest reset through port %#x", mach->ports.reset);
+			return VMM_EXIT_RESET;
+		}
+		if (mach->ports.debug_exit) {
+			console_flush(&mach->console); /* the guest's last words first */
+			vmm_log("guest wrote %d to the debug port", mach->ports.verdict);
+			return ports_status(&mach->ports);
+		}
+		if (mach->pm.poweroff) {
+			vmm_log("guest entered ACPI S5: power-off");
+			return ports_status(&mach->ports);
+		}
+		break;
+	case DYAD_EXIT_MMIO:
+		exit_mmio(mach);
+		break;
+	case DYAD_EXIT_CPUID:
+		exit_cpuid(mach);
+		break;
+	case DYAD_EXIT_RDMSR:
+		exit_msr(mach, 0);
+		break;
+	case DYAD_EXIT_WRMSR:
+		exit_msr(mach, 1);
+		break;
+	case DYAD_EXIT_HLT:
+		if (vcpu_self->id) {
+			/* An AP stopped ("cli; hlt": Linux's stop_this_cpu, or a CPU
+			 * taken offline): it waits for INIT. */
+			vcpu_self->state = VCPU_PARKED;
+			break;
+		}
+		/* IF = 0 and no NMI source: nothing can wake the guest. Linux without ACPI
+		 * powers off this way ("cli; hlt"). */
+		vmm_log("guest halted with interrupts off: power-off");
+		return ports_status(&mach->ports);
+	case DYAD_EXIT_HYPERCALL:
+		report(mach, "hypercall %lu: -ENOSYS", run->regs.rax, 0);
+		run->regs.rax = (unsigned long)-1000; /* KVM_ENOSYS */
+		skip(run, 3);
+		break;
+	case DYAD_EXIT_SHUTDOWN:
+		vmm_log("guest triple fault at rip %#lx", run->regs.rip);
+		return VMM_EXIT_TRIPLE_FAULT;
+	case DYAD_EXIT_FAIL_ENTRY:
+		vmm_log("the CPU refused the guest state: reason %#lx, qualification %#lx",
+			run->exit.fail.hw_reason, run->exit.fail.qualification);
+		return VMM_EXIT_ERROR;
+	case DYAD_EXIT_DEADLINE:
+	case DYAD_EXIT_KICK:
+	case DYAD_EXIT_NONE:
+		break;
+	case DYAD_EXIT_CONSOLE:
+		exit_console(mach);
+		break;
+	case DYAD_EXIT_INTERNAL:
+	default:
+		vmm_log("exit the VMM cannot handle: reason %u, hardware %#lx (%#lx %#lx) "
+			"at rip %#lx",
+			reason, run->exit.internal.hw_reason, run->exit.internal.info[0],
+			run->exit.internal.info[1], run->regs.rip);
+		return VMM_EXIT_ERROR;
+	}
+	if (panic_over(mach))
+		return VMM_EXIT_GUEST_PANIC;
+	return -1;
+}
+
+int vcpu_run_loop(struct vcpu_ctx *vc)
+{
+	struct machine *mach = vc->mach;
+	struct dyad_run *run = vc->run;
 
 	for (;;) {
+		if (vc->state != VCPU_RUNNING && !vcpu_wait_start(vc))
+			return mach->end_status;
+		if (mach->ended)
+			return mach->end_status;
 		before_entry(mach);
-		if (ioctl(mach->vcpu_fd, DYAD_VCPU_RUN, 0) < 0) {
-			int e = errno;
+		pthread_mutex_unlock(&mach->lock);
+		long r = ioctl(vc->fd, DYAD_VCPU_RUN, 0);
+		int e = errno;
+		pthread_mutex_lock(&mach->lock);
+		if (mach->ended)
+			return mach->end_status;
+		if (r < 0) {
 			if (e == EINVAL && run->inject.pending)
-				vmm_log("DYAD_VCPU_RUN refused the event to inject (type %u, "
+				vmm_log("vCPU %u: DYAD_VCPU_RUN refused the event to inject (type "
+					"%u, "
 					"vector %u): %s",
-					run->inject.type, run->inject.vector, strerror(e));
+					vc->id, run->inject.type, run->inject.vector, strerror(e));
 			else
-				vmm_log("DYAD_VCPU_RUN failed: %s", strerror(e));
+				vmm_log("vCPU %u: DYAD_VCPU_RUN failed: %s", vc->id, strerror(e));
 			return VMM_EXIT_ERROR;
 		}
-		unsigned reason = run->exit_reason;
-		if (reason < DYAD_EXIT_REASONS)
-			mach->vmm_exits[reason]++;
-		switch (reason) {
-		case DYAD_EXIT_IO:
-			exit_io(mach);
-			if (mach->ports.reset) {
-				vmm_log("guest reset through port %#x", mach->ports.reset);
-				return VMM_EXIT_RESET;
-			}
-			if (mach->ports.debug_exit) {
-				console_flush(&mach->console); /* the guest's last words first */
-				vmm_log("guest wrote %d to the debug port", mach->ports.verdict);
-				return ports_status(&mach->ports);
-			}
-			if (mach->pm.poweroff) {
-				vmm_log("guest entered ACPI S5: power-off");
-				return ports_status(&mach->ports);
-			}
-			break;
-		case DYAD_EXIT_MMIO:
-			exit_mmio(mach);
-			break;
-		case DYAD_EXIT_CPUID:
-			exit_cpuid(mach);
-			break;
-		case DYAD_EXIT_RDMSR:
-			exit_msr(mach, 0);
-			break;
-		case DYAD_EXIT_WRMSR:
-			exit_msr(mach, 1);
-			break;
-		case DYAD_EXIT_HLT:
-			/* IF = 0 and no NMI source: nothing can wake the guest. Linux without ACPI
-			 * powers off this way ("cli; hlt"). */
-			vmm_log("guest halted with interrupts off: power-off");
-			return ports_status(&mach->ports);
-		case DYAD_EXIT_HYPERCALL:
-			report(mach, "hypercall %lu: -ENOSYS", run->regs.rax, 0);
-			run->regs.rax = (unsigned long)-1000; /* KVM_ENOSYS */
-			skip(run, 3);
-			break;
-		case DYAD_EXIT_SHUTDOWN:
-			vmm_log("guest triple fault at rip %#lx", run->regs.rip);
-			return VMM_EXIT_TRIPLE_FAULT;
-		case DYAD_EXIT_FAIL_ENTRY:
-			vmm_log("the CPU refused the guest state: reason %#lx, qualification %#lx",
-				run->exit.fail.hw_reason, run->exit.fail.qualification);
-			return VMM_EXIT_ERROR;
-		case DYAD_EXIT_DEADLINE:
-		case DYAD_EXIT_NONE:
-			break;
-		case DYAD_EXIT_CONSOLE:
-			exit_console(mach);
-			break;
-		case DYAD_EXIT_INTERNAL:
-		default:
-			vmm_log("exit the VMM cannot handle: reason %u, hardware %#lx (%#lx %#lx) "
-				"at rip %#lx",
-				reason, run->exit.internal.hw_reason, run->exit.internal.info[0],
-				run->exit.internal.info[1], run->regs.rip);
-			return VMM_EXIT_ERROR;
-		}
-		if (panic_over(mach))
-			return VMM_EXIT_GUEST_PANIC;
+		int status = handle_exit(mach);
+		if (status >= 0)
+			return status;
+		/* The 8259 is behind the BSP's LINT0 alone: a device an AP drove may have raised
+		 * it. */
+		if (vc->id && pic_pending(&mach->pic))
+			vcpu_notify(&mach->vcpus[0]);
 	}
 }
 
 int machine_run(struct machine *mach)
 {
-	int status = run_loop(mach);
+	pthread_mutex_lock(&mach->lock);
+	if (vcpus_start(mach))
+		machine_end(mach, VMM_EXIT_ERROR);
+	int status = vcpu_run_loop(&mach->vcpus[0]);
+	machine_end(mach, status);
+	status = mach->end_status;
+	pthread_mutex_unlock(&mach->lock);
 
 	/* Whatever ended the run after a panic (Linux's panic=-1 resets), the panic is the news. */
 	if (mach->console.panic_tsc) {

@@ -5,12 +5,14 @@
  * VMM's own memory beyond guest RAM, and time from VMM start to the guest's banner.
  */
 #include <stdio.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <dyad/abi.h>
 
 #include "machine.h"
+#include "vcpu_thread.h"
 #include "vmm.h"
 
 static const char *const stat_names[DYAD_STATS] = {
@@ -25,6 +27,7 @@ static const char *const stat_names[DYAD_STATS] = {
 	[DYAD_STAT_FAIL_ENTRY] = "fail-entry",
 	[DYAD_STAT_DEADLINE] = "deadline",
 	[DYAD_STAT_CONSOLE] = "console",
+	[DYAD_STAT_KICK] = "kick",
 	[DYAD_STAT_INTERNAL] = "internal",
 	[DYAD_STAT_GUEST_FAULT] = "guest-fault",
 	[DYAD_STAT_SPURIOUS_FAULT] = "spurious-fault",
@@ -105,11 +108,49 @@ static void ram_report(struct machine *mach)
 	       counts[0], unmapped);
 }
 
+/* Every vCPU's counters added up (vCPU 0's alone before the vCPUs exist). */
+static void stats_sum(const struct machine *mach, struct dyad_vcpu_stats *sum)
+{
+	unsigned n = mach->vcpus ? mach->opt.ncpus : 1;
+
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned c = 0; c < n; c++) {
+		const struct dyad_vcpu_stats *s = mach->vcpus ? &mach->vcpus[c].run->stats
+							      : &mach->run->stats;
+		for (int i = 0; i < DYAD_STATS; i++)
+			sum->exits[i] += s->exits[i];
+		for (int i = 0; i < 3; i++)
+			sum->guest_faults[i] += s->guest_faults[i];
+		sum->entries += s->entries;
+	}
+}
+
+/* Per vCPU: exits, IPIs received and kicks; the IPI traffic. Several vCPUs only. */
+static void vcpus_report(const struct machine *mach)
+{
+	if (!mach->vcpus || mach->opt.ncpus < 2)
+		return;
+	printf("vmm: %u vCPUs; exits, IPIs received, kicks per vCPU:", mach->opt.ncpus);
+	for (unsigned c = 0; c < mach->opt.ncpus; c++) {
+		const struct vcpu_ctx *vc = &mach->vcpus[c];
+		unsigned long t = 0;
+		for (int i = 0; i < DYAD_STATS; i++)
+			t += vc->run->stats.exits[i];
+		printf(" [%u] %lu %lu %lu", c, t, vc->ipis_received, vc->kicks_received);
+	}
+	printf("\nvmm: IPIs sent %lu (kicks of other vCPUs %lu), INIT %lu, SIPI %lu, NMI dropped "
+	       "%lu, ignored %lu\n",
+	       mach->ipis, mach->ipi_kicks, mach->inits, mach->sipis, mach->ipi_nmi_dropped,
+	       mach->ipi_ignored);
+}
+
 void machine_summary(struct machine *mach)
 {
-	const struct dyad_vcpu_stats *s = &mach->run->stats;
+	struct dyad_vcpu_stats sum;
+	const struct dyad_vcpu_stats *s = &sum;
 	unsigned long total = 0;
 
+	stats_sum(mach, &sum);
 	printf("vmm: ---- summary ----\nvmm: VM exits by reason:");
 	for (int i = 0; i < DYAD_STATS; i++) {
 		total += s->exits[i];
@@ -120,6 +161,7 @@ void machine_summary(struct machine *mach)
 	       s->exits[DYAD_STAT_IO] + s->exits[DYAD_STAT_MMIO] + s->exits[DYAD_STAT_CPUID] +
 		       s->exits[DYAD_STAT_RDMSR] + s->exits[DYAD_STAT_WRMSR] +
 		       s->exits[DYAD_STAT_DEADLINE] + s->exits[DYAD_STAT_CONSOLE]);
+	vcpus_report(mach);
 	printf("vmm: second-stage faults: %lu at 4K, %lu at 2M, %lu at 1G\n", s->guest_faults[0],
 	       s->guest_faults[1], s->guest_faults[2]);
 	ram_report(mach);

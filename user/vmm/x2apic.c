@@ -64,6 +64,20 @@ void x2apic_init(struct x2apic *a, uint64_t tsc_khz, struct pic *pic)
 	a->pic = pic;
 }
 
+void x2apic_set_id(struct x2apic *a, uint32_t id)
+{
+	a->id = id;
+	a->ldr = ((id >> 4) << 16) | (1u << (id & 15));
+	a->base_msr = id ? a->base_msr & ~0x100ULL : a->base_msr | 0x100;
+}
+
+static struct x2apic *(*current_apic)(void);
+
+void x2apic_set_selector(struct x2apic *(*current)(void))
+{
+	current_apic = current;
+}
+
 static int highest(const uint32_t v[8])
 {
 	for (int i = 7; i >= 0; i--)
@@ -109,6 +123,8 @@ void x2apic_raise(struct x2apic *a, int vector)
 	}
 	a->irr[vector >> 5] |= 1u << (vector & 31);
 	a->tmr[vector >> 5] &= ~(1u << (vector & 31));
+	if (a->notify)
+		a->notify(a->notify_ctx);
 }
 
 void x2apic_accept(struct x2apic *a, int vector, int level)
@@ -240,7 +256,7 @@ static int x2apic_msr_read(void *dev, uint32_t index, uint64_t *value)
 	}
 	switch (r) {
 	case REG_ID:
-		*value = 0;
+		*value = a->id;
 		break;
 	case REG_VERSION:
 		*value = 0x14 | (6u << 16); /* integrated APIC, 7 LVT entries (with CMCI) */
@@ -305,12 +321,16 @@ static void icr_write(struct x2apic *a, uint64_t value)
 	unsigned shorthand = (low >> 18) & 3, mode = (low >> 8) & 7;
 
 	a->icr_low = low & ~0x1000u; /* delivered at once: never "send pending" */
-	if (mode != 0)
-		return; /* INIT, SIPI, NMI, SMI to a one-CPU machine: nobody else to reach */
-	if ((low & 0xff) < 16) {
+	if ((mode == 0 || mode == 1) && (low & 0xff) < 16) {
 		apic_error(a, ESR_SEND_ILLEGAL); /* not sent, to this CPU or any other */
 		return;
 	}
+	if (a->send_ipi) {
+		a->send_ipi(a->ipi_ctx, a, low, dest);
+		return;
+	}
+	if (mode != 0)
+		return; /* INIT, SIPI, NMI, SMI to a one-CPU machine: nobody else to reach */
 	if (shorthand == 1 || shorthand == 2 || (shorthand == 0 && dest == 0))
 		x2apic_raise(a, low & 0xff);
 }
@@ -326,7 +346,8 @@ static int x2apic_msr_write(void *dev, uint32_t index, uint64_t value)
 		if (!(value & 0x800) || ((a->base_msr & 0x400) && !(value & 0x400)))
 			return -1;
 		a->base_msr = value & ~0x2ffULL;
-		a->base_msr |= 0x100; /* BSP */
+		if (a->id == 0)
+			a->base_msr |= 0x100; /* BSP */
 		return 0;
 	}
 	if (index == APIC_TSC_DEADLINE_MSR) {
@@ -429,6 +450,11 @@ static int x2apic_mode(const struct x2apic *a)
 	return (a->base_msr & 0x400) != 0;
 }
 
+int x2apic_is_x2apic(const struct x2apic *a)
+{
+	return x2apic_mode(a);
+}
+
 int x2apic_mmio_read(struct x2apic *a, uint64_t offset, uint32_t *value)
 {
 	uint64_t v;
@@ -436,7 +462,11 @@ int x2apic_mmio_read(struct x2apic *a, uint64_t offset, uint32_t *value)
 	if (x2apic_mode(a) || offset >= APIC_MMIO_SIZE || (offset & 0xf))
 		return -1;
 	if (offset == 0x20) { /* ID: bits 31:24 in xAPIC mode */
-		*value = 0;
+		*value = a->id << 24;
+		return 0;
+	}
+	if (offset == 0x310) {
+		*value = a->icr_high;
 		return 0;
 	}
 	if (x2apic_msr_read(a, 0x800 + (uint32_t)(offset >> 4), &v))
@@ -453,8 +483,14 @@ int x2apic_mmio_write(struct x2apic *a, uint64_t offset, uint32_t value)
 		return -1;
 	if (r == REG_EOI || r == REG_ESR)
 		value = 0; /* any value acknowledges / loads ESR in xAPIC mode */
-	if (r == REG_ICR + 1)
-		return 0; /* ICR high (destination) alone does nothing here */
+	if (r == REG_ICR + 1) {
+		a->icr_high = value & 0xff000000u; /* the destination, sent by the ICR low write */
+		return 0;
+	}
+	if (r == REG_ICR) {
+		icr_write(a, value | (uint64_t)(a->icr_high >> 24) << 32);
+		return 0;
+	}
 	x2apic_msr_write(a, 0x800 + r, value); /* read-only registers ignore writes over MMIO */
 	return 0;
 }
@@ -462,6 +498,8 @@ int x2apic_mmio_write(struct x2apic *a, uint64_t offset, uint32_t value)
 /* The bus handlers (bus.h): the MSRs, and the xAPIC page's 32-bit registers. */
 static int x2apic_msr(void *dev, uint64_t index, unsigned size, int write, uint64_t *value)
 {
+	if (current_apic)
+		dev = current_apic();
 	return write ? x2apic_msr_write(dev, (uint32_t)index, *value)
 		     : x2apic_msr_read(dev, (uint32_t)index, value);
 }
@@ -470,6 +508,8 @@ static int x2apic_mmio(void *dev, uint64_t gpa, unsigned size, int write, uint64
 {
 	uint32_t v = (uint32_t)*value;
 
+	if (current_apic)
+		dev = current_apic();
 	if (size != 4)
 		return -1;
 	if (write)

@@ -22,7 +22,9 @@ struct pic;
 /* A local APIC in x2APIC mode, its registers by x2APIC MSR offset (MSR 0x800 + offset). */
 struct x2apic {
 	uint64_t base_msr;
+	uint32_t id; /* APIC ID: the vCPU's number; 0 is the bootstrap processor */
 	uint32_t tpr, svr, ldr, icr_low;
+	uint32_t icr_high; /* xAPIC mode: the destination in bits 31:24 */
 	uint32_t esr, esr_pending; /* ESR as last loaded; errors since (SDM 10.5.3) */
 	uint32_t lvt_timer, lvt_thermal, lvt_pmc, lvt_lint0, lvt_lint1, lvt_error;
 	uint32_t tmict, tdcr;
@@ -36,6 +38,15 @@ struct x2apic {
 	/* The EOI of a level-triggered vector, broadcast to the I/O APIC(s); may be NULL. */
 	void (*eoi_broadcast)(void *ctx, int vector);
 	void *eoi_ctx;
+	/*
+	 * Multi-vCPU machines (NULL: a lone APIC, which reaches only itself): every ICR write
+	 * with a legal vector goes to send_ipi; notify(notify_ctx) follows every new IRR bit, so
+	 * the thread of the vCPU that owns this APIC can be kicked.
+	 */
+	void (*send_ipi)(void *ctx, struct x2apic *from, uint32_t low, uint32_t dest);
+	void *ipi_ctx;
+	void (*notify)(void *ctx);
+	void *notify_ctx;
 	unsigned long timer_fired, extint_delivered;
 	unsigned long illegal_vectors; /* APIC sources given a vector below 16: logged in ESR */
 	unsigned long extint_below_16; /* 8259 requests left pending: vector below 16 */
@@ -47,6 +58,15 @@ struct x2apic {
  * x2APIC already on it has no mapping for the page and faults), then switches to x2APIC itself.
  */
 void x2apic_init(struct x2apic *a, uint64_t tsc_khz, struct pic *pic);
+/* Makes @a the local APIC of CPU @id: its ID, its x2APIC LDR, the BSP flag only for 0. */
+void x2apic_set_id(struct x2apic *a, uint32_t id);
+/*
+ * With several APICs on one bus: @current() names the APIC of the CPU whose access is being
+ * emulated (the MSRs and the xAPIC page are per CPU at one address). NULL: the registered one.
+ */
+void x2apic_set_selector(struct x2apic *(*current)(void));
+/* Whether @a is in x2APIC mode. */
+int x2apic_is_x2apic(const struct x2apic *a);
 /*
  * Registers IA32_APIC_BASE, IA32_TSC_DEADLINE, the x2APIC range 0x800-0x8ff and the xAPIC page
  * at APIC_MMIO_BASE (32-bit accesses only; any other size is refused).

@@ -11,7 +11,9 @@
  * A VM is bound to the address space of the process that creates it: guest-physical address X
  * is the VMM's virtual address X, and the guest sees exactly the VMM's DYAD_MAP_GUEST memory
  * (with execute rights: guest-visible implies guest-executable). Everything else the guest
- * touches is an MMIO exit. One VM per process, one vCPU per VM.
+ * touches is an MMIO exit. One VM per process, up to DYAD_VCPUS_MAX vCPUs per VM, each with its
+ * own descriptor and run page; each vCPU is run by one thread at a time (any thread of the
+ * process, on any CPU), several vCPUs by several threads at once.
  *
  *	int vm = dyad_vm_create(0);                          -ENODEV without VMX/SVM
  *	int cpu = ioctl(vm, DYAD_VM_CREATE_VCPU, 0);
@@ -30,12 +32,22 @@
 #define DYAD_SYS_VM_CREATE (DYAD_SYS_BASE + 3)
 
 /* ioctl requests. Each returns 0 (or a descriptor) or -errno. */
-#define DYAD_VM_CREATE_VCPU 0xd7a0 /* on a VM fd, arg 0: a vCPU descriptor (-EBUSY: one only) */
+#define DYAD_VM_CREATE_VCPU 0xd7a0 /* on a VM fd, arg 0: a vCPU descriptor (-EBUSY: all made) */
 #define DYAD_VCPU_RUN 0xd7a1 /* arg 0: runs the guest until an exit for the VMM */
 #define DYAD_VCPU_GET_SREGS 0xd7a2 /* arg: struct dyad_sregs * */
 #define DYAD_VCPU_SET_SREGS 0xd7a3 /* arg: const struct dyad_sregs * */
 #define DYAD_VCPU_GET_MSRS 0xd7a4 /* arg: struct dyad_msrs *; returns entries done */
 #define DYAD_VCPU_SET_MSRS 0xd7a5 /* arg: const struct dyad_msrs *; returns entries done */
+/*
+ * arg 0, from any thread of the VMM: latches a kick on this vCPU. Its DYAD_VCPU_RUN (running
+ * now, in guest mode on another CPU or asleep on HLT, or the next one) returns
+ * DYAD_EXIT_KICK promptly; one exit consumes every kick latched before it. No signals: the
+ * VMM posts its state (an interrupt for this vCPU) first, then kicks.
+ */
+#define DYAD_VCPU_KICK 0xd7a6
+
+/* vCPUs one VM may hold. */
+#define DYAD_VCPUS_MAX 32
 
 /* mmap(fd of a vCPU, offset 0) maps its run page: VMM-private, never guest-visible. */
 #define DYAD_RUN_SIZE 4096
@@ -119,6 +131,7 @@ enum dyad_exit_reason {
 	DYAD_EXIT_FAIL_ENTRY, /* the CPU refused the guest state: exit.fail */
 	DYAD_EXIT_DEADLINE, /* run->deadline_tsc passed */
 	DYAD_EXIT_CONSOLE, /* console input is waiting (DYAD_RUN_WAKE_CONSOLE) */
+	DYAD_EXIT_KICK, /* DYAD_VCPU_KICK: another thread wants this vCPU's attention */
 	DYAD_EXIT_INTERNAL, /* an exit the kernel cannot handle or report otherwise: exit.internal */
 	DYAD_EXIT_REASONS
 };
@@ -163,6 +176,7 @@ enum dyad_stat {
 	DYAD_STAT_FAIL_ENTRY,
 	DYAD_STAT_DEADLINE,
 	DYAD_STAT_CONSOLE,
+	DYAD_STAT_KICK,
 	DYAD_STAT_INTERNAL,
 	/* finished by the kernel */
 	DYAD_STAT_GUEST_FAULT, /* second-stage fault served as an ordinary page fault */
