@@ -36,22 +36,6 @@ static struct {
 	bool irq; /* the receive interrupt is on */
 } rx;
 
-static u64 lock_irqsave(struct spinlock *l)
-{
-	u64 flags = read_rflags();
-
-	irq_disable();
-	spin_lock(l);
-	return flags;
-}
-
-static void unlock_irqrestore(struct spinlock *l, u64 flags)
-{
-	spin_unlock(l);
-	if (flags & BIT(9))
-		irq_enable();
-}
-
 static void write_unlocked(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -63,10 +47,10 @@ static void write_unlocked(const char *s, size_t n)
 
 void console_write(const char *s, size_t n)
 {
-	u64 flags = lock_irqsave(&console_lock);
+	u64 flags = spin_lock_irqsave(&console_lock);
 
 	write_unlocked(s, n);
-	unlock_irqrestore(&console_lock, flags);
+	spin_unlock_irqrestore(&console_lock, flags);
 }
 
 /* Moves every byte the UART holds into the ring. rx_lock held. */
@@ -106,7 +90,7 @@ void console_input_init(void)
 
 int console_trygetc(void)
 {
-	u64 flags = lock_irqsave(&rx_lock);
+	u64 flags = spin_lock_irqsave(&rx_lock);
 	int c = -1;
 
 	if (!rx.irq || rx.head == rx.tail)
@@ -115,19 +99,19 @@ int console_trygetc(void)
 		c = rx.buf[rx.tail % RX_RING];
 		rx.tail++;
 	}
-	unlock_irqrestore(&rx_lock, flags);
+	spin_unlock_irqrestore(&rx_lock, flags);
 	return c;
 }
 
 bool console_input_waiting(void)
 {
-	u64 flags = lock_irqsave(&rx_lock);
+	u64 flags = spin_lock_irqsave(&rx_lock);
 	bool waiting;
 
 	if (!rx.irq)
 		rx_drain();
 	waiting = rx.head != rx.tail;
-	unlock_irqrestore(&rx_lock, flags);
+	spin_unlock_irqrestore(&rx_lock, flags);
 	return waiting;
 }
 
@@ -165,10 +149,10 @@ int vprintf(const char *fmt, va_list ap)
 	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	size_t len = (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1;
 
-	u64 flags = lock_irqsave(&console_lock);
+	u64 flags = spin_lock_irqsave(&console_lock);
 
 	write_unlocked(buf, len);
-	unlock_irqrestore(&console_lock, flags);
+	spin_unlock_irqrestore(&console_lock, flags);
 	return n;
 }
 

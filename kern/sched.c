@@ -42,20 +42,6 @@ static struct thread boot_thread; /* kmain, on the boot stack */
 static struct thread ap_idle[SMP_MAX_CPUS]; /* APs' idle threads, on their boot stacks */
 static void *clean_fpu;
 
-static u64 irq_save(void)
-{
-	u64 flags = read_rflags();
-
-	irq_disable();
-	return flags;
-}
-
-static void irq_restore(u64 flags)
-{
-	if (flags & RFLAGS_IF)
-		irq_enable();
-}
-
 int sched_alloc_id(void)
 {
 	return __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);

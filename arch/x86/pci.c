@@ -64,20 +64,6 @@ static inline u32 inl(u16 port)
 	return v;
 }
 
-static u64 irq_save(void)
-{
-	u64 flags = read_rflags();
-
-	irq_disable();
-	return flags;
-}
-
-static void irq_restore(u64 flags)
-{
-	if (flags & BIT(9))
-		irq_enable();
-}
-
 static u32 cfg_read(u8 bus, u8 dev, u8 fn, u16 off)
 {
 	u64 flags = irq_save();

@@ -5,9 +5,9 @@
 #include <dyad/types.h>
 
 /*
- * A test-and-set spinlock. Dyad runs on one CPU today, but every structure that the VMX path
- * will touch from another context (address spaces above all) is already guarded by one, so the
- * locking rules are written down before they are needed. Builds on the host unchanged.
+ * A test-and-set spinlock. Builds on the host unchanged. A lock that an interrupt handler also
+ * takes is taken with interrupts off (spin_lock_irqsave), or the handler could spin forever on
+ * its own CPU's lock.
  */
 struct spinlock {
 	volatile u32 locked;
@@ -36,5 +36,24 @@ static inline bool spin_is_locked(const struct spinlock *l)
 {
 	return __atomic_load_n(&l->locked, __ATOMIC_RELAXED) != 0;
 }
+
+#ifndef HOST_BUILD
+#include <arch/x86/asm.h>
+
+/* spin_lock() with interrupts off; returns the old RFLAGS for spin_unlock_irqrestore(). */
+static inline u64 spin_lock_irqsave(struct spinlock *l)
+{
+	u64 flags = irq_save();
+
+	spin_lock(l);
+	return flags;
+}
+
+static inline void spin_unlock_irqrestore(struct spinlock *l, u64 flags)
+{
+	spin_unlock(l);
+	irq_restore(flags);
+}
+#endif
 
 #endif

@@ -77,22 +77,6 @@ struct vblk {
 static struct vblk vblks[BLK_MAX_DEVS];
 static unsigned nr_vblks;
 
-static u64 lock_irqsave(struct spinlock *l)
-{
-	u64 flags = read_rflags();
-
-	irq_disable();
-	spin_lock(l);
-	return flags;
-}
-
-static void unlock_irqrestore(struct spinlock *l, u64 flags)
-{
-	spin_unlock(l);
-	if (flags & BIT(9))
-		irq_enable();
-}
-
 /*
  * With vb->lock held: the device broke the protocol. Fails it and everything in flight. Runs
  * in the interrupt handler, where printing could wait for a console lock the interrupted code
@@ -155,9 +139,9 @@ static void vblk_wait(struct vblk *vb, struct vblk_req *r)
 		return;
 	}
 	while (!__atomic_load_n(&r->c.done, __ATOMIC_ACQUIRE)) {
-		u64 flags = lock_irqsave(&vb->lock);
+		u64 flags = spin_lock_irqsave(&vb->lock);
 		vblk_reap(vb);
-		unlock_irqrestore(&vb->lock, flags);
+		spin_unlock_irqrestore(&vb->lock, flags);
 		if (!__atomic_load_n(&r->c.done, __ATOMIC_ACQUIRE))
 			halt(); /* the timer tick wakes us */
 	}
@@ -178,19 +162,19 @@ static int vblk_rw(struct blk_dev *b, enum blk_op op, u64 off, u64 pa, u32 len)
 	if (op == BLK_WRITE && b->read_only)
 		return -EROFS;
 	blk_completion_init(&r.c);
-	u64 flags = lock_irqsave(&vb->lock);
+	u64 flags = spin_lock_irqsave(&vb->lock);
 	/* A free slot; every slot busy means as many requests in flight: wait for one. */
 	while (!vb->failed &&
 	       vb->slot_busy == (vb->nr_slots == 64 ? ~0ull : BIT(vb->nr_slots) - 1)) {
-		unlock_irqrestore(&vb->lock, flags);
+		spin_unlock_irqrestore(&vb->lock, flags);
 		if (r.c.waiter)
 			sched_yield();
 		else
 			halt();
-		flags = lock_irqsave(&vb->lock);
+		flags = spin_lock_irqsave(&vb->lock);
 	}
 	if (vb->failed) {
-		unlock_irqrestore(&vb->lock, flags);
+		spin_unlock_irqrestore(&vb->lock, flags);
 		return -EIO;
 	}
 	r.slot = (unsigned)__builtin_ctzll(~vb->slot_busy);
@@ -212,7 +196,7 @@ static int vblk_rw(struct blk_dev *b, enum blk_op op, u64 off, u64 pa, u32 len)
 		vb->requests++;
 		virtio_pci_notify(&vb->vp, 0);
 	}
-	unlock_irqrestore(&vb->lock, flags);
+	spin_unlock_irqrestore(&vb->lock, flags);
 	if (err >= 0) {
 		vblk_wait(vb, &r);
 		err = r.c.err;
@@ -221,13 +205,13 @@ static int vblk_rw(struct blk_dev *b, enum blk_op op, u64 off, u64 pa, u32 len)
 	 * Taking the lock the completion ran under also waits until blk_complete() has woken this
 	 * thread: only then may the thread go on and, perhaps, end.
 	 */
-	flags = lock_irqsave(&vb->lock);
+	flags = spin_lock_irqsave(&vb->lock);
 	vb->slot_busy &= ~BIT(r.slot);
 	const char *why = vb->fail_why;
 	vb->fail_why = NULL;
 	bool print_error = err == -EIO && !vb->failed && vb->errors_printed < ERRORS_PRINTED_MAX;
 	vb->errors_printed += print_error;
-	unlock_irqrestore(&vb->lock, flags);
+	spin_unlock_irqrestore(&vb->lock, flags);
 	if (why)
 		printf("virtio-blk: %s: %s; the device is failed, its requests end with EIO\n",
 		       b->name, why);

@@ -209,4 +209,19 @@ static inline void fxrstor(const void *area)
 	__asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
 }
 
+/* Interrupts off; returns the old RFLAGS for irq_restore(), which turns them back on if they were. */
+static inline u64 irq_save(void)
+{
+	u64 flags = read_rflags();
+
+	irq_disable();
+	return flags;
+}
+
+static inline void irq_restore(u64 flags)
+{
+	if (flags & RFLAGS_IF)
+		irq_enable();
+}
+
 #endif
