@@ -30,25 +30,6 @@ static struct buddy kernel_buddy;
  */
 static struct spinlock pmem_lock = SPINLOCK_INIT;
 
-static u64 pmem_lock_irqsave(void)
-{
-#ifdef HOST_BUILD
-	u64 flags = 0; /* the host tests run it in user space: no interrupt flag to touch */
-#else
-	u64 flags = read_rflags();
-
-	irq_disable();
-#endif
-	spin_lock(&pmem_lock);
-	return flags;
-}
-
-static void pmem_unlock_irqrestore(u64 flags)
-{
-	spin_unlock(&pmem_lock);
-	if (flags & RFLAGS_IF)
-		irq_enable();
-}
 static struct phys_range reserved[MAX_RESERVED];
 static unsigned nr_reserved;
 static paddr_t first_limit;
@@ -66,10 +47,10 @@ paddr_t pmem_pa(const void *va)
 
 paddr_t pmem_alloc(unsigned order)
 {
-	u64 flags = pmem_lock_irqsave();
+	u64 flags = spin_lock_irqsave(&pmem_lock);
 	paddr_t pa = buddy_alloc(&kernel_buddy, order);
 
-	pmem_unlock_irqrestore(flags);
+	spin_unlock_irqrestore(&pmem_lock, flags);
 	return pa;
 }
 
@@ -84,26 +65,26 @@ paddr_t pmem_alloc_zeroed(unsigned order)
 
 void pmem_free(paddr_t pa, unsigned order)
 {
-	u64 flags = pmem_lock_irqsave();
+	u64 flags = spin_lock_irqsave(&pmem_lock);
 
 	buddy_free(&kernel_buddy, pa, order);
-	pmem_unlock_irqrestore(flags);
+	spin_unlock_irqrestore(&pmem_lock, flags);
 }
 
 void pmem_free_part(paddr_t pa, unsigned order)
 {
-	u64 flags = pmem_lock_irqsave();
+	u64 flags = spin_lock_irqsave(&pmem_lock);
 
 	buddy_free_part(&kernel_buddy, pa, order);
-	pmem_unlock_irqrestore(flags);
+	spin_unlock_irqrestore(&pmem_lock, flags);
 }
 
 u64 pmem_free_frames(void)
 {
-	u64 flags = pmem_lock_irqsave();
+	u64 flags = spin_lock_irqsave(&pmem_lock);
 	u64 n = buddy_free_frames(&kernel_buddy);
 
-	pmem_unlock_irqrestore(flags);
+	spin_unlock_irqrestore(&pmem_lock, flags);
 	return n;
 }
 
