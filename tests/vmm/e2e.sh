@@ -236,6 +236,8 @@ virtio() {
 	tap "$(grep -aq '^vmm: guest wrote 0 to the debug port' "$log2" && grep -aq '^init: /bin/vmm exited with status 0$' "$log2" &&
 		grep -aq 'printk: console \[hvc0\] enabled' "$log2"; echo $?)" \
 		"linux-virtio: with console=hvc0 alone every check passed (verdict 0 on the debug port)"
+	tap "$(grep -aq '^=== dyad-guest: Linux ' "$log2" && grep -aq '^dyad-guest: PASS' "$log2"; echo $?)" \
+		"linux-virtio: with console=hvc0 the guest's /init talks on hvc0 once its driver is loaded"
 	sed -n 's/^vmm: console: /# linux-virtio-hvc0: console: /p' "$log2"
 	[[ ${VMM_E2E_FIGURES:-0} == 1 ]] || return 0
 	tap "$(grep -aq '^vmm: guest wrote 1 to the debug port' "$log3"; echo $?)" \

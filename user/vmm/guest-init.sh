@@ -45,6 +45,17 @@ for m in $(cat /etc/modules); do
 	modprobe -q "$m" 2>/dev/null || [ "$m" = crc32c-intel ] ||
 		echo "dyad-guest: warning: module $m did not load"
 done
+# Under console=hvc0 (the last console= word) Linux started this script with no console: hvc0
+# exists only once virtio_console is loaded. From here on the script talks on it.
+case " $(cat /proc/cmdline)" in
+*" console=hvc0"*)
+	if [ "$(sed 's/.*console=\([^ ,]*\).*/\1/' /proc/cmdline)" = hvc0 ]; then
+		i=0
+		while [ ! -c /dev/hvc0 ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+		[ -c /dev/hvc0 ] && exec </dev/hvc0 >/dev/hvc0 2>&1
+	fi
+	;;
+esac
 echo
 echo "=== dyad-guest: Linux $(uname -r) on $(grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: //') ==="
 
