@@ -25,20 +25,7 @@ words="root=/dev/vda rw dyad_mode=test"
 n=0 failed=0 skipped=0
 mkdir -p "$BUILD_DIR"
 
-tap() { # verdict(0 = ok) name
-	n=$((n + 1))
-	if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-skip() { # name why
-	n=$((n + 1))
-	if [[ -n ${VMM_E2E_NO_SKIP:-} ]]; then
-		echo "not ok $n - $1 # could not run: $2"
-		failed=$((failed + 1))
-	else
-		echo "ok $n - $1 # SKIP $2"
-		skipped=$((skipped + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 finish() {
 	echo "1..$n"
 	local line="vmm-e2e-debian: $((n - failed - skipped)) passed, $failed failed, $skipped skipped"

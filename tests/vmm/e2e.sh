@@ -50,20 +50,7 @@ mkdir -p "$BUILD_DIR"
 garbage=$BUILD_DIR/vmm-e2e-garbage-initrd
 head -c 65536 <(yes 'not an initramfs') >"$garbage"
 
-tap() { # verdict(0 = ok) name
-	n=$((n + 1))
-	if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-skip() { # name why; with VMM_E2E_NO_SKIP set (make check on a CPU that has SVM or VMX), a failure
-	n=$((n + 1))
-	if [[ -n ${VMM_E2E_NO_SKIP:-} ]]; then
-		echo "not ok $n - $1 # could not run: $2"
-		failed=$((failed + 1))
-	else
-		echo "ok $n - $1 # SKIP $2"
-		skipped=$((skipped + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # boot NAME "VMM ARGS": builds an ISO with the VMM as /bin/vmm and the images, boots it, leaves
 # the serial log in $BUILD_DIR/vmm-e2e-NAME.log.

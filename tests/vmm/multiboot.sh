@@ -37,20 +37,7 @@ for f in "$kernel" "$vmm" "$mbk/mbkernel.elf" "$mbk/mbkernel32.elf" "$mbk/mbkern
 	[[ -f $f ]] || die "'$f' not found"
 done
 
-tap() { # verdict(0 = ok) name
-	n=$((n + 1))
-	if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
-}
-skip() { # name why
-	n=$((n + 1))
-	if [[ -n ${VMM_E2E_NO_SKIP:-} ]]; then
-		echo "not ok $n - $1 # could not run: $2"
-		failed=$((failed + 1))
-	else
-		echo "ok $n - $1 # SKIP $2"
-		skipped=$((skipped + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # Modules: "mbmodI" first, 'Z' last, of sizes that test the page rounding (less than a page,
 # more than one, exactly one).
