@@ -54,19 +54,20 @@ expect run_path_rejects_an_unknown_path "said '$got'" \
 echo kernel >"$tmp/bz"
 echo initrd >"$tmp/initrd"
 vmm=$BUILD_DIR/user/vmm
-name=run_guest_iso_follows_ram_and_guest_cmdline
+name=run_guest_iso_follows_ram_guest_cpus_and_guest_cmdline
 if [[ ! -f $vmm ]]; then
 	skip $name "the VMM is not built ($vmm)"
 else
-	iso=$(KERNEL=$tmp/bz INITRD=$tmp/initrd RAM=512M GUEST_CMDLINE='quiet dyad_x=1' \
+	iso=$(KERNEL=$tmp/bz INITRD=$tmp/initrd RAM=512M GUEST_CPUS=3 GUEST_CMDLINE='quiet dyad_x=1' \
 		tools/run-guest.sh iso "$dyad" "$vmm" 2>"$tmp/err")
 	cfg1=$(iso_grub_cfg "$iso")
 	iso=$(KERNEL=$tmp/bz INITRD=$tmp/initrd RAM=300M tools/run-guest.sh iso "$dyad" "$vmm" 2>/dev/null)
 	cfg2=$(iso_grub_cfg "$iso")
-	# mkiso.sh quotes each word. The VMM opens the files by the names the user gave.
-	want1="'init=/bin/vmm' '--' '-m' '512M' '-i' '$tmp/initrd' '-a' 'quiet' '-a' 'dyad_x=1'"
+	# mkiso.sh quotes each word. The VMM opens the files by the names the user gave; the
+	# guest has 2 vCPUs unless GUEST_CPUS says otherwise.
+	want1="'init=/bin/vmm' '--' '-c' '3' '-m' '512M' '-i' '$tmp/initrd' '-a' 'quiet' '-a' 'dyad_x=1'"
 	want1+=" '$tmp/bz'"
-	want2="'init=/bin/vmm' '--' '-m' '300M' '-i' '$tmp/initrd' '$tmp/bz'"
+	want2="'init=/bin/vmm' '--' '-c' '2' '-m' '300M' '-i' '$tmp/initrd' '$tmp/bz'"
 	if [[ $cfg1 != *"$want1"* ]]; then
 		not_ok $name "first ISO lacks '$want1': $cfg1 $(cat "$tmp/err")"
 	elif [[ $cfg2 != *"$want2"* ]]; then
@@ -81,7 +82,7 @@ else
 	iso=$(KERNEL=$tmp/mb RAM=64M GUEST_CMDLINE='mbtest' tools/run-guest.sh iso "$dyad" "$vmm" \
 		2>/dev/null)
 	cfg3=$(iso_grub_cfg "$iso")
-	want3="'init=/bin/vmm' '--' '-m' '64M' '-a' 'mbtest' '$tmp/mb'"
+	want3="'init=/bin/vmm' '--' '-c' '2' '-m' '64M' '-a' 'mbtest' '$tmp/mb'"
 	name=run_guest_gives_a_multiboot_kernel_no_default_initramfs
 	if [[ $cfg3 == *"$want3"* ]]; then ok $name; else not_ok $name "lacks '$want3': $cfg3"; fi
 fi
