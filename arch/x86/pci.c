@@ -51,19 +51,6 @@ static struct spinlock cfg_lock = SPINLOCK_INIT;
 static struct spinlock vec_lock = SPINLOCK_INIT;
 static bool vec_used[IRQ_PCI_LAST - IRQ_PCI_FIRST + 1];
 
-static inline void outl(u16 port, u32 v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline u32 inl(u16 port)
-{
-	u32 v;
-
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
 static u32 cfg_read(u8 bus, u8 dev, u8 fn, u16 off)
 {
 	u64 flags = irq_save();

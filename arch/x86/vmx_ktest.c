@@ -223,6 +223,22 @@ static void tiny_teardown(struct tiny *t)
 		pmem_free(t->run_pa, 0);
 }
 
+/* tiny_setup, VMX on and the vCPU created; on an error all of it is undone and returned. */
+static int tiny_start(struct tiny *t, const u8 *code, size_t len)
+{
+	int err = tiny_setup(t, code, len);
+
+	if (!err)
+		err = vmx_backend.enable();
+	if (!err)
+		err = vmx_backend.create(&t->v);
+	if (err) {
+		vmx_backend.disable();
+		tiny_teardown(t);
+	}
+	return err;
+}
+
 static void tiny_run(struct ktest_ctx *kt, struct tiny *t)
 {
 	struct vcpu *v = &t->v;
@@ -392,16 +408,9 @@ KTEST(vmx_backend_round_trip)
 
 	if (!have_vmx())
 		KT_SKIP(kt, "no VMX");
-	err = tiny_setup(&t, out_loop, sizeof(out_loop));
-	if (!err)
-		err = vmx_backend.enable();
-	if (!err)
-		err = vmx_backend.create(&t.v);
-	if (err) {
-		vmx_backend.disable();
-		tiny_teardown(&t);
+	err = tiny_start(&t, out_loop, sizeof(out_loop));
+	if (err)
 		KT_ASSERT(kt, false, "setup: %d", err);
-	}
 	t.v.run->regs.rip = GUEST_CODE;
 	t.v.run->regs.rflags = 2;
 	vmx_backend.enter(&t.v, &e); /* the VMLAUNCH, outside the measurement */
@@ -499,16 +508,9 @@ KTEST(vmx_vcpu_moves_between_cpus)
 		KT_SKIP(kt, "no VMX");
 	if (smp_cpus_online() < 2)
 		KT_SKIP(kt, "one CPU online");
-	err = tiny_setup(&t, out_loop, sizeof(out_loop));
-	if (!err)
-		err = vmx_backend.enable();
-	if (!err)
-		err = vmx_backend.create(&t.v);
-	if (err) {
-		vmx_backend.disable();
-		tiny_teardown(&t);
+	err = tiny_start(&t, out_loop, sizeof(out_loop));
+	if (err)
 		KT_ASSERT(kt, false, "setup: %d", err);
-	}
 	t.v.run->regs.rflags = 2;
 	bad0 = move_enters(&t.v);
 	smp_call_on(other, move_worker, &m);
