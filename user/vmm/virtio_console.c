@@ -24,10 +24,7 @@ static void transmit(struct virtio_console *c)
 		virtq_push(q, ch.head, 0);
 		used = 1;
 	}
-	if (used)
-		virtio_used(&c->v, VCON_TX);
-	if (q && r < 0)
-		virtio_break(&c->v, VCON_TX, q->err);
+	virtio_queue_done(&c->v, VCON_TX, q, used, r);
 }
 
 static void notify(struct virtio_dev *v, unsigned q)
@@ -79,8 +76,5 @@ void virtio_console_receive(struct virtio_console *c, const uint8_t *buf, unsign
 	}
 	c->rx_bytes += done;
 	c->rx_dropped += n - done;
-	if (used)
-		virtio_used(&c->v, VCON_RX);
-	if (q && r < 0)
-		virtio_break(&c->v, VCON_RX, q->err);
+	virtio_queue_done(&c->v, VCON_RX, q, used, r);
 }

@@ -85,6 +85,14 @@ void virtio_break(struct virtio_dev *v, unsigned q, const char *why)
 		config_interrupt(v);
 }
 
+void virtio_queue_done(struct virtio_dev *v, unsigned qi, const struct virtq *q, int used, int ret)
+{
+	if (used)
+		virtio_used(v, qi);
+	if (q && ret < 0)
+		virtio_break(v, qi, q->err);
+}
+
 static void reset(struct virtio_dev *v)
 {
 	v->driver_features = 0;

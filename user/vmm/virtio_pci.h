@@ -106,6 +106,13 @@ void virtio_used(struct virtio_dev *v, unsigned q);
  */
 void virtio_break(struct virtio_dev *v, unsigned q, const char *why);
 
+/*
+ * Ends a device's pass over queue @qi, whose ring is @q (NULL if it was not enabled): the
+ * driver is told if any buffer was @used, and a pass that stopped on a bad ring (@ret < 0 from
+ * virtq_pop, @q->err saying why) breaks the device.
+ */
+void virtio_queue_done(struct virtio_dev *v, unsigned qi, const struct virtq *q, int used, int ret);
+
 /* Whether the driver set DRIVER_OK and the device is not broken. */
 int virtio_running(const struct virtio_dev *v);
 

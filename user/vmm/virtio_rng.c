@@ -103,10 +103,7 @@ static void notify(struct virtio_dev *v, unsigned qi)
 		virtq_push(q, ch.head, (uint32_t)written);
 		used = 1;
 	}
-	if (used)
-		virtio_used(v, 0);
-	if (q && ret < 0)
-		virtio_break(v, 0, q->err);
+	virtio_queue_done(v, 0, q, used, ret);
 }
 
 static const struct virtio_ops ops = {
