@@ -362,6 +362,8 @@ static int mprotect_locked(struct proc *p, u64 addr, u64 len, u32 prot)
 	 * later mprotect back shows the same contents. Unmapping them instead lost every byte
 	 * written before, which a program may rely on (guard pages that come back, allocators).
 	 */
+	if (!(prot & PROT_ALL))
+		__atomic_store_n(&p->mm_kept_none, true, __ATOMIC_SEQ_CST); /* before the leaves change: copies start to check */
 	err = pmap_protect(&p->pmap, addr, len,
 			   !(prot & PROT_ALL) ? PMAP_NONE
 					      : ((prot & PROT_WRITE) ? PMAP_W : 0) |
@@ -369,6 +371,22 @@ static int mprotect_locked(struct proc *p, u64 addr, u64 len, u32 prot)
 	if (!err)
 		regions_commit(p);
 	return err;
+}
+
+static int leaf_is_none(void *arg, const struct pmap_leaf *l)
+{
+	(void)arg;
+	return !!(l->flags & PMAP_NONE);
+}
+
+bool mm_user_none(struct proc *p, u64 addr, u64 len)
+{
+	u64 start = ALIGN_DOWN(addr, PAGE_SIZE);
+
+	if (!p || !__atomic_load_n(&p->mm_kept_none, __ATOMIC_SEQ_CST) || !len)
+		return false;
+	return pmap_iterate(&p->pmap, start, ALIGN_UP(addr + len, PAGE_SIZE) - start, leaf_is_none,
+			    NULL) == 1;
 }
 
 /* Finds a free, @align-aligned range of @len below MM_MMAP_TOP, searching downwards. */

@@ -4,6 +4,8 @@
 #include <arch/x86/percpu.h>
 #include <arch/x86/trap.h>
 #include <dyad/errno.h>
+#include <dyad/mm.h>
+#include <dyad/proc.h>
 #include <dyad/string.h>
 #include <dyad/uaccess.h>
 
@@ -56,7 +58,8 @@ static int copy_user(void *dst, const void *src, size_t n, u64 user)
 
 	if (!n)
 		return 0;
-	if (!user_range_ok(user, n) || run_user_access(copy_bytes, &job))
+	if (!user_range_ok(user, n) || mm_user_none(proc_current, user, n) ||
+	    run_user_access(copy_bytes, &job))
 		return -EFAULT;
 	return 0;
 }
@@ -96,8 +99,9 @@ long strncpy_from_user(char *dst, u64 src, size_t max)
 {
 	struct copy_job job = { dst, (const void *)src, max, false };
 
-	if (src >= USER_TOP || run_user_access(copy_string, &job))
-		return -EFAULT;
+	if (src >= USER_TOP || run_user_access(copy_string, &job) ||
+	    mm_user_none(proc_current, src, MIN(job.n + 1, USER_TOP - src)))
+		return -EFAULT; /* checked after: a read leaves nothing behind to undo */
 	if (job.terminated)
 		return (long)job.n;
 	return job.n == max ? -ENAMETOOLONG : -EFAULT;

@@ -79,6 +79,14 @@ long mm_map_frame(struct proc *p, u64 addr, u32 prot, u32 flags, paddr_t pa);
  */
 const struct mm_region *mm_find(const struct proc *p, u64 addr);
 
+/*
+ * True if a page of [addr, addr + len) is one mprotect(PROT_NONE) made inaccessible while
+ * keeping its frame. The kernel's own access to such a page (a kernel-only leaf) does not
+ * fault, so the user-copy helpers ask this before they copy, to refuse it with -EFAULT as a
+ * fault would. Cheap (no walk) in a process that never used PROT_NONE on present pages.
+ */
+bool mm_user_none(struct proc *p, u64 addr, u64 len);
+
 /* Unmaps everything and frees every frame the process's memory used. */
 void mm_teardown(struct proc *p);
 

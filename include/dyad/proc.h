@@ -78,6 +78,11 @@ struct proc {
 	struct fd fds[PROC_MAX_FDS];
 	u64 brk_start, brk; /* heap: [brk_start, brk) */
 	u64 page_faults;
+	/*
+	 * Set once, by the first mprotect(PROT_NONE) over present pages: only then can the
+	 * kernel's copies meet a kept, inaccessible leaf (see mm_user_none()).
+	 */
+	bool mm_kept_none;
 	struct spinlock lock; /* threads, nr_threads, killed, exit_status */
 	struct thread *threads;
 	unsigned nr_threads;

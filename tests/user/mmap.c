@@ -252,6 +252,45 @@ static void module_file_maps(void)
 	sys1(SYS_close, fd);
 }
 
+/*
+ * PROT_NONE keeps the frames (a later mprotect shows the same bytes), yet the kernel's copies
+ * must refuse such a page as a user access would: -EFAULT, and nothing read into it.
+ */
+static void prot_none_refuses_copies(void)
+{
+	unsigned long len = 2 * 4096;
+	char *p = map(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+	int fd;
+
+	if (!ut_ok(mapped(p), "mmap for PROT_NONE copies"))
+		return;
+	strcpy(p + 4096, self); /* a path that opens while the page is accessible */
+	fd = (int)sys4(SYS_openat, AT_FDCWD, p + 4096, O_RDONLY, 0);
+	ut_ok(fd >= 0, "openat with the path in an accessible page (%d)", fd);
+	if (fd >= 0)
+		sys1(SYS_close, fd);
+	memset(p, 0, len);
+	ut_ok(zero_then_fill(p, len, 8), "PROT_NONE copies: pages filled");
+	strcpy(p + 4096, self);
+	ut_eq(sys3(SYS_mprotect, p + 4096, 4096, PROT_NONE), 0, "mprotect one page PROT_NONE");
+	ut_eq(sys3(SYS_write, 1, p + 4096, 16), -EFAULT, "write() from a PROT_NONE page: EFAULT");
+	ut_eq(sys3(SYS_write, 1, p + 4096 - 8, 16), -EFAULT,
+	      "write() across into a PROT_NONE page: EFAULT");
+	fd = (int)sys4(SYS_openat, AT_FDCWD, self, O_RDONLY, 0);
+	if (ut_ok(fd >= 0, "open %s", self)) {
+		ut_eq(sys3(SYS_read, fd, p + 4096, 64), -EFAULT,
+		      "read() into a PROT_NONE page: EFAULT");
+		sys1(SYS_close, fd);
+	}
+	ut_eq(sys4(SYS_openat, AT_FDCWD, p + 4096, O_RDONLY, 0), -EFAULT,
+	      "openat with the path in a PROT_NONE page: EFAULT");
+	ut_eq(sys3(SYS_mprotect, p + 4096, 4096, PROT_READ | PROT_WRITE), 0, "mprotect back");
+	ut_ok(!strcmp(p + 4096, self), "the path is still there after mprotect back");
+	ut_ok(pattern_holds(p, 4096, 8) && pattern_holds(p + 4096 + 64, 4096 - 64, 8),
+	      "PROT_NONE copies: contents unchanged, nothing was read into the page");
+	sys2(SYS_munmap, p, len);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -262,5 +301,6 @@ int main(int argc, char **argv)
 	two_megabyte_pages();
 	one_gigabyte_page();
 	module_file_maps();
+	prot_none_refuses_copies();
 	return ut_end("mmap");
 }
