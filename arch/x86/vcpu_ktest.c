@@ -52,12 +52,9 @@ static int real_mode_at_zero(const struct vcpu_backend *b, struct vcpu *v)
 
 	if (err)
 		return err;
-	s.cs = (struct dyad_segment){
-		.limit = 0xffff, .type = 0xb, .s = 1, .present = 1
-	};
-	s.ds = s.es = s.fs = s.gs = s.ss = (struct dyad_segment){
-		.limit = 0xffff, .type = 0x3, .s = 1, .present = 1
-	};
+	s.cs = (struct dyad_segment){ .limit = 0xffff, .type = 0xb, .s = 1, .present = 1 };
+	s.ds = s.es = s.fs = s.gs = s.ss =
+		(struct dyad_segment){ .limit = 0xffff, .type = 0x3, .s = 1, .present = 1 };
 	s.cr0 = 0x10;
 	s.cr4 = 0;
 	s.efer = 0;

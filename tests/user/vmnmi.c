@@ -66,10 +66,13 @@ static int expect_out_at(struct vmctx *c, unsigned port, unsigned long rip, cons
 
 static void test_bad_requests(struct vmctx *c)
 {
-	ut_eq(vm_ioctl(c->cpu, DYAD_VCPU_NMI, (void *)1), -EINVAL, "an NMI request with arg 1 is EINVAL");
-	ut_eq(vm_ioctl(c->vm, DYAD_VCPU_NMI, 0), -ENOTTY, "an NMI request on the VM descriptor is ENOTTY");
+	ut_eq(vm_ioctl(c->cpu, DYAD_VCPU_NMI, (void *)1), -EINVAL,
+	      "an NMI request with arg 1 is EINVAL");
+	ut_eq(vm_ioctl(c->vm, DYAD_VCPU_NMI, 0), -ENOTTY,
+	      "an NMI request on the VM descriptor is ENOTTY");
 	c->run->inject = (struct dyad_event){ .pending = 1, .type = 2, .vector = 2 };
-	ut_eq(vm_run(c), -EINVAL, "an NMI through run->inject (type 2) is EINVAL: DYAD_VCPU_NMI is the way");
+	ut_eq(vm_run(c), -EINVAL,
+	      "an NMI through run->inject (type 2) is EINVAL: DYAD_VCPU_NMI is the way");
 	c->run->inject.pending = 0;
 	ut_eq(vm_ioctl(c->cpu, DYAD_VCPU_NMI, (void *)~0UL), -EINVAL, "arg ~0 is EINVAL too");
 }
@@ -83,8 +86,9 @@ static void test_nested(struct vmctx *c)
 
 	ok = expect_out_at(c, 0x20, 0, "handler 1") && COUNT == 1 && NMI_RIP(1) == ready &&
 	     run->nmi_state == DYAD_NMI_BLOCKED;
-	ut_ok(ok, "the next entry delivers it: the handler runs (count %lu, interrupted %#lx, "
-		  "nmi_state %#x), with IF = 0 in the guest",
+	ut_ok(ok,
+	      "the next entry delivers it: the handler runs (count %lu, interrupted %#lx, "
+	      "nmi_state %#x), with IF = 0 in the guest",
 	      COUNT, NMI_RIP(1), run->nmi_state);
 	ut_eq(vm_ioctl(c->cpu, DYAD_VCPU_NMI, 0), 0, "a second NMI while the handler runs");
 	ut_eq(vm_ioctl(c->cpu, DYAD_VCPU_NMI, 0), 0, "and a third");
@@ -94,19 +98,22 @@ static void test_nested(struct vmctx *c)
 	      run->nmi_state);
 	ok = expect_out_at(c, 0x20, 0, "handler 2") && COUNT == 2 && NMI_RIP(2) == ready &&
 	     run->nmi_state == DYAD_NMI_BLOCKED;
-	ut_ok(ok, "one goes in right after the IRET, at the RIP the first interrupted (%#lx, "
-		  "expected %#lx; nmi_state %#x)",
+	ut_ok(ok,
+	      "one goes in right after the IRET, at the RIP the first interrupted (%#lx, "
+	      "expected %#lx; nmi_state %#x)",
 	      NMI_RIP(2), ready, run->nmi_state);
 	ok = expect_out_at(c, 0x21, 0, "handler 2 end") &&
 	     expect_out_at(c, 0x11, GUEST_ADDR(guest_lm_nmi_two), "two") && COUNT == 2 &&
 	     run->nmi_state == 0;
-	ut_ok(ok, "the two that came during the handler made one NMI, not two, not none "
-		  "(count %lu, nmi_state %#x)",
+	ut_ok(ok,
+	      "the two that came during the handler made one NMI, not two, not none "
+	      "(count %lu, nmi_state %#x)",
 	      COUNT, run->nmi_state);
 	ok = run->regs.rbx == 0x1122334455667788UL && run->regs.r12 == 0x0123456789abcdefUL &&
 	     !(run->regs.rflags & (RFLAGS_TF | RFLAGS_IF)) && !run->interrupt_shadow;
-	ut_ok(ok, "the guest's registers and flags are its own afterwards (rbx %#lx, r12 %#lx, "
-		  "rflags %#lx)",
+	ut_ok(ok,
+	      "the guest's registers and flags are its own afterwards (rbx %#lx, r12 %#lx, "
+	      "rflags %#lx)",
 	      run->regs.rbx, run->regs.r12, run->regs.rflags);
 }
 
@@ -129,8 +136,9 @@ static void test_other_thread(struct vmctx *c)
 	ok = ok && s.result == 0 && COUNT == 3 &&
 	     NMI_RIP(3) == GUEST_ADDR(guest_lm_nmi_after_hlt) &&
 	     run->stats.exits[DYAD_STAT_HALT_SLEEP] == sleeps + 1;
-	ut_ok(ok, "an NMI from another thread wakes a HLT sleep and its handler returns past "
-		  "the HLT, with no exit to the VMM (count %lu, interrupted %#lx, %lu us)",
+	ut_ok(ok,
+	      "an NMI from another thread wakes a HLT sleep and its handler returns past "
+	      "the HLT, with no exit to the VMM (count %lu, interrupted %#lx, %lu us)",
 	      COUNT, NMI_RIP(3), us);
 
 	s = (struct sender){ .fd = c->cpu, .delay_ms = 50 };
@@ -139,12 +147,12 @@ static void test_other_thread(struct vmctx *c)
 	ok = expect_out_at(c, 0x15, GUEST_ADDR(guest_lm_nmi_spun), "spun");
 	us = (rdtsc() - s.tsc) * 1000 / khz;
 	pthread_join(t, NULL);
-	ok = ok && s.result == 0 && COUNT == 4 &&
-	     NMI_RIP(4) >= GUEST_ADDR(guest_lm_nmi_spin) &&
+	ok = ok && s.result == 0 && COUNT == 4 && NMI_RIP(4) >= GUEST_ADDR(guest_lm_nmi_spin) &&
 	     NMI_RIP(4) < GUEST_ADDR(guest_lm_nmi_spun) &&
 	     run->stats.exits[DYAD_STAT_IO] == exits_before + 1;
-	ut_ok(ok, "an NMI from another thread reaches a spinning guest in guest mode, without "
-		  "an exit to the VMM (count %lu, interrupted %#lx, %lu us)",
+	ut_ok(ok,
+	      "an NMI from another thread reaches a spinning guest in guest mode, without "
+	      "an exit to the VMM (count %lu, interrupted %#lx, %lu us)",
 	      COUNT, NMI_RIP(4), us);
 	ok = run->nmi_state == 0 && (run->regs.rflags & RFLAGS_IF) &&
 	     !(run->regs.rflags & RFLAGS_TF) && run->regs.rbx == 0x1122334455667788UL;
