@@ -332,6 +332,16 @@ guest_lm_smp:
 	jmp .spin
 guest_lm_smp_end:
 
+; The same with IF = 1 while it spins: a host interrupt ends the entry on every backend (Bochs's
+; VMX keeps them pending while both the host's and the guest's IF are 0).
+global guest_lm_smp_sti, guest_lm_smp_sti_end
+guest_lm_smp_sti:
+	out 0x10, al
+	sti
+.spin:
+	jmp .spin
+guest_lm_smp_sti_end:
+
 ; NMIs (tests/user/vmnmi.c). The handler counts in [0x30200] and keeps the RIP each NMI
 ; interrupted in [0x30220 + 8 * count]; while [0x30208] is set it reports on port 0x20 on entry
 ; and on 0x21 before its IRET, so the VMM sees it running. rbx and r12 are witnesses the
