@@ -166,14 +166,14 @@ SMP_NO_SKIP := $(if $(filter 1,$(CPUS)),,|one CPU online)
 # The Bochs boot runs 2 CPUs unless CPUS says otherwise: there the APs start in x2APIC mode.
 BOCHS_CHECK_CPUS := $(or $(CPUS),2)
 
-# The ktests and the VM tests (/bin/vm) on Bochs's `ryzen` model: SVM with NRIP save,
-# flush-by-ASID and an XSETBV intercept, as AMD hardware has and QEMU's SVM has not, so those
-# paths run. /bin/vmfuzz is left out: its random guests triple-fault, which resets that model.
-# No VM test may skip there but the two that model cannot run (a guest triple fault resets
-# it; a guest spinning with IF = 0 is never interrupted: vm.c says why), and the XSETBV exits
-# must have been counted.
+# The ktests and the VM tests (/bin/vm, /bin/vmnmi) on Bochs's `ryzen` model: SVM with NRIP
+# save, flush-by-ASID and an XSETBV intercept, as AMD hardware has and QEMU's SVM has not, so
+# those paths run. /bin/vmfuzz is left out: its random guests triple-fault, which resets that
+# model. No VM test may skip there but the two that model cannot run (a guest triple fault
+# resets it; a guest spinning with IF = 0 is never interrupted: vm.c says why), and the XSETBV
+# exits must have been counted.
 VMTEST_ISO := $(BUILD)/dyad-vmtest.iso
-CMDLINE_VMTEST := ktest init=/bin/init -- /bin/vm
+CMDLINE_VMTEST := ktest init=/bin/init -- /bin/vm /bin/vmnmi
 RYZEN_NO_SKIP := no VMX/SVM|XSETBV|AVX|XSAVE|ENODEV|guest-visible|GiB
 RYZEN_MIN_PASS := 1:stats count 2 XSETBV exits
 

@@ -11,8 +11,9 @@
  *   - HLT with interrupts enabled sleeps the host CPU until the deadline or console input.
  * One VM per process, up to DYAD_VCPUS_MAX vCPUs per VM; the VM lives while any descriptor names
  * it. A kick (DYAD_VCPU_KICK) is a latch plus a nudge: the flag is checked before every entry
- * and before every HLT sleep, the nudge is a call IPI to the CPU in guest mode (vcpu_kick) or a
- * wake-up of the thread asleep on HLT.
+ * (last by the backend, with interrupts off) and before every HLT sleep, the nudge is a call
+ * IPI to the CPU in guest mode (vcpu_kick) or a wake-up of the thread asleep on HLT. An NMI
+ * (DYAD_VCPU_NMI) is a latch and the same nudge; the backend takes it at an entry.
  */
 #include <linux/mman.h>
 
@@ -94,6 +95,13 @@ static bool deadline_passed(const struct dyad_run *run)
 static bool kick_latched(struct vcpu *v)
 {
 	return __atomic_load_n(&v->kick, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* What ends a HLT sleep without ending RUN: a kick, an NMI, the VM's close. */
+static bool sleep_ends(struct vcpu *v)
+{
+	return kick_latched(v) || vcpu_nmi_latched(v) ||
+	       __atomic_load_n(&v->vm->closed, __ATOMIC_ACQUIRE);
 }
 
 /* Longest console wait between two looks at the kick latch (console.c has its own waitq). */
@@ -180,7 +188,7 @@ static bool halt_sleep(struct vcpu *v)
 {
 	struct dyad_run *run = v->run;
 
-	if (run->inject.pending)
+	if (run->inject.pending || vcpu_nmi_latched(v))
 		return true;
 	if (!run->deadline_tsc && !(run->request & DYAD_RUN_WAKE_CONSOLE)) {
 		run->insn_len = 0; /* already past it */
@@ -199,8 +207,8 @@ static bool halt_sleep(struct vcpu *v)
 			exit_to_vmm(run, DYAD_EXIT_HLT);
 			return false;
 		}
-		if (kick_latched(v) || __atomic_load_n(&v->vm->closed, __ATOMIC_ACQUIRE))
-			return true; /* the run loop returns before the next entry */
+		if (sleep_ends(v))
+			return true; /* the run loop returns, or enters with the NMI */
 		u64 deadline_ns = 0;
 		if (run->deadline_tsc) {
 			u64 now = rdtsc(),
@@ -209,20 +217,20 @@ static bool halt_sleep(struct vcpu *v)
 				      left % tsc_hz * 1000000000ULL / tsc_hz;
 		}
 		/*
-		 * Publish the sleeper, then clear old wakes, then look at the latch: a kicker
-		 * stores the latch before it reads the sleeper, so either this look sees its
-		 * kick or its wake-up comes after sched_prepare_block() and ends the block.
+		 * Publish the sleeper, then clear old wakes, then look at the latches: a kicker
+		 * (or an NMI) stores its latch before it reads the sleeper, so either this look
+		 * sees it or its wake-up comes after sched_prepare_block() and ends the block.
 		 */
 		__atomic_store_n(&v->sleeper, thread_current(), __ATOMIC_SEQ_CST);
 		if (run->request & DYAD_RUN_WAKE_CONSOLE) {
 			/* console_wait_input clears wakes itself: bound the wait, look again. */
 			u64 poll = time_ns() + CONSOLE_KICK_POLL_NS;
-			if (!kick_latched(v))
+			if (!sleep_ends(v))
 				console_wait_input(deadline_ns && deadline_ns < poll ? deadline_ns
 										     : poll);
 		} else {
 			sched_prepare_block();
-			if (!kick_latched(v) && !(proc_current && proc_current->killed))
+			if (!sleep_ends(v) && !(proc_current && proc_current->killed))
 				sched_block(deadline_ns);
 		}
 		__atomic_store_n(&v->sleeper, NULL, __ATOMIC_SEQ_CST);
@@ -258,9 +266,9 @@ static long vcpu_run_loop(struct vcpu *v)
 		 * The thread may have moved (a yield, a halt): vcpu_kick() aims at this CPU. The
 		 * latch is read after the store, a kicker reads run_cpu after its latch store: a
 		 * kick this look misses sends its IPI here. Threads are not preempted in the
-		 * kernel, so run_cpu stays right until the entry. (An IPI taken between this look
-		 * and the backend's interrupts-off entry is lost; the next host tick's exit sees
-		 * the latch.)
+		 * kernel, so run_cpu stays right until the entry. An IPI taken between this look
+		 * and the backend's interrupts-off entry finds nothing to end: the backend looks
+		 * again with interrupts off (vcpu_entry_cancelled) and does not enter.
 		 */
 		__atomic_store_n(&v->run_cpu, this_cpu_id(), __ATOMIC_SEQ_CST);
 		if (__atomic_exchange_n(&v->kick, 0, __ATOMIC_SEQ_CST)) {
@@ -275,6 +283,9 @@ static long vcpu_run_loop(struct vcpu *v)
 		switch (e.kind) {
 		case VCPU_EXIT_RESUME:
 			break;
+		case VCPU_EXIT_CANCEL:
+			run->stats.entries--; /* the top of the loop returns the kick or -EBADF */
+			continue;
 		case VCPU_EXIT_USER:
 			run->stats.exits[run->exit_reason - 1]++;
 			return 0;
@@ -303,6 +314,8 @@ static long vcpu_run(struct vcpu *v)
 	__atomic_store_n(&v->run_cpu, VCPU_NO_CPU, __ATOMIC_RELEASE);
 	if (vcpu_backend->sync)
 		vcpu_backend->sync(v);
+	v->run->nmi_state = (v->run->nmi_state & DYAD_NMI_BLOCKED) |
+			    (vcpu_nmi_latched(v) ? DYAD_NMI_PENDING : 0);
 	__atomic_store_n(&v->running, false, __ATOMIC_RELEASE);
 	/*
 	 * Closed meanwhile: whatever ended the loop (the close's own kick, say), the run page
@@ -335,6 +348,24 @@ static long vcpu_kick_ioctl(struct vcpu *v)
 	struct thread *t = __atomic_load_n(&v->sleeper, __ATOMIC_SEQ_CST);
 	if (t)
 		sched_wake(t); /* the sleeper cannot be gone: it clears the pointer first */
+	return 0;
+}
+
+/*
+ * DYAD_VCPU_NMI: latch, then the kick's nudge, but no kick: the vCPU leaves guest mode (or its
+ * HLT sleep) and its next entry takes the NMI without returning to the VMM.
+ */
+static long vcpu_nmi_ioctl(struct vcpu *v, u64 arg)
+{
+	if (arg)
+		return -EINVAL;
+	if (vcpu_backend->nmi_ok && !vcpu_backend->nmi_ok())
+		return -ENODEV;
+	__atomic_store_n(&v->nmi, 1, __ATOMIC_SEQ_CST);
+	vcpu_kick(v);
+	struct thread *t = __atomic_load_n(&v->sleeper, __ATOMIC_SEQ_CST);
+	if (t)
+		sched_wake(t);
 	return 0;
 }
 
@@ -579,6 +610,8 @@ static long vcpu_fd_ioctl(struct vcpu *v, u64 req, u64 arg)
 		return msrs_ioctl(v, arg, true);
 	case DYAD_VCPU_KICK:
 		return arg ? -EINVAL : vcpu_kick_ioctl(v);
+	case DYAD_VCPU_NMI:
+		return vcpu_nmi_ioctl(v, arg);
 	default:
 		return -ENOTTY;
 	}

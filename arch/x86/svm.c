@@ -16,6 +16,14 @@
  * exit taken at STGI and a spinning guest never starves the host. An event whose delivery an
  * exit cut short (EXITINTINFO) is re-injected before anything else.
  *
+ * NMIs (DYAD_VCPU_NMI) go in through EVENTINJ. SVM keeps no NMI blocking for the guest (V_NMI
+ * would, on CPUs that have it; neither emulator does), so it is kept here: from the injection
+ * the guest is in its handler and its IRET is intercepted. At that exit the IRET has not run
+ * yet, so the guest goes on with RFLAGS.TF set and #DB intercepted: the single-step trap right
+ * after the IRET ends the blocking, and only then can the next NMI go in (one delivered at the
+ * IRET itself would land on the handler's own frame). An NMI that waits for an STI / MOV SS
+ * shadow uses the interrupt window (V_IRQ), which opens when the shadow ends with IF = 1.
+ *
  * No NRIP save under QEMU TCG: the length of an instruction the kernel skips is decoded from
  * its bytes (prefixes, then the expected opcode). TLB: each vCPU has its own ASID; its nested
  * TLB is flushed (TLB_CONTROL, by ASID where the CPU can) at the next VMRUN only when the pair
@@ -41,6 +49,7 @@
 #define IOPM_ORDER 2 /* 12 KiB used */
 #define MSRPM_ORDER 1 /* 8 KiB */
 #define PAT_DEFAULT 0x0007040600070406ULL
+#define DR6_BS BIT(14)
 
 struct svm_vcpu {
 	struct vmcb *vmcb;
@@ -56,6 +65,10 @@ struct svm_vcpu {
 	u64 tlb_gen; /* pmap_guest_tlb_gen() last flushed for */
 	bool flush; /* flush this ASID's nested TLB before the next VMRUN */
 	bool window; /* V_IRQ armed for the interrupt window */
+	bool nmi_masked; /* the guest's NMI handler runs: from the injection to its IRET's end */
+	bool nmi_step; /* TF set at the guest's IRET: the next #DB exit ends nmi_masked */
+	bool nmi_step_tf; /* the guest's own TF was set at that IRET: the #DB is also its */
+	bool nmi_injected; /* this VMRUN injects the latched NMI */
 	paddr_t block_pa; /* the struct svm_block this lives in */
 };
 
@@ -313,30 +326,57 @@ static bool guest_interruptible(const struct vmcb *vmcb)
 	return (vmcb->save.rflags & RFLAGS_IF) && !(vmcb->control.int_state & 1);
 }
 
+static void window_open(struct svm_vcpu *sv)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+
+	if (sv->window)
+		return;
+	c->int_ctl |= SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT);
+	c->intercept_misc1 |= SVM_INTERCEPT_VINTR;
+	sv->window = true;
+}
+
+/* Whether the guest can take an NMI now: not in its handler, not in an STI / MOV SS shadow. */
+static bool nmi_open(const struct svm_vcpu *sv)
+{
+	return !sv->nmi_masked && !(sv->vmcb->control.int_state & 1);
+}
+
 /*
- * EVENTINJ for this entry: a cut-short event first; then the VMM's, an external interrupt
- * only when the guest can take it (else the interrupt window is armed: V_IRQ exits as soon
- * as it can).
+ * EVENTINJ for this entry, with interrupts and GIF off: a cut-short event first; then the
+ * VMM's exception; then the latched NMI when the guest can take it; then the VMM's external
+ * interrupt only when the guest can take it (else the interrupt window is armed: V_IRQ exits
+ * as soon as it can). An NMI that waits for a shadow arms the window too; one that waits for
+ * the handler's IRET waits for the IRET intercept. One that waits behind another event goes
+ * in at the next exit.
  */
-static void inject(struct svm_vcpu *sv, struct dyad_run *run)
+static void inject(struct vcpu *v, struct svm_vcpu *sv, struct dyad_run *run)
 {
 	struct vmcb_control *c = &sv->vmcb->control;
 	struct dyad_event *ev = &run->inject;
 
 	c->event_inj = 0;
+	sv->nmi_injected = false;
 	if (sv->reinject) {
 		c->event_inj = sv->reinject;
 		sv->reinject = 0;
 		return;
 	}
+	if ((!ev->pending || ev->type != DYAD_EVENT_EXCEPTION) && nmi_open(sv) &&
+	    vcpu_nmi_take(v)) {
+		c->event_inj = SVM_EVT_VALID | SVM_EVT_TYPE_NMI | T_NMI;
+		c->intercept_misc1 |= SVM_INTERCEPT_IRET;
+		sv->nmi_masked = true;
+		sv->nmi_injected = true;
+		return;
+	}
+	if (!sv->nmi_masked && vcpu_nmi_latched(v) && (sv->vmcb->save.rflags & RFLAGS_IF))
+		window_open(sv); /* the shadow ends: VINTR */
 	if (!ev->pending)
 		return;
 	if (ev->type == DYAD_EVENT_EXTINT && !guest_interruptible(sv->vmcb)) {
-		if (!sv->window) {
-			c->int_ctl |= SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT);
-			c->intercept_misc1 |= SVM_INTERCEPT_VINTR;
-			sv->window = true;
-		}
+		window_open(sv);
 		return;
 	}
 	c->event_inj = SVM_EVT_VALID | ev->vector |
@@ -355,6 +395,12 @@ static void window_close(struct svm_vcpu *sv)
 	sv->window = false;
 }
 
+/* The TF of an NMI's IRET step is the kernel's: the VMM never sees it. */
+static u64 step_tf(const struct svm_vcpu *sv)
+{
+	return sv->nmi_step && !sv->nmi_step_tf ? RFLAGS_TF : 0;
+}
+
 static void regs_in(struct svm_vcpu *sv, const struct dyad_regs *r)
 {
 	struct vmcb_save *s = &sv->vmcb->save;
@@ -363,7 +409,7 @@ static void regs_in(struct svm_vcpu *sv, const struct dyad_regs *r)
 	s->rax = r->rax;
 	s->rsp = r->rsp;
 	s->rip = r->rip;
-	s->rflags = r->rflags | RFLAGS_FIXED;
+	s->rflags = r->rflags | RFLAGS_FIXED | step_tf(sv);
 	*g = (struct svm_gprs){ .rbx = r->rbx,
 				.rcx = r->rcx,
 				.rdx = r->rdx,
@@ -403,9 +449,10 @@ static void regs_out(struct svm_vcpu *sv, struct dyad_run *run)
 					.r14 = g->r14,
 					.r15 = g->r15,
 					.rip = s->rip,
-					.rflags = s->rflags };
+					.rflags = s->rflags & ~step_tf(sv) };
 	run->if_flag = !!(s->rflags & RFLAGS_IF);
 	run->interrupt_shadow = sv->vmcb->control.int_state & 1;
+	run->nmi_state = sv->nmi_masked ? DYAD_NMI_BLOCKED : 0;
 	sv->exit_rip = s->rip;
 }
 
@@ -553,6 +600,20 @@ static int exit_exception(struct vcpu *v, unsigned vector)
 {
 	struct svm_vcpu *sv = v->hw;
 
+	/*
+	 * The trap after the NMI handler's IRET (or, if the IRET faulted into the guest, after
+	 * it ran again once that handler returned to it): the handler is over. Unless the guest
+	 * single-steps itself, the #DB is the kernel's: DR6.BS goes (Bochs does not set it).
+	 */
+	if (vector == T_DB && sv->nmi_step) {
+		sv->nmi_step = false;
+		sv->nmi_masked = false;
+		if (!sv->nmi_step_tf) {
+			sv->vmcb->save.dr6 &= ~DR6_BS;
+			v->run->stats.exits[DYAD_STAT_INTR_WINDOW]++;
+			return VCPU_EXIT_RESUME;
+		}
+	}
 	v->run->stats.exits[DYAD_STAT_EXCEPTION]++;
 	if (!sv->reinject) /* an event cut short by the exception goes first; it raises it again */
 		inject_exception(sv, vector, vx86_vector_has_error_code(vector));
@@ -622,11 +683,28 @@ static int handle_exit(struct vcpu *v, struct vcpu_exit *out)
 		stats[DYAD_STAT_INTR_WINDOW]++;
 		window_close(sv);
 		return VCPU_EXIT_RESUME;
+	case SVM_EXIT_IRET:
+		/* The NMI handler's IRET, not yet run: step over it (see the top of the file). */
+		stats[DYAD_STAT_INTR_WINDOW]++;
+		c->intercept_misc1 &= ~SVM_INTERCEPT_IRET;
+		if (!sv->nmi_step) {
+			sv->nmi_step = true;
+			sv->nmi_step_tf = sv->vmcb->save.rflags & RFLAGS_TF;
+			sv->vmcb->save.rflags |= RFLAGS_TF;
+		}
+		return VCPU_EXIT_RESUME;
 	case SVM_EXIT_CPUID:
 		return user_exit(v, DYAD_EXIT_CPUID, op_cpuid, 2);
 	case SVM_EXIT_HLT:
-		if (!(sv->vmcb->save.rflags & RFLAGS_IF))
+		if (!(sv->vmcb->save.rflags & RFLAGS_IF) && !(vcpu_nmi_latched(v) && nmi_open(sv)))
 			return user_exit(v, DYAD_EXIT_HLT, op_hlt, 1);
+		if (!(sv->vmcb->save.rflags & RFLAGS_IF)) {
+			/* An NMI ends the HLT: its handler returns past it. */
+			stats[DYAD_STAT_OTHER]++;
+			if (!skip(v, op_hlt, 1))
+				return internal(run, c);
+			return VCPU_EXIT_RESUME;
+		}
 		if (!skip(v, op_hlt, 1))
 			return internal(run, c);
 		return VCPU_EXIT_HALT;
@@ -694,10 +772,21 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 		sv->loaded = true;
 	}
 	run->exit_reason = DYAD_EXIT_NONE;
-	inject(sv, run);
 
 	irq_disable();
 	clgi();
+	/*
+	 * A kick whose IPI came before irq_disable() was taken in the host: this look sees its
+	 * latch. One whose IPI comes later is held by GIF = 0 and ends the guest at once as an
+	 * INTR exit. The same holds for an NMI request, which inject() takes here.
+	 */
+	if (vcpu_entry_cancelled(v)) {
+		stgi();
+		irq_enable();
+		out->kind = VCPU_EXIT_CANCEL;
+		return 0;
+	}
+	inject(v, sv, run);
 	unsigned cpu = this_cpu_id();
 	/*
 	 * The pair's rule, checked with interrupts and GIF off right before VMRUN: a right taken
@@ -736,10 +825,16 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 	if (c->exit_int_info & SVM_EVT_VALID) {
 		u64 type = c->exit_int_info & SVM_EVT_TYPE_MASK;
 		/* Hardware exceptions and interrupts are redelivered; anything else restarts. */
-		if (type == SVM_EVT_TYPE_INTR || type == SVM_EVT_TYPE_EXCEPTION)
+		if (type == SVM_EVT_TYPE_INTR || type == SVM_EVT_TYPE_NMI ||
+		    type == SVM_EVT_TYPE_EXCEPTION)
 			sv->reinject = c->exit_int_info &
 				       (SVM_EVT_VECTOR_MASK | SVM_EVT_TYPE_MASK |
 					SVM_EVT_ERR_VALID | SVM_EVT_VALID | (0xffffffffULL << 32));
+	}
+	if (sv->nmi_injected && (u32)c->exit_code == (u32)SVM_EXIT_INVALID) {
+		sv->nmi_masked = false; /* VMRUN refused the state: nothing was delivered */
+		c->intercept_misc1 &= ~SVM_INTERCEPT_IRET;
+		vcpu_nmi_untake(v);
 	}
 	out->kind = handle_exit(v, out);
 	return 0;
@@ -968,4 +1063,5 @@ const struct vcpu_backend svm_backend = {
 	.set_msr = svm_set_msr,
 	.paging = svm_paging,
 	.sync = svm_sync,
+	.nmi_ok = NULL, /* EVENTINJ and the IRET intercept are in every SVM */
 };

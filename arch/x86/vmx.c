@@ -730,6 +730,12 @@ static void vmx_paging(struct vcpu *v, struct vcpu_paging *out)
 		out->pdpte[i] = vmcs_read(VMCS_GUEST_PDPTE(i));
 }
 
+/* NMI injection needs virtual NMIs and NMI-window exiting (vmx_caps.c). */
+static bool vmx_nmi_ok(void)
+{
+	return vmx_config.have & VMX_HAVE_VNMI;
+}
+
 const struct vcpu_backend vmx_backend = {
 	.name = "vmx",
 	.detect = vmx_detect,
@@ -744,4 +750,5 @@ const struct vcpu_backend vmx_backend = {
 	.set_msr = vmx_set_msr,
 	.paging = vmx_paging,
 	.sync = vmx_sync,
+	.nmi_ok = vmx_nmi_ok,
 };

@@ -29,6 +29,8 @@ static const struct vmx_ctl_want vmx_ctl_table[] = {
 	{ VMX_PIN, NEED_ON, PIN_EXTINT_EXITING, 0, "external-interrupt exiting" },
 	{ VMX_PIN, NEED_ON, PIN_NMI_EXITING, 0, "NMI exiting" },
 	{ VMX_PIN, WANT_ON, PIN_PREEMPT_TIMER, VMX_HAVE_PREEMPT, "preemption timer" },
+	/* Kept only with NMI-window exiting (below): the pair is what NMI injection needs. */
+	{ VMX_PIN, WANT_ON, PIN_VIRTUAL_NMIS, 0, "virtual NMIs" },
 	{ VMX_PROC, NEED_AVAILABLE, PROC_INTR_WINDOW, 0, "interrupt-window exiting" },
 	{ VMX_PROC, NEED_ON, PROC_TSC_OFFSET, 0, "TSC offsetting" },
 	{ VMX_PROC, NEED_ON, PROC_HLT_EXITING, 0, "HLT exiting" },
@@ -113,6 +115,15 @@ int vmx_config_decide(const struct vmx_caps *caps, struct vmx_config *cfg,
 			cfg->ctls[VMX_PROC] |= cr8;
 		else
 			note(missing, "CR8 exiting or a TPR shadow");
+	}
+	/* Virtual NMIs track the guest's NMI blocking; the window exit says when it ends. */
+	if ((cfg->ctls[VMX_PIN] & PIN_VIRTUAL_NMIS) &&
+	    ((caps->ctls[VMX_PROC] >> 32) & PROC_NMI_WINDOW)) {
+		cfg->have |= VMX_HAVE_VNMI;
+	} else if ((cfg->ctls[VMX_PIN] & PIN_VIRTUAL_NMIS) &&
+		   !((u32)caps->ctls[VMX_PIN] & PIN_VIRTUAL_NMIS)) {
+		cfg->ctls[VMX_PIN] &= ~PIN_VIRTUAL_NMIS;
+		note(dropped, "virtual NMIs (no NMI-window exiting)");
 	}
 	/* The backend handles no CR3 exit: EPT guests own their CR3. */
 	if ((u32)caps->ctls[VMX_PROC] & (PROC_CR3_LOAD | PROC_CR3_STORE))

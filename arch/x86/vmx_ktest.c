@@ -58,8 +58,9 @@ KTEST(vmx_control_table)
 	KT_EXPECT(kt, dropped[0] == '\0', "dropped '%s'", dropped);
 	KT_EXPECT(kt,
 		  cfg.have == (VMX_HAVE_VPID | VMX_HAVE_PREEMPT | VMX_HAVE_TPR_SHADOW |
-			       VMX_HAVE_EPT_AD | VMX_HAVE_EPT_2M | VMX_HAVE_EPT_1G),
+			       VMX_HAVE_EPT_AD | VMX_HAVE_EPT_2M | VMX_HAVE_EPT_1G | VMX_HAVE_VNMI),
 		  "have %#x", cfg.have);
+	KT_EXPECT(kt, !(cfg.ctls[VMX_PROC] & PROC_NMI_WINDOW), "NMI window armed from the start");
 	KT_EXPECT(kt, cfg.ctls[VMX_PROC2] & PROC2_EPT, "EPT off");
 	KT_EXPECT(kt, cfg.ctls[VMX_PROC] & PROC_IO_UNCOND, "I/O passes through");
 	KT_EXPECT(kt, !(cfg.ctls[VMX_PROC] & (PROC_INTR_WINDOW | PROC_CR8_LOAD)), "%#x",

@@ -19,6 +19,7 @@ struct vmx_vcpu {
 	u16 vpid;
 	bool launched; /* VMRESUME, not VMLAUNCH */
 	bool run_event; /* run->inject went into this entry */
+	bool nmi_event; /* the latched NMI (vcpu.nmi) went into this entry */
 	/*
 	 * The guest's SYSCALL MSRs and KERNEL_GS_BASE, and the x86 layer's state (FPU, XCR0,
 	 * PKRU, DR0-DR3, DR6), are in the CPU: from the first entry of a DYAD_VCPU_RUN until

@@ -43,8 +43,20 @@ static void raise_exception(struct vmx_vcpu *x, unsigned vector, bool has_error,
 	x->event_len = 0;
 }
 
-/* Chooses the event of this entry and arms interrupt-window exiting when one must wait. */
-static void prepare_events(struct vmx_vcpu *x, struct dyad_run *run)
+/* Whether the guest can take an NMI now: virtual-NMI blocking and the STI / MOV SS shadows. */
+static bool nmi_open(u32 block)
+{
+	return (vmx_config.have & VMX_HAVE_VNMI) &&
+	       !(block & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS | INTERRUPTIBILITY_NMI));
+}
+
+/*
+ * Chooses the event of this entry, with interrupts off: an event cut short, the VMM's
+ * exception, the latched NMI, the VMM's interrupt, in that order. Arms interrupt-window exiting
+ * when the interrupt must wait and NMI-window exiting when the NMI must: the CPU's virtual-NMI
+ * blocking lasts from the NMI's delivery to the end of the guest's next IRET.
+ */
+static void prepare_events(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run)
 {
 	u32 block = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
 	const struct dyad_event *e = &run->inject;
@@ -57,11 +69,15 @@ static void prepare_events(struct vmx_vcpu *x, struct dyad_run *run)
 		vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, block);
 	}
 	x->run_event = false;
+	x->nmi_event = false;
 	if (x->event_info) {
 		info = x->event_info;
 		vmcs_write(VMCS_ENTRY_EXC_ERROR, x->event_error);
 		vmcs_write(VMCS_ENTRY_INSN_LEN, x->event_len);
 		x->event_info = 0;
+		/* An NMI cut short is not blocking yet; VM entry refuses to inject it if it were. */
+		if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI && (block & INTERRUPTIBILITY_NMI))
+			vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, block & ~INTERRUPTIBILITY_NMI);
 	} else if (e->pending && e->type == DYAD_EVENT_EXCEPTION) {
 		info = e->vector | INTR_TYPE_HW_EXC << 8 | INTR_INFO_VALID;
 		if (e->has_error_code && (vmcs_read(VMCS_GUEST_CR0) & CR0_PE)) {
@@ -69,6 +85,9 @@ static void prepare_events(struct vmx_vcpu *x, struct dyad_run *run)
 			vmcs_write(VMCS_ENTRY_EXC_ERROR, e->error_code);
 		}
 		x->run_event = true;
+	} else if (nmi_open(block) && vcpu_nmi_take(v)) {
+		info = T_NMI | INTR_TYPE_NMI << 8 | INTR_INFO_VALID;
+		x->nmi_event = true;
 	} else if (e->pending && (run->regs.rflags & RFLAGS_IF) &&
 		   !(block & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))) {
 		info = e->vector | INTR_TYPE_EXTINT << 8 | INTR_INFO_VALID;
@@ -78,6 +97,9 @@ static void prepare_events(struct vmx_vcpu *x, struct dyad_run *run)
 
 	proc = e->pending && !x->run_event ? x->proc_ctls | PROC_INTR_WINDOW
 					   : x->proc_ctls & ~PROC_INTR_WINDOW;
+	proc &= ~PROC_NMI_WINDOW;
+	if ((vmx_config.have & VMX_HAVE_VNMI) && vcpu_nmi_latched(v))
+		proc |= PROC_NMI_WINDOW;
 	if (proc != x->proc_ctls) {
 		x->proc_ctls = proc;
 		vmcs_write(VMCS_PROC_CTLS, proc);
@@ -399,6 +421,7 @@ static void translate(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
 		to_vmm(run, out, DYAD_EXIT_SHUTDOWN, 0);
 		break;
 	case EXIT_INTR_WINDOW:
+	case EXIT_NMI_WINDOW:
 		stat(run, DYAD_STAT_INTR_WINDOW); /* the next entry injects */
 		break;
 	case EXIT_CPUID:
@@ -408,6 +431,10 @@ static void translate(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
 		if (run->regs.rflags & RFLAGS_IF) {
 			skip_insn(x, run);
 			out->kind = VCPU_EXIT_HALT;
+		} else if (vcpu_nmi_latched(v) &&
+			   nmi_open(vmcs_read(VMCS_GUEST_INTERRUPTIBILITY))) {
+			skip_insn(x, run); /* the NMI ends the HLT: its handler returns past it */
+			stat(run, DYAD_STAT_OTHER);
 		} else {
 			to_vmm(run, out, DYAD_EXIT_HLT, vmcs_read(VMCS_EXIT_INSN_LEN));
 		}
@@ -469,6 +496,28 @@ static void translate(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
 	}
 }
 
+/*
+ * An IRET that unblocked NMIs and then faulted (an exception or EPT violation exit, SDM 27.2.3)
+ * runs again when the guest resumes: until it completes the guest is still in its NMI handler,
+ * so blocking by NMI is set again.
+ */
+static void iret_reblock(u32 reason)
+{
+	bool unblocked = false;
+
+	if (!(vmx_config.have & VMX_HAVE_VNMI))
+		return;
+	if ((reason & 0xffff) == EXIT_EXCEPTION_NMI) {
+		u32 info = vmcs_read(VMCS_EXIT_INTR_INFO);
+		unblocked = INTR_INFO_TYPE(info) != INTR_TYPE_NMI && (info & INTR_INFO_NMI_UNBLOCK);
+	} else if ((reason & 0xffff) == EXIT_EPT_VIOLATION) {
+		unblocked = vmcs_read(VMCS_EXIT_QUAL) & BIT(12);
+	}
+	if (unblocked)
+		vmcs_write(VMCS_GUEST_INTERRUPTIBILITY,
+			   vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) | INTERRUPTIBILITY_NMI);
+}
+
 int vmx_enter(struct vcpu *v, struct vcpu_exit *out)
 {
 	struct vmx_vcpu *x = v->hw;
@@ -482,11 +531,20 @@ int vmx_enter(struct vcpu *v, struct vcpu_exit *out)
 	flags = read_rflags();
 	vmx_load(x); /* with interrupts on: a vCPU that moved is VMCLEARed on its old CPU by IPI */
 	irq_disable();
+	/*
+	 * A kick whose IPI came before irq_disable() was taken in the host: this look sees its
+	 * latch. One whose IPI comes later finds interrupts off; it stays pending and, with
+	 * external-interrupt exiting, ends the entry at once.
+	 */
+	if (vcpu_entry_cancelled(v)) {
+		out->kind = VCPU_EXIT_CANCEL;
+		goto done;
+	}
 	vmx_load(x);
 	vmcs_write(VMCS_GUEST_RIP, run->regs.rip);
 	vmcs_write(VMCS_GUEST_RSP, run->regs.rsp);
 	vmcs_write(VMCS_GUEST_RFLAGS, run->regs.rflags);
-	prepare_events(x, run);
+	prepare_events(v, x, run);
 	prepare_timer(run);
 	if (!x->guest_loaded) {
 		/* The first entry of this DYAD_VCPU_RUN: the VMM's CR3 and FS are the host's. */
@@ -502,6 +560,8 @@ int vmx_enter(struct vcpu *v, struct vcpu_exit *out)
 	failed = vmx_run_guest(&run->regs, x->launched);
 	x->cr2 = read_cr2();
 
+	if (x->nmi_event && (failed || (vmcs_read(VMCS_EXIT_REASON) & EXIT_REASON_ENTRY_FAILED)))
+		vcpu_nmi_untake(v); /* not delivered: it stays latched */
 	if (failed) {
 		/* The entry was refused before any guest state was looked at (VMfail). */
 		/* hw_reason is the VM-instruction error; bit 31 clear tells it from an exit. */
@@ -524,11 +584,14 @@ int vmx_enter(struct vcpu *v, struct vcpu_exit *out)
 		x->event_info = vec & ~INTR_INFO_NMI_UNBLOCK;
 		x->event_error = vmcs_read(VMCS_IDT_VEC_ERROR);
 		x->event_len = vmcs_read(VMCS_EXIT_INSN_LEN);
+	} else if (!(reason & EXIT_REASON_ENTRY_FAILED)) {
+		iret_reblock(reason);
 	}
 	translate(v, x, run, out, reason);
+	u32 block = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
 	run->if_flag = !!(run->regs.rflags & RFLAGS_IF);
-	run->interrupt_shadow = !!(vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) &
-				   (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+	run->interrupt_shadow = !!(block & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+	run->nmi_state = (block & INTERRUPTIBILITY_NMI) ? DYAD_NMI_BLOCKED : 0;
 done:
 	if (flags & RFLAGS_IF)
 		irq_enable();

@@ -29,6 +29,7 @@ struct vcpu {
 	u64 kicks; /* vcpu_kick() IPIs sent to it */
 	u32 id; /* index in vm->vcpus */
 	u32 kick; /* DYAD_VCPU_KICK latched, not yet returned as DYAD_EXIT_KICK (atomic) */
+	u32 nmi; /* DYAD_VCPU_NMI latched, not yet handed to the CPU (atomic) */
 	struct thread *sleeper; /* the thread blocked in HLT for this vCPU, or NULL (atomic) */
 	bool running; /* a thread is inside DYAD_VCPU_RUN (atomic: one runner at a time) */
 };
@@ -59,6 +60,7 @@ enum vcpu_exit_kind {
 	VCPU_EXIT_USER, /* run->exit_reason and run->exit are filled: return to the VMM */
 	VCPU_EXIT_GUEST_FAULT, /* second-stage fault at .gpa: mm_fault(), else an MMIO exit */
 	VCPU_EXIT_HALT, /* HLT with IF = 1, RIP already past it: sleep until an event */
+	VCPU_EXIT_CANCEL, /* not entered: vcpu_entry_cancelled() said so; nothing changed */
 };
 
 struct vcpu_exit {
@@ -104,7 +106,43 @@ struct vcpu_backend {
 	void (*paging)(struct vcpu *v, struct vcpu_paging *out);
 	/* Optional (NULL: none): the guest's registers to run->regs before RUN returns. */
 	void (*sync)(struct vcpu *v);
+	/* Optional (NULL: yes): whether NMIs can be injected; if not DYAD_VCPU_NMI is -ENODEV. */
+	bool (*nmi_ok)(void);
 };
+
+/*
+ * For a backend, with interrupts off right before VMLAUNCH/VMRESUME/VMRUN and before it takes
+ * any event for the entry: true when a kick is latched or the VM is closed, so the entry must
+ * not happen (the backend returns VCPU_EXIT_CANCEL and the run loop returns to the VMM). A kick
+ * that comes after this look sends its IPI to this CPU, where it stays pending until the guest
+ * runs and then ends the entry at once.
+ */
+static inline bool vcpu_entry_cancelled(struct vcpu *v)
+{
+	return __atomic_load_n(&v->kick, __ATOMIC_SEQ_CST) ||
+	       __atomic_load_n(&v->vm->closed, __ATOMIC_ACQUIRE);
+}
+
+/* Whether an NMI is latched for @v (DYAD_VCPU_NMI). */
+static inline bool vcpu_nmi_latched(struct vcpu *v)
+{
+	return __atomic_load_n(&v->nmi, __ATOMIC_SEQ_CST) != 0;
+}
+
+/*
+ * Takes the latched NMI for this entry (true if there was one), with interrupts off: a request
+ * that comes later latches again and sends its IPI to this CPU, which makes the entry exit.
+ */
+static inline bool vcpu_nmi_take(struct vcpu *v)
+{
+	return __atomic_exchange_n(&v->nmi, 0, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* An NMI taken for an entry that did not happen goes back to the latch. */
+static inline void vcpu_nmi_untake(struct vcpu *v)
+{
+	__atomic_store_n(&v->nmi, 1, __ATOMIC_SEQ_CST);
+}
 
 /* ---- provided by the architecture (arch/x86/vcpu_x86*.c) ------------------------------- */
 

@@ -178,6 +178,7 @@ int main(int argc, char **argv)
 	run_test("/bin/vm");
 	run_test("/bin/vmshoot");
 	run_test("/bin/vmsmp");
+	run_test("/bin/vmnmi");
 	run_test("/bin/vmfuzz");
 	ut_summary("user");
 	return ut_failed;

@@ -1,7 +1,7 @@
 # The VM test programs and benchmark: musl programs playing VMM to the nasm guests of
 # tests/user/vm_guests.asm, linked into each of them.
 
-VM_PROGS := vm vmfuzz vmbench vmsmp
+VM_PROGS := vm vmfuzz vmbench vmsmp vmnmi
 VM_BINS := $(VM_PROGS:%=$(BUILD)/user/%)
 VM_GUESTS_OBJ := $(BUILD)/user/vm_guests.o
 

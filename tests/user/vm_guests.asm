@@ -332,4 +332,59 @@ guest_lm_smp:
 	jmp .spin
 guest_lm_smp_end:
 
+; The same with IF = 1 while it spins: a host interrupt ends the entry on every backend (Bochs's
+; VMX keeps them pending while both the host's and the guest's IF are 0).
+global guest_lm_smp_sti, guest_lm_smp_sti_end
+guest_lm_smp_sti:
+	out 0x10, al
+	sti
+.spin:
+	jmp .spin
+guest_lm_smp_sti_end:
+
+; NMIs (tests/user/vmnmi.c). The handler counts in [0x30200] and keeps the RIP each NMI
+; interrupted in [0x30220 + 8 * count]; while [0x30208] is set it reports on port 0x20 on entry
+; and on 0x21 before its IRET, so the VMM sees it running. rbx and r12 are witnesses the
+; handler must leave alone. Steps: 0x10 ready (IF = 0), 0x11 two NMIs done, then a HLT sleep
+; with IF = 1 that an NMI ends (0x13), then a spin with IF = 1 until a fourth NMI (0x15).
+global guest_lm_nmi, guest_lm_nmi_end, guest_lm_nmi_handler, guest_lm_nmi_ready
+global guest_lm_nmi_two, guest_lm_nmi_after_hlt, guest_lm_nmi_spin, guest_lm_nmi_spun
+guest_lm_nmi:
+	mov rbx, 0x1122334455667788
+	mov r12, 0x0123456789abcdef
+	out 0x10, al
+guest_lm_nmi_ready:
+	cmp qword [0x30200], 2
+	jb guest_lm_nmi_ready
+guest_lm_nmi_two:
+	out 0x11, al
+	sti
+	hlt
+guest_lm_nmi_after_hlt:
+	out 0x13, al
+guest_lm_nmi_spin:
+	cmp qword [0x30200], 4
+	jb guest_lm_nmi_spin
+guest_lm_nmi_spun:
+	out 0x15, al
+	cli
+	hlt
+guest_lm_nmi_handler:
+	push rax
+	push rcx
+	mov rcx, [0x30200]
+	inc rcx
+	mov [0x30200], rcx
+	mov rax, [rsp + 16]		; the interrupted RIP
+	mov [0x30220 + rcx * 8], rax
+	cmp qword [0x30208], 0
+	je .quiet
+	out 0x20, al
+	out 0x21, al
+.quiet:
+	pop rcx
+	pop rax
+	iretq
+guest_lm_nmi_end:
+
 section .note.GNU-stack noalloc noexec nowrite progbits

@@ -14,6 +14,7 @@
 
 DECLARE_GUEST(lm_smp);
 DECLARE_GUEST(lm_sleep);
+DECLARE_GUEST(lm_smp_sti);
 
 #define NR_RUNNERS 4
 #define SAFETY_MS 5000UL
@@ -250,6 +251,137 @@ static void test_close_under_run(void)
 	vm_shut(&c);
 }
 
+/*
+ * The kick racing the entry: the runner re-enters a `jmp $` guest again and again, and each
+ * round the kicker kicks it after a delay from the moment the runner calls RUN, the delays
+ * sweeping 0..RACE_DELAY_US in equal steps, so the kicks land all over the way in: before the run
+ * loop's look at the latch, between that look and the backend's entry, in the guest. A kick that
+ * lands between the look and the entry used to be missed until the guest's next exit (the host
+ * tick's, up to a tick later); the backends now look again with interrupts off. Every round must
+ * end in a kick exit well before its deadline, and no kick may take KICK_LATE_MS or more where the
+ * TSC is the CPU's own time (a CPU without the hypervisor bit: hardware, or Bochs, whose TSC counts
+ * emulated instructions). Under QEMU TCG (hypervisor bit set) a working kick on a loaded host takes
+ * milliseconds of host time too, so there the latency is only printed. The ktest
+ * vcpu_entry_with_a_latched_kick_is_cancelled checks the backends' look itself.
+ */
+#define RACE_ROUNDS 400
+#define RACE_DELAY_US 40 /* the kick comes 0..this after the runner's call, in equal steps */
+#define KICK_LATE_MS 6 /* above ~1 ms under TCG, below the host's 10 ms tick */
+
+struct race {
+	struct runner r;
+	unsigned long exit_tsc;
+	long reason;
+	unsigned round, entering, returned; /* round numbers, from 1 */
+	int quit;
+};
+
+static void *race_runner(void *arg)
+{
+	struct race *k = arg;
+
+	if (k->r.cpu >= 0) {
+		unsigned long mask = 1UL << k->r.cpu;
+		sys3(SYS_sched_setaffinity, 0, sizeof(mask), &mask);
+	}
+	for (unsigned i = 1;; i++) {
+		while (__atomic_load_n(&k->round, __ATOMIC_ACQUIRE) < i)
+			if (__atomic_load_n(&k->quit, __ATOMIC_ACQUIRE))
+				return NULL;
+		__atomic_store_n(&k->entering, i, __ATOMIC_RELEASE);
+		k->reason = run_once(&k->r);
+		k->exit_tsc = rdtsc();
+		__atomic_store_n(&k->returned, i, __ATOMIC_RELEASE);
+	}
+}
+
+/* CPUID.1:ECX[31]: set by hypervisors and QEMU TCG, clear on hardware and in Bochs. */
+static int under_hypervisor(void)
+{
+	unsigned a = 1, b, c = 0, d;
+
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	return (c >> 31) & 1;
+}
+
+static void test_kick_race(void)
+{
+	struct vmctx c;
+	struct race k = { 0 };
+	pthread_t t;
+	int ncpu = online_cpus(), ok = 1;
+	unsigned late = 0, bad = 0, done = 0;
+	unsigned long worst = 0, sum = 0;
+
+	if (ncpu < 2) {
+		ut_skip("kick race", "one CPU online");
+		return;
+	}
+	if (vm_open(&c) || open_vcpu(&c, &k.r, 0)) {
+		ut_ok(0, "kick race: VM set up");
+		return;
+	}
+	unsigned long khz = k.r.run->tsc_khz ? k.r.run->tsc_khz : 1;
+	struct vmctx one = { .vm = c.vm, .cpu = k.r.fd, .run = k.r.run };
+	vm_start_long(&one, GUEST(lm_smp_sti)); /* IF = 1 in the loop: see the guest */
+	k.r.run->regs.rax = 0x40;
+	if (run_once(&k.r) != DYAD_EXIT_IO) {
+		ut_ok(0, "kick race: the guest reached its loop");
+		vm_shut(&c);
+		return;
+	}
+	k.r.run->regs.rip += k.r.run->insn_len;
+	k.r.cpu = 1;
+	unsigned long mask = 1UL;
+	sys3(SYS_sched_setaffinity, 0, sizeof(mask), &mask);
+	pthread_create(&t, NULL, race_runner, &k);
+	printf("#   kick race: %u rounds, delays 0-%u us\n", RACE_ROUNDS, RACE_DELAY_US);
+	for (unsigned i = 1; i <= RACE_ROUNDS && ok; i++) {
+		unsigned long delay = khz * RACE_DELAY_US / 1000 * (i - 1) / RACE_ROUNDS, t0, lat;
+
+		k.r.run->deadline_tsc = rdtsc() + khz * SAFETY_MS;
+		__atomic_store_n(&k.round, i, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&k.entering, __ATOMIC_ACQUIRE) < i)
+			;
+		t0 = rdtsc();
+		while (rdtsc() - t0 < delay)
+			;
+		t0 = rdtsc();
+		vm_ioctl(k.r.fd, DYAD_VCPU_KICK, 0);
+		while (__atomic_load_n(&k.returned, __ATOMIC_ACQUIRE) < i)
+			sched_yield();
+		if (k.reason != DYAD_EXIT_KICK) {
+			bad++;
+			ok = 0;
+			break;
+		}
+		lat = k.exit_tsc > t0 ? (k.exit_tsc - t0) * 1000 / khz : 0; /* us */
+		sum += lat;
+		worst = lat > worst ? lat : worst;
+		late += lat >= KICK_LATE_MS * 1000;
+		done++;
+	}
+	__atomic_store_n(&k.quit, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	unsigned long all = ~0UL;
+	sys3(SYS_sched_setaffinity, 0, sizeof(all), &all);
+	ut_ok(bad == 0 && done == RACE_ROUNDS,
+	      "%u kicks at random points of the way into the guest "
+	      "each ended that RUN with a kick exit (%u did not)",
+	      done, bad);
+	printf("#   kick race: kick to RUN's return worst %lu us, mean %lu us; %u of %u took %d ms "
+	       "or more\n",
+	       worst, done ? sum / done : 0, late, done, KICK_LATE_MS);
+	if (under_hypervisor())
+		ut_skip("no kick waited for the guest's next exit",
+			"the TSC is the host's (hypervisor bit): time cannot tell");
+	else
+		ut_ok(late == 0,
+		      "no kick waited for the guest's next exit: %u of %u took %d ms or more", late,
+		      done, KICK_LATE_MS);
+	vm_shut(&c);
+}
+
 int main(void)
 {
 	ut_begin("vmsmp");
@@ -262,5 +394,6 @@ int main(void)
 	test_runners();
 	test_limit();
 	test_close_under_run();
+	test_kick_race();
 	return ut_end("vmsmp");
 }

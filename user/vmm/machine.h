@@ -51,7 +51,7 @@ struct machine {
 	struct vcpu_ctx *vcpus; /* [opt.ncpus] */
 	pthread_mutex_t lock;
 	int ended, end_status; /* a vCPU ended the run with end_status (VMM_EXIT_*) */
-	unsigned long ipis, ipi_kicks, ipi_nmi_dropped, ipi_ignored, sipis, inits;
+	unsigned long ipis, ipi_kicks, ipi_nmis, ipi_nmi_dropped, ipi_ignored, sipis, inits;
 	uint64_t tsc_khz;
 	uint64_t start_tsc;
 	uint64_t start_ns, banner_ns;

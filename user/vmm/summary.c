@@ -138,10 +138,10 @@ static void vcpus_report(const struct machine *mach)
 			t += vc->run->stats.exits[i];
 		printf(" [%u] %lu %lu %lu", c, t, vc->ipis_received, vc->kicks_received);
 	}
-	printf("\nvmm: IPIs sent %lu (kicks of other vCPUs %lu), INIT %lu, SIPI %lu, NMI dropped "
-	       "%lu, ignored %lu\n",
-	       mach->ipis, mach->ipi_kicks, mach->inits, mach->sipis, mach->ipi_nmi_dropped,
-	       mach->ipi_ignored);
+	printf("\nvmm: IPIs sent %lu (kicks of other vCPUs %lu), INIT %lu, SIPI %lu, NMI %lu "
+	       "(dropped %lu), ignored %lu\n",
+	       mach->ipis, mach->ipi_kicks, mach->inits, mach->sipis, mach->ipi_nmis,
+	       mach->ipi_nmi_dropped, mach->ipi_ignored);
 }
 
 void machine_summary(struct machine *mach)

@@ -54,6 +54,31 @@ static struct x2apic *current_apic(void)
 /* An AP's APIC after reset or INIT: xAPIC mode, its ID, this machine's hooks. */
 static void ap_apic_reset(struct vcpu_ctx *vc);
 
+/*
+ * An NMI IPI: the kernel holds it and delivers it at the target's next entry, whatever its
+ * thread is doing (DYAD_VCPU_NMI brings it out of guest mode or a HLT sleep, without a kick
+ * exit). A vCPU parked on "cli; hlt" wakes past its HLT, as a CPU does; one waiting for SIPI
+ * takes no NMI.
+ */
+static void deliver_nmi(struct machine *mach, struct vcpu_ctx *from, struct vcpu_ctx *to)
+{
+	if (to->state == VCPU_PARKED) {
+		to->run->regs.rip += to->run->insn_len;
+		to->state = VCPU_RUNNING;
+		pthread_cond_signal(&to->wake);
+	} else if (to->state != VCPU_RUNNING) {
+		mach->ipi_nmi_dropped++;
+		return;
+	}
+	if (ioctl(to->fd, DYAD_VCPU_NMI, 0) < 0) {
+		if (!mach->ipi_nmi_dropped++)
+			vmm_log("vCPU %u sent an NMI IPI to vCPU %u: %s, dropped", from->id, to->id,
+				strerror(errno));
+		return;
+	}
+	mach->ipi_nmis++;
+}
+
 static void deliver(struct machine *mach, struct vcpu_ctx *from, struct vcpu_ctx *to, uint32_t low)
 {
 	switch (ICR_MODE(low)) {
@@ -87,10 +112,7 @@ static void deliver(struct machine *mach, struct vcpu_ctx *from, struct vcpu_ctx
 		pthread_cond_signal(&to->wake);
 		break;
 	case ICR_DM_NMI:
-		/* The vCPU interface injects no NMI (uapi: exceptions other than 2, interrupts). */
-		if (!mach->ipi_nmi_dropped++)
-			vmm_log("vCPU %u sent an NMI IPI: NMIs cannot be injected, dropped",
-				from->id);
+		deliver_nmi(mach, from, to);
 		break;
 	default:
 		mach->ipi_ignored++;
@@ -159,8 +181,7 @@ int vcpus_create(struct machine *mach)
 			vc->apic = &mach->apic;
 			vc->state = VCPU_RUNNING;
 			x2apic_set_id(vc->apic, 0);
-			if (n > 1)
-				apic_hooks(mach, vc);
+			apic_hooks(mach, vc); /* one vCPU too: its self-NMI goes through send_ipi */
 			continue;
 		}
 		vc->fd = ioctl(mach->vm_fd, DYAD_VM_CREATE_VCPU, 0);

@@ -97,6 +97,7 @@ _Static_assert(__builtin_offsetof(struct vmcb, save.g_pat) == 0x668, "vmcb");
 #define SVM_INTERCEPT_INIT BIT(3)
 #define SVM_INTERCEPT_VINTR BIT(4)
 #define SVM_INTERCEPT_CPUID BIT(18)
+#define SVM_INTERCEPT_IRET BIT(20)
 #define SVM_INTERCEPT_INVD BIT(22)
 #define SVM_INTERCEPT_HLT BIT(24)
 #define SVM_INTERCEPT_INVLPGA BIT(26)
@@ -134,6 +135,7 @@ _Static_assert(__builtin_offsetof(struct vmcb, save.g_pat) == 0x668, "vmcb");
 /* event_inj and exit_int_info */
 #define SVM_EVT_VECTOR_MASK 0xffULL
 #define SVM_EVT_TYPE_INTR (0ULL << 8)
+#define SVM_EVT_TYPE_NMI (2ULL << 8)
 #define SVM_EVT_TYPE_EXCEPTION (3ULL << 8)
 #define SVM_EVT_TYPE_MASK (7ULL << 8)
 #define SVM_EVT_ERR_VALID BIT(11)
@@ -147,6 +149,7 @@ _Static_assert(__builtin_offsetof(struct vmcb, save.g_pat) == 0x668, "vmcb");
 #define SVM_EXIT_INIT 0x063
 #define SVM_EXIT_VINTR 0x064
 #define SVM_EXIT_CPUID 0x072
+#define SVM_EXIT_IRET 0x074
 #define SVM_EXIT_INVD 0x076
 #define SVM_EXIT_HLT 0x078
 #define SVM_EXIT_INVLPGA 0x07a

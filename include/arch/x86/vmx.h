@@ -40,6 +40,7 @@ enum vmx_ctl_class { VMX_PIN, VMX_PROC, VMX_PROC2, VMX_EXIT, VMX_ENTRY, VMX_CLAS
 
 #define PIN_EXTINT_EXITING BIT(0)
 #define PIN_NMI_EXITING BIT(3)
+#define PIN_VIRTUAL_NMIS BIT(5)
 #define PIN_PREEMPT_TIMER BIT(6)
 #define PROC_INTR_WINDOW BIT(2)
 #define PROC_TSC_OFFSET BIT(3)
@@ -49,6 +50,7 @@ enum vmx_ctl_class { VMX_PIN, VMX_PROC, VMX_PROC2, VMX_EXIT, VMX_ENTRY, VMX_CLAS
 #define PROC_CR8_LOAD BIT(19)
 #define PROC_CR8_STORE BIT(20)
 #define PROC_TPR_SHADOW BIT(21)
+#define PROC_NMI_WINDOW BIT(22)
 #define PROC_IO_UNCOND BIT(24)
 #define PROC_MSR_BITMAP BIT(28)
 #define PROC_SECONDARY BIT(31)
@@ -76,6 +78,7 @@ enum vmx_ctl_class { VMX_PIN, VMX_PROC, VMX_PROC2, VMX_EXIT, VMX_ENTRY, VMX_CLAS
 #define VMX_HAVE_EPT_AD BIT(3)
 #define VMX_HAVE_EPT_2M BIT(4)
 #define VMX_HAVE_EPT_1G BIT(5)
+#define VMX_HAVE_VNMI BIT(6) /* virtual NMIs and NMI-window exiting: DYAD_VCPU_NMI works */
 
 /* The capability MSRs as read from the CPU (or made up by a test). */
 struct vmx_caps {
@@ -209,6 +212,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR, SEG_COU
 /* Guest interruptibility state. */
 #define INTERRUPTIBILITY_STI BIT(0)
 #define INTERRUPTIBILITY_MOV_SS BIT(1)
+#define INTERRUPTIBILITY_NMI BIT(3)
 
 /* Exit reasons (bits 15:0 of the exit reason; bit 31: the VM entry failed). */
 #define EXIT_REASON_ENTRY_FAILED BIT(31)

@@ -45,6 +45,19 @@
  * VMM posts its state (an interrupt for this vCPU) first, then kicks.
  */
 #define DYAD_VCPU_KICK 0xd7a6
+/*
+ * arg 0, from any thread of the VMM: a non-maskable interrupt for this vCPU (an NMI IPI, LINT1).
+ * The kernel delivers it itself, without an exit to the VMM, at the first entry where the guest
+ * can take one: not while its NMI handler runs (from the delivery to the end of its next IRET)
+ * and not in an STI / MOV SS shadow. A vCPU in guest mode on another CPU is made to exit and
+ * re-enter, one asleep on HLT wakes, a HLT with RFLAGS.IF = 0 ends. Requests not yet delivered
+ * make one NMI, as the CPU's own NMI latch does: one that comes while the handler runs waits
+ * for its IRET, and others that come meanwhile merge with it. RUN goes on (no exit reason of
+ * its own); run->nmi_state shows what is pending or in progress at each exit.
+ * -EINVAL for arg != 0; -ENODEV on a CPU that cannot track the guest's NMI blocking (VMX
+ * without virtual NMIs).
+ */
+#define DYAD_VCPU_NMI 0xd7a7
 
 /* vCPUs one VM may hold. */
 #define DYAD_VCPUS_MAX 32
@@ -160,6 +173,10 @@ struct dyad_event {
 	unsigned int error_code;
 };
 
+/* Bits of run->nmi_state. */
+#define DYAD_NMI_PENDING 0x1 /* DYAD_VCPU_NMI latched, not yet delivered */
+#define DYAD_NMI_BLOCKED 0x2 /* the guest's NMI handler runs: delivered, its IRET not yet done */
+
 /* Bits of run->request. */
 #define DYAD_RUN_WAKE_CONSOLE 0x1 /* return DYAD_EXIT_CONSOLE as soon as console input waits */
 
@@ -219,7 +236,7 @@ struct dyad_run {
 	unsigned char insn_len; /* length of the exiting instruction where known, else 0 */
 	unsigned char if_flag; /* the guest's RFLAGS.IF at the exit */
 	unsigned char interrupt_shadow; /* STI/MOV SS blocking at the exit */
-	unsigned char pad1;
+	unsigned char nmi_state; /* DYAD_NMI_* at the exit */
 	unsigned long tsc_khz; /* the host TSC frequency Dyad measured */
 	union {
 		struct {
