@@ -468,7 +468,10 @@ static void translate(struct vcpu *v, struct vmx_vcpu *x, struct dyad_run *run,
 		exit_ept(run, out, q);
 		break;
 	case EXIT_PREEMPT_TIMER:
-		stat(run, DYAD_STAT_PREEMPT);
+		/* At the VMM's deadline the run loop reports this exit as DYAD_EXIT_DEADLINE and
+		 * counts it there: one exit, one reason. */
+		if (!run->deadline_tsc || rdtsc() < run->deadline_tsc)
+			stat(run, DYAD_STAT_PREEMPT);
 		break;
 	case EXIT_XSETBV: {
 		u64 v = (run->regs.rdx << 32) | (u32)run->regs.rax;

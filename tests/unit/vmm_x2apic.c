@@ -2,12 +2,14 @@
 /*
  * The x2APIC model through its MSRs: the three timer modes against a TSC that runs 4x the
  * crystal (tsc_khz = 4 * APIC_CRYSTAL_KHZ), priorities, EOI, self-IPI, ExtINT from the 8259
- * through LINT0, and the #GP cases the SDM lists.
+ * through LINT0, the #GP cases the SDM lists, and KVM's PV EOI: which EOIs may be skipped
+ * (one edge-triggered vector in service, nothing pending) and the flag's life across an exit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -380,6 +382,150 @@ static void test_level_eoi_broadcast(void **state)
 	assert_int_equal(broadcasts, 1);
 }
 
+/* ---- PV EOI ---------------------------------------------------------------------------- */
+
+static uint8_t guest_mem[0x2000];
+static const struct guest_ram guest_ram = { .base = guest_mem, .size = sizeof(guest_mem) };
+#define PV_WORD 0x1008 /* the guest's word, 8-byte aligned as Linux's per-CPU variable */
+
+static int setup_pv(void **state)
+{
+	memset(guest_mem, 0, sizeof(guest_mem));
+	x2apic_set_guest_ram(&guest_ram);
+	if (setup(state))
+		return -1;
+	wr(0x80f, 0x1ff); /* SVR: enabled */
+	wr(APIC_PV_EOI_MSR, PV_WORD | APIC_PV_EOI_ENABLED);
+	return 0;
+}
+
+static int guest_flag(void)
+{
+	return guest_mem[PV_WORD] & 1;
+}
+
+static void test_pv_eoi_msr(void **state)
+{
+	assert_int_equal(rd(APIC_PV_EOI_MSR), PV_WORD | 1);
+	/* Misaligned, outside RAM, straddling its end: #GP, the old value stays. */
+	assert_int_equal(bus_wrmsr(&bus, APIC_PV_EOI_MSR, 0x1002 | 1), -1);
+	assert_int_equal(bus_wrmsr(&bus, APIC_PV_EOI_MSR, 0x100000 | 1), -1);
+	assert_int_equal(bus_wrmsr(&bus, APIC_PV_EOI_MSR, (sizeof(guest_mem) - 2) | 1), -1);
+	assert_int_equal(rd(APIC_PV_EOI_MSR), PV_WORD | 1);
+	/* Without guest RAM named, enabling is refused; disabling always works. */
+	x2apic_set_guest_ram(NULL);
+	assert_int_equal(bus_wrmsr(&bus, APIC_PV_EOI_MSR, PV_WORD | 1), -1);
+	wr(APIC_PV_EOI_MSR, 0);
+	assert_int_equal(rd(APIC_PV_EOI_MSR), 0);
+	/* Disabled: an interrupt in service sets no flag, its EOI is the register's. */
+	wr(SELF_IPI, 0x41);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x41);
+	x2apic_pv_eoi_enter(&a);
+	assert_int_equal(guest_flag(), 0);
+	x2apic_pv_eoi_exit(&a);
+	assert_int_equal(rd(0x810 + 2), 1u << 1); /* still in service */
+	eoi();
+	assert_int_equal(rd(0x810 + 2), 0);
+	assert_int_equal(a.pv_eois, 0);
+}
+
+/* The guest clears the flag (its EOI); the exit after performs the EOI. Other bits stay. */
+static void test_pv_eoi_edge_interrupt_ends_without_an_exit(void **state)
+{
+	guest_mem[PV_WORD] = 0xf0;
+	wr(SELF_IPI, 0x41);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x41);
+	x2apic_pv_eoi_enter(&a);
+	assert_int_equal(guest_mem[PV_WORD], 0xf1);
+	guest_mem[PV_WORD] &= ~1; /* the guest's EOI */
+	x2apic_pv_eoi_exit(&a);
+	assert_int_equal(rd(0x810 + 2), 0); /* ISR empty */
+	assert_int_equal(a.pv_eois, 1);
+	assert_int_equal(guest_mem[PV_WORD], 0xf0);
+	/* The next one goes the same way; an exit without a guest EOI takes the flag back. */
+	wr(SELF_IPI, 0x42);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x42);
+	x2apic_pv_eoi_enter(&a);
+	assert_int_equal(guest_flag(), 1);
+	x2apic_pv_eoi_exit(&a);
+	assert_int_equal(guest_flag(), 0);
+	assert_int_equal(rd(0x810 + 2), 1u << 2); /* still in service: the guest writes EOI */
+	eoi();
+	assert_int_equal(rd(0x810 + 2), 0);
+	assert_int_equal(a.pv_eois, 1);
+	/* Nothing in service: no flag. */
+	x2apic_pv_eoi_enter(&a);
+	assert_int_equal(guest_flag(), 0);
+}
+
+/* A level-triggered vector's EOI must reach the I/O APIC at once: never skipped. */
+static void test_pv_eoi_not_for_level_triggered(void **state)
+{
+	a.eoi_broadcast = on_eoi;
+	broadcasts = 0;
+	x2apic_accept(&a, 0x39, 1);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x39);
+	x2apic_pv_eoi_enter(&a);
+	assert_int_equal(guest_flag(), 0);
+	x2apic_pv_eoi_exit(&a);
+	eoi();
+	assert_int_equal(broadcasts, 1);
+	assert_int_equal(a.pv_eois, 0);
+}
+
+/*
+ * A second interrupt pending (IRR) or nested in service: the EOI may have to deliver the next
+ * one, or ends a vector the VMM cannot tell from memory. Never skipped.
+ */
+static void test_pv_eoi_not_with_a_second_interrupt(void **state)
+{
+	wr(SELF_IPI, 0x81);
+	wr(SELF_IPI, 0x41);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x81);
+	x2apic_pv_eoi_enter(&a); /* 0x41 waits in IRR behind 0x81 */
+	assert_int_equal(guest_flag(), 0);
+	x2apic_pv_eoi_exit(&a);
+	eoi();
+	assert_int_equal(x2apic_take_interrupt(&a), 0x41);
+	wr(SELF_IPI, 0x91);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x91); /* nested: 0x41 and 0x91 in service */
+	x2apic_pv_eoi_enter(&a);
+	assert_int_equal(guest_flag(), 0);
+	x2apic_pv_eoi_exit(&a);
+	eoi();
+	x2apic_pv_eoi_enter(&a); /* 0x41 alone again: now it may */
+	assert_int_equal(guest_flag(), 1);
+	guest_mem[PV_WORD] &= ~1;
+	x2apic_pv_eoi_exit(&a);
+	assert_int_equal(rd(0x810 + 2), 0);
+	assert_int_equal(rd(0x810 + 4), 0);
+	assert_int_equal(a.pv_eois, 1);
+	/* An interrupt raised while the flag is set (another vCPU's IPI) is seen at the exit. */
+	wr(SELF_IPI, 0x51);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x51);
+	x2apic_pv_eoi_enter(&a);
+	x2apic_raise(&a, 0x61);
+	guest_mem[PV_WORD] &= ~1;
+	x2apic_pv_eoi_exit(&a);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x61);
+	assert_int_equal(rd(0x810 + 2), 0); /* 0x51 ended */
+}
+
+/* Disabling through the MSR while a flag is set takes the VMM's claim back. */
+static void test_pv_eoi_disabled_while_armed(void **state)
+{
+	wr(SELF_IPI, 0x41);
+	assert_int_equal(x2apic_take_interrupt(&a), 0x41);
+	x2apic_pv_eoi_enter(&a);
+	assert_int_equal(guest_flag(), 1);
+	x2apic_pv_eoi_exit(&a); /* the WRMSR's exit */
+	wr(APIC_PV_EOI_MSR, 0);
+	x2apic_pv_eoi_enter(&a);
+	assert_int_equal(guest_flag(), 0);
+	eoi();
+	assert_int_equal(rd(0x810 + 2), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +547,11 @@ int main(void)
 		cmocka_unit_test_setup(test_general_protection, setup),
 		cmocka_unit_test_setup(test_mode_switch_disarms, setup),
 		cmocka_unit_test_setup(test_level_eoi_broadcast, setup),
+		cmocka_unit_test_setup(test_pv_eoi_msr, setup_pv),
+		cmocka_unit_test_setup(test_pv_eoi_edge_interrupt_ends_without_an_exit, setup_pv),
+		cmocka_unit_test_setup(test_pv_eoi_not_for_level_triggered, setup_pv),
+		cmocka_unit_test_setup(test_pv_eoi_not_with_a_second_interrupt, setup_pv),
+		cmocka_unit_test_setup(test_pv_eoi_disabled_while_armed, setup_pv),
 	};
 	return cmocka_run_group_tests_name("vmm_x2apic", tests, NULL, NULL);
 }

@@ -5,8 +5,10 @@
  * the rows of cpuid_rows[] below, one row per register and reason; the values the VMM computes
  * (the maximum basic leaf, XSAVE sizes, the TSC and crystal rates, the hypervisor leaves) are
  * the small functions above it.
- *   0x40000000  "KVMKVMKVM", maximum leaf 0x40000001 with no paravirtual features: enough for
- *               Linux's x2apic_available check.
+ *   0x40000000  "KVMKVMKVM", maximum leaf 0x40000001: enough for Linux's x2apic_available
+ *               check. Leaf 0x40000001 offers one paravirtual feature, PV EOI (EAX bit 6,
+ *               x2apic.h): the guest's EOI of an interrupt that needs none at the I/O APIC
+ *               becomes a bit cleared in memory instead of an exit.
  *   leaf 0      the maximum basic leaf raised to 0x16 so that the frequency leaves are read;
  *               leaves above it read 0.
  *   leaf 0xd    XSAVE for x87, SSE and AVX only, in the standard format (no XSAVEOPT, XSAVEC,
@@ -175,6 +177,8 @@ void cpuid_guest(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, 
 		if (leaf == 0x40000000) {
 			r[0] = 0x40000001;
 			memcpy(&r[1], "KVMKVMKVM\0\0\0", 12);
+		} else if (leaf == 0x40000001) {
+			r[0] = CPUID_KVM_PV_EOI;
 		}
 		return;
 	}

@@ -14,6 +14,9 @@ struct cpuid_policy {
 
 /* A register of a CPUID result, as indexes into r[4]; CPUID_ALL names all four. */
 enum cpuid_reg { CPUID_EAX, CPUID_EBX, CPUID_ECX, CPUID_EDX, CPUID_ALL };
+/* Leaf 0x40000001 EAX: the KVM paravirtual features offered (KVM_FEATURE_PV_EOI only). */
+#define CPUID_KVM_PV_EOI (1u << 6)
+
 #define CPUID_ANY 0xffffffffu /* a row's subleaf: every subleaf */
 
 /* One rule of the policy: in @reg of @leaf/@subleaf, clear the bits @clear, then set @set. */

@@ -278,6 +278,7 @@ static int devices_init(struct machine *mach)
 
 	pic_init(&mach->pic);
 	x2apic_init(&mach->apic, mach->tsc_khz, &mach->pic);
+	x2apic_set_guest_ram(&mach->ram);
 	mach->apic.eoi_broadcast = apic_eoi;
 	mach->apic.eoi_ctx = mach;
 	ioapic_init(&mach->ioapic, IOAPIC_ID, ioapic_deliver, mach);

@@ -243,6 +243,7 @@ static void before_entry(struct machine *mach)
 			due = due && due < end ? due : end;
 		}
 	}
+	x2apic_pv_eoi_enter(apic);
 	if (!due && mach->opt.ncpus > 1)
 		due = now + mach->tsc_khz * HALT_HEARTBEAT_MS;
 	run->deadline_tsc = due;
@@ -356,6 +357,7 @@ int vcpu_run_loop(struct vcpu_ctx *vc)
 		pthread_mutex_lock(&mach->lock);
 		if (mach->ended)
 			return mach->end_status;
+		x2apic_pv_eoi_exit(vc->apic); /* an EOI the guest made in memory comes first */
 		if (r < 0) {
 			if (e == EINVAL && run->inject.pending)
 				vmm_log("vCPU %u: DYAD_VCPU_RUN refused the event to inject (type "

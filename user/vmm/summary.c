@@ -169,9 +169,13 @@ void machine_summary(struct machine *mach)
 	const struct bus_table *pio = &mach->bus.space[BUS_PIO], *msr = &mach->bus.space[BUS_MSR];
 	printf("vmm: MMIO accesses handled %lu, unhandled %lu\n", mach->bus.space[BUS_MMIO].handled,
 	       mach->mmio_unhandled);
-	printf("vmm: interrupts injected %lu (timer fired %lu, PIC %lu); #GP injected %lu; "
-	       "unowned ports %lu, unowned MSRs %lu; console %lu bytes in %lu writes\n",
-	       mach->injected, mach->apic.timer_fired, mach->apic.extint_delivered,
+	unsigned long pv_eois = mach->vcpus ? 0 : mach->apic.pv_eois;
+	for (unsigned i = 0; mach->vcpus && i < mach->opt.ncpus; i++)
+		pv_eois += mach->vcpus[i].apic->pv_eois;
+	printf("vmm: interrupts injected %lu (timer fired %lu, PIC %lu, EOIs by PV EOI %lu); #GP "
+	       "injected %lu; unowned ports %lu, unowned MSRs %lu; console %lu bytes in %lu "
+	       "writes\n",
+	       mach->injected, mach->apic.timer_fired, mach->apic.extint_delivered, pv_eois,
 	       mach->gp_injected, pio->unowned, msr->unowned, mach->console.bytes,
 	       mach->console.writes);
 	printf("vmm: I/O APIC messages %lu (%lu undeliverable, %lu masked edges lost); PIT "

@@ -10,7 +10,8 @@
  * except vectors below 16, which Dyad cannot inject (x2apic_take_interrupt). Illegal vectors
  * (0-15) from the APIC's own sources are errors: logged for the next ESR write, the LVT error
  * entry raised, nothing delivered. Reserved or read-only registers written, and unknown offsets,
- * take #GP as the SDM lists.
+ * take #GP as the SDM lists. KVM's PV EOI (x2apic.h) lets the guest end an edge-triggered
+ * interrupt, the only one in service with none waiting, without an exit.
  */
 #include <string.h>
 
@@ -229,11 +230,91 @@ static uint32_t tmcct(const struct x2apic *a)
 	return (uint32_t)MIN(ticks, a->tmict);
 }
 
+/* Ends the highest vector in service; a level-triggered one's EOI goes to the I/O APIC. */
+static void eoi(struct x2apic *a)
+{
+	int s = highest(a->isr);
+
+	if (s < 0)
+		return;
+	uint32_t bit = 1u << (s & 31);
+	a->isr[s >> 5] &= ~bit;
+	if (a->tmr[s >> 5] & bit) { /* level-triggered: the I/O APIC clears remote IRR */
+		a->tmr[s >> 5] &= ~bit;
+		if (a->eoi_broadcast)
+			a->eoi_broadcast(a->eoi_ctx, s);
+	}
+}
+
+static const struct guest_ram *pv_eoi_ram;
+
+void x2apic_set_guest_ram(const struct guest_ram *ram)
+{
+	pv_eoi_ram = ram;
+}
+
+/*
+ * MSR_KVM_PV_EOI_EN: bit 0 enables, the rest is the guest-physical address of the word, which
+ * must be 4-byte aligned RAM (#GP otherwise, as KVM). Bit 0 of the word is the flag; the VMM
+ * reads and writes its first byte only, and only while this vCPU is out of the guest.
+ */
+static int pv_eoi_msr_write(struct x2apic *a, uint64_t value)
+{
+	uint64_t gpa = value & ~APIC_PV_EOI_ENABLED;
+	void *p = NULL;
+
+	if (value & APIC_PV_EOI_ENABLED) {
+		if ((gpa & 3) || !pv_eoi_ram || gpa_ptr(pv_eoi_ram, gpa, 4, &p))
+			return -1;
+	}
+	a->pv_eoi_msr = value;
+	a->pv_eoi_flag = p;
+	a->pv_eoi_armed = 0;
+	return 0;
+}
+
+static int isr_count(const struct x2apic *a)
+{
+	int n = 0;
+
+	for (int i = 0; i < 8; i++)
+		n += __builtin_popcount(a->isr[i]);
+	return n;
+}
+
+void x2apic_pv_eoi_enter(struct x2apic *a)
+{
+	int s = highest(a->isr);
+
+	if (!a->pv_eoi_flag || a->pv_eoi_armed || s < 0 || highest(a->irr) >= 0 ||
+	    isr_count(a) != 1 || (a->tmr[s >> 5] & (1u << (s & 31))))
+		return;
+	*a->pv_eoi_flag |= 1;
+	a->pv_eoi_armed = 1;
+}
+
+void x2apic_pv_eoi_exit(struct x2apic *a)
+{
+	if (!a->pv_eoi_armed)
+		return;
+	a->pv_eoi_armed = 0;
+	if (*a->pv_eoi_flag & 1) {
+		*a->pv_eoi_flag &= ~1; /* not yet: the guest's EOI writes the register */
+		return;
+	}
+	a->pv_eois++;
+	eoi(a);
+}
+
 static int x2apic_msr_read(void *dev, uint32_t index, uint64_t *value)
 {
 	struct x2apic *a = dev;
 	uint32_t r = index - 0x800;
 
+	if (index == APIC_PV_EOI_MSR) {
+		*value = a->pv_eoi_msr;
+		return 0;
+	}
 	if (index == APIC_BASE_MSR) {
 		*value = a->base_msr;
 		return 0;
@@ -350,6 +431,8 @@ static int x2apic_msr_write(void *dev, uint32_t index, uint64_t value)
 			a->base_msr |= 0x100; /* BSP */
 		return 0;
 	}
+	if (index == APIC_PV_EOI_MSR)
+		return pv_eoi_msr_write(a, value);
 	if (index == APIC_TSC_DEADLINE_MSR) {
 		if (LVT_TIMER_MODE(a->lvt_timer) != TIMER_DEADLINE)
 			return 0; /* ignored outside TSC-deadline mode */
@@ -363,21 +446,11 @@ static int x2apic_msr_write(void *dev, uint32_t index, uint64_t value)
 	case REG_TPR:
 		a->tpr = v & 0xff;
 		break;
-	case REG_EOI: {
+	case REG_EOI:
 		if (v)
 			return -1; /* x2APIC: a non-zero EOI write is a #GP */
-		int s = highest(a->isr);
-		if (s < 0)
-			break;
-		uint32_t bit = 1u << (s & 31);
-		a->isr[s >> 5] &= ~bit;
-		if (a->tmr[s >> 5] & bit) { /* level-triggered: the I/O APIC clears remote IRR */
-			a->tmr[s >> 5] &= ~bit;
-			if (a->eoi_broadcast)
-				a->eoi_broadcast(a->eoi_ctx, s);
-		}
+		eoi(a);
 		break;
-	}
 	case REG_SVR:
 		a->svr = v & 0x11ff;
 		if (!(a->svr & 0x100)) { /* software disable masks every LVT entry */
@@ -524,6 +597,7 @@ int x2apic_register(struct x2apic *a, struct bus *b)
 {
 	return bus_register(b, BUS_MSR, APIC_BASE_MSR, 1, x2apic_msr, a) |
 	       bus_register(b, BUS_MSR, APIC_TSC_DEADLINE_MSR, 1, x2apic_msr, a) |
+	       bus_register(b, BUS_MSR, APIC_PV_EOI_MSR, 1, x2apic_msr, a) |
 	       bus_register(b, BUS_MSR, 0x800, 0x100, x2apic_msr, a) |
 	       bus_register(b, BUS_MMIO, APIC_MMIO_BASE, APIC_MMIO_SIZE, x2apic_mmio, a);
 }

@@ -18,6 +18,14 @@ struct pic;
 #define APIC_BASE_XAPIC 0xfee00900ULL /* BSP, xAPIC enabled: what the guest starts with */
 #define APIC_MMIO_BASE 0xfee00000ULL
 #define APIC_MMIO_SIZE 0x1000
+/*
+ * KVM's paravirtual EOI (CPUID 0x40000001 EAX bit 6, KVM_FEATURE_PV_EOI): the guest names a
+ * naturally aligned word of its RAM in this MSR (bit 0: enabled). When the VMM sets bit 0 of
+ * that word, the guest's next EOI may clear the bit instead of writing the EOI register, and the
+ * VMM performs the EOI when it next sees the bit clear.
+ */
+#define APIC_PV_EOI_MSR 0x4b564d04
+#define APIC_PV_EOI_ENABLED 1ULL
 
 /* A local APIC in x2APIC mode, its registers by x2APIC MSR offset (MSR 0x800 + offset). */
 struct x2apic {
@@ -47,7 +55,16 @@ struct x2apic {
 	void *ipi_ctx;
 	void (*notify)(void *ctx);
 	void *notify_ctx;
+	/*
+	 * PV EOI: the MSR as the guest wrote it, the byte holding bit 0 of its word (NULL:
+	 * disabled), and whether the VMM set that bit for the ISR's one vector before the last
+	 * entry (x2apic_pv_eoi_enter / _exit).
+	 */
+	uint64_t pv_eoi_msr;
+	uint8_t *pv_eoi_flag;
+	int pv_eoi_armed;
 	unsigned long timer_fired, extint_delivered;
+	unsigned long pv_eois; /* EOIs the guest made by clearing the flag: no exit */
 	unsigned long illegal_vectors; /* APIC sources given a vector below 16: logged in ESR */
 	unsigned long extint_below_16; /* 8259 requests left pending: vector below 16 */
 };
@@ -65,11 +82,29 @@ void x2apic_set_id(struct x2apic *a, uint32_t id);
  * emulated (the MSRs and the xAPIC page are per CPU at one address). NULL: the registered one.
  */
 void x2apic_set_selector(struct x2apic *(*current)(void));
+/*
+ * The guest RAM in which every APIC of the machine finds its PV EOI word (NULL, the start:
+ * writes enabling PV EOI are refused with #GP).
+ */
+void x2apic_set_guest_ram(const struct guest_ram *ram);
+/*
+ * Before an entry of @a's vCPU: with PV EOI enabled, sets the guest's flag when the EOI the
+ * guest makes next may be skipped, i.e. exactly one vector is in service, it was accepted
+ * edge-triggered (a level one's EOI must reach the I/O APIC at once) and nothing waits in IRR
+ * (whose delivery the EOI would otherwise have to trigger without an exit).
+ */
+void x2apic_pv_eoi_enter(struct x2apic *a);
+/*
+ * After an exit of @a's vCPU, before the exit is handled: if the flag set by the last
+ * x2apic_pv_eoi_enter() is clear, the guest made that EOI and the APIC performs it now; if it is
+ * still set, the VMM takes it back, so that the guest's EOI writes the register again.
+ */
+void x2apic_pv_eoi_exit(struct x2apic *a);
 /* Whether @a is in x2APIC mode. */
 int x2apic_is_x2apic(const struct x2apic *a);
 /*
- * Registers IA32_APIC_BASE, IA32_TSC_DEADLINE, the x2APIC range 0x800-0x8ff and the xAPIC page
- * at APIC_MMIO_BASE (32-bit accesses only; any other size is refused).
+ * Registers IA32_APIC_BASE, IA32_TSC_DEADLINE, the x2APIC range 0x800-0x8ff, the PV EOI MSR
+ * and the xAPIC page at APIC_MMIO_BASE (32-bit accesses only; any other size is refused).
  */
 int x2apic_register(struct x2apic *a, struct bus *b);
 /* Fires the timer if it is due at TSC @now. */
