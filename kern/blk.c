@@ -8,6 +8,8 @@
 #include <linux/fs.h>
 
 #include <arch/x86/asm.h>
+#include <arch/x86/percpu.h>
+#include <arch/x86/smp.h>
 #include <dyad/blk.h>
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
@@ -61,12 +63,13 @@ void blk_completion_init(struct blk_completion *c)
 {
 	struct thread *t = thread_current();
 
-	*c = (struct blk_completion){ .waiter = t && !t->idle ? t : NULL };
+	*c = (struct blk_completion){ .waiter = t && !t->idle ? t : NULL, .cpu = this_cpu_id() };
 }
 
 void blk_complete(struct blk_completion *c, int err, u32 len)
 {
 	struct thread *t = c->waiter;
+	unsigned cpu = c->cpu;
 
 	c->err = err;
 	c->len = len;
@@ -74,6 +77,8 @@ void blk_complete(struct blk_completion *c, int err, u32 len)
 	__atomic_store_n(&c->done, true, __ATOMIC_RELEASE);
 	if (t)
 		sched_wake(t);
+	else if (cpu != this_cpu_id())
+		smp_send_resched(cpu); /* ends its halt in blk_wait() */
 }
 
 /*

@@ -61,7 +61,8 @@ struct blk_dev *blk_find(const char *name);
  * A request's completion: the issuing thread calls blk_completion_init() before the request
  * can reach the device, then sleeps in blk_wait(); the driver's interrupt handler calls
  * blk_complete(), which wakes it. blk_wait() is the one place a disk request waits: a
- * scheduler block for a thread, a halt between interrupts before the scheduler runs.
+ * scheduler block for a thread, a halt between interrupts before the scheduler runs. The
+ * completion may run on any CPU (where the device's interrupt is routed).
  */
 struct thread;
 
@@ -70,6 +71,7 @@ struct blk_completion {
 	int err;
 	u32 len; /* what the device reported it wrote */
 	struct thread *waiter; /* NULL: no scheduler yet, blk_wait() halts */
+	unsigned cpu; /* the issuer's CPU: a completion elsewhere ends its halt by IPI */
 };
 
 void blk_completion_init(struct blk_completion *c);

@@ -10,7 +10,9 @@
  * the caller's physically contiguous kernel buffer.
  *
  * Locking: vb->lock (taken with interrupts off) guards the queue, the slots and the counters;
- * the interrupt handler takes it too, and completes requests under it. A request's issuer
+ * the interrupt handler takes it too, and completes requests under it. The interrupt goes to
+ * one CPU chosen at probe (pci_irq_cpu: not the boot CPU when there are others), which is
+ * seldom the issuer's: blk_complete() wakes the issuer wherever it sleeps. A request's issuer
  * sleeps in blk_wait() without it and takes it once more before it returns, so the thread
  * that blk_complete() wakes cannot have ended by then.
  *
@@ -21,6 +23,7 @@
  */
 #include <arch/x86/asm.h>
 #include <arch/x86/lapic.h>
+#include <arch/x86/percpu.h>
 #include <arch/x86/trap.h>
 #include <dyad/blk.h>
 #include <dyad/errno.h>
@@ -68,10 +71,12 @@ struct vblk {
 	u64 slot_busy; /* bit i: slot i belongs to a request not yet reaped by its issuer */
 	unsigned nr_slots;
 	unsigned vector; /* 0: no interrupt, issuers poll at each timer tick */
+	unsigned irq_cpu; /* the CPU the vector is routed to */
 	bool failed;
 	const char *fail_why; /* what the device did, printed once by an issuer */
 	unsigned errors_printed; /* device-reported errors printed, at most ERRORS_PRINTED_MAX */
 	u64 irqs, requests;
+	u64 irqs_elsewhere; /* taken on a CPU other than irq_cpu: a misrouted message */
 };
 
 static struct vblk vblks[BLK_MAX_DEVS];
@@ -123,8 +128,12 @@ static void vblk_irq(struct trap_frame *tf)
 		struct vblk *vb = &vblks[i];
 		if (vb->vector != tf->vector)
 			continue;
+		/* With MSI the device signals as on INTx: reading the ISR acknowledges it. */
+		if (vb->vp.irq_mode == VIRTIO_IRQ_MSI)
+			virtio_pci_isr(&vb->vp);
 		spin_lock(&vb->lock);
 		vb->irqs++;
+		vb->irqs_elsewhere += this_cpu_id() != vb->irq_cpu;
 		vblk_reap(vb);
 		spin_unlock(&vb->lock);
 	}
@@ -243,6 +252,18 @@ bool virtio_blk_has_irq(const struct blk_dev *b)
 	return ((const struct vblk *)b->priv)->vector != 0;
 }
 
+unsigned virtio_blk_irq_cpu(const struct blk_dev *b)
+{
+	return ((const struct vblk *)b->priv)->irq_cpu;
+}
+
+u64 virtio_blk_irqs_elsewhere(const struct blk_dev *b)
+{
+	const struct vblk *vb = b->priv;
+
+	return __atomic_load_n(&vb->irqs_elsewhere, __ATOMIC_RELAXED);
+}
+
 /* The logical block size the device states, if it is one Dyad accepts, else 512. */
 static u32 block_size(struct vblk *vb)
 {
@@ -291,29 +312,41 @@ int virtio_blk_probe(struct virtio_pci *vp)
 	b->ops = &vblk_ops;
 	b->priv = vb;
 
-	/* MSI-X entry 0 to this CPU; without it the queue still works, polled at timer ticks. */
-	u16 msix = VIRTIO_NO_VECTOR;
+	/*
+	 * MSI-X entry 0, else MSI, to the CPU with the fewest device interrupts; without either
+	 * the queue still works, polled at timer ticks.
+	 */
 	unsigned vector = pci_irq_vector_alloc(vblk_irq);
-	if (vector && pci_msix_route(vp->pci, 0, vector, lapic_id()) == 0)
-		msix = 0;
+	if (vector) {
+		vb->irq_cpu = pci_irq_cpu();
+		if (virtio_pci_irq_route(&vb->vp, vector, vb->irq_cpu) == VIRTIO_IRQ_NONE) {
+			pci_irq_vector_free(vector);
+			vector = 0;
+		}
+	}
+	u16 msix = virtio_pci_queue_vector(&vb->vp);
 	err = virtio_pci_queue_setup(&vb->vp, 0, &vb->vq, VIRTQ_MAX_SIZE, msix);
 	if (err == -ENODEV && msix != VIRTIO_NO_VECTOR) {
-		msix = VIRTIO_NO_VECTOR;
-		err = virtio_pci_queue_setup(&vb->vp, 0, &vb->vq, VIRTQ_MAX_SIZE, msix);
+		/* The device has no room for the vector: polled. */
+		pci_irq_vector_free(vector);
+		vector = 0;
+		err = virtio_pci_queue_setup(&vb->vp, 0, &vb->vq, VIRTQ_MAX_SIZE, VIRTIO_NO_VECTOR);
 	}
 	u64 slots = err ? 0 : pmem_alloc_zeroed(0);
 	if (err || !slots) {
 		virtio_pci_fail(&vb->vp);
+		pci_irq_vector_free(vector);
 		printf("virtio-blk: no request queue (error %d)\n", err ? err : -ENOMEM);
 		return err ? err : -ENOMEM;
 	}
 	vb->slots = pmem_va(slots);
 	vb->slots_pa = slots;
 	vb->nr_slots = MIN((unsigned)MAX_SLOTS, vb->vq.size / REQ_DESCS);
-	vb->vector = msix == VIRTIO_NO_VECTOR ? 0 : vector;
+	vb->vector = vector;
 	err = blk_register(b);
 	if (err) {
 		virtio_pci_fail(&vb->vp);
+		pci_irq_vector_free(vector);
 		return err;
 	}
 	nr_vblks++;
@@ -321,9 +354,11 @@ int virtio_blk_probe(struct virtio_pci *vp)
 	printf("virtio-blk: %s: %lu bytes (%lu MiB), block %u, %s%s, queue of %u, %s\n", b->name,
 	       b->size, b->size >> 20, b->block_size, b->read_only ? "read-only" : "read-write",
 	       b->has_flush ? ", write cache flushed on fsync" : "", vb->vq.size,
-	       vb->vector ? "MSI-X interrupts" : "no interrupt: polled at timer ticks");
+	       !vb->vector			    ? "no interrupt: polled at timer ticks"
+	       : vb->vp.irq_mode == VIRTIO_IRQ_MSIX ? "MSI-X interrupts"
+						    : "MSI interrupts");
 	if (vb->vector)
-		printf("virtio-blk: %s: vector %#x to APIC ID %u\n", b->name, vb->vector,
-		       lapic_id());
+		printf("virtio-blk: %s: vector %#x to CPU %u (APIC ID %u)\n", b->name, vb->vector,
+		       vb->irq_cpu, percpu_of(vb->irq_cpu)->apic_id);
 	return 0;
 }

@@ -14,3 +14,20 @@ BLK_NO_SKIP := |no virtio disk
 .PHONY: bench-blk
 bench-blk: $(KERNEL) $(USER_BINS)
 	tools/bench-blk.sh $(KERNEL) $(USER_ISO_MODULES)
+
+# `make boot-test-q35`: the ktests and /bin/blk on QEMU's Q35 chipset, where PCI is configured by
+# ECAM from the ACPI MCFG, with 4 CPUs, a scratch disk, and the edu device for the plain-MSI
+# ktest; none of those tests may skip.
+BLKTEST_ISO := $(BUILD)/dyad-blktest.iso
+CMDLINE_BLKTEST := ktest init=/bin/init -- /bin/blk
+Q35_NO_SKIP := no virtio disk|no MSI test device|no ACPI MCFG|one CPU online
+
+$(BLKTEST_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(USER_BINS) tests/user/motd.txt
+	tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE_BLKTEST)" $(USER_ISO_MODULES)
+
+.PHONY: boot-test-q35
+boot-test-q35: deps
+	$(MAKE) $(BLKTEST_ISO) scratch-disk
+	QEMU_MACHINE=q35 QEMU_DEVICES=edu DISK=$(SCRATCH_DISK) BOOT_TEST_TIMEOUT=$(USER_TEST_TIMEOUT) \
+		BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' BOOT_TEST_NO_SKIP='$(Q35_NO_SKIP)' \
+		tools/boot-test.sh qemu $(BLKTEST_ISO)
