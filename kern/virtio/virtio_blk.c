@@ -54,13 +54,6 @@
 #define ERRORS_PRINTED_MAX 10
 #define MAX_IO (1024 * 1024) /* one data descriptor, physically contiguous */
 
-struct vblk_req {
-	struct blk_completion c;
-	u32 type;
-	u32 data_len;
-	unsigned slot;
-};
-
 struct vblk {
 	struct virtio_pci vp;
 	struct virtq vq;
@@ -82,6 +75,13 @@ struct vblk {
 static struct vblk vblks[BLK_MAX_DEVS];
 static unsigned nr_vblks;
 
+static u32 req_type(enum blk_op op)
+{
+	return op == BLK_READ	 ? VIRTIO_BLK_T_IN
+	       : op == BLK_WRITE ? VIRTIO_BLK_T_OUT
+				 : VIRTIO_BLK_T_FLUSH;
+}
+
 /*
  * With vb->lock held: the device broke the protocol. Fails it and everything in flight. Runs
  * in the interrupt handler, where printing could wait for a console lock the interrupted code
@@ -94,7 +94,7 @@ static void vblk_fail(struct vblk *vb, const char *why)
 	vb->failed = true;
 	vb->vq.broken = true;
 	virtio_pci_fail(&vb->vp);
-	for (struct vblk_req *r; (r = virtq_take_any(&vb->vq));)
+	for (struct blk_req *r; (r = virtq_take_any(&vb->vq));)
 		blk_complete(&r->c, -EIO, 0);
 }
 
@@ -106,11 +106,12 @@ static void vblk_reap(struct vblk *vb)
 	int got;
 
 	while ((got = virtq_get_used(&vb->vq, &cookie, &len)) > 0) {
-		struct vblk_req *r = cookie;
+		struct blk_req *r = cookie;
 		/* Read once: the device could change the byte between a check and a use. */
 		u8 status = __atomic_load_n(vb->slots + r->slot * SLOT_LEN + SLOT_STATUS,
 					    __ATOMIC_RELAXED);
-		int err = virtio_blk_judge(r->type, r->data_len, len, status);
+		int err = virtio_blk_judge(req_type(r->op), r->op == BLK_FLUSH ? 0 : r->len, len,
+					   status);
 		if (err == -EPROTO) {
 			blk_complete(&r->c, -EIO, len);
 			vblk_fail(vb, "a completion with an impossible status or length");
@@ -141,7 +142,7 @@ static void vblk_irq(struct trap_frame *tf)
 }
 
 /* Waits for @r; without an interrupt the issuer reaps the queue itself at each wake-up. */
-static void vblk_wait(struct vblk *vb, struct vblk_req *r)
+static void vblk_wait(struct vblk *vb, struct blk_req *r)
 {
 	if (vb->vector) {
 		blk_wait(&r->c);
@@ -156,66 +157,23 @@ static void vblk_wait(struct vblk *vb, struct vblk_req *r)
 	}
 }
 
-static int vblk_rw(struct blk_dev *b, enum blk_op op, u64 off, u64 pa, u32 len)
+static bool all_slots_busy(const struct vblk *vb)
 {
-	struct vblk *vb = b->priv;
-	struct vblk_req r = { .type = op == BLK_READ	? VIRTIO_BLK_T_IN
-				      : op == BLK_WRITE ? VIRTIO_BLK_T_OUT
-							: VIRTIO_BLK_T_FLUSH,
-			      .data_len = op == BLK_FLUSH ? 0 : len };
-	int err;
+	return vb->slot_busy == (vb->nr_slots == 64 ? ~0ull : BIT(vb->nr_slots) - 1);
+}
 
-	if (op != BLK_FLUSH && (!len || len > b->max_io || (off | len) & (b->block_size - 1) ||
-				off >= b->size || len > b->size - off))
-		return -EINVAL;
-	if (op == BLK_WRITE && b->read_only)
-		return -EROFS;
-	blk_completion_init(&r.c);
+/*
+ * Frees @r's slot and prints, from the issuer, what went wrong: a failed device's reason
+ * (once) or the device's own error on @r (the first ERRORS_PRINTED_MAX). Taking the lock the
+ * completion ran under also waits until blk_complete() has woken this thread: only then may the
+ * thread go on and, perhaps, end.
+ */
+static int vblk_release(struct vblk *vb, struct blk_req *r, int err)
+{
+	struct blk_dev *b = &vb->blk;
 	u64 flags = spin_lock_irqsave(&vb->lock);
-	/* A free slot; every slot busy means as many requests in flight: wait for one. */
-	while (!vb->failed &&
-	       vb->slot_busy == (vb->nr_slots == 64 ? ~0ull : BIT(vb->nr_slots) - 1)) {
-		spin_unlock_irqrestore(&vb->lock, flags);
-		if (r.c.waiter)
-			sched_yield();
-		else
-			halt();
-		flags = spin_lock_irqsave(&vb->lock);
-	}
-	if (vb->failed) {
-		spin_unlock_irqrestore(&vb->lock, flags);
-		return -EIO;
-	}
-	r.slot = (unsigned)__builtin_ctzll(~vb->slot_busy);
-	vb->slot_busy |= BIT(r.slot);
-	u8 *slot = vb->slots + r.slot * SLOT_LEN;
-	u64 slot_pa = vb->slots_pa + r.slot * SLOT_LEN;
-	struct virtio_blk_hdr h = { .type = r.type, .sector = off / BLK_SECTOR };
-	memcpy(slot, &h, sizeof(h));
-	slot[SLOT_STATUS] = VIRTIO_BLK_S_UNSET;
-	struct virtq_buf bufs[REQ_DESCS] = {
-		{ .pa = slot_pa, .len = sizeof(h) },
-		{ .pa = pa, .len = len, .device_writes = op == BLK_READ },
-		{ .pa = slot_pa + SLOT_STATUS, .len = 1, .device_writes = true },
-	};
-	if (op == BLK_FLUSH)
-		bufs[1] = bufs[2];
-	err = virtq_add(&vb->vq, bufs, op == BLK_FLUSH ? 2 : 3, &r);
-	if (err >= 0) {
-		vb->requests++;
-		virtio_pci_notify(&vb->vp, 0);
-	}
-	spin_unlock_irqrestore(&vb->lock, flags);
-	if (err >= 0) {
-		vblk_wait(vb, &r);
-		err = r.c.err;
-	}
-	/*
-	 * Taking the lock the completion ran under also waits until blk_complete() has woken this
-	 * thread: only then may the thread go on and, perhaps, end.
-	 */
-	flags = spin_lock_irqsave(&vb->lock);
-	vb->slot_busy &= ~BIT(r.slot);
+
+	vb->slot_busy &= ~BIT(r->slot);
 	const char *why = vb->fail_why;
 	vb->fail_why = NULL;
 	bool print_error = err == -EIO && !vb->failed && vb->errors_printed < ERRORS_PRINTED_MAX;
@@ -226,19 +184,92 @@ static int vblk_rw(struct blk_dev *b, enum blk_op op, u64 off, u64 pa, u32 len)
 		       b->name, why);
 	if (print_error)
 		printf("virtio-blk: %s: the device reported an error on a %s of %u bytes at byte "
-		       "%lu "
-		       "(EIO)%s\n",
+		       "%lu (EIO)%s\n",
 		       b->name,
-		       op == BLK_READ	 ? "read"
-		       : op == BLK_WRITE ? "write"
-					 : "flush",
-		       len, off,
+		       r->op == BLK_READ    ? "read"
+		       : r->op == BLK_WRITE ? "write"
+					    : "flush",
+		       r->len, r->off,
 		       vb->errors_printed == ERRORS_PRINTED_MAX ? "; no more of these are printed"
 								: "");
 	return err < 0 ? err : 0;
 }
 
-static const struct blk_ops vblk_ops = { .rw = vblk_rw };
+static int vblk_submit(struct blk_dev *b, struct blk_req *r, u64 pa, bool may_wait)
+{
+	struct vblk *vb = b->priv;
+	u32 len = r->op == BLK_FLUSH ? 0 : r->len;
+	int err;
+
+	if (r->op != BLK_FLUSH &&
+	    (!len || len > b->max_io || (r->off | len) & (b->block_size - 1) || r->off >= b->size ||
+	     len > b->size - r->off))
+		return -EINVAL;
+	if (r->op == BLK_WRITE && b->read_only)
+		return -EROFS;
+	blk_completion_init(&r->c);
+	u64 flags = spin_lock_irqsave(&vb->lock);
+	/*
+	 * A free slot; every slot busy means as many requests in flight: wait for one, unless the
+	 * caller has requests of its own in flight (!@may_wait), which it must finish first: a
+	 * wait then could be for slots that only its own finish frees.
+	 */
+	while (!vb->failed && all_slots_busy(vb)) {
+		spin_unlock_irqrestore(&vb->lock, flags);
+		if (!may_wait)
+			return -EAGAIN;
+		if (r->c.waiter)
+			sched_yield();
+		else
+			halt();
+		flags = spin_lock_irqsave(&vb->lock);
+	}
+	if (vb->failed) {
+		spin_unlock_irqrestore(&vb->lock, flags);
+		return -EIO;
+	}
+	r->slot = (unsigned)__builtin_ctzll(~vb->slot_busy);
+	vb->slot_busy |= BIT(r->slot);
+	u8 *slot = vb->slots + r->slot * SLOT_LEN;
+	u64 slot_pa = vb->slots_pa + r->slot * SLOT_LEN;
+	struct virtio_blk_hdr h = { .type = req_type(r->op), .sector = r->off / BLK_SECTOR };
+	memcpy(slot, &h, sizeof(h));
+	slot[SLOT_STATUS] = VIRTIO_BLK_S_UNSET;
+	struct virtq_buf bufs[REQ_DESCS] = {
+		{ .pa = slot_pa, .len = sizeof(h) },
+		{ .pa = pa, .len = len, .device_writes = r->op == BLK_READ },
+		{ .pa = slot_pa + SLOT_STATUS, .len = 1, .device_writes = true },
+	};
+	if (r->op == BLK_FLUSH)
+		bufs[1] = bufs[2];
+	err = virtq_add(&vb->vq, bufs, r->op == BLK_FLUSH ? 2 : 3, r);
+	if (err >= 0) {
+		vb->requests++;
+		virtio_pci_notify(&vb->vp, 0);
+	}
+	spin_unlock_irqrestore(&vb->lock, flags);
+	return err < 0 ? vblk_release(vb, r, err) : 0;
+}
+
+static int vblk_finish(struct blk_dev *b, struct blk_req *r)
+{
+	struct vblk *vb = b->priv;
+
+	vblk_wait(vb, r);
+	return vblk_release(vb, r, r->c.err);
+}
+
+static int vblk_rw(struct blk_dev *b, enum blk_op op, u64 off, u64 pa, u32 len)
+{
+	struct blk_req r = { .op = op, .off = off, .len = len };
+	int err = vblk_submit(b, &r, pa, true);
+
+	return err ? err : vblk_finish(b, &r);
+}
+
+static const struct blk_ops vblk_ops = { .rw = vblk_rw,
+					 .submit = vblk_submit,
+					 .finish = vblk_finish };
 
 u64 virtio_blk_irqs(const struct blk_dev *b)
 {
