@@ -21,12 +21,16 @@
 #define DEV_PREFIX "/dev/"
 #define VIRTBLK_MAJOR 253 /* Linux's dynamic major for virtio-blk, as its /dev/vda shows */
 /*
- * A pread64/pwrite64 moves through one kernel buffer as up to PIPE_DEPTH device requests in
- * flight of up to PIPE_CHUNK bytes each (device max_io permitting): 1 MiB at most, a small
- * transfer costs a small allocation.
+ * A pread64/pwrite64 moves through one kernel buffer of at most XFER_BUF bytes (a small
+ * transfer costs a small allocation) as up to XFER_DEPTH device requests in flight. A write goes
+ * out in XFER_WRITE_CHUNK pieces, so that copying the next piece in overlaps the device's work
+ * on the ones before. A read goes out as one request per buffer (device max_io permitting): its
+ * copy out can only start once its data is in, and splitting it cost an interrupt and a wake per
+ * piece that outweighed the overlap in make bench-blk (docs/storage.md).
  */
-#define PIPE_DEPTH 4
-#define PIPE_CHUNK (256 * 1024)
+#define XFER_BUF (1024ull * 1024)
+#define XFER_WRITE_CHUNK (256ull * 1024)
+#define XFER_DEPTH 4
 
 static struct blk_dev *devs[BLK_MAX_DEVS];
 static unsigned nr_devs;
@@ -171,12 +175,12 @@ static long clip(const struct blk_dev *b, u64 len, s64 off, bool write)
 }
 
 /*
- * Moves @n bytes (checked by clip) as a pipeline of up to PIPE_DEPTH device requests of at most
- * PIPE_CHUNK bytes, each with its own part of one kernel buffer: a write copies the next chunk
- * in while the device works on the ones before; a read copies a chunk out while the device
- * fills the ones after. Requests finish in the order they were submitted, and the result counts
- * the bytes moved before the first error (as Linux). Every submitted request is finished before
- * the buffer is freed, errors or not: the device owns that memory until it answers.
+ * Moves @n bytes (checked by clip) as a pipeline of up to XFER_DEPTH device requests, each with
+ * its own part of one kernel buffer: a write copies the next chunk in while the device works on
+ * the ones before; a read (pipelined only when max_io splits the buffer) copies a chunk out
+ * while the device fills the ones after. Requests finish in the order they were submitted, and the
+ * result counts the bytes moved before the first error (as Linux). Every submitted request is
+ * finished before the buffer is freed, errors or not: the device owns that memory until it answers.
  */
 static long transfer(struct fd *f, u64 ubuf, u64 len, s64 off, bool write)
 {
@@ -187,8 +191,9 @@ static long transfer(struct fd *f, u64 ubuf, u64 len, s64 off, bool write)
 	long n = clip(b, len, off, write);
 	if (n <= 0)
 		return n;
-	u32 chunk = (u32)MIN(MIN((u64)n, (u64)b->max_io), (u64)PIPE_CHUNK);
-	unsigned depth = (unsigned)MIN((u64)PIPE_DEPTH, ((u64)n + chunk - 1) / chunk);
+	u32 chunk = (u32)MIN(MIN((u64)n, (u64)b->max_io), write ? XFER_WRITE_CHUNK : XFER_BUF);
+	unsigned depth =
+		(unsigned)MIN(MIN((u64)XFER_DEPTH, ((u64)n + chunk - 1) / chunk), XFER_BUF / chunk);
 	unsigned order = 0;
 	while ((PAGE_SIZE << order) < (u64)chunk * depth)
 		order++;
@@ -196,7 +201,7 @@ static long transfer(struct fd *f, u64 ubuf, u64 len, s64 off, bool write)
 	if (!pa)
 		return -ENOMEM;
 	u8 *buf = pmem_va(pa);
-	struct blk_req reqs[PIPE_DEPTH];
+	struct blk_req reqs[XFER_DEPTH];
 	unsigned first = 0, nr = 0; /* in flight: reqs[first], ... in submission order */
 	long submitted = 0, done = 0, err = 0;
 	long stop = n; /* where the first error struck: nothing from there on counts */
