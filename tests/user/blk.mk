@@ -19,7 +19,7 @@ bench-blk: $(KERNEL) $(USER_BINS)
 
 # `make boot-test-q35`: the ktests and /bin/blk on QEMU's Q35 chipset, PCI configured by ECAM
 # from the ACPI MCFG, 4 CPUs, a scratch disk and the edu device for the plain-MSI ktest
-# (tests/tools/test_pci_q35.sh, also part of check-tools): about 16 s.
+# (tests/tools/test_pci_q35.sh, also part of check-tools): about 20 s.
 .PHONY: boot-test-q35
 boot-test-q35: $(KERNEL) $(USER_BINS)
 	BUILD=$(BUILD) KERNEL=$(KERNEL) USER_ISO_MODULES='$(USER_ISO_MODULES)' \
