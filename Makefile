@@ -194,7 +194,7 @@ check: deps
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) unit
 	$(MAKE) utest-iso scratch-disk
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' DISK=$(SCRATCH_DISK) \
-		BOOT_TEST_STDIN=$(CONSOLE_BURST) BOOT_TEST_TIMEOUT=$(USER_TEST_TIMEOUT) \
+		QEMU_DEVICES=edu BOOT_TEST_STDIN=$(CONSOLE_BURST) BOOT_TEST_TIMEOUT=$(USER_TEST_TIMEOUT) \
 		BOOT_TEST_NO_SKIP='$(VM_TEST_NO_SKIP)$(SMP_NO_SKIP)$(BLK_NO_SKIP)|$(THREADS_NO_SKIP)' \
 		tools/boot-test.sh qemu $(UTEST_ISO)
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' CPUS=$(BOCHS_CHECK_CPUS) \
@@ -219,7 +219,7 @@ check: deps
 check-debug:
 	$(MAKE) BUILD=$(BUILD)/debug DEBUG=1 utest-iso scratch-disk
 	BUILD=$(BUILD)/debug BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' DISK=$(BUILD)/debug/scratch-disk.img \
-		BOOT_TEST_TIMEOUT=$(DEBUG_USER_TEST_TIMEOUT) \
+		QEMU_DEVICES=edu BOOT_TEST_TIMEOUT=$(DEBUG_USER_TEST_TIMEOUT) \
 		BOOT_TEST_NO_SKIP='$(BLK_NO_SKIP:|%=%)' tools/boot-test.sh qemu $(BUILD)/debug/dyad-utest.iso
 
 deps:
@@ -307,6 +307,7 @@ help:
 	@echo "  make bench-vm       VM exit round trip and second-stage fault costs (QEMU, SVM)"
 	@echo "  make bench-guest    the stock bzImage booted directly and by the VMM (Bochs)"
 	@echo "  make bench-blk      /dev/vda throughput from a Dyad process and from bare Linux (QEMU)"
+	@echo "  make boot-test-q35  ktests and /bin/blk on QEMU Q35 (PCI by ECAM), 4 CPUs, edu (MSI)"
 	@echo "  make bench-threads  thread/process switch, fault-in on 1/2/4 CPUs, munmap cost (QEMU)"
 	@echo "  make stress         the address-space stress alone (QEMU), STRESS_SECONDS=300 SEED=-"
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"

@@ -8,6 +8,8 @@
 #include <linux/fs.h>
 
 #include <arch/x86/asm.h>
+#include <arch/x86/percpu.h>
+#include <arch/x86/smp.h>
 #include <dyad/blk.h>
 #include <dyad/errno.h>
 #include <dyad/pmem.h>
@@ -19,11 +21,16 @@
 #define DEV_PREFIX "/dev/"
 #define VIRTBLK_MAJOR 253 /* Linux's dynamic major for virtio-blk, as its /dev/vda shows */
 /*
- * The kernel buffer one pread64/pwrite64 moves through: as large as the transfer, up to 1 MiB
- * (device max_io permitting), so that a large request is one device request, a small one
- * costs a small allocation.
+ * A pread64/pwrite64 moves through one kernel buffer of at most XFER_BUF bytes (a small
+ * transfer costs a small allocation) as up to XFER_DEPTH device requests in flight. A write goes
+ * out in XFER_WRITE_CHUNK pieces, so that copying the next piece in overlaps the device's work
+ * on the ones before. A read goes out as one request per buffer (device max_io permitting): its
+ * copy out can only start once its data is in, and splitting it cost an interrupt and a wake per
+ * piece that outweighed the overlap in make bench-blk (docs/storage.md).
  */
-#define BOUNCE_MAX_ORDER 8
+#define XFER_BUF (1024ull * 1024)
+#define XFER_WRITE_CHUNK (256ull * 1024)
+#define XFER_DEPTH 4
 
 static struct blk_dev *devs[BLK_MAX_DEVS];
 static unsigned nr_devs;
@@ -61,12 +68,13 @@ void blk_completion_init(struct blk_completion *c)
 {
 	struct thread *t = thread_current();
 
-	*c = (struct blk_completion){ .waiter = t && !t->idle ? t : NULL };
+	*c = (struct blk_completion){ .waiter = t && !t->idle ? t : NULL, .cpu = this_cpu_id() };
 }
 
 void blk_complete(struct blk_completion *c, int err, u32 len)
 {
 	struct thread *t = c->waiter;
+	unsigned cpu = c->cpu;
 
 	c->err = err;
 	c->len = len;
@@ -74,6 +82,8 @@ void blk_complete(struct blk_completion *c, int err, u32 len)
 	__atomic_store_n(&c->done, true, __ATOMIC_RELEASE);
 	if (t)
 		sched_wake(t);
+	else if (cpu != this_cpu_id())
+		smp_send_resched(cpu); /* ends its halt in blk_wait() */
 }
 
 /*
@@ -164,6 +174,14 @@ static long clip(const struct blk_dev *b, u64 len, s64 off, bool write)
 	return (long)MIN(len, b->size - (u64)off);
 }
 
+/*
+ * Moves @n bytes (checked by clip) as a pipeline of up to XFER_DEPTH device requests, each with
+ * its own part of one kernel buffer: a write copies the next chunk in while the device works on
+ * the ones before; a read (pipelined only when max_io splits the buffer) copies a chunk out
+ * while the device fills the ones after. Requests finish in the order they were submitted, and the
+ * result counts the bytes moved before the first error (as Linux). Every submitted request is
+ * finished before the buffer is freed, errors or not: the device owns that memory until it answers.
+ */
 static long transfer(struct fd *f, u64 ubuf, u64 len, s64 off, bool write)
 {
 	struct blk_dev *b = f->blk;
@@ -173,29 +191,62 @@ static long transfer(struct fd *f, u64 ubuf, u64 len, s64 off, bool write)
 	long n = clip(b, len, off, write);
 	if (n <= 0)
 		return n;
+	u32 chunk = (u32)MIN(MIN((u64)n, (u64)b->max_io), write ? XFER_WRITE_CHUNK : XFER_BUF);
+	unsigned depth =
+		(unsigned)MIN(MIN((u64)XFER_DEPTH, ((u64)n + chunk - 1) / chunk), XFER_BUF / chunk);
 	unsigned order = 0;
-	while (order < BOUNCE_MAX_ORDER && (PAGE_SIZE << order) < MIN((u64)n, (u64)b->max_io))
+	while ((PAGE_SIZE << order) < (u64)chunk * depth)
 		order++;
 	u64 pa = pmem_alloc(order);
 	if (!pa)
 		return -ENOMEM;
-	void *buf = pmem_va(pa);
-	u32 chunk = MIN((u32)(PAGE_SIZE << order), b->max_io);
-	long done = 0, err = 0;
-	while (done < n) {
-		u32 step = (u32)MIN((u64)chunk, (u64)(n - done));
-		if (write && copy_from_user(buf, ubuf + (u64)done, step)) {
-			err = -EFAULT;
-			break;
+	u8 *buf = pmem_va(pa);
+	struct blk_req reqs[XFER_DEPTH];
+	unsigned first = 0, nr = 0; /* in flight: reqs[first], ... in submission order */
+	long submitted = 0, done = 0, err = 0;
+	long stop = n; /* where the first error struck: nothing from there on counts */
+
+	for (;;) {
+		while (stop == n && nr < depth && submitted < n) {
+			unsigned i = (first + nr) % depth;
+			u32 step = (u32)MIN((u64)chunk, (u64)(n - submitted));
+			u64 part = (u64)i * chunk;
+			int e = 0;
+			if (write && copy_from_user(buf + part, ubuf + (u64)submitted, step))
+				e = -EFAULT;
+			reqs[i] = (struct blk_req){ .op = write ? BLK_WRITE : BLK_READ,
+						    .off = (u64)off + (u64)submitted,
+						    .len = step };
+			if (!e)
+				e = b->ops->submit(b, &reqs[i], pa + part, nr == 0);
+			if (e == -EAGAIN)
+				break; /* no free slot: finish one of ours first */
+			if (e) {
+				err = e;
+				stop = submitted;
+				break;
+			}
+			nr++;
+			submitted += step;
 		}
-		err = b->ops->rw(b, write ? BLK_WRITE : BLK_READ, (u64)off + (u64)done, pa, step);
-		if (err)
+		if (!nr)
 			break;
-		if (!write && copy_to_user(ubuf + (u64)done, buf, step)) {
-			err = -EFAULT;
-			break;
+		struct blk_req *r = &reqs[first];
+		long at = (long)(r->off - (u64)off);
+		u64 part = (u64)first * chunk;
+		int e = b->ops->finish(b, r);
+		first = (first + 1) % depth;
+		nr--;
+		if (at >= stop)
+			continue; /* after an error: finished, not counted */
+		if (!e && !write && copy_to_user(ubuf + (u64)at, buf + part, r->len))
+			e = -EFAULT;
+		if (e) {
+			err = e;
+			stop = at;
+		} else {
+			done = at + r->len;
 		}
-		done += step;
 	}
 	pmem_free(pa, order);
 	/* As Linux: what was moved before an error is the result; an error alone is returned. */

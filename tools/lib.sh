@@ -115,6 +115,16 @@ if [[ -n ${DISK:-} ]]; then
 	QEMU_COMMON+=(-drive "if=none,id=d0,file=$DISK,format=raw$disk_ro" -device virtio-blk-pci,drive=d0)
 fi
 
+# QEMU_MACHINE=q35 boots QEMU's Q35 chipset (PCI Express, an ACPI MCFG: Dyad then configures PCI
+# by ECAM) instead of the default i440FX PC. QEMU_DEVICES='edu ...' adds each as a -device.
+if [[ -n ${QEMU_MACHINE:-} ]]; then
+	[[ $QEMU_MACHINE =~ ^[a-z0-9.-]+$ ]] || die "QEMU_MACHINE='$QEMU_MACHINE' is no machine name"
+	QEMU_COMMON+=(-M "$QEMU_MACHINE")
+fi
+for dev in ${QEMU_DEVICES:-}; do
+	QEMU_COMMON+=(-device "$dev")
+done
+
 # The guest RAM `make run` accepts (RAM=), in MiB: the VMM's own bounds (BOOT_RAM_MIN and
 # BOOT_RAM_MAX in user/vmm/boot.h), checked here before anything boots. Change both together.
 GUEST_RAM_MIN_MIB=32

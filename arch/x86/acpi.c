@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The CPUs from the firmware's tables (include/arch/x86/acpi.h): the ACPI MADT, else the MP
- * table. Pure code over bytes read through a phys_read_fn; it builds on the host unchanged.
- * Fields are copied out with memcpy: tables are byte-packed and their entries unaligned.
+ * table; and the PCI configuration windows of the ACPI MCFG. Pure code over bytes read through a
+ * phys_read_fn; it builds on the host unchanged. Fields are copied out with memcpy: tables are
+ * byte-packed and their entries unaligned.
  */
 #include <arch/x86/acpi.h>
 #include <dyad/string.h>
@@ -14,6 +15,9 @@
 #define MADT_X2APIC 9
 #define MADT_ENABLED BIT(0)
 #define ACPI_ROOT_MAX 256 /* tables an RSDT or XSDT may list: real ones list a few dozen */
+#define MCFG_ENTRIES_OFF 44 /* header, 8 reserved bytes */
+#define MCFG_ENTRY_LEN 16
+#define MCFG_ADDR_LIMIT (1ull << 52) /* the architectural limit of a physical address */
 
 #define MP_FLOAT_LEN 16
 #define MP_CONFIG_HEADER_LEN 44
@@ -155,67 +159,145 @@ static const char *parse_madt(const u8 *t, u32 len, struct cpu_table *out)
 	return NULL;
 }
 
-/* The root table's entries are 4 bytes (RSDT) or 8 bytes (XSDT) wide, unaligned in the XSDT. */
-static const char *find_madt(phys_read_fn rd, void *ctx, u64 root_pa, unsigned width,
-			     struct cpu_table *out)
+/*
+ * The table with signature @sig listed by the root table at @root_pa, whose entries are 4 bytes
+ * (RSDT) or 8 bytes (XSDT, unaligned) wide: read whole and checked by read_sdt(). Returns it,
+ * NULL with *@err NULL when the root lists none, or NULL with *@err set.
+ */
+static const u8 *find_sdt(phys_read_fn rd, void *ctx, u64 root_pa, unsigned width,
+			  const char sig[4], u32 *len, const char **err)
 {
-	const char *err = NULL;
-	u32 len;
-	const u8 *root = read_sdt(rd, ctx, root_pa, &len, &err);
+	const u8 *root = read_sdt(rd, ctx, root_pa, len, err);
 
 	if (!root)
-		return err;
-	if (memcmp(root, width == 8 ? "XSDT" : "RSDT", 4) != 0)
-		return "the RSDP does not point at an RSDT or XSDT";
-	u32 n = (len - SDT_HEADER_LEN) / width;
+		return NULL;
+	if (memcmp(root, width == 8 ? "XSDT" : "RSDT", 4) != 0) {
+		*err = "the RSDP does not point at an RSDT or XSDT";
+		return NULL;
+	}
+	u32 n = (*len - SDT_HEADER_LEN) / width;
 	/* Copied: the next read may reuse the memory the root table was read into. */
 	u64 entries[ACPI_ROOT_MAX];
-	if (n > ARRAY_SIZE(entries))
-		return "the ACPI root table lists more than 256 tables";
+	if (n > ARRAY_SIZE(entries)) {
+		*err = "the ACPI root table lists more than 256 tables";
+		return NULL;
+	}
 	for (u32 i = 0; i < n; i++)
 		entries[i] = width == 8 ? get64(root + SDT_HEADER_LEN + 8 * i)
 					: get32(root + SDT_HEADER_LEN + 4 * i);
 	for (u32 i = 0; i < n; i++) {
 		const u8 *h = rd(ctx, entries[i], SDT_HEADER_LEN);
-		if (!h || memcmp(h, "APIC", 4) != 0)
-			continue;
-		const u8 *madt = read_sdt(rd, ctx, entries[i], &len, &err);
-		if (!madt)
-			return err;
-		return parse_madt(madt, len, out);
+		if (h && memcmp(h, sig, 4) == 0)
+			return read_sdt(rd, ctx, entries[i], len, err);
 	}
-	return "the ACPI tables have no MADT";
+	return NULL;
+}
+
+/*
+ * The table with signature @sig found from the RSDP copy @rsdp: through the XSDT when the RSDP
+ * is revision 2 or later with a valid extended checksum, else the RSDT. As find_sdt().
+ */
+static const u8 *find_table(const void *rsdp, size_t rsdp_len, phys_read_fn rd, void *ctx,
+			    const char sig[4], u32 *len, const char **err)
+{
+	const u8 *r = rsdp;
+
+	*err = NULL;
+	if (!r || rsdp_len < ACPI_RSDP_V1_LEN) {
+		*err = "the ACPI RSDP is shorter than 20 bytes";
+	} else if (memcmp(r, "RSD PTR ", 8) != 0) {
+		*err = "the ACPI RSDP has a bad signature";
+	} else if (sum_bytes(r, ACPI_RSDP_V1_LEN) != 0) {
+		*err = "the ACPI RSDP has a bad checksum";
+	} else if (r[15] >= 2 && rsdp_len >= ACPI_RSDP_V2_LEN) {
+		/* Revision 2: the XSDT, if its own length and checksum hold. */
+		u32 rlen = get32(r + 20);
+		if (rlen < ACPI_RSDP_V2_LEN || rlen > rsdp_len)
+			*err = "the ACPI RSDP states a length beyond its copy";
+		else if (sum_bytes(r, rlen) != 0)
+			*err = "the ACPI RSDP has a bad extended checksum";
+		else if (get64(r + 24))
+			return find_sdt(rd, ctx, get64(r + 24), 8, sig, len, err);
+		else
+			return find_sdt(rd, ctx, get32(r + 16), 4, sig, len, err);
+	} else {
+		return find_sdt(rd, ctx, get32(r + 16), 4, sig, len, err);
+	}
+	return NULL;
 }
 
 const char *acpi_madt_cpus(const void *rsdp, size_t rsdp_len, phys_read_fn rd, void *ctx,
 			   struct cpu_table *out)
 {
-	const u8 *r = rsdp;
 	const char *err;
+	u32 len;
 
 	table_reset(out, CPU_TABLE_MADT);
-	if (!r || rsdp_len < ACPI_RSDP_V1_LEN)
-		err = "the ACPI RSDP is shorter than 20 bytes";
-	else if (memcmp(r, "RSD PTR ", 8) != 0)
-		err = "the ACPI RSDP has a bad signature";
-	else if (sum_bytes(r, ACPI_RSDP_V1_LEN) != 0)
-		err = "the ACPI RSDP has a bad checksum";
-	else if (r[15] >= 2 && rsdp_len >= ACPI_RSDP_V2_LEN) {
-		/* Revision 2: the XSDT, if its own length and checksum hold. */
-		u32 len = get32(r + 20);
-		if (len < ACPI_RSDP_V2_LEN || len > rsdp_len)
-			err = "the ACPI RSDP states a length beyond its copy";
-		else if (sum_bytes(r, len) != 0)
-			err = "the ACPI RSDP has a bad extended checksum";
-		else if (get64(r + 24))
-			err = find_madt(rd, ctx, get64(r + 24), 8, out);
-		else
-			err = find_madt(rd, ctx, get32(r + 16), 4, out);
-	} else {
-		err = find_madt(rd, ctx, get32(r + 16), 4, out);
-	}
+	const u8 *madt = find_table(rsdp, rsdp_len, rd, ctx, "APIC", &len, &err);
+	if (madt)
+		err = parse_madt(madt, len, out);
+	else if (!err)
+		err = "the ACPI tables have no MADT";
 	if (err)
 		table_reset(out, CPU_TABLE_NONE);
+	return err;
+}
+
+/*
+ * The MCFG's allocations: 16 bytes each after 8 reserved bytes. An entry is used when it is
+ * for segment 0 (the only one configuration mechanism 1 reaches too), names an ordered bus
+ * range, and its window is 1 MiB aligned, not at 0, and below 2^52 for every bus it covers.
+ */
+static const char *parse_mcfg(const u8 *t, u32 len, struct mcfg *out)
+{
+	if (len < MCFG_ENTRIES_OFF)
+		return "the MCFG is shorter than its fixed fields";
+	if ((len - MCFG_ENTRIES_OFF) % MCFG_ENTRY_LEN)
+		return "the MCFG length is not a whole number of entries";
+	for (u32 off = MCFG_ENTRIES_OFF; off < len; off += MCFG_ENTRY_LEN) {
+		const u8 *e = t + off;
+		struct mcfg_region r = { .base = get64(e),
+					 .segment = get16(e + 8),
+					 .bus_first = e[10],
+					 .bus_last = e[11] };
+		/* Bus 0's address even when the range starts later: bus b is at base + b MiB. */
+		u64 end = r.base + ((u64)r.bus_last + 1) * MCFG_BUS_WINDOW;
+		bool sane = r.bus_first <= r.bus_last && r.base &&
+			    !(r.base & (MCFG_BUS_WINDOW - 1)) && r.base < MCFG_ADDR_LIMIT &&
+			    end <= MCFG_ADDR_LIMIT;
+		if (!sane) {
+			out->nr_bad++;
+			continue;
+		}
+		if (r.segment != 0 || out->nr == MCFG_MAX_REGIONS) {
+			out->nr_ignored++;
+			continue;
+		}
+		for (unsigned i = 0; i < out->nr; i++) {
+			if (r.bus_first <= out->r[i].bus_last && out->r[i].bus_first <= r.bus_last)
+				return "the MCFG has two windows for the same bus";
+		}
+		out->r[out->nr++] = r;
+	}
+	if (!out->nr)
+		return "the MCFG has no usable window for segment 0";
+	return NULL;
+}
+
+const char *acpi_mcfg(const void *rsdp, size_t rsdp_len, phys_read_fn rd, void *ctx,
+		      struct mcfg *out)
+{
+	const char *err;
+	u32 len;
+
+	memset(out, 0, sizeof(*out));
+	const u8 *mcfg = find_table(rsdp, rsdp_len, rd, ctx, "MCFG", &len, &err);
+	if (mcfg)
+		err = parse_mcfg(mcfg, len, out);
+	else if (!err)
+		err = "the ACPI tables have no MCFG";
+	if (err)
+		memset(out, 0, sizeof(*out));
 	return err;
 }
 

@@ -25,8 +25,15 @@ extern char kernel_image_start[], kernel_text_end[], kernel_rodata_end[], kernel
 #define KERNEL_PDPT_MMIO_SLOT 511
 
 static u64 direct_page_size;
-static u64 *mmio_pt;
+static u64 *mmio_pd, *mmio_pt;
 static u64 mmio_next_va = MMIO_BASE;
+/*
+ * Windows of MMIO_BIG_MIN bytes and more take 2 MiB pages after the 4 KiB page table's 2 MiB
+ * (PD slot 0), which a single PCI ECAM bus (1 MiB) would otherwise half fill. A 2 MiB page may
+ * then cover up to 1 MiB beside the window, uncached, that nothing accesses.
+ */
+#define MMIO_BIG_MIN (1ULL << 20)
+static u64 mmio_next_big_va = MMIO_BASE + SZ_2M;
 
 /* A zeroed page-table pair; returns its physical address. Boot cannot go on without it. */
 static paddr_t kmap_alloc_pair(void)
@@ -149,9 +156,24 @@ void *kmap_mmio(paddr_t pa, size_t size)
 
 	if (!mmio_pt) {
 		paddr_t pd_pa = kmap_alloc_pair(), pt_pa = kmap_alloc_pair();
-		((u64 *)pmem_va(pd_pa))[0] = pt_pa | KPTE_P | KPTE_W;
+		mmio_pd = pmem_va(pd_pa);
+		mmio_pd[0] = pt_pa | KPTE_P | KPTE_W;
 		boot_pdpt_high[KERNEL_PDPT_MMIO_SLOT] = pd_pa | KPTE_P | KPTE_W;
 		mmio_pt = pmem_va(pt_pa);
+	}
+	if (size >= MMIO_BIG_MIN) {
+		paddr_t big = ALIGN_DOWN(pa, SZ_2M);
+		u64 n = (ALIGN_UP(pa + size, SZ_2M) - big) / SZ_2M;
+		u64 va = mmio_next_big_va;
+		BUG_ON((va - MMIO_BASE) / SZ_2M + n > PMAP_ENTRIES);
+		for (u64 i = 0; i < n; i++) {
+			mmio_pd[(mmio_next_big_va - MMIO_BASE) / SZ_2M] =
+				(big + i * SZ_2M) | kernel_leaf_flags() | KPTE_PS | KPTE_PCD |
+				KPTE_PWT;
+			tlb_invlpg(mmio_next_big_va);
+			mmio_next_big_va += SZ_2M;
+		}
+		return (void *)(va + (pa - big));
 	}
 	u64 first_va = mmio_next_va;
 	BUG_ON((first_va - MMIO_BASE) / PAGE_SIZE + pages > PMAP_ENTRIES);

@@ -1,15 +1,23 @@
 // SPDX-License-Identifier: MIT
 /*
- * Host PCI (include/dyad/pci.h): configuration mechanism 1, BAR sizing, capabilities, MSI-X.
+ * Host PCI (include/dyad/pci.h): configuration by ECAM or mechanism 1, BAR sizing, capabilities,
+ * MSI-X and MSI, device interrupts spread over the CPUs.
  *
- * Mechanism 1 reaches the first 256 bytes of each function's configuration space, which holds
- * everything used here (the header, MSI-X and the virtio capabilities). ECAM (the MCFG table)
- * would add the extended space; nothing here needs it yet. The 0xcf8 address and the 0xcfc
- * data access are a pair, so every access holds cfg_lock with interrupts off.
+ * A bus inside a window of the ACPI MCFG is configured through ECAM: one uncached 32-bit access
+ * to memory, atomic by itself, so it needs no lock. Every other bus (and every bus on a machine
+ * without MCFG, such as QEMU's default i440FX PC) uses mechanism 1, whose 0xcf8 address and
+ * 0xcfc data accesses are a pair: each pair holds cfg_lock with interrupts off. Only the first
+ * 256 bytes of a function's space are used either way (the header, MSI, MSI-X, the virtio
+ * capabilities), so the two give the same view; pci_init() checks that they do before it trusts
+ * the MCFG.
  */
+#include <arch/x86/acpi.h>
 #include <arch/x86/asm.h>
 #include <arch/x86/kmap.h>
+#include <arch/x86/percpu.h>
+#include <arch/x86/smp.h>
 #include <arch/x86/trap.h>
+#include <dyad/bootinfo.h>
 #include <dyad/errno.h>
 #include <dyad/pci.h>
 #include <dyad/printf.h>
@@ -40,6 +48,16 @@
 #define MSIX_ENTRY_LEN 16
 #define MSIX_ENTRY_MASKED BIT(0)
 
+#define MSI_CTRL 2
+#define MSI_ADDR 4
+#define MSI_ENABLE BIT(0)
+#define MSI_MME (7u << 4) /* multiple messages enabled: 0 asks for one */
+#define MSI_64BIT BIT(7)
+#define MSI_PV_MASK BIT(8) /* per-vector masking: a mask register follows the data */
+
+#define MSG_ADDR 0xfee00000u /* an interrupt message: physical destination, no redirection */
+#define MSG_APIC_ID_MAX 0xff /* an xAPIC message names 8 bits of destination */
+
 #define CAP_WALK_MAX 48 /* a 256-byte space holds at most 48 four-byte-aligned capabilities */
 
 #define IRQ_PCI_FIRST 0x40
@@ -50,8 +68,31 @@ static unsigned nr_devs;
 static struct spinlock cfg_lock = SPINLOCK_INIT;
 static struct spinlock vec_lock = SPINLOCK_INIT;
 static bool vec_used[IRQ_PCI_LAST - IRQ_PCI_FIRST + 1];
+/* Device interrupts routed to each CPU by pci_irq_cpu(). */
+static unsigned irqs_routed[SMP_MAX_CPUS];
 
-static u32 cfg_read(u8 bus, u8 dev, u8 fn, u16 off)
+/* The ECAM windows in use, each mapping buses bus_first..bus_last; set once by pci_init(). */
+static struct ecam_window {
+	volatile u8 *va; /* bus_first's configuration space */
+	u8 bus_first, bus_last;
+} ecam[MCFG_MAX_REGIONS];
+static unsigned nr_ecam;
+
+/* The ECAM address of the dword holding @off, or NULL when @bus has no window. */
+static volatile u32 *ecam_dword(u8 bus, u8 dev, u8 fn, u16 off)
+{
+	for (unsigned i = 0; i < nr_ecam; i++) {
+		const struct ecam_window *w = &ecam[i];
+		if (bus < w->bus_first || bus > w->bus_last)
+			continue;
+		u64 at = (u64)(bus - w->bus_first) << 20 | (u64)dev << 15 | (u64)fn << 12 |
+			 (off & 0xffc);
+		return (volatile u32 *)(w->va + at);
+	}
+	return NULL;
+}
+
+static u32 cfg1_read(u8 bus, u8 dev, u8 fn, u16 off)
 {
 	u64 flags = irq_save();
 
@@ -63,8 +104,21 @@ static u32 cfg_read(u8 bus, u8 dev, u8 fn, u16 off)
 	return v;
 }
 
+static u32 cfg_read(u8 bus, u8 dev, u8 fn, u16 off)
+{
+	volatile u32 *p = ecam_dword(bus, dev, fn, off);
+
+	return p ? *p : cfg1_read(bus, dev, fn, off);
+}
+
 static void cfg_write(u8 bus, u8 dev, u8 fn, u16 off, u32 v)
 {
+	volatile u32 *p = ecam_dword(bus, dev, fn, off);
+
+	if (p) {
+		*p = v;
+		return;
+	}
 	u64 flags = irq_save();
 
 	spin_lock(&cfg_lock);
@@ -77,6 +131,16 @@ static void cfg_write(u8 bus, u8 dev, u8 fn, u16 off, u32 v)
 u32 pci_cfg_read32(const struct pci_dev *d, u16 off)
 {
 	return cfg_read(d->bus, d->dev, d->fn, off);
+}
+
+u32 pci_cfg1_read32(const struct pci_dev *d, u16 off)
+{
+	return cfg1_read(d->bus, d->dev, d->fn, off);
+}
+
+unsigned pci_ecam_windows(void)
+{
+	return nr_ecam;
 }
 
 u16 pci_cfg_read16(const struct pci_dev *d, u16 off)
@@ -195,8 +259,62 @@ static void add_function(u8 bus, u8 dev, u8 fn, u32 id)
 	printf("\n");
 }
 
+/* True when the ECAM windows cover all 256 buses. */
+static bool ecam_covers_all(void)
+{
+	unsigned buses = 0;
+
+	for (unsigned i = 0; i < nr_ecam; i++)
+		buses += ecam[i].bus_last - ecam[i].bus_first + 1u;
+	return buses == 256; /* the windows' bus ranges are disjoint (acpi_mcfg) */
+}
+
+/*
+ * Takes the MCFG's windows, each mapped once. A window is dropped when its first bus's device
+ * 0 reads differently through it than through mechanism 1: an MCFG that names memory where no
+ * ECAM answers would otherwise hide every device.
+ */
+static void ecam_init(void)
+{
+	const struct boot_info *bi = kernel_boot_info();
+	const char *err = "the boot loader passed no ACPI RSDP";
+	struct mcfg m;
+
+	if (bi->acpi_rsdp_len)
+		err = acpi_mcfg(bi->acpi_rsdp, bi->acpi_rsdp_len, acpi_direct_map_read, NULL, &m);
+	if (err) {
+		printf("pci: configuration mechanism 1 (no ECAM: %s)\n", err);
+		return;
+	}
+	if (m.nr_bad || m.nr_ignored)
+		printf("pci: MCFG: %u entries refused (bad bus range or address), %u of other "
+		       "segments or beyond %u left out\n",
+		       m.nr_bad, m.nr_ignored, MCFG_MAX_REGIONS);
+	for (unsigned i = 0; i < m.nr; i++) {
+		const struct mcfg_region *r = &m.r[i];
+		u64 pa = r->base + r->bus_first * MCFG_BUS_WINDOW;
+		u64 len = (r->bus_last - r->bus_first + 1ull) * MCFG_BUS_WINDOW;
+		struct ecam_window w = { kmap_mmio(pa, len), r->bus_first, r->bus_last };
+		ecam[nr_ecam++] = w;
+		u32 by_ecam = *ecam_dword(r->bus_first, 0, 0, PCI_VENDOR);
+		u32 by_cfg1 = cfg1_read(r->bus_first, 0, 0, PCI_VENDOR);
+		if (by_ecam != by_cfg1) {
+			nr_ecam--;
+			printf("pci: ECAM at %#lx for buses %02x-%02x not used: bus %02x device 0 "
+			       "reads %#x there, %#x by mechanism 1\n",
+			       pa, r->bus_first, r->bus_last, r->bus_first, by_ecam, by_cfg1);
+			continue;
+		}
+		printf("pci: ECAM at %#lx for buses %02x-%02x (ACPI MCFG)\n", pa, r->bus_first,
+		       r->bus_last);
+	}
+	if (!nr_ecam)
+		printf("pci: configuration mechanism 1 (no usable ECAM window)\n");
+}
+
 void pci_init(void)
 {
+	ecam_init();
 	for (unsigned bus = 0; bus < 256; bus++) {
 		for (u8 dev = 0; dev < 32; dev++) {
 			u32 id = cfg_read((u8)bus, dev, 0, PCI_VENDOR);
@@ -212,7 +330,10 @@ void pci_init(void)
 			}
 		}
 	}
-	printf("pci: %u functions (configuration mechanism 1)\n", nr_devs);
+	printf("pci: %u functions (%s)\n", nr_devs,
+	       !nr_ecam		   ? "configuration mechanism 1"
+	       : ecam_covers_all() ? "ECAM"
+				   : "ECAM, mechanism 1 for buses outside its windows");
 }
 
 struct pci_dev *pci_dev_at(unsigned i)
@@ -254,29 +375,108 @@ unsigned pci_irq_vector_alloc(void (*handler)(struct trap_frame *tf))
 	return v;
 }
 
-int pci_msix_route(const struct pci_dev *d, unsigned entry, unsigned vector, u32 apic_id)
+void pci_irq_vector_free(unsigned vector)
+{
+	if (vector < IRQ_PCI_FIRST || vector > IRQ_PCI_LAST)
+		return;
+	trap_set_irq_handler(vector, NULL);
+	spin_lock(&vec_lock);
+	vec_used[vector - IRQ_PCI_FIRST] = false;
+	spin_unlock(&vec_lock);
+}
+
+/*
+ * The boot CPU counts one route more than it has: it takes the legacy interrupts (the UART's,
+ * through the I/O APIC), so with several CPUs the first device goes elsewhere.
+ */
+unsigned pci_irq_cpu(void)
+{
+	unsigned cpu, best = 0, best_load = ~0u;
+
+	spin_lock(&vec_lock);
+	for_each_cpu (cpu, smp_online_mask()) {
+		unsigned load = irqs_routed[cpu] + (cpu == 0);
+		if (percpu_of(cpu)->apic_id <= MSG_APIC_ID_MAX && load < best_load) {
+			best = cpu;
+			best_load = load;
+		}
+	}
+	irqs_routed[best]++;
+	spin_unlock(&vec_lock);
+	return best;
+}
+
+/* The MSI-X table of @d, mapped on first use and kept: kmap_mmio() mappings are never undone. */
+static volatile u32 *msix_table(struct pci_dev *d, unsigned *n)
+{
+	u16 ctrl = pci_cfg_read16(d, d->msix_cap + MSIX_CTRL);
+
+	*n = (ctrl & 0x7ff) + 1;
+	if (!d->msix_table) {
+		u32 table = pci_cfg_read32(d, d->msix_cap + MSIX_TABLE);
+		d->msix_table = pci_bar_map(d, table & 7, table & ~7u, (u64)*n * MSIX_ENTRY_LEN);
+	}
+	return d->msix_table;
+}
+
+int pci_msix_route(struct pci_dev *d, unsigned entry, unsigned vector, unsigned cpu)
 {
 	u8 cap = d->msix_cap;
+	unsigned n;
 
 	if (!cap)
 		return -ENODEV;
+	u32 apic_id = cpu < SMP_MAX_CPUS ? percpu_of(cpu)->apic_id : ~0u;
+	if (apic_id > MSG_APIC_ID_MAX || vector < 32 || vector > 0xfe)
+		return -EINVAL;
+	volatile u32 *t = msix_table(d, &n);
+	if (!t || entry >= n)
+		return -EINVAL;
 	u16 ctrl = pci_cfg_read16(d, cap + MSIX_CTRL);
-	unsigned n = (ctrl & 0x7ff) + 1;
-	u32 table = pci_cfg_read32(d, cap + MSIX_TABLE);
-	if (entry >= n || apic_id > 0xff || vector < 32 || vector > 0xfe)
-		return -EINVAL;
-	volatile u32 *t = pci_bar_map(d, table & 7, table & ~7u, (u64)n * MSIX_ENTRY_LEN);
-	if (!t)
-		return -EINVAL;
 	/* Function-masked while the table changes, so no half-written message is ever sent. */
 	pci_cfg_write16(d, cap + MSIX_CTRL, ctrl | MSIX_ENABLE | MSIX_FUNC_MASK);
 	for (unsigned i = 0; i < n; i++)
 		t[i * 4 + 3] |= MSIX_ENTRY_MASKED;
 	volatile u32 *e = t + entry * 4;
-	e[0] = 0xfee00000u | apic_id << 12; /* physical destination, no redirection hint */
+	e[0] = MSG_ADDR | apic_id << 12;
 	e[1] = 0;
 	e[2] = vector; /* fixed delivery, edge */
 	e[3] &= ~MSIX_ENTRY_MASKED;
 	pci_cfg_write16(d, cap + MSIX_CTRL, (ctrl | MSIX_ENABLE) & ~MSIX_FUNC_MASK);
 	return 0;
+}
+
+/*
+ * The message is written while MSI is off, so the function never sends a half-written one;
+ * with per-vector masking the one vector is unmasked. One message is asked for (MME 0): the
+ * function then sends @vector whatever number of vectors it could use.
+ */
+int pci_msi_route(struct pci_dev *d, unsigned vector, unsigned cpu)
+{
+	u8 cap = d->msi_cap;
+
+	if (!cap)
+		return -ENODEV;
+	u32 apic_id = cpu < SMP_MAX_CPUS ? percpu_of(cpu)->apic_id : ~0u;
+	if (apic_id > MSG_APIC_ID_MAX || vector < 32 || vector > 0xfe)
+		return -EINVAL;
+	u16 ctrl = pci_cfg_read16(d, cap + MSI_CTRL);
+	u16 data = ctrl & MSI_64BIT ? 12 : 8;
+
+	pci_cfg_write16(d, cap + MSI_CTRL, ctrl & ~(MSI_ENABLE | MSI_MME));
+	pci_cfg_write32(d, cap + MSI_ADDR, MSG_ADDR | apic_id << 12);
+	if (ctrl & MSI_64BIT)
+		pci_cfg_write32(d, cap + MSI_ADDR + 4, 0);
+	pci_cfg_write16(d, cap + data, (u16)vector); /* fixed delivery, edge */
+	if (ctrl & MSI_PV_MASK)
+		pci_cfg_write32(d, cap + data + 4, pci_cfg_read32(d, cap + data + 4) & ~1u);
+	pci_cfg_write16(d, cap + MSI_CTRL, (ctrl & ~MSI_MME) | MSI_ENABLE);
+	return 0;
+}
+
+void pci_msi_disable(struct pci_dev *d)
+{
+	if (d->msi_cap)
+		pci_cfg_write16(d, d->msi_cap + MSI_CTRL,
+				pci_cfg_read16(d, d->msi_cap + MSI_CTRL) & ~MSI_ENABLE);
 }

@@ -129,7 +129,7 @@ static bool kernel_va_mapped(u64 va)
 }
 
 /* phys_read_fn over the direct map: the firmware's tables are in RAM or next to it. */
-static const void *direct_map_read(void *ctx, u64 pa, u64 len)
+const void *acpi_direct_map_read(void *ctx, u64 pa, u64 len)
 {
 	if (len == 0 || pa >= PMEM_MAPPED_LIMIT || len > PMEM_MAPPED_LIMIT - pa)
 		return NULL;
@@ -146,10 +146,10 @@ static void find_cpus(const struct boot_info *bi, u32 boot_apic_id)
 	const char *mp_err = NULL;
 
 	if (bi->acpi_rsdp_len)
-		madt_err = acpi_madt_cpus(bi->acpi_rsdp, bi->acpi_rsdp_len, direct_map_read, NULL,
-					  &cpu_table);
+		madt_err = acpi_madt_cpus(bi->acpi_rsdp, bi->acpi_rsdp_len, acpi_direct_map_read,
+					  NULL, &cpu_table);
 	if (madt_err) {
-		mp_err = mptable_cpus(direct_map_read, NULL, &cpu_table);
+		mp_err = mptable_cpus(acpi_direct_map_read, NULL, &cpu_table);
 		if (mp_err) {
 			printf("smp: no CPU table (ACPI: %s; MP: %s): the boot CPU alone\n",
 			       madt_err, mp_err);
@@ -178,7 +178,7 @@ const struct cpu_table *smp_cpu_table(void)
 
 const char *smp_read_mptable(struct cpu_table *out)
 {
-	return mptable_cpus(direct_map_read, NULL, out);
+	return mptable_cpus(acpi_direct_map_read, NULL, out);
 }
 
 /* ---- the trampoline ---------------------------------------------------------------------- */

@@ -27,6 +27,7 @@
 enum blk_op { BLK_READ, BLK_WRITE, BLK_FLUSH };
 
 struct blk_dev;
+struct blk_req;
 
 struct blk_ops {
 	/*
@@ -36,6 +37,18 @@ struct blk_ops {
 	 * device answers. Returns 0 or -EIO. Safe to call from several CPUs at once.
 	 */
 	int (*rw)(struct blk_dev *b, enum blk_op op, u64 off, u64 pa, u32 len);
+	/*
+	 * rw in two halves, so that a caller can have several requests in flight: submit checks
+	 * @r (op, off and len set by the caller; the rest is the driver's) as rw does and hands
+	 * it to the device with the data at @pa, without waiting. Returns 0, after which the
+	 * caller must finish @r (and keep it and the data in place until then), or an error of
+	 * rw, or -EAGAIN: every request slot is taken and @may_wait is false. A caller with
+	 * requests of its own in flight passes false and finishes one of them on -EAGAIN; one
+	 * without passes true and waits for a slot.
+	 */
+	int (*submit)(struct blk_dev *b, struct blk_req *r, u64 pa, bool may_wait);
+	/* Waits for the submitted @r to complete and releases it. Returns 0 or -EIO. */
+	int (*finish)(struct blk_dev *b, struct blk_req *r);
 };
 
 struct blk_dev {
@@ -61,7 +74,8 @@ struct blk_dev *blk_find(const char *name);
  * A request's completion: the issuing thread calls blk_completion_init() before the request
  * can reach the device, then sleeps in blk_wait(); the driver's interrupt handler calls
  * blk_complete(), which wakes it. blk_wait() is the one place a disk request waits: a
- * scheduler block for a thread, a halt between interrupts before the scheduler runs.
+ * scheduler block for a thread, a halt between interrupts before the scheduler runs. The
+ * completion may run on any CPU (where the device's interrupt is routed).
  */
 struct thread;
 
@@ -70,6 +84,16 @@ struct blk_completion {
 	int err;
 	u32 len; /* what the device reported it wrote */
 	struct thread *waiter; /* NULL: no scheduler yet, blk_wait() halts */
+	unsigned cpu; /* the issuer's CPU: a completion elsewhere ends its halt by IPI */
+};
+
+/* A request of blk_ops.submit/finish: the caller sets op, off and len. */
+struct blk_req {
+	enum blk_op op;
+	u64 off;
+	u32 len;
+	unsigned slot; /* the driver's */
+	struct blk_completion c;
 };
 
 void blk_completion_init(struct blk_completion *c);

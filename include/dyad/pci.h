@@ -5,10 +5,12 @@
 #include <dyad/types.h>
 
 /*
- * Host PCI: the functions found at boot through configuration mechanism 1 (ports 0xcf8/0xcfc,
- * the 256-byte space every PC chipset has), their BARs sized once, their capability lists
- * walked, and MSI-X routed to a local APIC. The table is filled once by pci_init() on the boot
- * CPU and read-only afterwards; configuration accesses after that are serialized by one lock.
+ * Host PCI: the functions found at boot through ECAM (the memory windows the ACPI MCFG names)
+ * or, where there is none, configuration mechanism 1 (ports 0xcf8/0xcfc, which every PC
+ * chipset has); their BARs sized once, their capability lists walked, and MSI-X or MSI routed to
+ * a local APIC, each device's interrupt to a CPU of its own as far as there are CPUs. The table
+ * is filled once by pci_init() on the boot CPU; afterwards only drivers write it, each to the
+ * function it claimed. Configuration accesses may come from any CPU.
  */
 
 struct trap_frame;
@@ -35,10 +37,14 @@ struct pci_dev {
 	struct pci_bar bar[PCI_NR_BARS];
 	u8 msix_cap; /* configuration offset of the MSI-X capability, 0 if none */
 	u8 msi_cap;
+	volatile u32 *msix_table; /* mapped by the first pci_msix_route(), NULL before */
 	bool claimed; /* a driver owns it */
 };
 
-/* Enumerates every bus and prints one line per function found. */
+/*
+ * Takes the ECAM windows of the ACPI MCFG, if any, and says which configuration mechanism it
+ * uses; enumerates every bus and prints one line per function found. After smp_init().
+ */
 void pci_init(void);
 
 /* Functions found, in bus/device/function order; NULL past the end. */
@@ -46,6 +52,10 @@ struct pci_dev *pci_dev_at(unsigned i);
 
 u32 pci_cfg_read32(const struct pci_dev *d, u16 off);
 u16 pci_cfg_read16(const struct pci_dev *d, u16 off);
+/* The dword at @off (below 256) through configuration mechanism 1, even where ECAM is used. */
+u32 pci_cfg1_read32(const struct pci_dev *d, u16 off);
+/* The ECAM windows pci_init() took from the MCFG (0: mechanism 1 alone). */
+unsigned pci_ecam_windows(void);
 u8 pci_cfg_read8(const struct pci_dev *d, u16 off);
 void pci_cfg_write32(const struct pci_dev *d, u16 off, u32 v);
 void pci_cfg_write16(const struct pci_dev *d, u16 off, u16 v);
@@ -67,15 +77,36 @@ void *pci_bar_map(const struct pci_dev *d, unsigned bar, u64 off, u64 len);
 
 /*
  * A free IDT vector for a device interrupt, its handler installed: the range 0x40..0x4f is
- * kept for PCI devices. Returns 0 when all are taken.
+ * kept for PCI devices. Returns 0 when all are taken. The handler may run on any CPU (the one
+ * the vector is routed to) and ends with lapic_eoi().
  */
 unsigned pci_irq_vector_alloc(void (*handler)(struct trap_frame *tf));
 
+/* Gives back a vector of pci_irq_vector_alloc(); nothing may send it any more. */
+void pci_irq_vector_free(unsigned vector);
+
 /*
- * Enables MSI-X on @d with table entry @entry delivering @vector (fixed, edge) to the local
- * APIC @apic_id; the other entries stay masked. Returns 0, or -ENODEV when @d has no MSI-X,
- * -EINVAL when @entry is past its table or @apic_id cannot be named in an xAPIC message.
+ * The CPU (index) a new device interrupt should go to: the online CPU with the fewest routed so
+ * far, the boot CPU counting one more for its legacy interrupts, among those an interrupt
+ * message can name (APIC ID up to 255). Counts the route.
  */
-int pci_msix_route(const struct pci_dev *d, unsigned entry, unsigned vector, u32 apic_id);
+unsigned pci_irq_cpu(void);
+
+/*
+ * Enables MSI-X on @d with table entry @entry delivering @vector (fixed, edge) to CPU @cpu's
+ * local APIC; the other entries stay masked. Returns 0, or -ENODEV when @d has no MSI-X,
+ * -EINVAL when @entry is past its table, its table is not in a BAR, or @cpu cannot be named in
+ * an xAPIC message.
+ */
+int pci_msix_route(struct pci_dev *d, unsigned entry, unsigned vector, unsigned cpu);
+
+/*
+ * Enables MSI on @d: one message, @vector (fixed, edge) to CPU @cpu's local APIC. Returns 0,
+ * -ENODEV when @d has no MSI capability, -EINVAL when @cpu cannot be named.
+ */
+int pci_msi_route(struct pci_dev *d, unsigned vector, unsigned cpu);
+
+/* Turns MSI off on @d (its interrupts stop). */
+void pci_msi_disable(struct pci_dev *d);
 
 #endif

@@ -12,7 +12,7 @@
  *    host too, where tests/unit/test_virtq.c drives it against a fake device. The device is not
  *    trusted: every used-ring entry is checked before the driver acts on it (see virtq_get_used);
  *  - the modern PCI transport (kern/virtio/virtio_pci.c): capabilities, status, features, queue
- *    setup, notification, MSI-X.
+ *    setup, notification, MSI-X or MSI.
  *
  * Device drivers (kern/virtio/virtio_blk.c) use both and know nothing of PCI registers.
  */
@@ -109,6 +109,13 @@ struct pci_dev;
 
 #define VIRTIO_PCI_MAX_QUEUES 4
 
+/* How the device interrupts (virtio_pci_irq_route). */
+enum virtio_irq_mode {
+	VIRTIO_IRQ_NONE, /* it does not: its queues are polled */
+	VIRTIO_IRQ_MSIX, /* MSI-X table entry 0, named by each queue */
+	VIRTIO_IRQ_MSI, /* MSI: the device signals as on INTx, and reading the ISR acknowledges */
+};
+
 struct virtio_pci {
 	struct pci_dev *pci;
 	volatile u8 *common;
@@ -120,6 +127,7 @@ struct virtio_pci {
 	u32 notify_mult;
 	u32 notify_off[VIRTIO_PCI_MAX_QUEUES]; /* each queue's, checked once at setup */
 	u64 features; /* negotiated */
+	enum virtio_irq_mode irq_mode;
 };
 
 /* Virtio's PCI vendor, and the first modern device ID (0x1040 + device type). */
@@ -142,6 +150,16 @@ int virtio_pci_probe(struct pci_dev *d, struct virtio_pci *vp);
  * then marked FAILED.
  */
 int virtio_pci_negotiate(struct virtio_pci *vp, u64 wanted);
+
+/*
+ * Routes the device's interrupt to @vector on CPU @cpu: by MSI-X when it has MSI-X (queues
+ * then name entry 0: see virtio_pci_queue_vector), else by MSI. Sets and returns vp->irq_mode,
+ * VIRTIO_IRQ_NONE when neither can be used.
+ */
+enum virtio_irq_mode virtio_pci_irq_route(struct virtio_pci *vp, unsigned vector, unsigned cpu);
+
+/* The MSI-X entry a queue names for the routed interrupt: 0, or VIRTIO_NO_VECTOR without MSI-X. */
+u16 virtio_pci_queue_vector(const struct virtio_pci *vp);
 
 /*
  * Sets up queue @index with at most @max_size entries in fresh memory, its interrupts on MSI-X
@@ -208,7 +226,10 @@ struct blk_dev;
 
 /* The completion interrupts @b has taken (0 for a disk without one), for the self-tests. */
 u64 virtio_blk_irqs(const struct blk_dev *b);
-/* True when @b completes by interrupt (MSI-X), false when its issuers poll at timer ticks. */
+/* True when @b completes by interrupt (MSI-X or MSI), false when its issuers poll at ticks. */
 bool virtio_blk_has_irq(const struct blk_dev *b);
+/* The CPU @b's interrupt is routed to, and how many of its interrupts arrived on another. */
+unsigned virtio_blk_irq_cpu(const struct blk_dev *b);
+u64 virtio_blk_irqs_elsewhere(const struct blk_dev *b);
 
 #endif

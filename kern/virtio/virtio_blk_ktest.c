@@ -6,6 +6,7 @@
  * last 8 KiB are put back as they were. Without a disk (Bochs) the tests skip.
  */
 #include <arch/x86/asm.h>
+#include <arch/x86/smp.h>
 #include <dyad/blk.h>
 #include <dyad/errno.h>
 #include <dyad/ktest.h>
@@ -19,7 +20,11 @@ KTEST(virtio_blk_requests_complete_by_interrupt)
 
 	if (!b)
 		KT_SKIP(kt, "no virtio disk (QEMU without DISK=)");
-	KT_ASSERT(kt, virtio_blk_has_irq(b), "vda has no MSI-X interrupt: its issuers poll");
+	KT_ASSERT(kt, virtio_blk_has_irq(b), "vda has no interrupt: its issuers poll");
+	/* Spread: with other CPUs the first device's interrupt is not the boot CPU's. */
+	if (smp_cpus_online() > 1)
+		KT_EXPECT(kt, virtio_blk_irq_cpu(b) != 0, "vda's interrupt on the boot CPU of %u",
+			  smp_cpus_online());
 	u64 pa = pmem_alloc(0);
 	KT_ASSERT(kt, pa, "no page");
 	u64 before = virtio_blk_irqs(b);
@@ -29,6 +34,9 @@ KTEST(virtio_blk_requests_complete_by_interrupt)
 	u64 irqs = virtio_blk_irqs(b) - before;
 	/* One interrupt may carry several completions, never fewer than one per wait here. */
 	KT_EXPECT(kt, irqs >= 8 && irqs <= 9, "%lu interrupts for 8 reads one after another", irqs);
+	KT_EXPECT(kt, virtio_blk_irqs_elsewhere(b) == 0,
+		  "%lu interrupts taken on a CPU other than CPU %u, where they are routed",
+		  virtio_blk_irqs_elsewhere(b), virtio_blk_irq_cpu(b));
 	pmem_free(pa, 0);
 }
 
@@ -63,4 +71,53 @@ KTEST(virtio_blk_write_reads_back_and_flushes)
 	KT_EXPECT(kt, b->ops->rw(b, BLK_READ, 0, pa, 0) == -EINVAL, "empty");
 	KT_EXPECT(kt, b->ops->rw(b, BLK_WRITE, off, pa, 2 * PAGE_SIZE) == 0, "restoring the end");
 	pmem_free(pa, 2);
+}
+
+/*
+ * Several requests in flight from one caller (blk_ops.submit/finish, as pread64 pipelines
+ * them): eight one-page reads at once, finished in reverse order, read what one eight-page
+ * read reads; submitting without waiting until the slots run out gives -EAGAIN, not a sleep,
+ * and every submitted request still finishes.
+ */
+#define MANY_MAX 64
+static struct blk_req many[MANY_MAX + 1];
+
+KTEST(virtio_blk_requests_in_flight_at_once)
+{
+	struct blk_dev *b = blk_find("vda");
+
+	if (!b)
+		KT_SKIP(kt, "no virtio disk (QEMU without DISK=)");
+	KT_ASSERT(kt, b->size >= 8 * PAGE_SIZE, "a disk of %lu bytes", b->size);
+	u64 pa = pmem_alloc(4); /* one 8-page read, eight 1-page reads */
+	KT_ASSERT(kt, pa, "no pages");
+	u8 *whole = pmem_va(pa), *parts = whole + 8 * PAGE_SIZE;
+
+	KT_ASSERT(kt, b->ops->rw(b, BLK_READ, 0, pa, 8 * PAGE_SIZE) == 0, "one read of 8 pages");
+	memset(parts, 0x5a, 8 * PAGE_SIZE);
+	unsigned n = 0;
+	for (; n < 8; n++) {
+		many[n] =
+			(struct blk_req){ .op = BLK_READ, .off = n * PAGE_SIZE, .len = PAGE_SIZE };
+		if (b->ops->submit(b, &many[n], pmem_pa(parts) + n * PAGE_SIZE, n == 0) != 0)
+			break;
+	}
+	KT_EXPECT(kt, n == 8, "only %u of 8 reads submitted at once", n);
+	while (n--)
+		KT_EXPECT(kt, b->ops->finish(b, &many[n]) == 0, "read %u", n);
+	KT_EXPECT(kt, memcmp(whole, parts, 8 * PAGE_SIZE) == 0,
+		  "8 reads in flight at once read what one read of 8 pages reads");
+
+	int err = 0;
+	for (n = 0; n <= MANY_MAX; n++) {
+		many[n] = (struct blk_req){ .op = BLK_READ, .off = 0, .len = PAGE_SIZE };
+		err = b->ops->submit(b, &many[n], pa, n == 0);
+		if (err)
+			break;
+	}
+	KT_EXPECT(kt, err == -EAGAIN && n >= 8 && n <= MANY_MAX,
+		  "%u submitted, then %d (want -EAGAIN once the slots are taken)", n, err);
+	while (n--)
+		KT_EXPECT(kt, b->ops->finish(b, &many[n]) == 0, "request %u", n);
+	pmem_free(pa, 4);
 }

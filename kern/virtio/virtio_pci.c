@@ -217,6 +217,23 @@ int virtio_pci_queue_setup(struct virtio_pci *vp, u16 index, struct virtq *vq, u
 	return 0;
 }
 
+enum virtio_irq_mode virtio_pci_irq_route(struct virtio_pci *vp, unsigned vector, unsigned cpu)
+{
+	vp->irq_mode = VIRTIO_IRQ_NONE;
+	if (vp->pci->msix_cap) {
+		if (pci_msix_route(vp->pci, 0, vector, cpu) == 0)
+			vp->irq_mode = VIRTIO_IRQ_MSIX;
+	} else if (pci_msi_route(vp->pci, vector, cpu) == 0) {
+		vp->irq_mode = VIRTIO_IRQ_MSI;
+	}
+	return vp->irq_mode;
+}
+
+u16 virtio_pci_queue_vector(const struct virtio_pci *vp)
+{
+	return vp->irq_mode == VIRTIO_IRQ_MSIX ? 0 : VIRTIO_NO_VECTOR;
+}
+
 /* The offset was checked against the notification capability's length at setup. */
 void virtio_pci_notify(struct virtio_pci *vp, u16 index)
 {

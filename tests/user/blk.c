@@ -41,6 +41,7 @@
 #define SECTOR 512
 #define ROUNDS 200
 #define MAX_SECTORS 300 /* a request of up to 150 KiB: more than one kernel buffer's worth */
+#define BIG_LEN ((3l << 20) + 7 * SECTOR) /* several rounds of the kernel's 1 MiB buffer */
 #define THREADS 4
 #define THREAD_ROUNDS 50
 
@@ -364,6 +365,55 @@ static int io_error(long off)
 	return !(fd >= 0 && bad == -EIO && good == SECTOR && again == -EIO && w == SECTOR);
 }
 
+/*
+ * One call larger than the kernel's buffer (1 MiB): its requests go out several at a time and
+ * the buffer is reused; what it wrote reads back equal in one call.
+ */
+static void big_calls(long fd, uint8_t *shadow, long size)
+{
+	long len = BIG_LEN < size ? BIG_LEN : size;
+	uint8_t *w = map(len), *r = map(len);
+
+	if (!ut_ok(w && r, "memory for a %ld-byte call", len))
+		return;
+	long off = (long)(next() % (uint64_t)((size - len) / SECTOR + 1)) * SECTOR;
+	pattern(w, len, off, rng);
+	ut_eq(pwrite_(fd, w, len, off), len, "a write of %ld bytes in one call", len);
+	memcpy(shadow + off, w, (size_t)len);
+	ut_ok(pread_(fd, r, len, off) == len && memcmp(w, r, (size_t)len) == 0,
+	      "a read of %ld bytes in one call reads back what was written", len);
+	munmap(w, (size_t)len);
+	munmap(r, (size_t)len);
+}
+
+/*
+ * A buffer with an unmapped page in its middle: the call moves what comes before the hole and
+ * says how much (a block multiple below the hole, those bytes right), or is EFAULT. Nothing
+ * after what it reports is written, not even past the hole: the whole-disk comparison after
+ * this checks it.
+ */
+static void partial_buffers(long fd, uint8_t *shadow, long size)
+{
+	long len = 1 << 20, hole = len / 2 + 4096, off = size >= 3 * len ? 2 * len : 0;
+	uint8_t *p = map(len);
+
+	if (!ut_ok(p && munmap(p + hole, 4096) == 0, "a 1 MiB buffer with a hole at %ld", hole))
+		return;
+	pattern(p, hole, off, 55);
+	pattern(p + hole + 4096, len - hole - 4096, off + hole + 4096, 56);
+	long w = pwrite_(fd, p, len, off);
+	ut_ok(w == -EFAULT || (w > 0 && w <= hole && w % SECTOR == 0),
+	      "a write from a buffer with a hole moves what comes before it, or none (%ld)", w);
+	if (w > 0)
+		memcpy(shadow + off, p, (size_t)w);
+	long r = pread_(fd, p, len, off);
+	ut_ok(r == -EFAULT || (r > 0 && r <= hole && r % SECTOR == 0 &&
+			       memcmp(p, shadow + off, (size_t)r) == 0),
+	      "a read into a buffer with a hole moves what comes before it, or none (%ld)", r);
+	munmap(p, (size_t)hole);
+	munmap(p + hole + 4096, (size_t)(len - hole - 4096));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "child-busy") == 0)
@@ -399,6 +449,8 @@ int main(int argc, char **argv)
 	random_rounds(fd, shadow, size, buf, back);
 	end_of_disk(fd, shadow, size, buf);
 	bad_requests(fd, shadow, buf);
+	big_calls(fd, shadow, size);
+	partial_buffers(fd, shadow, size);
 	whole_disk_matches(fd, shadow, size, all);
 	threads(fd, size);
 	holders(fd);

@@ -7,10 +7,20 @@ SCRATCH_DISK_SIZE := 16M
 scratch-disk:
 	@mkdir -p $(BUILD)
 	rm -f $(SCRATCH_DISK) && truncate -s $(SCRATCH_DISK_SIZE) $(SCRATCH_DISK)
-BLK_NO_SKIP := |no virtio disk
+# They also attach QEMU's edu device (QEMU_DEVICES=edu) for the plain-MSI ktest, which may then
+# not skip either.
+BLK_NO_SKIP := |no virtio disk|no MSI test device
 
 # `make bench-blk`: disk throughput from a Dyad process and from bare Linux on the same image
 # (tools/bench-blk.sh).
 .PHONY: bench-blk
 bench-blk: $(KERNEL) $(USER_BINS)
 	tools/bench-blk.sh $(KERNEL) $(USER_ISO_MODULES)
+
+# `make boot-test-q35`: the ktests and /bin/blk on QEMU's Q35 chipset, PCI configured by ECAM
+# from the ACPI MCFG, 4 CPUs, a scratch disk and the edu device for the plain-MSI ktest
+# (tests/tools/test_pci_q35.sh, also part of check-tools): about 20 s.
+.PHONY: boot-test-q35
+boot-test-q35: $(KERNEL) $(USER_BINS)
+	BUILD=$(BUILD) KERNEL=$(KERNEL) USER_ISO_MODULES='$(USER_ISO_MODULES)' \
+		tests/tools/run-tests.sh tests/tools/test_pci_q35.sh

@@ -5,12 +5,13 @@
 #include <dyad/types.h>
 
 /*
- * Finding the CPUs from the firmware's tables: the ACPI MADT (reached through the RSDP that the
+ * The firmware's tables. Finding the CPUs: the ACPI MADT (reached through the RSDP that the
  * boot loader copied into the multiboot2 information) and, when there is none, the Intel
- * MultiProcessor table. Pure code over table bytes: every byte comes through a read function,
- * so the host tests feed it hand-made and hostile tables. Nothing in a table is trusted: each
- * length is checked against what the read function can give and against the table that holds
- * it, each checksum is verified, and a count derives from a checked length, never the reverse.
+ * MultiProcessor table; the PCI configuration windows: the ACPI MCFG. Pure code over table bytes:
+ * every byte comes through a read function, so the host tests feed it hand-made and hostile tables.
+ * Nothing in a table is trusted: each length is checked against what the read function can give and
+ * against the table that holds it, each checksum is verified, and a count derives from a checked
+ * length, never the reverse.
  */
 
 #define CPU_TABLE_MAX 64
@@ -36,6 +37,9 @@ struct cpu_table {
  */
 typedef const void *(*phys_read_fn)(void *ctx, u64 pa, u64 len);
 
+/* The kernel's phys_read_fn (arch/x86/smp.c): the direct map, where it maps every page asked. */
+const void *acpi_direct_map_read(void *ctx, u64 pa, u64 len);
+
 /* The RSDP as the multiboot2 ACPI tags carry it: 20 bytes (revision 0) or 36 and more (2+). */
 #define ACPI_RSDP_V1_LEN 20
 #define ACPI_RSDP_V2_LEN 36
@@ -58,5 +62,36 @@ const char *acpi_madt_cpus(const void *rsdp, size_t rsdp_len, phys_read_fn rd, v
  * sentence that says what is wrong.
  */
 const char *mptable_cpus(phys_read_fn rd, void *ctx, struct cpu_table *out);
+
+/*
+ * The PCI Express enhanced configuration windows (ECAM) of the ACPI MCFG: function
+ * bus:dev.fn of a window has its 4 KiB of configuration space at
+ * base + (bus << 20 | dev << 15 | fn << 12), for bus_first <= bus <= bus_last.
+ */
+#define MCFG_MAX_REGIONS 8
+#define MCFG_BUS_WINDOW (1ull << 20) /* configuration bytes per bus */
+
+struct mcfg_region {
+	u64 base; /* bus 0's address, even when bus_first is larger */
+	u16 segment;
+	u8 bus_first, bus_last;
+};
+
+struct mcfg {
+	unsigned nr; /* segment-0 windows, their bus ranges disjoint */
+	struct mcfg_region r[MCFG_MAX_REGIONS];
+	unsigned nr_bad; /* entries refused: reversed bus range, or a base at 0, unaligned or too
+			    high */
+	unsigned nr_ignored; /* good entries not used: another segment, or beyond MCFG_MAX_REGIONS */
+};
+
+/*
+ * Fills @out with the windows of the MCFG found from the RSDP copy @rsdp, as acpi_madt_cpus()
+ * finds the MADT. Returns NULL, or a sentence that says what is wrong (no MCFG, a length that
+ * is no whole number of entries, a bad checksum, two windows for one bus, no usable window);
+ * @out then holds no window.
+ */
+const char *acpi_mcfg(const void *rsdp, size_t rsdp_len, phys_read_fn rd, void *ctx,
+		      struct mcfg *out);
 
 #endif

@@ -15,7 +15,11 @@ struct boot_info;
 /* Maps all RAM in @bi at DIRECT_MAP_BASE with the largest pages the CPU allows. */
 void kmap_init(const struct boot_info *bi);
 
-/* Maps @size bytes of device memory at @pa uncached; returns its kernel address. */
+/*
+ * Maps @size bytes of device memory at @pa uncached; returns its kernel address. Below 1 MiB
+ * the range takes 4 KiB pages of a 2 MiB window; from 1 MiB on (a PCI ECAM window) 2 MiB pages
+ * of the rest of the MMIO gigabyte. Boot-time and driver-start use: mappings are never undone.
+ */
 void *kmap_mmio(paddr_t pa, size_t size);
 
 /* The kernel's PML4 (the KPT half of its root pair); slots 256..511 are shared by all. */
