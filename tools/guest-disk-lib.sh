@@ -2,12 +2,12 @@
 # tools/bench-guest-disk.sh): a guest that runs tests/tools/guest-disk-init.sh on /dev/vda,
 # booted under Dyad's VMM (the disk: QEMU's virtio-blk -> Dyad's /dev/vda -> the VMM's
 # virtio-blk) or by bare QEMU (QEMU's virtio-blk straight to the guest). Source it after lib.sh.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # GD_PID is for the caller
 
 # gd_initrd OUT: the default initramfs with /dtest (guest-disk-init.sh) appended as a second
 # cpio "newc" archive (Linux unpacks them in turn), so the guest image needs no rebuild.
 gd_initrd() {
-	local out=$1 src=$ROOT/tests/tools/guest-disk-init.sh name=dtest size npad dpad
+	local out=$1 src=$ROOT/tests/tools/guest-disk-init.sh name=dtest size dpad
 	size=$(stat -c %s "$src")
 	{
 		cat "$BUILD_DIR/guest/initramfs.cpio"
@@ -35,7 +35,7 @@ gd_cpio_entry() {
 gd_iso() {
 	local iso out
 	out=$(KERNEL=$BUILD_DIR/guest/bzImage INITRD=$2 GUEST_DISK=$3 GUEST_DISK_VIA=vda \
-		GUEST_CPUS=1 GUEST_CMDLINE="rdinit=/dtest $4" DISK= \
+		GUEST_CPUS=1 GUEST_CMDLINE="rdinit=/dtest $4" DISK='' \
 		"$ROOT/tools/run-guest.sh" iso "${GD_KERNEL:-$BUILD_DIR/dyad.elf}" \
 		"$BUILD_DIR/user/vmm" 2>&1) || {
 		echo "$out" >&2

@@ -116,7 +116,8 @@ kernel_path=$(dyad_path "$kernel" /boot/guest-kernel)
 initrd_path=${initrd:+$(dyad_path "$initrd" /boot/guest-initrd)}
 disk_path=
 if [[ -n $disk ]]; then
-	if [[ $via == vda ]]; then disk_path=/dev/vda; else disk_path=$(dyad_path "$disk" /boot/guest-disk); fi
+	disk_path=/dev/vda
+	[[ $via == vda ]] || disk_path=$(dyad_path "$disk" /boot/guest-disk)
 fi
 module_disk=
 [[ $via != module ]] || module_disk=$disk

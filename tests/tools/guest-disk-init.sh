@@ -1,11 +1,13 @@
 #!/bin/sh
-# The guest side of tests/tools/guest-disk.sh and tools/bench-guest-disk.sh: /dtest in an initramfs appended to the default one,
-# run by rdinit=/dtest. dtest=MODE on the command line chooses what it does with /dev/vda:
+# The guest side of tests/tools/guest-disk.sh and tools/bench-guest-disk.sh: /dtest in an
+# initramfs appended to the default one (tools/guest-disk-lib.sh), run by rdinit=/dtest.
+# dtest=MODE on the command line chooses what it does with /dev/vda:
 #   write TOKEN   mount the ext4 file system, write TOKEN to /persist.txt, sync, poweroff -f
 #   check         mount it, print /persist.txt
 #   loop          mount it, append 16-byte records to /log.txt, each with its own fsync, and
 #                 print each record's number once its fsync returned (until killed)
-#   flush         write one block of the raw disk with fsync: print whether the fsync failed
+#   errors        read sector dtest_sector of the raw disk (direct I/O), then write one block
+#                 with fsync: print whether each failed
 #   bench         dd 1 MiB blocks with direct I/O: write, then read, dtest_mib=N of them
 #   mount         mount it (to see that a disk too small for its file system is refused)
 # Every line for the host starts with "dtest: ".
@@ -56,7 +58,13 @@ loop)
 		n=$((n + 1))
 	done
 	;;
-flush)
+errors)
+	if dd if=/dev/vda of=/dev/null bs=512 skip="$(arg dtest_sector)" count=1 iflag=direct \
+		2>/dev/null; then
+		echo "dtest: read returned ok"
+	else
+		echo "dtest: read failed"
+	fi
 	if dd if=/dev/zero of=/dev/vda bs=4096 count=1 conv=fsync 2>/dev/null; then
 		echo "dtest: fsync returned ok"
 	else

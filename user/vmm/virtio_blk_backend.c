@@ -35,12 +35,15 @@ static long long image_size(int fd, const struct stat *st)
 #define BLK_ERRORS_LOGGED 8
 static int io_error(struct blk_backend *b, const char *what, uint64_t off, size_t len, int err)
 {
-	b->io_errors++;
-	if (b->io_errors <= BLK_ERRORS_LOGGED)
-		vmm_log("virtio-blk: %s of %zu bytes at sector %llu failed: %s%s", what, len,
-			(unsigned long long)(off / BLK_SECTOR), err ? strerror(err) : "end of file",
-			b->io_errors == BLK_ERRORS_LOGGED ? " (further errors are not logged)"
-							  : "");
+	char where[64] = "";
+
+	if (++b->io_errors > BLK_ERRORS_LOGGED)
+		return -1;
+	if (len)
+		snprintf(where, sizeof(where), " of %zu bytes at sector %llu", len,
+			 (unsigned long long)(off / BLK_SECTOR));
+	vmm_log("virtio-blk: %s%s failed: %s%s", what, where, err ? strerror(err) : "end of file",
+		b->io_errors == BLK_ERRORS_LOGGED ? " (further errors are not logged)" : "");
 	return -1;
 }
 
