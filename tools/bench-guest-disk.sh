@@ -47,10 +47,9 @@ echo "== start to Dyad's first line and to the guest banner," \
 	"DISK=debian ($(($(stat -c %s "$deb") >> 20)) MiB)"
 for via in vda module; do
 	cp "$deb" "$out/debian.ext4"
-	iso=$(KERNEL=$BUILD_DIR/guest/bzImage GUEST_DISK=$out/debian.ext4 GUEST_DISK_VIA=$via \
-		GUEST_CPUS=1 DISK='' "$ROOT/tools/run-guest.sh" iso "$BUILD_DIR/dyad.elf" \
-		"$BUILD_DIR/user/vmm" 2>/dev/null)
-	mv "$iso" "$out/start-$via.iso"
+	KERNEL=$BUILD_DIR/guest/bzImage GUEST_DISK=$out/debian.ext4 GUEST_DISK_VIA=$via \
+		GUEST_CPUS=1 DISK='' RUN_GUEST_ISO=$out/start-$via.iso "$ROOT/tools/run-guest.sh" iso \
+		"$BUILD_DIR/dyad.elf" "$BUILD_DIR/user/vmm" >/dev/null 2>&1
 	log=$out/start-$via.log
 	rm -f "$log"
 	t0=$(date +%s%N)

@@ -33,16 +33,13 @@ gd_cpio_entry() {
 # INITRD and the guest words CMDLINE; the VMM serves /dev/vda (GUEST_DISK_VIA=vda), IMG only
 # sizes it here (gd_dyad attaches it).
 gd_iso() {
-	local iso out
+	local out
 	out=$(KERNEL=$BUILD_DIR/guest/bzImage INITRD=$2 GUEST_DISK=$3 GUEST_DISK_VIA=vda \
-		GUEST_CPUS=1 GUEST_CMDLINE="rdinit=/dtest $4" DISK='' \
-		"$ROOT/tools/run-guest.sh" iso "${GD_KERNEL:-$BUILD_DIR/dyad.elf}" \
-		"$BUILD_DIR/user/vmm" 2>&1) || {
+		GUEST_CPUS=1 GUEST_CMDLINE="rdinit=/dtest $4" DISK='' RUN_GUEST_ISO=$1 \
+		"$ROOT/tools/run-guest.sh" iso "$BUILD_DIR/dyad.elf" "$BUILD_DIR/user/vmm" 2>&1) || {
 		echo "$out" >&2
 		return 1
 	}
-	iso=$(tail -1 <<<"$out")
-	mv "$iso" "$1"
 }
 
 # gd_dyad ISO IMG LOG [DRIVE]: boots ISO under QEMU (TCG, one CPU) in the background with IMG

@@ -2,7 +2,8 @@
 # Boots Dyad straight into a Linux guest: the VMM as the first process, the guest's console on
 # this terminal (through Dyad's).
 # Usage: tools/run-guest.sh {qemu|bochs|auto|iso} KERNEL_ELF VMM
-# auto takes the fastest path (tools/run.sh); iso only builds the ISO and prints its path.
+# auto takes the fastest path (tools/run.sh); iso only builds the ISO and prints its path
+# (RUN_GUEST_ISO=FILE: there instead of build/run-guest.iso, so that runs do not share it).
 # Env:   KERNEL=FILE        bzImage, ELF vmlinux or multiboot kernel (default build/guest/bzImage:
 #                           see below)
 #        INITRD=FILE        initramfs (default build/guest/initramfs.cpio), a multiboot kernel's
@@ -127,7 +128,7 @@ for w in $root_words ${GUEST_CMDLINE:-}; do
 	args+=" -a $w"
 done
 args+=" $kernel_path"
-iso=$BUILD_DIR/run-guest.iso
+iso=${RUN_GUEST_ISO:-$BUILD_DIR/run-guest.iso}
 mib() { echo $((($(stat -c %s "$1") + (1 << 20) - 1) >> 20)); }
 size=$(($(mib "$kernel") + ${initrd:+$(mib "$initrd") +} ${module_disk:+$(mib "$module_disk") +} 0))
 [[ $emu == iso ]] || echo "run-guest: building the ISO ($size MiB of guest images)" >&2

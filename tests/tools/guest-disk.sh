@@ -45,10 +45,9 @@ boot() {
 # root_iso IMG: $tmp/root.iso, the default initramfs booting root=/dev/vda rw from the VMM's
 # /dev/vda (IMG only sizes it).
 root_iso() {
-	local out
-	out=$(KERNEL=$BUILD_DIR/guest/bzImage GUEST_DISK=$1 GUEST_DISK_VIA=vda GUEST_CPUS=1 \
-		GUEST_CMDLINE="root=/dev/vda rw dyad_rootwait=5" DISK='' tools/run-guest.sh iso \
-		"$BUILD_DIR/dyad.elf" "$BUILD_DIR/user/vmm" 2>/dev/null) && mv "$out" "$tmp/root.iso"
+	KERNEL=$BUILD_DIR/guest/bzImage GUEST_DISK=$1 GUEST_DISK_VIA=vda GUEST_CPUS=1 \
+		GUEST_CMDLINE="root=/dev/vda rw dyad_rootwait=5" DISK='' RUN_GUEST_ISO=$tmp/root.iso \
+		tools/run-guest.sh iso "$BUILD_DIR/dyad.elf" "$BUILD_DIR/user/vmm" >/dev/null 2>&1
 }
 
 # ---- persistence ----
