@@ -84,7 +84,6 @@ gd_wait() {
 gd_end() {
 	local t=$(($2 * 10))
 	while ((t-- > 0)) && kill -0 "$1" 2>/dev/null; do sleep 0.1; done
-	kill -9 "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
+	kill -9 "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
 }
