@@ -47,6 +47,7 @@ gd_iso() {
 # GD_PID to QEMU's pid.
 gd_dyad() {
 	local drive=${4:-if=none,id=d0,file=$2,format=raw}
+	rm -f "$3" # a watcher must not read an earlier run's log before QEMU truncates it
 	qemu-system-x86_64 -accel tcg -cpu max -m 3G -no-reboot -display none -monitor none \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial "file:$3" \
 		-drive "$drive" -device virtio-blk-pci,drive=d0 -cdrom "$1" </dev/null \
@@ -57,6 +58,7 @@ gd_dyad() {
 # gd_bare INITRD IMG LOG CMDLINE: the same kernel, INITRD and disk booted by bare QEMU (no
 # Dyad), in the background; sets GD_PID.
 gd_bare() {
+	rm -f "$3"
 	qemu-system-x86_64 -accel tcg -cpu max -m 512M -no-reboot -display none -monitor none \
 		-serial "file:$3" -kernel "$BUILD_DIR/guest/bzImage" -initrd "$1" \
 		-append "console=ttyS0 rdinit=/dtest $4" \
