@@ -1,6 +1,6 @@
 # The guest's disk end to end under QEMU (tests/tools/guest-disk.sh): persistence across power-off,
 # crash consistency after SIGKILL, device errors, a read-only image, a root too small, no disk.
-# Seven guest boots, about 3 minutes: not part of make check.
+# Seven guest boots, 7-13 minutes on a loaded 2-core machine: not part of make check.
 .PHONY: check-guest-disk
 check-guest-disk: $(KERNEL) $(VMM_BIN) guest-image
 	BUILD=$(BUILD) tests/tools/run-tests.sh tests/tools/guest-disk.sh

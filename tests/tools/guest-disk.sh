@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The guest's disk end to end (make check-guest-disk, QEMU TCG, about 3 minutes): a Linux guest
+# The guest's disk end to end (make check-guest-disk, QEMU TCG, 7-13 minutes loaded): a Linux guest
 # under Dyad's VMM whose /dev/vda is the VMM's virtio-blk on Dyad's /dev/vda, which is QEMU's
 # virtio-blk on an image file made here. The guest runs tests/tools/guest-disk-init.sh.
 #   persistence  boot 1 writes a file on ext4, syncs, powers off; boot 2 finds it
