@@ -308,6 +308,8 @@ help:
 	@echo "  make bench-guest    the stock bzImage booted directly and by the VMM (Bochs)"
 	@echo "  make bench-blk      /dev/vda throughput from a Dyad process and from bare Linux (QEMU)"
 	@echo "  make boot-test-q35  ktests and /bin/blk on QEMU Q35 (PCI by ECAM), 4 CPUs, edu (MSI)"
+	@echo "  make bench-guest-disk  dd in a guest through the VMM's disk vs bare QEMU; start times (QEMU)"
+	@echo "  make check-guest-disk  the guest's disk end to end: persistence, SIGKILL, errors (QEMU)"
 	@echo "  make bench-threads  thread/process switch, fault-in on 1/2/4 CPUs, munmap cost (QEMU)"
 	@echo "  make stress         the address-space stress alone (QEMU), STRESS_SECONDS=300 SEED=-"
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"

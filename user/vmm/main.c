@@ -35,8 +35,9 @@ static const char usage[] =
 	"  -a TEXT   appended to the guest command line (repeatable)\n"
 	"  -C hvc    a virtio console, the guest's console=hvc0 (the 16550 keeps early boot)\n"
 	"  -R        a virtio-rng fed from RDSEED/RDRAND\n"
-	"  -d DISK   a virtio-blk disk on the image DISK (whole 512-byte sectors); a read-only\n"
-	"            file is served from a private copy whose writes last until power-off\n"
+	"  -d DISK   a virtio-blk disk on the image DISK (whole 512-byte sectors), e.g. /dev/vda;\n"
+	"            a read-only block device is served read-only, a read-only file (a boot\n"
+	"            module) from a private copy whose writes last until power-off\n"
 	"  -q        no summary\n"
 	"  -s        guest RAM in 4 KiB pages instead of 2 MiB / 1 GiB\n";
 
@@ -202,7 +203,8 @@ static int virtio_init(struct machine *mach)
 			mach->opt.disk, (unsigned long long)mach->disk.size / BLK_SECTOR,
 			mach->disk.private_copy
 				? "read-only file: a private copy, writes last until power-off"
-				: "read-write: writes go to the file");
+			: mach->disk.read_only ? "read-only: the guest may not write"
+					       : "read-write: writes go to the disk");
 	}
 	if (mach->vcon)
 		vmm_log("virtio-console at 00:%02x.0: the guest's console=hvc0", vcon.v.pci.slot);
