@@ -12,8 +12,10 @@
 # In the image: root logs in without a password on the serial console and on hvc0; the unit
 # dyad-verdict.service waits for the boot to finish (`systemctl is-system-running --wait`), prints
 # "dyad-guest: system STATE after N s" and each failed unit on the console, and, when the kernel
-# command line says dyad_mode=test, writes the verdict to the VMM's debug port (0xf4, through
-# /dev/port: 0 for running, else the number of failed units, at least 1) and so ends the VM.
+# command line says dyad_mode=test, sends 64 MiB through the root file system to the disk and
+# back (written, synced, the page cache dropped, read again) and writes the verdict to the VMM's
+# debug port (0xf4, through /dev/port: the failed units plus 1 for a failed disk round trip, at
+# least 1 when the system is not running) and so ends the VM.
 #
 # Small on purpose: the image travels as a GRUB module, read by BIOS calls. Documentation,
 # manual pages, translations, udev's hardware database (names of USB and PCI products, 21 MiB
@@ -21,7 +23,13 @@
 # are never unpacked (dpkg path-exclude); apt's lists and caches are dropped.
 # /usr is merged by mmdebstrap's own merged-usr hook (directory links, as debootstrap does): else
 # apt satisfies init-system-helpers with usrmerge, which brings all of perl (45 MiB). The file
-# system has about 40 MiB free for the guest's writes.
+# system has about 100 MiB free: room for the 64 MiB round trip.
+#
+# Cost (the image is built from scratch on a fresh machine, so it counts in make check): dpkg
+# runs under eatmydata (mmdebstrap's hook: no fsync per file), and mmdebstrap and its helpers
+# run with the system's PATH (mmtarfilter, a python3 script, filters every essential package's
+# files during extraction: a python3 shim earlier in PATH that takes seconds to start made that
+# phase two minutes long).
 #
 # mmdebstrap runs in its root mode (chroot) so that mkfs.ext4 -d copies true owners: as root.
 set -euo pipefail
@@ -60,8 +68,9 @@ root=$tmp/root
 start=$EPOCHSECONDS
 
 echo "guest-rootfs: bootstrapping Debian 12 (minbase + systemd) into a directory"
-mmdebstrap --mode=root --variant=minbase --format=directory \
+PATH=/usr/sbin:/usr/bin:/sbin:/bin mmdebstrap --mode=root --variant=minbase --format=directory \
 	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+	--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata \
 	--include=systemd,systemd-sysv,udev,procps,iproute2,kmod \
 	--dpkgopt='path-exclude=/usr/share/man/*' \
 	--dpkgopt='path-exclude=/usr/share/info/*' \
@@ -108,12 +117,34 @@ WantedBy=multi-user.target
 EOF
 cat >"$root/usr/local/sbin/dyad-verdict" <<'EOF'
 #!/bin/sh
-# Waits for the boot to end, then says how it went: on the console, and with dyad_mode=test on
-# the kernel command line as one byte on the VMM's debug port 0xf4 (0 = running, else the number
-# of failed units, at least 1), which ends the VM.
+# Waits for the boot to end, then says how it went on the console. With dyad_mode=test on the
+# kernel command line it also sends 64 MiB through the root file system to the disk and back,
+# and writes one byte to the VMM's debug port 0xf4, which ends the VM: the number of failed
+# units plus 1 if the round trip failed, at least 1 when the system is not running.
 say() { # to the journal, and to the console as a line of its own
 	echo "$*"
 	echo "$*" >/dev/console
+}
+# The round trip: a known pattern written to a file (its md5 taken on the way), synced, the
+# page cache dropped, and read again. The root device's count of sectors read (field 3 of
+# /sys/class/block/DEV/stat) must grow by the file's size: the data came from the disk.
+disk_round_trip() {
+	f=/var/tmp/dyad-disk-check bytes=67108864
+	dev=$(findmnt -n -o SOURCE /) || return 1
+	stat=/sys/class/block/${dev#/dev/}/stat
+	want=$(yes dyad-disk | head -c $bytes | tee "$f" | md5sum | cut -d' ' -f1)
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	set -- $(cat "$stat")
+	r0=$3
+	got=$(md5sum <"$f" | cut -d' ' -f1)
+	set -- $(cat "$stat")
+	r1=$3
+	rm -f "$f"
+	sync
+	say "dyad-guest: disk: $bytes bytes written to $f on $dev with md5 $want, synced," \
+		"caches dropped, read back with md5 $got, $(((r1 - r0) / 2048)) MiB read from $dev"
+	[ "$want" = "$got" ] && [ $((r1 - r0)) -ge $((bytes / 512)) ]
 }
 state=$(systemctl is-system-running --wait)
 up=$(cut -d' ' -f1 /proc/uptime)
@@ -126,6 +157,12 @@ done
 say "dyad-guest: system $state after $up s, $n failed units"
 case " $(cat /proc/cmdline) " in
 *" dyad_mode=test "*)
+	if disk_round_trip; then
+		say "dyad-guest: disk round trip ok"
+	else
+		say "dyad-guest: disk round trip FAILED"
+		n=$((n + 1))
+	fi
 	[ "$state" = running ] || [ $n -gt 0 ] || n=1
 	[ $n -le 255 ] || n=255
 	printf "\\$(printf %03o $n)" | dd of=/dev/port bs=1 seek=244 count=1 status=none
@@ -138,10 +175,10 @@ ln -s ../dyad-verdict.service "$units/multi-user.target.wants/dyad-verdict.servi
 rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
 
 # The image: the tree's size, 15% more for ext4's own metadata and partly used 4 KiB blocks, and
-# 32 MiB free. 4 KiB blocks and an inode per 8 KiB: mke2fs's defaults for a file system this
+# 96 MiB free (the 64 MiB round trip, the journal's and the system's own writes). 4 KiB blocks and an inode per 8 KiB: mke2fs's defaults for a file system this
 # small (1 KiB blocks, an inode per 4 KiB) cost a third more.
 used_kib=$(du -sk "$root" | cut -f1)
-size_mib=$(((used_kib * 115 / 100) / 1024 + 32))
+size_mib=$(((used_kib * 115 / 100) / 1024 + 96))
 rm -f "$img.tmp"
 "$mkfs" -q -t ext4 -L dyad-root -b 4096 -i 8192 -m 0 -J size=4 -E root_owner=0:0 -d "$root" \
 	"$img.tmp" "${size_mib}M" >/dev/null ||
