@@ -11,12 +11,20 @@
 #        GUEST_CPUS=N       the guest's vCPUs, 1 to 32 (default 2): the VMM's -c
 #        GUEST_CMDLINE=...  words appended to the VMM's default guest command line
 #                           (dyad_mode=test runs the guest test script instead of a shell)
-#        GUEST_DISK=NAME    the guest's virtio disk (/dev/vda, the VMM's -d), carried as a module:
+#        GUEST_DISK=NAME    the guest's virtio disk (/dev/vda in the guest, the VMM's -d):
 #                           `debian` is the Debian 12 image (make guest-rootfs), booted with
 #                           root=/dev/vda rw; any other NAME is a raw image FILE, whose root (if
-#                           any) GUEST_CMDLINE names (root=/dev/vda, rootfstype=, rw). Dyad holds
-#                           the image in memory: the guest's writes last until power-off.
+#                           any) GUEST_CMDLINE names (root=/dev/vda, rootfstype=, rw).
 #                           (make run's DISK= arrives here: tools/lib.sh's DISK is the host's disk.)
+#        GUEST_DISK_VIA=vda|module  how the image reaches the VMM (default: vda under QEMU,
+#                           module under Bochs and for iso):
+#                           vda     QEMU attaches the file as a virtio-blk-pci drive, Dyad's
+#                                   /dev/vda, and the VMM serves /dev/vda (-d /dev/vda): the
+#                                   guest's writes reach the file, its flushes are QEMU's flushes.
+#                                   A file we may not write becomes a read-only drive, and the
+#                                   guest a read-only disk. With iso, the caller attaches the file.
+#                           module  GRUB loads the file with the ISO (Bochs has no virtio); Dyad
+#                                   serves a copy held in memory: writes last until power-off.
 # Dyad's own command line holds 4095 bytes and its first process takes up to 511 words after
 # `--`: a guest command line of the VMM's 2047 bytes fits through it.
 #
@@ -67,7 +75,25 @@ debian)
 	[[ -f $disk ]] || die "DISK='$disk' is neither 'debian' nor a disk image file"
 	;;
 esac
+via=${GUEST_DISK_VIA:-}
 if [[ -n $disk ]]; then
+	if [[ -z $via ]]; then
+		case $emu in
+		qemu) via=vda ;;
+		bochs | iso) via=module ;;
+		auto)
+			run_path_choose
+			if [[ $RUN_CHOICE == bochs ]]; then via=module; else via=vda; fi
+			# run.sh must take the path chosen here.
+			export RUN_PATH=$RUN_CHOICE
+			;;
+		esac
+	fi
+	[[ $via =~ ^(vda|module)$ ]] || die "GUEST_DISK_VIA='$via' is neither vda nor module"
+	[[ $via == module || $emu != bochs ]] ||
+		die "GUEST_DISK_VIA=vda: Bochs has no virtio disk for Dyad (use module)"
+	[[ $via == module || $disk != *,* ]] ||
+		die "the disk image '$disk': QEMU cannot take a file name with a comma"
 	# Checked here, before a boot: the VMM would refuse them only after GRUB's long read.
 	disk_bytes=$(stat -c %s "$disk")
 	((disk_bytes > 0)) || die "the disk image '$disk' is empty"
@@ -88,7 +114,12 @@ dyad_path() {
 }
 kernel_path=$(dyad_path "$kernel" /boot/guest-kernel)
 initrd_path=${initrd:+$(dyad_path "$initrd" /boot/guest-initrd)}
-disk_path=${disk:+$(dyad_path "$disk" /boot/guest-disk)}
+disk_path=
+if [[ -n $disk ]]; then
+	if [[ $via == vda ]]; then disk_path=/dev/vda; else disk_path=$(dyad_path "$disk" /boot/guest-disk); fi
+fi
+module_disk=
+[[ $via != module ]] || module_disk=$disk
 
 args="-c $guest_cpus -m ${ram_mib}M${initrd:+ -i $initrd_path}${disk:+ -d $disk_path}"
 for w in $root_words ${GUEST_CMDLINE:-}; do
@@ -97,17 +128,33 @@ done
 args+=" $kernel_path"
 iso=$BUILD_DIR/run-guest.iso
 mib() { echo $((($(stat -c %s "$1") + (1 << 20) - 1) >> 20)); }
-size=$(($(mib "$kernel") + ${initrd:+$(mib "$initrd") +} ${disk:+$(mib "$disk") +} 0))
+size=$(($(mib "$kernel") + ${initrd:+$(mib "$initrd") +} ${module_disk:+$(mib "$module_disk") +} 0))
 [[ $emu == iso ]] || echo "run-guest: building the ISO ($size MiB of guest images)" >&2
 # The ISO is rebuilt every time: a changed KERNEL, INITRD, RAM or command line takes effect.
 "$ROOT/tools/mkiso.sh" "$iso" "$dyad" "init=/bin/vmm -- $args" "$vmm:/bin/vmm" \
-	"$kernel:$kernel_path" ${initrd:+"$initrd:$initrd_path"} ${disk:+"$disk:$disk_path"} >/dev/null
+	"$kernel:$kernel_path" ${initrd:+"$initrd:$initrd_path"} \
+	${module_disk:+"$module_disk:$disk_path"} >/dev/null
 echo "run-guest: the VMM will load $kernel ($(mib "$kernel") MiB)" \
 	"${initrd:+"+ $initrd ($(mib "$initrd") MiB) "}into ${ram_mib} MiB of guest RAM," \
 	"extra command line '${root_words:+$root_words }${GUEST_CMDLINE:-}'" >&2
-if [[ -n $disk ]]; then
-	echo "run-guest: disk $disk ($(mib "$disk") MiB) is the guest's /dev/vda: Dyad serves a copy" \
-		"held in memory, so the guest's writes last until power-off; the file is never changed" >&2
+if [[ $via == module ]]; then
+	why="Bochs has no virtio"
+	[[ $emu != iso ]] || why="an ISO for any emulator"
+	[[ -z ${GUEST_DISK_VIA:-} ]] || why="GUEST_DISK_VIA=module"
+	echo "run-guest: disk $disk ($(mib "$disk") MiB) is the guest's /dev/vda as a boot module" \
+		"($why):" \
+		"Dyad serves a copy held in memory, so the guest's writes last until power-off;" \
+		"the file is never changed" >&2
+elif [[ $via == vda ]]; then
+	if [[ ! -w $disk || -z $(find "$disk" -maxdepth 0 -perm /222) ]]; then
+		ro_note="the file is read-only, so the drive is: the guest sees a read-only disk"
+	else
+		ro_note="the guest's writes and flushes reach the file"
+	fi
+	echo "run-guest: disk $disk ($(mib "$disk") MiB) is QEMU's virtio-blk drive, Dyad's" \
+		"/dev/vda, served by the VMM as the guest's /dev/vda: $ro_note" >&2
+	# tools/lib.sh, sourced again by the QEMU runner, attaches DISK to QEMU.
+	export DISK=$disk
 fi
 # Two silent stretches follow: until Dyad's first line GRUB reads the images from the ISO (on
 # the VGA screen, not shown here), and after the VMM's line naming the entry a bzImage

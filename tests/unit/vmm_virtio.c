@@ -97,12 +97,15 @@ static uint64_t bar(uint64_t off, unsigned size, int write, uint64_t v)
 	return v;
 }
 
+static int setup_read_only;
+
 static int setup(void **state)
 {
 	memset(ram_base, 0, RAM);
 	for (unsigned i = 0; i < sizeof(disk_mem); i++)
 		disk_mem[i] = (uint8_t)(i / 512 + i);
 	blk_backend_mem(&disk, disk_mem, sizeof(disk_mem));
+	disk.read_only = setup_read_only;
 	bus_init(&bus);
 	pci_init(&pci, &bus);
 	assert_int_equal(pci_register(&pci), 0);
@@ -116,6 +119,14 @@ static int setup(void **state)
 	out_len = 0;
 	out_calls = 0;
 	cur = &blk.v;
+	return 0;
+}
+
+static int setup_ro(void **state)
+{
+	setup_read_only = 1;
+	setup(state);
+	setup_read_only = 0;
 	return 0;
 }
 
@@ -293,6 +304,9 @@ static void test_features_and_layout(void **state)
 
 static void test_blk_requests(void **state)
 {
+	pci_cfg_write(&blk.v.pci, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	bar(0x00, 4, 1, 0);
+	assert_false(bar(0x04, 4, 0, 0) & (1u << 5)); /* read-write: no VIRTIO_BLK_F_RO */
 	bring_up(&blk.v, 1, (1ULL << 32) | (1u << 9));
 	/* Capacity. */
 	assert_int_equal(bar(VIRTIO_DEVCFG_OFF, 4, 0, 0), SECTORS);
@@ -360,6 +374,56 @@ static int strict_flush(struct blk_backend *b)
 }
 
 static const struct blk_ops strict_ops = { strict_read, strict_write, strict_flush };
+
+/* A read-only disk (a read-only drive's /dev/vda): VIRTIO_BLK_F_RO offered, reads and flushes
+ * served, a write refused with an I/O error status and the disk unchanged. */
+static void test_blk_read_only(void **state)
+{
+	cur = &blk.v;
+	pci_cfg_write(&blk.v.pci, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	bar(0x00, 4, 1, 0);
+	assert_true(bar(0x04, 4, 0, 0) & (1u << 5));
+	bring_up(&blk.v, 1, (1ULL << 32) | (1u << 5) | (1u << 9));
+	assert_int_equal(blk_req(0, 3, 512, 1), 0);
+	assert_memory_equal(ram_base + DATA + 0x1000, disk_mem + 3 * 512, 512);
+	memset(ram_base + DATA + 0x1000, 0x5c, 512);
+	assert_int_equal(blk_req(1, 5, 512, 0), 1);
+	assert_int_equal(disk_mem[5 * 512], (uint8_t)(5 + 5 * 512));
+	assert_int_equal(blk.ro_writes, 1);
+	assert_int_equal(blk.writes, 0);
+	assert_int_equal(blk_req(4, 0, 0, 0), 0);
+}
+
+/* A backend whose device fails (a bad sector, a flush the disk refuses): the guest gets
+ * VIRTIO_BLK_S_IOERR for that request, the next request is served. */
+static int fail_at;
+static int failing_read(struct blk_backend *b, uint64_t off, void *buf, size_t len)
+{
+	return off == (uint64_t)fail_at * 512 ? -1 : mem_ops->read(b, off, buf, len);
+}
+
+static int failing_flush(struct blk_backend *b)
+{
+	return -1;
+}
+
+static const struct blk_ops failing_ops = { failing_read, strict_write, failing_flush };
+
+static void test_blk_device_errors(void **state)
+{
+	mem_ops = disk.ops;
+	disk.ops = &failing_ops;
+	fail_at = 6;
+	bring_up(&blk.v, 1, (1ULL << 32) | (1u << 9));
+	assert_int_equal(blk_req(0, 6, 512, 1), 1);
+	assert_int_equal(used_len(0, 0), 1); /* the status only: no data was read */
+	assert_int_equal(blk_req(0, 5, 512, 1), 0);
+	assert_memory_equal(ram_base + DATA + 0x1000, disk_mem + 5 * 512, 512);
+	assert_int_equal(blk_req(4, 0, 0, 0), 1);
+	assert_int_equal(blk.errors, 2);
+	assert_true(virtio_running(&blk.v));
+	disk.ops = mem_ops;
+}
 
 static void test_blk_odd_buffers(void **state)
 {
@@ -663,6 +727,8 @@ int main(void)
 		cmocka_unit_test_setup(test_blk_requests, setup),
 		cmocka_unit_test_setup(test_blk_broken_by_the_driver, setup),
 		cmocka_unit_test_setup(test_blk_odd_buffers, setup),
+		cmocka_unit_test_setup(test_blk_read_only, setup_ro),
+		cmocka_unit_test_setup(test_blk_device_errors, setup),
 		cmocka_unit_test_setup(test_console, setup),
 		cmocka_unit_test_setup(test_rng, setup),
 		cmocka_unit_test_setup(test_backends, setup),

@@ -202,7 +202,8 @@ static int virtio_init(struct machine *mach)
 			mach->opt.disk, (unsigned long long)mach->disk.size / BLK_SECTOR,
 			mach->disk.private_copy
 				? "read-only file: a private copy, writes last until power-off"
-				: "read-write: writes go to the file");
+			: mach->disk.read_only ? "read-only: the guest may not write"
+					       : "read-write: writes go to the disk");
 	}
 	if (mach->vcon)
 		vmm_log("virtio-console at 00:%02x.0: the guest's console=hvc0", vcon.v.pci.slot);

@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "virtio_blk.h"
+#include "vmm.h"
 
 #define VIRTIO_ID_BLOCK 2
+#define VIRTIO_BLK_F_RO (1ULL << 5)
 #define VIRTIO_BLK_F_FLUSH (1ULL << 9)
 
 #define VIRTIO_BLK_T_IN 0
@@ -144,6 +146,14 @@ static int64_t serve(struct virtio_blk *d, const struct virtq_chain *ch)
 			written += data_in;
 		break;
 	case VIRTIO_BLK_T_OUT:
+		if (d->disk->read_only) {
+			/* A driver that ignores VIRTIO_BLK_F_RO: refused, said once. */
+			if (!d->ro_writes++)
+				vmm_log("virtio-blk: the guest wrote to the read-only disk: "
+					"I/O error status (further such writes are not logged)");
+			status = VIRTIO_BLK_S_IOERR;
+			break;
+		}
 		status = do_write(d, ch, h.sector, ch->out_len - sizeof(h));
 		break;
 	case VIRTIO_BLK_T_FLUSH:
@@ -196,6 +206,18 @@ static const struct virtio_ops ops = {
 	.notify = notify,
 };
 
+/* The same device on a read-only disk: the driver is told (VIRTIO_BLK_F_RO). */
+static const struct virtio_ops ops_ro = {
+	.name = "virtio-blk",
+	.id = VIRTIO_ID_BLOCK,
+	.class_code = 0x018000,
+	.nqueues = 1,
+	.queue_size = 128,
+	.features = VIRTIO_BLK_F_FLUSH | VIRTIO_BLK_F_RO,
+	.cfg_read = cfg_read,
+	.notify = notify,
+};
+
 int virtio_blk_init(struct virtio_blk *d, const struct guest_ram *ram, msi_deliver_fn deliver,
 		    void *ctx, struct blk_backend *disk, const char *id)
 {
@@ -203,5 +225,6 @@ int virtio_blk_init(struct virtio_blk *d, const struct guest_ram *ram, msi_deliv
 	memset(d->id, 0, sizeof(d->id));
 	memcpy(d->id, id, strnlen(id, sizeof(d->id))); /* no NUL when it is 20 bytes */
 	d->reads = d->writes = d->flushes = d->get_ids = d->errors = d->unsupported = 0;
-	return virtio_pci_init(&d->v, &ops, d, ram, deliver, ctx);
+	d->ro_writes = 0;
+	return virtio_pci_init(&d->v, disk->read_only ? &ops_ro : &ops, d, ram, deliver, ctx);
 }

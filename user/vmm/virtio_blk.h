@@ -4,8 +4,10 @@
 
 /*
  * virtio-blk (virtio 1.2, 5.2): read, write, flush and get-id on a disk image of whole 512-byte
- * sectors, one request queue. The image is a backend (virtio_blk_backend.c): a file the VMM may
- * write (pread/pwrite/fsync), or a private copy in the VMM's memory of a read-only file (a boot
+ * sectors, one request queue. The image is a backend (virtio_blk_backend.c): a file or block
+ * device the VMM may write (pread/pwrite/fsync; Dyad's /dev/vda, whose fsync is a flush of the
+ * machine's disk), a block device it may only read (served read-only: VIRTIO_BLK_F_RO, writes
+ * get an I/O error status), or a private copy in the VMM's memory of a read-only file (a boot
  * module), whose writes last until power-off.
  */
 
@@ -33,11 +35,14 @@ struct blk_backend {
 	int fd; /* the file (read-write backend) */
 	uint8_t *copy; /* the private copy (read-only file) */
 	int private_copy;
+	int read_only; /* a read-only block device: the guest may not write */
+	unsigned long io_errors; /* failed reads, writes and flushes (each logged, up to a cap) */
 };
 
 /*
- * Opens @path as a disk: read-write when the file allows it, else (or when @force_copy) a private
- * copy of its contents. Refuses a file that cannot be opened, an empty one and one whose size is
+ * Opens @path as a disk: read-write when the file allows it; else read-only when it is a block
+ * device that refuses writing (EACCES, EROFS); else (or when @force_copy) a private copy of its
+ * contents. Refuses a file that cannot be opened, an empty one and one whose size is
  * not a multiple of 512, with a sentence in @err. Returns 0 or -1.
  */
 int blk_backend_open(struct blk_backend *b, const char *path, int force_copy, char *err,
@@ -50,7 +55,7 @@ struct virtio_blk {
 	struct virtio_dev v;
 	struct blk_backend *disk;
 	char id[BLK_ID_LEN];
-	unsigned long reads, writes, flushes, get_ids, errors, unsupported;
+	unsigned long reads, writes, flushes, get_ids, errors, unsupported, ro_writes;
 };
 
 /* Prepares the device on @disk with serial @id (cut at 20 bytes); see virtio_pci_init. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "virtio_blk.h"
+#include "vmm.h"
 
 /* BLKGETSIZE64 (<linux/fs.h>: _IOR(0x12, 114, size_t)), without the header, whose ioctl
  * macros clash with musl's. */
@@ -26,12 +27,29 @@ static long long image_size(int fd, const struct stat *st)
 	return (long long)st->st_size;
 }
 
+/*
+ * One line on the VMM's log for a failed backend call (the guest gets VIRTIO_BLK_S_IOERR), at
+ * most BLK_ERRORS_LOGGED of them, so that a guest retrying a bad sector cannot flood the log.
+ * Returns -1, the backend's error.
+ */
+#define BLK_ERRORS_LOGGED 8
+static int io_error(struct blk_backend *b, const char *what, uint64_t off, size_t len, int err)
+{
+	b->io_errors++;
+	if (b->io_errors <= BLK_ERRORS_LOGGED)
+		vmm_log("virtio-blk: %s of %zu bytes at sector %llu failed: %s%s", what, len,
+			(unsigned long long)(off / BLK_SECTOR), err ? strerror(err) : "end of file",
+			b->io_errors == BLK_ERRORS_LOGGED ? " (further errors are not logged)"
+							  : "");
+	return -1;
+}
+
 static int file_read(struct blk_backend *b, uint64_t off, void *buf, size_t len)
 {
 	while (len) {
 		ssize_t n = pread(b->fd, buf, len, (off_t)off);
 		if (n <= 0)
-			return -1;
+			return io_error(b, "read", off, len, n ? errno : 0);
 		buf = (uint8_t *)buf + n;
 		off += (uint64_t)n;
 		len -= (size_t)n;
@@ -44,7 +62,7 @@ static int file_write(struct blk_backend *b, uint64_t off, const void *buf, size
 	while (len) {
 		ssize_t n = pwrite(b->fd, buf, len, (off_t)off);
 		if (n <= 0)
-			return -1;
+			return io_error(b, "write", off, len, n ? errno : 0);
 		buf = (const uint8_t *)buf + n;
 		off += (uint64_t)n;
 		len -= (size_t)n;
@@ -54,7 +72,9 @@ static int file_write(struct blk_backend *b, uint64_t off, const void *buf, size
 
 static int file_flush(struct blk_backend *b)
 {
-	return fsync(b->fd) ? -1 : 0;
+	if (b->read_only)
+		return 0; /* nothing was written */
+	return fsync(b->fd) ? io_error(b, "flush", 0, 0, errno) : 0;
 }
 
 static int mem_read(struct blk_backend *b, uint64_t off, void *buf, size_t len)
@@ -89,10 +109,17 @@ int blk_backend_open(struct blk_backend *b, const char *path, int force_copy, ch
 {
 	struct stat st;
 	int fd = force_copy ? -1 : open(path, O_RDWR);
-	int rw = fd >= 0;
+	int rw = fd >= 0, rw_errno = errno;
 
 	if (!rw)
 		fd = open(path, O_RDONLY);
+	if (fd < 0 && errno == ENOENT && !strncmp(path, "/dev/vd", 7)) {
+		snprintf(err, errlen,
+			 "disk %s: Dyad has no such disk (it needs a virtio-blk drive from QEMU; "
+			 "Bochs has none)",
+			 path);
+		return -1;
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "disk %s: %s", path, strerror(errno));
 		return -1;
@@ -110,8 +137,16 @@ int blk_backend_open(struct blk_backend *b, const char *path, int force_copy, ch
 		return -1;
 	}
 	uint64_t size = (uint64_t)bytes;
-	if (rw) {
-		*b = (struct blk_backend){ .ops = &file_ops, .size = size, .fd = fd };
+	/*
+	 * A block device that may only be read (a read-only drive) is served read-only: the guest
+	 * sees VIRTIO_BLK_F_RO, and a write it sends anyway gets an I/O error status. A copy of
+	 * a whole disk in memory would cost its size and hide from the user that nothing lasts.
+	 */
+	if (rw ||
+	    (S_ISBLK(st.st_mode) && !force_copy && (rw_errno == EACCES || rw_errno == EROFS))) {
+		*b = (struct blk_backend){
+			.ops = &file_ops, .size = size, .fd = fd, .read_only = !rw
+		};
 		return 0;
 	}
 	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
