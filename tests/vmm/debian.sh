@@ -9,13 +9,15 @@
 # each failed unit after multi-user.target, sends 64 MiB through the root file system to the
 # disk and back (written, synced, caches dropped, read again), and with dyad_mode=test writes
 # K (+1 for a failed round trip, at least 1 when not running) to the debug port.
-# Checks under Dyad: the initramfs switched root, systemd reached `running` or `degraded`, every
-# unit that failed also failed under bare QEMU, the round trip's md5 is the host's and 64 MiB
-# came from the disk, and the debug port's verdict is the guest's count.
+# Under Dyad the image is QEMU's virtio-blk drive, Dyad's /dev/vda, served by the VMM
+# (-d /dev/vda). Checks under Dyad: the initramfs switched root, systemd reached `running` or
+# `degraded`, every unit that failed also failed under bare QEMU, the round trip's md5 is the
+# host's and 64 MiB came from the disk, and the debug port's verdict is the guest's count.
 #
 # Env: DEBIAN_E2E_REFERENCE  always (default): both boots, figures side by side;
 #                            degraded (make check): bare QEMU only when Dyad's boot is degraded,
 #                            where the comparison of failed units decides
+#      DEBIAN_E2E_DISK_VIA   vda (default) or module: how the image reaches the VMM (below)
 #      DEBIAN_E2E_TIMEOUT (seconds per boot, default 900), TEST_SUMMARY_FILE as tools/boot-test.sh;
 #      VMM_E2E_NO_SKIP turns a missing image or a machine without SVM into a failure.
 set -euo pipefail
@@ -79,21 +81,37 @@ reference_boot() {
 }
 
 # ---- Dyad's VMM --------------------------------------------------------------------------------
+# The image reaches the VMM as QEMU's virtio-blk drive, Dyad's /dev/vda (-d /dev/vda), with
+# snapshot=on as for the reference: the guest's writes go to QEMU's temporary overlay, never into
+# the cached image. DEBIAN_E2E_DISK_VIA=module: as a GRUB module instead (read whole through BIOS
+# calls before Dyad starts; the VMM serves a private copy in memory).
+via=${DEBIAN_E2E_DISK_VIA:-vda}
 log=$BUILD_DIR/vmm-e2e-debian-dyad.log
 iso=$BUILD_DIR/vmm-e2e-debian.iso
-args="-m ${ram_mib}M -i /boot/initramfs.cpio -d /boot/debian.ext4"
+drive=()
+case $via in
+vda)
+	vmm_disk=/dev/vda module=()
+	# shellcheck disable=SC2054 # the commas belong to -drive and -device
+	drive=(-drive "if=none,id=d0,file=$disk,format=raw,snapshot=on" -device virtio-blk-pci,drive=d0)
+	;;
+module) vmm_disk=/boot/debian.ext4 module=("$disk:/boot/debian.ext4") ;;
+*) die "DEBIAN_E2E_DISK_VIA must be vda or module, not '$via'" ;;
+esac
+args="-m ${ram_mib}M -i /boot/initramfs.cpio -d $vmm_disk"
 for w in $words; do args+=" -a $w"; done
 "$ROOT/tools/mkiso.sh" "$iso" "$kernel" "init=/bin/vmm -- $args /boot/bzImage" "$vmm:/bin/vmm" \
 	"$guest/bzImage:/boot/bzImage" "$guest/initramfs.cpio:/boot/initramfs.cpio" \
-	"$disk:/boot/debian.ext4" >/dev/null
-echo "# Dyad: booting (timeout $limit s, log $log)"
+	${module[@]+"${module[@]}"} >/dev/null
+echo "# Dyad: booting, the disk via $via (timeout $limit s, log $log)"
 start=$EPOCHREALTIME
 # shellcheck disable=SC2046
 timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" -display none \
-	-monitor none -serial stdio -cdrom "$iso" </dev/null >"$log" 2>&1 || true
+	-monitor none -serial stdio -cdrom "$iso" ${drive[@]+"${drive[@]}"} </dev/null >"$log" 2>&1 || true
 sed -i 's/\r$//' "$log"
 dyad_wall=$(elapsed "$start")
-echo "# Dyad: $dyad_wall s wall (GRUB reads $(($(stat -c %s "$disk") >> 20)) MiB of disk first); $(system_line "$log")"
+echo "# Dyad: $dyad_wall s wall$([[ $via == vda ]] || echo " (GRUB reads $(($(stat -c %s "$disk") >> 20)) MiB of disk first)");" \
+	"$(system_line "$log")"
 grep -a '^vmm: ' "$log" | sed 's/^/# /' || true
 if grep -aq 'no VMX or SVM' "$log"; then
 	skip "debian under Dyad: boots to multi-user.target" "Dyad found no VMX or SVM here"
