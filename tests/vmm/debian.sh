@@ -161,7 +161,11 @@ if [[ -n $count ]]; then
 fi
 tap "$([[ -n $want ]] && grep -aq "^vmm: verdict $want: " "$log"; echo $?)" \
 	"debian under Dyad: the verdict on the debug port is the guest's count of failures (${want:-none})"
-echo "# figures: guest uptime at multi-user.target: Dyad $(uptime_at_verdict "$log" || true) s," \
-	"bare QEMU ${ref_wall:+$(uptime_at_verdict "$ref") s}${ref_wall:-not booted}; wall: Dyad $dyad_wall s" \
-	"(with GRUB and Dyad's boot), bare QEMU ${ref_wall:+$ref_wall s}${ref_wall:-not booted}"
+ref_up='not booted' ref_wall_text='not booted'
+[[ -z $ref_wall ]] || ref_up="$(uptime_at_verdict "$ref") s" ref_wall_text="$ref_wall s"
+echo "# figures: guest uptime at multi-user.target: Dyad $(uptime_at_verdict "$log") s, bare QEMU" \
+	"$ref_up; wall: Dyad $dyad_wall s (with GRUB and Dyad's boot), bare QEMU $ref_wall_text"
+grep -a -m1 '^dyad-guest: disk: write' "$log" | sed 's/^dyad-guest: disk:/# figures: round trip under Dyad:/' || true
+[[ -z $ref_wall ]] ||
+	grep -a -m1 '^dyad-guest: disk: write' "$ref" | sed 's/^dyad-guest: disk:/# figures: round trip under bare QEMU:/' || true
 finish
