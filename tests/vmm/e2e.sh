@@ -335,6 +335,8 @@ hvc0_input() {
 		type_after "$log" 'typed-42 on /dev/' 60 "printf '\\000' | dd of=/dev/port bs=1 seek=244 count=1"; then
 		typed=1
 	fi
+	# No answer: the boot has nothing more to show (timeout passes the signal on to QEMU).
+	[[ $typed == 1 ]] || kill "$hvc_qemu" 2>/dev/null || true
 	wait "$hvc_qemu" || true
 	exec 3>&-
 	rm -f "$fifo"
