@@ -67,6 +67,11 @@ trap 'rm -rf "$tmp"' EXIT
 root=$tmp/root
 start=$EPOCHSECONDS
 
+# The kernel's modules come out of its package (guest-modules.sh: unpacking and depmod, CPU)
+# while mmdebstrap mostly waits for downloads and the disk; they join the tree afterwards.
+"$here/guest-modules.sh" "$deb" "$release" "$tmp/mods" "${modules[@]}" >"$tmp/modules.log" 2>&1 &
+modules_pid=$!
+
 echo "guest-rootfs: bootstrapping Debian 12 (minbase + systemd) into a directory"
 PATH=/usr/sbin:/usr/bin:/sbin:/bin mmdebstrap --mode=root --variant=minbase --format=directory \
 	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
@@ -86,8 +91,14 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin mmdebstrap --mode=root --variant=minbase --fo
 	bookworm "$root" ${GUEST_MIRROR:+"$GUEST_MIRROR"} >"$tmp/mmdebstrap.log" 2>&1 ||
 	{
 		tail -n 20 "$tmp/mmdebstrap.log" >&2
+		wait "$modules_pid" || true
 		die "mmdebstrap failed"
 	}
+boot_s=$((EPOCHSECONDS - start))
+if ! wait "$modules_pid"; then
+	cat "$tmp/modules.log" >&2
+	die "guest-modules.sh failed"
+fi
 
 # The system's own files, written into the tree before it becomes the image.
 printf 'dyad-guest\n' >"$root/etc/hostname"
@@ -125,25 +136,31 @@ say() { # to the journal, and to the console as a line of its own
 	echo "$*"
 	echo "$*" >/dev/console
 }
-# The round trip: a known pattern written to a file (its md5 taken on the way), synced, the
-# page cache dropped, and read again. The root device's count of sectors read (field 3 of
-# /sys/class/block/DEV/stat) must grow by the file's size: the data came from the disk.
+# The round trip: a known pattern written to a file, synced, the page cache dropped, and read
+# again with the md5 the image's build computed for the pattern. The root device's count of
+# sectors read (field 3 of /sys/class/block/DEV/stat) must grow by the file's size: the data
+# came from the disk.
 disk_round_trip() {
-	f=/var/tmp/dyad-disk-check bytes=67108864
+	f=/var/tmp/dyad-disk-check bytes=@DISK_BYTES@ want=@DISK_SUM@
 	dev=$(findmnt -n -o SOURCE /) || return 1
 	stat=/sys/class/block/${dev#/dev/}/stat
-	want=$(yes dyad-disk | head -c $bytes | tee "$f" | md5sum | cut -d' ' -f1)
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	yes dyad-disk | head -c $bytes >"$f" || return 1
 	sync
+	t1=$(cut -d' ' -f1 /proc/uptime)
 	echo 3 >/proc/sys/vm/drop_caches
 	set -- $(cat "$stat")
 	r0=$3
 	got=$(md5sum <"$f" | cut -d' ' -f1)
 	set -- $(cat "$stat")
 	r1=$3
+	t2=$(cut -d' ' -f1 /proc/uptime)
 	rm -f "$f"
 	sync
 	say "dyad-guest: disk: $bytes bytes written to $f on $dev with md5 $want, synced," \
 		"caches dropped, read back with md5 $got, $(((r1 - r0) / 2048)) MiB read from $dev"
+	say "dyad-guest: disk: write and sync $(echo "$t0 $t1" | awk '{ print $2 - $1 }') s," \
+		"read and md5 $(echo "$t1 $t2" | awk '{ print $2 - $1 }') s"
 	[ "$want" = "$got" ] && [ $((r1 - r0)) -ge $((bytes / 512)) ]
 }
 state=$(systemctl is-system-running --wait)
@@ -169,9 +186,15 @@ case " $(cat /proc/cmdline) " in
 	;;
 esac
 EOF
+# The round trip's pattern and its md5, computed here once rather than in the guest under
+# emulation.
+disk_bytes=$((64 << 20))
+disk_sum=$({ yes dyad-disk || true; } | head -c $disk_bytes | md5sum | cut -d' ' -f1)
+sed -i -e "s/@DISK_BYTES@/$disk_bytes/" -e "s/@DISK_SUM@/$disk_sum/" "$root/usr/local/sbin/dyad-verdict"
 chmod 755 "$root/usr/local/sbin/dyad-verdict"
 ln -s ../dyad-verdict.service "$units/multi-user.target.wants/dyad-verdict.service"
-"$here/guest-modules.sh" "$deb" "$release" "$root" "${modules[@]}" >/dev/null
+# /lib is the merged link to usr/lib: the modules land in /usr/lib/modules.
+cp -a "$tmp/mods/lib/." "$root/lib/"
 rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
 
 # The image: the tree's size, 15% more for ext4's own metadata and partly used 4 KiB blocks, and
@@ -185,4 +208,4 @@ rm -f "$img.tmp"
 	die "mkfs.ext4 failed"
 mv "$img.tmp" "$img"
 echo "guest-rootfs: $img: $size_mib MiB (tree $((used_kib >> 10)) MiB)," \
-	"built in $((EPOCHSECONDS - start)) s"
+	"built in $((EPOCHSECONDS - start)) s (mmdebstrap $boot_s s)"
