@@ -290,7 +290,7 @@ garbage_initrd() {
 		"garbage-initrd: the VMM ended with status 5 (guest panic)"
 }
 
-# ---- hvc0-input: a command typed on the virtio console (its own block) -------------------------
+# ---- hvc0-input: a command typed on the virtio console ---------------------------------------
 # The busybox guest's shell with console=hvc0 (-C hvc): once /init's banner says the shell is
 # there, a command goes into QEMU's serial input (Dyad's console, the VMM's standard input),
 # which the VMM hands to the virtio console's receive queue. The answer must come back on hvc0,
