@@ -12,8 +12,10 @@
 # In the image: root logs in without a password on the serial console and on hvc0; the unit
 # dyad-verdict.service waits for the boot to finish (`systemctl is-system-running --wait`), prints
 # "dyad-guest: system STATE after N s" and each failed unit on the console, and, when the kernel
-# command line says dyad_mode=test, writes the verdict to the VMM's debug port (0xf4, through
-# /dev/port: 0 for running, else the number of failed units, at least 1) and so ends the VM.
+# command line says dyad_mode=test, sends 64 MiB through the root file system to the disk and
+# back (written, synced, the page cache dropped, read again) and writes the verdict to the VMM's
+# debug port (0xf4, through /dev/port: the failed units plus 1 for a failed disk round trip, at
+# least 1 when the system is not running) and so ends the VM.
 #
 # Small on purpose: the image travels as a GRUB module, read by BIOS calls. Documentation,
 # manual pages, translations, udev's hardware database (names of USB and PCI products, 21 MiB
@@ -21,7 +23,13 @@
 # are never unpacked (dpkg path-exclude); apt's lists and caches are dropped.
 # /usr is merged by mmdebstrap's own merged-usr hook (directory links, as debootstrap does): else
 # apt satisfies init-system-helpers with usrmerge, which brings all of perl (45 MiB). The file
-# system has about 40 MiB free for the guest's writes.
+# system has about 100 MiB free: room for the 64 MiB round trip.
+#
+# Cost (the image is built from scratch on a fresh machine, so it counts in make check): dpkg
+# runs under eatmydata (mmdebstrap's hook: no fsync per file), and mmdebstrap and its helpers
+# run with the system's PATH (mmtarfilter, a python3 script, filters every essential package's
+# files during extraction: a python3 shim earlier in PATH that takes seconds to start made that
+# phase two minutes long).
 #
 # mmdebstrap runs in its root mode (chroot) so that mkfs.ext4 -d copies true owners: as root.
 set -euo pipefail
@@ -59,9 +67,15 @@ trap 'rm -rf "$tmp"' EXIT
 root=$tmp/root
 start=$EPOCHSECONDS
 
+# The kernel's modules come out of its package (guest-modules.sh: unpacking and depmod, CPU)
+# while mmdebstrap mostly waits for downloads and the disk; they join the tree afterwards.
+"$here/guest-modules.sh" "$deb" "$release" "$tmp/mods" "${modules[@]}" >"$tmp/modules.log" 2>&1 &
+modules_pid=$!
+
 echo "guest-rootfs: bootstrapping Debian 12 (minbase + systemd) into a directory"
-mmdebstrap --mode=root --variant=minbase --format=directory \
+PATH=/usr/sbin:/usr/bin:/sbin:/bin mmdebstrap --mode=root --variant=minbase --format=directory \
 	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+	--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata \
 	--include=systemd,systemd-sysv,udev,procps,iproute2,kmod \
 	--dpkgopt='path-exclude=/usr/share/man/*' \
 	--dpkgopt='path-exclude=/usr/share/info/*' \
@@ -77,8 +91,14 @@ mmdebstrap --mode=root --variant=minbase --format=directory \
 	bookworm "$root" ${GUEST_MIRROR:+"$GUEST_MIRROR"} >"$tmp/mmdebstrap.log" 2>&1 ||
 	{
 		tail -n 20 "$tmp/mmdebstrap.log" >&2
+		wait "$modules_pid" || true
 		die "mmdebstrap failed"
 	}
+boot_s=$((EPOCHSECONDS - start))
+if ! wait "$modules_pid"; then
+	cat "$tmp/modules.log" >&2
+	die "guest-modules.sh failed"
+fi
 
 # The system's own files, written into the tree before it becomes the image.
 printf 'dyad-guest\n' >"$root/etc/hostname"
@@ -108,12 +128,40 @@ WantedBy=multi-user.target
 EOF
 cat >"$root/usr/local/sbin/dyad-verdict" <<'EOF'
 #!/bin/sh
-# Waits for the boot to end, then says how it went: on the console, and with dyad_mode=test on
-# the kernel command line as one byte on the VMM's debug port 0xf4 (0 = running, else the number
-# of failed units, at least 1), which ends the VM.
+# Waits for the boot to end, then says how it went on the console. With dyad_mode=test on the
+# kernel command line it also sends 64 MiB through the root file system to the disk and back,
+# and writes one byte to the VMM's debug port 0xf4, which ends the VM: the number of failed
+# units plus 1 if the round trip failed, at least 1 when the system is not running.
 say() { # to the journal, and to the console as a line of its own
 	echo "$*"
 	echo "$*" >/dev/console
+}
+# The round trip: a known pattern written to a file, synced, the page cache dropped, and read
+# again with the md5 the image's build computed for the pattern. The root device's count of
+# sectors read (field 3 of /sys/class/block/DEV/stat) must grow by the file's size: the data
+# came from the disk.
+disk_round_trip() {
+	f=/var/tmp/dyad-disk-check bytes=@DISK_BYTES@ want=@DISK_SUM@
+	dev=$(findmnt -n -o SOURCE /) || return 1
+	stat=/sys/class/block/${dev#/dev/}/stat
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	yes dyad-disk | head -c $bytes >"$f" || return 1
+	sync
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	echo 3 >/proc/sys/vm/drop_caches
+	set -- $(cat "$stat")
+	r0=$3
+	got=$(md5sum <"$f" | cut -d' ' -f1)
+	set -- $(cat "$stat")
+	r1=$3
+	t2=$(cut -d' ' -f1 /proc/uptime)
+	rm -f "$f"
+	sync
+	say "dyad-guest: disk: $bytes bytes written to $f on $dev with md5 $want, synced," \
+		"caches dropped, read back with md5 $got, $(((r1 - r0) / 2048)) MiB read from $dev"
+	say "dyad-guest: disk: write and sync $(echo "$t0 $t1" | awk '{ print $2 - $1 }') s," \
+		"read and md5 $(echo "$t1 $t2" | awk '{ print $2 - $1 }') s"
+	[ "$want" = "$got" ] && [ $((r1 - r0)) -ge $((bytes / 512)) ]
 }
 state=$(systemctl is-system-running --wait)
 up=$(cut -d' ' -f1 /proc/uptime)
@@ -126,26 +174,38 @@ done
 say "dyad-guest: system $state after $up s, $n failed units"
 case " $(cat /proc/cmdline) " in
 *" dyad_mode=test "*)
+	if disk_round_trip; then
+		say "dyad-guest: disk round trip ok"
+	else
+		say "dyad-guest: disk round trip FAILED"
+		n=$((n + 1))
+	fi
 	[ "$state" = running ] || [ $n -gt 0 ] || n=1
 	[ $n -le 255 ] || n=255
 	printf "\\$(printf %03o $n)" | dd of=/dev/port bs=1 seek=244 count=1 status=none
 	;;
 esac
 EOF
+# The round trip's pattern and its md5, computed here once rather than in the guest under
+# emulation.
+disk_bytes=$((64 << 20))
+disk_sum=$({ yes dyad-disk || true; } | head -c $disk_bytes | md5sum | cut -d' ' -f1)
+sed -i -e "s/@DISK_BYTES@/$disk_bytes/" -e "s/@DISK_SUM@/$disk_sum/" "$root/usr/local/sbin/dyad-verdict"
 chmod 755 "$root/usr/local/sbin/dyad-verdict"
 ln -s ../dyad-verdict.service "$units/multi-user.target.wants/dyad-verdict.service"
-"$here/guest-modules.sh" "$deb" "$release" "$root" "${modules[@]}" >/dev/null
+# /lib is the merged link to usr/lib: the modules land in /usr/lib/modules.
+cp -a "$tmp/mods/lib/." "$root/lib/"
 rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
 
 # The image: the tree's size, 15% more for ext4's own metadata and partly used 4 KiB blocks, and
-# 32 MiB free. 4 KiB blocks and an inode per 8 KiB: mke2fs's defaults for a file system this
+# 96 MiB free (the 64 MiB round trip, the journal's and the system's own writes). 4 KiB blocks and an inode per 8 KiB: mke2fs's defaults for a file system this
 # small (1 KiB blocks, an inode per 4 KiB) cost a third more.
 used_kib=$(du -sk "$root" | cut -f1)
-size_mib=$(((used_kib * 115 / 100) / 1024 + 32))
+size_mib=$(((used_kib * 115 / 100) / 1024 + 96))
 rm -f "$img.tmp"
 "$mkfs" -q -t ext4 -L dyad-root -b 4096 -i 8192 -m 0 -J size=4 -E root_owner=0:0 -d "$root" \
 	"$img.tmp" "${size_mib}M" >/dev/null ||
 	die "mkfs.ext4 failed"
 mv "$img.tmp" "$img"
 echo "guest-rootfs: $img: $size_mib MiB (tree $((used_kib >> 10)) MiB)," \
-	"built in $((EPOCHSECONDS - start)) s"
+	"built in $((EPOCHSECONDS - start)) s (mmdebstrap $boot_s s)"

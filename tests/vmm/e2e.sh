@@ -31,6 +31,8 @@
 #   CASE bad-guest      the misbehaving guest (tests/vmm/bad_guest.asm)
 #   CASE garbage-initrd Debian's vmlinux with an initrd of garbage: the guest kernel panics, and
 #                       the VMM must say so in one line and end with status 5
+#   CASE hvc0-input     the busybox shell on the virtio console (-C hvc): a command typed into
+#                       QEMU's serial input reaches the guest's /dev/hvc0 and its answer comes back
 # Prints TAP; exits non-zero if any check failed. A machine whose Dyad has no VMX/SVM gives
 # `# SKIP` lines, or failures with VMM_E2E_NO_SKIP set. TEST_SUMMARY_FILE: as tools/boot-test.sh.
 set -euo pipefail
@@ -288,6 +290,74 @@ garbage_initrd() {
 		"garbage-initrd: the VMM ended with status 5 (guest panic)"
 }
 
+# ---- hvc0-input: a command typed on the virtio console ---------------------------------------
+# The busybox guest's shell with console=hvc0 (-C hvc): once /init's banner says the shell is
+# there, a command goes into QEMU's serial input (Dyad's console, the VMM's standard input),
+# which the VMM hands to the virtio console's receive queue. The answer must come back on hvc0,
+# computed by the guest (the echoed line has $((6*7)), the answer 42) on the tty /dev/hvc0; a
+# second typed command writes 0 to the debug port and ends the VM. QEMU only (its stdin is a
+# FIFO the script writes into while the guest runs).
+# type_after LOG PATTERN SECONDS TEXT: waits until LOG has a line matching PATTERN (fails after
+# SECONDS, or when QEMU, $hvc_qemu, has ended), then writes TEXT to fd 3 (the FIFO into QEMU's
+# serial input).
+type_after() {
+	local i=0
+	until grep -aq "$2" "$1"; do
+		((i++ < $3 * 5)) && kill -0 "$hvc_qemu" 2>/dev/null || return 1
+		sleep 0.2
+	done
+	sleep 1 # the shell's prompt follows the line
+	printf '%s\n' "$4" >&3
+}
+
+hvc0_input() {
+	local name=hvc0-input log=$BUILD_DIR/vmm-e2e-$emu-hvc0-input.log
+	local iso=$BUILD_DIR/vmm-e2e-$emu-hvc0-input.iso fifo=$BUILD_DIR/vmm-e2e-hvc0-input.fifo
+	if [[ $emu != qemu ]]; then
+		skip "$name: a command typed on hvc0" "QEMU only (the script types into QEMU's serial input)"
+		return
+	fi
+	"$(dirname "$0")/../../tools/mkiso.sh" "$iso" "$kernel" \
+		"init=/bin/vmm -- -m ${ram_mib}M -i /boot/initramfs.cpio -C hvc /boot/vmlinux" \
+		"$vmm:/bin/vmm" "$guest/vmlinux:/boot/vmlinux" "$guest/initramfs.cpio:/boot/initramfs.cpio" \
+		>/dev/null
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	echo "# $name: booting (timeout $limit s, log $log)"
+	local start=$EPOCHREALTIME typed=0 hvc_qemu=
+	# shellcheck disable=SC2046
+	timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
+		-display none -monitor none -serial stdio -cdrom "$iso" <"$fifo" >"$log" 2>&1 &
+	hvc_qemu=$!
+	exec 3>"$fifo" # opened after QEMU: each open waits for the other end
+	# shellcheck disable=SC2016 # $((6*7)) and $(tty) are the guest shell's to expand
+	if type_after "$log" '^dyad-guest: shell' "$limit" 'echo typed-$((6*7)) on $(tty)' &&
+		type_after "$log" 'typed-42 on /dev/' 60 "printf '\\000' | dd of=/dev/port bs=1 seek=244 count=1"; then
+		typed=1
+	fi
+	# No answer: the boot has nothing more to show (timeout passes the signal on to QEMU).
+	[[ $typed == 1 ]] || kill "$hvc_qemu" 2>/dev/null || true
+	wait "$hvc_qemu" || true
+	exec 3>&-
+	rm -f "$fifo"
+	sed -i 's/\r$//' "$log"
+	echo "# $name: $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }") s wall"
+	grep -a '^vmm: ' "$log" | sed 's/^/# /' || true
+	if no_vm "$log"; then
+		skip "$name: a command typed on hvc0" "Dyad found no VMX or SVM here"
+		return
+	fi
+	tap "$(grep -aq '^dyad-guest: shell' "$log" && grep -aq 'printk: console \[hvc0\] enabled' "$log"; echo $?)" \
+		"$name: the busybox shell started with console=hvc0"
+	grep -a 'typed-' "$log" | sed "s/^/# $name: /" || true
+	# shellcheck disable=SC2016 # the typed line, as the guest's tty echoed it
+	tap "$(grep -aq 'echo typed-$((6\*7)) on $(tty)' "$log" && grep -aEq '^typed-42 on /dev/hvc0[[:cntrl:]]*$' "$log"; echo $?)" \
+		"$name: a command typed on the console ran in the guest's shell on /dev/hvc0 and its answer came back"
+	tap "$([[ $typed == 1 ]] && grep -aEq '^vmm: virtio-console: [0-9]+ buffers, [0-9]+ bytes out; [1-9][0-9]* bytes in, 0 dropped' "$log" &&
+		grep -aq '^vmm: guest wrote 0 to the debug port' "$log" && grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
+		"$name: the input went through the virtio console (bytes in, none dropped) and a second command ended the VM with verdict 0"
+}
+
 for c in "$@"; do
 	case $c in
 	linux-vmlinux)
@@ -352,6 +422,7 @@ for c in "$@"; do
 	hostile-virtio) hostile_virtio ;;
 	bad-guest) bad_guest ;;
 	garbage-initrd) garbage_initrd ;;
+	hvc0-input) hvc0_input ;;
 	*) die "unknown case '$c'" ;;
 	esac
 done
