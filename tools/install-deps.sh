@@ -10,7 +10,8 @@ set -euo pipefail
 # linux-libc-dev gives <asm/bootparam.h> for booting Linux guests; busybox-static, xz-utils and lz4
 # (the cloud flavour's payload) build the guest images (tools/guest-image.sh); kmod's depmod indexes
 # the guest kernel's modules; mmdebstrap and e2fsprogs build the Debian root filesystem
-# (tools/guest-rootfs.sh), with gpg and the archive keyring it only recommends; gdb serves make debug and its tool test.
+# (tools/guest-rootfs.sh), with gpg and the archive keyring, which mmdebstrap only recommends;
+# gdb serves make debug and its tool test.
 pkgs=(build-essential nasm grub-pc-bin grub-common xorriso mtools qemu-system-x86 bochs bochs-term
 	bochsbios vgabios libcmocka-dev musl-tools valgrind linux-libc-dev
 	busybox-static xz-utils lz4 kmod mmdebstrap gpg debian-archive-keyring e2fsprogs gdb)
