@@ -29,6 +29,12 @@
 #                       BAD_GUEST): the VMM refuses each broken ring with a line, marks the
 #                       device for reset, and is still there for the guest's verdict
 #   CASE bad-guest      the misbehaving guest (tests/vmm/bad_guest.asm)
+#   CASE smp-guest, smp-guest-10s  the SMP test guest (tests/vmm/smpguest, built next to
+#                       BAD_GUEST) with -c 2: INIT-SIPI-SIPI through the xAPIC page, then again
+#                       through the x2APIC MSRs, each marked by the AP; a SIPI to a missing APIC
+#                       ID, an INIT to itself and an illegal vector, each reported by the VMM in
+#                       one line; an IPI storm both ways (2 s, or 10 s) counted on both sides;
+#                       IPI latency to a running and to a halted vCPU (printed, for the figures)
 #   CASE garbage-initrd Debian's vmlinux with an initrd of garbage: the guest kernel panics, and
 #                       the VMM must say so in one line and end with status 5
 # Prints TAP; exits non-zero if any check failed. A machine whose Dyad has no VMX/SVM gives
@@ -275,6 +281,34 @@ bad_guest() {
 		"bad-guest: the triple fault ends the VMM with status 3, and the kernel runs on"
 }
 
+# The SMP test guest: every "smpg: ok/FAIL" line it prints becomes a TAP line here, then the
+# VMM's own lines for the bad IPIs and the end. $1: the storm's seconds.
+smp_guest() {
+	local name=smp-guest${2:-} log=$BUILD_DIR/vmm-e2e-$emu-smp-guest${2:-}.log smpg line
+	smpg=$(dirname "$bad")/smpguest
+	[[ -s $smpg ]] || die "no $smpg (make $smpg)"
+	iso_extra=("$smpg:/boot/smpguest")
+	boot "$name" "-c 2 -m 64M -a smpg.storm=$1 /boot/smpguest"
+	iso_extra=()
+	if no_vm "$log"; then
+		skip "$name: the SMP test guest" "Dyad found no VMX or SVM here"
+		return
+	fi
+	grep -a '^smpg: ' "$log" | grep -av '^smpg: \(ok\|FAIL\) - ' | sed "s/^smpg: /# $name: /" || true
+	while IFS= read -r line; do
+		tap "$([[ $line == 'smpg: ok - '* ]]; echo $?)" "$name: ${line#smpg: * - }"
+	done < <(grep -a '^smpg: \(ok\|FAIL\) - ' "$log")
+	tap "$(grep -aq '^smpg: done, 0 failed' "$log"; echo $?)" "$name: the guest ran to its end"
+	tap "$(grep -aq '^vmm: vCPU 0 sent an IPI (ICR 0x4610) to destination 0x9: no such CPU' "$log"; echo $?)" \
+		"$name: the VMM reports the SIPI to APIC ID 9 in one line"
+	tap "$(grep -aq '^vmm: vCPU 0 sent INIT to itself: ignored' "$log"; echo $?)" \
+		"$name: the VMM reports the INIT to itself in one line"
+	tap "$(grep -aq '^vmm: vCPU 0 sent an IPI with the illegal vector 5 (ICR 0x4005): not sent' "$log"; echo $?)" \
+		"$name: the VMM reports the illegal vector in one line"
+	tap "$(grep -aq '^vmm: guest wrote 0 to the debug port' "$log" && grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
+		"$name: verdict 0 on the debug port, the VMM ended with status 0 and the kernel lives on"
+}
+
 garbage_initrd() {
 	local log=$BUILD_DIR/vmm-e2e-$emu-garbage-initrd.log
 	boot garbage-initrd "-m ${ram_mib}M -i /boot/garbage /boot/vmlinux"
@@ -351,6 +385,8 @@ for c in "$@"; do
 	linux-virtio) virtio ;;
 	hostile-virtio) hostile_virtio ;;
 	bad-guest) bad_guest ;;
+	smp-guest) smp_guest 2 ;;
+	smp-guest-10s) smp_guest 10 -10s ;;
 	garbage-initrd) garbage_initrd ;;
 	*) die "unknown case '$c'" ;;
 	esac

@@ -61,8 +61,23 @@ $(VMM_HOSTILE_GUEST): tests/vmm/hostile_virtio.asm
 	$(NASM) -f elf64 -o $@.o $<
 	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack -Ttext-segment=0x100000 -e _start -o $@ $@.o
 
-VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) $(VMM_HOSTILE_GUEST) tests/vmm/e2e.sh \
-	tools/mkiso.sh
+# The SMP test guest (tests/vmm/smpguest: INIT-SIPI-SIPI, IPI storm, bad IPIs, IPI latency), an
+# ELF at 1 MiB like the others; e2e.sh finds it next to the bad guest too.
+VMM_SMP_GUEST := $(BUILD)/vmm/smpguest
+SMPG_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-stack-protector -fno-pic \
+	-fno-pie -mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables -fno-builtin
+$(BUILD)/vmm/smpguest-main.o: tests/vmm/smpguest/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
+$(BUILD)/vmm/smpguest-entry.o: tests/vmm/smpguest/entry.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f elf64 -o $@ $<
+$(VMM_SMP_GUEST): $(BUILD)/vmm/smpguest-entry.o $(BUILD)/vmm/smpguest-main.o tests/vmm/smpguest/smpguest.ld
+	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
+		-T tests/vmm/smpguest/smpguest.ld -o $@ $(filter %.o,$^)
+
+VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) $(VMM_HOSTILE_GUEST) $(VMM_SMP_GUEST) \
+	tests/vmm/e2e.sh tools/mkiso.sh
 
 .PHONY: vmm-e2e vmm-e2e-quick vmm-e2e-flavours vmm-e2e-smp
 # For `make check`: the stock bzImage (the artifact users have), the same kernel with 2 vCPUs,
