@@ -83,18 +83,20 @@ VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) $(VMM_HOSTILE_GUEST) $(VMM
 # For `make check`: the stock bzImage (the artifact users have), the same kernel with 2 vCPUs,
 # and the vmlinux fast path, each through the guest test script, the cloud flavour's vmlinux
 # (ACPI only: no MP-table parser), then the misbehaving guest and a guest kernel that panics
-# (garbage initrd), the virtio devices (twice: hvc0, then ttyS0) and the hostile virtio driver.
-# About 9 minutes under QEMU TCG.
+# (garbage initrd), the virtio devices (twice: hvc0, then ttyS0), the hostile virtio driver and
+# the SMP test guest (about 20 s). About 9 minutes under QEMU TCG.
 vmm-e2e: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-bzimage linux-smp2 \
-		linux-vmlinux linux-cloud bad-guest garbage-initrd linux-virtio hostile-virtio
+		linux-vmlinux linux-cloud bad-guest garbage-initrd linux-virtio hostile-virtio smp-guest
 # Every amd64 flavour Debian ships for the release (vmlinux each), about 4 minutes.
 vmm-e2e-flavours: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud guest-image-rt
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-vmlinux \
 		linux-cloud linux-rt
-# Multi-vCPU guests: Debian's kernel with -c 2, -c 4 and -c 8 (oversubscribed), about 4 minutes.
+# Multi-vCPU guests: Debian's kernel with -c 2, -c 4 and -c 8 (oversubscribed), and the SMP test
+# guest with a 10 s IPI storm, about 5 minutes.
 vmm-e2e-smp: deps $(VMM_E2E_DEPS) guest-image
-	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-smp2 linux-smp4 linux-smp8
+	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-smp2 linux-smp4 linux-smp8 \
+		smp-guest-10s
 # Debian 12 with systemd from a virtio disk (tests/vmm/debian.sh): bare QEMU as the reference,
 # then Dyad's VMM, under QEMU TCG. Not in make check: see the time it prints.
 .PHONY: vmm-e2e-debian
