@@ -307,6 +307,7 @@ help:
 	@echo "  make bench-vm       VM exit round trip and second-stage fault costs (QEMU, SVM)"
 	@echo "  make bench-guest    the stock bzImage booted directly and by the VMM (Bochs)"
 	@echo "  make bench-blk      /dev/vda throughput from a Dyad process and from bare Linux (QEMU)"
+	@echo "  make bench-smp      boot with 1, 2, 4 vCPUs against bare QEMU -smp N, parallel speedup, IPI latency"
 	@echo "  make bench-threads  thread/process switch, fault-in on 1/2/4 CPUs, munmap cost (QEMU)"
 	@echo "  make stress         the address-space stress alone (QEMU), STRESS_SECONDS=300 SEED=-"
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"

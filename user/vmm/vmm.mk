@@ -111,6 +111,11 @@ vmm-e2e-bochs: deps $(VMM_E2E_DEPS) guest-image
 .PHONY: bench-guest
 bench-guest: deps $(KERNEL) $(VMM_BIN) guest-image
 	tools/bench-guest.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR)
+# Multi-vCPU figures under QEMU: boot to the banner with 1, 2, 4 vCPUs against bare QEMU -smp N
+# (same bzImage and initramfs), the parallel checksum's speedup, the SMP test guest's IPI latency.
+.PHONY: bench-smp
+bench-smp: deps $(KERNEL) $(VMM_BIN) $(VMM_SMP_GUEST) guest-image
+	tools/bench-smp.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_SMP_GUEST)
 # The vmlinux fast path and the misbehaving guest only.
 vmm-e2e-quick: deps $(VMM_E2E_DEPS) guest-image
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-vmlinux bad-guest

@@ -324,7 +324,7 @@ static void icr_write(struct x2apic *a, uint64_t value)
 	if ((mode == 0 || mode == 1) && (low & 0xff) < 16) {
 		static unsigned logged; /* all APICs: under the bus lock */
 		if (logged++ < 8)
-			vmm_log("vCPU %u sent an IPI with the illegal vector %u (ICR %#x): not sent",
+			vmm_log("vCPU %u sent an IPI with illegal vector %u (ICR %#x): not sent",
 				a->id, low & 0xff, low);
 		apic_error(a, ESR_SEND_ILLEGAL); /* not sent, to this CPU or any other */
 		return;

@@ -104,13 +104,17 @@ static inline uint64_t rdmsr(uint32_t msr)
 
 static inline void wrmsr(uint32_t msr, uint64_t v)
 {
-	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+	__asm__ volatile("wrmsr"
+			 :
+			 : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
 			 : "memory");
 }
 
 static inline void cpuid(uint32_t leaf, uint32_t r[4])
 {
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(0));
 }
 
 static inline void pause(void)
@@ -420,7 +424,8 @@ static void start_ap(uint8_t vector, int ap_x2, const char *what)
 	ap_apic_id = ~0u;
 	send_ipi(0, AP_ID, ICR_INIT | ICR_ASSERT | ICR_LEVEL);
 	if (!ap_x2)
-		send_ipi(0, AP_ID, ICR_INIT | ICR_LEVEL); /* de-assert: what the MP spec's BIOS does */
+		send_ipi(0, AP_ID,
+			 ICR_INIT | ICR_LEVEL); /* de-assert: what the MP spec's BIOS does */
 	wait_us(10000);
 	send_ipi(0, AP_ID, ICR_SIPI | ICR_ASSERT | vector);
 	wait_us(200);
@@ -462,7 +467,8 @@ static void misbehave(void)
 	send_ipi(0, AP_ID, ICR_ASSERT | 5);
 	apic_write(0, APIC_ESR, 0); /* loads the errors since the last write */
 	uint32_t esr = apic_read(0, APIC_ESR);
-	check(esr & ESR_SEND_ILLEGAL, "an IPI with vector 5 is refused: ESR says send illegal vector");
+	check(esr & ESR_SEND_ILLEGAL,
+	      "an IPI with vector 5 is refused: ESR says send illegal vector");
 	check(1, "the BSP goes on after an INIT to itself");
 	unsigned pings = ap_pings;
 	send_ipi(0, AP_ID, ICR_ASSERT | VEC_PING);
