@@ -2,12 +2,12 @@
 # Multi-vCPU figures, side by side in one run under QEMU TCG (SVM): the same bzImage and initramfs
 # booted by bare QEMU with -smp N and by Dyad's VMM with -c N (Dyad itself on QEMU -smp N, at
 # least 2), for N in BENCH_SMP_CPUS (default "1 2 4"). Each boot runs the guest test script; with
-# N > 1 it times one sha256sum per CPU (BENCH_SMP_MIB MiB each, default 32) pinned to CPU 0 one
-# after another, then all at once, one per CPU: the parallel speedup. Prints, per boot, the wall
-# time from the emulator's start to the guest's banner (and the VMM's own start-to-banner), the
-# checksum times and any failed check (each boot is ended once its figures are in). Then the
-# SMP test guest's IPI latencies (-c 2). Figures, not a verdict: the emulator's threads share the
-# host with whatever else runs.
+# N > 1 it times one sha256sum per CPU (BENCH_SMP_MIB MiB each, default 16: four of them fit the
+# guest's /tmp) pinned to CPU 0 one after another, then all at once, one per CPU: the parallel
+# speedup. Prints, per boot, the wall time from the emulator's start to the guest's banner (and
+# from the VMM's first line), the checksum times and any failed check (each boot is ended once its
+# figures are in). Then the SMP test guest's IPI latencies (-c 2). Figures, not a verdict: the
+# emulator's threads share the host with whatever else runs.
 # Usage: tools/bench-smp.sh KERNEL_ELF VMM GUEST_DIR SMP_GUEST
 set -euo pipefail
 # shellcheck source=tools/lib.sh
@@ -15,7 +15,7 @@ set -euo pipefail
 
 [[ $# -eq 4 ]] || die "usage: $0 KERNEL_ELF VMM GUEST_DIR SMP_GUEST"
 dyad=$1 vmm=$2 guest=$3 smpg=$4
-ram_mib=256 mib=${BENCH_SMP_MIB:-32} limit=${BENCH_SMP_TIMEOUT:-900}
+ram_mib=256 mib=${BENCH_SMP_MIB:-16} limit=${BENCH_SMP_TIMEOUT:-900}
 out=$BUILD_DIR/bench-smp
 mkdir -p "$out"
 # The VMM's default guest command line (user/vmm/options.h): bare QEMU gets the same.

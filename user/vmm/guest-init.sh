@@ -119,7 +119,11 @@ par_sum_ok() {
 	mib=${mib:-4}
 	i=0
 	while [ $i -lt "$n" ]; do
-		yes "dyad cpu $i" | head -c $((mib << 20)) >/tmp/par$i
+		if ! yes "dyad cpu $i" | head -c $((mib << 20)) >/tmp/par$i; then
+			echo "# parallel checksum: no room in /tmp for $n x $mib MiB"
+			rm -f /tmp/par*
+			return 1
+		fi
 		i=$((i + 1))
 	done
 	t0=$(uptime_cs)
