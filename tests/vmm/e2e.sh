@@ -17,7 +17,9 @@
 #   CASE linux-smp2, linux-smp4, linux-smp8  the vmlinux with -c N (8: oversubscribed on the
 #                       emulator's 4 CPUs): the guest brings up every AP
 #                       (INIT-SIPI-SIPI through the x2APIC), counts N CPUs in /proc/cpuinfo and
-#                       nproc, and sleeps and forks as with one
+#                       nproc, and sleeps and forks as with one; Linux's TSC sync check runs (no
+#                       tsc=reliable) and tsc stays the clocksource; one sha256sum per CPU at once,
+#                       pinned by taskset, equals the one-CPU sums; CPU 1 goes offline and back
 #   CASE linux-virtio   the vmlinux with a virtio console (-C hvc), virtio-rng (-R) and a
 #                       virtio-blk disk (-d) on a module: the guest's PCI scan finds the three
 #                       functions at the ACPI host bridge; with the virtio modules in its
@@ -389,7 +391,7 @@ for c in "$@"; do
 			skip "$c: CPU 1 offline and back online" "${line#*# SKIP }"
 		else
 			tap "$([[ $line == 'ok - '* ]]; echo $?)" \
-				"$c: CPU 1 offline (parked) and back online (INIT-SIPI-SIPI again), then runs a process${line:+ (${line})}"
+				"$c: CPU 1 offline (parked) and back online (INIT-SIPI-SIPI again), then runs a process$([[ $line == 'ok - '* ]] || echo " (saw: ${line:-no line})")"
 		fi
 		vmm_extra='' more_words=''
 		;;
