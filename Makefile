@@ -325,6 +325,7 @@ help:
 	@echo "  make boot-test-q35  ktests and /bin/blk on QEMU Q35 (PCI by ECAM), 4 CPUs, edu (MSI)"
 	@echo "  make bench-guest-disk  dd in a guest through the VMM's disk vs bare QEMU; start times (QEMU)"
 	@echo "  make check-guest-disk  the guest's disk end to end: persistence, SIGKILL, errors (QEMU)"
+	@echo "  make bench-smp      boot with 1, 2, 4 vCPUs against bare QEMU -smp N, parallel speedup, IPI latency"
 	@echo "  make bench-threads  thread/process switch, fault-in on 1/2/4 CPUs, munmap cost (QEMU)"
 	@echo "  make stress         the address-space stress alone (QEMU), STRESS_SECONDS=300 SEED=-"
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"

@@ -12,7 +12,7 @@ dyad=$1 vmm=$2 guest=$3
 ram_mib=256
 limit=${BENCH_GUEST_TIMEOUT:-900}
 # The VMM's default guest command line (user/vmm/options.h) plus what it adds itself.
-cmdline="console=ttyS0,115200 earlyprintk=serial nokaslr tsc=reliable pci=off"
+cmdline="console=ttyS0,115200 earlyprintk=serial nokaslr tsc=nowatchdog pci=off"
 cmdline+=" mitigations=off i8042.noaux panic=-1 mem=${ram_mib}M"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -17,7 +17,9 @@
 #   CASE linux-smp2, linux-smp4, linux-smp8  the vmlinux with -c N (8: oversubscribed on the
 #                       emulator's 4 CPUs): the guest brings up every AP
 #                       (INIT-SIPI-SIPI through the x2APIC), counts N CPUs in /proc/cpuinfo and
-#                       nproc, and sleeps and forks as with one
+#                       nproc, and sleeps and forks as with one; Linux's TSC sync check runs (no
+#                       tsc=reliable) and tsc stays the clocksource; one sha256sum per CPU at once,
+#                       pinned by taskset, equals the one-CPU sums; CPU 1 goes offline and back
 #   CASE linux-virtio   the vmlinux with a virtio console (-C hvc), virtio-rng (-R) and a
 #                       virtio-blk disk (-d) on a module: the guest's PCI scan finds the three
 #                       functions at the ACPI host bridge; with the virtio modules in its
@@ -29,6 +31,12 @@
 #                       BAD_GUEST): the VMM refuses each broken ring with a line, marks the
 #                       device for reset, and is still there for the guest's verdict
 #   CASE bad-guest      the misbehaving guest (tests/vmm/bad_guest.asm)
+#   CASE smp-guest, smp-guest-10s  the SMP test guest (tests/vmm/smpguest, built next to
+#                       BAD_GUEST) with -c 2: INIT-SIPI-SIPI through the xAPIC page, then again
+#                       through the x2APIC MSRs, each marked by the AP; a SIPI to a missing APIC
+#                       ID, an INIT to itself and an illegal vector, each reported by the VMM in
+#                       one line; an IPI storm both ways (2 s, or 10 s) counted on both sides;
+#                       IPI latency to a running and to a halted vCPU (printed, for the figures)
 #   CASE garbage-initrd Debian's vmlinux with an initrd of garbage: the guest kernel panics, and
 #                       the VMM must say so in one line and end with status 5
 #   CASE hvc0-input     the busybox shell on the virtio console (-C hvc): a command typed into
@@ -277,6 +285,34 @@ bad_guest() {
 		"bad-guest: the triple fault ends the VMM with status 3, and the kernel runs on"
 }
 
+# The SMP test guest: every "smpg: ok/FAIL" line it prints becomes a TAP line here, then the
+# VMM's own lines for the bad IPIs and the end. $1: the storm's seconds.
+smp_guest() {
+	local name=smp-guest${2:-} log=$BUILD_DIR/vmm-e2e-$emu-smp-guest${2:-}.log smpg line
+	smpg=$(dirname "$bad")/smpguest
+	[[ -s $smpg ]] || die "no $smpg (make $smpg)"
+	iso_extra=("$smpg:/boot/smpguest")
+	boot "$name" "-c 2 -m 64M -a smpg.storm=$1 /boot/smpguest"
+	iso_extra=()
+	if no_vm "$log"; then
+		skip "$name: the SMP test guest" "Dyad found no VMX or SVM here"
+		return
+	fi
+	grep -a '^smpg: ' "$log" | grep -av '^smpg: \(ok\|FAIL\) - ' | sed "s/^smpg: /# $name: /" || true
+	while IFS= read -r line; do
+		tap "$([[ $line == 'smpg: ok - '* ]]; echo $?)" "$name: ${line#smpg: * - }"
+	done < <(grep -a '^smpg: \(ok\|FAIL\) - ' "$log")
+	tap "$(grep -aq '^smpg: done, 0 failed' "$log"; echo $?)" "$name: the guest ran to its end"
+	tap "$(grep -aq '^vmm: vCPU 0 sent an IPI (ICR 0x4610) to destination 0x9: no such CPU' "$log"; echo $?)" \
+		"$name: the VMM reports the SIPI to APIC ID 9 in one line"
+	tap "$(grep -aq '^vmm: vCPU 0 sent INIT to itself: ignored' "$log"; echo $?)" \
+		"$name: the VMM reports the INIT to itself in one line"
+	tap "$(grep -aq '^vmm: vCPU 0 sent an IPI with illegal vector 5 (ICR 0x4005): not sent' "$log"; echo $?)" \
+		"$name: the VMM reports the illegal vector in one line"
+	tap "$(grep -aq '^vmm: guest wrote 0 to the debug port' "$log" && grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
+		"$name: verdict 0 on the debug port, the VMM ended with status 0 and the kernel lives on"
+}
+
 garbage_initrd() {
 	local log=$BUILD_DIR/vmm-e2e-$emu-garbage-initrd.log
 	boot garbage-initrd "-m ${ram_mib}M -i /boot/garbage /boot/vmlinux"
@@ -411,16 +447,29 @@ for c in "$@"; do
 			"$c: Linux brought up $cpus CPUs (INIT-SIPI-SIPI) and counts $cpus in /proc/cpuinfo and nproc"
 		tap "$(grep -aEq "^vmm: IPIs sent [1-9][0-9]* \(kicks of other vCPUs [1-9][0-9]*\), INIT [1-9][0-9]*, SIPI [1-9]" "$log"; echo $?)" \
 			"$c: the vCPUs exchanged IPIs, with kicks, INIT and SIPI"
-		# One TSC for all vCPUs: tsc stays the clocksource, no warp reported. (The VMM's default
-		# line has tsc=reliable, which skips Linux's own TSC sync check: this is the weak form.)
+		# One TSC for all vCPUs: Linux's own TSC sync check (each AP against the boot CPU, when
+		# it comes up) finds no warp, and tsc is still the clocksource when the script runs.
 		tap "$(grep -aEq 'clocksource: Switched to clocksource tsc[[:space:]]*$' "$log" &&
-			! grep -aqiE 'TSC.*(unstable|warp|not synchroni)' "$log"; echo $?)" \
-			"$c: the vCPUs' TSCs agree: no warp, clocksource tsc$(grep -aim1 -E 'TSC.*(unstable|warp|not synchroni)' "$log" | sed 's/^/ (saw: /; s/$/)/')"
+			grep -aq '^# clocksource: tsc' "$log" && ! grep -aq 'tsc=reliable' "$log" &&
+			! grep -aqiE 'TSC.*(unstable|warp|not synchroni)|Skipped synchronization' "$log"; echo $?)" \
+			"$c: the vCPUs' TSCs agree: Linux's sync check ran and found no warp, clocksource tsc$(grep -aim1 -E 'TSC.*(unstable|warp|not synchroni)|Skipped synchronization' "$log" | sed 's/^/ (saw: /; s/$/)/')"
+		grep -a '^# parallel checksum\|^# hotplug' "$log" | sed "s/^# /# $c: /" || true
+		tap "$(grep -aq '^ok - one sha256sum per CPU, pinned with taskset, equals the one-CPU sums' "$log"; echo $?)" \
+			"$c: one sha256sum per CPU at once, each pinned by taskset to its CPU, equals the one-CPU sums"
+		line=$(grep -a -m1 -- '- CPU 1 taken offline and brought back online' "$log" || true)
+		if [[ $line == *'# SKIP'* ]]; then
+			skip "$c: CPU 1 offline and back online" "${line#*# SKIP }"
+		else
+			tap "$([[ $line == 'ok - '* ]]; echo $?)" \
+				"$c: CPU 1 offline (parked) and back online (INIT-SIPI-SIPI again), then runs a process$([[ $line == 'ok - '* ]] || echo " (saw: ${line:-no line})")"
+		fi
 		vmm_extra='' more_words=''
 		;;
 	linux-virtio) virtio ;;
 	hostile-virtio) hostile_virtio ;;
 	bad-guest) bad_guest ;;
+	smp-guest) smp_guest 2 ;;
+	smp-guest-10s) smp_guest 10 -10s ;;
 	garbage-initrd) garbage_initrd ;;
 	hvc0-input) hvc0_input ;;
 	*) die "unknown case '$c'" ;;

@@ -85,6 +85,10 @@ const struct cpuid_row cpuid_rows[] = {
 	{ 0x80000001, CPUID_ANY, CPUID_ECX, BIT(2) | BIT(11) | BIT(16) | BIT(22) | BIT(23) |
 		BIT(24) | BIT(28), 0 },
 	{ 0x80000001, CPUID_ANY, CPUID_EDX, BIT(27), 0 }, /* RDTSCP: see RDPID above */
+	/* Invariant TSC: every vCPU reads the one host TSC, with no offset, at the rate Dyad
+	 * measured at boot and keeps its own time by. Without it, Linux on an AMD CPU with
+	 * several CPUs marks the TSC unstable ("TSCs unsynchronized") without checking them. */
+	{ 0x80000007, CPUID_ANY, CPUID_EDX, 0, BIT(8) },
 	/* One core, APIC ID size 0. */
 	{ 0x80000008, CPUID_ANY, CPUID_ECX, 0xf0ff, 0 },
 	/* SVM features, AMD topology extensions, AMD PMU v2: none. */

@@ -7,6 +7,8 @@
 #   dyad_ram_mib=N     the RAM the VMM gave the guest, for the MemTotal check
 #   dyad_cpus=N        the vCPUs the VMM gave the guest (default 1), for the CPU-count check
 #                      (with N > 1 it also wants rescheduling/function-call IPIs on every CPU)
+#                      With more than one CPU: a parallel checksum pinned per CPU by taskset
+#                      (dyad_par_mib=M MiB per CPU, default 4), and CPU 1 offline and back
 #   dyad_end=reboot    the test script ends with `reboot` (ACPI reset register)
 #   dyad_end=poweroff  the test script ends with `poweroff` (ACPI S5)
 #   dyad_check=A,B,... device checks added to the test script (dyad_mode=test implied):
@@ -101,6 +103,87 @@ cpus_ok() { # /proc/cpuinfo and nproc both count dyad_cpus=N (default 1)
 }
 
 hypervisor_ok() { grep -q '^flags.* hypervisor' /proc/cpuinfo; }
+
+# ---- several CPUs (dyad_cpus=N > 1) -------------------------------------------------------------
+uptime_cs() { sed 's/^\([0-9]*\)\.\([0-9]*\) .*/\1\2/' /proc/uptime; } # centiseconds
+
+# The CPU the calling shell's next child runs on: field 39 of its own /proc/self/stat.
+on_cpu() { cut -d' ' -f39 /proc/self/stat; }
+
+# One sha256sum per CPU over data of its own (dyad_par_mib=M MiB each, default 4), all at once,
+# each pinned to its CPU by busybox's taskset, must give the sums that one CPU gives one after
+# another; each run reports the CPU it ran on. The two times are printed for the figures.
+par_sum_ok() {
+	n=$(nproc)
+	mib=$(arg dyad_par_mib)
+	mib=${mib:-4}
+	i=0
+	while [ $i -lt "$n" ]; do
+		if ! yes "dyad cpu $i" | head -c $((mib << 20)) >/tmp/par$i; then
+			echo "# parallel checksum: no room in /tmp for $n x $mib MiB"
+			rm -f /tmp/par*
+			return 1
+		fi
+		i=$((i + 1))
+	done
+	t0=$(uptime_cs)
+	i=0
+	while [ $i -lt "$n" ]; do
+		taskset -c 0 sha256sum </tmp/par$i | cut -d' ' -f1 >/tmp/one$i
+		i=$((i + 1))
+	done
+	t1=$(uptime_cs)
+	i=0
+	while [ $i -lt "$n" ]; do
+		taskset -c $i sh -c "sha256sum </tmp/par$i | cut -d' ' -f1 >/tmp/par$i.sum
+			cut -d' ' -f39 /proc/self/stat >/tmp/par$i.cpu" &
+		i=$((i + 1))
+	done
+	wait
+	t2=$(uptime_cs)
+	ok=0 cpus=''
+	i=0
+	while [ $i -lt "$n" ]; do
+		[ -s /tmp/one$i ] && [ "$(cat /tmp/one$i)" = "$(cat /tmp/par$i.sum)" ] || ok=1
+		[ "$(cat /tmp/par$i.cpu)" = $i ] || ok=1
+		cpus="$cpus $(cat /tmp/par$i.cpu)"
+		i=$((i + 1))
+	done
+	# Distinct data gives distinct sums: the same sum twice would mean a run read the wrong file.
+	[ "$(sort -u /tmp/one* | wc -l)" = "$n" ] || ok=1
+	echo "# parallel checksum: $n x $mib MiB, on CPUs$cpus; one CPU $((t1 - t0))0 ms, $n CPUs $((t2 - t1))0 ms"
+	rm -f /tmp/par* /tmp/one*
+	return $ok
+}
+
+# CPU 1 taken offline (Linux parks it in HLT with interrupts off; the VMM waits for INIT) and
+# brought back (INIT-SIPI-SIPI again), then made to run a process. Prints its own TAP line:
+# a kernel without CPU hot-plug for CPU 1 (no online file) is a SKIP with the reason.
+hotplug() {
+	f=/sys/devices/system/cpu/cpu1/online
+	name="CPU 1 taken offline and brought back online"
+	if [ ! -e $f ]; then
+		echo "ok - $name # SKIP this kernel offers no $f (no CPU hot-plug for CPU 1)"
+		return
+	fi
+	n=$(nproc)
+	fail=''
+	echo 0 >$f || fail="$fail; echo 0 refused"
+	[ "$(cat $f)" = 0 ] && [ "$(nproc)" = $((n - 1)) ] || fail="$fail; not offline (nproc $(nproc))"
+	t0=$(uptime_cs)
+	echo 1 >$f || fail="$fail; echo 1 refused"
+	t1=$(uptime_cs)
+	[ "$(cat $f)" = 1 ] && [ "$(nproc)" = "$n" ] || fail="$fail; not back (nproc $(nproc))"
+	cpu=$(taskset -c 1 cut -d' ' -f39 /proc/self/stat)
+	[ "$cpu" = 1 ] || fail="$fail; a process pinned to CPU 1 ran on CPU ${cpu:-?}"
+	echo "# hotplug: CPU 1 back online in $((t1 - t0))0 ms"
+	if [ -z "$fail" ]; then
+		echo "ok - $name"
+	else
+		echo "not ok - $name${fail#;}"
+		failed=$((failed + 1))
+	fi
+}
 
 # The wall clock (the VMM's RTC, which follows Dyad's, which follows the host's): not before
 # the year this image was built. The e2e judge compares the printed year with the host's.
@@ -277,6 +360,11 @@ if [ "$(arg dyad_mode)" = test ] || [ -n "$(arg dyad_check)" ]; then
 	check "uname -r is @RELEASE@" release_ok
 	check "MemTotal matches the guest RAM" memtotal_ok
 	check "CPU count is dyad_cpus (1 by default)" cpus_ok
+	if [ "$(nproc)" -gt 1 ]; then
+		echo "# clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+		check "one sha256sum per CPU, pinned with taskset, equals the one-CPU sums" par_sum_ok
+		hotplug
+	fi
 	check "the hypervisor flag" hypervisor_ok
 	check "a 64 MiB buffer written and read back" buffer_ok
 	echo "dyad-guest: date $(date -u '+%Y-%m-%d %H:%M:%S')"

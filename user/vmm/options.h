@@ -35,11 +35,15 @@ struct options {
  * legacy IRQs reach it through, the PM1a power-off and the reset register there. With a virtio
  * function (-C, -R, -d) the default line has iommu=noaperture in place of pci=off: Linux then
  * scans PCI, but not twice every slot of 256 buses for an AMD GART aperture (16k port exits).
+ * tsc=nowatchdog, not tsc=reliable: Linux still checks the vCPUs' TSCs against each other as each
+ * comes up (one host TSC, CPUID's invariant TSC: they agree), but does not judge the TSC by its
+ * only other clock here, the jiffies, which lag when the host is slow to run a vCPU (under a
+ * loaded emulator it marked the TSC unstable after a 35 ms lag over 0.5 s).
  */
 #define OPTIONS_SERIAL_CONSOLE "console=ttyS0,115200" /* how the default line starts */
 #define OPTIONS_DEFAULT_CMDLINE                                                                    \
-	OPTIONS_SERIAL_CONSOLE " earlyprintk=serial nokaslr tsc=reliable pci=off "                 \
-	"mitigations=off i8042.noaux panic=-1"
+	OPTIONS_SERIAL_CONSOLE                                                                     \
+	" earlyprintk=serial nokaslr tsc=nowatchdog pci=off mitigations=off i8042.noaux panic=-1"
 
 /*
  * Parses the VMM's arguments:

@@ -61,25 +61,44 @@ $(VMM_HOSTILE_GUEST): tests/vmm/hostile_virtio.asm
 	$(NASM) -f elf64 -o $@.o $<
 	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack -Ttext-segment=0x100000 -e _start -o $@ $@.o
 
-VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) $(VMM_HOSTILE_GUEST) tests/vmm/e2e.sh \
-	tools/mkiso.sh
+# The SMP test guest (tests/vmm/smpguest: INIT-SIPI-SIPI, IPI storm, bad IPIs, IPI latency), an
+# ELF at 1 MiB like the others; e2e.sh finds it next to the bad guest too.
+VMM_SMP_GUEST := $(BUILD)/vmm/smpguest
+SMPG_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-stack-protector -fno-pic \
+	-fno-pie -mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables -fno-builtin
+$(BUILD)/vmm/smpguest-main.o: tests/vmm/smpguest/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
+$(BUILD)/vmm/smpguest-entry.o: tests/vmm/smpguest/entry.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f elf64 -o $@ $<
+$(VMM_SMP_GUEST): $(BUILD)/vmm/smpguest-entry.o $(BUILD)/vmm/smpguest-main.o tests/vmm/smpguest/smpguest.ld
+	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
+		-T tests/vmm/smpguest/smpguest.ld -o $@ $(filter %.o,$^)
+
+VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) $(VMM_HOSTILE_GUEST) $(VMM_SMP_GUEST) \
+	tests/vmm/e2e.sh tools/mkiso.sh
 
 .PHONY: vmm-e2e vmm-e2e-quick vmm-e2e-flavours vmm-e2e-smp
 # For `make check`: the stock bzImage (the artifact users have), the same kernel with 2 vCPUs,
 # and the vmlinux fast path, each through the guest test script, the cloud flavour's vmlinux
 # (ACPI only: no MP-table parser), then the misbehaving guest and a guest kernel that panics
-# (garbage initrd), the virtio devices (twice: hvc0, then ttyS0) and the hostile virtio driver,
-# and a command typed on hvc0 (the busybox shell, about 30 s). About 10 minutes under QEMU TCG.
+# (garbage initrd), the virtio devices (twice: hvc0, then ttyS0), the hostile virtio driver, a
+# command typed on hvc0 (the busybox shell, about 30 s) and the SMP test guest (about 20 s). About
+# 10 minutes under QEMU TCG.
 vmm-e2e: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-bzimage linux-smp2 \
-		linux-vmlinux linux-cloud bad-guest garbage-initrd linux-virtio hostile-virtio hvc0-input
+		linux-vmlinux linux-cloud bad-guest garbage-initrd linux-virtio hostile-virtio hvc0-input \
+		smp-guest
 # Every amd64 flavour Debian ships for the release (vmlinux each), about 4 minutes.
 vmm-e2e-flavours: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud guest-image-rt
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-vmlinux \
 		linux-cloud linux-rt
-# Multi-vCPU guests: Debian's kernel with -c 2, -c 4 and -c 8 (oversubscribed), about 4 minutes.
+# Multi-vCPU guests: Debian's kernel with -c 2, -c 4 and -c 8 (oversubscribed), and the SMP test
+# guest with a 10 s IPI storm, about 5 minutes.
 vmm-e2e-smp: deps $(VMM_E2E_DEPS) guest-image
-	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-smp2 linux-smp4 linux-smp8
+	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-smp2 linux-smp4 linux-smp8 \
+		smp-guest-10s
 # Debian 12 with systemd from a virtio disk (tests/vmm/debian.sh): Dyad's VMM, then bare QEMU as
 # the reference, under QEMU TCG, with the boot times side by side. make check runs it with
 # DEBIAN_E2E_REFERENCE=degraded: bare QEMU only when Dyad's boot is degraded.
@@ -95,6 +114,11 @@ vmm-e2e-bochs: deps $(VMM_E2E_DEPS) guest-image
 .PHONY: bench-guest
 bench-guest: deps $(KERNEL) $(VMM_BIN) guest-image
 	tools/bench-guest.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR)
+# Multi-vCPU figures under QEMU: boot to the banner with 1, 2, 4 vCPUs against bare QEMU -smp N
+# (same bzImage and initramfs), the parallel checksum's speedup, the SMP test guest's IPI latency.
+.PHONY: bench-smp
+bench-smp: deps $(KERNEL) $(VMM_BIN) $(VMM_SMP_GUEST) guest-image
+	tools/bench-smp.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_SMP_GUEST)
 # The vmlinux fast path and the misbehaving guest only.
 vmm-e2e-quick: deps $(VMM_E2E_DEPS) guest-image
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-vmlinux bad-guest

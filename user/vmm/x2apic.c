@@ -403,6 +403,10 @@ static void icr_write(struct x2apic *a, uint64_t value)
 
 	a->icr_low = low & ~0x1000u; /* delivered at once: never "send pending" */
 	if ((mode == 0 || mode == 1) && (low & 0xff) < 16) {
+		static unsigned logged; /* all APICs: under the bus lock */
+		if (logged++ < 8)
+			vmm_log("vCPU %u sent an IPI with illegal vector %u (ICR %#x): not sent",
+				a->id, low & 0xff, low);
 		apic_error(a, ESR_SEND_ILLEGAL); /* not sent, to this CPU or any other */
 		return;
 	}
