@@ -55,6 +55,8 @@ struct machine {
 	uint64_t tsc_khz;
 	uint64_t start_tsc;
 	uint64_t start_ns, banner_ns;
+	/* Every vCPU's counters when the banner appeared: the boot's share of the run's exits. */
+	struct dyad_vcpu_stats banner_stats;
 
 	struct bus bus;
 	struct cpuid_policy cpuid;
@@ -118,5 +120,7 @@ int machine_run(struct machine *mach);
 
 /* Prints the end-of-run summary. */
 void machine_summary(struct machine *mach);
+/* Adds up every vCPU's counters (vCPU 0's alone before the vCPUs exist) into @sum. */
+void machine_stats_sum(const struct machine *mach, struct dyad_vcpu_stats *sum);
 
 #endif

@@ -213,8 +213,11 @@ static void before_entry(struct machine *mach)
 		pit_tick(&mach->pit, now);
 		if (mach->console.due && now >= mach->console.due)
 			console_flush(&mach->console);
-		if (mach->console.banner_tsc && !mach->banner_ns)
+		if (mach->console.banner_tsc && !mach->banner_ns) {
 			mach->banner_ns = now_ns();
+			/* Other vCPUs' counters are read as they run: a figure, not an invariant. */
+			machine_stats_sum(mach, &mach->banner_stats);
+		}
 	}
 	if (!run->inject.pending) {
 		unsigned long held = apic->extint_below_16;

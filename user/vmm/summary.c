@@ -108,8 +108,7 @@ static void ram_report(struct machine *mach)
 	       counts[0], unmapped);
 }
 
-/* Every vCPU's counters added up (vCPU 0's alone before the vCPUs exist). */
-static void stats_sum(const struct machine *mach, struct dyad_vcpu_stats *sum)
+void machine_stats_sum(const struct machine *mach, struct dyad_vcpu_stats *sum)
 {
 	unsigned n = mach->vcpus ? mach->opt.ncpus : 1;
 
@@ -150,7 +149,7 @@ void machine_summary(struct machine *mach)
 	const struct dyad_vcpu_stats *s = &sum;
 	unsigned long total = 0;
 
-	stats_sum(mach, &sum);
+	machine_stats_sum(mach, &sum);
 	printf("vmm: ---- summary ----\nvmm: VM exits by reason:");
 	for (int i = 0; i < DYAD_STATS; i++) {
 		total += s->exits[i];
@@ -199,12 +198,22 @@ void machine_summary(struct machine *mach)
 		printf("vmm: verdict %d: %s on the debug port %#x\n", mach->ports.verdict,
 		       mach->ports.verdict ? "failed checks reported" : "pass reported",
 		       VMM_DEBUG_PORT);
-	if (mach->console.banner_tsc)
+	if (mach->console.banner_tsc) {
+		const struct dyad_vcpu_stats *b = &mach->banner_stats;
+		unsigned long boot = 0;
+
 		printf("vmm: start to banner: %llu ms wall, %llu TSC ticks (%llu kHz TSC)\n",
 		       (unsigned long long)(mach->banner_ns - mach->start_ns) / 1000000,
 		       (unsigned long long)(mach->console.banner_tsc - mach->start_tsc),
 		       (unsigned long long)mach->tsc_khz);
-	else
+		printf("vmm: VM exits up to the banner (the boot) by reason:");
+		for (int i = 0; i < DYAD_STATS; i++) {
+			boot += b->exits[i];
+			if (b->exits[i])
+				printf(" %s=%lu", stat_names[i], b->exits[i]);
+		}
+		printf("\nvmm: %lu exits up to the banner, %lu entries\n", boot, b->entries);
+	} else
 		printf("vmm: the guest printed no banner\n");
 	printf("vmm: total %llu ms wall\n",
 	       (unsigned long long)(now_ns() - mach->start_ns) / 1000000);
