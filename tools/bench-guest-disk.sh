@@ -3,35 +3,40 @@
 # hardware; one run of each, in the same run of this script):
 #  1. sequential dd, 1 MiB blocks, direct I/O, write then read, from a Linux guest whose /dev/vda
 #     is the VMM's virtio-blk on Dyad's /dev/vda (QEMU's virtio-blk), against the same kernel and
-#     initramfs booted by bare QEMU with -device virtio-blk-pci on the same kind of image;
+#     initramfs booted by bare QEMU with -device virtio-blk-pci on the same kind of image; then
+#     BENCH_OPS random 4 KiB direct writes and reads, one at a time (tests/tools/guest-randio.c);
 #  2. the time from QEMU's start to Dyad's first line and to the guest's banner ("=== dyad-guest:")
 #     with the Debian image (make guest-rootfs) as QEMU's drive (Dyad's /dev/vda) against the
 #     same image carried as a boot module (GRUB reads it before Dyad starts).
-# Env: BENCH_MIB=N (default 64), the dd size.
+# Env: BENCH_MIB=N (default 64), the dd size; BENCH_OPS=N (default 2000), the random requests;
+# RANDIO=FILE, the static guest-randio program (the make target builds it).
 set -euo pipefail
 # shellcheck source=tools/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tools/guest-disk-lib.sh
 . "$ROOT/tools/guest-disk-lib.sh"
 
-mib=${BENCH_MIB:-64}
+mib=${BENCH_MIB:-64} ops=${BENCH_OPS:-2000}
 [[ $mib =~ ^[1-9][0-9]*$ ]] || die "BENCH_MIB='$mib' is not a number of MiB"
+[[ $ops =~ ^[1-9][0-9]*$ ]] || die "BENCH_OPS='$ops' is not a number of requests"
+[[ -x ${RANDIO:-} ]] || die "RANDIO='${RANDIO:-}' is not the guest-randio program (make bench-guest-disk)"
 out=$BUILD_DIR/bench-guest-disk
 mkdir -p "$out"
-gd_initrd "$out/initrd"
+gd_initrd "$out/initrd" "randio=$RANDIO"
 img=$out/disk.img
-dd_lines() { tr -d '\r' <"$1" | sed -n 's/^dtest: dd //p'; }
+dd_lines() { tr -d '\r' <"$1" | sed -n 's/^dtest: \(\(dd\|rand4k\) \)/\1/p'; }
 
-echo "== dd bs=1M count=$mib, direct I/O, in the guest (Linux $(cat "$BUILD_DIR/guest/release"))"
+echo "== dd bs=1M count=$mib, then $ops random 4 KiB requests each way, direct I/O, in the" \
+	"guest (Linux $(cat "$BUILD_DIR/guest/release"))"
 rm -f "$img" && truncate -s $((mib + 8))M "$img"
-gd_iso "$out/dd.iso" "$out/initrd" "$img" "dtest=bench dtest_mib=$mib"
+gd_iso "$out/dd.iso" "$out/initrd" "$img" "dtest=bench dtest_mib=$mib dtest_ops=$ops"
 gd_dyad "$out/dd.iso" "$img" "$out/dyad-dd.log"
 gd_wait "$GD_PID" "$out/dyad-dd.log" '^dtest: end' 900 || true
 gd_end "$GD_PID" 20
 echo "Dyad's VMM (guest virtio-blk -> VMM -> Dyad /dev/vda -> QEMU virtio-blk):"
 dd_lines "$out/dyad-dd.log" | sed 's/^/  /'
 rm -f "$img" && truncate -s $((mib + 8))M "$img"
-gd_bare "$out/initrd" "$img" "$out/bare-dd.log" "dtest=bench dtest_mib=$mib"
+gd_bare "$out/initrd" "$img" "$out/bare-dd.log" "dtest=bench dtest_mib=$mib dtest_ops=$ops"
 gd_wait "$GD_PID" "$out/bare-dd.log" '^dtest: end' 900 || true
 gd_end "$GD_PID" 20
 echo "bare QEMU (guest virtio-blk -> QEMU virtio-blk):"

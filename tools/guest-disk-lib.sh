@@ -4,19 +4,28 @@
 # virtio-blk) or by bare QEMU (QEMU's virtio-blk straight to the guest). Source it after lib.sh.
 # shellcheck shell=bash disable=SC2034  # GD_PID is for the caller
 
-# gd_initrd OUT: the default initramfs with /dtest (guest-disk-init.sh) appended as a second
-# cpio "newc" archive (Linux unpacks them in turn), so the guest image needs no rebuild.
+# gd_initrd OUT [NAME=FILE]...: the default initramfs with /dtest (guest-disk-init.sh) and each
+# FILE as /NAME (executable) appended as a second cpio "newc" archive (Linux unpacks them in
+# turn), so the guest image needs no rebuild.
 gd_initrd() {
-	local out=$1 src=$ROOT/tests/tools/guest-disk-init.sh name=dtest size dpad
-	size=$(stat -c %s "$src")
+	local out=$1 f
+	shift
 	{
 		cat "$BUILD_DIR/guest/initramfs.cpio"
-		gd_cpio_entry "$name" $((0100755)) "$size"
-		cat "$src"
-		dpad=$(((4 - size % 4) % 4))
-		head -c $dpad /dev/zero
+		for f in "dtest=$ROOT/tests/tools/guest-disk-init.sh" "$@"; do
+			gd_cpio_file "${f%%=*}" "${f#*=}"
+		done
 		gd_cpio_entry TRAILER!!! 0 0
 	} >"$out"
+}
+
+# gd_cpio_file NAME FILE: FILE as the executable /NAME, header, data and padding.
+gd_cpio_file() {
+	local size
+	size=$(stat -c %s "$2")
+	gd_cpio_entry "$1" $((0100755)) "$size"
+	cat "$2"
+	head -c $(((4 - size % 4) % 4)) /dev/zero
 }
 
 # gd_cpio_entry NAME MODE SIZE: a newc header (110 bytes: magic, 13 hex fields), the name with

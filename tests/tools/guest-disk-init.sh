@@ -8,7 +8,8 @@
 #                 print each record's number once its fsync returned (until killed)
 #   errors        read sector dtest_sector of the raw disk (direct I/O), then write one block
 #                 with fsync: print whether each failed
-#   bench         dd 1 MiB blocks with direct I/O: write, then read, dtest_mib=N of them
+#   bench         dd 1 MiB blocks with direct I/O: write, then read, dtest_mib=N of them; then
+#                 dtest_ops=N random 4 KiB writes and reads by /randio (guest-randio.c) if given
 #   mount         mount it (to see that a disk too small for its file system is refused)
 # Every line for the host starts with "dtest: ".
 /bin/busybox mount -t proc proc /proc
@@ -88,6 +89,10 @@ bench)
 			d = b - a > 0 ? b - a : 0.01
 			printf "dtest: dd %s %d MiB in %.2f s: %.1f MiB/s\n", op, m, d, m / d }'
 	done
+	ops=$(arg dtest_ops)
+	if [ -n "$ops" ] && [ -x /randio ]; then
+		/randio /dev/vda "$ops" || echo "dtest: randio failed"
+	fi
 	end
 	;;
 mount)

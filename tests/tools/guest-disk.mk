@@ -9,5 +9,9 @@ check-guest-disk: $(KERNEL) $(VMM_BIN) guest-image
 # /dev/vda against bare QEMU's virtio-blk, and start times with the Debian image on the disk
 # against as a boot module.
 .PHONY: bench-guest-disk
-bench-guest-disk: $(KERNEL) $(VMM_BIN) guest-image
-	BUILD=$(BUILD) tools/bench-guest-disk.sh
+GUEST_RANDIO := $(BUILD)/guest-randio
+$(GUEST_RANDIO): tests/tools/guest-randio.c
+	@mkdir -p $(dir $@)
+	musl-gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
+bench-guest-disk: $(KERNEL) $(VMM_BIN) $(GUEST_RANDIO) guest-image
+	BUILD=$(BUILD) RANDIO=$(GUEST_RANDIO) tools/bench-guest-disk.sh
