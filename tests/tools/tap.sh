@@ -36,6 +36,17 @@ iso_grub_cfg() {
 	rm -rf "$d"
 }
 
+# The start of a test that boots Dyad: $kernel (KERNEL, else build/dyad.elf), the repo root as
+# the working directory, and a scratch directory $tmp removed on exit (chmod first: a test may
+# leave read-only files there).
+# shellcheck disable=SC2034  # kernel and tmp are for the caller
+tool_test_start() {
+	kernel=${KERNEL:-build/dyad.elf}
+	cd "$ROOT" || exit 1
+	tmp=$(mktemp -d)
+	trap 'chmod -R u+w "$tmp"; rm -rf "$tmp"' EXIT
+}
+
 # Sets the array `modules` to the user programs the ISO carries (USER_ISO_MODULES, which make
 # check-tools passes); fails with a message when it is empty.
 # shellcheck disable=SC2034  # modules is for the caller

@@ -9,10 +9,7 @@ set -uo pipefail
 # shellcheck source=tests/tools/tap.sh
 . "$(dirname "$0")/tap.sh"
 
-kernel=${KERNEL:-build/dyad.elf}
-cd "$ROOT" || exit 1
-tmp=$(mktemp -d)
-trap 'chmod -R u+w "$tmp"; rm -rf "$tmp"' EXIT
+tool_test_start
 user_iso_modules || exit 1
 seed=$((RANDOM * 32768 + RANDOM + 1))
 for mode in write check; do

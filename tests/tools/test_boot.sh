@@ -6,10 +6,7 @@ set -uo pipefail
 # shellcheck source=tests/tools/tap.sh
 . "$(dirname "$0")/tap.sh"
 
-kernel=${KERNEL:-build/dyad.elf}
-cd "$ROOT" || exit 1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tool_test_start
 user_iso_modules || exit 1
 # The monitor's `time` line with the tick count and the count the TSC expects.
 timer_re='^timer: [0-9]+ ticks in [0-9.]+ s at 100 Hz \([0-9]+ expected, fewer if interrupts'

@@ -5,10 +5,7 @@ set -uo pipefail
 # shellcheck source=tests/tools/tap.sh
 . "$(dirname "$0")/tap.sh"
 
-kernel=${KERNEL:-build/dyad.elf}
-cd "$ROOT" || exit 1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tool_test_start
 
 # The helpers in a subshell: die() exits it, not this script.
 args() { (CPUS=$1 && export CPUS && . tools/lib.sh && qemu_accel_args) 2>&1; }

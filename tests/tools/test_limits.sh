@@ -7,10 +7,7 @@ set -uo pipefail
 # shellcheck source=tests/tools/tap.sh
 . "$(dirname "$0")/tap.sh"
 
-kernel=${KERNEL:-build/dyad.elf}
-cd "$ROOT" || exit 1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tool_test_start
 user_iso_modules || exit 1
 if ! command -v qemu-system-x86_64 >/dev/null; then
 	for t in init_words_beyond_511_are_e2big command_line_beyond_4095_bytes_is_refused \

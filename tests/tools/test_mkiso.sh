@@ -4,10 +4,7 @@ set -uo pipefail
 # shellcheck source=tests/tools/tap.sh
 . "$(dirname "$0")/tap.sh"
 
-kernel=${KERNEL:-build/dyad.elf}
-cd "$ROOT" || exit 1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tool_test_start
 
 # grub-mkrescue's log once lay in the packed tree: every ISO carried a stray /log.
 if ! tools/mkiso.sh "$tmp/a.iso" "$kernel" "init=/bin/sysconf" tests/user/motd.txt:/etc/motd \

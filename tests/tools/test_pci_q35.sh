@@ -7,10 +7,7 @@ set -uo pipefail
 # shellcheck source=tests/tools/tap.sh
 . "$(dirname "$0")/tap.sh"
 
-kernel=${KERNEL:-build/dyad.elf}
-cd "$ROOT" || exit 1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tool_test_start
 user_iso_modules || exit 1
 tools/mkiso.sh "$tmp/q35.iso" "$kernel" "ktest init=/bin/init -- /bin/blk" "${modules[@]}" \
 	>/dev/null || exit 1
