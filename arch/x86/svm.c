@@ -670,7 +670,10 @@ static int handle_exit(struct vcpu *v, struct vcpu_exit *out)
 		c->exit_code = SVM_EXIT_INVALID;
 	switch (c->exit_code) {
 	case SVM_EXIT_INTR:
-		stats[DYAD_STAT_EXTINT]++;
+		/* Past the VMM's deadline the run loop reports this exit as DYAD_EXIT_DEADLINE and
+		 * counts it there: one exit, one reason (as VMX's preemption-timer exit). */
+		if (!run->deadline_tsc || rdtsc() < run->deadline_tsc)
+			stats[DYAD_STAT_EXTINT]++;
 		return VCPU_EXIT_RESUME;
 	case SVM_EXIT_NMI:
 		stats[DYAD_STAT_NMI]++;
