@@ -301,8 +301,9 @@ static int tid_child_fn(void *arg)
 {
 	struct tid_child *c = arg;
 
-	c->tid = sys0(SYS_gettid);
+	/* tid last: the parent reads pid once it sees tid (volatile stores keep their order). */
 	c->pid = sys0(SYS_getpid);
+	c->tid = sys0(SYS_gettid);
 	while (!c->go)
 		sys0(SYS_sched_yield);
 	return 0;
