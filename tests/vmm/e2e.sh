@@ -79,12 +79,22 @@ boot() {
 	else
 		# shellcheck disable=SC2046
 		timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
-			-display none -monitor none -serial stdio -cdrom "$iso" \
+			-display none -monitor none -serial stdio -cdrom "$iso" -d cpu_reset -D "$log.qemu" \
 			${qemu_extra[@]+"${qemu_extra[@]}"} </dev/null >"$log" 2>&1 || true
 	fi
 	sed -i 's/\r$//' "$log" # the serial line ends lines with CR LF
 	echo "# $name: $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }") s wall"
-	grep -a '^vmm: ' "$log" | sed 's/^/# /' || true
+	# The VMM's lines, and the kernel's about its end (a crash of the VMM, a panic) in CI's log too.
+	grep -aE '^(vmm|init|proc|panic): ' "$log" | sed 's/^/# /' || true
+	# A run with neither the VMM's nor init's last word ended early: show how.
+	if ! grep -aqE '^(vmm: exit status|init: .* (exited|could not start))' "$log"; then
+		echo "# $name: no end reported; the log's last lines:"
+		tail -n 12 "$log" | sed 's/^/#   /'
+		# QEMU's reset log (-d cpu_reset) names a triple fault of Dyad itself.
+		if grep -q 'Triple fault' "$log.qemu" 2>/dev/null; then
+			echo "# $name: QEMU says: triple fault (of Dyad, not of its guest)"
+		fi
+	fi
 }
 
 no_vm() { grep -aq 'no VMX or SVM' "$1"; }
