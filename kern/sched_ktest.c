@@ -8,6 +8,7 @@
 #include <arch/x86/asm.h>
 #include <arch/x86/smp.h>
 #include <dyad/ktest.h>
+#include <dyad/printf.h>
 #include <dyad/sched.h>
 #include <dyad/time.h>
 
@@ -98,21 +99,38 @@ KTEST(sched_every_cpu_runs_a_thread)
 		  sched_threads_alive(), alive_before);
 }
 
+/*
+ * The scheduler's tick reaches every CPU while this thread sleeps. The sleep repeats until each
+ * CPU ticked twice (10 s at most): a loaded host runs an emulator's CPU threads late, so a
+ * fixed 50 ms window proves nothing either way.
+ */
 KTEST(sched_tick_reaches_every_cpu)
 {
-	u64 before[SMP_MAX_CPUS];
+	u64 before[SMP_MAX_CPUS], t0 = time_ns();
 	unsigned cpu;
+	bool behind;
 
 	for_each_cpu (cpu, smp_online_mask())
 		before[cpu] = percpu_of(cpu)->ticks;
-	sched_prepare_block();
-	KT_EXPECT(kt, sched_sleep_until(time_ns() + 50 * MS), "the sleep was cut short");
+	do {
+		sched_prepare_block();
+		KT_ASSERT(kt, sched_sleep_until(time_ns() + 50 * MS), "the sleep was cut short");
+		behind = false;
+		for_each_cpu (cpu, smp_online_mask())
+			behind |= percpu_of(cpu)->ticks < before[cpu] + 2;
+	} while (behind && time_ns() - t0 < 10000 * MS);
 	for_each_cpu (cpu, smp_online_mask())
 		KT_EXPECT(kt, percpu_of(cpu)->ticks >= before[cpu] + 2,
-			  "CPU %u ticked %lu times in 50 ms at %u Hz", cpu,
-			  percpu_of(cpu)->ticks - before[cpu], TIMER_HZ);
+			  "CPU %u ticked %lu times in %lu ms at %u Hz", cpu,
+			  percpu_of(cpu)->ticks - before[cpu], (u64)((time_ns() - t0) / MS), TIMER_HZ);
 }
 
+/*
+ * A sleep never ends early, and its deadline ends it: late by a few ticks on a quiet machine,
+ * by whatever the host's load adds under an emulator, so the bound is a second. A sleep that
+ * only a later unrelated event ended (no deadline wake) overruns it; the test prints how late
+ * each one was.
+ */
 KTEST(sched_sleep_lasts_as_asked)
 {
 	static const u64 asked_ms[] = { 1, 20, 55 };
@@ -121,10 +139,12 @@ KTEST(sched_sleep_lasts_as_asked)
 		u64 t0 = time_ns();
 		KT_EXPECT(kt, sched_sleep_until(t0 + asked_ms[i] * MS), "sleep cut short");
 		u64 took = time_ns() - t0;
-		/* Deadlines are checked on the tick: at most two ticks late, and some slack. */
-		u64 most = asked_ms[i] * MS + 2 * 1000000000ULL / TIMER_HZ + 20 * MS;
+		u64 most = asked_ms[i] * MS + 1000 * MS;
 		KT_EXPECT(kt, took >= asked_ms[i] * MS && took <= most,
 			  "a %lu ms sleep took %lu us", asked_ms[i], took / 1000);
+		if (took >= asked_ms[i] * MS)
+			printf("# sched_sleep_lasts_as_asked: %lu ms asked, %lu us late\n",
+			       asked_ms[i], (u64)((took - asked_ms[i] * MS) / 1000));
 	}
 }
 

@@ -11,23 +11,39 @@
 
 #define TICK_NS (1000000000ULL / TIMER_HZ)
 
+#define TICK_WINDOWS 5
+
 KTEST(time_timer_ticks_match_the_tsc_while_interrupts_are_on)
 {
-	KT_ASSERT(kt, read_rflags() & BIT(9), "the self-tests run with interrupts on (IF)");
-	u64 t0 = time_since_timer_ns(), k0 = timer_ticks;
-	time_udelay(300000);
-	u64 ticks = timer_ticks - k0, expected = (time_since_timer_ns() - t0) / TICK_NS;
+	u64 best_ticks = 0, best_expected = 1;
 
+	KT_ASSERT(kt, read_rflags() & BIT(9), "the self-tests run with interrupts on (IF)");
 	/*
 	 * QEMU's TCG clock is host time: on a loaded host it runs the timer late and merges ticks
-	 * (39% lost was seen on two shared cores), never invents them. So: no tick beyond the one
-	 * in flight, and at least a quarter, which fails a timer that is not running or is
-	 * calibrated wrong by 4x. Bochs's clock is its instruction count: the tool tests
-	 * (tests/tools/test_boot.sh) pin the count to the tick there.
+	 * (5 of 36 in one 300 ms window was seen on two shared cores), never invents them. So in
+	 * every window no tick beyond the one in flight, and in the best of TICK_WINDOWS windows
+	 * at least a quarter of the TSC's count, which a timer that is not running or is
+	 * calibrated wrong by 4x never reaches, however quiet the host. Bochs's clock is its
+	 * instruction count: the tool tests (tests/tools/test_boot.sh) pin the count to the tick
+	 * there.
 	 */
-	KT_EXPECT(kt, ticks <= expected + 1 && 4 * ticks + 4 >= expected,
-		  "%lu ticks in 300 ms with interrupts on, %lu expected from the TSC", ticks,
-		  expected);
+	for (unsigned w = 0; w < TICK_WINDOWS && 4 * best_ticks + 4 < best_expected; w++) {
+		u64 t0 = time_since_timer_ns(), k0 = timer_ticks;
+		time_udelay(300000);
+		u64 ticks = timer_ticks - k0, expected = (time_since_timer_ns() - t0) / TICK_NS;
+
+		KT_EXPECT(kt, ticks <= expected + 1,
+			  "%lu ticks in 300 ms with interrupts on, at most %lu expected from the TSC",
+			  ticks, expected + 1);
+		if (w == 0 || ticks * best_expected > best_ticks * expected) {
+			best_ticks = ticks;
+			best_expected = expected;
+		}
+	}
+	KT_EXPECT(kt, 4 * best_ticks + 4 >= best_expected,
+		  "%lu ticks in 300 ms with interrupts on, %lu expected from the TSC (the best of "
+		  "%u windows)",
+		  best_ticks, best_expected, TICK_WINDOWS);
 	KT_EXPECT(kt, timer_ticks <= time_since_timer_ns() / TICK_NS + 1,
 		  "%lu ticks since the timer started: more than the TSC allows", timer_ticks);
 	KT_EXPECT(kt, time_ns() >= time_since_timer_ns(),
