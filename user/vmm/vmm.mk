@@ -76,7 +76,27 @@ $(VMM_SMP_GUEST): $(BUILD)/vmm/smpguest-entry.o $(BUILD)/vmm/smpguest-main.o tes
 	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
 		-T tests/vmm/smpguest/smpguest.ld -o $@ $(filter %.o,$^)
 
+# The chaos guest (tests/vmm/chaos: thousands of random device, MSR, CPUID, IPI and XSETBV
+# operations from a seed on two vCPUs), an ELF at 1 MiB like the others; and vmmrun, the first
+# process that runs the VMM several times in one boot and checks each run's status and free
+# frames. e2e.sh finds both next to the bad guest.
+VMM_CHAOS_GUEST := $(BUILD)/vmm/chaos
+$(BUILD)/vmm/chaos-main.o: tests/vmm/chaos/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
+$(BUILD)/vmm/chaos-entry.o: tests/vmm/chaos/entry.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f elf64 -o $@ $<
+$(VMM_CHAOS_GUEST): $(BUILD)/vmm/chaos-entry.o $(BUILD)/vmm/chaos-main.o tests/vmm/chaos/chaos.ld
+	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
+		-T tests/vmm/chaos/chaos.ld -o $@ $(filter %.o,$^)
+VMM_RUNNER := $(BUILD)/vmm/vmmrun
+$(VMM_RUNNER): tests/vmm/vmmrun.c tests/user/utest.h
+	@mkdir -p $(dir $@)
+	$(USER_CC) $(filter-out -MMD -MP,$(USER_CFLAGS)) -o $@ $<
+
 VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) $(VMM_HOSTILE_GUEST) $(VMM_SMP_GUEST) \
+	$(VMM_CHAOS_GUEST) $(VMM_RUNNER) \
 	tests/vmm/e2e.sh tools/mkiso.sh
 
 .PHONY: vmm-e2e vmm-e2e-quick vmm-e2e-flavours vmm-e2e-smp
