@@ -664,6 +664,16 @@ static void op_virtio(struct cpu *c)
 		virtio_reg(c, b, 0x1800 + 4 * below(c, 4), below(c, 2) ? 2 : 4, below(c, 4));
 }
 
+/*
+ * An NMI IPI goes to the sender alone: the AP may be in its trampoline, with no IDT, and an NMI
+ * there would triple-fault it as it would a real CPU (the guest's fault, not the VMM's).
+ * @low is an ICR low word; returns it with an NMI's shorthand made "self".
+ */
+static uint64_t nmi_to_self(uint64_t low)
+{
+	return ((low >> 8) & 7) == 4 ? (low & ~(3ULL << 18)) | 1ULL << 18 : low;
+}
+
 /* MSR indexes worth trying, by range; a fully random index otherwise. */
 static const uint32_t msr_ranges[][2] = {
 	{ 0x0, 0x200 },		  { 0x800, 0x100 },	    { 0xc0000080, 0x90 },
@@ -715,16 +725,6 @@ static void op_cpuid(struct cpu *c)
 	uint32_t leaf = below(c, 8) ? bases[below(c, 5)] + (uint32_t)below(c, 0x30) : (uint32_t)rnd(c);
 
 	cpuid(leaf, below(c, 2) ? (uint32_t)below(c, 64) : (uint32_t)rnd(c), r);
-}
-
-/*
- * An NMI IPI goes to the sender alone: the AP may be in its trampoline, with no IDT, and an NMI
- * there would triple-fault it as it would a real CPU (the guest's fault, not the VMM's).
- * @low is an ICR low word; returns it with an NMI's shorthand made "self".
- */
-static uint64_t nmi_to_self(uint64_t low)
-{
-	return ((low >> 8) & 7) == 4 ? (low & ~(3ULL << 18)) | 1ULL << 18 : low;
 }
 
 /* An IPI of any kind to any destination, through the x2APIC MSR or the xAPIC page. */
