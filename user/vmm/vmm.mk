@@ -104,12 +104,26 @@ VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) $(VMM_HOSTILE_GUEST) $(VMM
 # vCPUs, and the vmlinux fast path, each through the guest test script, the cloud flavour's
 # vmlinux (ACPI only: no MP-table parser), then the misbehaving guest and a guest kernel that panics
 # (garbage initrd), the virtio devices (twice: hvc0, then ttyS0), the hostile virtio driver, a
-# command typed on hvc0 (the busybox shell, about 30 s) and the SMP test guest (about 20 s). About
+# command typed on hvc0 (the busybox shell, about 30 s), the SMP test guest (about 20 s) and the
+# chaos guest with one fixed seed followed by 41 bad VMM inputs (one boot, about 16 s). About
 # 10 minutes under QEMU TCG.
 vmm-e2e: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-bzimage linux-smp2 \
 		linux-smp4 linux-vmlinux linux-cloud bad-guest garbage-initrd linux-virtio hostile-virtio \
-		hvc0-input smp-guest
+		hvc0-input smp-guest chaos-guest
+# The chaos guest under QEMU with RUNS seeds from SEED on (SEED=- or none: a new random one),
+# CHAOS_OPS operations per vCPU, all runs in one boot, then the bad inputs; each seed's line gives
+# the words that replay it (tests/vmm/chaos/main.c). VMM_E2E_EMU=bochs runs it under Bochs (VMX).
+RUNS ?= 8
+CHAOS_OPS ?= 4000
+.PHONY: stress-vmm-chaos
+stress-vmm-chaos: deps $(VMM_E2E_DEPS) guest-image
+	@if [ -z "$(SEED)" ] || [ "$(SEED)" = - ]; then first=$$(od -An -tu4 -N4 /dev/urandom | tr -d ' '); \
+	else first=$$(( $(SEED) )); fi; \
+	seeds=$$(for i in $$(seq 0 $$(( $(RUNS) - 1 ))); do printf '%#x ' $$(( first + i )); done); \
+	echo "stress-vmm-chaos: seeds $$seeds(replay: make stress-vmm-chaos SEED=$$(printf '%#x' $$first) RUNS=$(RUNS) CHAOS_OPS=$(CHAOS_OPS))"; \
+	CHAOS_SEEDS="$$seeds" CHAOS_OPS=$(CHAOS_OPS) VMM_E2E_TIMEOUT=$${VMM_E2E_TIMEOUT:-1800} \
+		tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) chaos-guest
 # Every amd64 flavour Debian ships for the release (vmlinux each), about 4 minutes.
 vmm-e2e-flavours: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud guest-image-rt
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-vmlinux \

@@ -62,13 +62,16 @@ enum op {
 	OP_XSETBV,
 	OP_WINDOW,
 	OP_SCRATCH,
+	OP_STRIO,
+	OP_EXEC,
 	OP_KINDS
 };
 
-static const char *const op_names[OP_KINDS] = { "io",	  "pci", "mmio",   "virtio", "msr",
-						"cpuid", "ipi", "xsetbv", "window", "scratch" };
+static const char *const op_names[OP_KINDS] = { "io",	  "pci",    "mmio",    "virtio",
+						"msr",	  "cpuid",  "ipi",     "xsetbv",
+						"window", "scratch", "string-io", "exec" };
 /* Out of 64. */
-static const unsigned op_weight[OP_KINDS] = { 16, 6, 12, 4, 10, 3, 6, 2, 4, 1 };
+static const unsigned op_weight[OP_KINDS] = { 15, 6, 11, 4, 9, 3, 6, 2, 4, 1, 2, 1 };
 
 struct frame {
 	uint64_t vector, error, rip, cs, rflags, rsp, ss;
@@ -522,6 +525,14 @@ static void op_pci(struct cpu *c)
 		outw(0xcfc, 6);
 		return;
 	}
+	/* Now and then a BAR moved somewhere that matters: RAM, the APICs, another BAR, 0. */
+	if (!below(c, 8)) {
+		static const uint32_t where[] = { 0, 0x100000, 0x1000000, 0xfee00000, 0xfec00000,
+						  0xc0000000, 0xc0004000, 0xfebfc000, 0xfffff000 };
+		outl(0xcf8, 0x80000000u | dev << 11 | (uint32_t)(0x10 + 4 * below(c, 6)));
+		outl(0xcfc, where[below(c, sizeof(where) / sizeof(where[0]))] | (uint32_t)below(c, 16));
+		return;
+	}
 	if (size == 1)
 		outb((uint16_t)(0xcfc + off), (uint8_t)v);
 	else if (size == 2)
@@ -801,6 +812,70 @@ static void op_scratch(struct cpu *c)
 		p[i] = below(c, 4) ? rnd(c) : below(c, 0x10000);
 }
 
+/* INS or OUTS, REP or not, forwards or backwards, on a port, with memory in the scratch area. */
+static void op_strio(struct cpu *c)
+{
+	uint16_t port = below(c, 2) ? dev_ports[below(c, sizeof(dev_ports) / 2)] : (uint16_t)rnd(c);
+	uint64_t n = below(c, 4) ? below(c, 64) : 1;
+	void *buf = (void *)((SCRATCH + below(c, SCRATCH_SIZE / 2)) & ~7UL) + 0x2000;
+	unsigned form = (unsigned)below(c, 6);
+
+	if (port <= DEBUG_EXIT + 3 && port + 3 >= DEBUG_EXIT)
+		return; /* a string write to the debug port would end the VM too */
+	if (below(c, 4) == 0)
+		__asm__ volatile("std" ::: "cc");
+	c->fault = 0;
+	switch (form) {
+	case 0:
+		__asm__ volatile(ARM "rep insb" DISARM
+				 : "+D"(buf), "+c"(n), [rec] "+m"(c->recover) : "d"(port) : "r11", "memory");
+		break;
+	case 1:
+		__asm__ volatile(ARM "rep insl" DISARM
+				 : "+D"(buf), "+c"(n), [rec] "+m"(c->recover) : "d"(port) : "r11", "memory");
+		break;
+	case 2:
+		__asm__ volatile(ARM "rep outsb" DISARM
+				 : "+S"(buf), "+c"(n), [rec] "+m"(c->recover) : "d"(port) : "r11", "memory");
+		break;
+	case 3:
+		__asm__ volatile(ARM "rep outsw" DISARM
+				 : "+S"(buf), "+c"(n), [rec] "+m"(c->recover) : "d"(port) : "r11", "memory");
+		break;
+	case 4:
+		__asm__ volatile(ARM "insw" DISARM
+				 : "+D"(buf), [rec] "+m"(c->recover) : "d"(port) : "r11", "memory");
+		break;
+	default:
+		__asm__ volatile(ARM ".byte 0x67\n\trep outsb" DISARM /* 32-bit addresses */
+				 : "+S"(buf), "+c"(n), [rec] "+m"(c->recover) : "d"(port) : "r11", "memory");
+	}
+	__asm__ volatile("cld" ::: "cc");
+}
+
+/*
+ * A jump to where no code is: the 32-bit hole, the APIC pages, the last byte of RAM (an
+ * instruction that runs into the hole), beyond the guest's page tables, a non-canonical
+ * address. The fetch faults (the VMM sees an MMIO exit for a fetch and injects #GP, or the
+ * guest takes #PF or #GP itself) and the operation goes on at the recovery address.
+ */
+static void op_exec(struct cpu *c)
+{
+	static const uint64_t where[] = { 0xd0000000UL, APIC_MMIO, APIC_MMIO + 0xff0, IOAPIC_MMIO,
+					  0x3ffffffUL, 0x3fffff0UL, 0x100000000UL,
+					  0x800000000000UL, 0xfebffffeUL };
+	uint64_t to = where[below(c, sizeof(where) / sizeof(where[0]))];
+
+	if (to == 0x3ffffffUL)
+		*(volatile uint8_t *)to = 0x8b; /* MOV r32, r/m32: its ModRM is past RAM */
+	else if (to == 0x3fffff0UL)
+		for (int i = 0; i < 16; i++) /* 16 bytes of prefixes: longer than an instruction */
+			((volatile uint8_t *)to)[i] = 0x66;
+	c->fault = 0;
+	__asm__ volatile(ARM "jmp *%[to]" DISARM
+			 : [rec] "+m"(c->recover) : [to] "r"(to) : "r11", "memory");
+}
+
 static void run_ops(int cpu)
 {
 	struct cpu *c = &cpus[cpu];
@@ -840,8 +915,14 @@ static void run_ops(int cpu)
 		case OP_WINDOW:
 			op_window(c);
 			break;
-		default:
+		case OP_SCRATCH:
 			op_scratch(c);
+			break;
+		case OP_STRIO:
+			op_strio(c);
+			break;
+		default:
+			op_exec(c);
 		}
 		c->done++;
 	}
