@@ -239,6 +239,40 @@ static void test_console_full_buffer_flushes(void **state)
 	close(fd);
 }
 
+/*
+ * The stuck detector: the MMIO_STUCK_LIMIT-th unfinished exit in a row at one RIP and address
+ * ends the guest, and not one earlier; a decoded exit, another address or RIP, or progress
+ * (mmio_stuck_reset) starts over.
+ */
+static void test_mmio_stuck(void **state)
+{
+	struct mmio_stuck s = { 0 };
+
+	(void)state;
+	for (unsigned i = 1; i < MMIO_STUCK_LIMIT; i++)
+		assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 0);
+	assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 1);
+	/* Each kind of break in the streak. */
+	for (int kind = 0; kind < 4; kind++) {
+		s = (struct mmio_stuck){ 0 };
+		for (unsigned i = 1; i < MMIO_STUCK_LIMIT; i++)
+			assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 0);
+		if (kind == 0)
+			assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 0), 0);
+		else if (kind == 1)
+			assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000008, 1), 0);
+		else if (kind == 2)
+			assert_int_equal(mmio_stuck_note(&s, 0x1003, 0xd0000000, 1), 0);
+		else
+			mmio_stuck_reset(&s);
+		for (unsigned i = 1; i < MMIO_STUCK_LIMIT - 1; i++)
+			assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 0);
+		/* A streak that began anew reaches the limit MMIO_STUCK_LIMIT exits after its start. */
+		assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 0);
+		assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 1);
+	}
+}
+
 static void test_mmio_decode(void **state)
 {
 	struct mmio_insn d;
@@ -475,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_console_panic_watch),
 		cmocka_unit_test(test_console_full_buffer_flushes),
 		cmocka_unit_test(test_mmio_decode),
+		cmocka_unit_test(test_mmio_stuck),
 		cmocka_unit_test(test_cpuid_policy),
 		cmocka_unit_test(test_rtc),
 		cmocka_unit_test(test_ports),

@@ -32,7 +32,10 @@
  * finds the vCPU's recovery address, set just before the faulting instruction. Any other
  * exception fails the run (verdict 99 on the debug port). At the end the BSP waits for the AP
  * (restarting it once if an INIT stopped it), prints the counts, and halts with interrupts off:
- * the VMM's power-off, status 0.
+ * the VMM's power-off, status 0. With `chaos.finale=1` it then loads CR3 with an address in
+ * the 32-bit hole, with `chaos.finale=2` its stack pointer, and takes a breakpoint: on a PC
+ * both end in a triple fault, and the VMM must end the guest so (status 3) instead of retrying
+ * the fault for ever.
  */
 #include <stdint.h>
 
@@ -1105,6 +1108,17 @@ int bsp_main(const uint8_t *boot_params)
 	if (!cpus[1].finished) {
 		puts("chaos: FAIL - the AP did not finish its operations\n");
 		return 1;
+	}
+	uint64_t finale = word_value(cmdline, "chaos.finale", 0);
+	if (finale) {
+		/* The end a guest should never choose: the VMM must still end with one line. */
+		puts("chaos: finale ");
+		putu(finale);
+		putc('\n');
+		if (finale == 1)
+			__asm__ volatile("mov %0, %%cr3" : : "r"(0xd0000000UL) : "memory");
+		else if (finale == 2)
+			__asm__ volatile("mov %0, %%rsp; int3" : : "r"(0xd0000000UL) : "memory");
 	}
 	puts("chaos: done, seed ");
 	puthex(seed);
