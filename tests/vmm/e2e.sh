@@ -419,8 +419,11 @@ chaos_guest() {
 	head -c 1000000 "$bz" >"$d/bz-short" # shorter than syssize
 	head -c 65536 "$bz" >"$d/bz-old"
 	printf '\x00\x02' | dd of="$d/bz-old" bs=1 seek=$((0x206)) conv=notrunc status=none # protocol 2.00
-	cp "$bz" "$d/bz-init"
-	printf '\xff\xff\xff\xff' | dd of="$d/bz-init" bs=1 seek=$((0x260)) conv=notrunc status=none # init_size 4 GiB
+	# The setup header of a bzImage of 64 KiB: syssize 16 bytes, no payload, init_size 4 GiB.
+	head -c 65536 "$bz" >"$d/bz-init"
+	printf '\x01\x00\x00\x00' | dd of="$d/bz-init" bs=1 seek=$((0x1f4)) conv=notrunc status=none
+	printf '\x00\x00\x00\x00' | dd of="$d/bz-init" bs=1 seek=$((0x24c)) conv=notrunc status=none
+	printf '\xff\xff\xff\xff' | dd of="$d/bz-init" bs=1 seek=$((0x260)) conv=notrunc status=none
 	head -c 4096 "$vml" >"$d/elf-trunc"
 	# Damaged copies of the chaos guest's ELF (one PT_LOAD, then PT_GNU_STACK).
 	elf_patch() { # NAME OFFSET BYTES (printf escapes, little-endian)
@@ -442,7 +445,7 @@ chaos_guest() {
 	printf '\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00' |
 		dd of="$d/elf-overlap" bs=1 seek=$((ph + 56 + 24)) conv=notrunc status=none # paddr 1 MiB, filesz 0, memsz 4 KiB
 	: >"$d/empty"
-	head -c 40000000 /dev/zero >"$d/big-initrd" # more than -m 32M
+	head -c $(((32 << 20) + 4096)) /dev/zero >"$d/big-initrd" # more than -m 32M
 	local m=/boot/bad
 	# expected text|VMM arguments (status 1 each)
 	local -a cases=(

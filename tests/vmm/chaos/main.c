@@ -27,7 +27,11 @@
  *     destination mode, to this vCPU, the other one and APIC IDs no vCPU has; an INIT or SIPI
  *     to the AP restarts it (every SIPI page holds the trampoline) and it goes on;
  *   - XSETBV with good and bad indexes and values;
- *   - short interrupt windows (STI ... CLI) in which what the guest stirred up is delivered.
+ *   - short interrupt windows (STI ... CLI) in which what the guest stirred up is delivered;
+ *   - string I/O (INS, OUTS, REP, backwards); jumps into the hole, the APICs, past the end of
+ *     RAM and the page tables; with `chaos.debug=1` also breakpoints in DR0-DR3/DR7 and single
+ *     steps (TF) over exits (off by default: QEMU 7.2's TCG itself segfaulted on them, seed
+ *     0x401 with 6000 operations).
  * An operation that faults (#GP, #UD, #PF) goes on at the next one: the exception handler
  * finds the vCPU's recovery address, set just before the faulting instruction. Any other
  * exception fails the run (verdict 99 on the debug port). At the end the BSP waits for the AP
@@ -67,14 +71,16 @@ enum op {
 	OP_SCRATCH,
 	OP_STRIO,
 	OP_EXEC,
+	OP_DEBUG,
 	OP_KINDS
 };
 
 static const char *const op_names[OP_KINDS] = { "io",	  "pci",    "mmio",    "virtio",
 						"msr",	  "cpuid",  "ipi",     "xsetbv",
-						"window", "scratch", "string-io", "exec" };
+						"window", "scratch", "string-io", "exec",
+						"debug" };
 /* Out of 64. */
-static const unsigned op_weight[OP_KINDS] = { 15, 6, 11, 4, 9, 3, 6, 2, 4, 1, 2, 1 };
+static unsigned op_weight[OP_KINDS] = { 15, 6, 11, 4, 9, 3, 6, 2, 4, 1, 2, 1, 0 };
 
 struct frame {
 	uint64_t vector, error, rip, cs, rflags, rsp, ss;
@@ -390,6 +396,14 @@ void trap_entry(struct frame *f)
 
 	if (f->vector == 2) {
 		c->nmis++;
+		return;
+	}
+	if (f->vector == 1) {
+		/* A breakpoint or single step of op_debug: counted; DR7 off, and RF so that an
+		 * instruction breakpoint does not fire again at the same RIP. */
+		c->exceptions[1]++;
+		__asm__ volatile("mov %0, %%dr7" : : "r"(0UL));
+		f->rflags = (f->rflags | 1UL << 16) & ~0x100UL; /* RF; TF off: one step each */
 		return;
 	}
 	if (f->vector < 16) {
@@ -879,6 +893,56 @@ static void op_exec(struct cpu *c)
 			 : [rec] "+m"(c->recover) : [to] "r"(to) : "r11", "memory");
 }
 
+/*
+ * The debug registers and the trap flag: breakpoints (instruction, write, read/write) on this
+ * guest's code and data, armed in DR7, then an instruction that
+ * exits to the VMM (CPUID, OUT, RDMSR, an APIC MMIO read) run once with TF set: each may
+ * raise #DB, which the handler counts and answers with DR7 off.
+ */
+static void op_debug(struct cpu *c)
+{
+	uint64_t a = below(c, 2) ? (uint64_t)&op_debug + below(c, 64) : (uint64_t)&c->done;
+	unsigned dr = (unsigned)below(c, 4), rw = (unsigned)below(c, 3);
+	uint64_t dr7 = (1UL << (2 * dr)) | ((uint64_t)(rw == 2 ? 3 : rw) << (16 + 4 * dr)) |
+		       ((uint64_t)below(c, 4) << (18 + 4 * dr));
+	uint32_t r[4];
+
+	if (dr == 0)
+		__asm__ volatile("mov %0, %%dr0" : : "r"(a));
+	else if (dr == 1)
+		__asm__ volatile("mov %0, %%dr1" : : "r"(a));
+	else if (dr == 2)
+		__asm__ volatile("mov %0, %%dr2" : : "r"(a));
+	else
+		__asm__ volatile("mov %0, %%dr3" : : "r"(a));
+	c->fault = 0;
+	__asm__ volatile(ARM "mov %[d], %%dr7" DISARM /* a bad DR7 (I/O without CR4.DE): #GP */
+			 : [rec] "+m"(c->recover) : [d] "r"(dr7) : "r11", "memory");
+	switch (below(c, 5)) {
+	case 0:
+		__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq; cpuid; pushfq; andq $~0x100, (%%rsp); popfq"
+				 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+				 : "a"(0), "c"(0) : "cc", "memory");
+		break;
+	case 1:
+		__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq; outb %%al, $0x80; pushfq; andq $~0x100, (%%rsp); popfq"
+				 : : "a"(0) : "cc", "memory");
+		break;
+	case 2:
+		__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq; rdmsr; pushfq; andq $~0x100, (%%rsp); popfq"
+				 : "=a"(r[0]), "=d"(r[1]) : "c"(0x1a0) : "cc", "memory");
+		break;
+	case 3:
+		__asm__ volatile(ARM "pushfq; orq $0x100, (%%rsp); popfq; movl (%[p]), %[v]; pushfq; andq $~0x100, (%%rsp); popfq" DISARM
+				 : [v] "=r"(r[0]), [rec] "+m"(c->recover) : [p] "r"(APIC_MMIO + 0x20) : "r11", "cc", "memory");
+		break;
+	default:
+		mmio_op(c, 2, APIC_MMIO + 0x20, 0);
+		op_cpuid(c);
+	}
+	__asm__ volatile("mov %0, %%dr7" : : "r"(0UL));
+}
+
 static void run_ops(int cpu)
 {
 	struct cpu *c = &cpus[cpu];
@@ -923,6 +987,9 @@ static void run_ops(int cpu)
 			break;
 		case OP_STRIO:
 			op_strio(c);
+			break;
+		case OP_DEBUG:
+			op_debug(c);
 			break;
 		default:
 			op_exec(c);
@@ -1054,6 +1121,11 @@ int bsp_main(const uint8_t *boot_params)
 
 	seed = word_value(cmdline, "chaos.seed", DEFAULT_SEED);
 	nops = word_value(cmdline, "chaos.ops", DEFAULT_OPS);
+	/* The debug operations only on request: QEMU 7.2's TCG itself segfaulted on them. */
+	if (word_value(cmdline, "chaos.debug", 0)) {
+		op_weight[OP_MSR]--;
+		op_weight[OP_DEBUG]++;
+	}
 	cpus[0].rng = seed;
 	cpus[1].rng = seed ^ 0x5bd1e9955bd1e995ULL;
 	cpuid(1, 0, r);
