@@ -57,6 +57,8 @@
 #define DEFAULT_OPS 4000
 #define NCPUS 2
 #define VERDICT_CRASH 99
+#define AP_STALL_TICKS 300000000ULL /* 0.1 s at 3 GHz, 6 s where the TSC counts Bochs's 50 MHz */
+#define AP_RESTARTS 30
 
 enum op {
 	OP_PIO,
@@ -1160,10 +1162,14 @@ int bsp_main(const uint8_t *boot_params)
 
 	run_ops(0);
 
-	/* The AP's end: an INIT may have stopped it, a SIPI to a page then restarted it. */
-	for (int tries = 0; tries < 2 && !cpus[1].finished; tries++) {
+	/*
+	 * The AP's end: an INIT may have stopped it, and no SIPI restarted it. When it makes no
+	 * progress for AP_STALL_TICKS it is started again (it goes on from its count; a start
+	 * of an AP that was only slow costs nothing but the restart), up to AP_RESTARTS times.
+	 */
+	for (int tries = 0; tries < AP_RESTARTS && !cpus[1].finished; tries++) {
 		uint64_t t0 = rdtsc(), last = cpus[1].done;
-		while (!cpus[1].finished && rdtsc() - t0 < 4000000000ULL) {
+		while (!cpus[1].finished && rdtsc() - t0 < AP_STALL_TICKS) {
 			if (cpus[1].done != last) {
 				last = cpus[1].done;
 				t0 = rdtsc();
