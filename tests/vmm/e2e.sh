@@ -45,7 +45,8 @@
 #                       virtio devices and CHAOS_SEEDS (default: one fixed seed) run by vmmrun
 #                       (tests/vmm/vmmrun.c) in one boot: each run must end in the guest's
 #                       power-off with status 0, and free frames after it equal those before;
-#                       then twice with CR3 or the stack in the 32-bit hole (status 3), and
+#                       then twice with CR3 or the stack in the 32-bit hole (status 3), twice
+#                       under the fastest periodic timer (APIC, PIT: the guest must run on), and
 #                       bad VMM inputs (corrupt, truncated and foreign kernels, absurd
 #                       options, missing files): each one line, status 1, no frame leaked
 # Prints TAP; exits non-zero if any check failed. A machine whose Dyad has no VMX/SVM gives
@@ -496,6 +497,7 @@ chaos_guest() {
 		args+="0 -c 2 -m 64M -R -C hvc -d /boot/bad/disk.img /boot/chaos chaos.seed=$s chaos.ops=$ops , "
 	done
 	for f in 1 2; do args+="3 -c 2 -m 64M /boot/chaos chaos.ops=200 chaos.finale=$f , "; done
+	for f in 3 4; do args+="0 -c 2 -m 64M /boot/chaos chaos.ops=200 chaos.finale=$f , "; done
 	for c in "${cases[@]}"; do args+="1 ${c#*|} , "; done
 	for f in "$d"/*; do files+=("$f:/boot/bad/${f##*/}"); done
 	"$(dirname "$0")/../../tools/mkiso.sh" "$iso" "$kernel" "init=/bin/vmmrun -- ${args%, }" \
@@ -536,6 +538,16 @@ chaos_guest() {
 			grep -aEq "^vmm: guest stuck at rip 0x[0-9a-f]+: 256 times in a row an access at 0x$([[ $f == 1 ]] && echo d0000000 || echo cffffff.) \(not RAM\)" <<<"$block" &&
 			grep -aq "^vmmrun: ok - run $k: status 3 (want 3)" <<<"$block"; echo $?)" \
 			"$name: $([[ $f == 1 ]] && echo 'CR3' || echo 'the stack') in the 32-bit hole: the VMM ends the stuck guest as a triple fault (status 3), no frame leaked$(grep -a -m1 "^vmmrun: FAIL - run $k:" <<<"$block" | sed 's/^/ (saw: /; s/$/)/')"
+	done
+	# The fastest periodic timer a guest can ask for, the local APIC's (3) or the PIT's (4):
+	# the vCPU must still run (1000 port writes with interrupts off, then the usual end).
+	for f in 3 4; do
+		k=$((k + 1))
+		local block
+		block=$(awk -v k="$k" '$0 ~ "^vmmrun: run " k ":" { on = 1 } on { print } on && $0 ~ "^vmmrun: (ok|FAIL) - run " k ":" { exit }' "$log" | tr -d '\0')
+		tap "$(grep -aq '^chaos: 1000 port writes done under the fast timer' <<<"$block" &&
+			grep -aq "^vmmrun: ok - run $k: status 0 (want 0)" <<<"$block"; echo $?)" \
+			"$name: $([[ $f == 3 ]] && echo "the local APIC's" || echo "the PIT's") periodic timer at its fastest: the guest runs on and ends, status 0$(grep -a -m1 "^vmmrun: FAIL - run $k:" <<<"$block" | sed 's/^/ (saw: /; s/$/)/')"
 	done
 	for c in "${cases[@]}"; do
 		k=$((k + 1))

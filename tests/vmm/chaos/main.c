@@ -39,7 +39,9 @@
  * the VMM's power-off, status 0. With `chaos.finale=1` it then loads CR3 with an address in
  * the 32-bit hole, with `chaos.finale=2` its stack pointer, and takes a breakpoint: on a PC
  * both end in a triple fault, and the VMM must end the guest so (status 3) instead of retrying
- * the fault for ever.
+ * the fault for ever. With `chaos.finale=3` (4) it runs the local APIC's (the PIT's) periodic
+ * timer as fast as it can be asked to go and then writes 1000 ports with interrupts off, which
+ * a PC's CPU does at once: the vCPU must still run, then halt as usual.
  */
 #include <stdint.h>
 
@@ -1114,6 +1116,32 @@ static void print_cpu(int i)
 	putc('\n');
 }
 
+/*
+ * A timer as fast as the guest can ask for, then 1000 port writes with interrupts off: the
+ * local APIC's periodic timer with an initial count of 1 and divide by 1 (@apic), or the PIT's
+ * channel 0 in mode 2 with a count of 1, its interrupt unmasked at the 8259. A PC's CPU runs on
+ * meanwhile; so must the vCPU (the timer's exits must leave it time to run).
+ */
+static void fast_timer_then_work(struct cpu *c, int apic)
+{
+	if (apic) {
+		safe_wrmsr(c, APIC_BASE_MSR, 0xfee00900);
+		safe_wrmsr(c, APIC_BASE_MSR, 0xfee00d00);
+		safe_wrmsr(c, 0x80f, 0x1ff);
+		safe_wrmsr(c, 0x83e, 0xb); /* divide by 1 */
+		safe_wrmsr(c, 0x832, 0x20040); /* periodic, vector 0x40 */
+		safe_wrmsr(c, 0x838, 1);
+	} else {
+		outb(0x21, 0xfe); /* IRQ 0 only */
+		outb(0x43, 0x34); /* channel 0, lobyte/hibyte, mode 2 */
+		outb(0x40, 1);
+		outb(0x40, 0);
+	}
+	for (int i = 0; i < 1000; i++)
+		outb(0x80, (uint8_t)i);
+	puts("chaos: 1000 port writes done under the fast timer\n");
+}
+
 int bsp_main(const uint8_t *boot_params);
 int bsp_main(const uint8_t *boot_params)
 {
@@ -1197,6 +1225,8 @@ int bsp_main(const uint8_t *boot_params)
 			__asm__ volatile("mov %0, %%cr3" : : "r"(0xd0000000UL) : "memory");
 		else if (finale == 2)
 			__asm__ volatile("mov %0, %%rsp; int3" : : "r"(0xd0000000UL) : "memory");
+		else if (finale == 3 || finale == 4)
+			fast_timer_then_work(c, finale == 3);
 	}
 	puts("chaos: done, seed ");
 	puthex(seed);
