@@ -29,7 +29,8 @@
  *   - XSETBV with good and bad indexes and values;
  *   - short interrupt windows (STI ... CLI) in which what the guest stirred up is delivered;
  *   - string I/O (INS, OUTS, REP, backwards); jumps into the hole, the APICs, past the end of
- *     RAM and the page tables; with `chaos.debug=1` also breakpoints in DR0-DR3/DR7 and single
+ *     RAM and the page tables; SVM and VMX instructions, WBINVD, INVD, MONITOR, MWAIT,
+ *     RDPMC, RDTSCP, XGETBV, GETSEC, UD2 (#UD or their emulation); with `chaos.debug=1` also breakpoints in DR0-DR3/DR7 and single
  *     steps (TF) over exits (off by default: QEMU 7.2's TCG itself segfaulted on them, seed
  *     0x401 with 6000 operations).
  * An operation that faults (#GP, #UD, #PF) goes on at the next one: the exception handler
@@ -76,15 +77,16 @@ enum op {
 	OP_STRIO,
 	OP_EXEC,
 	OP_DEBUG,
+	OP_INSN,
 	OP_KINDS
 };
 
 static const char *const op_names[OP_KINDS] = { "io",	  "pci",    "mmio",    "virtio",
 						"msr",	  "cpuid",  "ipi",     "xsetbv",
 						"window", "scratch", "string-io", "exec",
-						"debug" };
+						"debug", "insn" };
 /* Out of 64. */
-static unsigned op_weight[OP_KINDS] = { 15, 6, 11, 4, 9, 3, 6, 2, 4, 1, 2, 1, 0 };
+static unsigned op_weight[OP_KINDS] = { 15, 6, 11, 4, 8, 2, 6, 2, 4, 1, 2, 1, 0, 2 };
 
 struct frame {
 	uint64_t vector, error, rip, cs, rflags, rsp, ss;
@@ -947,6 +949,92 @@ static void op_debug(struct cpu *c)
 	__asm__ volatile("mov %0, %%dr7" : : "r"(0UL));
 }
 
+/*
+ * One instruction a guest has no business running, with random registers: the SVM and VMX
+ * instructions (all intercepted or exiting: #UD, or a hypercall's -ENOSYS), the cache and
+ * monitor instructions, RDPMC, RDTSCP, XGETBV, GETSEC, UD2.
+ */
+#define INSN(bytes)                                                                       \
+	__asm__ volatile(ARM ".byte " bytes DISARM                                        \
+			 : [rec] "+m"(c->recover), "+a"(ra), "+c"(rc), "+d"(rd)            \
+			 : "b"(scratch)                                                   \
+			 : "r11", "memory", "cc")
+static void op_insn(struct cpu *c)
+{
+	uint64_t ra = below(c, 2) ? rnd(c) : dma_addr(c, 4096), rc = below(c, 4), rd = 0;
+	uint64_t scratch = dma_addr(c, 8);
+
+	c->fault = 0;
+	switch (below(c, 22)) {
+	case 0:
+		INSN("0x0f, 0x01, 0xd9"); /* VMMCALL */
+		break;
+	case 1:
+		INSN("0x0f, 0x01, 0xc1"); /* VMCALL */
+		break;
+	case 2:
+		INSN("0x0f, 0x01, 0xd8"); /* VMRUN */
+		break;
+	case 3:
+		INSN("0x0f, 0x01, 0xda"); /* VMLOAD */
+		break;
+	case 4:
+		INSN("0x0f, 0x01, 0xdb"); /* VMSAVE */
+		break;
+	case 5:
+		INSN("0x0f, 0x01, 0xdc"); /* STGI */
+		break;
+	case 6:
+		INSN("0x0f, 0x01, 0xdd"); /* CLGI */
+		break;
+	case 7:
+		INSN("0x0f, 0x01, 0xde"); /* SKINIT */
+		break;
+	case 8:
+		INSN("0x0f, 0x01, 0xdf"); /* INVLPGA */
+		break;
+	case 9:
+		INSN("0x0f, 0x01, 0xc8"); /* MONITOR */
+		break;
+	case 10:
+		rc = 0;
+		INSN("0x0f, 0x01, 0xc9"); /* MWAIT */
+		break;
+	case 11:
+		INSN("0x0f, 0x09"); /* WBINVD */
+		break;
+	case 12:
+		INSN("0x0f, 0x08"); /* INVD */
+		break;
+	case 13:
+		INSN("0x0f, 0x33"); /* RDPMC */
+		break;
+	case 14:
+		INSN("0x0f, 0x01, 0xf9"); /* RDTSCP */
+		break;
+	case 15:
+		INSN("0x0f, 0x01, 0xd0"); /* XGETBV */
+		break;
+	case 16:
+		INSN("0xf3, 0x0f, 0xc7, 0x33"); /* VMXON [rbx] */
+		break;
+	case 17:
+		INSN("0x0f, 0xc7, 0x33"); /* VMPTRLD [rbx] */
+		break;
+	case 18:
+		INSN("0x66, 0x0f, 0x38, 0x80, 0x03"); /* INVEPT rax, [rbx] */
+		break;
+	case 19:
+		INSN("0x0f, 0x37"); /* GETSEC */
+		break;
+	case 20:
+		INSN("0x0f, 0x78, 0xc1"); /* VMREAD rcx, rax */
+		break;
+	default:
+		INSN("0x0f, 0x0b"); /* UD2 */
+	}
+}
+
 static void run_ops(int cpu)
 {
 	struct cpu *c = &cpus[cpu];
@@ -994,6 +1082,9 @@ static void run_ops(int cpu)
 			break;
 		case OP_DEBUG:
 			op_debug(c);
+			break;
+		case OP_INSN:
+			op_insn(c);
 			break;
 		default:
 			op_exec(c);
