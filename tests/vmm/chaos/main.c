@@ -60,8 +60,13 @@
 #define DEFAULT_OPS 4000
 #define NCPUS 2
 #define VERDICT_CRASH 99
-#define AP_STALL_TICKS 300000000ULL /* 0.1 s at 3 GHz, 6 s where the TSC counts Bochs's 50 MHz */
-#define AP_RESTARTS 30
+/*
+ * The AP's stall before a restart: 0.1 s at 3 GHz (6 s where the TSC counts Bochs's 50 MHz),
+ * doubled at each restart, since on a loaded host a restarted AP's thread may not run for a
+ * while (a fixed 0.1 s restarted it 30 times before it ran: seed 0x607, 15000 operations).
+ */
+#define AP_STALL_TICKS 300000000ULL
+#define AP_RESTARTS 8
 
 enum op {
 	OP_PIO,
@@ -1283,12 +1288,13 @@ int bsp_main(const uint8_t *boot_params)
 
 	/*
 	 * The AP's end: an INIT may have stopped it, and no SIPI restarted it. When it makes no
-	 * progress for AP_STALL_TICKS it is started again (it goes on from its count; a start
-	 * of an AP that was only slow costs nothing but the restart), up to AP_RESTARTS times.
+	 * progress for AP_STALL_TICKS (doubled each time) it is started again (it goes on from its
+	 * count; a start of an AP that was only slow costs nothing but the restart), up to
+	 * AP_RESTARTS times.
 	 */
 	for (int tries = 0; tries < AP_RESTARTS && !cpus[1].finished; tries++) {
 		uint64_t t0 = rdtsc(), last = cpus[1].done;
-		while (!cpus[1].finished && rdtsc() - t0 < AP_STALL_TICKS) {
+		while (!cpus[1].finished && rdtsc() - t0 < AP_STALL_TICKS << tries) {
 			if (cpus[1].done != last) {
 				last = cpus[1].done;
 				t0 = rdtsc();
