@@ -306,7 +306,7 @@ static void test_mmio_stuck(void **state)
 			mmio_stuck_reset(&s);
 		for (unsigned i = 1; i < MMIO_STUCK_LIMIT - 1; i++)
 			assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 0);
-		/* A streak that began anew reaches the limit MMIO_STUCK_LIMIT exits after its start. */
+		/* A streak begun anew reaches the limit MMIO_STUCK_LIMIT exits after its start. */
 		assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 0);
 		assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 1);
 	}

@@ -104,9 +104,9 @@ static int exit_mmio(struct machine *mach)
 	if (mmio_decode(run->exit.mmio.insn, run->exit.mmio.insn_bytes, &d)) {
 		mach->mmio_unhandled++;
 		if (mmio_stuck_note(&vcpu_self->stuck, run->regs.rip, gpa, 1)) {
-			vmm_log("guest stuck at rip %#lx: %u times in a row an access at %#lx (not RAM) "
-				"that no instruction explains (page tables, IDT or stack outside "
-				"RAM?): ended as a triple fault",
+			vmm_log("guest stuck at rip %#lx: %u times in a row an access at %#lx "
+				"(not RAM) that no instruction explains (page tables, IDT or "
+				"stack outside RAM?): ended as a triple fault",
 				run->regs.rip, MMIO_STUCK_LIMIT, gpa);
 			return VMM_EXIT_TRIPLE_FAULT;
 		}

@@ -30,19 +30,18 @@
  *   - short interrupt windows (STI ... CLI) in which what the guest stirred up is delivered;
  *   - string I/O (INS, OUTS, REP, backwards); jumps into the hole, the APICs, past the end of
  *     RAM and the page tables; SVM and VMX instructions, WBINVD, INVD, MONITOR, MWAIT,
- *     RDPMC, RDTSCP, XGETBV, GETSEC, UD2 (#UD or their emulation); with `chaos.debug=1` also breakpoints in DR0-DR3/DR7 and single
- *     steps (TF) over exits (off by default: QEMU 7.2's TCG itself segfaulted on them, seed
- *     0x401 with 6000 operations).
- * An operation that faults (#GP, #UD, #PF) goes on at the next one: the exception handler
- * finds the vCPU's recovery address, set just before the faulting instruction. Any other
- * exception fails the run (verdict 99 on the debug port). At the end the BSP waits for the AP
- * (restarting it once if an INIT stopped it), prints the counts, and halts with interrupts off:
- * the VMM's power-off, status 0. With `chaos.finale=1` it then loads CR3 with an address in
- * the 32-bit hole, with `chaos.finale=2` its stack pointer, and takes a breakpoint: on a PC
- * both end in a triple fault, and the VMM must end the guest so (status 3) instead of retrying
- * the fault for ever. With `chaos.finale=3` (4) it runs the local APIC's (the PIT's) periodic
- * timer as fast as it can be asked to go and then writes 1000 ports with interrupts off, which
- * a PC's CPU does at once: the vCPU must still run, then halt as usual.
+ *     RDPMC, RDTSCP, XGETBV, GETSEC, UD2 (#UD or their emulation); with `chaos.debug=1` also
+ * breakpoints in DR0-DR3/DR7 and single steps (TF) over exits (off by default: QEMU 7.2's TCG
+ * itself segfaulted on them, seed 0x401 with 6000 operations). An operation that faults (#GP, #UD,
+ * #PF) goes on at the next one: the exception handler finds the vCPU's recovery address, set just
+ * before the faulting instruction. Any other exception fails the run (verdict 99 on the debug
+ * port). At the end the BSP waits for the AP (restarting it once if an INIT stopped it), prints the
+ * counts, and halts with interrupts off: the VMM's power-off, status 0. With `chaos.finale=1` it
+ * then loads CR3 with an address in the 32-bit hole, with `chaos.finale=2` its stack pointer, and
+ * takes a breakpoint: on a PC both end in a triple fault, and the VMM must end the guest so (status
+ * 3) instead of retrying the fault for ever. With `chaos.finale=3` (4) it runs the local APIC's
+ * (the PIT's) periodic timer as fast as it can be asked to go and then writes 1000 ports with
+ * interrupts off, which a PC's CPU does at once: the vCPU must still run, then halt as usual.
  */
 #include <stdint.h>
 
@@ -86,10 +85,9 @@ enum op {
 	OP_KINDS
 };
 
-static const char *const op_names[OP_KINDS] = { "io",	  "pci",    "mmio",    "virtio",
-						"msr",	  "cpuid",  "ipi",     "xsetbv",
-						"window", "scratch", "string-io", "exec",
-						"debug", "insn" };
+static const char *const op_names[OP_KINDS] = { "io",	     "pci",  "mmio",   "virtio", "msr",
+						"cpuid",     "ipi",  "xsetbv", "window", "scratch",
+						"string-io", "exec", "debug",  "insn" };
 /* Out of 64. */
 static unsigned op_weight[OP_KINDS] = { 15, 6, 11, 4, 8, 2, 6, 2, 4, 1, 2, 1, 0, 2 };
 
@@ -172,7 +170,9 @@ static inline uint64_t rdtsc(void)
 
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(sub));
 }
 
 static inline void pause(void)
@@ -290,59 +290,87 @@ static uint64_t mmio_op(struct cpu *c, unsigned form, uint64_t addr, uint64_t v)
 	switch (form) {
 	case 0:
 		__asm__ volatile(ARM "movb (%[p]), %b[r]" DISARM
-				 : [r] "+q"(r), [rec] "+m"(c->recover) : [p] "r"(p) : "r11", "memory");
+				 : [r] "+q"(r), [rec] "+m"(c->recover)
+				 : [p] "r"(p)
+				 : "r11", "memory");
 		break;
 	case 1:
 		__asm__ volatile(ARM "movw (%[p]), %w[r]" DISARM
-				 : [r] "+r"(r), [rec] "+m"(c->recover) : [p] "r"(p) : "r11", "memory");
+				 : [r] "+r"(r), [rec] "+m"(c->recover)
+				 : [p] "r"(p)
+				 : "r11", "memory");
 		break;
 	case 2:
 		__asm__ volatile(ARM "movl (%[p]), %k[r]" DISARM
-				 : [r] "+r"(r), [rec] "+m"(c->recover) : [p] "r"(p) : "r11", "memory");
+				 : [r] "+r"(r), [rec] "+m"(c->recover)
+				 : [p] "r"(p)
+				 : "r11", "memory");
 		break;
 	case 3:
 		__asm__ volatile(ARM "movq (%[p]), %[r]" DISARM
-				 : [r] "+r"(r), [rec] "+m"(c->recover) : [p] "r"(p) : "r11", "memory");
+				 : [r] "+r"(r), [rec] "+m"(c->recover)
+				 : [p] "r"(p)
+				 : "r11", "memory");
 		break;
 	case 4:
 		__asm__ volatile(ARM "movb %b[r], (%[p])" DISARM
-				 : [rec] "+m"(c->recover) : [p] "r"(p), [r] "q"(r) : "r11", "memory");
+				 : [rec] "+m"(c->recover)
+				 : [p] "r"(p), [r] "q"(r)
+				 : "r11", "memory");
 		break;
 	case 5:
 		__asm__ volatile(ARM "movw %w[r], (%[p])" DISARM
-				 : [rec] "+m"(c->recover) : [p] "r"(p), [r] "r"(r) : "r11", "memory");
+				 : [rec] "+m"(c->recover)
+				 : [p] "r"(p), [r] "r"(r)
+				 : "r11", "memory");
 		break;
 	case 6:
 		__asm__ volatile(ARM "movl %k[r], (%[p])" DISARM
-				 : [rec] "+m"(c->recover) : [p] "r"(p), [r] "r"(r) : "r11", "memory");
+				 : [rec] "+m"(c->recover)
+				 : [p] "r"(p), [r] "r"(r)
+				 : "r11", "memory");
 		break;
 	case 7:
 		__asm__ volatile(ARM "movq %[r], (%[p])" DISARM
-				 : [rec] "+m"(c->recover) : [p] "r"(p), [r] "r"(r) : "r11", "memory");
+				 : [rec] "+m"(c->recover)
+				 : [p] "r"(p), [r] "r"(r)
+				 : "r11", "memory");
 		break;
 	case 8:
 		__asm__ volatile(ARM "movzbl (%[p]), %k[r]" DISARM
-				 : [r] "+r"(r), [rec] "+m"(c->recover) : [p] "r"(p) : "r11", "memory");
+				 : [r] "+r"(r), [rec] "+m"(c->recover)
+				 : [p] "r"(p)
+				 : "r11", "memory");
 		break;
 	case 9:
 		__asm__ volatile(ARM "movzwl (%[p]), %k[r]" DISARM
-				 : [r] "+r"(r), [rec] "+m"(c->recover) : [p] "r"(p) : "r11", "memory");
+				 : [r] "+r"(r), [rec] "+m"(c->recover)
+				 : [p] "r"(p)
+				 : "r11", "memory");
 		break;
 	case 10:
 		__asm__ volatile(ARM "movl $0x5a5aa5a5, (%[p])" DISARM
-				 : [rec] "+m"(c->recover) : [p] "r"(p) : "r11", "memory");
+				 : [rec] "+m"(c->recover)
+				 : [p] "r"(p)
+				 : "r11", "memory");
 		break;
 	case 11:
 		__asm__ volatile(ARM "movb $0x81, (%[p])" DISARM
-				 : [rec] "+m"(c->recover) : [p] "r"(p) : "r11", "memory");
+				 : [rec] "+m"(c->recover)
+				 : [p] "r"(p)
+				 : "r11", "memory");
 		break;
 	case 12:
 		__asm__ volatile(ARM "addl %k[r], (%[p])" DISARM
-				 : [rec] "+m"(c->recover) : [p] "r"(p), [r] "r"(r) : "r11", "memory", "cc");
+				 : [rec] "+m"(c->recover)
+				 : [p] "r"(p), [r] "r"(r)
+				 : "r11", "memory", "cc");
 		break;
 	case 13:
 		__asm__ volatile(ARM "xchgl %k[r], (%[p])" DISARM
-				 : [r] "+r"(r), [rec] "+m"(c->recover) : [p] "r"(p) : "r11", "memory");
+				 : [r] "+r"(r), [rec] "+m"(c->recover)
+				 : [p] "r"(p)
+				 : "r11", "memory");
 		break;
 	default: {
 		uint64_t dst[1], n = v & 7;
@@ -472,12 +500,12 @@ static void xsave_on(void)
 
 /* ---- the operations ---------------------------------------------------------------------- */
 /* Ports of the platform's devices; a random port of the whole space otherwise. */
-static const uint16_t dev_ports[] = {
-	0x20,  0x21,  0xa0,  0xa1,  0x4d0, 0x4d1, 0x40,	 0x41,	0x42,  0x43,  0x61,  0x70,
-	0x71,  0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0x600, 0x601, 0x602,
-	0x603, 0x604, 0x605, 0xcf8, 0xcfc, 0xcfd, 0xcfe, 0xcff, 0x510, 0x511, 0x80,  0x92,
-	0x60,  0x2f8, 0x3e8, 0x1f0, 0x170, 0x402, 0x8900, 0xe9, 0xb000, 0x5658
-};
+static const uint16_t dev_ports[] = { 0x20,  0x21,  0xa0,   0xa1,  0x4d0,  0x4d1, 0x40,	 0x41,
+				      0x42,  0x43,  0x61,   0x70,  0x71,   0x3f8, 0x3f9, 0x3fa,
+				      0x3fb, 0x3fc, 0x3fd,  0x3fe, 0x3ff,  0x600, 0x601, 0x602,
+				      0x603, 0x604, 0x605,  0xcf8, 0xcfc,  0xcfd, 0xcfe, 0xcff,
+				      0x510, 0x511, 0x80,   0x92,  0x60,   0x2f8, 0x3e8, 0x1f0,
+				      0x170, 0x402, 0x8900, 0xe9,  0xb000, 0x5658 };
 
 /* Whether a write of @size bytes at @port would end the VM: the debug port, the reset lines. */
 static int port_ends_vm(uint16_t port, unsigned size, uint32_t *v)
@@ -498,8 +526,9 @@ static int port_ends_vm(uint16_t port, unsigned size, uint32_t *v)
 
 static void op_pio(struct cpu *c)
 {
-	uint16_t port = below(c, 4) ? dev_ports[below(c, sizeof(dev_ports) / 2)] + (uint16_t)below(c, 2)
-				    : (uint16_t)rnd(c);
+	uint16_t port = below(c, 4)
+				? dev_ports[below(c, sizeof(dev_ports) / 2)] + (uint16_t)below(c, 2)
+				: (uint16_t)rnd(c);
 	unsigned size = 1u << below(c, 3);
 	uint32_t v = (uint32_t)rnd(c);
 
@@ -555,10 +584,12 @@ static void op_pci(struct cpu *c)
 	}
 	/* Now and then a BAR moved somewhere that matters: RAM, the APICs, another BAR, 0. */
 	if (!below(c, 8)) {
-		static const uint32_t where[] = { 0, 0x100000, 0x1000000, 0xfee00000, 0xfec00000,
-						  0xc0000000, 0xc0004000, 0xfebfc000, 0xfffff000 };
+		static const uint32_t where[] = { 0,	      0x100000,	  0x1000000,
+						  0xfee00000, 0xfec00000, 0xc0000000,
+						  0xc0004000, 0xfebfc000, 0xfffff000 };
 		outl(0xcf8, 0x80000000u | dev << 11 | (uint32_t)(0x10 + 4 * below(c, 6)));
-		outl(0xcfc, where[below(c, sizeof(where) / sizeof(where[0]))] | (uint32_t)below(c, 16));
+		outl(0xcfc,
+		     where[below(c, sizeof(where) / sizeof(where[0]))] | (uint32_t)below(c, 16));
 		return;
 	}
 	if (size == 1)
@@ -583,7 +614,8 @@ static uint64_t mmio_target(struct cpu *c)
 		if (nvbar) {
 			uint64_t b = vbar[below(c, nvbar)];
 			static const uint32_t part[] = { 0, 0x800, 0x1000, 0x1800, 0x2000, 0x3000 };
-			uint64_t off = below(c, 2) ? part[below(c, 6)] + below(c, 0x40) : below(c, 0x4000);
+			uint64_t off = below(c, 2) ? part[below(c, 6)] + below(c, 0x40)
+						   : below(c, 0x4000);
 			return b + off;
 		}
 		return APIC_MMIO + below(c, 0x1000);
@@ -715,11 +747,10 @@ static uint64_t nmi_to_self(uint64_t low)
 
 /* MSR indexes worth trying, by range; a fully random index otherwise. */
 static const uint32_t msr_ranges[][2] = {
-	{ 0x0, 0x200 },		  { 0x800, 0x100 },	    { 0xc0000080, 0x90 },
-	{ 0xc0010000, 0x200 },	  { 0xc0011000, 0x40 },	    { 0x4b564d00, 0x10 },
-	{ 0x40000000, 0x100 },	  { 0x6e0, 1 },		    { 0x277, 1 },
-	{ 0x1b, 1 },		  { 0x830, 1 },		    { 0x400, 0x80 },
-	{ 0x480, 0x20 },	  { 0x1d9, 1 },		    { 0x10, 1 },
+	{ 0x0, 0x200 },	      { 0x800, 0x100 },	    { 0xc0000080, 0x90 },  { 0xc0010000, 0x200 },
+	{ 0xc0011000, 0x40 }, { 0x4b564d00, 0x10 }, { 0x40000000, 0x100 }, { 0x6e0, 1 },
+	{ 0x277, 1 },	      { 0x1b, 1 },	    { 0x830, 1 },	   { 0x400, 0x80 },
+	{ 0x480, 0x20 },      { 0x1d9, 1 },	    { 0x10, 1 },
 };
 
 /* Whether MSR @m takes a guest-physical address (KVM's and Hyper-V's pages, kvmclock). */
@@ -761,7 +792,8 @@ static void op_cpuid(struct cpu *c)
 {
 	static const uint32_t bases[] = { 0, 0x40000000, 0x80000000, 0x8fffffff, 0xc0000000 };
 	uint32_t r[4];
-	uint32_t leaf = below(c, 8) ? bases[below(c, 5)] + (uint32_t)below(c, 0x30) : (uint32_t)rnd(c);
+	uint32_t leaf = below(c, 8) ? bases[below(c, 5)] + (uint32_t)below(c, 0x30)
+				    : (uint32_t)rnd(c);
 
 	cpuid(leaf, below(c, 2) ? (uint32_t)below(c, 64) : (uint32_t)rnd(c), r);
 }
@@ -856,27 +888,39 @@ static void op_strio(struct cpu *c)
 	switch (form) {
 	case 0:
 		__asm__ volatile(ARM "rep insb" DISARM
-				 : "+D"(buf), "+c"(n), [rec] "+m"(c->recover) : "d"(port) : "r11", "memory");
+				 : "+D"(buf), "+c"(n), [rec] "+m"(c->recover)
+				 : "d"(port)
+				 : "r11", "memory");
 		break;
 	case 1:
 		__asm__ volatile(ARM "rep insl" DISARM
-				 : "+D"(buf), "+c"(n), [rec] "+m"(c->recover) : "d"(port) : "r11", "memory");
+				 : "+D"(buf), "+c"(n), [rec] "+m"(c->recover)
+				 : "d"(port)
+				 : "r11", "memory");
 		break;
 	case 2:
 		__asm__ volatile(ARM "rep outsb" DISARM
-				 : "+S"(buf), "+c"(n), [rec] "+m"(c->recover) : "d"(port) : "r11", "memory");
+				 : "+S"(buf), "+c"(n), [rec] "+m"(c->recover)
+				 : "d"(port)
+				 : "r11", "memory");
 		break;
 	case 3:
 		__asm__ volatile(ARM "rep outsw" DISARM
-				 : "+S"(buf), "+c"(n), [rec] "+m"(c->recover) : "d"(port) : "r11", "memory");
+				 : "+S"(buf), "+c"(n), [rec] "+m"(c->recover)
+				 : "d"(port)
+				 : "r11", "memory");
 		break;
 	case 4:
 		__asm__ volatile(ARM "insw" DISARM
-				 : "+D"(buf), [rec] "+m"(c->recover) : "d"(port) : "r11", "memory");
+				 : "+D"(buf), [rec] "+m"(c->recover)
+				 : "d"(port)
+				 : "r11", "memory");
 		break;
 	default:
 		__asm__ volatile(ARM ".byte 0x67\n\trep outsb" DISARM /* 32-bit addresses */
-				 : "+S"(buf), "+c"(n), [rec] "+m"(c->recover) : "d"(port) : "r11", "memory");
+				 : "+S"(buf), "+c"(n), [rec] "+m"(c->recover)
+				 : "d"(port)
+				 : "r11", "memory");
 	}
 	__asm__ volatile("cld" ::: "cc");
 }
@@ -889,9 +933,9 @@ static void op_strio(struct cpu *c)
  */
 static void op_exec(struct cpu *c)
 {
-	static const uint64_t where[] = { 0xd0000000UL, APIC_MMIO, APIC_MMIO + 0xff0, IOAPIC_MMIO,
-					  0x3ffffffUL, 0x3fffff0UL, 0x100000000UL,
-					  0x800000000000UL, 0xfebffffeUL };
+	static const uint64_t where[] = { 0xd0000000UL,	 APIC_MMIO,	   APIC_MMIO + 0xff0,
+					  IOAPIC_MMIO,	 0x3ffffffUL,	   0x3fffff0UL,
+					  0x100000000UL, 0x800000000000UL, 0xfebffffeUL };
 	uint64_t to = where[below(c, sizeof(where) / sizeof(where[0]))];
 
 	if (to == 0x3ffffffUL)
@@ -901,7 +945,9 @@ static void op_exec(struct cpu *c)
 			((volatile uint8_t *)to)[i] = 0x66;
 	c->fault = 0;
 	__asm__ volatile(ARM "jmp *%[to]" DISARM
-			 : [rec] "+m"(c->recover) : [to] "r"(to) : "r11", "memory");
+			 : [rec] "+m"(c->recover)
+			 : [to] "r"(to)
+			 : "r11", "memory");
 }
 
 /*
@@ -928,24 +974,37 @@ static void op_debug(struct cpu *c)
 		__asm__ volatile("mov %0, %%dr3" : : "r"(a));
 	c->fault = 0;
 	__asm__ volatile(ARM "mov %[d], %%dr7" DISARM /* a bad DR7 (I/O without CR4.DE): #GP */
-			 : [rec] "+m"(c->recover) : [d] "r"(dr7) : "r11", "memory");
+			 : [rec] "+m"(c->recover)
+			 : [d] "r"(dr7)
+			 : "r11", "memory");
 	switch (below(c, 5)) {
 	case 0:
-		__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq; cpuid; pushfq; andq $~0x100, (%%rsp); popfq"
+		__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq; cpuid; pushfq; andq $~0x100, "
+				 "(%%rsp); popfq"
 				 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
-				 : "a"(0), "c"(0) : "cc", "memory");
+				 : "a"(0), "c"(0)
+				 : "cc", "memory");
 		break;
 	case 1:
-		__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq; outb %%al, $0x80; pushfq; andq $~0x100, (%%rsp); popfq"
-				 : : "a"(0) : "cc", "memory");
+		__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq; outb %%al, $0x80; pushfq; "
+				 "andq $~0x100, (%%rsp); popfq"
+				 :
+				 : "a"(0)
+				 : "cc", "memory");
 		break;
 	case 2:
-		__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq; rdmsr; pushfq; andq $~0x100, (%%rsp); popfq"
-				 : "=a"(r[0]), "=d"(r[1]) : "c"(0x1a0) : "cc", "memory");
+		__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq; rdmsr; pushfq; andq $~0x100, "
+				 "(%%rsp); popfq"
+				 : "=a"(r[0]), "=d"(r[1])
+				 : "c"(0x1a0)
+				 : "cc", "memory");
 		break;
 	case 3:
-		__asm__ volatile(ARM "pushfq; orq $0x100, (%%rsp); popfq; movl (%[p]), %[v]; pushfq; andq $~0x100, (%%rsp); popfq" DISARM
-				 : [v] "=r"(r[0]), [rec] "+m"(c->recover) : [p] "r"(APIC_MMIO + 0x20) : "r11", "cc", "memory");
+		__asm__ volatile(ARM "pushfq; orq $0x100, (%%rsp); popfq; movl (%[p]), %[v]; "
+				     "pushfq; andq $~0x100, (%%rsp); popfq" DISARM
+				 : [v] "=r"(r[0]), [rec] "+m"(c->recover)
+				 : [p] "r"(APIC_MMIO + 0x20)
+				 : "r11", "cc", "memory");
 		break;
 	default:
 		mmio_op(c, 2, APIC_MMIO + 0x20, 0);
@@ -959,10 +1018,10 @@ static void op_debug(struct cpu *c)
  * instructions (all intercepted or exiting: #UD, or a hypercall's -ENOSYS), the cache and
  * monitor instructions, RDPMC, RDTSCP, XGETBV, GETSEC, UD2.
  */
-#define INSN(bytes)                                                                       \
-	__asm__ volatile(ARM ".byte " bytes DISARM                                        \
-			 : [rec] "+m"(c->recover), "+a"(ra), "+c"(rc), "+d"(rd)            \
-			 : "b"(scratch)                                                   \
+#define INSN(bytes)                                                                                \
+	__asm__ volatile(ARM ".byte " bytes DISARM                                                 \
+			 : [rec] "+m"(c->recover), "+a"(ra), "+c"(rc), "+d"(rd)                    \
+			 : "b"(scratch)                                                            \
 			 : "r11", "memory", "cc")
 static void op_insn(struct cpu *c)
 {
@@ -1241,7 +1300,7 @@ static void fast_timer_then_work(struct cpu *c, int apic)
 int bsp_main(const uint8_t *boot_params);
 int bsp_main(const uint8_t *boot_params)
 {
-	const char *cmdline = (const char *)(uint64_t)*(const uint32_t *)(boot_params + 0x228);
+	const char *cmdline = (const char *)(uint64_t) * (const uint32_t *)(boot_params + 0x228);
 	struct cpu *c = &cpus[0];
 	uint32_t r[4];
 
