@@ -105,7 +105,7 @@ VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) $(VMM_HOSTILE_GUEST) $(VMM
 # vmlinux (ACPI only: no MP-table parser), then the misbehaving guest and a guest kernel that panics
 # (garbage initrd), the virtio devices (twice: hvc0, then ttyS0), the hostile virtio driver, a
 # command typed on hvc0 (the busybox shell, about 30 s), the SMP test guest (about 20 s) and the
-# chaos guest with one fixed seed followed by 41 bad VMM inputs (one boot, about 16 s). About
+# chaos guest with one fixed seed, its four finales and 41 bad VMM inputs (one boot, 16-22 s). About
 # 10 minutes under QEMU TCG.
 vmm-e2e: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-bzimage linux-smp2 \
