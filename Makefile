@@ -328,6 +328,7 @@ help:
 	@echo "  make bench-smp      boot with 1, 2, 4 vCPUs against bare QEMU -smp N, parallel speedup, IPI latency"
 	@echo "  make bench-threads  thread/process switch, fault-in on 1/2/4 CPUs, munmap cost (QEMU)"
 	@echo "  make stress         the address-space stress alone (QEMU), STRESS_SECONDS=300 SEED=-"
+	@echo "  make stress-vmm-chaos  the chaos guest under the VMM (QEMU), SEED=- RUNS=8 CHAOS_OPS=4000"
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"
 	@echo "  make guest-rootfs   the Debian 12 disk image for DISK=debian (mmdebstrap, as root)"
 	@echo "  make vmm-multiboot  the multiboot test kernel and Dyad through the VMM (QEMU);"

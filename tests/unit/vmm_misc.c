@@ -110,6 +110,45 @@ static void test_options_long_cmdline(void **state)
 	assert_non_null(strstr(err, "longer than"));
 }
 
+/* Absurd values and counts: each refused with a line that names it, none taken as valid. */
+static void test_options_absurd(void **state)
+{
+	static char *argv[2 * (OPTIONS_MAX_APPEND + 1) + 3];
+	struct options o;
+	char err[200];
+	int n = 0;
+
+	assert_int_equal(parse(&o, err, 3, "-c", "-1", "k"), -1);
+	assert_non_null(strstr(err, "bad vCPU count '-1'"));
+	assert_int_equal(parse(&o, err, 3, "-c", "18446744073709551617", "k"), -1);
+	assert_non_null(strstr(err, "bad vCPU count"));
+	assert_int_equal(parse(&o, err, 3, "-p", "4294967328", "k"), -1);
+	assert_non_null(strstr(err, "bad physical address width"));
+	assert_int_equal(parse(&o, err, 3, "-m", "-5M", "k"), -1);
+	assert_non_null(strstr(err, "bad RAM size '-5M'"));
+	assert_int_equal(parse(&o, err, 3, "-m", "1.5G", "k"), -1);
+	assert_int_equal(parse(&o, err, 3, "-m", "33000K", "k"), -1);
+	assert_non_null(strstr(err, "whole number of MiB"));
+	assert_int_equal(parse(&o, err, 2, "-C", ""), -1);
+	assert_non_null(strstr(err, "option -C needs"));
+	assert_int_equal(parse(&o, err, 1, "-d"), -1);
+	assert_non_null(strstr(err, "option -d needs a disk image"));
+	assert_int_equal(parse(&o, err, 2, "--module", ",string"), -1);
+	assert_non_null(strstr(err, "--module needs FILE"));
+	/* One -a more than OPTIONS_MAX_APPEND. */
+	argv[n++] = "vmm";
+	for (int i = 0; i <= OPTIONS_MAX_APPEND; i++) {
+		argv[n++] = "-a";
+		argv[n++] = "w";
+	}
+	argv[n++] = "k";
+	assert_int_equal(options_parse(n, argv, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "more than 256 -a options"));
+	/* OPTIONS_MAX_APPEND of them fit. */
+	argv[n - 3] = "k";
+	assert_int_equal(options_parse(n - 2, argv, &o, err, sizeof(err)), 0);
+}
+
 static void test_size_suffixes(void **state)
 {
 	assert_int_equal(options_size("4096"), 4096);
@@ -237,6 +276,40 @@ static void test_console_full_buffer_flushes(void **state)
 	assert_int_equal(c.writes, 1);
 	assert_int_equal(c.len, 1);
 	close(fd);
+}
+
+/*
+ * The stuck detector: the MMIO_STUCK_LIMIT-th unfinished exit in a row at one RIP and address
+ * ends the guest, and not one earlier; a decoded exit, another address or RIP, or progress
+ * (mmio_stuck_reset) starts over.
+ */
+static void test_mmio_stuck(void **state)
+{
+	struct mmio_stuck s = { 0 };
+
+	(void)state;
+	for (unsigned i = 1; i < MMIO_STUCK_LIMIT; i++)
+		assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 0);
+	assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 1);
+	/* Each kind of break in the streak. */
+	for (int kind = 0; kind < 4; kind++) {
+		s = (struct mmio_stuck){ 0 };
+		for (unsigned i = 1; i < MMIO_STUCK_LIMIT; i++)
+			assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 0);
+		if (kind == 0)
+			assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 0), 0);
+		else if (kind == 1)
+			assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000008, 1), 0);
+		else if (kind == 2)
+			assert_int_equal(mmio_stuck_note(&s, 0x1003, 0xd0000000, 1), 0);
+		else
+			mmio_stuck_reset(&s);
+		for (unsigned i = 1; i < MMIO_STUCK_LIMIT - 1; i++)
+			assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 0);
+		/* A streak begun anew reaches the limit MMIO_STUCK_LIMIT exits after its start. */
+		assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 0);
+		assert_int_equal(mmio_stuck_note(&s, 0x1000, 0xd0000000, 1), 1);
+	}
 }
 
 static void test_mmio_decode(void **state)
@@ -475,6 +548,8 @@ int main(void)
 		cmocka_unit_test(test_console_panic_watch),
 		cmocka_unit_test(test_console_full_buffer_flushes),
 		cmocka_unit_test(test_mmio_decode),
+		cmocka_unit_test(test_mmio_stuck),
+		cmocka_unit_test(test_options_absurd),
 		cmocka_unit_test(test_cpuid_policy),
 		cmocka_unit_test(test_rtc),
 		cmocka_unit_test(test_ports),

@@ -170,13 +170,14 @@ static void test_divider(void **state)
 	assert_int_equal(x2apic_next_deadline(&a), 128 * TSC_PER_TICK);
 }
 
+/* 1 ms periods (100,000 TSC ticks at 100 MHz), above APIC_MIN_PERIOD_US. */
 static void test_periodic(void **state)
 {
 	wr(LVT_TIMER, 0x200ef);
 	wr(TDCR, 0xb);
 	a.now = 0;
-	wr(TMICT, 25); /* 100 TSC ticks */
-	for (uint64_t t = 100; t <= 300; t += 100) {
+	wr(TMICT, 25000); /* 100,000 TSC ticks */
+	for (uint64_t t = 100000; t <= 300000; t += 100000) {
 		x2apic_tick(&a, t - 1);
 		assert_int_equal(x2apic_take_interrupt(&a), -1);
 		x2apic_tick(&a, t);
@@ -184,15 +185,45 @@ static void test_periodic(void **state)
 		eoi();
 	}
 	/* Missed periods coalesce into one interrupt, and the phase is kept. */
-	x2apic_tick(&a, 1050);
+	x2apic_tick(&a, 1050000);
 	assert_int_equal(x2apic_take_interrupt(&a), 0xef);
 	eoi();
 	assert_int_equal(x2apic_take_interrupt(&a), -1);
-	assert_int_equal(x2apic_next_deadline(&a), 1100);
+	assert_int_equal(x2apic_next_deadline(&a), 1100000);
 	/* TMICT = 0 stops it. */
 	wr(TMICT, 0);
 	x2apic_tick(&a, 5000);
 	assert_int_equal(x2apic_take_interrupt(&a), -1);
+}
+
+/*
+ * A periodic timer faster than APIC_MIN_PERIOD_US (here an initial count of 1 divided by 1:
+ * 4 TSC ticks) runs at that minimum: every deadline was already past when the vCPU could have
+ * entered, so the guest never ran again (the chaos guest's finale 3 hung its VMM).
+ */
+static void test_fast_periodic_runs_at_the_minimum_period(void **state)
+{
+	uint64_t min = a.tsc_khz * APIC_MIN_PERIOD_US / 1000, t = 0;
+
+	wr(LVT_TIMER, 0x200ef);
+	wr(TDCR, 0xb);
+	a.now = 0;
+	wr(TMICT, 1);
+	for (int i = 0; i < 5; i++) {
+		uint64_t due = x2apic_next_deadline(&a);
+		assert_true(due >= t + min);
+		x2apic_tick(&a, due - 1);
+		assert_int_equal(x2apic_take_interrupt(&a), -1);
+		x2apic_tick(&a, due);
+		assert_int_equal(x2apic_take_interrupt(&a), 0xef);
+		eoi();
+		t = due;
+	}
+	/* One-shot keeps its count: a short one-shot fires when it is due. */
+	wr(LVT_TIMER, 0xef);
+	a.now = t;
+	wr(TMICT, 1);
+	assert_int_equal(x2apic_next_deadline(&a), t + 4);
 }
 
 static void test_masked_timer_counts_but_does_not_interrupt(void **state)
@@ -537,6 +568,7 @@ int main(void)
 		cmocka_unit_test_setup(test_current_count_with_a_large_initial_count, setup),
 		cmocka_unit_test_setup(test_divider, setup),
 		cmocka_unit_test_setup(test_periodic, setup),
+		cmocka_unit_test_setup(test_fast_periodic_runs_at_the_minimum_period, setup),
 		cmocka_unit_test_setup(test_masked_timer_counts_but_does_not_interrupt, setup),
 		cmocka_unit_test_setup(test_priority_and_eoi, setup),
 		cmocka_unit_test_setup(test_icr_self, setup),

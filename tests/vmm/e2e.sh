@@ -41,6 +41,14 @@
 #                       the VMM must say so in one line and end with status 5
 #   CASE hvc0-input     the busybox shell on the virtio console (-C hvc): a command typed into
 #                       QEMU's serial input reaches the guest's /dev/hvc0 and its answer comes back
+#   CASE chaos-guest    the chaos guest (tests/vmm/chaos, built next to BAD_GUEST) with -c 2,
+#                       virtio devices and CHAOS_SEEDS (default: one fixed seed) run by vmmrun
+#                       (tests/vmm/vmmrun.c) in one boot: each run must end in the guest's
+#                       power-off with status 0, and free frames after it equal those before;
+#                       then twice with CR3 or the stack in the 32-bit hole (status 3), twice
+#                       under the fastest periodic timer (APIC, PIT: the guest must run on), and
+#                       bad VMM inputs (corrupt, truncated and foreign kernels, absurd
+#                       options, missing files): each one line, status 1, no frame leaked
 # Prints TAP; exits non-zero if any check failed. A machine whose Dyad has no VMX/SVM gives
 # `# SKIP` lines, or failures with VMM_E2E_NO_SKIP set. TEST_SUMMARY_FILE: as tools/boot-test.sh.
 set -euo pipefail
@@ -404,6 +412,166 @@ hvc0_input() {
 		"$name: the input went through the virtio console (bytes in, none dropped) and a second command ended the VM with verdict 0"
 }
 
+# ---- chaos-guest: random operations from a seed, then bad inputs, under vmmrun --------------
+# One boot, /bin/vmmrun as the first process: it spawns the VMM once per run and prints its
+# status and the free frames before and after. CHAOS_SEEDS (words) and CHAOS_OPS choose the
+# chaos runs; each seed's line gives the words that replay it.
+chaos_guest() {
+	local name=chaos-guest log=$BUILD_DIR/vmm-e2e-$emu-chaos-guest.log iso=$BUILD_DIR/vmm-e2e-$emu-chaos-guest.iso
+	local dir chaos runner d=$BUILD_DIR/vmm-e2e-bad seeds=${CHAOS_SEEDS:-0xc4a05eed0001} ops=${CHAOS_OPS:-4000}
+	dir=$(dirname "$bad")
+	chaos=$dir/chaos runner=$dir/vmmrun
+	[[ -s $chaos && -s $runner ]] || die "no $chaos or $runner (make $chaos $runner)"
+	mkdir -p "$d"
+	head -c 65536 /dev/zero >"$d/disk.img"
+	# Bad kernels, each made from a good one: the expected line's words, then the file.
+	local vml=$guest/vmlinux bz=$guest/bzImage
+	head -c 3000 "$bz" >"$d/bz-trunc" # inside the setup code
+	head -c 1000000 "$bz" >"$d/bz-short" # shorter than syssize
+	head -c 65536 "$bz" >"$d/bz-old"
+	printf '\x00\x02' | dd of="$d/bz-old" bs=1 seek=$((0x206)) conv=notrunc status=none # protocol 2.00
+	# The setup header of a bzImage of 64 KiB: syssize 16 bytes, no payload, init_size 4 GiB.
+	head -c 65536 "$bz" >"$d/bz-init"
+	printf '\x01\x00\x00\x00' | dd of="$d/bz-init" bs=1 seek=$((0x1f4)) conv=notrunc status=none
+	printf '\x00\x00\x00\x00' | dd of="$d/bz-init" bs=1 seek=$((0x24c)) conv=notrunc status=none
+	printf '\xff\xff\xff\xff' | dd of="$d/bz-init" bs=1 seek=$((0x260)) conv=notrunc status=none
+	head -c 4096 "$vml" >"$d/elf-trunc"
+	# Damaged copies of the chaos guest's ELF (one PT_LOAD, then PT_GNU_STACK).
+	elf_patch() { # NAME OFFSET BYTES (printf escapes, little-endian)
+		cp "$chaos" "$d/$1"
+		# shellcheck disable=SC2059
+		printf "$3" | dd of="$d/$1" bs=1 seek="$2" conv=notrunc status=none
+	}
+	local ph
+	ph=$(od -An -tu8 -j32 -N8 "$chaos" | tr -d ' ')
+	elf_patch elf-huge $((ph + 40)) '\x00\x00\x00\x00\x00\x00\x01\x00' # p_memsz 2^48
+	elf_patch elf-wrap $((ph + 40)) '\x00\xff\xff\xff\xff\xff\xff\xff' # p_memsz wraps
+	elf_patch elf-entry 24 '\x00\x00\xad\xde\x00\x00\x00\x00'       # e_entry 0xdead0000
+	elf_patch elf-phnum 56 '\xff\xff'                                      # e_phnum 65535
+	elf_patch elf-low $((ph + 24)) '\x00\x10\x00\x00\x00\x00\x00\x00' # p_paddr 4 KiB
+	elf_patch elf-32 4 '\x01'                                               # ELFCLASS32
+	elf_patch elf-dyn 16 '\x03'                                             # ET_DYN
+	# The stack header made a second PT_LOAD of 4 KiB at the first one's address.
+	elf_patch elf-overlap $((ph + 56)) '\x01\x00\x00\x00'
+	printf '\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00' |
+		dd of="$d/elf-overlap" bs=1 seek=$((ph + 56 + 24)) conv=notrunc status=none # paddr 1 MiB, filesz 0, memsz 4 KiB
+	: >"$d/empty"
+	head -c $(((32 << 20) + 4096)) /dev/zero >"$d/big-initrd" # more than -m 32M
+	local m=/boot/bad
+	# expected text|VMM arguments (status 1 each)
+	local -a cases=(
+		"truncated bzImage: the file ends inside the setup code|$m/bz-trunc"
+		"truncated bzImage: shorter than its header's syssize|$m/bz-short"
+		"bzImage boot protocol older than 2.12|$m/bz-old"
+		"RAM too small for the kernel's init_size|$m/bz-init"
+		"truncated ELF: a segment lies beyond the file|$m/elf-trunc"
+		"RAM too small for the ELF kernel's segments|$m/elf-huge"
+		"a segment wraps around the address space|$m/elf-wrap"
+		"the entry point is in no loadable segment|$m/elf-entry"
+		"bad program header size or count|$m/elf-phnum"
+		"wants memory below 1 MiB|$m/elf-low"
+		"not a little-endian x86-64|$m/elf-32"
+		"not an executable (ET_EXEC)|$m/elf-dyn"
+		"loadable segments overlap|$m/elf-overlap"
+		"empty file|$m/empty"
+		"neither a bzImage nor an ELF image|/boot/garbage"
+		"RAM too small: 32 MiB hold the kernel but not the|-m 32M -i $m/big-initrd /boot/chaos"
+		"cannot open initrd '/boot/no-such-initrd'|-i /boot/no-such-initrd /boot/chaos"
+		"cannot open kernel '/boot/no-such-kernel'|/boot/no-such-kernel"
+		"cannot open kernel '/boot'|/boot"
+		"cannot open kernel '/boot/'|/boot/"
+		"bad RAM size '0'|-m 0 /boot/chaos"
+		"bad RAM size '-5M'|-m -5M /boot/chaos"
+		"bad RAM size '99999999999999999999M'|-m 99999999999999999999M /boot/chaos"
+		"bad RAM size '1.5G'|-m 1.5G /boot/chaos"
+		"must be a whole number of MiB|-m 31M /boot/chaos"
+		"must be a whole number of MiB|-m 33000K /boot/chaos"
+		"must be a whole number of MiB|-m 2000G /boot/chaos"
+		"is more than the|-m 1000G /boot/chaos"
+		"bad vCPU count '0'|-c 0 /boot/chaos"
+		"bad vCPU count '33'|-c 33 /boot/chaos"
+		"bad vCPU count '-1'|-c -1 /boot/chaos"
+		"bad vCPU count '18446744073709551617'|-c 18446744073709551617 /boot/chaos"
+		"bad physical address width '31'|-p 31 /boot/chaos"
+		"bad physical address width '53'|-p 53 /boot/chaos"
+		"bad physical address width '4294967328'|-p 4294967328 /boot/chaos"
+		"beyond the guest's 32-bit physical address space|-p 32 -m 3073M /boot/chaos"
+		"option -m needs a value|-m"
+		"no kernel image given|-c 2"
+		"unknown option '-Z'|-Z /boot/chaos"
+		"unknown console 'vga'|-C vga /boot/chaos"
+		"--module is for multiboot kernels|--module /boot/chaos /boot/chaos"
+	)
+	local args='' c k=0 files=()
+	for s in $seeds; do
+		args+="0 -c 2 -m 64M -R -C hvc -d /boot/bad/disk.img /boot/chaos chaos.seed=$s chaos.ops=$ops , "
+	done
+	for f in 1 2; do args+="3 -c 2 -m 64M /boot/chaos chaos.ops=200 chaos.finale=$f , "; done
+	for f in 3 4; do args+="0 -c 2 -m 64M /boot/chaos chaos.ops=200 chaos.finale=$f , "; done
+	for c in "${cases[@]}"; do args+="1 ${c#*|} , "; done
+	for f in "$d"/*; do files+=("$f:/boot/bad/${f##*/}"); done
+	"$(dirname "$0")/../../tools/mkiso.sh" "$iso" "$kernel" "init=/bin/vmmrun -- ${args%, }" \
+		"$runner:/bin/vmmrun" "$vmm:/bin/vmm" "$chaos:/boot/chaos" "$garbage:/boot/garbage" \
+		"${files[@]}" >/dev/null
+	echo "# $name: booting (timeout $limit s, log $log)"
+	local start=$EPOCHREALTIME
+	if [[ $emu == bochs ]]; then
+		timeout -k 10 "$limit" "$ROOT/tools/run-bochs.sh" "$iso" "$log" </dev/null >/dev/null 2>&1 || true
+	else
+		# shellcheck disable=SC2046
+		timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
+			-display none -monitor none -serial stdio -cdrom "$iso" </dev/null >"$log" 2>&1 || true
+	fi
+	sed -i 's/\r$//' "$log"
+	echo "# $name: $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }") s wall"
+	if no_vm "$log"; then
+		skip "$name: the chaos guest and bad inputs" "Dyad found no VMX or SVM here"
+		return
+	fi
+	grep -a '^chaos: \|^vmmrun: [0-9]' "$log" | sed "s/^/# $name: /" || true
+	for s in $seeds; do
+		k=$((k + 1))
+		local block
+		block=$(awk -v k="$k" '$0 ~ "^vmmrun: run " k ":" { on = 1 } on { print } on && $0 ~ "^vmmrun: (ok|FAIL) - run " k ":" { exit }' "$log" | tr -d '\0')
+		tap "$(grep -aq "^chaos: done, seed $(printf '%#x' "$s")" <<<"$block" &&
+				grep -aq '^vmm: guest halted with interrupts off: power-off' <<<"$block" &&
+			grep -aq "^vmmrun: ok - run $k: status 0 (want 0)" <<<"$block"; echo $?)" \
+			"$name: seed $s: $ops operations on each of 2 vCPUs, the guest halted, the VMM ended with status 0 and every frame came back$(grep -a -m1 "^vmmrun: .* - run $k:\|^chaos: FAIL" <<<"$block" | sed 's/^/ (saw: /; s/$/)/')"
+	done
+	# A guest whose page tables (1) or stack (2) lie outside RAM can make no progress: each
+	# fetch or exception delivery faults again. The VMM ends it as a PC would, a triple fault.
+	for f in 1 2; do
+		k=$((k + 1))
+		local block
+		block=$(awk -v k="$k" '$0 ~ "^vmmrun: run " k ":" { on = 1 } on { print } on && $0 ~ "^vmmrun: (ok|FAIL) - run " k ":" { exit }' "$log" | tr -d '\0')
+		tap "$(grep -aq "^chaos: finale $f" <<<"$block" &&
+			grep -aEq "^vmm: guest stuck at rip 0x[0-9a-f]+: 256 times in a row an access at 0x$([[ $f == 1 ]] && echo d0000000 || echo cffffff.) \(not RAM\)" <<<"$block" &&
+			grep -aq "^vmmrun: ok - run $k: status 3 (want 3)" <<<"$block"; echo $?)" \
+			"$name: $([[ $f == 1 ]] && echo 'CR3' || echo 'the stack') in the 32-bit hole: the VMM ends the stuck guest as a triple fault (status 3), no frame leaked$(grep -a -m1 "^vmmrun: FAIL - run $k:" <<<"$block" | sed 's/^/ (saw: /; s/$/)/')"
+	done
+	# The fastest periodic timer a guest can ask for, the local APIC's (3) or the PIT's (4):
+	# the vCPU must still run (1000 port writes with interrupts off, then the usual end).
+	for f in 3 4; do
+		k=$((k + 1))
+		local block
+		block=$(awk -v k="$k" '$0 ~ "^vmmrun: run " k ":" { on = 1 } on { print } on && $0 ~ "^vmmrun: (ok|FAIL) - run " k ":" { exit }' "$log" | tr -d '\0')
+		tap "$(grep -aq '^chaos: 1000 port writes done under the fast timer' <<<"$block" &&
+			grep -aq "^vmmrun: ok - run $k: status 0 (want 0)" <<<"$block"; echo $?)" \
+			"$name: $([[ $f == 3 ]] && echo "the local APIC's" || echo "the PIT's") periodic timer at its fastest: the guest runs on and ends, status 0$(grep -a -m1 "^vmmrun: FAIL - run $k:" <<<"$block" | sed 's/^/ (saw: /; s/$/)/')"
+	done
+	for c in "${cases[@]}"; do
+		k=$((k + 1))
+		local block want=${c%%|*} lines
+		block=$(awk -v k="$k" '$0 ~ "^vmmrun: run " k ":" { on = 1 } on { print } on && $0 ~ "^vmmrun: (ok|FAIL) - run " k ":" { exit }' "$log" | tr -d '\0')
+		lines=$(grep -ac '^vmm: ' <<<"$block" || true)
+		tap "$(grep -aqF -- "$want" <<<"$block" && [[ $lines == 1 ]] &&
+			grep -aq "^vmmrun: ok - run $k: status 1 (want 1)" <<<"$block"; echo $?)" \
+			"$name: bad input '${c#*|}' gives one line ($want), status 1, no frame leaked$([[ $lines == 1 ]] || echo " (saw $lines lines)")$(grep -a -m1 "^vmmrun: FAIL - run $k:" <<<"$block" | sed 's/^/ (saw: /; s/$/)/')"
+	done
+	tap "$(grep -aq "^vmmrun: $k passed, 0 failed" "$log" && grep -aq '^init: /bin/vmmrun exited with status 0$' "$log"; echo $?)" \
+		"$name: all $k runs done, and the kernel lived on to the end of its first process"
+}
+
 for c in "$@"; do
 	case $c in
 	linux-vmlinux)
@@ -482,6 +650,7 @@ for c in "$@"; do
 	smp-guest-10s) smp_guest 10 -10s ;;
 	garbage-initrd) garbage_initrd ;;
 	hvc0-input) hvc0_input ;;
+	chaos-guest) chaos_guest ;;
 	*) die "unknown case '$c'" ;;
 	esac
 done

@@ -133,3 +133,12 @@ int mmio_decode(const uint8_t *insn, unsigned n, struct mmio_insn *out)
 	out->len = i;
 	return 0;
 }
+
+int mmio_stuck_note(struct mmio_stuck *s, uint64_t rip, uint64_t gpa, int unfinished)
+{
+	if (!unfinished || !s->count || s->rip != rip || s->gpa != gpa) {
+		*s = (struct mmio_stuck){ .rip = rip, .gpa = gpa, .count = unfinished ? 1 : 0 };
+		return 0;
+	}
+	return ++s->count == MMIO_STUCK_LIMIT;
+}

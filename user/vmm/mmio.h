@@ -34,4 +34,30 @@ uint64_t mmio_store_value(struct dyad_regs *r, const struct mmio_insn *d);
  * 32-bit and MOVZX loads zero-extend, 8- and 16-bit loads keep the register's other bits. */
 void mmio_load(struct dyad_regs *r, const struct mmio_insn *d, uint64_t v);
 
+/*
+ * A vCPU that can make no progress: an MMIO exit the VMM cannot finish (no instruction it
+ * decodes: #GP injected) that comes back at the same RIP and address, over and over. A guest
+ * whose page tables, IDT or stack lie outside RAM does that: each fetch, walk or exception
+ * delivery faults again, and on a PC it would end in a triple fault. Another MMIO exit, or
+ * an exit of the guest's own instructions (port I/O, MSRs, CPUID, HLT), ends a streak; timer,
+ * host-interrupt and kick exits do not (they come between the repeats).
+ */
+#define MMIO_STUCK_LIMIT 256
+struct mmio_stuck {
+	uint64_t rip, gpa;
+	unsigned count; /* the same unfinished exit in a row */
+};
+
+/*
+ * Notes an MMIO exit at @rip for @gpa; @unfinished when the VMM could not decode it. Returns 1
+ * when this is the MMIO_STUCK_LIMIT-th unfinished one in a row at that RIP and address.
+ */
+int mmio_stuck_note(struct mmio_stuck *s, uint64_t rip, uint64_t gpa, int unfinished);
+
+/* Notes that the guest made progress (an exit of one of its instructions): the streak ends. */
+static inline void mmio_stuck_reset(struct mmio_stuck *s)
+{
+	s->count = 0;
+}
+
 #endif

@@ -146,6 +146,11 @@ uint64_t pit_next_deadline(const struct pit *p)
 	/* Channel 0's gate is always on, so nothing is held: TSC = start + t / PIT_HZ. */
 	uint64_t tsc = c->start +
 		       (uint64_t)(((unsigned __int128)t * p->tsc_khz * 1000 + PIT_HZ - 1) / PIT_HZ);
+	uint64_t soonest = p->now + p->tsc_khz * PIT_MIN_PERIOD_US / 1000;
+
+	/* A shorter period: the edges until then coalesce (pit_tick). */
+	if ((c->mode == 2 || c->mode == 3) && tsc < soonest)
+		tsc = soonest;
 	return tsc ? tsc : 1;
 }
 

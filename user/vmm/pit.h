@@ -8,6 +8,13 @@
 #include "bus.h"
 
 #define PIT_HZ 1193182 /* the 8254's input clock: 14.31818 MHz / 12 */
+/*
+ * The shortest time between two of channel 0's deadlines in the periodic modes 2 and 3, as
+ * APIC_MIN_PERIOD_US for the local APIC: the edges in between coalesce into one interrupt.
+ * Each deadline is an exit; one shorter than the VMM's round trip is past before the vCPU
+ * enters again, and the guest never runs.
+ */
+#define PIT_MIN_PERIOD_US 200
 
 struct pit_channel {
 	uint32_t count; /* the initial count N, 1..0x10000 (a written 0 is 0x10000) */

@@ -93,7 +93,9 @@ static void exit_io(struct machine *mach)
 	skip(run, 1);
 }
 
-static void exit_mmio(struct machine *mach)
+/* An MMIO exit: the access done and the instruction skipped, or #GP. -1 to go on, or the
+ * VMM's exit status when the guest is stuck (mmio.h: mmio_stuck_note). */
+static int exit_mmio(struct machine *mach)
 {
 	struct dyad_run *run = vcpu_self->run;
 	uint64_t gpa = run->exit.mmio.gpa;
@@ -101,12 +103,20 @@ static void exit_mmio(struct machine *mach)
 
 	if (mmio_decode(run->exit.mmio.insn, run->exit.mmio.insn_bytes, &d)) {
 		mach->mmio_unhandled++;
+		if (mmio_stuck_note(&vcpu_self->stuck, run->regs.rip, gpa, 1)) {
+			vmm_log("guest stuck at rip %#lx: %u times in a row an access at %#lx "
+				"(not RAM) that no instruction explains (page tables, IDT or "
+				"stack outside RAM?): ended as a triple fault",
+				run->regs.rip, MMIO_STUCK_LIMIT, gpa);
+			return VMM_EXIT_TRIPLE_FAULT;
+		}
 		report(mach,
 		       "MMIO at %#lx (access %lu) by an instruction the VMM cannot decode: #GP",
 		       gpa, run->exit.mmio.access);
 		inject_gp(mach);
-		return;
+		return -1;
 	}
+	mmio_stuck_note(&vcpu_self->stuck, run->regs.rip, gpa, 0);
 	uint64_t v = d.is_write ? mmio_store_value(&run->regs, &d) : 0;
 	vcpu_self->apic->now = rdtsc();
 	if (bus_access(&mach->bus, BUS_MMIO, gpa, d.size, d.is_write, &v)) {
@@ -118,6 +128,7 @@ static void exit_mmio(struct machine *mach)
 	if (!d.is_write)
 		mmio_load(&run->regs, &d, v);
 	run->regs.rip += d.len;
+	return -1;
 }
 
 static void exit_msr(struct machine *mach, int write)
@@ -269,8 +280,13 @@ static int handle_exit(struct machine *mach)
 	struct dyad_run *run = vcpu_self->run;
 
 	unsigned reason = run->exit_reason;
+	int status;
 	if (reason < DYAD_EXIT_REASONS)
 		mach->vmm_exits[reason]++;
+	/* An instruction of the guest's own ran: it is not stuck on an MMIO exit. */
+	if (reason == DYAD_EXIT_IO || reason == DYAD_EXIT_CPUID || reason == DYAD_EXIT_RDMSR ||
+	    reason == DYAD_EXIT_WRMSR || reason == DYAD_EXIT_HLT || reason == DYAD_EXIT_HYPERCALL)
+		mmio_stuck_reset(&vcpu_self->stuck);
 	switch (reason) {
 	case DYAD_EXIT_IO:
 		exit_io(mach);
@@ -289,7 +305,9 @@ static int handle_exit(struct machine *mach)
 		}
 		break;
 	case DYAD_EXIT_MMIO:
-		exit_mmio(mach);
+		status = exit_mmio(mach);
+		if (status >= 0)
+			return status;
 		break;
 	case DYAD_EXIT_CPUID:
 		exit_cpuid(mach);

@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "machine.h"
+#include "mmio.h"
 
 /*
  * One vCPU of the machine and the VMM thread that runs it. vCPU 0 is the bootstrap processor
@@ -30,6 +31,7 @@ struct vcpu_ctx {
 	pthread_t thread;
 	pthread_cond_t wake; /* state changes for a waiting vCPU (with mach->lock) */
 	unsigned long ipis_received, kicks_received;
+	struct mmio_stuck stuck; /* the same unfinished MMIO exit in a row (mmio.h) */
 };
 
 /* The vCPU whose thread this is (NULL on a thread that runs none). */

@@ -76,7 +76,27 @@ $(VMM_SMP_GUEST): $(BUILD)/vmm/smpguest-entry.o $(BUILD)/vmm/smpguest-main.o tes
 	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
 		-T tests/vmm/smpguest/smpguest.ld -o $@ $(filter %.o,$^)
 
+# The chaos guest (tests/vmm/chaos: thousands of random device, MSR, CPUID, IPI and XSETBV
+# operations from a seed on two vCPUs), an ELF at 1 MiB like the others; and vmmrun, the first
+# process that runs the VMM several times in one boot and checks each run's status and free
+# frames. e2e.sh finds both next to the bad guest.
+VMM_CHAOS_GUEST := $(BUILD)/vmm/chaos
+$(BUILD)/vmm/chaos-main.o: tests/vmm/chaos/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
+$(BUILD)/vmm/chaos-entry.o: tests/vmm/chaos/entry.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f elf64 -o $@ $<
+$(VMM_CHAOS_GUEST): $(BUILD)/vmm/chaos-entry.o $(BUILD)/vmm/chaos-main.o tests/vmm/chaos/chaos.ld
+	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
+		-T tests/vmm/chaos/chaos.ld -o $@ $(filter %.o,$^)
+VMM_RUNNER := $(BUILD)/vmm/vmmrun
+$(VMM_RUNNER): tests/vmm/vmmrun.c tests/user/utest.h
+	@mkdir -p $(dir $@)
+	$(USER_CC) $(filter-out -MMD -MP,$(USER_CFLAGS)) -o $@ $<
+
 VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) $(VMM_HOSTILE_GUEST) $(VMM_SMP_GUEST) \
+	$(VMM_CHAOS_GUEST) $(VMM_RUNNER) \
 	tests/vmm/e2e.sh tools/mkiso.sh
 
 .PHONY: vmm-e2e vmm-e2e-quick vmm-e2e-flavours vmm-e2e-smp
@@ -84,12 +104,26 @@ VMM_E2E_DEPS := $(KERNEL) $(VMM_BIN) $(VMM_BAD_GUEST) $(VMM_HOSTILE_GUEST) $(VMM
 # vCPUs, and the vmlinux fast path, each through the guest test script, the cloud flavour's
 # vmlinux (ACPI only: no MP-table parser), then the misbehaving guest and a guest kernel that panics
 # (garbage initrd), the virtio devices (twice: hvc0, then ttyS0), the hostile virtio driver, a
-# command typed on hvc0 (the busybox shell, about 30 s) and the SMP test guest (about 20 s). About
+# command typed on hvc0 (the busybox shell, about 30 s), the SMP test guest (about 20 s) and the
+# chaos guest with one fixed seed, its four finales and 41 bad VMM inputs (one boot, 16-22 s). About
 # 10 minutes under QEMU TCG.
 vmm-e2e: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-bzimage linux-smp2 \
 		linux-smp4 linux-vmlinux linux-cloud bad-guest garbage-initrd linux-virtio hostile-virtio \
-		hvc0-input smp-guest
+		hvc0-input smp-guest chaos-guest
+# The chaos guest under QEMU with RUNS seeds from SEED on (SEED=- or none: a new random one),
+# CHAOS_OPS operations per vCPU, all runs in one boot, then the bad inputs; each seed's line gives
+# the words that replay it (tests/vmm/chaos/main.c). VMM_E2E_EMU=bochs runs it under Bochs (VMX).
+RUNS ?= 8
+CHAOS_OPS ?= 4000
+.PHONY: stress-vmm-chaos
+stress-vmm-chaos: deps $(VMM_E2E_DEPS) guest-image
+	@if [ -z "$(SEED)" ] || [ "$(SEED)" = - ]; then first=$$(od -An -tu4 -N4 /dev/urandom | tr -d ' '); \
+	else first=$$(( $(SEED) )); fi; \
+	seeds=$$(for i in $$(seq 0 $$(( $(RUNS) - 1 ))); do printf '%#x ' $$(( first + i )); done); \
+	echo "stress-vmm-chaos: seeds $$seeds(replay: make stress-vmm-chaos SEED=$$(printf '%#x' $$first) RUNS=$(RUNS) CHAOS_OPS=$(CHAOS_OPS))"; \
+	CHAOS_SEEDS="$$seeds" CHAOS_OPS=$(CHAOS_OPS) VMM_E2E_TIMEOUT=$${VMM_E2E_TIMEOUT:-1800} \
+		tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) chaos-guest
 # Every amd64 flavour Debian ships for the release (vmlinux each), about 4 minutes.
 vmm-e2e-flavours: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud guest-image-rt
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-vmlinux \

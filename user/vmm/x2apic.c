@@ -153,6 +153,10 @@ static void timer_arm(struct x2apic *a)
 	case TIMER_ONESHOT:
 	case TIMER_PERIODIC:
 		a->timer_period = timer_tsc(a, a->tmict);
+		/* A one-shot needs the guest's WRMSR to come again: only a period is limited. */
+		if (LVT_TIMER_MODE(a->lvt_timer) == TIMER_PERIODIC)
+			a->timer_period =
+				MAX(a->timer_period, a->tsc_khz * APIC_MIN_PERIOD_US / 1000);
 		a->timer_due = a->tmict ? a->timer_start + MAX(a->timer_period, 1) : 0;
 		break;
 	default: /* reserved mode: the timer does not run */

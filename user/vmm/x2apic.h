@@ -11,6 +11,12 @@ struct pic;
 /* The timer's input clock: CPUID 0x15 reports it as the "core crystal" (Linux sets its LAPIC
  * timer period from it). The TSC is tsc_khz: TSC = crystal * tsc_khz / APIC_CRYSTAL_KHZ. */
 #define APIC_CRYSTAL_KHZ 25000
+/*
+ * The shortest period of the periodic timer, as KVM's min_timer_period_us: a guest asking for
+ * less gets this. Each period is a deadline exit; one shorter than the VMM's own round trip
+ * would be past before the vCPU entered again, and the guest would never run.
+ */
+#define APIC_MIN_PERIOD_US 200
 
 #define APIC_BASE_MSR 0x1b
 #define APIC_TSC_DEADLINE_MSR 0x6e0
