@@ -503,6 +503,29 @@ static void test_cpuid_without_host_xsave(void **state)
 	assert_int_equal(r[0], 0x7);
 }
 
+static void leaf0_of(const char *vendor, uint32_t r[4])
+{
+	r[0] = 0xd;
+	memcpy(&r[1], vendor, 4);
+	memcpy(&r[3], vendor + 4, 4);
+	memcpy(&r[2], vendor + 8, 4);
+}
+
+/* AMD and Hygon (AMD's design) are AMD to the policy; Intel and a near miss are not. */
+static void test_cpuid_vendor_amd(void **state)
+{
+	uint32_t r[4];
+
+	leaf0_of("AuthenticAMD", r);
+	assert_true(cpuid_vendor_amd(r));
+	leaf0_of("HygonGenuine", r);
+	assert_true(cpuid_vendor_amd(r));
+	leaf0_of("GenuineIntel", r);
+	assert_false(cpuid_vendor_amd(r));
+	leaf0_of("AuthenticAMX", r);
+	assert_false(cpuid_vendor_amd(r));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -517,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_mmio_decode),
 		cmocka_unit_test(test_cpuid_policy),
 		cmocka_unit_test(test_cpuid_without_host_xsave),
+		cmocka_unit_test(test_cpuid_vendor_amd),
 		cmocka_unit_test(test_rtc),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_msrs),

@@ -56,7 +56,7 @@ static void detect_cpu(void)
 	unsigned r[4], family;
 
 	cpuid_regs(0, 0, r);
-	vendor_amd = r[1] == 0x68747541; /* "Auth" */
+	vendor_amd = r[1] == 0x68747541 || r[1] == 0x6f677948; /* "Auth", "Hygo": SVM's vendors */
 	cpuid_regs(1, 0, r);
 	family = ((r[0] >> 8) & 0xf) + ((r[0] >> 8 & 0xf) == 0xf ? (r[0] >> 20) & 0xff : 0);
 	cpuid_regs(0x80000000, 0, r);

@@ -130,7 +130,18 @@ void cpuid_policy_init(struct cpuid_policy *p, uint64_t tsc_khz)
 	p->host = cpuid_host;
 	p->tsc_khz = tsc_khz;
 	cpuid_host(0, 0, r);
-	p->amd = r[1] == 0x68747541 && r[3] == 0x69746e65 && r[2] == 0x444d4163; /* AuthenticAMD */
+	p->amd = cpuid_vendor_amd(r);
+}
+
+int cpuid_vendor_amd(const uint32_t leaf0[4])
+{
+	char v[13];
+
+	memcpy(v, &leaf0[1], 4);
+	memcpy(v + 4, &leaf0[3], 4);
+	memcpy(v + 8, &leaf0[2], 4);
+	v[12] = 0;
+	return !strcmp(v, "AuthenticAMD") || !strcmp(v, "HygonGenuine");
 }
 
 /* The XSAVE state components offered: x87 and SSE, and AVX when the host has it. */
