@@ -10,6 +10,7 @@
 #define XSAVE_HEADER_SIZE 64
 #define FCW_RESET 0x037f /* every x87 exception masked, 64-bit precision, round to nearest */
 #define MXCSR_RESET 0x1f80 /* every SIMD exception masked, round to nearest */
+#define CPUID1_ECX_HYPERVISOR BIT(31)
 /* CPUID 0xd.1 EAX: the XSAVE extensions */
 #define XSAVE_EXT_XSAVEOPT BIT(0)
 #define XSAVE_EXT_XSAVEC BIT(1)
@@ -57,20 +58,23 @@ void fpu_init_cpu(void)
 }
 
 /*
- * Leaf 0xd describes the save area: without it no size can be trusted. A CPU whose leaf 0xd.1 EAX offers none of XSAVEOPT,
- * XSAVEC, XGETBV1 and XSAVES is treated as lacking XSAVE: QEMU's TCG (7.2) then takes
- * CR4.OSXSAVE for a reserved bit and retries the MOV to CR4 forever (its Opteron_G4 and
- * Opteron_G5 models hung at boot), a hang no handler can catch. FXSAVE still saves x87 and SSE.
+ * Leaf 0xd describes the save area: without it no size can be trusted. Under a hypervisor
+ * (CPUID 1 ECX[31]), a leaf 0xd.1 EAX with none of XSAVEOPT, XSAVEC, XGETBV1 and XSAVES means
+ * no XSAVE: QEMU's TCG (7.2) then takes CR4.OSXSAVE for a reserved bit and retries the MOV to
+ * CR4 forever (its Opteron_G4 and Opteron_G5 models hung at boot), a hang no handler can catch.
+ * Bare AMD CPUs of that kind (Bulldozer, Piledriver) keep XSAVE. FXSAVE still saves x87 and SSE.
  */
 const char *fpu_xsave_unusable_why(void)
 {
-	u32 a, b, c, d;
+	u32 a, b, c, d, ext;
 
 	if (cpu_features.max_leaf < 0xd)
 		return "CPUID has no leaf 0xd (XSAVE area sizes)";
-	cpuid(0xd, 1, &a, &b, &c, &d);
-	if (!(a & (XSAVE_EXT_XSAVEOPT | XSAVE_EXT_XSAVEC | XSAVE_EXT_XGETBV1 | XSAVE_EXT_XSAVES)))
-		return "CPUID 0xd.1 offers none of XSAVEOPT, XSAVEC, XGETBV1, XSAVES";
+	cpuid(0xd, 1, &ext, &b, &c, &d);
+	cpuid(1, 0, &a, &b, &c, &d);
+	if ((c & CPUID1_ECX_HYPERVISOR) &&
+	    !(ext & (XSAVE_EXT_XSAVEOPT | XSAVE_EXT_XSAVEC | XSAVE_EXT_XGETBV1 | XSAVE_EXT_XSAVES)))
+		return "a hypervisor's CPUID 0xd.1 has no XSAVEOPT, XSAVEC, XGETBV1, XSAVES";
 	return NULL;
 }
 

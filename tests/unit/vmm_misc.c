@@ -457,6 +457,14 @@ static void test_msrs(void **state)
 	assert_int_equal(bus_rdmsr(&bus, 0xc0010055, &v), 0);
 	assert_int_equal(v, 0);
 	assert_int_equal(bus_wrmsr(&bus, 0xc0010055, 0), 0);
+	/*
+	 * AMD's NB_CFG: Linux on family 0x10 and later (EPYC's 0x17 too) reads it unguarded to turn
+	 * on CF8 extended configuration; reads 0, a write is taken and ignored.
+	 */
+	v = 1;
+	assert_int_equal(bus_rdmsr(&bus, 0xc001001f, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(bus_wrmsr(&bus, 0xc001001f, 1ull << 46), 0);
 	/* Unknown: #GP, counted. */
 	assert_int_equal(bus_rdmsr(&bus, 0x10a, &v), -1);
 	assert_int_equal(bus_wrmsr(&bus, 0xdeadbeef, 1), -1);

@@ -25,9 +25,9 @@ void fpu_init_cpu(void);
 size_t fpu_area_size(void);
 
 /*
- * Why XSAVE stays off on a CPU whose CPUID 1 offers it (no leaf 0xd, or a leaf 0xd.1 without any
- * of XSAVEOPT, XSAVEC, XGETBV1, XSAVES, where an emulator hangs on CR4.OSXSAVE), or NULL when it
- * may be turned on. fpu_init() then keeps FXSAVE and says so at boot.
+ * Why XSAVE stays off on a CPU whose CPUID 1 offers it (no leaf 0xd, or under a hypervisor a
+ * leaf 0xd.1 without any of XSAVEOPT, XSAVEC, XGETBV1, XSAVES, where QEMU hangs on CR4.OSXSAVE),
+ * or NULL when it may be turned on. fpu_init() then keeps FXSAVE and says so at boot.
  */
 const char *fpu_xsave_unusable_why(void);
 
