@@ -119,11 +119,11 @@ for m in "${models[@]}"; do
 	refusal=$(grep -m 1 -E '^vcpu: .*VMs cannot run|^vcpu: .*VMs: ENODEV' "$log" || true)
 	vm_ran=$(grep -cE '^vm(nmi)?: [1-9][0-9]* passed, 0 failed' "$log" || true)
 	if [[ $kind == vm || ($kind == '?' && -z $refusal) ]]; then
-		if [[ $status -eq 0 && -z $refusal && $vm_ran -eq 2 ]]; then
+		if [[ -z $refusal && $vm_ran -eq 2 ]]; then
 			tap ok "$m: VM tests"
 		else
 			tap fail "$m: VM tests"
-			echo "# $m: ${refusal:-no VM test passed}"
+			echo "# $m: ${refusal:-/bin/vm and /bin/vmnmi did not both pass with 0 failed}"
 		fi
 	elif [[ -n $refusal ]]; then
 		tap skip "$m: VM tests" "no SVM with nested paging (Dyad: '${refusal#vcpu: }')"

@@ -83,20 +83,22 @@ qemu_cpus() {
 	echo "${CPUS:-$QEMU_CPUS_DEFAULT}"
 }
 
-# QEMU_CPU=MODEL[,+FLAG|,-FLAG...] chooses the CPU model QEMU gives Dyad in place of `host` (KVM) or
-# `max` (TCG; empty means these), e.g. QEMU_CPU=EPYC-Rome or QEMU_CPU=max,-pdpe1gb. It is checked here, once, against
-# the models and CPUID flags this QEMU knows (`-cpu help`), so a typo is refused before anything
-# boots instead of QEMU warning and booting another CPU.
+# QEMU_CPU=MODEL[,+FLAG|,-FLAG...] chooses the CPU model QEMU gives Dyad in place of `host` (KVM)
+# or `max` (TCG; empty means these), e.g. QEMU_CPU=EPYC-Rome or QEMU_CPU=max,-pdpe1gb. It is
+# checked here, once, against the models and CPUID flags this QEMU knows (`-cpu help`), so a typo
+# is refused before anything boots instead of QEMU warning and booting another CPU.
 qemu_cpu_check() {
 	local spec=$1 help model flag
 	[[ $spec =~ ^[A-Za-z0-9_.-]+(,[+-][a-z0-9_.-]+)*$ ]] ||
 		die "QEMU_CPU='$spec' is not MODEL[,+FLAG|,-FLAG...] (e.g. EPYC-Rome or max,-pdpe1gb)"
-	help=$(qemu-system-x86_64 -cpu help 2>/dev/null) || die "QEMU_CPU: qemu-system-x86_64 -cpu help failed"
+	help=$(qemu-system-x86_64 -cpu help 2>/dev/null) ||
+		die "QEMU_CPU: qemu-system-x86_64 -cpu help failed"
 	model=${spec%%,*}
 	if [[ $model != max && $model != host && $model != base ]] &&
 		! awk -v m="$model" '/^Available CPUs/ { on = 1; next } /^$/ { on = 0 }
 			on && $1 == "x86" && $2 == m { f = 1 } END { exit !f }' <<<"$help"; then
-		die "QEMU_CPU='$spec': this QEMU has no CPU model '$model' (qemu-system-x86_64 -cpu help lists them)"
+		die "QEMU_CPU='$spec': this QEMU has no CPU model '$model'" \
+			"(qemu-system-x86_64 -cpu help lists them)"
 	fi
 	for flag in $(tr ',' ' ' <<<"${spec#"$model"}"); do
 		flag=${flag:1}
