@@ -186,16 +186,24 @@ boot-test-ryzen: deps
 		BOOT_TEST_NO_SKIP='$(RYZEN_NO_SKIP)' BOOT_TEST_MIN_PASS='$(RYZEN_MIN_PASS)' \
 		tools/boot-test.sh bochs $(VMTEST_ISO)
 
-# The self-tests, /bin/vm and /bin/vmnmi on QEMU TCG CPU models other than -cpu max: AMD and
-# Hygon models with SVM and nested paging (the VM tests must run), and models without (Intel's
-# under TCG, SVM without nested paging, or without SVM: Dyad must refuse VMs with a reason).
-# One boot per model, 10-40 s each; not in `make check`. CPU_MODELS='EPYC max,-pdpe1gb' picks
-# models (tools/check-cpu-models.sh has the table and what each model must show).
+# The self-tests and the user tests that depend most on the CPU (mmap's page sizes and
+# protections, faults, the ring-3 register state, /bin/vm, /bin/vmnmi) on QEMU TCG CPU models
+# other than -cpu max alone: AMD and Hygon models with SVM and nested paging (the VM tests must
+# run), and models without (Intel's under TCG, SVM without nested paging, or without SVM: Dyad
+# must refuse VMs with a reason). One boot per model, 5-30 s each; not in `make check`.
+# CPU_MODELS='EPYC max,-pdpe1gb' picks models (tools/check-cpu-models.sh has the table and what
+# each model must show).
 CPU_MODELS ?=
+CPUMODELS_ISO := $(BUILD)/dyad-cpumodels.iso
+CMDLINE_CPUMODELS := ktest init=/bin/init -- /bin/mmap /bin/faults /bin/cpustate /bin/vm /bin/vmnmi
+
+$(CPUMODELS_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(USER_BINS) tests/user/motd.txt
+	tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE_CPUMODELS)" $(USER_ISO_MODULES)
+
 .PHONY: check-cpu-models
 check-cpu-models: deps
-	$(MAKE) $(VMTEST_ISO)
-	tools/check-cpu-models.sh $(VMTEST_ISO) $(CPU_MODELS)
+	$(MAKE) $(CPUMODELS_ISO)
+	tools/check-cpu-models.sh $(CPUMODELS_ISO) $(CPU_MODELS)
 
 # Each stage appends its counts (passed, failed, skipped tests) to CHECK_SUMMARY; the last line
 # totals them, skips apart.

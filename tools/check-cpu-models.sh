@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Boots ISO (the self-tests, then /bin/vm and /bin/vmnmi: `make check-cpu-models` builds it) under
-# QEMU TCG once per CPU model and prints one TAP line per model and check, then a closing line.
+# Boots ISO (the self-tests, then user tests that /bin/vm and /bin/vmnmi must be among: `make
+# check-cpu-models` builds it) under QEMU TCG once per CPU model and prints two TAP lines per
+# model, then a closing line.
 # Usage: tools/check-cpu-models.sh ISO [MODEL...]   (MODEL as QEMU_CPU takes it, e.g. EPYC-Rome
 #        or max,-pdpe1gb; without MODELs, every model of the table below)
 # Env: CPUS (Dyad's CPUs, default 2: fewer host threads on a small machine),
