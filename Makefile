@@ -186,6 +186,25 @@ boot-test-ryzen: deps
 		BOOT_TEST_NO_SKIP='$(RYZEN_NO_SKIP)' BOOT_TEST_MIN_PASS='$(RYZEN_MIN_PASS)' \
 		tools/boot-test.sh bochs $(VMTEST_ISO)
 
+# The self-tests and the user tests that depend most on the CPU (mmap's page sizes and
+# protections, faults, the ring-3 register state, /bin/vm, /bin/vmnmi) on QEMU TCG CPU models
+# other than -cpu max alone: AMD and Hygon models with SVM and nested paging (the VM tests must
+# run), and models without (Intel's under TCG, SVM without nested paging, or without SVM: Dyad
+# must refuse VMs with a reason). One boot per model, 5-30 s each; not in `make check`.
+# CPU_MODELS='EPYC max,-pdpe1gb' picks models (tools/check-cpu-models.sh has the table and what
+# each model must show).
+CPU_MODELS ?=
+CPUMODELS_ISO := $(BUILD)/dyad-cpumodels.iso
+CMDLINE_CPUMODELS := ktest init=/bin/init -- /bin/mmap /bin/faults /bin/cpustate /bin/vm /bin/vmnmi
+
+$(CPUMODELS_ISO): $(KERNEL) tools/mkiso.sh tools/lib.sh $(USER_BINS) tests/user/motd.txt
+	tools/mkiso.sh $@ $(KERNEL) "$(CMDLINE_CPUMODELS)" $(USER_ISO_MODULES)
+
+.PHONY: check-cpu-models
+check-cpu-models: deps
+	$(MAKE) $(CPUMODELS_ISO)
+	tools/check-cpu-models.sh $(CPUMODELS_ISO) $(CPU_MODELS)
+
 # Each stage appends its counts (passed, failed, skipped tests) to CHECK_SUMMARY; the last line
 # totals them, skips apart.
 CHECK_SUMMARY = $(abspath $(BUILD))/check-summary.txt
@@ -334,6 +353,8 @@ help:
 	@echo "  make vmm-multiboot  the multiboot test kernel and Dyad through the VMM (QEMU);"
 	@echo "                      vmm-multiboot-bochs (test kernel), vmm-multiboot-bochs-dyad on VMX"
 	@echo "  make boot-test-ryzen  the VM tests on Bochs's ryzen model (SVM with NRIP save, XSETBV exits)"
+	@echo "  make check-cpu-models  self-tests and VM tests on ~20 QEMU CPU models (EPYC, Opteron, Intel"
+	@echo "                      without VMX, max without npt/svm/pdpe1gb...); CPU_MODELS='...' picks"
 	@echo "  make compile_commands.json   compilation database for clangd"
 	@echo "  make format         clang-format every C file"
 	@echo "  make clean          remove $(BUILD)/"
@@ -351,6 +372,8 @@ help:
 	@echo "                      GUEST_CMDLINE (root=/dev/vda rw); writes last until power-off"
 	@echo "  RUN_PATH=p          make run/run-dyad: force kvm, tcg-svm or bochs"
 	@echo "  CPUS=n              emulated CPUs, 1 to 64 (default: 4 under QEMU, 1 under Bochs)"
+	@echo "  QEMU_CPU=m          QEMU runs: the CPU model and flags (default max), e.g. EPYC-Rome or"
+	@echo "                      max,-pdpe1gb; checked against qemu-system-x86_64 -cpu help"
 	@echo "  DISK=FILE           QEMU runs: attach the raw image FILE as a virtio-blk disk, Dyad's /dev/vda"
 	@echo "  DEBUG=1             a kernel whose page-table pair checks every invariant after each change"
 	@echo "  BUILD=dir           build directory (default build)"

@@ -3,6 +3,7 @@
 # Usage: tools/boot-test.sh {qemu|bochs} ISO
 # Env: BOOT_TEST_TIMEOUT (wall seconds; default 120 for QEMU, 600 for Bochs).
 #      BOCHS_CPU (Bochs: the CPU model, default corei7_skylake_x; the logs then carry its name).
+#      QEMU_CPU (QEMU: the CPU model and flags, default max, see lib.sh; the logs carry it too).
 #      BOOT_TEST_EXPECT (an extended regex a serial line must also match, e.g. the closing line of
 #      the user-space tests: '^user: [1-9][0-9]* passed, 0 failed, [0-9]+ skipped$').
 #      BOOT_TEST_NO_SKIP (an extended regex: a TAP SKIP line matching it fails the boot, so that a
@@ -31,7 +32,7 @@ esac
 
 mkdir -p "$BUILD_DIR"
 tag=$emu${BOCHS_CPU:+-$BOCHS_CPU}
-[[ $emu == bochs ]] || tag=$emu
+[[ $emu == bochs ]] || tag=$emu${QEMU_CPU:+-${QEMU_CPU//[,+]/_}}
 log=$BUILD_DIR/boot-test-$tag.log
 emu_out=$BUILD_DIR/boot-test-$tag.emu.log # the emulator's own messages, for post-mortems
 tmp=$(mktemp -d)

@@ -83,18 +83,45 @@ qemu_cpus() {
 	echo "${CPUS:-$QEMU_CPUS_DEFAULT}"
 }
 
+# QEMU_CPU=MODEL[,+FLAG|,-FLAG...] chooses the CPU model QEMU gives Dyad in place of `host` (KVM)
+# or `max` (TCG; empty means these), e.g. QEMU_CPU=EPYC-Rome or QEMU_CPU=max,-pdpe1gb. It is
+# checked here, once, against the models and CPUID flags this QEMU knows (`-cpu help`), so a typo
+# is refused before anything boots instead of QEMU warning and booting another CPU.
+qemu_cpu_check() {
+	local spec=$1 help model flag
+	[[ $spec =~ ^[A-Za-z0-9_.-]+(,[+-][a-z0-9_.-]+)*$ ]] ||
+		die "QEMU_CPU='$spec' is not MODEL[,+FLAG|,-FLAG...] (e.g. EPYC-Rome or max,-pdpe1gb)"
+	help=$(qemu-system-x86_64 -cpu help 2>/dev/null) ||
+		die "QEMU_CPU: qemu-system-x86_64 -cpu help failed"
+	model=${spec%%,*}
+	if [[ $model != max && $model != host && $model != base ]] &&
+		! awk -v m="$model" '/^Available CPUs/ { on = 1; next } /^$/ { on = 0 }
+			on && $1 == "x86" && $2 == m { f = 1 } END { exit !f }' <<<"$help"; then
+		die "QEMU_CPU='$spec': this QEMU has no CPU model '$model'" \
+			"(qemu-system-x86_64 -cpu help lists them)"
+	fi
+	for flag in $(tr ',' ' ' <<<"${spec#"$model"}"); do
+		flag=${flag:1}
+		sed -n '/^Recognized CPUID flags/,$p' <<<"$help" | tr -s ' ' '\n' | grep -qxF -- "$flag" ||
+			die "QEMU_CPU='$spec': this QEMU knows no CPUID flag '$flag'"
+	done
+}
+if [[ -n ${QEMU_CPU:-} ]]; then
+	qemu_cpu_check "$QEMU_CPU"
+fi
+
 # Prints the QEMU accelerator, CPU and SMP arguments: KVM with the host CPU (VMX passed through) when
 # possible, else TCG with `-cpu max`, which has no VMX; Dyad then reports that VMX is missing. Several
-# CPUs under TCG run one host thread each (MTTCG, thread=multi).
+# CPUs under TCG run one host thread each (MTTCG, thread=multi). QEMU_CPU replaces the model.
 qemu_accel_args() {
 	local n
 	n=$(qemu_cpus)
 	if kvm_nested_usable; then
-		echo "-enable-kvm -cpu host -smp $n"
+		echo "-enable-kvm -cpu ${QEMU_CPU:-host} -smp $n"
 	elif [[ $n -gt 1 ]]; then
-		echo "-accel tcg,thread=multi -cpu max -smp $n"
+		echo "-accel tcg,thread=multi -cpu ${QEMU_CPU:-max} -smp $n"
 	else
-		echo "-accel tcg -cpu max"
+		echo "-accel tcg -cpu ${QEMU_CPU:-max}"
 	fi
 }
 

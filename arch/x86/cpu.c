@@ -151,6 +151,6 @@ void cpu_print(void)
 	else if (f->svm)
 		printf(" svm=1 npt=%d asids=%u", f->npt, f->svm_nasid);
 	else
-		printf(" (no VMX on this CPU: guests cannot run here)");
+		printf(" svm=0 (no VMX or SVM on this CPU: guests cannot run here)");
 	printf("\n");
 }

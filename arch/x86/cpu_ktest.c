@@ -50,6 +50,14 @@ KTEST(xsave_is_on_with_x87_sse_and_avx)
 {
 	if (!cpu_features.xsave)
 		KT_SKIP(kt, "this CPU has no XSAVE");
+	if (fpu_xsave_unusable_why()) {
+		/* Left off on purpose: then it must really be off, and FXSAVE's 512 bytes in use. */
+		KT_EXPECT(kt, !(read_cr4() & CR4_OSXSAVE) && !fpu_xsave_enabled(),
+			  "XSAVE left off (%s), yet CR4 %#lx, XCR0 %#lx", fpu_xsave_unusable_why(),
+			  read_cr4(), fpu_xcr0());
+		KT_EXPECT(kt, fpu_area_size() == 512, "save area of %zu bytes", fpu_area_size());
+		return;
+	}
 	KT_ASSERT(kt, read_cr4() & CR4_OSXSAVE, "CR4 %#lx lacks OSXSAVE", read_cr4());
 	u64 xcr0 = xgetbv(), want = 0x3 | (cpu_features.avx ? 0x4 : 0);
 	KT_EXPECT(kt, xcr0 == want && fpu_xcr0() == want, "XCR0 %#lx (kernel says %#lx), want %#lx",

@@ -10,6 +10,12 @@
 #define XSAVE_HEADER_SIZE 64
 #define FCW_RESET 0x037f /* every x87 exception masked, 64-bit precision, round to nearest */
 #define MXCSR_RESET 0x1f80 /* every SIMD exception masked, round to nearest */
+#define CPUID1_ECX_HYPERVISOR BIT(31)
+/* CPUID 0xd.1 EAX: the XSAVE extensions */
+#define XSAVE_EXT_XSAVEOPT BIT(0)
+#define XSAVE_EXT_XSAVEC BIT(1)
+#define XSAVE_EXT_XGETBV1 BIT(2)
+#define XSAVE_EXT_XSAVES BIT(3)
 
 static u64 xcr0;
 static size_t area_size = FXSAVE_SIZE;
@@ -51,15 +57,40 @@ void fpu_init_cpu(void)
 	}
 }
 
+/*
+ * Leaf 0xd describes the save area: without it no size can be trusted. Under a hypervisor
+ * (CPUID 1 ECX[31]), a leaf 0xd.1 EAX with none of XSAVEOPT, XSAVEC, XGETBV1 and XSAVES means
+ * no XSAVE: QEMU's TCG (7.2) then takes CR4.OSXSAVE for a reserved bit and retries the MOV to
+ * CR4 forever (its Opteron_G4 and Opteron_G5 models hung at boot), a hang no handler can catch.
+ * Bare AMD CPUs of that kind (Bulldozer, Piledriver) keep XSAVE. FXSAVE still saves x87 and SSE.
+ */
+const char *fpu_xsave_unusable_why(void)
+{
+	u32 a, b, c, d, ext;
+
+	if (cpu_features.max_leaf < 0xd)
+		return "CPUID has no leaf 0xd (XSAVE area sizes)";
+	cpuid(0xd, 1, &ext, &b, &c, &d);
+	cpuid(1, 0, &a, &b, &c, &d);
+	if ((c & CPUID1_ECX_HYPERVISOR) &&
+	    !(ext & (XSAVE_EXT_XSAVEOPT | XSAVE_EXT_XSAVEC | XSAVE_EXT_XGETBV1 | XSAVE_EXT_XSAVES)))
+		return "a hypervisor's CPUID 0xd.1 has no XSAVEOPT, XSAVEC, XGETBV1, XSAVES";
+	return NULL;
+}
+
 void fpu_init(void)
 {
+	const char *why;
+
 	u16 *fcw = (u16 *)&clean_area[0];
 	u32 *mxcsr = (u32 *)&clean_area[24];
 
 	/* MP: WAIT honours TS; NE: x87 errors are #MF, not the legacy FERR# line (VMXON wants it). */
 	write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
 	write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
-	if (cpu_features.xsave)
+	if (cpu_features.xsave && (why = fpu_xsave_unusable_why()))
+		printf("fpu: XSAVE left off (%s): FXSAVE for x87/SSE, no AVX state\n", why);
+	else if (cpu_features.xsave)
 		area_size = enable_xsave();
 	if (area_size > PAGE_SIZE)
 		panic("fpu: an XSAVE area of %zu bytes is larger than a page", area_size);

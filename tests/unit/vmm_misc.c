@@ -530,10 +530,81 @@ static void test_msrs(void **state)
 	assert_int_equal(bus_rdmsr(&bus, 0xc0010055, &v), 0);
 	assert_int_equal(v, 0);
 	assert_int_equal(bus_wrmsr(&bus, 0xc0010055, 0), 0);
+	/*
+	 * AMD's NB_CFG: Linux on family 0x10 and later (EPYC's 0x17 too) reads it unguarded to turn
+	 * on CF8 extended configuration; reads 0, a write is taken and ignored.
+	 */
+	v = 1;
+	assert_int_equal(bus_rdmsr(&bus, 0xc001001f, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(bus_wrmsr(&bus, 0xc001001f, 1ull << 46), 0);
 	/* Unknown: #GP, counted. */
 	assert_int_equal(bus_rdmsr(&bus, 0x10a, &v), -1);
 	assert_int_equal(bus_wrmsr(&bus, 0xdeadbeef, 1), -1);
 	assert_int_equal(bus.space[BUS_MSR].unowned, 2);
+}
+
+/* The fake host as Dyad sees it with XSAVE left off: CPUID 1 has XSAVE but not OSXSAVE. */
+static void fake_host_xsave_off(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	fake_host(leaf, sub, r);
+	if (leaf == 1)
+		r[2] &= ~(1u << 27);
+}
+
+/*
+ * A host kernel that left XSAVE off cannot switch the guest's XSAVE state (it refuses XSETBV):
+ * the guest must see neither XSAVE nor the AVX family, and an empty leaf 0xd.
+ */
+static void test_cpuid_without_host_xsave(void **state)
+{
+	struct cpuid_policy p = { .tsc_khz = 2500000, .host = fake_host_xsave_off };
+	uint32_t r[4];
+
+	cpuid_guest(&p, 1, 0, r);
+	assert_false(r[2] & (1u << 26)); /* XSAVE */
+	assert_false(r[2] & (1u << 27)); /* OSXSAVE */
+	assert_false(r[2] & (1u << 28)); /* AVX */
+	assert_false(r[2] & (1u << 12)); /* FMA */
+	assert_false(r[2] & (1u << 29)); /* F16C */
+	assert_true(r[2] & (1u << 0)); /* SSE3 stays */
+	cpuid_guest(&p, 7, 0, r);
+	assert_false(r[1] & (1u << 5)); /* AVX2 */
+	assert_false(r[2] & (3u << 9)); /* VAES, VPCLMULQDQ */
+	assert_true(r[1] & (1u << 0)); /* FSGSBASE stays */
+	for (uint32_t sub = 0; sub < 3; sub++) {
+		cpuid_guest(&p, 0xd, sub, r);
+		assert_int_equal(r[0] | r[1] | r[2] | r[3], 0);
+	}
+	/* With XSAVE on, the same host offers it (the control). */
+	p.host = fake_host;
+	cpuid_guest(&p, 1, 0, r);
+	assert_true(r[2] & (1u << 26));
+	cpuid_guest(&p, 0xd, 0, r);
+	assert_int_equal(r[0], 0x7);
+}
+
+static void leaf0_of(const char *vendor, uint32_t r[4])
+{
+	r[0] = 0xd;
+	memcpy(&r[1], vendor, 4);
+	memcpy(&r[3], vendor + 4, 4);
+	memcpy(&r[2], vendor + 8, 4);
+}
+
+/* AMD and Hygon (AMD's design) are AMD to the policy; Intel and a near miss are not. */
+static void test_cpuid_vendor_amd(void **state)
+{
+	uint32_t r[4];
+
+	leaf0_of("AuthenticAMD", r);
+	assert_true(cpuid_vendor_amd(r));
+	leaf0_of("HygonGenuine", r);
+	assert_true(cpuid_vendor_amd(r));
+	leaf0_of("GenuineIntel", r);
+	assert_false(cpuid_vendor_amd(r));
+	leaf0_of("AuthenticAMX", r);
+	assert_false(cpuid_vendor_amd(r));
 }
 
 int main(void)
@@ -551,6 +622,8 @@ int main(void)
 		cmocka_unit_test(test_mmio_stuck),
 		cmocka_unit_test(test_options_absurd),
 		cmocka_unit_test(test_cpuid_policy),
+		cmocka_unit_test(test_cpuid_without_host_xsave),
+		cmocka_unit_test(test_cpuid_vendor_amd),
 		cmocka_unit_test(test_rtc),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_msrs),

@@ -15,7 +15,10 @@
  *               XSAVES): sizes for that fixed set, which is what the guest enables. The
  *               host's leaf reports sizes for the host's XCR0 (Linux warned of an XSAVE
  *               size mismatch and turned XSAVE off). AVX-512 and PKU, whose state is not in
- *               that set, are hidden (rows).
+ *               that set, are hidden (rows). All of it only where Dyad turned XSAVE on (the
+ *               host's CPUID 1 OSXSAVE, which mirrors the host's CR4): the kernel may leave it
+ *               off (fpu_init), and then the guest sees no XSAVE and none of the AVX family,
+ *               whose state nothing would switch (Dyad would refuse the guest's XSETBV).
  *   leaf 0x15   crystal APIC_CRYSTAL_KHZ and the ratio that gives tsc_khz, so the guest knows its
  *               TSC rate and the LAPIC timer period without calibration (Linux reads it on Intel).
  *   leaf 0x16   the base and maximum frequency in MHz.
@@ -127,12 +130,44 @@ void cpuid_policy_init(struct cpuid_policy *p, uint64_t tsc_khz)
 	p->host = cpuid_host;
 	p->tsc_khz = tsc_khz;
 	cpuid_host(0, 0, r);
-	p->amd = r[1] == 0x68747541 && r[3] == 0x69746e65 && r[2] == 0x444d4163; /* AuthenticAMD */
+	p->amd = cpuid_vendor_amd(r);
+}
+
+int cpuid_vendor_amd(const uint32_t leaf0[4])
+{
+	char v[13];
+
+	memcpy(v, &leaf0[1], 4);
+	memcpy(v + 4, &leaf0[3], 4);
+	memcpy(v + 8, &leaf0[2], 4);
+	v[12] = 0;
+	return !strcmp(v, "AuthenticAMD") || !strcmp(v, "HygonGenuine");
 }
 
 /* The XSAVE state components offered: x87 and SSE, and AVX when the host has it. */
 #define XSAVE_LEGACY_SIZE 576 /* legacy area and header */
 #define XSAVE_AVX_SIZE 256
+#define CPUID1_ECX_OSXSAVE BIT(27) /* the host kernel set CR4.OSXSAVE */
+
+/* True when Dyad runs with XSAVE on: only then can the guest's XSAVE state be switched. */
+static int host_xsave_on(const struct cpuid_policy *p)
+{
+	uint32_t h1[4];
+
+	p->host(1, 0, h1);
+	return !!(h1[2] & CPUID1_ECX_OSXSAVE);
+}
+
+/* Without XSAVE on in the host: no XSAVE, and none of the features whose state it holds. */
+static void hide_xsave_family(uint32_t leaf, uint32_t subleaf, uint32_t r[4])
+{
+	if (leaf == 1) /* FMA, XSAVE, OSXSAVE, AVX, F16C */
+		r[2] &= ~(BIT(12) | BIT(26) | BIT(27) | BIT(28) | BIT(29));
+	if (leaf == 7 && subleaf == 0) {
+		r[1] &= ~BIT(5); /* AVX2 */
+		r[2] &= ~(BIT(9) | BIT(10)); /* VAES, VPCLMULQDQ: VEX forms */
+	}
+}
 
 static void xsave_leaf(const struct cpuid_policy *p, uint32_t subleaf, uint32_t r[4])
 {
@@ -142,7 +177,7 @@ static void xsave_leaf(const struct cpuid_policy *p, uint32_t subleaf, uint32_t 
 	p->host(1, 0, h1);
 	avx = (h1[2] & BIT(28)) && (h1[2] & BIT(26));
 	memset(r, 0, 4 * sizeof(r[0]));
-	if (!(h1[2] & BIT(26)))
+	if (!(h1[2] & BIT(26)) || !host_xsave_on(p))
 		return;
 	if (subleaf == 0) {
 		r[0] = 0x3 | (avx ? 0x4 : 0);
@@ -209,4 +244,6 @@ void cpuid_guest(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, 
 		break;
 	}
 	cpuid_apply(cpuid_rows, cpuid_nrows, leaf, subleaf, r);
+	if (!host_xsave_on(p))
+		hide_xsave_family(leaf, subleaf, r);
 }

@@ -6,7 +6,7 @@
 
 struct cpuid_policy {
 	uint64_t tsc_khz; /* the TSC rate Dyad measured (run->tsc_khz) */
-	int amd; /* the host vendor is AuthenticAMD */
+	int amd; /* the host vendor is AuthenticAMD or HygonGenuine (cpuid_vendor_amd) */
 	unsigned phys_bits; /* CPUID 0x80000008 EAX[7:0] the guest sees; 0: the host's */
 	/* The host's CPUID (what the VMM itself reads). */
 	void (*host)(uint32_t leaf, uint32_t subleaf, uint32_t r[4]);
@@ -33,6 +33,12 @@ extern const unsigned cpuid_nrows;
 /* Applies the @n rows of @rows that match @leaf/@subleaf to @r, in order. */
 void cpuid_apply(const struct cpuid_row *rows, unsigned n, uint32_t leaf, uint32_t subleaf,
 		 uint32_t r[4]);
+
+/*
+ * True when CPUID leaf 0 (@leaf0: EAX, EBX, ECX, EDX) names AMD or Hygon, whose CPUs (AMD's
+ * design) Linux treats alike: no CPUID leaf gives the TSC rate, so the guest is told it.
+ */
+int cpuid_vendor_amd(const uint32_t leaf0[4]);
 
 /* Fills @p from the host CPU: vendor and the host CPUID function. */
 void cpuid_policy_init(struct cpuid_policy *p, uint64_t tsc_khz);

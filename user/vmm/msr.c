@@ -14,6 +14,9 @@
  *               family 0x10: QEMU's default AMD models), so a #GP there is a warning with a
  *               call trace in every boot.
  *   0xc0011029 AMD DE_CFG         bit 1: LFENCE is dispatch-serialising
+ *   0xc001001f AMD NB_CFG         0, writes ignored. Linux on family 0x10 and later (every EPYC)
+ *               reads it with a plain RDMSR to turn on CF8 extended configuration access, so
+ *               a #GP there is a warning in every boot on such a host.
  *   0xc0010010/0xc0010114/0xc0010117 AMD SYSCFG, VM_CR, VM_HSAVE_PA: 0 / SVM disabled; writes
  * ignored
  */
@@ -26,6 +29,7 @@
 #define MSR_MISC_ENABLE 0x1a0
 #define MSR_AMD_SYSCFG 0xc0010010
 #define MSR_AMD_HWCR 0xc0010015
+#define MSR_AMD_NB_CFG 0xc001001f
 #define MSR_AMD_INT_PENDING_MSG 0xc0010055
 #define MSR_AMD_VM_CR 0xc0010114
 #define MSR_AMD_VM_HSAVE_PA 0xc0010117
@@ -62,6 +66,7 @@ static int msrs_read(void *dev, uint32_t index, uint64_t *value)
 	case MSR_AMD_SYSCFG:
 	case MSR_AMD_VM_HSAVE_PA:
 	case MSR_AMD_INT_PENDING_MSG:
+	case MSR_AMD_NB_CFG:
 		*value = 0;
 		return 0;
 	case MSR_AMD_VM_CR:
@@ -89,6 +94,7 @@ static int msrs_write(void *dev, uint32_t index, uint64_t value)
 	case MSR_AMD_VM_CR:
 	case MSR_AMD_VM_HSAVE_PA:
 	case MSR_AMD_INT_PENDING_MSG:
+	case MSR_AMD_NB_CFG:
 		m->ignored_writes++;
 		return 0;
 	}
@@ -108,7 +114,7 @@ int msrs_register(struct msrs *m, struct bus *b)
 		MSR_PLATFORM_ID,	 MSR_FEATURE_CONTROL, MSR_BIOS_SIGN_ID,
 		MSR_MISC_ENABLE,	 MSR_AMD_SYSCFG,      MSR_AMD_HWCR,
 		MSR_AMD_VM_CR,		 MSR_AMD_VM_HSAVE_PA, MSR_AMD_DE_CFG,
-		MSR_AMD_INT_PENDING_MSG,
+		MSR_AMD_INT_PENDING_MSG, MSR_AMD_NB_CFG,
 	};
 	int err = 0;
 

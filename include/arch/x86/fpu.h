@@ -24,6 +24,13 @@ void fpu_init_cpu(void);
 /* Bytes a save area needs (at most PAGE_SIZE). Areas are 64-byte aligned and start zeroed. */
 size_t fpu_area_size(void);
 
+/*
+ * Why XSAVE stays off on a CPU whose CPUID 1 offers it (no leaf 0xd, or under a hypervisor a
+ * leaf 0xd.1 without any of XSAVEOPT, XSAVEC, XGETBV1, XSAVES, where QEMU hangs on CR4.OSXSAVE),
+ * or NULL when it may be turned on. fpu_init() then keeps FXSAVE and says so at boot.
+ */
+const char *fpu_xsave_unusable_why(void);
+
 /* True once XSAVE is on (CR4.OSXSAVE); fpu_xcr0() is then the XCR0 value in use, else 0. */
 bool fpu_xsave_enabled(void);
 u64 fpu_xcr0(void);
