@@ -27,8 +27,16 @@ depmod=$(command -v depmod || echo /usr/sbin/depmod)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards "./lib/modules/$release/*" ||
+# Debian 12 ships modules under lib/modules, later releases under usr/lib/modules; depmod -b
+# wants them under lib/modules.
+prefix=lib/modules/$release
+[[ $(dpkg-deb -c "$deb") != *" ./usr/$prefix/kernel/"* ]] || prefix=usr/$prefix
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards "./$prefix/*" ||
 	die "cannot unpack the modules of $deb"
+if [[ $prefix == usr/* ]]; then
+	mkdir -p "$tmp/lib"
+	mv "$tmp/usr/lib/modules" "$tmp/lib/modules"
+fi
 all=$tmp/lib/modules/$release
 [[ -d $all/kernel ]] || die "$deb has no modules for $release"
 "$depmod" -b "$tmp" "$release" || die "depmod failed on $deb's modules"
