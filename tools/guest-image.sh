@@ -32,8 +32,9 @@ flavour=${FLAVOUR:-}
 [[ $flavour =~ ^(|cloud|rt)$ ]] || die "FLAVOUR must be empty, cloud or rt, not '$flavour'"
 # deb: the package with the kernel image at ./$image; moddeb: the one with the modules;
 # builtindeb: the one with ./$moddir/modules.builtin (the list of what is built in).
-if [[ -n ${KERNEL_DEBS:-} ]]; then
+if [[ -n ${KERNEL_DEBS+set} ]]; then
 	read -r -d "" -a debs <<<"$KERNEL_DEBS" || true # words on one or more lines
+	((${#debs[@]})) || die "KERNEL_DEBS is set but names no package"
 	deb='' moddeb='' builtindeb=''
 	for f in "${debs[@]}"; do
 		[[ -f $f ]] || die "KERNEL_DEBS: '$f' not found"
