@@ -5,7 +5,7 @@
  *
  *   1. 8 threads each add 1 to a shared atomic counter and, under a mutex, to a plain one,
  *      100,000 times: both must end at 800,000 (a lost wakeup hangs, a torn update miscounts);
- *   2. two threads hand a token back and forth 20,000 times through a condition variable
+ *   2. two threads hand a token back and forth 5,000 times each through a condition variable
  *      (futex waits and wakes, across CPUs where there are several);
  *   3. 8 threads each sleep 20 x 5 ms (clock_nanosleep): no sleep may end early, and each
  *      thread's total must end within 5 s.
@@ -19,7 +19,7 @@
 
 #define THREADS 8
 #define ADDS 100000
-#define ROUNDS 20000
+#define ROUNDS 5000
 #define NAPS 20
 #define NAP_NS 5000000L
 

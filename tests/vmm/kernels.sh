@@ -4,7 +4,8 @@
 # on QEMU TCG (`-cpu max`, SVM) or KVM, through the guest test script, with one vCPU and with two.
 # Usage: tests/vmm/kernels.sh KERNEL_ELF VMM KDIR NAME...
 # Environment:
-#   KERNELS_CASES='1 2'   the vCPU counts each kernel boots with (default 1 and 2)
+#   KERNELS_CASES='1 2 bz1'  the boots of each kernel: N is the vmlinux with N vCPUs, bzN the
+#                         stock bzImage (the guest decompresses itself) with N vCPUs
 #   KERNELS_CHECKS=WORDS  dyad_check= words added to every boot (default: the workloads, below)
 #   KERNELS_FETCH=1       fetch each kernel first (tools/guest-kernels.sh KDIR NAME): a kernel
 #                         the archive could not give (no network) is a SKIP with that reason, a
@@ -25,10 +26,11 @@ kernel=$1 vmm=$2 kdir=$3
 shift 3
 ram_mib=256
 limit=${VMM_E2E_TIMEOUT:-500}
-cases=${KERNELS_CASES:-1 2}
+cases=${KERNELS_CASES:-1 2 bz1}
 checks=${KERNELS_CHECKS-memhog,procs,threads,timers,ipi-proc}
 n=0 failed=0 skipped=0
 mkdir -p "$BUILD_DIR"
+# shellcheck source=tests/vmm/tap.sh
 . "$(dirname "$0")/tap.sh"
 
 # boot NAME LOG "VMM ARGS" MODULE...: one Dyad boot with the VMM as its first process.
@@ -70,6 +72,7 @@ kernel_cases() { # NAME
 	release=$(<"$dir/release")
 	# The ISO names a module by its file's basename: links give each its own.
 	ln -sf "$(realpath "$dir/vmlinux")" "$BUILD_DIR/vmlinux-$k"
+	ln -sf "$(realpath "$dir/bzImage")" "$BUILD_DIR/bzImage-$k"
 	# Linux unpacks concatenated cpio archives one after the other: the program is a second one.
 	rm -f "$BUILD_DIR/initramfs-$k.cpio"
 	cp "$dir/initramfs.cpio" "$BUILD_DIR/initramfs-$k.cpio"
@@ -82,13 +85,17 @@ kernel_cases() { # NAME
 			>>"$BUILD_DIR/initramfs-$k.cpio"
 		rm -rf "$t"
 	fi
+	local img cpus
 	for c in $cases; do
-		name=$k-c$c log=$BUILD_DIR/vmm-kernels-$k-c$c.log
-		words="dyad_mode=test dyad_ram_mib=$ram_mib dyad_cpus=$c${checks:+ dyad_check=$checks}"
+		[[ $c =~ ^(bz)?([1-9])$ ]] || die "KERNELS_CASES: '$c' is not N or bzN"
+		img=vmlinux cpus=${BASH_REMATCH[2]}
+		[[ -z ${BASH_REMATCH[1]} ]] || img=bzImage
+		name=$k-$img-c$cpus log=$BUILD_DIR/vmm-kernels-$name.log
+		words="dyad_mode=test dyad_ram_mib=$ram_mib dyad_cpus=$cpus${checks:+ dyad_check=$checks}"
 		args=''
 		for w in $words; do args+="-a $w "; done
-		boot "$name" "$log" "-c $c -m ${ram_mib}M -i /boot/initramfs-$k.cpio $args/boot/vmlinux-$k" \
-			"$BUILD_DIR/vmlinux-$k:/boot/vmlinux-$k" "$BUILD_DIR/initramfs-$k.cpio:/boot/initramfs-$k.cpio"
+		boot "$name" "$log" "-c $cpus -m ${ram_mib}M -i /boot/initramfs-$k.cpio $args/boot/$img-$k" \
+			"$BUILD_DIR/$img-$k:/boot/$img-$k" "$BUILD_DIR/initramfs-$k.cpio:/boot/initramfs-$k.cpio"
 		if grep -aq 'no VMX or SVM' "$log"; then
 			skip "$name: boots Linux $release" "Dyad found no VMX or SVM here"
 			continue
@@ -100,7 +107,7 @@ kernel_cases() { # NAME
 		tap "$(grep -aq '^dyad-guest: PASS' "$log" && ! grep -aq '^not ok' "$log" &&
 			grep -aq '^vmm: verdict 0: pass reported' "$log" &&
 			grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
-			"$name: the guest test script passed (release, MemTotal, $c CPU(s), checksum, sleep, forks${checks:+, $checks}), verdict 0$(saw "$log" '^not ok|^vmm: exit status [1-9]')"
+			"$name: the guest test script passed (release, MemTotal, $cpus CPU(s), checksum, sleep, forks${checks:+, $checks}), verdict 0$(saw "$log" '^not ok|^vmm: exit status [1-9]')"
 		tap "$(! grep -aqE 'unchecked MSR access|Call Trace|WARNING:|BUG:' "$log"; echo $?)" \
 			"$name: no 'unchecked MSR access', 'Call Trace', 'WARNING:' or 'BUG:' in the guest's log$(saw "$log" 'unchecked MSR access|Call Trace|WARNING:|BUG:')"
 	done
