@@ -345,7 +345,7 @@ procs_ok() {
 
 threads_ok() {
 	[ -x /bin/dyad-threads ] || { echo "# threads: no /bin/dyad-threads in this initramfs"; return 1; }
-	timeout 120 /bin/dyad-threads
+	timeout 300 /bin/dyad-threads
 }
 
 # A busy loop per CPU, killed by the caller: the sleeps below must still end on time.
