@@ -368,8 +368,10 @@ timers_ok() {
 		t1=$(uptime_cs)
 		d=$((t1 - t0))
 		times="$times ${d}0"
-		# Not early, and late by at most a second and a half under the emulators' load.
-		[ $d -ge $((s * 100)) ] && [ $d -le $((s * 100 + 150)) ] || ok=1
+		# Never early. Late by at most 4 s: under an emulator on a loaded host the fork and exec
+		# of sleep beside a busy loop alone took up to 1.8 s (2 vCPUs, host load 12-14); a lost
+		# timer interrupt shows as a hang or as the VMM's 10 s heartbeat.
+		[ $d -ge $((s * 100)) ] && [ $d -le $((s * 100 + 400)) ] || ok=1
 	done
 	t0=$(uptime_cs)
 	i=0
@@ -380,7 +382,8 @@ timers_ok() {
 	kill $hogs
 	wait 2>/dev/null
 	echo "# timers: sleep 1, 1, 2 took$times ms; 20 x usleep 50 ms took ${d}0 ms, with $(nproc) busy loop(s)"
-	[ $d -ge 100 ] && [ $d -le 500 ] && [ $ok = 0 ]
+	# 20 processes of 50 ms each: about 300 ms per process (its fork and exec) were seen there.
+	[ $d -ge 100 ] && [ $d -le 900 ] && [ $ok = 0 ]
 }
 
 ipi_sum() { awk '/^ *(RES|CAL|TLB):/ { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) s += $i } END { print s + 0 }' /proc/interrupts; }
