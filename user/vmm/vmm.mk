@@ -181,7 +181,9 @@ vmm-multiboot-bochs-dyad: deps $(VMM_MB_DEPS)
 # fetches each into build/kernels: about 350 MB of packages the first time; a SKIP where the
 # archive cannot be reached), each booted by the VMM with 1 and 2 vCPUs through the guest test
 # script and its workloads (memory hog, short processes, threads, timers under load,
-# /proc/interrupts while IPIs fly). About 10 minutes under QEMU TCG; not in make check.
+# /proc/interrupts while IPIs fly), and the bzImage with 1 vCPU: 9 boots, 50 minutes under QEMU
+# TCG on a 2-core host at load 12-14 (the fetch redoes apt-get update: 2-3 minutes a kernel);
+# not in make check.
 GUEST_KERNELS ?= trixie bookworm-backports sid
 GUEST_THREADS := $(BUILD)/vmm/guest-threads
 $(GUEST_THREADS): tests/vmm/guest-threads.c
