@@ -8,9 +8,11 @@
 #         bookworm-backports  Debian 12's backported kernel
 #         sid                 Debian's unstable kernel (the newest Debian builds)
 #
-# Each release's package lists are fetched with apt into OUT/apt/NAME, apart from the host's
-# own (nothing is installed and the host's sources are not touched); the kernel's packages are
-# downloaded into OUT/debs and reused while the release still points at them. Exit status 0
+# The archive is the one the host's apt sources name for its own release (DEBIAN_MIRROR=URL
+# chooses another). Each release's package lists are fetched with apt into OUT/apt/NAME, apart
+# from the host's own (nothing is installed and the host's sources are not touched); the
+# kernel's packages are downloaded into OUT/debs and reused while the release still points at
+# them. Exit status 0
 # when every kernel is ready, 3 when the archive could not be reached and some kernel is not
 # already there (a machine without network), 1 on any other failure.
 set -euo pipefail
@@ -25,6 +27,14 @@ out=$(cd "$out" && pwd)
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [[ -s $keyring ]] || die "no $keyring (install debian-archive-keyring)"
 
+# The host's Debian archive: the repository of its main release's package index (not the
+# security or updates suites). The $(...) are apt's format fields.
+# shellcheck disable=SC2016
+mirror=${DEBIAN_MIRROR:-$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Created-By: Packages' \
+	2>/dev/null | awk '$2 !~ /-/ { print $1; exit }')}
+[[ -n $mirror ]] || die "the host's apt sources name no Debian archive (set DEBIAN_MIRROR=URL)"
+mirror=${mirror%/}
+
 suite_of() {
 	case $1 in
 	trixie | bookworm-backports | sid) echo "$1" ;;
@@ -37,7 +47,7 @@ for name in "$@"; do
 	suite=$(suite_of "$name")
 	dir=$out/apt/$name
 	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
-	echo "deb [signed-by=$keyring] http://deb.debian.org/debian $suite main" >"$dir/sources.list"
+	echo "deb [signed-by=$keyring] $mirror $suite main" >"$dir/sources.list"
 	apt_opts=(-q -o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
 		-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o APT::Sandbox::User=root)
 	if ! timeout 300 apt-get "${apt_opts[@]}" update >"$dir/update.log" 2>&1 ||
