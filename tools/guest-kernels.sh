@@ -12,9 +12,8 @@
 # chooses another). Each release's package lists are fetched with apt into OUT/apt/NAME, apart
 # from the host's own (nothing is installed and the host's sources are not touched); the
 # kernel's packages are downloaded into OUT/debs and reused while the release still points at
-# them. Exit status 0
-# when every kernel is ready, 3 when the archive could not be reached and some kernel is not
-# already there (a machine without network), 1 on any other failure.
+# them. Exit status 0 when every kernel is ready, 3 when the archive could not be reached and
+# some kernel is not already there (a machine without network), 1 on any other failure.
 set -euo pipefail
 # shellcheck source=tools/lib.sh
 . "$(dirname "$0")/lib.sh"
