@@ -349,6 +349,7 @@ help:
 	@echo "  make stress         the address-space stress alone (QEMU), STRESS_SECONDS=300 SEED=-"
 	@echo "  make stress-vmm-chaos  the chaos guest under the VMM (QEMU), SEED=- RUNS=8 CHAOS_OPS=4000"
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"
+	@echo "  make vmm-e2e-kernels  other stock kernels (Debian 13, backports, sid) and guest workloads (QEMU)"
 	@echo "  make guest-rootfs   the Debian 12 disk image for DISK=debian (mmdebstrap, as root)"
 	@echo "  make vmm-multiboot  the multiboot test kernel and Dyad through the VMM (QEMU);"
 	@echo "                      vmm-multiboot-bochs (test kernel), vmm-multiboot-bochs-dyad on VMX"

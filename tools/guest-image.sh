@@ -11,7 +11,10 @@
 # The kernel package is resolved from linux-image-amd64's dependency at every run (the security
 # archive moves); a package already downloaded is reused. Nothing is installed on the host.
 # FLAVOUR picks another of Debian's amd64 flavours (linux-image-FLAVOUR-amd64): give each its
-# own OUT.
+# own OUT. KERNEL_DEBS='A.deb [B.deb...]' takes the kernel from packages already downloaded
+# instead (another Debian release's, tools/guest-kernels.sh): the image is boot/vmlinuz-RELEASE or,
+# where the package is split, usr/lib/modules/RELEASE/vmlinuz; the modules under lib/modules or
+# usr/lib/modules, in the same package or another of the list.
 set -euo pipefail
 
 out=${1:-build/guest}
@@ -27,38 +30,64 @@ die() {
 # ---- the kernel ---------------------------------------------------------------------------
 flavour=${FLAVOUR:-}
 [[ $flavour =~ ^(|cloud|rt)$ ]] || die "FLAVOUR must be empty, cloud or rt, not '$flavour'"
-meta=linux-image-${flavour:+$flavour-}amd64
-kernel_package() {
-	apt-cache depends "$meta" 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1
-}
-pkg=$(kernel_package)
-# A machine whose package lists are empty or stale (a fresh image) learns them first, as root.
-if [[ -z $pkg && $(id -u) -eq 0 ]]; then
-	apt-get update -q >/dev/null || die "apt-get update failed"
-	pkg=$(kernel_package)
-fi
-[[ -n $pkg ]] || die "cannot resolve $meta's kernel package (run apt-get update?)"
-release=${pkg#linux-image-}
-
-deb=$(ls "$out"/"${pkg}"_*.deb 2>/dev/null | head -n 1 || true)
-if [[ -z $deb ]]; then
-	echo "guest-image: downloading $pkg"
-	if ! (cd "$out" && apt-get download -q "$pkg" >/dev/null); then
-		# The archive may have moved on since the lists were read.
-		[[ $(id -u) -eq 0 ]] && apt-get update -q >/dev/null &&
-			(cd "$out" && apt-get download -q "$pkg" >/dev/null) ||
-			die "apt-get download $pkg failed"
+# deb: the package with the kernel image at ./$image; moddeb: the one with the modules;
+# builtindeb: the one with ./$moddir/modules.builtin (the list of what is built in).
+if [[ -n ${KERNEL_DEBS+set} ]]; then
+	read -r -d "" -a debs <<<"$KERNEL_DEBS" || true # words on one or more lines
+	((${#debs[@]})) || die "KERNEL_DEBS is set but names no package"
+	deb='' moddeb='' builtindeb=''
+	for f in "${debs[@]}"; do
+		[[ -f $f ]] || die "KERNEL_DEBS: '$f' not found"
+		list=$(dpkg-deb -c "$f" | awk '{ print $NF }' | sed 's|^\./||') || die "$f is not a .deb"
+		img=$(grep -m1 -E '^(boot/vmlinuz-[^/]+|usr/lib/modules/[^/]+/vmlinuz)$' <<<"$list" || true)
+		[[ -z $img || -n $deb ]] || deb=$f image=$img
+		mod=$(grep -m1 -E '^(usr/)?lib/modules/[^/]+/modules\.builtin$' <<<"$list" || true)
+		[[ -z $mod || -n $builtindeb ]] || builtindeb=$f moddir=${mod%/modules.builtin}
+		grep -qE '^(usr/)?lib/modules/[^/]+/kernel/' <<<"$list" && [[ -z $moddeb ]] && moddeb=$f
+	done
+	[[ -n $deb ]] || die "no kernel image in KERNEL_DEBS ($KERNEL_DEBS)"
+	[[ -n $builtindeb ]] || die "no modules.builtin in KERNEL_DEBS ($KERNEL_DEBS)"
+	[[ -n $moddeb ]] || die "no modules in KERNEL_DEBS ($KERNEL_DEBS)"
+	if [[ $image == boot/* ]]; then release=${image#boot/vmlinuz-}; else
+		release=${image#usr/lib/modules/}
+		release=${release%/vmlinuz}
 	fi
-	deb=$(ls "$out"/"${pkg}"_*.deb | head -n 1)
+	[[ ${moddir##*/} == "$release" ]] || die "$builtindeb's modules are for ${moddir##*/}, not $release"
+	pkg=linux-image-$release
+else
+	meta=linux-image-${flavour:+$flavour-}amd64
+	kernel_package() {
+		apt-cache depends "$meta" 2>/dev/null |
+			sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1
+	}
+	pkg=$(kernel_package)
+	# A machine whose package lists are empty or stale (a fresh image) learns them first, as root.
+	if [[ -z $pkg && $(id -u) -eq 0 ]]; then
+		apt-get update -q >/dev/null || die "apt-get update failed"
+		pkg=$(kernel_package)
+	fi
+	[[ -n $pkg ]] || die "cannot resolve $meta's kernel package (run apt-get update?)"
+	release=${pkg#linux-image-}
+
+	deb=$(ls "$out"/"${pkg}"_*.deb 2>/dev/null | head -n 1 || true)
+	if [[ -z $deb ]]; then
+		echo "guest-image: downloading $pkg"
+		if ! (cd "$out" && apt-get download -q "$pkg" >/dev/null); then
+			# The archive may have moved on since the lists were read.
+			[[ $(id -u) -eq 0 ]] && apt-get update -q >/dev/null &&
+				(cd "$out" && apt-get download -q "$pkg" >/dev/null) ||
+				die "apt-get download $pkg failed"
+		fi
+		deb=$(ls "$out"/"${pkg}"_*.deb | head -n 1)
+	fi
+	moddeb=$deb builtindeb=$deb image=boot/vmlinuz-$release moddir=lib/modules/$release
 fi
 
 if [[ ! -s $out/bzImage || $deb -nt $out/bzImage || $(cat "$out/release" 2>/dev/null) != "$release" ]]; then
-	rm -rf "$out/pkg"
 	echo "guest-image: unpacking $pkg"
-	dpkg-deb -x "$deb" "$out/pkg"
-	cp "$out/pkg/boot/vmlinuz-$release" "$out/bzImage.tmp"
-	rm -rf "$out/pkg" # the initramfs takes its few modules from the package itself (below)
+	# Only the image: the initramfs takes its few modules from the package itself (below).
+	dpkg-deb --fsys-tarfile "$deb" | tar -xO "./$image" >"$out/bzImage.tmp" ||
+		die "cannot unpack $image from $deb"
 	mv "$out/bzImage.tmp" "$out/bzImage"
 	rm -f "$out/vmlinux" "$out/initramfs.cpio"
 	echo "$release" >"$out/release"
@@ -67,8 +96,10 @@ fi
 # ---- the uncompressed kernel ----------------------------------------------------------------
 # The boot protocol (2.08+) says where the compressed payload lies: setup_header.payload_offset
 # (0x248) and payload_length (0x24c), counted from the start of the protected-mode code, which
-# begins after (setup_sects + 1) sectors. Debian builds its amd64 and rt flavours with KERNEL_XZ,
-# cloud with KERNEL_LZ4 (the legacy LZ4 frame, followed by the 4-byte decompressed size).
+# begins after (setup_sects + 1) sectors. Debian 12 builds its amd64 and rt flavours with
+# KERNEL_XZ, cloud with KERNEL_LZ4, later releases with KERNEL_ZSTD; the kernel's build appends the
+# 4-byte decompressed size to every payload, which xz's single-stream mode ignores and lz4, zstd
+# and gzip need cut off.
 le32() { od -An -tu4 -j "$2" -N 4 "$1" | tr -d ' '; }
 u8() { od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' '; }
 if [[ ! -s $out/vmlinux || $out/bzImage -nt $out/vmlinux ]]; then
@@ -83,7 +114,9 @@ if [[ ! -s $out/vmlinux || $out/bzImage -nt $out/vmlinux ]]; then
 	case $magic in
 	fd377a585a00) unpack=(xz -dc --single-stream) ;;
 	02214c18*) unpack=(lz4 -dc) plen=$((plen - 4)) ;;
-	*) die "the payload at $start is neither xz nor lz4 (magic $magic)" ;;
+	28b52ffd*) unpack=(zstd -dcq) plen=$((plen - 4)) ;;
+	1f8b08*) unpack=(gzip -dc) plen=$((plen - 4)) ;;
+	*) die "the payload at $start is not xz, lz4, zstd or gzip (magic $magic)" ;;
 	esac
 	echo "guest-image: decompressing the bzImage's payload into vmlinux ($magic, a few seconds)"
 	dd if="$out/bzImage" iflag=skip_bytes,count_bytes skip="$start" count="$plen" status=none |
@@ -114,7 +147,7 @@ stale() { # target sources...: whether target is missing or older than any sourc
 	for f in "$@"; do [[ $f -nt $t ]] && return 0; done
 	return 1
 }
-if stale "$out/initramfs.cpio" "$here/guest-image.sh" "$here/guest-modules.sh" "$init_src" "$bb" "$deb"; then
+if stale "$out/initramfs.cpio" "$here/guest-image.sh" "$here/guest-modules.sh" "$init_src" "$bb" "$deb" "$moddeb" "$builtindeb"; then
 	echo "guest-image: building the busybox initramfs"
 	bufsum=$({ yes dyad || true; } | head -c $BUF_BYTES | md5sum | cut -d" " -f1)
 	tmp=$(mktemp -d)
@@ -123,15 +156,22 @@ if stale "$out/initramfs.cpio" "$here/guest-image.sh" "$here/guest-modules.sh" "
 	sed -e "s/@RELEASE@/$release/" -e "s/@BUFSUM@/$bufsum/" -e "s/@BUF_BYTES@/$BUF_BYTES/" \
 		-e "s/@YEAR@/$(date -u +%Y)/g" \
 		"$init_src" >"$tmp/init"
-	builtin=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO "./lib/modules/$release/modules.builtin") ||
-		die "$deb has no modules.builtin"
+	builtin=$(dpkg-deb --fsys-tarfile "$builtindeb" | tar -xO "./$moddir/modules.builtin") ||
+		die "$builtindeb has no modules.builtin"
+	shipped=$(dpkg-deb -c "$moddeb" | awk '{ print $NF }' | grep '/kernel/.*\.ko' || true)
 	mods=()
 	for m in "${GUEST_MODULES[@]}"; do
-		grep -q "/${m//[-_]/[-_]}\.ko\$" <<<"$builtin" || mods+=("$m")
+		re="/${m//[-_]/[-_]}\.ko"
+		grep -q "$re\$" <<<"$builtin" && continue
+		# From Linux 6.14 on CRC32C is a library, neither module exists: ext4 needs neither.
+		if [[ $m == crc32c* ]] && ! grep -q "$re\(\.[gx]z\|\.zst\)\?\$" <<<"$shipped"; then
+			continue
+		fi
+		mods+=("$m")
 	done
 	mkdir -p "$tmp/mods/lib/modules"
 	if ((${#mods[@]})); then
-		"$here/guest-modules.sh" "$deb" "$release" "$tmp/mods" "${mods[@]}" >/dev/null
+		"$here/guest-modules.sh" "$moddeb" "$release" "$tmp/mods" "${mods[@]}" >/dev/null
 	fi
 	printf '%s\n' ${mods[@]+"${mods[@]}"} >"$tmp/modules"
 

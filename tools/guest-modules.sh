@@ -27,8 +27,16 @@ depmod=$(command -v depmod || echo /usr/sbin/depmod)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards "./lib/modules/$release/*" ||
+# Debian 12 ships modules under lib/modules, later releases under usr/lib/modules; depmod -b
+# wants them under lib/modules.
+prefix=lib/modules/$release
+[[ $(dpkg-deb -c "$deb") != *" ./usr/$prefix/kernel/"* ]] || prefix=usr/$prefix
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards "./$prefix/*" ||
 	die "cannot unpack the modules of $deb"
+if [[ $prefix == usr/* ]]; then
+	mkdir -p "$tmp/lib"
+	mv "$tmp/usr/lib/modules" "$tmp/lib/modules"
+fi
 all=$tmp/lib/modules/$release
 [[ -d $all/kernel ]] || die "$deb has no modules for $release"
 "$depmod" -b "$tmp" "$release" || die "depmod failed on $deb's modules"
@@ -63,9 +71,18 @@ done
 tree=$dest/lib/modules/$release
 rm -rf "$tree"
 mkdir -p "$tree"
-for path in "${order[@]}"; do
+# Debian 13 on ships modules compressed (.ko.xz); busybox's modprobe hands a file to the kernel
+# as it is, which then refuses it ("Invalid ELF header magic"): they go in uncompressed.
+for i in "${!order[@]}"; do
+	path=${order[$i]}
 	mkdir -p "$tree/$(dirname "$path")"
-	cp "$all/$path" "$tree/$path"
+	case $path in
+	*.ko.xz) xz -dc "$all/$path" >"$tree/${path%.xz}" ;;
+	*.ko.zst) zstd -dcq "$all/$path" >"$tree/${path%.zst}" ;;
+	*.ko.gz) gzip -dc "$all/$path" >"$tree/${path%.gz}" ;;
+	*) cp "$all/$path" "$tree/$path" ;;
+	esac || die "cannot unpack $path"
+	order[i]=${path%.ko*}.ko
 done
 # modules.builtin tells modprobe which names are built in (it succeeds on them); modules.order
 # decides among aliases. Both come with the package.

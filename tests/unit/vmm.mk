@@ -2,7 +2,7 @@
 # The VMM's sources see the user ABI as <dyad/...> (include/uapi) ahead of the kernel's headers.
 # Every test links the VMM's core (the bus and logging) and the files it names.
 VMM_UNIT := bus cpuid uart pic x2apic boot image misc multiboot fw_cfg pcports acpi ioapic pit \
-	pci virtq virtio ipi
+	pci virtq virtio ipi halt
 UNIT_TESTS += $(VMM_UNIT:%=vmm_%)
 VMM_UNIT_CORE := user/vmm/bus.c user/vmm/log.c
 
@@ -22,6 +22,7 @@ UNIT_SRCS_vmm_acpi := tests/unit/vmm_acpi.c user/vmm/acpi.c user/vmm/pm.c $(VMM_
 UNIT_SRCS_vmm_ioapic := tests/unit/vmm_ioapic.c user/vmm/ioapic.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_ipi := tests/unit/vmm_ipi.c user/vmm/ipi.c user/vmm/x2apic.c user/vmm/pic.c \
 	$(VMM_UNIT_CORE)
+UNIT_SRCS_vmm_halt := tests/unit/vmm_halt.c user/vmm/halt.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_pit := tests/unit/vmm_pit.c user/vmm/pit.c $(VMM_UNIT_CORE)
 UNIT_SRCS_vmm_pci := tests/unit/vmm_pci.c user/vmm/pci.c user/vmm/msix.c user/vmm/acpi.c \
 	$(VMM_UNIT_CORE)

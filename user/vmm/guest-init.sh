@@ -20,6 +20,17 @@
 #                      dyad_vda_bytes=N changes the 64 MiB of both (e.g. 4096 for a first try)
 #                      hvc0       /dev/hvc0 is there and takes the line "dyad-guest: hello on hvc0"
 #                      pci        every PCI function's vendor:device and driver printed (no check)
+#                      Workloads (tests/vmm/kernels.sh):
+#                      memhog     three quarters of MemAvailable written into a tmpfs, read
+#                                 back whole and eight MiB of it compared, then given back
+#                      procs      600 short processes (one after another, then 4 loops at once),
+#                                 and 512 MiB through dd from /dev/zero to /dev/null
+#                      threads    /bin/dyad-threads (tests/vmm/guest-threads.c, added to the
+#                                 initramfs by the runner): threads, futexes and sleeps
+#                      timers     sleeps and usleeps timed by /proc/uptime while a busy loop
+#                                 runs on every CPU
+#                      ipi-proc   /proc/interrupts read 200 times while processes are moved
+#                                 between CPUs; with several CPUs the IPI counts must grow
 #   root=DEV           switch_root into the ext4 file system on DEV (/dev/vda, or UUID=...,
 #                      LABEL=...) and run its init (init=..., default /sbin/init) instead of
 #                      anything above; rootfstype=, rw (default ro), dyad_rootwait=SECONDS (10)
@@ -281,6 +292,129 @@ pci_list() {
 	return 0
 }
 
+# ---- workloads (dyad_check=memhog,procs,threads,timers,ipi-proc) ----------------------------
+memavail_kib() { sed -n 's/^MemAvailable: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
+
+memhog_ok() {
+	avail=$(memavail_kib)
+	mib=$((avail * 3 / 4 / 1024))
+	mkdir -p /hog
+	mount -t tmpfs -o size=$((mib + 1))m hog /hog || return 1
+	yes dyad-memhog | head -c 1048576 >/tmp/pat
+	want=$(md5sum </tmp/pat | cut -d' ' -f1)
+	t0=$(uptime_cs)
+	i=0
+	while [ $i -lt $mib ]; do cat /tmp/pat; i=$((i + 1)); done >/hog/fill
+	low=$(memavail_kib)
+	# Every page read back (its size), and eight MiB spread over the file compared.
+	size=$(dd if=/hog/fill of=/dev/null bs=1M 2>&1 | sed -n 's/^\([0-9]*\)+0 records in$/\1/p')
+	bad=0
+	for k in 0 1 2 3 4 5 6 7; do
+		got=$(dd if=/hog/fill bs=1M skip=$((k * (mib - 1) / 7)) count=1 2>/dev/null | md5sum | cut -d' ' -f1)
+		[ "$got" = "$want" ] || bad=$((bad + 1))
+	done
+	t1=$(uptime_cs)
+	umount /hog
+	rm -f /tmp/pat
+	back=$(memavail_kib)
+	echo "# memhog: $mib MiB of $avail KiB available written and read in $((t1 - t0))0 ms ($bad" \
+		"of 8 samples wrong); MemAvailable $low KiB while full, $back KiB after"
+	# The bytes came back; the RAM was really taken and given back.
+	[ "$size" = "$mib" ] && [ $bad = 0 ] && [ "$low" -lt $((avail - mib * 512)) ] &&
+		[ "$back" -gt $((avail - mib * 256)) ]
+}
+
+procs_ok() {
+	t0=$(uptime_cs)
+	i=0
+	while [ $i -lt 200 ]; do /bin/busybox true || return 1; i=$((i + 1)); done
+	j=0
+	while [ $j -lt 4 ]; do
+		(k=0; while [ $k -lt 100 ]; do /bin/busybox true || exit 1; k=$((k + 1)); done
+			echo done >/tmp/procs$j) &
+		j=$((j + 1))
+	done
+	wait
+	t1=$(uptime_cs)
+	n=$(cat /tmp/procs[0-3] 2>/dev/null | grep -c done)
+	rm -f /tmp/procs[0-3]
+	dd_out=$(dd if=/dev/zero of=/dev/null bs=1M count=512 2>&1)
+	echo "# procs: 600 processes in $((t1 - t0))0 ms; dd: $(echo "$dd_out" | tail -n 1)"
+	[ "$n" = 4 ] && echo "$dd_out" | grep -q '^512+0 records out'
+}
+
+threads_ok() {
+	[ -x /bin/dyad-threads ] || { echo "# threads: no /bin/dyad-threads in this initramfs"; return 1; }
+	timeout 300 /bin/dyad-threads
+}
+
+# A busy loop per CPU, killed by the caller: the sleeps below must still end on time.
+hogs_start() {
+	hogs=''
+	i=0
+	while [ $i -lt "$(nproc)" ]; do
+		taskset -c $i sh -c 'while :; do :; done' &
+		hogs="$hogs $!"
+		i=$((i + 1))
+	done
+}
+
+# /proc/uptime in centiseconds without a new process: the shell's own read (busybox's sleep
+# runs in the shell too), so that the times below are the sleeps', not fork and exec beside a
+# busy loop (which took up to 4 s per process with 2 vCPUs on a host at load 12-14).
+now_cs() {
+	read -r up _ </proc/uptime
+	echo $((${up%.*} * 100 + 1${up#*.} - 100))
+}
+
+timers_ok() {
+	hogs_start
+	ok=0 times=''
+	for s in 1 1 2; do
+		now_cs >/tmp/t0
+		sleep $s
+		now_cs >/tmp/t1
+		d=$(($(cat /tmp/t1) - $(cat /tmp/t0)))
+		times="$times ${d}0"
+		# Never early; late by at most 1.5 s (a lost timer interrupt is a hang, or the 10 s
+		# heartbeat of a halted vCPU).
+		[ $d -ge $((s * 100)) ] && [ $d -le $((s * 100 + 150)) ] || ok=1
+	done
+	# 20 usleeps, each in a forked shell: the process cost is in this figure.
+	t0=$(uptime_cs)
+	i=0
+	while [ $i -lt 20 ]; do usleep 50000; i=$((i + 1)); done
+	t1=$(uptime_cs)
+	d=$((t1 - t0))
+	# shellcheck disable=SC2086
+	kill $hogs
+	wait 2>/dev/null
+	rm -f /tmp/t0 /tmp/t1
+	echo "# timers: sleep 1, 1, 2 took$times ms; 20 x usleep 50 ms took ${d}0 ms, with $(nproc) busy loop(s)"
+	[ $d -ge 100 ] && [ $d -le 900 ] && [ $ok = 0 ]
+}
+
+ipi_sum() { awk '/^ *(RES|CAL|TLB):/ { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) s += $i } END { print s + 0 }' /proc/interrupts; }
+
+ipi_proc_ok() {
+	n=$(nproc)
+	before=$(ipi_sum)
+	# Processes pinned to each CPU in turn: wakeups and migrations send IPIs.
+	(i=0; while [ ! -e /tmp/ipi-stop ]; do taskset -c $((i % n)) true; i=$((i + 1)); done) &
+	mover=$!
+	reads=0
+	while [ $reads -lt 200 ]; do
+		grep -q '^ *LOC:' /proc/interrupts || break
+		reads=$((reads + 1))
+	done
+	touch /tmp/ipi-stop
+	wait $mover
+	rm -f /tmp/ipi-stop
+	after=$(ipi_sum)
+	echo "# ipi-proc: $reads reads of /proc/interrupts; RES+CAL+TLB $before -> $after on $n CPU(s)"
+	[ $reads = 200 ] && { [ "$n" = 1 ] || [ "$after" -gt "$before" ]; }
+}
+
 device_checks() { # the comma-separated names of dyad_check=
 	for c in $(arg dyad_check | tr , ' '); do
 		case $c in
@@ -289,6 +423,11 @@ device_checks() { # the comma-separated names of dyad_check=
 		vda-write) check "virtio-blk: /dev/vda written, synced and read back" vda_write_ok ;;
 		hvc0) check "virtio-console: a line written on /dev/hvc0" hvc0_ok ;;
 		pci) pci_list ;;
+		memhog) check "memhog: 3/4 of MemAvailable written to a tmpfs and read back" memhog_ok ;;
+		procs) check "procs: 600 short processes and 512 MiB through dd" procs_ok ;;
+		threads) check "threads: /bin/dyad-threads passed" threads_ok ;;
+		timers) check "timers: sleeps end on time with every CPU busy" timers_ok ;;
+		ipi-proc) check "ipi-proc: /proc/interrupts read while IPIs fly" ipi_proc_ok ;;
 		*) check "dyad_check=$c is a known check" false ;;
 		esac
 	done

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "halt.h"
 #include "machine.h"
 #include "mmio.h"
 #include "vcpu_thread.h"
@@ -318,17 +319,22 @@ static int handle_exit(struct machine *mach)
 	case DYAD_EXIT_WRMSR:
 		exit_msr(mach, 1);
 		break;
-	case DYAD_EXIT_HLT:
-		if (vcpu_self->id) {
-			/* An AP stopped ("cli; hlt": Linux's stop_this_cpu, or a CPU
-			 * taken offline): it waits for INIT. */
+	case DYAD_EXIT_HLT: {
+		/* IF = 0: an AP stopped (Linux's stop_this_cpu, or a CPU taken offline) waits
+		 * for INIT, a boot CPU another CPU stopped for an NMI; with no other vCPU
+		 * running nothing can wake the guest. Linux without ACPI powers off this way. */
+		uint64_t running = 0;
+		for (unsigned i = 0; i < mach->opt.ncpus; i++)
+			if (mach->vcpus[i].state == VCPU_RUNNING ||
+			    mach->vcpus[i].state == VCPU_STARTING)
+				running |= UINT64_C(1) << i;
+		if (halt_interrupts_off(running, vcpu_self->id) == HALT_PARK) {
 			vcpu_self->state = VCPU_PARKED;
 			break;
 		}
-		/* IF = 0 and no NMI source: nothing can wake the guest. Linux without ACPI
-		 * powers off this way ("cli; hlt"). */
 		vmm_log("guest halted with interrupts off: power-off");
 		return ports_status(&mach->ports);
+	}
 	case DYAD_EXIT_HYPERCALL:
 		report(mach, "hypercall %lu: -ENOSYS", run->regs.rax, 0);
 		run->regs.rax = (unsigned long)-1000; /* KVM_ENOSYS */
