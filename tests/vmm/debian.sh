@@ -113,7 +113,7 @@ dyad_wall=$(elapsed "$start")
 echo "# Dyad: $dyad_wall s wall$([[ $via == vda ]] || echo " (GRUB reads $(($(stat -c %s "$disk") >> 20)) MiB of disk first)");" \
 	"$(system_line "$log")"
 grep -a '^vmm: ' "$log" | sed 's/^/# /' || true
-if grep -aq 'no VMX or SVM' "$log"; then
+if grep -aq '^vmm: this machine has no VMX or SVM' "$log"; then
 	skip "debian under Dyad: boots to multi-user.target" "Dyad found no VMX or SVM here"
 	finish
 fi

@@ -105,7 +105,7 @@ boot() {
 	fi
 }
 
-no_vm() { grep -aq 'no VMX or SVM' "$1"; }
+no_vm() { grep -aq '^vmm: this machine has no VMX or SVM' "$1"; }
 
 # Harmless padding for the guest command line: dotted words are module parameters that Linux
 # ignores when no module claims them (undotted ones would become init's arguments or

@@ -84,7 +84,7 @@ run() {
 	((mods < 3)) || args+=" --module /boot/mbmod2,mbmod2,x=1"
 	args+=" $image mbtest ram_mib=$ram mods=$mods exit_width=$width fail=$fail"
 	boot "$name" "$args"
-	if grep -aq 'no VMX or SVM' "$log"; then
+	if grep -aq '^vmm: this machine has no VMX or SVM' "$log"; then
 		skip "$name: the multiboot kernel runs" "Dyad found no VMX or SVM here"
 		return
 	fi
@@ -105,7 +105,7 @@ run() {
 dyad() {
 	local log=$work/dyad.log inner not_ok summary
 	BOCHS_MEM=3072 boot dyad "-q -m 2048M --module /boot/mbmod1,/etc/mbmod1 /boot/dyad-guest.elf ktest"
-	if grep -aq 'no VMX or SVM' "$log"; then
+	if grep -aq '^vmm: this machine has no VMX or SVM' "$log"; then
 		skip "dyad: Dyad runs as a guest" "Dyad found no VMX or SVM here"
 		return
 	fi
