@@ -66,7 +66,7 @@ $(VMM_HOSTILE_GUEST): tests/vmm/hostile_virtio.asm
 VMM_SMP_GUEST := $(BUILD)/vmm/smpguest
 SMPG_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-stack-protector -fno-pic \
 	-fno-pie -mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables -fno-builtin
-$(BUILD)/vmm/smpguest-main.o: tests/vmm/smpguest/main.c
+$(BUILD)/vmm/smpguest-main.o: tests/vmm/smpguest/main.c tests/vmm/guest_io.h
 	@mkdir -p $(dir $@)
 	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
 $(BUILD)/vmm/smpguest-entry.o: tests/vmm/smpguest/entry.asm
@@ -81,7 +81,7 @@ $(VMM_SMP_GUEST): $(BUILD)/vmm/smpguest-entry.o $(BUILD)/vmm/smpguest-main.o tes
 # process that runs the VMM several times in one boot and checks each run's status and free
 # frames. e2e.sh finds both next to the bad guest.
 VMM_CHAOS_GUEST := $(BUILD)/vmm/chaos
-$(BUILD)/vmm/chaos-main.o: tests/vmm/chaos/main.c
+$(BUILD)/vmm/chaos-main.o: tests/vmm/chaos/main.c tests/vmm/guest_io.h
 	@mkdir -p $(dir $@)
 	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
 $(BUILD)/vmm/chaos-entry.o: tests/vmm/chaos/entry.asm

@@ -45,7 +45,8 @@
  */
 #include <stdint.h>
 
-#define COM1 0x3f8
+#include "../guest_io.h"
+
 #define DEBUG_EXIT 0xf4
 #define APIC_MMIO 0xfee00000UL
 #define IOAPIC_MMIO 0xfec00000UL
@@ -124,42 +125,6 @@ static uint64_t vbar[3]; /* the virtio functions' BAR 0, as found at the start *
 static unsigned nvbar;
 static int have_xsave;
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outw(uint16_t port, uint16_t v)
-{
-	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline uint16_t inw(uint16_t port)
-{
-	uint16_t v;
-	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;
@@ -201,40 +166,6 @@ static void uart_sane(void)
 	outb(COM1 + 1, 0); /* IER: no interrupts */
 	outb(COM1 + 3, 3); /* LCR: 8N1, DLAB clear */
 	outb(COM1 + 4, 3); /* MCR: DTR, RTS, no loopback */
-}
-
-static void putc(char c)
-{
-	outb(COM1, (uint8_t)c);
-}
-
-static void puts(const char *s)
-{
-	while (*s)
-		putc(*s++);
-}
-
-static void putu(uint64_t v)
-{
-	char b[24];
-	int i = 0;
-
-	do
-		b[i++] = (char)('0' + v % 10);
-	while (v /= 10);
-	while (i)
-		putc(b[--i]);
-}
-
-static void puthex(uint64_t v)
-{
-	int i = 60;
-
-	puts("0x");
-	while (i > 0 && !(v >> i))
-		i -= 4;
-	for (; i >= 0; i -= 4)
-		putc("0123456789abcdef"[(v >> i) & 15]);
 }
 
 /* ---- operations that may fault: the recovery address is the label after the instruction -- */

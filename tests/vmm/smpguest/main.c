@@ -21,7 +21,8 @@
  */
 #include <stdint.h>
 
-#define COM1 0x3f8
+#include "../guest_io.h"
+
 #define DEBUG_EXIT 0xf4
 #define MARK_ADDR 0xf000 /* entry.asm: the AP's CS (u16), then its start count (u16) */
 #define APIC_MMIO 0xfee00000UL
@@ -81,11 +82,6 @@ static volatile uint64_t storm_sent[2], storm_handled[2], storm_dup[2], storm_lo
 static volatile uint64_t storm_end;
 static volatile int storm_done;
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;
@@ -120,40 +116,6 @@ static inline void cpuid(uint32_t leaf, uint32_t r[4])
 static inline void pause(void)
 {
 	__asm__ volatile("pause" ::: "memory");
-}
-
-static void putc(char c)
-{
-	outb(COM1, (uint8_t)c);
-}
-
-static void puts(const char *s)
-{
-	while (*s)
-		putc(*s++);
-}
-
-static void putu(uint64_t v)
-{
-	char b[24];
-	int i = 0;
-
-	do
-		b[i++] = (char)('0' + v % 10);
-	while (v /= 10);
-	while (i)
-		putc(b[--i]);
-}
-
-static void puthex(uint64_t v)
-{
-	int i = 60;
-
-	puts("0x");
-	while (i > 0 && !(v >> i))
-		i -= 4;
-	for (; i >= 0; i -= 4)
-		putc("0123456789abcdef"[(v >> i) & 15]);
 }
 
 static void check(int ok, const char *what)
