@@ -27,7 +27,7 @@ KTEST(time_timer_ticks_match_the_tsc_while_interrupts_are_on)
 	 * instruction count: the tool tests (tests/tools/test_boot.sh) pin the count to the tick
 	 * there.
 	 */
-	for (unsigned w = 0; w < TICK_WINDOWS && 4 * best_ticks + 4 < best_expected; w++) {
+	for (unsigned w = 0; w < TICK_WINDOWS; w++) {
 		u64 t0 = time_since_timer_ns(), k0 = timer_ticks;
 		time_udelay(300000);
 		u64 ticks = timer_ticks - k0, expected = (time_since_timer_ns() - t0) / TICK_NS;
@@ -39,6 +39,8 @@ KTEST(time_timer_ticks_match_the_tsc_while_interrupts_are_on)
 			best_ticks = ticks;
 			best_expected = expected;
 		}
+		if (4 * best_ticks + 4 >= best_expected)
+			break; /* calibration shown: no more windows needed */
 	}
 	KT_EXPECT(kt, 4 * best_ticks + 4 >= best_expected,
 		  "%lu ticks in 300 ms with interrupts on, %lu expected from the TSC (the best of "
