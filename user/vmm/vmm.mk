@@ -66,13 +66,19 @@ $(VMM_HOSTILE_GUEST): tests/vmm/hostile_virtio.asm
 VMM_SMP_GUEST := $(BUILD)/vmm/smpguest
 SMPG_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-stack-protector -fno-pic \
 	-fno-pie -mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables -fno-builtin
-$(BUILD)/vmm/smpguest-main.o: tests/vmm/smpguest/main.c tests/vmm/guest_io.h
+# Both two-vCPU test guests (this one and the chaos guest) link the CPU set-up they share:
+# tests/vmm/guest_cpu.c, and tests/vmm/guest_entry.inc in their entry.asm.
+$(BUILD)/vmm/guest_cpu.o: tests/vmm/guest_cpu.c tests/vmm/guest_cpu.h
 	@mkdir -p $(dir $@)
 	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
-$(BUILD)/vmm/smpguest-entry.o: tests/vmm/smpguest/entry.asm
+$(BUILD)/vmm/smpguest-main.o: tests/vmm/smpguest/main.c tests/vmm/guest_io.h tests/vmm/guest_cpu.h
 	@mkdir -p $(dir $@)
-	$(NASM) -f elf64 -o $@ $<
-$(VMM_SMP_GUEST): $(BUILD)/vmm/smpguest-entry.o $(BUILD)/vmm/smpguest-main.o tests/vmm/smpguest/smpguest.ld
+	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
+$(BUILD)/vmm/smpguest-entry.o: tests/vmm/smpguest/entry.asm tests/vmm/guest_entry.inc
+	@mkdir -p $(dir $@)
+	$(NASM) -f elf64 -Itests/vmm/ -o $@ $<
+$(VMM_SMP_GUEST): $(BUILD)/vmm/smpguest-entry.o $(BUILD)/vmm/smpguest-main.o $(BUILD)/vmm/guest_cpu.o \
+		tests/vmm/smpguest/smpguest.ld
 	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
 		-T tests/vmm/smpguest/smpguest.ld -o $@ $(filter %.o,$^)
 
@@ -81,13 +87,14 @@ $(VMM_SMP_GUEST): $(BUILD)/vmm/smpguest-entry.o $(BUILD)/vmm/smpguest-main.o tes
 # process that runs the VMM several times in one boot and checks each run's status and free
 # frames. e2e.sh finds both next to the bad guest.
 VMM_CHAOS_GUEST := $(BUILD)/vmm/chaos
-$(BUILD)/vmm/chaos-main.o: tests/vmm/chaos/main.c tests/vmm/guest_io.h
+$(BUILD)/vmm/chaos-main.o: tests/vmm/chaos/main.c tests/vmm/guest_io.h tests/vmm/guest_cpu.h
 	@mkdir -p $(dir $@)
 	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
-$(BUILD)/vmm/chaos-entry.o: tests/vmm/chaos/entry.asm
+$(BUILD)/vmm/chaos-entry.o: tests/vmm/chaos/entry.asm tests/vmm/guest_entry.inc
 	@mkdir -p $(dir $@)
-	$(NASM) -f elf64 -o $@ $<
-$(VMM_CHAOS_GUEST): $(BUILD)/vmm/chaos-entry.o $(BUILD)/vmm/chaos-main.o tests/vmm/chaos/chaos.ld
+	$(NASM) -f elf64 -Itests/vmm/ -o $@ $<
+$(VMM_CHAOS_GUEST): $(BUILD)/vmm/chaos-entry.o $(BUILD)/vmm/chaos-main.o $(BUILD)/vmm/guest_cpu.o \
+		tests/vmm/chaos/chaos.ld
 	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
 		-T tests/vmm/chaos/chaos.ld -o $@ $(filter %.o,$^)
 VMM_RUNNER := $(BUILD)/vmm/vmmrun

@@ -45,6 +45,7 @@
  */
 #include <stdint.h>
 
+#include "../guest_cpu.h"
 #include "../guest_io.h"
 
 #define DEBUG_EXIT 0xf4
@@ -92,10 +93,6 @@ static const char *const op_names[OP_KINDS] = { "io",	     "pci",  "mmio",   "vi
 /* Out of 64. */
 static unsigned op_weight[OP_KINDS] = { 15, 6, 11, 4, 8, 2, 6, 2, 4, 1, 2, 1, 0, 2 };
 
-struct frame {
-	uint64_t vector, error, rip, cs, rflags, rsp, ss;
-};
-
 /* One per vCPU; the recovery address is armed only around one instruction. */
 struct cpu {
 	volatile uint64_t recover; /* where a faulting instruction goes on, or 0 */
@@ -108,17 +105,6 @@ struct cpu {
 	volatile int finished;
 };
 
-struct idt_gate {
-	uint16_t off0, sel;
-	uint8_t ist, type;
-	uint16_t off1;
-	uint32_t off2, zero;
-} __attribute__((packed));
-
-extern char tramp_start[], tramp_end[], trap_stubs[], bsp_stack[], ap_stack[];
-extern uint64_t ap_cr3;
-
-static struct idt_gate idt[256] __attribute__((aligned(16)));
 static struct cpu cpus[NCPUS];
 static uint64_t nops = DEFAULT_OPS, seed = DEFAULT_SEED;
 static uint64_t vbar[3]; /* the virtio functions' BAR 0, as found at the start */
@@ -317,14 +303,7 @@ static uint64_t mmio_op(struct cpu *c, unsigned form, uint64_t addr, uint64_t v)
 }
 
 /* ---- exceptions and interrupts --------------------------------------------------------------- */
-static int this_cpu(void)
-{
-	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-
-	return sp >= (uintptr_t)ap_stack && sp < (uintptr_t)ap_stack + 0x4000;
-}
-
-static void crash(const char *what, int cpu, const struct frame *f)
+static void crash(const char *what, int cpu, const struct trap_frame *f)
 {
 	uart_sane();
 	puts("\nchaos: FAIL - ");
@@ -358,8 +337,7 @@ static void eoi(struct cpu *c)
 		mmio_op(c, 6, APIC_MMIO + 0xb0, 0);
 }
 
-void trap_entry(struct frame *f);
-void trap_entry(struct frame *f)
+void trap_entry(struct trap_frame *f)
 {
 	int cpu = this_cpu();
 	struct cpu *c = &cpus[cpu];
@@ -393,29 +371,6 @@ void trap_entry(struct frame *f)
 	eoi(c);
 	c->recover = rec;
 	c->fault = fault;
-}
-
-static void idt_init(void)
-{
-	for (int v = 0; v < 256; v++) {
-		uint64_t a = (uint64_t)trap_stubs + 16 * (uint64_t)v;
-
-		idt[v] = (struct idt_gate){ .off0 = (uint16_t)a,
-					    .sel = 0x18,
-					    .type = 0x8e,
-					    .off1 = (uint16_t)(a >> 16),
-					    .off2 = (uint32_t)(a >> 32) };
-	}
-}
-
-static void idt_load(void)
-{
-	struct {
-		uint16_t limit;
-		uint64_t base;
-	} __attribute__((packed)) idtr = { sizeof(idt) - 1, (uint64_t)idt };
-
-	__asm__ volatile("lidt %0" : : "m"(idtr));
 }
 
 /* CR4.OSXSAVE where the CPU has XSAVE, so that XSETBV is an operation (else #UD). */
@@ -1257,21 +1212,16 @@ int bsp_main(const uint8_t *boot_params)
 	putu(nops);
 	puts(")\n");
 
-	idt_init();
-	idt_load();
+	guest_cpu_init();
 	xsave_on();
 	find_virtio();
 	puts("chaos: ");
 	putu(nvbar);
 	puts(" virtio functions\n");
-	for (unsigned p = 0; p < SIPI_PAGES; p++) {
-		char *page = (char *)((uint64_t)(SIPI_FIRST + p) << 12);
-		for (long i = 0; i < tramp_end - tramp_start; i++)
-			page[i] = tramp_start[i];
-	}
+	for (unsigned p = 0; p < SIPI_PAGES; p++)
+		tramp_install((uint8_t)(SIPI_FIRST + p));
 	for (uint64_t *p = (uint64_t *)SCRATCH; p < (uint64_t *)(SCRATCH + SCRATCH_SIZE); p++)
 		*p = rnd(c);
-	__asm__ volatile("mov %%cr3, %0" : "=r"(ap_cr3));
 	start_ap(c);
 
 	run_ops(0);

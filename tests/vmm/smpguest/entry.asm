@@ -1,164 +1,19 @@
-; The SMP test guest's assembly half (main.c is the rest): the bootstrap processor's entry, the
-; application processors' real-mode start (copied below 1 MiB by the BSP, entered at the SIPI
-; vector's page) on their way to long mode, and the interrupt stubs. Loaded as an ELF at 1 MiB
-; and entered by the VMM in 64-bit mode with the first 4 GiB identity-mapped (its page tables
-; are what the APs load too).
-bits 64
+; The SMP test guest's assembly half (main.c is the rest): the entry, AP trampoline, GDT, stacks
+; and trap stubs of ../guest_entry.inc, with the AP's start mark.
+
+; An exception is the only way to the vectors below 32 here, so 17, 21, 29 and 30 (#AC, #CP,
+; #VC, #SX) have the CPU's error code too.
+%define ERROR_CODE_VECTOR(v) (v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || \
+	v == 29 || v == 30)
 
 %define MARK_ADDR	0xf000		; the AP's start mark (main.c: MARK_ADDR)
-%define STACK_SIZE	0x4000
 
-section .text
-global _start
-extern bsp_main
-_start:
-	cli
-	lea rsp, [bsp_stack + STACK_SIZE]
-	mov rbx, rsi			; boot_params
-	lgdt [gdtr64]			; this image's GDT for both kinds of CPU: one IDT serves
-	mov ax, 0x10			; them all (its gates name CS 0x18)
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
-	push 0x18
-	lea rax, [rel .cs]
-	push rax
-	retfq
-.cs:
-	mov rdi, rbx
-	call bsp_main
-	out 0xf4, al			; the verdict ends the VM
-.stop:
-	cli
-	hlt
-	jmp .stop
-
-; ---- the AP start: [tramp_start, tramp_end) is copied to the SIPI page ------------------------
-; CS = vector << 8, IP = 0. The mark is CS: it proves the SIPI's vector was followed. Then 32-bit
-; protected mode on the GDT below (in this image: the GDTR's base is linear), then long mode on
-; the BSP's page tables (ap_cr3), the stack ap_stack_top, and ap_main().
-bits 16
-global tramp_start, tramp_end
-tramp_start:
-	cli
-	mov ax, cs
-	mov ds, ax
+; The mark is CS: it proves the SIPI's vector was followed.
+%macro ap_real_mode_hook 0
 	xor bx, bx
 	mov es, bx
 	mov [es:MARK_ADDR], ax
 	lock inc word [es:MARK_ADDR + 2]	; starts seen
-	o32 lgdt [gdtr - tramp_start]	; a 32-bit base
-	mov eax, cr0
-	or eax, 1
-	mov cr0, eax
-	jmp dword 0x08:ap_pm32
-gdtr:
-	dw gdt_end - gdt - 1
-	dd gdt
-tramp_end:
+%endmacro
 
-bits 32
-ap_pm32:
-	mov ax, 0x10
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
-	mov eax, cr4
-	or eax, 0x20			; PAE
-	mov cr4, eax
-	mov eax, [ap_cr3]
-	mov cr3, eax
-	mov ecx, 0xc0000080		; EFER.LME
-	rdmsr
-	or eax, 0x100
-	wrmsr
-	mov eax, cr0
-	and eax, 0x9fffffff		; CD and NW off (their reset value is on)
-	or eax, 0x80000001		; PG, PE
-	mov cr0, eax
-	jmp 0x18:ap_lm64
-
-bits 64
-extern ap_main
-ap_lm64:
-	mov ax, 0x10
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
-	mov rsp, [ap_stack_top]
-	call ap_main
-.stop:
-	cli
-	hlt
-	jmp .stop
-
-; ---- interrupts: every vector to irq_entry(vector) -----------------------------------------------
-; Vectors 8, 10-14, 17, 21, 29 and 30 push an error code; the stubs of the others push a 0 so
-; that the frame is the same. The C handler runs with interrupts off (interrupt gates).
-extern irq_entry
-global irq_stubs
-align 16
-irq_stubs:
-%assign v 0
-%rep 256
-	align 16
-%if v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30
-	push qword v
-%else
-	push qword 0
-	push qword v
-%endif
-	jmp irq_common
-%assign v v + 1
-%endrep
-
-irq_common:
-	push rbx
-	push rax
-	push rcx
-	push rdx
-	push rsi
-	push rdi
-	push r8
-	push r9
-	push r10
-	push r11
-	mov rdi, [rsp + 10 * 8]		; the vector
-	mov rsi, [rsp + 12 * 8]		; the interrupted RIP (above the error code)
-	mov rbx, rsp			; rbx is callee-saved: the handler keeps it
-	and rsp, -16
-	call irq_entry
-	mov rsp, rbx
-	pop r11
-	pop r10
-	pop r9
-	pop r8
-	pop rdi
-	pop rsi
-	pop rdx
-	pop rcx
-	pop rax
-	pop rbx
-	add rsp, 16			; vector, error code
-	iretq
-
-section .data
-align 16
-global gdt
-gdt:
-	dq 0
-	dq 0x00cf9a000000ffff		; 0x08: code, 32-bit
-	dq 0x00cf92000000ffff		; 0x10: data
-	dq 0x00af9a000000ffff		; 0x18: code, 64-bit
-gdt_end:
-gdtr64:
-	dw gdt_end - gdt - 1
-	dq gdt
-
-global ap_cr3, ap_stack_top
-ap_cr3:		dq 0
-ap_stack_top:	dq 0
-
-section .bss
-align 16
-bsp_stack:	resb STACK_SIZE
+%include "guest_entry.inc"

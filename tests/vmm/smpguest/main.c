@@ -21,6 +21,7 @@
  */
 #include <stdint.h>
 
+#include "../guest_cpu.h"
 #include "../guest_io.h"
 
 #define DEBUG_EXIT 0xf4
@@ -53,19 +54,6 @@
 #define LAT_MAX 200
 
 enum ap_cmd { CMD_SPIN = 1, CMD_HLT, CMD_STORM, CMD_PARK };
-
-extern char tramp_start[], tramp_end[], irq_stubs[];
-extern uint64_t ap_cr3, ap_stack_top;
-
-struct idt_gate {
-	uint16_t off0, sel;
-	uint8_t ist, type;
-	uint16_t off1;
-	uint32_t off2, zero;
-} __attribute__((packed));
-
-static struct idt_gate idt[256] __attribute__((aligned(16)));
-static uint8_t ap_stack[16384] __attribute__((aligned(16)));
 
 /* Per CPU (0: BSP, 1: AP): the mode its local APIC is in. */
 static volatile int x2[2];
@@ -221,39 +209,9 @@ static uint64_t word_value(const char *cmdline, const char *key, uint64_t dflt)
 	return dflt;
 }
 
-static void idt_load(void)
+void trap_entry(struct trap_frame *f)
 {
-	struct {
-		uint16_t limit;
-		uint64_t base;
-	} __attribute__((packed)) idtr = { sizeof(idt) - 1, (uint64_t)idt };
-
-	__asm__ volatile("lidt %0" : : "m"(idtr));
-}
-
-static void idt_build(void)
-{
-	for (int v = 0; v < 256; v++) {
-		uint64_t a = (uint64_t)irq_stubs + 16 * (uint64_t)v;
-
-		idt[v] = (struct idt_gate){ .off0 = (uint16_t)a,
-					    .sel = 0x18,
-					    .type = 0x8e,
-					    .off1 = (uint16_t)(a >> 16),
-					    .off2 = (uint32_t)(a >> 32) };
-	}
-}
-
-static int this_cpu(void)
-{
-	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-
-	return sp >= (uintptr_t)ap_stack && sp < (uintptr_t)ap_stack + sizeof(ap_stack);
-}
-
-/* Called by entry.asm's stubs with interrupts off. */
-void irq_entry(uint64_t vector, uint64_t rip)
-{
+	uint64_t vector = f->vector;
 	int cpu = this_cpu();
 
 	if (vector < 32) {
@@ -262,7 +220,7 @@ void irq_entry(uint64_t vector, uint64_t rip)
 		puts(" on vCPU ");
 		putu((uint64_t)cpu);
 		puts(" at rip ");
-		puthex(rip);
+		puthex(f->rip);
 		putc('\n');
 		outb(DEBUG_EXIT, 99);
 		for (;;)
@@ -375,12 +333,10 @@ static int ap_command(int c)
 static void start_ap(uint8_t vector, int ap_x2, const char *what)
 {
 	volatile uint16_t *mark = (volatile uint16_t *)MARK_ADDR;
-	char *page = (char *)((uint64_t)vector << 12);
 	unsigned alive = ap_alive;
 	uint16_t starts = mark[1];
 
-	for (long i = 0; i < tramp_end - tramp_start; i++)
-		page[i] = tramp_start[i];
+	tramp_install(vector);
 	mark[0] = 0;
 	ap_want_x2 = ap_x2;
 	ap_apic_id = ~0u;
@@ -544,10 +500,7 @@ int bsp_main(const uint8_t *boot_params)
 	putu(lat_n);
 	puts(" latency samples\n");
 
-	idt_build();
-	idt_load();
-	__asm__ volatile("mov %%cr3, %0" : "=r"(ap_cr3));
-	ap_stack_top = (uint64_t)ap_stack + sizeof(ap_stack);
+	guest_cpu_init();
 	check(!(rdmsr(APIC_BASE_MSR) & 0x400), "the BSP starts in xAPIC mode");
 	apic_enable(0, 0);
 	__asm__ volatile("sti");
