@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Port I/O and a COM1 console for the freestanding 64-bit test guests (tests/vmm/smpguest and
- * tests/vmm/chaos). Each is one program without a library: everything here is static inline.
- * The console writes without waiting: the VMM's 16550 takes every byte at once.
+ * Port I/O and a COM1 console for the freestanding test guests (tests/vmm/smpguest,
+ * tests/vmm/chaos and the long-mode C of tests/vmm/mbkernel). Each is one program without a
+ * library: everything here is static inline, and nothing depends on the code's width.
+ * The console writes without waiting and ends lines with LF alone: the VMM's 16550 takes every
+ * byte at once (its LSR always has THRE set), and the test scripts read lines either way.
  */
 #ifndef DYAD_TESTS_VMM_GUEST_IO_H
 #define DYAD_TESTS_VMM_GUEST_IO_H

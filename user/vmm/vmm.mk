@@ -184,7 +184,7 @@ MBK_ELF := $(MBK_DIR)/mbkernel.elf
 MBK_ELF32 := $(MBK_DIR)/mbkernel32.elf
 MBK_BIN := $(MBK_DIR)/mbkernel.bin
 
-$(MBK_DIR)/main.o: tests/vmm/mbkernel/main.c user/vmm/vmm.mk
+$(MBK_DIR)/main.o: tests/vmm/mbkernel/main.c tests/vmm/guest_io.h user/vmm/vmm.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(MBK_CFLAGS) -c -o $@ $<
 $(MBK_DIR)/entry.o: tests/vmm/mbkernel/entry.asm

@@ -11,7 +11,8 @@
  */
 #include <stdint.h>
 
-#define COM1 0x3f8
+#include "../guest_io.h"
+
 #define DEBUG_EXIT 0xf4
 
 extern uint32_t entry_eax, entry_ebx, entry_cr0, entry_cr4, entry_efer, entry_eflags;
@@ -41,60 +42,6 @@ static uint8_t bss_probe[8192];
 
 static unsigned tests, failed;
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outw(uint16_t port, uint16_t v)
-{
-	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static void putc(char c)
-{
-	for (int i = 0; i < 100000 && !(inb(COM1 + 5) & 0x20); i++)
-		;
-	outb(COM1, (uint8_t)c);
-}
-
-static void puts(const char *s)
-{
-	while (*s) {
-		if (*s == '\n')
-			putc('\r');
-		putc(*s++);
-	}
-}
-
-static void putu(uint64_t v, unsigned base)
-{
-	char buf[24];
-	int i = 0;
-
-	do {
-		buf[i++] = "0123456789abcdef"[v % base];
-		v /= base;
-	} while (v);
-	if (base == 16)
-		puts("0x");
-	while (i)
-		putc(buf[--i]);
-}
-
 static void uart_init(void)
 {
 	outb(COM1 + 1, 0x00); /* no interrupts */
@@ -112,14 +59,14 @@ static void check(int ok, const char *name, uint64_t seen, uint64_t want)
 	if (!ok)
 		failed++;
 	puts(ok ? "ok " : "not ok ");
-	putu(tests, 10);
+	putu(tests);
 	puts(" - ");
 	puts(name);
 	if (!ok) {
 		puts(" # seen ");
-		putu(seen, 16);
+		puthex(seen);
 		puts(", expected ");
-		putu(want, 16);
+		puthex(want);
 	}
 	puts("\n");
 }
@@ -358,9 +305,9 @@ void mb_main(void)
 		check(0, "a failure asked for on the command line (fail=N)", i, n);
 
 	puts("mbkernel: ");
-	putu(tests - failed, 10);
+	putu(tests - failed);
 	puts(" passed, ");
-	putu(failed, 10);
+	putu(failed);
 	puts(" failed\n");
 	switch (cmdline_num(cmd, "exit_width", 1)) {
 	case 4:
