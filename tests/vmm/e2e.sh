@@ -59,8 +59,8 @@ set -euo pipefail
 kernel=$1 vmm=$2 guest=$3 bad=$4
 shift 4
 ram_mib=256
-emu=${VMM_E2E_EMU:-qemu}
-[[ $emu == qemu || $emu == bochs ]] || die "VMM_E2E_EMU must be qemu or bochs, not '$emu'"
+# shellcheck source=tests/vmm/boot.sh
+. "$(dirname "$0")/boot.sh"
 limit=${VMM_E2E_TIMEOUT:-$([[ $emu == bochs ]] && echo 900 || echo 400)}
 n=0 failed=0 skipped=0
 mkdir -p "$BUILD_DIR"
@@ -78,20 +78,7 @@ boot() {
 		"$vmm:/bin/vmm" "$guest/bzImage:/boot/bzImage" "$guest/vmlinux:/boot/vmlinux" \
 		"$guest/initramfs.cpio:/boot/initramfs.cpio" "$bad:/boot/bad_guest" \
 		"$garbage:/boot/garbage" ${iso_extra[@]+"${iso_extra[@]}"} >/dev/null
-	echo "# $name: booting (timeout $limit s, log $log)"
-	local start=$EPOCHREALTIME
-	if [[ $emu == bochs ]]; then
-		# Bochs's VMX (EPT) is the local Intel path; COM1 goes straight to the log.
-		timeout -k 10 "$limit" "$ROOT/tools/run-bochs.sh" "$iso" "$log" </dev/null >/dev/null 2>&1 ||
-			true
-	else
-		# shellcheck disable=SC2046
-		timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
-			-display none -monitor none -serial stdio -cdrom "$iso" -d cpu_reset -D "$log.qemu" \
-			${qemu_extra[@]+"${qemu_extra[@]}"} </dev/null >"$log" 2>&1 || true
-	fi
-	sed -i 's/\r$//' "$log" # the serial line ends lines with CR LF
-	echo "# $name: $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }") s wall"
+	boot_iso "$name" "$iso" "$log" -d cpu_reset -D "$log.qemu" ${qemu_extra[@]+"${qemu_extra[@]}"}
 	# The VMM's lines, and the kernel's about its end (a crash of the VMM, a panic) in CI's log too.
 	grep -aE '^(vmm|init|proc|panic): ' "$log" | sed 's/^/# /' || true
 	# A run with neither the VMM's nor init's last word ended early: show how.
@@ -513,17 +500,7 @@ chaos_guest() {
 	"$(dirname "$0")/../../tools/mkiso.sh" "$iso" "$kernel" "init=/bin/vmmrun -- ${args%, }" \
 		"$runner:/bin/vmmrun" "$vmm:/bin/vmm" "$chaos:/boot/chaos" "$garbage:/boot/garbage" \
 		"${files[@]}" >/dev/null
-	echo "# $name: booting (timeout $limit s, log $log)"
-	local start=$EPOCHREALTIME
-	if [[ $emu == bochs ]]; then
-		timeout -k 10 "$limit" "$ROOT/tools/run-bochs.sh" "$iso" "$log" </dev/null >/dev/null 2>&1 || true
-	else
-		# shellcheck disable=SC2046
-		timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
-			-display none -monitor none -serial stdio -cdrom "$iso" </dev/null >"$log" 2>&1 || true
-	fi
-	sed -i 's/\r$//' "$log"
-	echo "# $name: $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }") s wall"
+	boot_iso "$name" "$iso" "$log"
 	if no_vm "$log"; then
 		skip "$name: the chaos guest and bad inputs" "Dyad found no VMX or SVM here"
 		return

@@ -24,8 +24,8 @@ kernel=$1 vmm=$2 mbk=$3
 shift 3
 cases=("$@")
 [[ ${#cases[@]} -gt 0 ]] || cases=(elf64 elf32 aout dyad)
-emu=${VMM_E2E_EMU:-qemu}
-[[ $emu == qemu || $emu == bochs ]] || die "VMM_E2E_EMU must be qemu or bochs, not '$emu'"
+# shellcheck source=tests/vmm/boot.sh
+. "$(dirname "$0")/boot.sh"
 limit=${VMM_E2E_TIMEOUT:-$([[ $emu == bochs ]] && echo 300 || echo 120)}
 # Dyad needs little memory here: a smaller Bochs machine boots faster.
 export BOCHS_MEM=${BOCHS_MEM:-1024}
@@ -60,18 +60,8 @@ boot() {
 		"$mbk/mbkernel.bin:/boot/mbkernel.bin" "$work/mbmod0:/boot/mbmod0" \
 		"$work/mbmod1:/boot/mbmod1" "$work/mbmod2:/boot/mbmod2" \
 		"$work/dyad-guest.elf:/boot/dyad-guest.elf" >/dev/null
-	echo "# $name: booting (timeout $limit s, log $log)"
-	local start=$EPOCHREALTIME
-	if [[ $emu == bochs ]]; then
-		timeout -k 10 "$limit" "$ROOT/tools/run-bochs.sh" "$iso" "$log" </dev/null >/dev/null 2>&1 ||
-			true
-	else
-		# shellcheck disable=SC2046,SC2086
-		timeout -k 10 "$limit" qemu-system-x86_64 $(qemu_accel_args) "${QEMU_COMMON[@]}" \
-			${VMM_MB_QEMU_ARGS:-} -display none -monitor none -serial stdio -cdrom "$iso" </dev/null >"$log" 2>&1 || true
-	fi
-	sed -i 's/\r$//' "$log"
-	echo "# $name: $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }") s wall"
+	# shellcheck disable=SC2086 # VMM_MB_QEMU_ARGS: words
+	boot_iso "$name" "$iso" "$log" ${VMM_MB_QEMU_ARGS:-}
 	grep -a '^vmm: ' "$log" | sed 's/^/# /' || true
 }
 
