@@ -61,42 +61,33 @@ $(VMM_HOSTILE_GUEST): tests/vmm/hostile_virtio.asm
 	$(NASM) -f elf64 -o $@.o $<
 	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack -Ttext-segment=0x100000 -e _start -o $@ $@.o
 
-# The SMP test guest (tests/vmm/smpguest: INIT-SIPI-SIPI, IPI storm, bad IPIs, IPI latency), an
-# ELF at 1 MiB like the others; e2e.sh finds it next to the bad guest too.
+# The two-vCPU test guests, ELFs at 1 MiB like the others; e2e.sh finds them next to the bad
+# guest. The SMP test guest (tests/vmm/smpguest: INIT-SIPI-SIPI, IPI storm, bad IPIs, IPI
+# latency) and the chaos guest (tests/vmm/chaos: thousands of random device, MSR, CPUID, IPI and
+# XSETBV operations from a seed on two vCPUs) share their CPU set-up: tests/vmm/guest_cpu.c,
+# tests/vmm/guest_entry.inc (in each entry.asm) and tests/vmm/guest.ld.
 VMM_SMP_GUEST := $(BUILD)/vmm/smpguest
+VMM_CHAOS_GUEST := $(BUILD)/vmm/chaos
 SMPG_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-stack-protector -fno-pic \
 	-fno-pie -mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables -fno-builtin
-# Both two-vCPU test guests (this one and the chaos guest) link the CPU set-up they share:
-# tests/vmm/guest_cpu.c, and tests/vmm/guest_entry.inc in their entry.asm.
 $(BUILD)/vmm/guest_cpu.o: tests/vmm/guest_cpu.c tests/vmm/guest_cpu.h
 	@mkdir -p $(dir $@)
 	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
-$(BUILD)/vmm/smpguest-main.o: tests/vmm/smpguest/main.c tests/vmm/guest_io.h tests/vmm/guest_cpu.h
+$(BUILD)/vmm/smpguest-main.o $(BUILD)/vmm/chaos-main.o: $(BUILD)/vmm/%-main.o: tests/vmm/%/main.c \
+		tests/vmm/guest_io.h tests/vmm/guest_cpu.h
 	@mkdir -p $(dir $@)
 	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
-$(BUILD)/vmm/smpguest-entry.o: tests/vmm/smpguest/entry.asm tests/vmm/guest_entry.inc
+$(BUILD)/vmm/smpguest-entry.o $(BUILD)/vmm/chaos-entry.o: $(BUILD)/vmm/%-entry.o: \
+		tests/vmm/%/entry.asm tests/vmm/guest_entry.inc
 	@mkdir -p $(dir $@)
 	$(NASM) -f elf64 -Itests/vmm/ -o $@ $<
-$(VMM_SMP_GUEST): $(BUILD)/vmm/smpguest-entry.o $(BUILD)/vmm/smpguest-main.o $(BUILD)/vmm/guest_cpu.o \
-		tests/vmm/smpguest/smpguest.ld
+$(VMM_SMP_GUEST) $(VMM_CHAOS_GUEST): $(BUILD)/vmm/%: $(BUILD)/vmm/%-entry.o $(BUILD)/vmm/%-main.o \
+		$(BUILD)/vmm/guest_cpu.o tests/vmm/guest.ld
 	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
-		-T tests/vmm/smpguest/smpguest.ld -o $@ $(filter %.o,$^)
+		-T tests/vmm/guest.ld -o $@ $(filter %.o,$^)
 
-# The chaos guest (tests/vmm/chaos: thousands of random device, MSR, CPUID, IPI and XSETBV
-# operations from a seed on two vCPUs), an ELF at 1 MiB like the others; and vmmrun, the first
-# process that runs the VMM several times in one boot and checks each run's status and free
-# frames. e2e.sh finds both next to the bad guest.
-VMM_CHAOS_GUEST := $(BUILD)/vmm/chaos
-$(BUILD)/vmm/chaos-main.o: tests/vmm/chaos/main.c tests/vmm/guest_io.h tests/vmm/guest_cpu.h
-	@mkdir -p $(dir $@)
-	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
-$(BUILD)/vmm/chaos-entry.o: tests/vmm/chaos/entry.asm tests/vmm/guest_entry.inc
-	@mkdir -p $(dir $@)
-	$(NASM) -f elf64 -Itests/vmm/ -o $@ $<
-$(VMM_CHAOS_GUEST): $(BUILD)/vmm/chaos-entry.o $(BUILD)/vmm/chaos-main.o $(BUILD)/vmm/guest_cpu.o \
-		tests/vmm/chaos/chaos.ld
-	$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
-		-T tests/vmm/chaos/chaos.ld -o $@ $(filter %.o,$^)
+# vmmrun, the first process that runs the VMM several times in one boot and checks each run's
+# status and free frames; e2e.sh finds it next to the bad guest.
 VMM_RUNNER := $(BUILD)/vmm/vmmrun
 $(VMM_RUNNER): tests/vmm/vmmrun.c tests/user/utest.h
 	@mkdir -p $(dir $@)
