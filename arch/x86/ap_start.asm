@@ -7,6 +7,8 @@
 ; block is for its APIC ID, and jumps to ap_entry64 in the kernel image, which switches to the
 ; kernel's page tables and the AP's own stack and calls smp_ap_main(percpu).
 
+%include "arch/x86/segments.inc"
+
 bits 16
 
 %define P_GDTR 0		; u16 limit, u32 base (linear)
@@ -41,13 +43,7 @@ ap_tramp_start:
 
 bits 32
 ap_tramp_pm32:
-	mov ax, 0x10
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
-	xor ax, ax
-	mov fs, ax
-	mov gs, ax
+	LOAD_DATA_SEGMENTS 0x10
 	mov eax, [esi + ap_tramp_params - ap_tramp_start + P_CR4]
 	mov cr4, eax
 	mov eax, [esi + ap_tramp_params - ap_tramp_start + P_CR3]

@@ -6,6 +6,8 @@
 ; kernel's tables are never linked into an EPT, so their odd halves stay zero; boot_ktest
 ; checks that.
 
+%include "arch/x86/segments.inc"
+
 %define KERNEL_VMA 0xffffffff80000000
 %define PHYS(x) ((x) - KERNEL_VMA)
 
@@ -158,13 +160,7 @@ extern kmain
 extern boot_mb1_to_mb2
 boot_entry64_high:
 	lgdt [gdt_ptr64]
-	mov ax, 0x10
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
-	xor ax, ax
-	mov fs, ax
-	mov gs, ax
+	LOAD_DATA_SEGMENTS 0x10
 	mov rsp, boot_stack_top
 	xor ebp, ebp			; ends the backtrace chain
 	; edi = magic, esi = boot information (physical); zero-extend both.
