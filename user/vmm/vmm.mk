@@ -74,7 +74,7 @@ $(BUILD)/vmm/guest_cpu.o: tests/vmm/guest_cpu.c tests/vmm/guest_cpu.h
 	@mkdir -p $(dir $@)
 	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
 $(BUILD)/vmm/smpguest-main.o $(BUILD)/vmm/chaos-main.o: $(BUILD)/vmm/%-main.o: tests/vmm/%/main.c \
-		tests/vmm/guest_io.h tests/vmm/guest_cpu.h
+		tests/vmm/guest_io.h tests/vmm/guest_cpu.h tests/vmm/guest_cmdline.h
 	@mkdir -p $(dir $@)
 	$(CC) $(SMPG_CFLAGS) -c -o $@ $<
 $(BUILD)/vmm/smpguest-entry.o $(BUILD)/vmm/chaos-entry.o: $(BUILD)/vmm/%-entry.o: \
@@ -175,7 +175,8 @@ MBK_ELF := $(MBK_DIR)/mbkernel.elf
 MBK_ELF32 := $(MBK_DIR)/mbkernel32.elf
 MBK_BIN := $(MBK_DIR)/mbkernel.bin
 
-$(MBK_DIR)/main.o: tests/vmm/mbkernel/main.c tests/vmm/guest_io.h user/vmm/vmm.mk
+$(MBK_DIR)/main.o: tests/vmm/mbkernel/main.c tests/vmm/guest_io.h tests/vmm/guest_cmdline.h \
+		user/vmm/vmm.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(MBK_CFLAGS) -c -o $@ $<
 $(MBK_DIR)/entry.o: tests/vmm/mbkernel/entry.asm

@@ -45,6 +45,7 @@
  */
 #include <stdint.h>
 
+#include "../guest_cmdline.h"
 #include "../guest_cpu.h"
 #include "../guest_io.h"
 
@@ -1073,37 +1074,6 @@ static void start_ap(struct cpu *c)
 		for (int i = 0; i < 10000; i++)
 			pause();
 	}
-}
-
-static uint64_t word_value(const char *cmdline, const char *key, uint64_t dflt)
-{
-	for (const char *p = cmdline; *p; p++) {
-		if (p != cmdline && p[-1] != ' ')
-			continue;
-		const char *k = key, *q = p;
-		while (*k && *q == *k)
-			k++, q++;
-		if (*k || *q != '=')
-			continue;
-		q++;
-		uint64_t v = 0;
-		if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X')) {
-			for (q += 2;; q++) {
-				unsigned d = *q >= '0' && *q <= '9'   ? (unsigned)(*q - '0')
-					     : *q >= 'a' && *q <= 'f' ? (unsigned)(*q - 'a' + 10)
-					     : *q >= 'A' && *q <= 'F' ? (unsigned)(*q - 'A' + 10)
-								      : 16;
-				if (d == 16)
-					break;
-				v = v << 4 | d;
-			}
-		} else {
-			for (; *q >= '0' && *q <= '9'; q++)
-				v = v * 10 + (uint64_t)(*q - '0');
-		}
-		return v;
-	}
-	return dflt;
 }
 
 static void find_virtio(void)

@@ -11,6 +11,7 @@
  */
 #include <stdint.h>
 
+#include "../guest_cmdline.h"
 #include "../guest_io.h"
 
 #define DEBUG_EXIT 0xf4
@@ -78,39 +79,12 @@ static int streq(const char *a, const char *b)
 	return *a == *b;
 }
 
-static unsigned len(const char *s)
-{
-	unsigned n = 0;
-
-	while (s[n])
-		n++;
-	return n;
-}
-
 static int starts(const char *s, const char *prefix)
 {
 	while (*prefix)
 		if (*s++ != *prefix++)
 			return 0;
 	return 1;
-}
-
-/* The value of word KEY=N on the command line, or @def. */
-static uint64_t cmdline_num(const char *cmd, const char *key, uint64_t def)
-{
-	for (const char *p = cmd; *p;) {
-		while (*p == ' ')
-			p++;
-		if (starts(p, key) && p[len(key)] == '=') {
-			uint64_t v = 0;
-			for (p += len(key) + 1; *p >= '0' && *p <= '9'; p++)
-				v = v * 10 + (uint64_t)(*p - '0');
-			return v;
-		}
-		while (*p && *p != ' ')
-			p++;
-	}
-	return def;
 }
 
 static uint8_t fw_cfg_byte(void)
@@ -289,7 +263,7 @@ void mb_main(void)
 		args++;
 	while (*args == ' ')
 		args++;
-	uint64_t ram = cmdline_num(cmd, "ram_mib", 0) << 20;
+	uint64_t ram = word_value(cmd, "ram_mib", 0) << 20;
 	check(ram && args > cmd + 1 && cmd[0] != ' ' && starts(args, "mbtest "),
 	      "info: the command line is the kernel's path, then mbtest ram_mib=N ...", ram, 1);
 	check(mi->mem_lower == 639, "info: mem_lower is 639 KiB", mi->mem_lower, 639);
@@ -298,10 +272,10 @@ void mb_main(void)
 	check(starts((const char *)(uintptr_t)mi->boot_loader_name, "Dyad"),
 	      "info: the boot loader names itself", 0, 0);
 	check_mmap(mi, ram);
-	check_modules(mi, cmdline_num(cmd, "mods", 0));
+	check_modules(mi, word_value(cmd, "mods", 0));
 	check_fw_cfg(ram);
 	check_ports();
-	for (uint64_t i = 0, n = cmdline_num(cmd, "fail", 0); i < n; i++)
+	for (uint64_t i = 0, n = word_value(cmd, "fail", 0); i < n; i++)
 		check(0, "a failure asked for on the command line (fail=N)", i, n);
 
 	puts("mbkernel: ");
@@ -309,7 +283,7 @@ void mb_main(void)
 	puts(" passed, ");
 	putu(failed);
 	puts(" failed\n");
-	switch (cmdline_num(cmd, "exit_width", 1)) {
+	switch (word_value(cmd, "exit_width", 1)) {
 	case 4:
 		outl(DEBUG_EXIT, failed);
 		break;

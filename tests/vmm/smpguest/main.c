@@ -21,6 +21,7 @@
  */
 #include <stdint.h>
 
+#include "../guest_cmdline.h"
 #include "../guest_cpu.h"
 #include "../guest_io.h"
 
@@ -189,24 +190,6 @@ static void apic_enable(int cpu, int x2apic)
 		x2[cpu] = 0;
 	}
 	apic_write(cpu, APIC_SVR, 0x1ff);
-}
-
-static uint64_t word_value(const char *cmdline, const char *key, uint64_t dflt)
-{
-	for (const char *p = cmdline; *p; p++) {
-		if (p != cmdline && p[-1] != ' ')
-			continue;
-		const char *k = key, *q = p;
-		while (*k && *q == *k)
-			k++, q++;
-		if (*k || *q != '=')
-			continue;
-		uint64_t v = 0;
-		for (q++; *q >= '0' && *q <= '9'; q++)
-			v = v * 10 + (uint64_t)(*q - '0');
-		return v;
-	}
-	return dflt;
 }
 
 void trap_entry(struct trap_frame *f)
