@@ -38,13 +38,10 @@ disk_bytes=$((64 << 20))
 n=0 failed=0 skipped=0
 mkdir -p "$BUILD_DIR"
 
+# shellcheck source=tests/vmm/tap.sh
 . "$(dirname "$0")/tap.sh"
 finish() {
-	echo "1..$n"
-	local line="vmm-e2e-debian: $((n - failed - skipped)) passed, $failed failed, $skipped skipped"
-	echo "$line"
-	[[ -z ${TEST_SUMMARY_FILE:-} ]] || echo "$line" >>"$TEST_SUMMARY_FILE"
-	[[ $failed -eq 0 ]]
+	tap_end vmm-e2e-debian
 	exit
 }
 elapsed() { awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $1 }"; }

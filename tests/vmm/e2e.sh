@@ -68,6 +68,7 @@ mkdir -p "$BUILD_DIR"
 garbage=$BUILD_DIR/vmm-e2e-garbage-initrd
 head -c 65536 <(yes 'not an initramfs') >"$garbage"
 
+# shellcheck source=tests/vmm/tap.sh
 . "$(dirname "$0")/tap.sh"
 
 # boot NAME "VMM ARGS": builds an ISO with the VMM as /bin/vmm and the images, boots it, leaves
@@ -631,8 +632,4 @@ for c in "$@"; do
 	*) die "unknown case '$c'" ;;
 	esac
 done
-echo "1..$n"
-line="vmm-e2e $emu: $((n - failed - skipped)) passed, $failed failed, $skipped skipped"
-echo "$line"
-[[ -z ${TEST_SUMMARY_FILE:-} ]] || echo "$line" >>"$TEST_SUMMARY_FILE"
-[[ $failed -eq 0 ]]
+tap_end "vmm-e2e $emu"

@@ -114,8 +114,4 @@ kernel_cases() { # NAME
 }
 
 for k in "$@"; do kernel_cases "$k"; done
-echo "1..$n"
-line="vmm-e2e-kernels: $((n - failed - skipped)) passed, $failed failed, $skipped skipped"
-echo "$line"
-[[ -z ${TEST_SUMMARY_FILE:-} ]] || echo "$line" >>"$TEST_SUMMARY_FILE"
-[[ $failed -eq 0 ]]
+tap_end vmm-e2e-kernels

@@ -36,6 +36,7 @@ for f in "$kernel" "$vmm" "$mbk/mbkernel.elf" "$mbk/mbkernel32.elf" "$mbk/mbkern
 	[[ -f $f ]] || die "'$f' not found"
 done
 
+# shellcheck source=tests/vmm/tap.sh
 . "$(dirname "$0")/tap.sh"
 
 # Modules: "mbmodI" first, 'Z' last, of sizes that test the page rounding (less than a page,
@@ -128,8 +129,4 @@ for c in "${cases[@]}"; do
 	*) die "unknown case '$c'" ;;
 	esac
 done
-echo "1..$n"
-line="vmm-multiboot $emu: $((n - failed - skipped)) passed, $failed failed, $skipped skipped"
-echo "$line"
-[[ -z ${TEST_SUMMARY_FILE:-} ]] || echo "$line" >>"$TEST_SUMMARY_FILE"
-[[ $failed -eq 0 ]]
+tap_end "vmm-multiboot $emu"

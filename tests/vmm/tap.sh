@@ -19,3 +19,13 @@ skip() {
 		skipped=$((skipped + 1))
 	fi
 }
+
+# tap_end STAGE: the plan line and STAGE's counts, also appended to TEST_SUMMARY_FILE when that
+# is set (as tools/boot-test.sh does); returns non-zero if a test failed. The script's last word.
+tap_end() {
+	echo "1..$n"
+	local line="$1: $((n - failed - skipped)) passed, $failed failed, $skipped skipped"
+	echo "$line"
+	[[ -z ${TEST_SUMMARY_FILE:-} ]] || echo "$line" >>"$TEST_SUMMARY_FILE"
+	[[ $failed -eq 0 ]]
+}
