@@ -28,6 +28,8 @@ struct cpu_features {
 	u32 svm_nasid; /* CPUID 0x8000000A EBX: number of ASIDs */
 	u32 max_leaf;
 	char vendor[13];
+	bool hypervisor; /* CPUID 1 ECX[31]: a hypervisor (or an emulator) runs us */
+	char hypervisor_id[13]; /* its CPUID 0x40000000 signature, "TCGTCGTCGTCG" for QEMU's TCG */
 };
 
 extern struct cpu_features cpu_features;
