@@ -84,13 +84,16 @@ void cpu_detect(void)
 	f->xsave = c & CPUID1_ECX_XSAVE;
 	f->avx = c & CPUID1_ECX_AVX;
 	f->hypervisor = c & CPUID1_ECX_HYPERVISOR;
-	if (f->hypervisor) {
-		cpuid(0x40000000, 0, &a, &b, &c, &d);
-		memcpy(f->hypervisor_id + 0, &b, 4);
-		memcpy(f->hypervisor_id + 4, &c, 4);
-		memcpy(f->hypervisor_id + 8, &d, 4);
-		f->hypervisor_id[12] = '\0';
-	}
+	/* Without the bit, a real CPU answers with some other leaf's data: never this string. */
+	char sig[13];
+	cpuid(0x40000000, 0, &a, &b, &c, &d);
+	memcpy(sig + 0, &b, 4);
+	memcpy(sig + 4, &c, 4);
+	memcpy(sig + 8, &d, 4);
+	sig[12] = '\0';
+	f->qemu_tcg = !strcmp(sig, "TCGTCGTCGTCG");
+	if (f->hypervisor)
+		memcpy(f->hypervisor_id, sig, sizeof(sig));
 
 	if (f->max_leaf >= 7) {
 		cpuid(7, 0, &a, &b, &c, &d);

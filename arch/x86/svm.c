@@ -152,7 +152,7 @@ static bool svm_detect(void)
 	 * own page tables through the guest's (a triple fault), or a guest runs without nested
 	 * paging. Guests therefore stay off the boot CPU there (docs/smp.md).
 	 */
-	if (!strcmp(cpu_features.hypervisor_id, "TCGTCGTCGTCG")) {
+	if (cpu_features.qemu_tcg) {
 		sched_exclude_guests(0);
 		printf("svm: QEMU TCG: guests run on CPUs other than the boot CPU\n");
 	}
