@@ -41,6 +41,7 @@ static u64 threads_alive;
 static struct thread boot_thread; /* kmain, on the boot stack */
 static struct thread ap_idle[SMP_MAX_CPUS]; /* APs' idle threads, on their boot stacks */
 static void *clean_fpu;
+static cpumask_t guest_excluded; /* set at boot, before any guest */
 
 int sched_alloc_id(void)
 {
@@ -74,12 +75,31 @@ static void rq_push(struct thread *t)
 	rq_tail = t;
 }
 
+/* True if @t's affinity names an online CPU that is not guest-excluded. */
+static bool has_guest_cpu(const struct thread *t)
+{
+	unsigned cpu;
+
+	for_each_cpu (cpu, smp_online_mask())
+		if (cpumask_test(&t->affinity, cpu) && !cpumask_test(&guest_excluded, cpu))
+			return true;
+	return false;
+}
+
+/* sched_lock held: whether @t may run on @cpu (its affinity, and guest exclusion). */
+static bool may_run(const struct thread *t, unsigned cpu)
+{
+	if (!cpumask_test(&t->affinity, cpu))
+		return false;
+	return !(t->enters_guests && cpumask_test(&guest_excluded, cpu) && has_guest_cpu(t));
+}
+
 /* The first queued thread that may run on @cpu, unlinked; NULL if none. */
 static struct thread *rq_pick(unsigned cpu)
 {
 	for (struct thread **pp = &rq_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->rq_next) {
 		struct thread *t = *pp;
-		if (!cpumask_test(&t->affinity, cpu))
+		if (!may_run(t, cpu))
 			continue;
 		*pp = t->rq_next;
 		if (rq_tail == t)
@@ -93,7 +113,7 @@ static struct thread *rq_pick(unsigned cpu)
 static bool rq_has_work_for(unsigned cpu)
 {
 	for (struct thread *t = rq_head; t; t = t->rq_next)
-		if (cpumask_test(&t->affinity, cpu))
+		if (may_run(t, cpu))
 			return true;
 	return false;
 }
@@ -148,7 +168,7 @@ static void make_runnable(struct thread *t)
 	t->state = THREAD_RUNNABLE;
 	rq_push(t);
 	for_each_cpu (cpu, smp_online_mask()) {
-		if (cpumask_test(&t->affinity, cpu) && percpu_of(cpu)->in_idle) {
+		if (may_run(t, cpu) && percpu_of(cpu)->in_idle) {
 			kick_cpu(cpu);
 			return;
 		}
@@ -246,14 +266,14 @@ void sched_yield(void)
 	irq_restore(flags);
 }
 
-/* A thread that may not run here any longer (its affinity changed) moves. */
+/* A thread that may not run here any longer (its affinity changed, guest exclusion) moves. */
 static void migrate_if_needed(void)
 {
 	u64 flags = irq_save();
 	struct thread *cur = thread_current();
 
 	spin_lock(&sched_lock);
-	if (!cpumask_test(&cur->affinity, this_cpu_id())) {
+	if (!may_run(cur, this_cpu_id())) {
 		cur->state = THREAD_RUNNABLE;
 		make_runnable(cur);
 		schedule_locked();
@@ -451,6 +471,32 @@ void sched_set_affinity(struct thread *t, const cpumask_t *mask)
 	spin_unlock(&sched_lock);
 	irq_restore(flags);
 	if (t == thread_current())
+		migrate_if_needed();
+}
+
+void sched_exclude_guests(unsigned cpu)
+{
+	u64 flags = irq_save();
+
+	spin_lock(&sched_lock);
+	cpumask_set(&guest_excluded, cpu);
+	spin_unlock(&sched_lock);
+	irq_restore(flags);
+}
+
+void sched_guest_entry_cpu(void)
+{
+	struct thread *cur = thread_current();
+
+	if (!cur->enters_guests) {
+		u64 flags = irq_save();
+
+		spin_lock(&sched_lock);
+		cur->enters_guests = true;
+		spin_unlock(&sched_lock);
+		irq_restore(flags);
+	}
+	if (cpumask_test(&guest_excluded, this_cpu_id()))
 		migrate_if_needed();
 }
 

@@ -280,6 +280,9 @@ static long vcpu_run_loop(struct vcpu *v)
 		err = vcpu_backend->enter(v, &e);
 		if (err)
 			return err;
+		/* Kernel code is not preempted: the entry was on this CPU. */
+		if (e.kind != VCPU_EXIT_CANCEL && this_cpu_id() < 64)
+			run->stats.cpus_entered |= 1UL << this_cpu_id();
 		switch (e.kind) {
 		case VCPU_EXIT_RESUME:
 			break;
@@ -309,6 +312,8 @@ static long vcpu_run(struct vcpu *v)
 	/* One runner per vCPU: its backend state and run page are not shared. */
 	if (__atomic_exchange_n(&v->running, true, __ATOMIC_ACQUIRE))
 		return -EBUSY;
+	/* No guest state is loaded between RUN calls: the thread may move here. */
+	sched_guest_entry_cpu();
 	__atomic_store_n(&v->run_cpu, this_cpu_id(), __ATOMIC_RELEASE);
 	r = vcpu_run_loop(v);
 	__atomic_store_n(&v->run_cpu, VCPU_NO_CPU, __ATOMIC_RELEASE);

@@ -14,6 +14,7 @@ bool cpu_smap_enabled;
 #define CPUID1_ECX_X2APIC BIT(21)
 #define CPUID1_ECX_XSAVE BIT(26)
 #define CPUID1_ECX_AVX BIT(28)
+#define CPUID1_ECX_HYPERVISOR BIT(31)
 #define CPUID1_EDX_PGE BIT(13)
 #define CPUID_EXT1_ECX_SVM BIT(2)
 #define CPUID_EXT1_EDX_NX BIT(20)
@@ -82,6 +83,17 @@ void cpu_detect(void)
 	f->vmx = c & CPUID1_ECX_VMX;
 	f->xsave = c & CPUID1_ECX_XSAVE;
 	f->avx = c & CPUID1_ECX_AVX;
+	f->hypervisor = c & CPUID1_ECX_HYPERVISOR;
+	/* Without the bit, a real CPU answers with some other leaf's data: never this string. */
+	char sig[13];
+	cpuid(0x40000000, 0, &a, &b, &c, &d);
+	memcpy(sig + 0, &b, 4);
+	memcpy(sig + 4, &c, 4);
+	memcpy(sig + 8, &d, 4);
+	sig[12] = '\0';
+	f->qemu_tcg = !strcmp(sig, "TCGTCGTCGTCG");
+	if (f->hypervisor)
+		memcpy(f->hypervisor_id, sig, sizeof(sig));
 
 	if (f->max_leaf >= 7) {
 		cpuid(7, 0, &a, &b, &c, &d);
@@ -152,5 +164,7 @@ void cpu_print(void)
 		printf(" svm=1 npt=%d asids=%u", f->npt, f->svm_nasid);
 	else
 		printf(" svm=0 (no VMX or SVM on this CPU: guests cannot run here)");
+	if (f->hypervisor)
+		printf(" hypervisor=%s", f->hypervisor_id[0] ? f->hypervisor_id : "(no signature)");
 	printf("\n");
 }

@@ -10,7 +10,6 @@
 #define XSAVE_HEADER_SIZE 64
 #define FCW_RESET 0x037f /* every x87 exception masked, 64-bit precision, round to nearest */
 #define MXCSR_RESET 0x1f80 /* every SIMD exception masked, round to nearest */
-#define CPUID1_ECX_HYPERVISOR BIT(31)
 /* CPUID 0xd.1 EAX: the XSAVE extensions */
 #define XSAVE_EXT_XSAVEOPT BIT(0)
 #define XSAVE_EXT_XSAVEC BIT(1)
@@ -66,13 +65,12 @@ void fpu_init_cpu(void)
  */
 const char *fpu_xsave_unusable_why(void)
 {
-	u32 a, b, c, d, ext;
+	u32 b, c, d, ext;
 
 	if (cpu_features.max_leaf < 0xd)
 		return "CPUID has no leaf 0xd (XSAVE area sizes)";
 	cpuid(0xd, 1, &ext, &b, &c, &d);
-	cpuid(1, 0, &a, &b, &c, &d);
-	if ((c & CPUID1_ECX_HYPERVISOR) &&
+	if (cpu_features.hypervisor &&
 	    !(ext & (XSAVE_EXT_XSAVEOPT | XSAVE_EXT_XSAVEC | XSAVE_EXT_XGETBV1 | XSAVE_EXT_XSAVES)))
 		return "a hypervisor's CPUID 0xd.1 has no XSAVEOPT, XSAVEC, XGETBV1, XSAVES";
 	return NULL;

@@ -42,6 +42,7 @@
 #include <dyad/pmem.h>
 #include <dyad/printf.h>
 #include <dyad/proc.h>
+#include <dyad/sched.h>
 #include <dyad/string.h>
 #include <dyad/vcpu.h>
 
@@ -143,6 +144,18 @@ static bool svm_detect(void)
 	vx86_init();
 	printf("svm: SVM with nested paging, %u ASIDs, nrip-save=%d flush-by-asid=%d xsave=%d\n",
 	       svm.nasid, svm.nrips, svm.flush_by_asid, fpu_xsave_enabled());
+	/*
+	 * QEMU's TCG (7.2) clears a bit of its first CPU's hidden flags from the thread of any CPU
+	 * that restores x87 state (FXRSTOR, XRSTOR, FRSTOR, FLDENV) with a plain read-modify-write.
+	 * The same word holds that CPU's nested-paging switch, which its #VMEXIT clears and VMRUN
+	 * sets: a write that lands in between restores the old word, and the host then walks its
+	 * own page tables through the guest's (a triple fault), or a guest runs without nested
+	 * paging. Guests therefore stay off the boot CPU there (docs/smp.md).
+	 */
+	if (cpu_features.qemu_tcg) {
+		sched_exclude_guests(0);
+		printf("svm: QEMU TCG: guests run on CPUs other than the boot CPU\n");
+	}
 	return true;
 }
 

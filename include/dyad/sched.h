@@ -46,6 +46,7 @@ struct thread {
 	void *fpu; /* user threads: the FPU registers while another thread has the CPU */
 	u64 clear_child_tid; /* CLONE_CHILD_CLEARTID / set_tid_address */
 	cpumask_t affinity; /* the CPUs it may run on */
+	bool enters_guests; /* sched_lock: has entered a guest; kept off guest-excluded CPUs */
 	unsigned cpu; /* the CPU it runs or last ran on */
 	bool idle; /* a CPU's idle thread: never queued, never blocks */
 	bool wake_pending; /* sched_lock: a wake came after sched_prepare_block() */
@@ -138,6 +139,20 @@ __noreturn void sched_thread_exit(void);
 
 /* Restricts @t to @mask (not empty, online CPUs only); migrates it if it runs elsewhere. */
 void sched_set_affinity(struct thread *t, const cpumask_t *mask);
+
+/*
+ * Guest-excluded CPUs: a thread that has entered a guest (a VMM's vCPU thread) is not run there
+ * from then on, unless its affinity leaves it no other online CPU. For an emulator whose CPU
+ * @cpu cannot be in guest mode safely while other CPUs run (docs/smp.md, "QEMU's boot CPU").
+ */
+void sched_exclude_guests(unsigned cpu);
+
+/*
+ * Called by a thread about to enter a guest, with no guest state loaded in the CPU: marks it
+ * as one that enters guests and, if this CPU is guest-excluded, moves it to a CPU that is not
+ * (waiting for one if need be). Returns with the thread on a CPU where it may enter.
+ */
+void sched_guest_entry_cpu(void);
 
 /* The timer tick's part (interrupts off): deadlines and time slices. */
 void sched_tick(void);

@@ -8,6 +8,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <string.h>
 #include <time.h>
 
 #include "vm_lib.h"
@@ -382,6 +383,54 @@ static void test_kick_race(void)
 	vm_shut(&c);
 }
 
+/* True under QEMU's TCG: CPUID 0x40000000 reads "TCGTCGTCGTCG" (set or not CPUID 1 ECX[31]). */
+static int qemu_tcg(void)
+{
+	unsigned a = 0x40000000, c = 0, d, sig[3];
+
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(sig[0]), "+c"(c), "=d"(d));
+	sig[1] = c;
+	sig[2] = d;
+	return memcmp(sig, "TCGTCGTCGTCG", 12) == 0;
+}
+
+/*
+ * Under QEMU's TCG no guest enters on the boot CPU (CPU 0) while other CPUs may take it
+ * (docs/smp.md): a thread that asks for RUN there is moved first. Elsewhere the thread enters
+ * where it is. Either way run->stats.cpus_entered says where the entries happened.
+ */
+static void test_boot_cpu_entries(void)
+{
+	struct vmctx c;
+	unsigned long cpu0 = 1, all = ~0UL;
+	int tcg = qemu_tcg();
+
+	if (online_cpus() < 2) {
+		ut_skip("guest entries off the boot CPU under QEMU TCG", "one CPU online");
+		return;
+	}
+	if (vm_open(&c) || vm_start_long(&c, GUEST(lm_smp))) {
+		ut_ok(0, "boot-CPU entries: VM set up");
+		return;
+	}
+	/* On CPU 0, then free to go anywhere: nothing but the exclusion moves the thread. */
+	sys3(SYS_sched_setaffinity, 0, sizeof(cpu0), &cpu0);
+	sys3(SYS_sched_setaffinity, 0, sizeof(all), &all);
+	c.run->regs.rax = 0x40;
+	long r = vm_run(&c);
+	unsigned long on = c.run->stats.cpus_entered;
+	if (tcg)
+		ut_ok(r == DYAD_EXIT_IO && on && !(on & 1),
+		      "QEMU TCG: a vCPU asked to run on CPU 0 entered its guest elsewhere "
+		      "(exit %ld, CPUs entered %#lx)",
+		      r, on);
+	else
+		ut_ok(r == DYAD_EXIT_IO && on,
+		      "the guest entered where its thread ran (exit %ld, CPUs entered %#lx)", r,
+		      on);
+	vm_shut(&c);
+}
+
 int main(void)
 {
 	ut_begin("vmsmp");
@@ -395,5 +444,6 @@ int main(void)
 	test_limit();
 	test_close_under_run();
 	test_kick_race();
+	test_boot_cpu_entries();
 	return ut_end("vmsmp");
 }

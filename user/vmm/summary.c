@@ -121,6 +121,7 @@ void machine_stats_sum(const struct machine *mach, struct dyad_vcpu_stats *sum)
 		for (int i = 0; i < 3; i++)
 			sum->guest_faults[i] += s->guest_faults[i];
 		sum->entries += s->entries;
+		sum->cpus_entered |= s->cpus_entered;
 	}
 }
 
@@ -160,6 +161,11 @@ void machine_summary(struct machine *mach)
 	       s->exits[DYAD_STAT_IO] + s->exits[DYAD_STAT_MMIO] + s->exits[DYAD_STAT_CPUID] +
 		       s->exits[DYAD_STAT_RDMSR] + s->exits[DYAD_STAT_WRMSR] +
 		       s->exits[DYAD_STAT_DEADLINE] + s->exits[DYAD_STAT_CONSOLE]);
+	printf("vmm: host CPUs the guest entered on:");
+	for (unsigned c = 0; c < 64; c++)
+		if (s->cpus_entered & (1UL << c))
+			printf(" %u", c);
+	printf("\n");
 	vcpus_report(mach);
 	printf("vmm: second-stage faults: %lu at 4K, %lu at 2M, %lu at 1G\n", s->guest_faults[0],
 	       s->guest_faults[1], s->guest_faults[2]);

@@ -28,6 +28,10 @@ struct cpu_features {
 	u32 svm_nasid; /* CPUID 0x8000000A EBX: number of ASIDs */
 	u32 max_leaf;
 	char vendor[13];
+	bool hypervisor; /* CPUID 1 ECX[31]: a hypervisor (or an emulator) runs us */
+	char hypervisor_id[13]; /* its CPUID 0x40000000 signature (empty without the bit) */
+	/* CPUID 0x40000000 reads "TCGTCGTCGTCG" (QEMU's TCG answers it with or without the bit) */
+	bool qemu_tcg;
 };
 
 extern struct cpu_features cpu_features;

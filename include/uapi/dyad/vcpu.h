@@ -215,6 +215,7 @@ struct dyad_vcpu_stats {
 	unsigned long exits[DYAD_STATS];
 	unsigned long guest_faults[3]; /* pages the guest faulted in: 4 KiB, 2 MiB, 1 GiB */
 	unsigned long entries; /* VM entries (VMLAUNCH/VMRESUME/VMRUN) */
+	unsigned long cpus_entered; /* bit N: an entry happened on host CPU N (N < 64) */
 };
 
 /*
