@@ -27,8 +27,8 @@ start)
 	rm -f "$name.status" "$name.pid"
 	date +%s >"$name.start"
 	# The status file is written last, through a temporary name: its presence means the end.
-	# setsid: the job leads a process group of its own, which `stop` ends whole (an emulator
-	# several processes down included). Its output goes to none of make's (a pipe to tee would
+	# setsid: the job leads a session of its own, which `stop` ends whole (an emulator several
+	# processes down included). Its output goes to none of make's (a pipe to tee would
 	# wait).
 	# shellcheck disable=SC2016 # expanded by the job's shell
 	setsid bash -c 's=0
@@ -52,7 +52,7 @@ wait | finish)
 			tail -n 20 "$name.log" >&2 || true
 			die "wait $name: still running after $limit s (pid $pid, log $name.log)"
 		fi
-		sleep 0.2 # the check waits on it: a second per wait is pure waste
+		sleep 0.2 # make check waits here: poll often
 	done
 	status=$(<"$name.status")
 	ran=$(($(stat -c %Y "$name.status") - $(<"$name.start")))
@@ -69,13 +69,14 @@ stop)
 	[[ -s $name.pid ]] || exit 0
 	pid=$(<"$name.pid")
 	rm -f "$name.pid"
-	# The group exists while any of its processes does; TERM first, KILL after 10 s.
-	kill -TERM -- "-$pid" 2>/dev/null || exit 0
+	# The job's session, not only its process group: timeout(1) moves what it runs into a group
+	# of its own. TERM first, KILL after 10 s.
+	pkill -TERM -s "$pid" || exit 0
 	for _ in $(seq 100); do
-		kill -0 -- "-$pid" 2>/dev/null || break
+		pgrep -s "$pid" >/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL -- "-$pid" 2>/dev/null || true
+	pkill -KILL -s "$pid" || true
 	echo "bg-job: $name: stopped (pid $pid and what it started)"
 	;;
 *) die "unknown verb '$verb' (start, wait, finish or stop)" ;;
