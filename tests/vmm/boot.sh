@@ -17,13 +17,14 @@ boot_iso() {
 		# Bochs's VMX (EPT) is the local Intel path; COM1 goes straight to the log. Bochs runs
 		# on one thread and its clock follows its instruction count (clock: sync=none), so its
 		# CPU time measures its progress whatever else the host runs: the limit is on that
-		# (RLIMIT_CPU; SIGXCPU ends Bochs), and make check can run two Bochs stages at once.
-		# The wall-clock limit, three times as long, only catches a Bochs that stopped running.
+		# (RLIMIT_CPU: Bochs ignores SIGXCPU; the kernel's SIGKILL ends it), and make check can
+		# run two Bochs stages at once. The wall-clock limit, five times as long, only catches
+		# a Bochs that stopped running.
 		# shellcheck disable=SC2154 # limit is the sourcing script's
 		echo "# $name: booting (limit $limit s of Bochs's CPU time, log $log)"
 		(
 			ulimit -t "$limit"
-			exec timeout -k 10 $((limit * 3)) "$ROOT/tools/run-bochs.sh" "$iso" "$log"
+			exec timeout -k 10 $((limit * 5)) "$ROOT/tools/run-bochs.sh" "$iso" "$log"
 		) </dev/null >/dev/null 2>&1 || true
 	else
 		echo "# $name: booting (timeout $limit s, log $log)"
