@@ -211,12 +211,18 @@ CHECK_SUMMARY = $(abspath $(BUILD))/check-summary.txt
 # The guest images the later stages boot (the Debian 12 disk image of the last stage and the cloud
 # flavour's kernel; check-tools has built the default kernel and initramfs): on a fresh machine
 # downloads and dpkg, two to three minutes, about a minute of CPU. They build in the background
-# beside the Bochs boot, which keeps one of two CPUs busy; check waits for them before the first
-# stage that boots a guest. DEBIAN_E2E_REFERENCE=degraded: bare QEMU boots the image only when
+# beside the Bochs stages (no QEMU stage runs meanwhile); check waits for them before the first
+# stage that needs them. DEBIAN_E2E_REFERENCE=degraded: bare QEMU boots the image only when
 # Dyad's boot is degraded (tests/vmm/debian.sh).
 GUEST_BG = $(BUILD)/guest-images-bg
-# Not written $(MAKE) in the recipe: make -n runs such lines, and would start the job.
-GUEST_BG_MAKE = $(MAKE) --no-print-directory
+# Not written $(MAKE) in the recipes: make -n runs such lines, and would start the jobs.
+CHECK_MAKE = $(MAKE) --no-print-directory
+# The DEBUG=1 kernel and ISO of check-debug (its own build directory): built in the background
+# beside the Bochs stages too, about 20 s of one CPU.
+DEBUG_BG = $(BUILD)/debug-build-bg
+# Order: the QEMU boot of the self-tests first, then the Bochs stages (check-bochs), then the
+# QEMU stages of the DEBUG=1 kernel and of the VMM. A QEMU stage never runs beside another
+# emulator or a build: its TCG runs one thread per CPU, and some of its tests have timing margins.
 check: deps
 	@mkdir -p $(BUILD) && rm -f $(CHECK_SUMMARY)
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) unit
@@ -225,32 +231,55 @@ check: deps
 		QEMU_DEVICES=edu BOOT_TEST_STDIN=$(CONSOLE_BURST) BOOT_TEST_TIMEOUT=$(USER_TEST_TIMEOUT) \
 		BOOT_TEST_NO_SKIP='$(VM_TEST_NO_SKIP)$(SMP_NO_SKIP)$(BLK_NO_SKIP)|$(THREADS_NO_SKIP)' \
 		tools/boot-test.sh qemu $(UTEST_ISO)
-	tools/bg-job.sh start $(GUEST_BG) $(GUEST_BG_MAKE) guest-rootfs guest-image-cloud
-	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' CPUS=$(BOCHS_CHECK_CPUS) \
-		BOOT_TEST_TIMEOUT=$(BOCHS_USER_TEST_TIMEOUT) \
-		BOOT_TEST_NO_SKIP='$(BOCHS_NO_SKIP)$(SMP_NO_SKIP)|$(THREADS_NO_SKIP)' \
-		BOOT_TEST_MIN_PASS='$(BOCHS_MIN_PASS)' \
-		tools/boot-test.sh bochs $(UTEST_ISO)
-	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) boot-test-ryzen
+	$(MAKE) $(CHECK_BOCHS_BUILD)
+	tools/bg-job.sh start $(GUEST_BG) $(CHECK_MAKE) guest-rootfs guest-image-cloud
+	tools/bg-job.sh start $(DEBUG_BG) $(CHECK_MAKE) $(CHECK_DEBUG_BUILD)
+	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) check-bochs
+	tools/bg-job.sh wait $(DEBUG_BG)
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) $(MAKE) check-debug
 	tools/bg-job.sh wait $(GUEST_BG)
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-e2e
-	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-e2e-bochs
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-multiboot
-	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 $(MAKE) vmm-multiboot-bochs
 	TEST_SUMMARY_FILE=$(CHECK_SUMMARY) VMM_E2E_NO_SKIP=1 DEBIAN_E2E_REFERENCE=degraded \
 		$(MAKE) vmm-e2e-debian
-	@echo "check: the stages were unit tests, QEMU boot, Bochs boot, Bochs ryzen (SVM) boot of the VM" \
-		"tests, QEMU boot of a DEBUG=1 kernel, Linux guests under the VMM (QEMU with SVM, Bochs" \
-		"with VMX), the multiboot test kernel under the VMM (both), Debian 12 with systemd under" \
-		"the VMM (QEMU with SVM)"
+	@echo "check: the stages were unit tests, QEMU boot, Bochs boot, Bochs ryzen (SVM) boot of" \
+		"the VM tests, the multiboot test kernel under the VMM on Bochs, Linux under the VMM on" \
+		"Bochs (VMX; beside the three before it), QEMU boot of a DEBUG=1 kernel, Linux guests" \
+		"under the VMM on QEMU (SVM), the multiboot test kernel under the VMM on QEMU, Debian 12" \
+		"with systemd under the VMM (QEMU with SVM)"
 	@awk '{ print "check:   " $$0; n++; p += $$(NF-5); f += $$(NF-3); s += $$(NF-1) } \
 		END { printf "check: %d stages passed, 0 failed; tests: %d passed, %d failed, %d skipped\n", \
 			n, p, f, s }' $(CHECK_SUMMARY)
 
+# The Bochs stages of check, two Bochs processes at a time: Linux under the VMM on Bochs (one
+# boot of about 6 minutes, make vmm-e2e-bochs) in the background, beside the Bochs boot of the
+# self-tests, the ryzen boot and the multiboot kernels under the VMM on Bochs, one after the
+# other. Bochs is single-threaded and runs its emulated clock from its instruction count (clock:
+# sync=none), so what a guest sees does not depend on host load, and each boot's limit is on
+# Bochs's CPU time (tools/boot-test.sh, tests/vmm/boot.sh): two runs at once, or beside other
+# work, change their wall time only.
+# Everything the stages build is built first: no two makes build the same files at once. A
+# failed foreground stage stops the background one, and check stops there as before.
+.PHONY: check-bochs
+CHECK_BOCHS_BUILD = $(UTEST_ISO) $(VMTEST_ISO) $(VMM_E2E_DEPS) $(VMM_MB_DEPS) guest-image
+E2E_BOCHS_BG = $(BUILD)/vmm-e2e-bochs-bg
+check-bochs: deps
+	$(MAKE) $(CHECK_BOCHS_BUILD)
+	tools/bg-job.sh start $(E2E_BOCHS_BG) env VMM_E2E_NO_SKIP=1 $(CHECK_MAKE) vmm-e2e-bochs
+	{ BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' CPUS=$(BOCHS_CHECK_CPUS) \
+		BOOT_TEST_TIMEOUT=$(BOCHS_USER_TEST_TIMEOUT) \
+		BOOT_TEST_NO_SKIP='$(BOCHS_NO_SKIP)$(SMP_NO_SKIP)|$(THREADS_NO_SKIP)' \
+		BOOT_TEST_MIN_PASS='$(BOCHS_MIN_PASS)' \
+		tools/boot-test.sh bochs $(UTEST_ISO) && \
+		$(CHECK_MAKE) boot-test-ryzen && \
+		VMM_E2E_NO_SKIP=1 $(CHECK_MAKE) vmm-multiboot-bochs; } || \
+		{ tools/bg-job.sh stop $(E2E_BOCHS_BG); exit 1; }
+	tools/bg-job.sh finish $(E2E_BOCHS_BG)
+
 # The same boot with DEBUG=1 kernel objects in their own build directory.
+CHECK_DEBUG_BUILD = BUILD=$(BUILD)/debug DEBUG=1 utest-iso scratch-disk
 check-debug:
-	$(MAKE) BUILD=$(BUILD)/debug DEBUG=1 utest-iso scratch-disk
+	$(MAKE) $(CHECK_DEBUG_BUILD)
 	BUILD=$(BUILD)/debug BOOT_TEST_EXPECT='$(USER_TEST_EXPECT)' DISK=$(BUILD)/debug/scratch-disk.img \
 		QEMU_DEVICES=edu BOOT_TEST_TIMEOUT=$(DEBUG_USER_TEST_TIMEOUT) \
 		BOOT_TEST_NO_SKIP='$(BLK_NO_SKIP:|%=%)' tools/boot-test.sh qemu $(BUILD)/debug/dyad-utest.iso

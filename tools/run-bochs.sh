@@ -34,7 +34,10 @@ mkdir -p "$BUILD_DIR"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bochs_write_cmds "$tmp/cmds"
+# Bochs's own messages: beside the serial log when there is one, so that two runs at once (make
+# check's Bochs stages) keep theirs apart.
 emu_out=$BUILD_DIR/bochs.log
+[[ -z $serial ]] || emu_out=${serial%.log}.emu.log
 
 if [[ -n $serial ]]; then
 	bochs_write_rc "$tmp/bochsrc" "$iso" "com1: enabled=1, mode=file, dev=\"$serial\""
