@@ -46,10 +46,18 @@ static void skip(struct dyad_run *run, unsigned fallback)
 	run->regs.rip += run->insn_len ? run->insn_len : fallback;
 }
 
+/*
+ * The exiting instruction faults. An external interrupt waiting in run->inject (taken from the
+ * APIC or PIC before this exit, not yet deliverable: RFLAGS.IF = 0 or a shadow) is not dropped:
+ * it is held and goes back into run->inject once the #GP is delivered. Dropped, its vector would
+ * stay in service forever and block every vector of its priority class and below.
+ */
 static void inject_gp(struct machine *mach)
 {
 	struct dyad_run *run = vcpu_self->run;
 
+	if (run->inject.pending && run->inject.type == DYAD_EVENT_EXTINT)
+		vcpu_self->held_vector = run->inject.vector;
 	mach->gp_injected++;
 	run->inject = (struct dyad_event){ .pending = 1,
 					   .type = DYAD_EVENT_EXCEPTION,
@@ -231,7 +239,12 @@ static void before_entry(struct machine *mach)
 			machine_stats_sum(mach, &mach->banner_stats);
 		}
 	}
-	if (!run->inject.pending) {
+	if (!run->inject.pending && vcpu_self->held_vector >= 0) {
+		run->inject = (struct dyad_event){ .pending = 1,
+						   .type = DYAD_EVENT_EXTINT,
+						   .vector = (uint8_t)vcpu_self->held_vector };
+		vcpu_self->held_vector = -1;
+	} else if (!run->inject.pending) {
 		unsigned long held = apic->extint_below_16;
 		int v = x2apic_take_interrupt(apic);
 		if (!held && apic->extint_below_16)
