@@ -130,6 +130,8 @@ static volatile uint64_t ipi_sent[MAX_CPUS], ipi_handled[MAX_CPUS], ipi_dup[MAX_
 static volatile uint64_t self_sent[MAX_CPUS], self_handled[MAX_CPUS], self_dup[MAX_CPUS];
 static volatile uint64_t timer_armed[MAX_CPUS], timer_fired[MAX_CPUS], timer_dup[MAX_CPUS];
 static volatile uint64_t gp_expected[MAX_CPUS], gp_seen[MAX_CPUS], inj_lost[MAX_CPUS];
+/* What was left at the end of the wait: bit 0 its self-IPI, 1 its timer, 2 + t its IPI to t. */
+static volatile uint64_t inj_left[MAX_CPUS], inj_apic[MAX_CPUS];
 static volatile uint64_t nmi_sent[MAX_CPUS], nmi_recv[MAX_CPUS], nmi_nested[MAX_CPUS];
 static volatile int in_nmi[MAX_CPUS], pv_on[MAX_CPUS];
 static volatile uint64_t pv_eois[MAX_CPUS], wrmsrs[MAX_CPUS];
@@ -546,6 +548,12 @@ static void inj_worker(int cpu)
 			left += ipi_flag[t][cpu];
 	} while (left && rdtsc() < end);
 	inj_lost[cpu] = left;
+	if (left) /* the APIC as the VMM has it: ISR and IRR of vectors 0x60-0x9f */
+		inj_apic[cpu] = rdmsr(0x813) << 48 | rdmsr(0x814) << 32 | rdmsr(0x823) << 16 |
+				rdmsr(0x824);
+	inj_left[cpu] = self_flag[cpu] | timer_flag[cpu] << 1;
+	for (unsigned t = 0; t < inj_cpus; t++)
+		inj_left[cpu] |= (uint64_t)ipi_flag[t][cpu] << (2 + t);
 	__atomic_fetch_add(&inj_done, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -861,6 +869,13 @@ static void inject_stress(uint64_t seconds, unsigned cpus, uint64_t seed)
 		putu(nmi_sent[c]);
 		puts(", lost ");
 		putu(inj_lost[c]);
+		if (inj_lost[c]) {
+			puts(" (");
+			puthex(inj_left[c]);
+			puts(", APIC ");
+			puthex(inj_apic[c]);
+			puts(")");
+		}
 		puts(", IF=0 ");
 		putu(bad_if[c]);
 		puts(", shadow ");
