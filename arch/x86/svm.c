@@ -337,6 +337,14 @@ static void window_open(struct svm_vcpu *sv)
 	sv->window = true;
 }
 
+static void window_close(struct svm_vcpu *sv)
+{
+	sv->vmcb->control.int_ctl &=
+		~(SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT));
+	sv->vmcb->control.intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
+	sv->window = false;
+}
+
 /* Whether the guest can take an NMI now: not in its handler, not in an STI / MOV SS shadow. */
 static bool nmi_open(const struct svm_vcpu *sv)
 {
@@ -347,16 +355,25 @@ static bool nmi_open(const struct svm_vcpu *sv)
  * EVENTINJ for this entry, with interrupts and GIF off: a cut-short event first; then the
  * VMM's exception; then the latched NMI when the guest can take it; then the VMM's external
  * interrupt only when the guest can take it (else the interrupt window is armed: V_IRQ exits
- * as soon as it can). An NMI that waits for a shadow arms the window too; one that waits for
- * the handler's IRET waits for the IRET intercept. One that waits behind another event goes
- * in at the next exit.
+ * as soon as it can). One that waits for the handler's IRET waits for the IRET intercept. One
+ * that waits behind another event goes in at the next exit.
+ *
+ * No window while the guest is in an STI / MOV SS shadow: an event that waits only for the
+ * shadow goes in at the next exit, whatever it is (at the latest the host's next timer tick).
+ * QEMU's VMRUN ignores the VMCB's interrupt shadow (int_state), so a V_IRQ armed at an entry
+ * inside the shadow was taken before the shadowed instruction, and the interrupt or NMI then
+ * went in there. The SMP test guest's injection stress saw it at the WRMSR after STI and after
+ * MOV SS (smpg.inj).
  */
 static void inject(struct vcpu *v, struct svm_vcpu *sv, struct dyad_run *run)
 {
 	struct vmcb_control *c = &sv->vmcb->control;
 	struct dyad_event *ev = &run->inject;
+	bool shadow = c->int_state & 1;
 
 	c->event_inj = 0;
+	if (shadow)
+		window_close(sv);
 	sv->nmi_injected = false;
 	if (sv->reinject) {
 		c->event_inj = sv->reinject;
@@ -371,12 +388,14 @@ static void inject(struct vcpu *v, struct svm_vcpu *sv, struct dyad_run *run)
 		sv->nmi_injected = true;
 		return;
 	}
-	if (!sv->nmi_masked && vcpu_nmi_latched(v) && (sv->vmcb->save.rflags & RFLAGS_IF))
-		window_open(sv); /* the shadow ends: VINTR */
+	if (!sv->nmi_masked && vcpu_nmi_latched(v) && (sv->vmcb->save.rflags & RFLAGS_IF) &&
+	    !shadow)
+		window_open(sv); /* behind the VMM's exception: VINTR once IF = 1 again */
 	if (!ev->pending)
 		return;
 	if (ev->type == DYAD_EVENT_EXTINT && !guest_interruptible(sv->vmcb)) {
-		window_open(sv);
+		if (!shadow)
+			window_open(sv);
 		return;
 	}
 	c->event_inj = SVM_EVT_VALID | ev->vector |
@@ -385,14 +404,6 @@ static void inject(struct vcpu *v, struct svm_vcpu *sv, struct dyad_run *run)
 	if (ev->has_error_code && (sv->vmcb->save.cr0 & 1))
 		c->event_inj |= SVM_EVT_ERR_VALID | ((u64)ev->error_code << 32);
 	ev->pending = 0;
-}
-
-static void window_close(struct svm_vcpu *sv)
-{
-	sv->vmcb->control.int_ctl &=
-		~(SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT));
-	sv->vmcb->control.intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
-	sv->window = false;
 }
 
 /* The TF of an NMI's IRET step is the kernel's: the VMM never sees it. */
