@@ -220,6 +220,13 @@ static uint64_t panic_grace(const struct machine *mach)
  */
 #define HALT_HEARTBEAT_MS 10000
 
+/*
+ * With an interrupt held behind an exception (inject_gp), the deadline is at most this far: the
+ * guest takes the exception at the entry, and the next exit, at the latest this deadline, gives
+ * the interrupt back to run->inject. The guest's handler may otherwise end without any exit.
+ */
+#define HELD_RETRY_MS 1
+
 /* Time-driven work and the interrupt to queue, before an entry. */
 static void before_entry(struct machine *mach)
 {
@@ -272,6 +279,11 @@ static void before_entry(struct machine *mach)
 		}
 	}
 	x2apic_pv_eoi_enter(apic);
+	/* A held interrupt goes back into run->inject at the next exit: make one come soon. */
+	if (vcpu_self->held_vector >= 0) {
+		uint64_t soon = now + mach->tsc_khz * HELD_RETRY_MS;
+		due = due && due < soon ? due : soon;
+	}
 	if (!due && mach->opt.ncpus > 1)
 		due = now + mach->tsc_khz * HALT_HEARTBEAT_MS;
 	run->deadline_tsc = due;
