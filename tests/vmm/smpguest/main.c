@@ -109,6 +109,8 @@ static volatile unsigned ap_alive, ap_pings, ap_nudges, spurious[MAX_CPUS];
 static volatile uint64_t bad_if[MAX_CPUS], bad_shadow[MAX_CPUS];
 /* Of those in a shadow: NMIs at the MOV SS one, maskable ones at the STI one; the first vector. */
 static volatile uint64_t bad_nmi_movss[MAX_CPUS], bad_sti[MAX_CPUS], bad_vector[MAX_CPUS];
+/* Where the first interrupt taken with IF = 0 and the first double came: vector << 56 | RIP. */
+static volatile uint64_t bad_if_at[MAX_CPUS], dup_at[MAX_CPUS];
 static volatile uint64_t lat_recv;
 static volatile uint32_t storm_flag[2][STORM_SLOTS];
 static volatile uint64_t storm_sent[2], storm_handled[2], storm_dup[2], storm_lost[2];
@@ -377,8 +379,9 @@ void irq_entry(uint64_t vector, uint64_t rip, uint64_t *frame)
 		for (;;)
 			__asm__ volatile("cli; hlt");
 	}
-	if (!(frame[2] & RFLAGS_IF))
-		bad_if[cpu]++;
+	if (!(frame[2] & RFLAGS_IF) && !bad_if[cpu]++)
+		bad_if_at[cpu] = vector << 56 | rip;
+	uint64_t dups = ipi_dup[cpu] + self_dup[cpu] + timer_dup[cpu];
 	if (rip == (uint64_t)inj_sti_at || rip == (uint64_t)inj_movss_at) {
 		bad_shadow[cpu]++;
 		bad_sti[cpu] += rip == (uint64_t)inj_sti_at;
@@ -386,16 +389,14 @@ void irq_entry(uint64_t vector, uint64_t rip, uint64_t *frame)
 	}
 	if (vector >= VEC_INJ_IPI && vector < VEC_INJ_IPI + MAX_CPUS) {
 		take_flag(&ipi_flag[cpu][vector - VEC_INJ_IPI], &ipi_handled[cpu], &ipi_dup[cpu]);
-		inj_eoi(cpu);
-		return;
 	}
-	if (vector == VEC_INJ_SELF) {
+	if (vector == VEC_INJ_SELF)
 		take_flag(&self_flag[cpu], &self_handled[cpu], &self_dup[cpu]);
-		inj_eoi(cpu);
-		return;
-	}
-	if (vector == VEC_INJ_TIMER) {
+	if (vector == VEC_INJ_TIMER)
 		take_flag(&timer_flag[cpu], &timer_fired[cpu], &timer_dup[cpu]);
+	if (vector >= VEC_INJ_IPI && vector <= VEC_INJ_TIMER) {
+		if (!dups && ipi_dup[cpu] + self_dup[cpu] + timer_dup[cpu])
+			dup_at[cpu] = vector << 56 | rip;
 		inj_eoi(cpu);
 		return;
 	}
@@ -889,6 +890,14 @@ static void inject_stress(uint64_t seconds, unsigned cpus, uint64_t seed)
 		puts(")");
 		puts(", PV EOIs ");
 		putu(pv_eois[c]);
+		if (bad_if[c]) {
+			puts(", first IF=0 at ");
+			puthex(bad_if_at[c]);
+		}
+		if (ipi_dup[c] + self_dup[c] + timer_dup[c]) {
+			puts(", first double at ");
+			puthex(dup_at[c]);
+		}
 		putc('\n');
 	}
 	int nmi_ok = 1;
