@@ -831,18 +831,21 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 	c->tlb_control = 0;
 	run->insn_len = 0;
 	/* V_IRQ is clear once the CPU took the interrupt (or began to: EXITINTINFO below). */
-	if (sv->virq_armed && !(c->int_ctl & SVM_V_IRQ))
+	u8 armed = sv->virq_armed ? sv->virq : 0;
+	if (armed && !(c->int_ctl & SVM_V_IRQ))
 		sv->virq = 0;
 	if (c->exit_int_info & SVM_EVT_VALID) {
 		u64 type = c->exit_int_info & SVM_EVT_TYPE_MASK;
 		u8 vector = (u8)(c->exit_int_info & SVM_EVT_VECTOR_MASK);
 		/*
 		 * Hardware exceptions and interrupts are redelivered; anything else restarts. An
-		 * interrupt goes back to V_IRQ; QEMU reports one V_IRQ delivered as an exception
-		 * with its vector (32 and above: no exception has one).
+		 * interrupt goes back to V_IRQ; QEMU reports a V_IRQ delivery cut short as an
+		 * exception with its vector (and leaves V_IRQ set): one of 32 and above, or the
+		 * vector armed, is the interrupt. Re-injected as an exception as well, vector
+		 * 0x14 was taken twice (/bin/vm's injection test).
 		 */
 		if (type == SVM_EVT_TYPE_INTR ||
-		    (type == SVM_EVT_TYPE_EXCEPTION && vector >= 32))
+		    (type == SVM_EVT_TYPE_EXCEPTION && (vector >= 32 || vector == armed)))
 			sv->virq = vector;
 		else if (type == SVM_EVT_TYPE_NMI || type == SVM_EVT_TYPE_EXCEPTION)
 			sv->reinject = c->exit_int_info &

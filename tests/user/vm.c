@@ -669,7 +669,14 @@ static void test_injection(void)
 	      "an injected interrupt (vector 0x14) is taken once the guest enables interrupts "
 	      "(count %lu)",
 	      IRQ_COUNT);
-	ut_ok(run->stats.exits[DYAD_STAT_INTR_WINDOW] >= 1, "it waited for the interrupt window");
+	/* VMX waits in the interrupt window (an exit); SVM hands it to V_IRQ, which the CPU takes
+	 * itself once IF = 1: no exit. */
+	if (vendor_amd)
+		ut_ok(run->stats.exits[DYAD_STAT_INTR_WINDOW] == 0,
+		      "it waited in V_IRQ, with no window exit (SVM)");
+	else
+		ut_ok(run->stats.exits[DYAD_STAT_INTR_WINDOW] >= 1,
+		      "it waited for the interrupt window");
 	/* An exception is delivered at once, IF or not. */
 	queue(run, DYAD_EVENT_EXCEPTION, 6, 0, 0);
 	ok = vm_expect_out(&c, 0x11, "exception") && IRQ_COUNT == 2;
@@ -680,7 +687,12 @@ static void test_injection(void)
 	ok = vm_expect_out(&c, 0x12, "window") && IRQ_COUNT == 3;
 	ut_ok(ok, "an interrupt queued with IF = 0 is taken exactly once after STI (count %lu)",
 	      IRQ_COUNT);
-	ut_ok(run->stats.exits[DYAD_STAT_INTR_WINDOW] > windows, "through the interrupt window");
+	if (vendor_amd)
+		ut_ok(run->stats.exits[DYAD_STAT_INTR_WINDOW] == windows,
+		      "through V_IRQ, with no window exit (SVM)");
+	else
+		ut_ok(run->stats.exits[DYAD_STAT_INTR_WINDOW] > windows,
+		      "through the interrupt window");
 	vm_shut(&c);
 
 	/* Delivery onto a stack page not faulted in yet: re-injected after the fault, once. */
