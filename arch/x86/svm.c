@@ -65,6 +65,7 @@ struct svm_vcpu {
 	u64 migrations; /* VMRUNs on another CPU than the last one */
 	u64 tlb_gen; /* pmap_guest_tlb_gen() last flushed for */
 	bool flush; /* flush this ASID's nested TLB before the next VMRUN */
+	bool window; /* V_IRQ armed for the interrupt window (EVENTINJ delivery) */
 	u8 virq; /* external interrupt handed to the CPU through V_IRQ, not yet taken; 0: none */
 	bool virq_armed; /* V_IRQ set for virq at the last VMRUN */
 	bool nmi_masked; /* the guest's NMI handler runs: from the injection to its IRET's end */
@@ -85,6 +86,7 @@ _Static_assert(sizeof(struct svm_block) <= (PAGE_SIZE << SVM_BLOCK_ORDER), "svm_
 
 static struct {
 	bool nrips, flush_by_asid;
+	bool irq_by_virq; /* QEMU's TCG: external interrupts through V_IRQ (see inject()) */
 	u32 nasid;
 	paddr_t iopm, msrpm;
 	bool enabled;
@@ -142,6 +144,14 @@ static bool svm_detect(void)
 		printf("svm: missing %s\n", missing);
 		return false;
 	}
+	/* CPUID 0x40000000 names the hypervisor: "TCGTCGTCGTCG" is QEMU's TCG. */
+	cpuid(1, 0, &a, &b, &c, &d);
+	if (c & BIT(31)) {
+		cpuid(0x40000000, 0, &a, &b, &c, &d);
+		svm.irq_by_virq = b == 0x54474354 && c == 0x43544743 && d == 0x47435447;
+	}
+	if (svm.irq_by_virq)
+		printf("svm: QEMU TCG: external interrupts go in through V_IRQ, not EVENTINJ\n");
 	vx86_init();
 	printf("svm: SVM with nested paging, %u ASIDs, nrip-save=%d flush-by-asid=%d xsave=%d\n",
 	       svm.nasid, svm.nrips, svm.flush_by_asid, fpu_xsave_enabled());
@@ -323,6 +333,79 @@ static void svm_destroy(struct vcpu *v)
 
 /* ---- entering the guest ------------------------------------------------------------------ */
 
+static bool nmi_open(const struct svm_vcpu *sv);
+
+static bool guest_interruptible(const struct vmcb *vmcb)
+{
+	return (vmcb->save.rflags & RFLAGS_IF) && !(vmcb->control.int_state & 1);
+}
+
+static void window_open(struct svm_vcpu *sv)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+
+	if (sv->window)
+		return;
+	c->int_ctl |= SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT);
+	c->intercept_misc1 |= SVM_INTERCEPT_VINTR;
+	sv->window = true;
+}
+
+static void window_close(struct svm_vcpu *sv)
+{
+	sv->vmcb->control.int_ctl &=
+		~(SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT));
+	sv->vmcb->control.intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
+	sv->window = false;
+}
+
+/*
+ * EVENTINJ for this entry where EVENTINJ delivers interrupts once (hardware, Bochs): a
+ * cut-short event first; then the VMM's exception; then the latched NMI when the guest can take
+ * it; then the VMM's external interrupt only when the guest can take it (else the interrupt
+ * window is armed: V_IRQ with the VINTR intercept exits as soon as it can). No window inside an
+ * STI / MOV SS shadow (QEMU's VMRUN ignores int_state, so one armed there was taken before the
+ * shadowed instruction): an event that waits for a shadow goes in at the next exit.
+ */
+static void inject_eventinj(struct vcpu *v, struct svm_vcpu *sv, struct dyad_run *run)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+	struct dyad_event *ev = &run->inject;
+	bool shadow = c->int_state & 1;
+
+	if (shadow)
+		window_close(sv);
+	if (sv->reinject) {
+		c->event_inj = sv->reinject;
+		sv->reinject = 0;
+		return;
+	}
+	if ((!ev->pending || ev->type != DYAD_EVENT_EXCEPTION) && nmi_open(sv) &&
+	    vcpu_nmi_take(v)) {
+		c->event_inj = SVM_EVT_VALID | SVM_EVT_TYPE_NMI | T_NMI;
+		c->intercept_misc1 |= SVM_INTERCEPT_IRET;
+		sv->nmi_masked = true;
+		sv->nmi_injected = true;
+		return;
+	}
+	if (!sv->nmi_masked && vcpu_nmi_latched(v) && (sv->vmcb->save.rflags & RFLAGS_IF) &&
+	    !shadow)
+		window_open(sv); /* behind the VMM's exception: VINTR once IF = 1 again */
+	if (!ev->pending)
+		return;
+	if (ev->type == DYAD_EVENT_EXTINT && !guest_interruptible(sv->vmcb)) {
+		if (!shadow)
+			window_open(sv);
+		return;
+	}
+	c->event_inj = SVM_EVT_VALID | ev->vector |
+		       (ev->type == DYAD_EVENT_EXTINT ? SVM_EVT_TYPE_INTR : SVM_EVT_TYPE_EXCEPTION);
+	/* Real mode pushes no error code. */
+	if (ev->has_error_code && (sv->vmcb->save.cr0 & 1))
+		c->event_inj |= SVM_EVT_ERR_VALID | ((u64)ev->error_code << 32);
+	ev->pending = 0;
+}
+
 /*
  * V_IRQ delivers virq when the guest's RFLAGS.IF = 1 (V_IGN_TPR: the VMM's APIC has judged the
  * priority), without a VINTR exit. Not inside an STI / MOV SS shadow: QEMU's VMRUN ignores the
@@ -349,11 +432,11 @@ static bool nmi_open(const struct svm_vcpu *sv)
 }
 
 /*
- * The events of this entry, with interrupts and GIF off. EVENTINJ: an exception or NMI cut
- * short first; then the VMM's exception; then the latched NMI when the guest can take it. An
- * NMI that waits (for its handler's IRET: the IRET intercept; for a shadow or another event)
- * goes in at a later entry. External interrupts never go through EVENTINJ: QEMU's TCG delivers
- * an EVENTINJ interrupt inside VMRUN but leaves it as the CPU's pending exception, and
+ * The events of this entry under QEMU's TCG, with interrupts and GIF off. EVENTINJ: an
+ * exception or NMI cut short first; then the VMM's exception; then the latched NMI when the guest
+ * can take it. An NMI that waits (for its handler's IRET: the IRET intercept; for a shadow or
+ * another event) goes in at a later entry. External interrupts never go through EVENTINJ: QEMU's
+ * TCG delivers an EVENTINJ interrupt inside VMRUN but leaves it as the CPU's pending exception, and
  * delivers it a second time when its loop next stops for an exit request (a timer, a kick, a
  * round-robin slice): the stress saw fixed IPIs and timer interrupts taken twice, the second at
  * the handler's first instruction with IF = 0, at entries where the kernel had injected each
@@ -368,6 +451,10 @@ static void inject(struct vcpu *v, struct svm_vcpu *sv, struct dyad_run *run)
 
 	c->event_inj = 0;
 	sv->nmi_injected = false;
+	if (!svm.irq_by_virq) {
+		inject_eventinj(v, sv, run);
+		return;
+	}
 	if (ev->pending && ev->type == DYAD_EVENT_EXTINT && !sv->virq) {
 		sv->virq = ev->vector;
 		ev->pending = 0;
@@ -682,9 +769,9 @@ static int handle_exit(struct vcpu *v, struct vcpu_exit *out)
 	case SVM_EXIT_INIT:
 		stats[DYAD_STAT_OTHER]++;
 		return VCPU_EXIT_RESUME;
-	case SVM_EXIT_VINTR: /* not intercepted: V_IRQ delivers */
+	case SVM_EXIT_VINTR: /* the interrupt window (EVENTINJ delivery only) */
 		stats[DYAD_STAT_INTR_WINDOW]++;
-		c->intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
+		window_close(sv);
 		return VCPU_EXIT_RESUME;
 	case SVM_EXIT_IRET:
 		/* The NMI handler's IRET, not yet run: step over it (see the top of the file). */
@@ -844,10 +931,12 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 		 * vector armed, is the interrupt. Re-injected as an exception as well, vector
 		 * 0x14 was taken twice (/bin/vm's injection test).
 		 */
-		if (type == SVM_EVT_TYPE_INTR ||
-		    (type == SVM_EVT_TYPE_EXCEPTION && (vector >= 32 || vector == armed)))
+		if (svm.irq_by_virq &&
+		    (type == SVM_EVT_TYPE_INTR ||
+		     (type == SVM_EVT_TYPE_EXCEPTION && (vector >= 32 || vector == armed))))
 			sv->virq = vector;
-		else if (type == SVM_EVT_TYPE_NMI || type == SVM_EVT_TYPE_EXCEPTION)
+		else if (type == SVM_EVT_TYPE_INTR || type == SVM_EVT_TYPE_NMI ||
+			 type == SVM_EVT_TYPE_EXCEPTION)
 			sv->reinject = c->exit_int_info &
 				       (SVM_EVT_VECTOR_MASK | SVM_EVT_TYPE_MASK |
 					SVM_EVT_ERR_VALID | SVM_EVT_VALID | (0xffffffffULL << 32));
