@@ -699,12 +699,15 @@ static void misbehave(void)
 
 static void storm(uint64_t seconds)
 {
-	storm_end = rdtsc() + us_to_tsc(seconds * 1000000);
+	/* The storm's clock starts once the AP has the command: under Bochs that alone can take
+	 * longer than a short storm, and the BSP then sent nothing. */
+	storm_end = ~0ULL;
 	storm_done = 0;
 	if (!ap_command(CMD_STORM)) {
 		check(0, "the AP took the storm command");
 		return;
 	}
+	storm_end = rdtsc() + us_to_tsc(seconds * 1000000);
 	uint64_t t0 = rdtsc();
 	storm_send(0, 0, AP_ID);
 	wait_for((volatile unsigned *)&storm_done, 1, 30000000);
