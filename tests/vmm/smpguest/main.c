@@ -703,11 +703,12 @@ static void storm(uint64_t seconds)
 	 * longer than a short storm, and the BSP then sent nothing. */
 	storm_end = ~0ULL;
 	storm_done = 0;
-	if (!ap_command(CMD_STORM)) {
+	int taken = ap_command(CMD_STORM);
+	storm_end = rdtsc() + us_to_tsc(seconds * 1000000); /* also ends an AP that began late */
+	if (!taken) {
 		check(0, "the AP took the storm command");
 		return;
 	}
-	storm_end = rdtsc() + us_to_tsc(seconds * 1000000);
 	uint64_t t0 = rdtsc();
 	storm_send(0, 0, AP_ID);
 	wait_for((volatile unsigned *)&storm_done, 1, 30000000);
