@@ -377,6 +377,7 @@ help:
 	@echo "  make bench-threads  thread/process switch, fault-in on 1/2/4 CPUs, munmap cost (QEMU)"
 	@echo "  make stress         the address-space stress alone (QEMU), STRESS_SECONDS=300 SEED=-"
 	@echo "  make stress-vmm-chaos  the chaos guest under the VMM (QEMU), SEED=- RUNS=8 CHAOS_OPS=4000"
+	@echo "  make stress-vmm-inject  interrupt injection stress, 2 and 4 vCPUs (QEMU), INJ_SECONDS=10 INJ_SEED="
 	@echo "  make vmm-e2e        Linux guests through the VMM (QEMU); vmm-e2e-bochs on VMX"
 	@echo "  make vmm-e2e-kernels  other stock kernels (Debian 13, backports, sid) and guest workloads (QEMU)"
 	@echo "  make guest-rootfs   the Debian 12 disk image for DISK=debian (mmdebstrap, as root)"

@@ -14,7 +14,8 @@
  * Rules SVM leaves to software: V_INTR_MASKING keeps host interrupts away from the guest's IF
  * and CR8; VMRUN runs with GIF clear and the host's IF set, so a host interrupt is an INTR
  * exit taken at STGI and a spinning guest never starves the host. An event whose delivery an
- * exit cut short (EXITINTINFO) is re-injected before anything else.
+ * exit cut short (EXITINTINFO) is re-injected before anything else. External interrupts go in
+ * through V_IRQ, never EVENTINJ (QEMU delivered EVENTINJ interrupts twice: see inject()).
  *
  * NMIs (DYAD_VCPU_NMI) go in through EVENTINJ. SVM keeps no NMI blocking for the guest (V_NMI
  * would, on CPUs that have it; neither emulator does), so it is kept here: from the injection
@@ -22,7 +23,7 @@
  * yet, so the guest goes on with RFLAGS.TF set and #DB intercepted: the single-step trap right
  * after the IRET ends the blocking, and only then can the next NMI go in (one delivered at the
  * IRET itself would land on the handler's own frame). An NMI that waits for an STI / MOV SS
- * shadow uses the interrupt window (V_IRQ), which opens when the shadow ends with IF = 1.
+ * shadow, or behind another event, goes in at the next entry.
  *
  * No NRIP save under QEMU TCG: the length of an instruction the kernel skips is decoded from
  * its bytes (prefixes, then the expected opcode). TLB: each vCPU has its own ASID; its nested
@@ -65,7 +66,9 @@ struct svm_vcpu {
 	u64 migrations; /* VMRUNs on another CPU than the last one */
 	u64 tlb_gen; /* pmap_guest_tlb_gen() last flushed for */
 	bool flush; /* flush this ASID's nested TLB before the next VMRUN */
-	bool window; /* V_IRQ armed for the interrupt window */
+	bool window; /* V_IRQ armed for the interrupt window (EVENTINJ delivery) */
+	u8 virq; /* external interrupt handed to the CPU through V_IRQ, not yet taken; 0: none */
+	bool virq_armed; /* V_IRQ set for virq at the last VMRUN */
 	bool nmi_masked; /* the guest's NMI handler runs: from the injection to its IRET's end */
 	bool nmi_step; /* TF set at the guest's IRET: the next #DB exit ends nmi_masked */
 	bool nmi_step_tf; /* the guest's own TF was set at that IRET: the #DB is also its */
@@ -84,6 +87,7 @@ _Static_assert(sizeof(struct svm_block) <= (PAGE_SIZE << SVM_BLOCK_ORDER), "svm_
 
 static struct {
 	bool nrips, flush_by_asid;
+	bool irq_by_virq; /* QEMU's TCG: external interrupts through V_IRQ (see inject()) */
 	u32 nasid;
 	paddr_t iopm, msrpm;
 	bool enabled;
@@ -141,6 +145,10 @@ static bool svm_detect(void)
 		printf("svm: missing %s\n", missing);
 		return false;
 	}
+	/* QEMU's TCG delivers an EVENTINJ interrupt twice: see inject(). */
+	svm.irq_by_virq = cpu_features.qemu_tcg;
+	if (svm.irq_by_virq)
+		printf("svm: QEMU TCG: external interrupts go in through V_IRQ, not EVENTINJ\n");
 	vx86_init();
 	printf("svm: SVM with nested paging, %u ASIDs, nrip-save=%d flush-by-asid=%d xsave=%d\n",
 	       svm.nasid, svm.nrips, svm.flush_by_asid, fpu_xsave_enabled());
@@ -334,6 +342,8 @@ static void svm_destroy(struct vcpu *v)
 
 /* ---- entering the guest ------------------------------------------------------------------ */
 
+static bool nmi_open(const struct svm_vcpu *sv);
+
 static bool guest_interruptible(const struct vmcb *vmcb)
 {
 	return (vmcb->save.rflags & RFLAGS_IF) && !(vmcb->control.int_state & 1);
@@ -350,27 +360,30 @@ static void window_open(struct svm_vcpu *sv)
 	sv->window = true;
 }
 
-/* Whether the guest can take an NMI now: not in its handler, not in an STI / MOV SS shadow. */
-static bool nmi_open(const struct svm_vcpu *sv)
+static void window_close(struct svm_vcpu *sv)
 {
-	return !sv->nmi_masked && !(sv->vmcb->control.int_state & 1);
+	sv->vmcb->control.int_ctl &=
+		~(SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT));
+	sv->vmcb->control.intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
+	sv->window = false;
 }
 
 /*
- * EVENTINJ for this entry, with interrupts and GIF off: a cut-short event first; then the
- * VMM's exception; then the latched NMI when the guest can take it; then the VMM's external
- * interrupt only when the guest can take it (else the interrupt window is armed: V_IRQ exits
- * as soon as it can). An NMI that waits for a shadow arms the window too; one that waits for
- * the handler's IRET waits for the IRET intercept. One that waits behind another event goes
- * in at the next exit.
+ * EVENTINJ for this entry where EVENTINJ delivers interrupts once (hardware, Bochs): a
+ * cut-short event first; then the VMM's exception; then the latched NMI when the guest can take
+ * it; then the VMM's external interrupt only when the guest can take it (else the interrupt
+ * window is armed: V_IRQ with the VINTR intercept exits as soon as it can). No window inside an
+ * STI / MOV SS shadow (QEMU's VMRUN ignores int_state, so one armed there was taken before the
+ * shadowed instruction): an event that waits for a shadow goes in at the next exit.
  */
-static void inject(struct vcpu *v, struct svm_vcpu *sv, struct dyad_run *run)
+static void inject_eventinj(struct vcpu *v, struct svm_vcpu *sv, struct dyad_run *run)
 {
 	struct vmcb_control *c = &sv->vmcb->control;
 	struct dyad_event *ev = &run->inject;
+	bool shadow = c->int_state & 1;
 
-	c->event_inj = 0;
-	sv->nmi_injected = false;
+	if (shadow)
+		window_close(sv);
 	if (sv->reinject) {
 		c->event_inj = sv->reinject;
 		sv->reinject = 0;
@@ -384,12 +397,14 @@ static void inject(struct vcpu *v, struct svm_vcpu *sv, struct dyad_run *run)
 		sv->nmi_injected = true;
 		return;
 	}
-	if (!sv->nmi_masked && vcpu_nmi_latched(v) && (sv->vmcb->save.rflags & RFLAGS_IF))
-		window_open(sv); /* the shadow ends: VINTR */
+	if (!sv->nmi_masked && vcpu_nmi_latched(v) && (sv->vmcb->save.rflags & RFLAGS_IF) &&
+	    !shadow)
+		window_open(sv); /* behind the VMM's exception: VINTR once IF = 1 again */
 	if (!ev->pending)
 		return;
 	if (ev->type == DYAD_EVENT_EXTINT && !guest_interruptible(sv->vmcb)) {
-		window_open(sv);
+		if (!shadow)
+			window_open(sv);
 		return;
 	}
 	c->event_inj = SVM_EVT_VALID | ev->vector |
@@ -400,12 +415,80 @@ static void inject(struct vcpu *v, struct svm_vcpu *sv, struct dyad_run *run)
 	ev->pending = 0;
 }
 
-static void window_close(struct svm_vcpu *sv)
+/*
+ * V_IRQ delivers virq when the guest's RFLAGS.IF = 1 (V_IGN_TPR: the VMM's APIC has judged the
+ * priority), without a VINTR exit. Not inside an STI / MOV SS shadow: QEMU's VMRUN ignores the
+ * VMCB's int_state, so an interrupt armed at an entry inside a shadow was taken before the
+ * shadowed instruction (the SMP test guest's injection stress caught it at the WRMSR after STI
+ * and after MOV SS); it waits for the next entry outside the shadow.
+ */
+static void virq_set(struct svm_vcpu *sv, bool shadow)
 {
-	sv->vmcb->control.int_ctl &=
-		~(SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT));
-	sv->vmcb->control.intercept_misc1 &= ~SVM_INTERCEPT_VINTR;
-	sv->window = false;
+	struct vmcb_control *c = &sv->vmcb->control;
+
+	c->int_ctl &= ~(SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT) |
+			(0xffULL << SVM_V_INTR_VECTOR_SHIFT));
+	sv->virq_armed = sv->virq && !shadow;
+	if (sv->virq_armed)
+		c->int_ctl |= SVM_V_IRQ | SVM_V_IGN_TPR | (0xfULL << SVM_V_INTR_PRIO_SHIFT) |
+			      ((u64)sv->virq << SVM_V_INTR_VECTOR_SHIFT);
+}
+
+/* Whether the guest can take an NMI now: not in its handler, not in an STI / MOV SS shadow. */
+static bool nmi_open(const struct svm_vcpu *sv)
+{
+	return !sv->nmi_masked && !(sv->vmcb->control.int_state & 1);
+}
+
+/*
+ * The events of this entry under QEMU's TCG, with interrupts and GIF off. EVENTINJ: an
+ * exception or NMI cut short first; then the VMM's exception; then the latched NMI when the guest
+ * can take it. An NMI that waits (for its handler's IRET: the IRET intercept; for a shadow or
+ * another event) goes in at a later entry. External interrupts never go through EVENTINJ: QEMU's
+ * TCG delivers an EVENTINJ interrupt inside VMRUN but leaves it as the CPU's pending exception, and
+ * delivers it a second time when its loop next stops for an exit request (a timer, a kick, a
+ * round-robin slice): the stress saw fixed IPIs and timer interrupts taken twice, the second at
+ * the handler's first instruction with IF = 0, at entries where the kernel had injected each
+ * once and re-injected nothing. So the VMM's interrupt (or one cut short) is handed to V_IRQ,
+ * which the CPU takes itself as soon as RFLAGS.IF allows, after any EVENTINJ event; the VMM's
+ * request is done then, and the kernel keeps the vector until the CPU has taken it.
+ */
+static void inject(struct vcpu *v, struct svm_vcpu *sv, struct dyad_run *run)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+	struct dyad_event *ev = &run->inject;
+
+	c->event_inj = 0;
+	sv->nmi_injected = false;
+	if (!svm.irq_by_virq) {
+		inject_eventinj(v, sv, run);
+		return;
+	}
+	if (ev->pending && ev->type == DYAD_EVENT_EXTINT && !sv->virq) {
+		sv->virq = ev->vector;
+		ev->pending = 0;
+	}
+	virq_set(sv, c->int_state & 1);
+	if (sv->reinject) {
+		c->event_inj = sv->reinject;
+		sv->reinject = 0;
+		return;
+	}
+	if ((!ev->pending || ev->type != DYAD_EVENT_EXCEPTION) && nmi_open(sv) &&
+	    vcpu_nmi_take(v)) {
+		c->event_inj = SVM_EVT_VALID | SVM_EVT_TYPE_NMI | T_NMI;
+		c->intercept_misc1 |= SVM_INTERCEPT_IRET;
+		sv->nmi_masked = true;
+		sv->nmi_injected = true;
+		return;
+	}
+	if (!ev->pending || ev->type != DYAD_EVENT_EXCEPTION)
+		return;
+	c->event_inj = SVM_EVT_VALID | SVM_EVT_TYPE_EXCEPTION | ev->vector;
+	/* Real mode pushes no error code. */
+	if (ev->has_error_code && (sv->vmcb->save.cr0 & 1))
+		c->event_inj |= SVM_EVT_ERR_VALID | ((u64)ev->error_code << 32);
+	ev->pending = 0;
 }
 
 /* The TF of an NMI's IRET step is the kernel's: the VMM never sees it. */
@@ -695,7 +778,7 @@ static int handle_exit(struct vcpu *v, struct vcpu_exit *out)
 	case SVM_EXIT_INIT:
 		stats[DYAD_STAT_OTHER]++;
 		return VCPU_EXIT_RESUME;
-	case SVM_EXIT_VINTR:
+	case SVM_EXIT_VINTR: /* the interrupt window (EVENTINJ delivery only) */
 		stats[DYAD_STAT_INTR_WINDOW]++;
 		window_close(sv);
 		return VCPU_EXIT_RESUME;
@@ -723,7 +806,8 @@ static int handle_exit(struct vcpu *v, struct vcpu_exit *out)
 		}
 		if (!skip(v, op_hlt, 1))
 			return internal(run, c);
-		return VCPU_EXIT_HALT;
+		/* An interrupt waiting in V_IRQ (HLT exits before it is taken) ends the HLT. */
+		return sv->virq ? VCPU_EXIT_RESUME : VCPU_EXIT_HALT;
 	case SVM_EXIT_IOIO:
 		return exit_ioio(v);
 	case SVM_EXIT_MSR:
@@ -842,11 +926,26 @@ static int svm_enter(struct vcpu *v, struct vcpu_exit *out)
 
 	c->tlb_control = 0;
 	run->insn_len = 0;
+	/* V_IRQ is clear once the CPU took the interrupt (or began to: EXITINTINFO below). */
+	u8 armed = sv->virq_armed ? sv->virq : 0;
+	if (armed && !(c->int_ctl & SVM_V_IRQ))
+		sv->virq = 0;
 	if (c->exit_int_info & SVM_EVT_VALID) {
 		u64 type = c->exit_int_info & SVM_EVT_TYPE_MASK;
-		/* Hardware exceptions and interrupts are redelivered; anything else restarts. */
-		if (type == SVM_EVT_TYPE_INTR || type == SVM_EVT_TYPE_NMI ||
-		    type == SVM_EVT_TYPE_EXCEPTION)
+		u8 vector = (u8)(c->exit_int_info & SVM_EVT_VECTOR_MASK);
+		/*
+		 * Hardware exceptions and interrupts are redelivered; anything else restarts. An
+		 * interrupt goes back to V_IRQ; QEMU reports a V_IRQ delivery cut short as an
+		 * exception with its vector (and leaves V_IRQ set): one of 32 and above, or the
+		 * vector armed, is the interrupt. Re-injected as an exception as well, vector
+		 * 0x14 was taken twice (/bin/vm's injection test).
+		 */
+		if (svm.irq_by_virq &&
+		    (type == SVM_EVT_TYPE_INTR ||
+		     (type == SVM_EVT_TYPE_EXCEPTION && (vector >= 32 || vector == armed))))
+			sv->virq = vector;
+		else if (type == SVM_EVT_TYPE_INTR || type == SVM_EVT_TYPE_NMI ||
+			 type == SVM_EVT_TYPE_EXCEPTION)
 			sv->reinject = c->exit_int_info &
 				       (SVM_EVT_VECTOR_MASK | SVM_EVT_TYPE_MASK |
 					SVM_EVT_ERR_VALID | SVM_EVT_VALID | (0xffffffffULL << 32));

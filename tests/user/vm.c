@@ -46,6 +46,9 @@ static int vendor_amd;
  * IF = 0 never gets a host interrupt.
  */
 static int svm_partial;
+/* QEMU's TCG ("TCGTCGTCGTCG" at CPUID 0x40000000): Dyad's SVM backend hands external
+ * interrupts to V_IRQ there, with no interrupt-window exit (arch/x86/svm.c, inject()). */
+static int qemu_tcg;
 
 static void cpuid_regs(unsigned leaf, unsigned sub, unsigned r[4])
 {
@@ -58,6 +61,10 @@ static void detect_cpu(void)
 
 	cpuid_regs(0, 0, r);
 	vendor_amd = r[1] == 0x68747541 || r[1] == 0x6f677948; /* "Auth", "Hygo": SVM's vendors */
+	/* QEMU's TCG answers CPUID 0x40000000 with its signature, with or without CPUID 1 ECX[31]. */
+	unsigned h[4];
+	cpuid_regs(0x40000000, 0, h);
+	qemu_tcg = h[1] == 0x54474354 && h[2] == 0x43544743 && h[3] == 0x47435447;
 	cpuid_regs(1, 0, r);
 	family = ((r[0] >> 8) & 0xf) + ((r[0] >> 8 & 0xf) == 0xf ? (r[0] >> 20) & 0xff : 0);
 	cpuid_regs(0x80000000, 0, r);
@@ -669,7 +676,14 @@ static void test_injection(void)
 	      "an injected interrupt (vector 0x14) is taken once the guest enables interrupts "
 	      "(count %lu)",
 	      IRQ_COUNT);
-	ut_ok(run->stats.exits[DYAD_STAT_INTR_WINDOW] >= 1, "it waited for the interrupt window");
+	/* It waits in the interrupt window (an exit), except with SVM under QEMU's TCG, where the
+	 * kernel hands it to V_IRQ, which the CPU takes itself once IF = 1: no exit. */
+	if (vendor_amd && qemu_tcg)
+		ut_ok(run->stats.exits[DYAD_STAT_INTR_WINDOW] == 0,
+		      "it waited in V_IRQ, with no window exit (SVM under QEMU TCG)");
+	else
+		ut_ok(run->stats.exits[DYAD_STAT_INTR_WINDOW] >= 1,
+		      "it waited for the interrupt window");
 	/* An exception is delivered at once, IF or not. */
 	queue(run, DYAD_EVENT_EXCEPTION, 6, 0, 0);
 	ok = vm_expect_out(&c, 0x11, "exception") && IRQ_COUNT == 2;
@@ -680,7 +694,12 @@ static void test_injection(void)
 	ok = vm_expect_out(&c, 0x12, "window") && IRQ_COUNT == 3;
 	ut_ok(ok, "an interrupt queued with IF = 0 is taken exactly once after STI (count %lu)",
 	      IRQ_COUNT);
-	ut_ok(run->stats.exits[DYAD_STAT_INTR_WINDOW] > windows, "through the interrupt window");
+	if (vendor_amd && qemu_tcg)
+		ut_ok(run->stats.exits[DYAD_STAT_INTR_WINDOW] == windows,
+		      "through V_IRQ, with no window exit (SVM under QEMU TCG)");
+	else
+		ut_ok(run->stats.exits[DYAD_STAT_INTR_WINDOW] > windows,
+		      "through the interrupt window");
 	vm_shut(&c);
 
 	/* Delivery onto a stack page not faulted in yet: re-injected after the fault, once. */

@@ -37,6 +37,10 @@
 #                       ID, an INIT to itself and an illegal vector, each reported by the VMM in
 #                       one line; an IPI storm both ways (2 s, or 10 s) counted on both sides;
 #                       IPI latency to a running and to a halted vCPU (printed, for the figures)
+#   CASE smp-inject2, smp-inject4  the SMP test guest's injection stress (smpg.inj) with -c 2 or
+#                       -c 4 for INJ_SECONDS (default 10) from INJ_SEED (default: a new seed, printed):
+#                       x2APIC WRMSRs in and out of STI / MOV SS shadows and with interrupts off,
+#                       while IPIs, self-IPIs, TSC deadlines and NMIs come in; each exactly once
 #   CASE garbage-initrd Debian's vmlinux with an initrd of garbage: the guest kernel panics, and
 #                       the VMM must say so in one line and end with status 5
 #   CASE hvc0-input     the busybox shell on the virtio console (-C hvc): a command typed into
@@ -328,6 +332,28 @@ smp_guest() {
 		"$name: the VMM reports the illegal vector in one line"
 	tap "$(grep -aq '^vmm: guest wrote 0 to the debug port' "$log" && grep -aq '^init: /bin/vmm exited with status 0$' "$log"; echo $?)" \
 		"$name: verdict 0 on the debug port, the VMM ended with status 0 and the kernel lives on"
+}
+
+# The injection stress of the SMP test guest on $1 vCPUs: its check lines as TAP.
+smp_inject() {
+	local name=smp-inject$1 log=$BUILD_DIR/vmm-e2e-$emu-smp-inject$1.log smpg line
+	local words="-a smpg.storm=1 -a smpg.lat=3 -a smpg.inj=${INJ_SECONDS:-10} -a smpg.cpus=$1"
+	smpg=$(dirname "$bad")/smpguest
+	[[ -s $smpg ]] || die "no $smpg (make $smpg)"
+	[[ -z ${INJ_SEED:-} ]] || words+=" -a smpg.seed=$INJ_SEED"
+	iso_extra=("$smpg:/boot/smpguest")
+	boot "$name" "-c $1 -m 64M $words /boot/smpguest"
+	iso_extra=()
+	if no_vm "$log"; then
+		skip "$name: the injection stress" "Dyad found no VMX or SVM here"
+		return
+	fi
+	grep -a '^smpg: ' "$log" | grep -av '^smpg: \(ok\|FAIL\) - ' | sed "s/^smpg: /# $name: /" || true
+	while IFS= read -r line; do
+		tap "$([[ $line == 'smpg: ok - '* ]]; echo $?)" "$name: ${line#smpg: * - }"
+	done < <(grep -a '^smpg: \(ok\|FAIL\) - ' "$log")
+	tap "$(grep -aq '^smpg: done, 0 failed' "$log" && grep -aq '^vmm: guest wrote 0 to the debug port' "$log"; echo $?)" \
+		"$name: the guest ran to its end, verdict 0"
 }
 
 garbage_initrd() {
@@ -638,6 +664,8 @@ for c in "$@"; do
 	bad-guest) bad_guest ;;
 	smp-guest) smp_guest 2 ;;
 	smp-guest-10s) smp_guest 10 -10s ;;
+	smp-inject2) smp_inject 2 ;;
+	smp-inject4) smp_inject 4 ;;
 	garbage-initrd) garbage_initrd ;;
 	hvc0-input) hvc0_input ;;
 	chaos-guest) chaos_guest ;;

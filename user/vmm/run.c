@@ -46,10 +46,18 @@ static void skip(struct dyad_run *run, unsigned fallback)
 	run->regs.rip += run->insn_len ? run->insn_len : fallback;
 }
 
+/*
+ * The exiting instruction faults. An external interrupt waiting in run->inject (taken from the
+ * APIC or PIC before this exit, not yet deliverable: RFLAGS.IF = 0 or a shadow) is not dropped:
+ * it is held and goes back into run->inject once the #GP is delivered. Dropped, its vector would
+ * stay in service forever and block every vector of its priority class and below.
+ */
 static void inject_gp(struct machine *mach)
 {
 	struct dyad_run *run = vcpu_self->run;
 
+	if (run->inject.pending && run->inject.type == DYAD_EVENT_EXTINT)
+		vcpu_self->held_vector = run->inject.vector;
 	mach->gp_injected++;
 	run->inject = (struct dyad_event){ .pending = 1,
 					   .type = DYAD_EVENT_EXCEPTION,
@@ -212,6 +220,13 @@ static uint64_t panic_grace(const struct machine *mach)
  */
 #define HALT_HEARTBEAT_MS 10000
 
+/*
+ * With an interrupt held behind an exception (inject_gp), the deadline is at most this far: the
+ * guest takes the exception at the entry, and the next exit, at the latest this deadline, gives
+ * the interrupt back to run->inject. The guest's handler may otherwise end without any exit.
+ */
+#define HELD_RETRY_MS 1
+
 /* Time-driven work and the interrupt to queue, before an entry. */
 static void before_entry(struct machine *mach)
 {
@@ -231,7 +246,12 @@ static void before_entry(struct machine *mach)
 			machine_stats_sum(mach, &mach->banner_stats);
 		}
 	}
-	if (!run->inject.pending) {
+	if (!run->inject.pending && vcpu_self->held_vector >= 0) {
+		run->inject = (struct dyad_event){ .pending = 1,
+						   .type = DYAD_EVENT_EXTINT,
+						   .vector = (uint8_t)vcpu_self->held_vector };
+		vcpu_self->held_vector = -1;
+	} else if (!run->inject.pending) {
 		unsigned long held = apic->extint_below_16;
 		int v = x2apic_take_interrupt(apic);
 		if (!held && apic->extint_below_16)
@@ -259,6 +279,11 @@ static void before_entry(struct machine *mach)
 		}
 	}
 	x2apic_pv_eoi_enter(apic);
+	/* A held interrupt goes back into run->inject at the next exit: make one come soon. */
+	if (vcpu_self->held_vector >= 0) {
+		uint64_t soon = now + mach->tsc_khz * HELD_RETRY_MS;
+		due = due && due < soon ? due : soon;
+	}
 	if (!due && mach->opt.ncpus > 1)
 		due = now + mach->tsc_khz * HALT_HEARTBEAT_MS;
 	run->deadline_tsc = due;

@@ -173,7 +173,9 @@ int vcpus_create(struct machine *mach)
 	for (unsigned i = 0; i < n; i++) {
 		struct vcpu_ctx *vc = &mach->vcpus[i];
 
-		*vc = (struct vcpu_ctx){ .mach = mach, .id = i, .state = VCPU_WAIT_SIPI };
+		*vc = (struct vcpu_ctx){
+			.mach = mach, .id = i, .state = VCPU_WAIT_SIPI, .held_vector = -1
+		};
 		pthread_cond_init(&vc->wake, NULL);
 		if (i == 0) {
 			vc->fd = mach->vcpu_fd;
@@ -232,6 +234,7 @@ static int ap_load_sipi_state(struct vcpu_ctx *vc)
 	vc->run->regs.rflags = 0x2;
 	vc->run->regs.rdx = 0x600; /* a family-6 signature, as after reset */
 	vc->run->inject.pending = 0;
+	vc->held_vector = -1; /* INIT reset the APIC that had it in service */
 	return 0;
 }
 

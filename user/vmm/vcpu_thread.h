@@ -32,6 +32,12 @@ struct vcpu_ctx {
 	pthread_cond_t wake; /* state changes for a waiting vCPU (with mach->lock) */
 	unsigned long ipis_received, kicks_received;
 	struct mmio_stuck stuck; /* the same unfinished MMIO exit in a row (mmio.h) */
+	/*
+	 * An external interrupt already taken from the APIC or PIC (in service there) that an
+	 * exception the VMM raised pushed out of run->inject before the guest could take it:
+	 * it goes back into run->inject before any new one is taken. -1: none.
+	 */
+	int held_vector;
 };
 
 /* The vCPU whose thread this is (NULL on a thread that runs none). */

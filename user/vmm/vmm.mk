@@ -122,6 +122,14 @@ stress-vmm-chaos: deps $(VMM_E2E_DEPS) guest-image
 	echo "stress-vmm-chaos: seeds $$seeds(replay: make stress-vmm-chaos SEED=$$(printf '%#x' $$first) RUNS=$(RUNS) CHAOS_OPS=$(CHAOS_OPS))"; \
 	CHAOS_SEEDS="$$seeds" CHAOS_OPS=$(CHAOS_OPS) VMM_E2E_TIMEOUT=$${VMM_E2E_TIMEOUT:-1800} \
 		tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) chaos-guest
+# The SMP test guest's injection stress (tests/vmm/smpguest, smpg.inj): 2 and then 4 vCPUs doing
+# x2APIC WRMSRs in every interrupt window while IPIs, timers and NMIs come in, INJ_SECONDS each
+# (default 10) from INJ_SEED (default: a new seed each boot, printed; it replays each vCPU's
+# operations). About 1 minute under QEMU; VMM_E2E_EMU=bochs for VMX.
+.PHONY: stress-vmm-inject
+stress-vmm-inject: deps $(VMM_E2E_DEPS)
+	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) smp-inject2 smp-inject4
+
 # Every amd64 flavour Debian ships for the release (vmlinux each), about 4 minutes.
 vmm-e2e-flavours: deps $(VMM_E2E_DEPS) guest-image guest-image-cloud guest-image-rt
 	tests/vmm/e2e.sh $(KERNEL) $(VMM_BIN) $(GUEST_DIR) $(VMM_BAD_GUEST) linux-vmlinux \

@@ -123,6 +123,7 @@ _Static_assert(__builtin_offsetof(struct vmcb, save.g_pat) == 0x668, "vmcb");
 #define SVM_V_IRQ BIT(8)
 #define SVM_V_INTR_PRIO_SHIFT 16
 #define SVM_V_IGN_TPR BIT(20)
+#define SVM_V_INTR_VECTOR_SHIFT 32 /* V_INTR_VECTOR: bits 39:32 */
 #define SVM_V_INTR_MASKING BIT(24)
 
 /* tlb_control */
