@@ -369,6 +369,31 @@ static void window_close(struct svm_vcpu *sv)
 }
 
 /*
+ * What goes into EVENTINJ ahead of the VMM's event, on both delivery paths: an event cut short
+ * at the last exit, else the latched NMI when the guest can take it and the VMM has no exception
+ * waiting. True if it filled EVENTINJ.
+ */
+static bool inject_first(struct vcpu *v, struct svm_vcpu *sv, const struct dyad_event *ev)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+
+	if (sv->reinject) {
+		c->event_inj = sv->reinject;
+		sv->reinject = 0;
+		return true;
+	}
+	if ((!ev->pending || ev->type != DYAD_EVENT_EXCEPTION) && nmi_open(sv) &&
+	    vcpu_nmi_take(v)) {
+		c->event_inj = SVM_EVT_VALID | SVM_EVT_TYPE_NMI | T_NMI;
+		c->intercept_misc1 |= SVM_INTERCEPT_IRET;
+		sv->nmi_masked = true;
+		sv->nmi_injected = true;
+		return true;
+	}
+	return false;
+}
+
+/*
  * EVENTINJ for this entry where EVENTINJ delivers interrupts once (hardware, Bochs): a
  * cut-short event first; then the VMM's exception; then the latched NMI when the guest can take
  * it; then the VMM's external interrupt only when the guest can take it (else the interrupt
@@ -384,19 +409,8 @@ static void inject_eventinj(struct vcpu *v, struct svm_vcpu *sv, struct dyad_run
 
 	if (shadow)
 		window_close(sv);
-	if (sv->reinject) {
-		c->event_inj = sv->reinject;
-		sv->reinject = 0;
+	if (inject_first(v, sv, ev))
 		return;
-	}
-	if ((!ev->pending || ev->type != DYAD_EVENT_EXCEPTION) && nmi_open(sv) &&
-	    vcpu_nmi_take(v)) {
-		c->event_inj = SVM_EVT_VALID | SVM_EVT_TYPE_NMI | T_NMI;
-		c->intercept_misc1 |= SVM_INTERCEPT_IRET;
-		sv->nmi_masked = true;
-		sv->nmi_injected = true;
-		return;
-	}
 	if (!sv->nmi_masked && vcpu_nmi_latched(v) && (sv->vmcb->save.rflags & RFLAGS_IF) &&
 	    !shadow)
 		window_open(sv); /* behind the VMM's exception: VINTR once IF = 1 again */
@@ -469,19 +483,8 @@ static void inject(struct vcpu *v, struct svm_vcpu *sv, struct dyad_run *run)
 		ev->pending = 0;
 	}
 	virq_set(sv, c->int_state & 1);
-	if (sv->reinject) {
-		c->event_inj = sv->reinject;
-		sv->reinject = 0;
+	if (inject_first(v, sv, ev))
 		return;
-	}
-	if ((!ev->pending || ev->type != DYAD_EVENT_EXCEPTION) && nmi_open(sv) &&
-	    vcpu_nmi_take(v)) {
-		c->event_inj = SVM_EVT_VALID | SVM_EVT_TYPE_NMI | T_NMI;
-		c->intercept_misc1 |= SVM_INTERCEPT_IRET;
-		sv->nmi_masked = true;
-		sv->nmi_injected = true;
-		return;
-	}
 	if (!ev->pending || ev->type != DYAD_EVENT_EXCEPTION)
 		return;
 	c->event_inj = SVM_EVT_VALID | SVM_EVT_TYPE_EXCEPTION | ev->vector;

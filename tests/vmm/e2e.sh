@@ -307,21 +307,28 @@ boot_cpu_check() { # NAME LOG
 		"$1: QEMU TCG: the guest entered on host CPUs${on:- (none reported)}, never the boot CPU 0"
 }
 
-smp_guest() {
-	local name=smp-guest${2:-} log=$BUILD_DIR/vmm-e2e-$emu-smp-guest${2:-}.log smpg line
+# smpg_boot NAME WHAT "VMM ARGS": boots the SMP test guest as NAME, shows its lines and makes its
+# check lines TAP; returns 1 after a skip where Dyad found no VMX or SVM.
+smpg_boot() {
+	local name=$1 log=$BUILD_DIR/vmm-e2e-$emu-$1.log smpg line
 	smpg=$(dirname "$bad")/smpguest
 	[[ -s $smpg ]] || die "no $smpg (make $smpg)"
 	iso_extra=("$smpg:/boot/smpguest")
-	boot "$name" "-c 2 -m 64M -a smpg.storm=$1 /boot/smpguest"
+	boot "$name" "$3 /boot/smpguest"
 	iso_extra=()
 	if no_vm "$log"; then
-		skip "$name: the SMP test guest" "Dyad found no VMX or SVM here"
-		return
+		skip "$name: $2" "Dyad found no VMX or SVM here"
+		return 1
 	fi
 	grep -a '^smpg: ' "$log" | grep -av '^smpg: \(ok\|FAIL\) - ' | sed "s/^smpg: /# $name: /" || true
 	while IFS= read -r line; do
 		tap "$([[ $line == 'smpg: ok - '* ]]; echo $?)" "$name: ${line#smpg: * - }"
 	done < <(grep -a '^smpg: \(ok\|FAIL\) - ' "$log")
+}
+
+smp_guest() {
+	local name=smp-guest${2:-} log=$BUILD_DIR/vmm-e2e-$emu-smp-guest${2:-}.log
+	smpg_boot "$name" "the SMP test guest" "-c 2 -m 64M -a smpg.storm=$1" || return 0
 	tap "$(grep -aq '^smpg: done, 0 failed' "$log"; echo $?)" "$name: the guest ran to its end"
 	boot_cpu_check "$name" "$log"
 	tap "$(grep -aq '^vmm: vCPU 0 sent an IPI (ICR 0x4610) to destination 0x9: no such CPU' "$log"; echo $?)" \
@@ -336,22 +343,10 @@ smp_guest() {
 
 # The injection stress of the SMP test guest on $1 vCPUs: its check lines as TAP.
 smp_inject() {
-	local name=smp-inject$1 log=$BUILD_DIR/vmm-e2e-$emu-smp-inject$1.log smpg line
+	local name=smp-inject$1 log=$BUILD_DIR/vmm-e2e-$emu-smp-inject$1.log
 	local words="-a smpg.storm=1 -a smpg.lat=3 -a smpg.inj=${INJ_SECONDS:-10} -a smpg.cpus=$1"
-	smpg=$(dirname "$bad")/smpguest
-	[[ -s $smpg ]] || die "no $smpg (make $smpg)"
 	[[ -z ${INJ_SEED:-} ]] || words+=" -a smpg.seed=$INJ_SEED"
-	iso_extra=("$smpg:/boot/smpguest")
-	boot "$name" "-c $1 -m 64M $words /boot/smpguest"
-	iso_extra=()
-	if no_vm "$log"; then
-		skip "$name: the injection stress" "Dyad found no VMX or SVM here"
-		return
-	fi
-	grep -a '^smpg: ' "$log" | grep -av '^smpg: \(ok\|FAIL\) - ' | sed "s/^smpg: /# $name: /" || true
-	while IFS= read -r line; do
-		tap "$([[ $line == 'smpg: ok - '* ]]; echo $?)" "$name: ${line#smpg: * - }"
-	done < <(grep -a '^smpg: \(ok\|FAIL\) - ' "$log")
+	smpg_boot "$name" "the injection stress" "-c $1 -m 64M $words" || return 0
 	tap "$(grep -aq '^smpg: done, 0 failed' "$log" && grep -aq '^vmm: guest wrote 0 to the debug port' "$log"; echo $?)" \
 		"$name: the guest ran to its end, verdict 0"
 }
