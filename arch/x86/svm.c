@@ -15,7 +15,8 @@
  * and CR8; VMRUN runs with GIF clear and the host's IF set, so a host interrupt is an INTR
  * exit taken at STGI and a spinning guest never starves the host. An event whose delivery an
  * exit cut short (EXITINTINFO) is re-injected before anything else. External interrupts go in
- * through V_IRQ, never EVENTINJ (QEMU delivered EVENTINJ interrupts twice: see inject()).
+ * through EVENTINJ with the interrupt window, except under QEMU's TCG, which delivered EVENTINJ
+ * interrupts twice: there they go through V_IRQ (see inject()).
  *
  * NMIs (DYAD_VCPU_NMI) go in through EVENTINJ. SVM keeps no NMI blocking for the guest (V_NMI
  * would, on CPUs that have it; neither emulator does), so it is kept here: from the injection
@@ -145,13 +146,14 @@ static bool svm_detect(void)
 		printf("svm: missing %s\n", missing);
 		return false;
 	}
-	/* QEMU's TCG delivers an EVENTINJ interrupt twice: see inject(). */
-	svm.irq_by_virq = cpu_features.qemu_tcg;
-	if (svm.irq_by_virq)
-		printf("svm: QEMU TCG: external interrupts go in through V_IRQ, not EVENTINJ\n");
 	vx86_init();
 	printf("svm: SVM with nested paging, %u ASIDs, nrip-save=%d flush-by-asid=%d xsave=%d\n",
 	       svm.nasid, svm.nrips, svm.flush_by_asid, fpu_xsave_enabled());
+	if (!cpu_features.qemu_tcg)
+		return true;
+	/* QEMU's TCG delivers an EVENTINJ interrupt twice: see inject(). */
+	svm.irq_by_virq = true;
+	printf("svm: QEMU TCG: external interrupts go in through V_IRQ, not EVENTINJ\n");
 	/*
 	 * QEMU's TCG (7.2) clears a bit of its first CPU's hidden flags from the thread of any CPU
 	 * that restores x87 state (FXRSTOR, XRSTOR, FRSTOR, FLDENV) with a plain read-modify-write.
@@ -160,10 +162,8 @@ static bool svm_detect(void)
 	 * own page tables through the guest's (a triple fault), or a guest runs without nested
 	 * paging. Guests therefore stay off the boot CPU there (docs/smp.md).
 	 */
-	if (cpu_features.qemu_tcg) {
-		sched_exclude_guests(0);
-		printf("svm: QEMU TCG: guests run on CPUs other than the boot CPU\n");
-	}
+	sched_exclude_guests(0);
+	printf("svm: QEMU TCG: guests run on CPUs other than the boot CPU\n");
 	return true;
 }
 

@@ -50,21 +50,13 @@ static int svm_partial;
  * interrupts to V_IRQ there, with no interrupt-window exit (arch/x86/svm.c, inject()). */
 static int qemu_tcg;
 
-static void cpuid_regs(unsigned leaf, unsigned sub, unsigned r[4])
-{
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
-}
-
 static void detect_cpu(void)
 {
 	unsigned r[4], family;
 
 	cpuid_regs(0, 0, r);
 	vendor_amd = r[1] == 0x68747541 || r[1] == 0x6f677948; /* "Auth", "Hygo": SVM's vendors */
-	/* QEMU's TCG answers CPUID 0x40000000 with its signature, with or without CPUID 1 ECX[31]. */
-	unsigned h[4];
-	cpuid_regs(0x40000000, 0, h);
-	qemu_tcg = h[1] == 0x54474354 && h[2] == 0x43544743 && h[3] == 0x47435447;
+	qemu_tcg = vm_host_is_qemu_tcg();
 	cpuid_regs(1, 0, r);
 	family = ((r[0] >> 8) & 0xf) + ((r[0] >> 8 & 0xf) == 0xf ? (r[0] >> 20) & 0xff : 0);
 	cpuid_regs(0x80000000, 0, r);

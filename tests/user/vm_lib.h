@@ -68,6 +68,27 @@ static inline long guest_map(unsigned long addr, unsigned long len, int prot, in
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | DYAD_MAP_GUEST | extra, -1, 0);
 }
 
+/* CPUID leaf @leaf, subleaf @sub: r = { EAX, EBX, ECX, EDX }. */
+static inline void cpuid_regs(unsigned leaf, unsigned sub, unsigned r[4])
+{
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(sub));
+}
+
+/*
+ * True under QEMU's TCG: CPUID 0x40000000 reads "TCGTCGTCGTCG" (TCG answers that leaf with or
+ * without CPUID 1 ECX[31]; no real CPU returns that string). Dyad keeps guests off the boot CPU
+ * there and hands SVM guests their interrupts through V_IRQ (docs/smp.md, docs/vcpu.md).
+ */
+static inline int vm_host_is_qemu_tcg(void)
+{
+	unsigned h[4];
+
+	cpuid_regs(0x40000000, 0, h);
+	return h[1] == 0x54474354 && h[2] == 0x43544743 && h[3] == 0x47435447;
+}
+
 /* A VM, its vCPU, its run page, and the low guest region. 0, or -ENODEV, or another -errno. */
 static inline long vm_open(struct vmctx *c)
 {

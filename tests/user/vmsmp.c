@@ -8,7 +8,6 @@
  */
 #include <pthread.h>
 #include <sched.h>
-#include <string.h>
 #include <time.h>
 
 #include "vm_lib.h"
@@ -383,17 +382,6 @@ static void test_kick_race(void)
 	vm_shut(&c);
 }
 
-/* True under QEMU's TCG: CPUID 0x40000000 reads "TCGTCGTCGTCG" (set or not CPUID 1 ECX[31]). */
-static int qemu_tcg(void)
-{
-	unsigned a = 0x40000000, c = 0, d, sig[3];
-
-	__asm__ volatile("cpuid" : "+a"(a), "=b"(sig[0]), "+c"(c), "=d"(d));
-	sig[1] = c;
-	sig[2] = d;
-	return memcmp(sig, "TCGTCGTCGTCG", 12) == 0;
-}
-
 /*
  * Under QEMU's TCG no guest enters on the boot CPU (CPU 0) while other CPUs may take it
  * (docs/smp.md): a thread that asks for RUN there is moved first. Elsewhere the thread enters
@@ -403,7 +391,7 @@ static void test_boot_cpu_entries(void)
 {
 	struct vmctx c;
 	unsigned long cpu0 = 1, all = ~0UL;
-	int tcg = qemu_tcg();
+	int tcg = vm_host_is_qemu_tcg();
 
 	if (online_cpus() < 2) {
 		ut_skip("guest entries off the boot CPU under QEMU TCG", "one CPU online");
